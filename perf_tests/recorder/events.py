@@ -1,0 +1,93 @@
+"""What runners emit: one ``OperationEvent`` per timed operation, or one ``AggregateRecord`` per second
+for a high-rate stream, plus scenario lifecycle marks. Listeners subscribe to an ``EventHook``."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "AggregateRecord",
+    "EventHook",
+    "OperationEvent",
+    "ScenarioMark",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class OperationEvent:
+    """One timed operation: who did it, when it started (epoch seconds), how long, and how it ended."""
+
+    scenario: str
+    mode: str
+    operation: str
+    start: float
+    duration: float
+    ok: bool
+    error_type: str | None = None
+    error: str | None = None
+    attrs: Mapping[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class AggregateRecord:
+    """All attempts of one high-rate stream that started in one wall-clock second.
+
+    ``histogram`` holds the durations (microseconds) of the successful attempts, ``errors`` counts the
+    failed ones by type that were not written as their own events; ``values`` holds extra
+    histograms of the same attempts (e.g. ``lateness``) and ``counters`` extra counts (``dropped``).
+    """
+
+    scenario: str
+    mode: str
+    operation: str
+    second: int
+    ok: int
+    histogram: Any  # hdrh.histogram.HdrHistogram
+    errors: dict[str, int] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> int:
+        return sum(self.errors.values())
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioMark:
+    """A scenario entry's lifecycle point: ``started``, ``finished`` (with status and error) or ``note``."""
+
+    scenario: str
+    mode: str
+    phase: str
+    time: float
+    status: str | None = None
+    message: str | None = None
+    attrs: Mapping[str, Any] | None = None
+
+
+Event = OperationEvent | AggregateRecord | ScenarioMark
+Listener = Callable[[Event], None]
+
+
+class EventHook:
+    """Fan-out of events to listeners (the recorder, the events file, progress), safe from any thread."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+        self._lock = threading.Lock()
+
+    def add_listener(self, listener: Listener) -> None:
+        with self._lock:
+            self._listeners = [*self._listeners, listener]
+
+    def remove_listener(self, listener: Listener) -> None:
+        with self._lock:
+            self._listeners = [item for item in self._listeners if item is not listener]
+
+    def fire(self, event: Event) -> None:
+        for listener in self._listeners:
+            listener(event)

@@ -1,0 +1,199 @@
+"""The recorder listens to runner events and aggregates them; the events file writes them down.
+
+Both are ``EventHook`` listeners. The recorder keeps bounded statistics per scenario and operation
+(``OperationStats``) and each scenario's window; ``EventsFileWriter`` appends every event to
+``events.jsonl`` as it happens, one JSON object per line, flushed at once so a crash loses nothing
+already done.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from perf_tests.config.logging_config import EVENTS_LOGGER
+from perf_tests.logger.redaction import redact
+from perf_tests.recorder.events import AggregateRecord, Event, OperationEvent
+from perf_tests.recorder.stats import OperationStats, to_us
+
+__all__ = ["EVENTS_FILE_NAME", "EventsFileWriter", "Recorder", "ScenarioRecord"]
+
+EVENTS_FILE_NAME = "events.jsonl"
+events_logger = logging.getLogger(EVENTS_LOGGER)
+
+
+@dataclass
+class ScenarioRecord:
+    """What the recorder knows about one scenario entry."""
+
+    name: str
+    mode: str
+    started: float | None = None
+    finished: float | None = None
+    status: str | None = None
+    message: str | None = None
+    notes: list[str] = field(default_factory=list)
+    attrs: dict[str, Any] = field(default_factory=dict)
+    operations: dict[str, OperationStats] = field(default_factory=dict)
+
+    def stats(self, operation: str) -> OperationStats:
+        stats = self.operations.get(operation)
+        if stats is None:
+            stats = self.operations[operation] = OperationStats()
+        return stats
+
+
+class Recorder:
+    """Aggregates events per scenario and operation; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.scenarios: dict[str, ScenarioRecord] = {}
+
+    def scenario(self, name: str, mode: str = "") -> ScenarioRecord:
+        with self._lock:
+            return self._scenario(name, mode)
+
+    def _scenario(self, name: str, mode: str) -> ScenarioRecord:
+        record = self.scenarios.get(name)
+        if record is None:
+            record = self.scenarios[name] = ScenarioRecord(name=name, mode=mode)
+        elif mode and not record.mode:
+            record.mode = mode
+        return record
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            if isinstance(event, OperationEvent):
+                stats = self._scenario(event.scenario, event.mode).stats(event.operation)
+                stats.add(event.start, event.duration, event.ok, event.error_type)
+                if event.attrs:
+                    lateness = event.attrs.get("lateness")
+                    if isinstance(lateness, int | float):
+                        stats.add_value("lateness", to_us(lateness))
+                    stats.latest.update(event.attrs)
+            elif isinstance(event, AggregateRecord):
+                stats = self._scenario(event.scenario, event.mode).stats(event.operation)
+                stats.merge_second(
+                    event.second, event.ok, event.histogram, event.errors, event.values, event.counters
+                )
+                stats.latest.update(event.attrs)
+            else:
+                record = self._scenario(event.scenario, event.mode)
+                if event.phase == "started":
+                    record.started = event.time
+                elif event.phase == "finished":
+                    record.finished = event.time
+                    record.status = event.status
+                    record.message = event.message
+                elif event.phase == "note" and event.message:
+                    record.notes.append(event.message)
+                if event.attrs:
+                    record.attrs.update(event.attrs)
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """The events.jsonl form of an event (histograms as HdrHistogram base64 encodings)."""
+    if isinstance(event, OperationEvent):
+        line: dict[str, Any] = {
+            "type": "op",
+            "t": round(event.start, 6),
+            "scenario": event.scenario,
+            "mode": event.mode,
+            "op": event.operation,
+            "ms": round(event.duration * 1000.0, 3),
+            "ok": event.ok,
+        }
+        if not event.ok:
+            line["error_type"] = event.error_type or "error"
+            if event.error:
+                line["error"] = redact(event.error)[:500]
+        if event.attrs:
+            line["attrs"] = dict(event.attrs)
+        return line
+    if isinstance(event, AggregateRecord):
+        line = {
+            "type": "agg",
+            "t": event.second,
+            "scenario": event.scenario,
+            "mode": event.mode,
+            "op": event.operation,
+            "ok": event.ok,
+            "errors": event.errors,
+            "hist": event.histogram.encode().decode("ascii") if event.histogram.get_total_count() else None,
+        }
+        if event.values:
+            line["values"] = {
+                name: hist.encode().decode("ascii")
+                for name, hist in event.values.items()
+                if hist.get_total_count()
+            }
+        if event.counters:
+            line["counters"] = event.counters
+        if event.attrs:
+            line["attrs"] = event.attrs
+        return line
+    line = {"type": "scenario", "t": round(event.time, 6), "scenario": event.scenario, "mode": event.mode,
+            "phase": event.phase}
+    if event.status:
+        line["status"] = event.status
+    if event.message:
+        line["message"] = redact(event.message)
+    if event.attrs:
+        line["attrs"] = dict(event.attrs)
+    return line
+
+
+class EventsFileWriter:
+    """Appends each event to ``events.jsonl`` and flushes it; also logs operation events."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] | None = path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
+        self.lines = 0
+
+    def __call__(self, event: Event) -> None:
+        text = json.dumps(event_to_json(event), separators=(",", ":"), default=str)
+        with self._lock:
+            if self._file is None:
+                return
+            self._file.write(text + "\n")
+            self._file.flush()
+            self.lines += 1
+        if isinstance(event, OperationEvent):
+            self._log(event)
+
+    @staticmethod
+    def _log(event: OperationEvent) -> None:
+        level = logging.INFO if event.ok else logging.WARNING
+        if not events_logger.isEnabledFor(level):
+            return
+        outcome = "ok" if event.ok else f"{event.error_type}: {redact(event.error or '')[:200]}"
+        events_logger.log(
+            level,
+            "%s %s %.1f ms %s",
+            event.scenario,
+            event.operation,
+            event.duration * 1000.0,
+            outcome,
+            extra={
+                "scenario": event.scenario,
+                "mode": event.mode,
+                "operation": event.operation,
+                "duration_ms": round(event.duration * 1000.0, 3),
+                "outcome": "ok" if event.ok else "error",
+                "error_type": event.error_type,
+            },
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None

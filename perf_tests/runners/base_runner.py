@@ -1,0 +1,271 @@
+"""The base of every mode's runner and its documented lifecycle.
+
+Lifecycle, in order, all in the runner's own thread (``execute``) except ``stop``:
+
+1. ``prepare()``: before the start time. Connect, upload, create what the run needs. May be slow.
+2. wait for the start time: ``t0 + startTime`` on the shared clock (returns early when stopped).
+3. ``run()``: do the work until ``stop()`` is called or the work is done.
+4. ``stop()``: called by the scheduler at ``t0 + startTime + runTime`` (or on abort) from another
+   thread. Thread-safe, returns at once; ``run()`` then winds down.
+5. ``cleanup()``: always, after ``run()`` returned or raised: delete what the runner created, as the
+   ``PERF_CLEANUP`` policy says.
+
+``AsyncRunner`` runs an ``async def run_async()`` on an event loop in the runner's thread (uvloop when
+installed) with a bounded executor for blocking client calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar, Generic, TypeVar
+
+from perf_tests.errors import PerfTestsError
+from perf_tests.logger.redaction import redact
+from perf_tests.models.scenario import ScenarioEntry
+from perf_tests.recorder.events import OperationEvent, ScenarioMark
+from perf_tests.runners.context import RunContext
+from perf_tests.runners.failures import classify_exception
+
+__all__ = ["AsyncRunner", "BaseRunner", "EntryT"]
+
+EntryT = TypeVar("EntryT", bound=ScenarioEntry)
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
+
+class BaseRunner(ABC, Generic[EntryT]):
+    """One scenario entry's work. Subclasses set ``options_model`` and implement ``run``."""
+
+    options_model: ClassVar[type[ScenarioEntry]]
+    needs_kfp: ClassVar[bool] = True
+
+    def __init__(self, entry: EntryT, context: RunContext) -> None:
+        self.entry = entry
+        self.context = context
+        self.stopping = threading.Event()
+        self.log = logging.LoggerAdapter(logger, {"scenario": entry.name, "mode": entry.mode})
+
+    # -- ScheduledRunner protocol -------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def start_offset(self) -> float:
+        return self.entry.start_time
+
+    @property
+    def end_offset(self) -> float:
+        return self.entry.end_time
+
+    def execute(self) -> None:
+        """The whole lifecycle; records scenario marks; raises what ``prepare``/``run`` raised."""
+        status, message = "passed", None
+        try:
+            self.prepare()
+            if not self.wait_until(self.start_offset):
+                self.mark("note", message="stopped before its start time")
+                status = "not_run"
+                return
+            self.mark("started")
+            self.run()
+        except BaseException as exc:
+            status, message = "error", redact(str(exc) if isinstance(exc, PerfTestsError) else
+                                             f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            try:
+                self.cleanup()
+            except Exception as exc:  # a failed cleanup must not hide the run's own outcome
+                self.log.warning("cleanup failed: %s", redact(str(exc)))
+                self.mark("note", message=f"cleanup failed: {redact(str(exc))}")
+            self.mark("finished", status=status, message=message)
+
+    def stop(self) -> None:
+        """Ask ``run`` to end; thread-safe, returns at once."""
+        self.stopping.set()
+
+    def progress(self) -> str:
+        """A short description of the work in progress, for the periodic progress line."""
+        stats = self.context_stats()
+        return stats or "running"
+
+    # -- lifecycle phases ---------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Phase 1: get ready before the start time (default: nothing)."""
+
+    @abstractmethod
+    def run(self) -> None:
+        """Phase 3: do the work until ``self.stopping`` is set or the work is done."""
+
+    def cleanup(self) -> None:
+        """Phase 5: delete what the runner created (default: nothing)."""
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def wait_until(self, offset: float) -> bool:
+        """Sleep until ``offset`` seconds after t0; False when stopped first."""
+        deadline = self.context.clock.monotonic_at(offset)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return not self.stopping.is_set()
+            if self.stopping.wait(timeout=min(left, 1.0)):
+                return False
+
+    def seconds_left(self) -> float:
+        """Seconds until this entry's end on the shared clock."""
+        return self.end_offset - self.context.clock.elapsed()
+
+    def emit(
+        self,
+        operation: str,
+        start: float,
+        duration: float,
+        ok: bool,
+        error_type: str | None = None,
+        error: str | None = None,
+        attrs: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Fire an ``OperationEvent`` for this entry."""
+        self.context.events.fire(
+            OperationEvent(self.entry.name, self.entry.mode, operation, start, duration, ok, error_type,
+                           error, attrs)
+        )
+
+    def mark(self, phase: str, status: str | None = None, message: str | None = None,
+             attrs: Mapping[str, Any] | None = None) -> None:
+        """Fire a ``ScenarioMark`` (started, finished, note) for this entry."""
+        self.context.events.fire(
+            ScenarioMark(self.entry.name, self.entry.mode, phase, self.context.clock.wall_now(), status,
+                         message, attrs)
+        )
+
+    @contextlib.contextmanager
+    def timed(self, operation: str, attrs: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Time the block as ``operation``; an exception is recorded and re-raised.
+
+        The yielded dict collects attributes to attach to the event.
+        """
+        extra: dict[str, Any] = dict(attrs or {})
+        start_wall = time.time()
+        start = time.perf_counter()
+        try:
+            yield extra
+        except Exception as exc:
+            error_type, message = classify_exception(exc)
+            self.emit(operation, start_wall, time.perf_counter() - start, False, error_type, message,
+                      extra or None)
+            raise
+        self.emit(operation, start_wall, time.perf_counter() - start, True, attrs=extra or None)
+
+    def context_stats(self) -> str:
+        """Counts of this entry's operations so far, e.g. ``create_run 12 ok 0 failed``."""
+        return ""
+
+
+class AsyncRunner(BaseRunner[EntryT]):
+    """A runner whose work is a coroutine; blocking calls go through a bounded executor."""
+
+    max_blocking_calls: int = 16
+
+    def __init__(self, entry: EntryT, context: RunContext) -> None:
+        super().__init__(entry, context)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped_async: asyncio.Event | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    def run(self) -> None:
+        runner = _new_loop_runner()
+        with runner:
+            runner.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopped_async = asyncio.Event()
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.max_blocking_calls, thread_name_prefix=f"{self.entry.name}-io"
+        )
+        if self.stopping.is_set():
+            self._stopped_async.set()
+        try:
+            await self.run_async()
+        finally:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    @abstractmethod
+    async def run_async(self) -> None:
+        """The work, until ``await self.wait_stopped(...)`` says stop or the work is done."""
+
+    def stop(self) -> None:
+        super().stop()
+        loop, event = self._loop, self._stopped_async
+        if loop is not None and event is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # loop closed between the check and the call
+                loop.call_soon_threadsafe(event.set)
+
+    @property
+    def stopped(self) -> bool:
+        return self.stopping.is_set()
+
+    async def wait_stopped(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds for the stop signal; True when stopped."""
+        assert self._stopped_async is not None
+        if self._stopped_async.is_set():
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped_async.wait(), timeout)
+        return self._stopped_async.is_set()
+
+    async def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking function in the runner's bounded executor."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: func(*args, **kwargs))
+
+    async def measure(
+        self,
+        operation: str,
+        func: Callable[..., T],
+        *args: Any,
+        attrs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> T | None:
+        """Time a blocking call as ``operation``; record it; return its result, or None on failure."""
+        start_wall = time.time()
+        start = time.perf_counter()
+        try:
+            result = await self.call(func, *args, **kwargs)
+        except Exception as exc:
+            error_type, message = classify_exception(exc)
+            self.emit(operation, start_wall, time.perf_counter() - start, False, error_type, message, attrs)
+            return None
+        self.emit(operation, start_wall, time.perf_counter() - start, True, attrs=attrs)
+        return result
+
+    @staticmethod
+    async def gather_cancelled(tasks: set[asyncio.Task[Any]]) -> None:
+        """Cancel and await tasks (used when winding down)."""
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def sleep(self, seconds: float) -> bool:
+        """Sleep unless stopped first; True when stopped."""
+        return await self.wait_stopped(max(0.0, seconds))
+
+
+
+def _new_loop_runner() -> asyncio.Runner:
+    """An asyncio runner on uvloop when installed, the default loop otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.Runner()
+    return asyncio.Runner(loop_factory=uvloop.new_event_loop)

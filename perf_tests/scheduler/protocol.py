@@ -1,0 +1,39 @@
+"""What the scheduler needs from a runner: a small protocol, not the concrete runner classes."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+__all__ = ["ScheduledRunner"]
+
+
+@runtime_checkable
+class ScheduledRunner(Protocol):
+    """A unit of work with a window on the shared clock."""
+
+    @property
+    def name(self) -> str:
+        """The scenario entry's name."""
+        ...
+
+    @property
+    def start_offset(self) -> float:
+        """Seconds after t0 at which the work starts."""
+        ...
+
+    @property
+    def end_offset(self) -> float:
+        """Seconds after t0 at which the scheduler calls ``stop``."""
+        ...
+
+    def execute(self) -> None:
+        """Run the whole lifecycle in the calling thread; return when done (raise on failure)."""
+        ...
+
+    def stop(self) -> None:
+        """Ask the work to end soon; thread-safe and returns at once."""
+        ...
+
+    def progress(self) -> str:
+        """One short line on what the work is doing now."""
+        ...

@@ -5,7 +5,7 @@ Measuring is separate from aggregating: a runner times an operation and fires an
 ``Recorder`` and the ``EventsFileWriter`` listen on the run's ``EventHook``.
 """
 
-from perf_tests.recorder.events import AggregateRecord, EventHook, OperationEvent, ScenarioMark
+from perf_tests.recorder.events import AggregateRecord, EventHook, MetricsRecord, OperationEvent, ScenarioMark
 from perf_tests.recorder.recorder import EVENTS_FILE_NAME, EventsFileWriter, Recorder, ScenarioRecord
 from perf_tests.recorder.stats import OperationStats, new_histogram
 from perf_tests.recorder.stream import StreamRecorder
@@ -15,6 +15,7 @@ __all__ = [
     "AggregateRecord",
     "EventHook",
     "EventsFileWriter",
+    "MetricsRecord",
     "OperationEvent",
     "OperationStats",
     "Recorder",

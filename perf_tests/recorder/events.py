@@ -11,6 +11,7 @@ from typing import Any
 __all__ = [
     "AggregateRecord",
     "EventHook",
+    "MetricsRecord",
     "OperationEvent",
     "ScenarioMark",
 ]
@@ -69,7 +70,21 @@ class ScenarioMark:
     attrs: Mapping[str, Any] | None = None
 
 
-Event = OperationEvent | AggregateRecord | ScenarioMark
+@dataclass(frozen=True, slots=True)
+class MetricsRecord:
+    """Statistics of one operation computed elsewhere (e.g. GuideLLM's report): the same keys as
+    ``OperationStats.summary()`` (``count``, ``ok``, ``failed``, ``success_rate``, ``throughput``,
+    ``mean_ms``, ``p50_ms``, ``p90_ms``, ``p95_ms``, ``p99_ms``, ``min_ms``, ``max_ms``, ...)."""
+
+    scenario: str
+    mode: str
+    operation: str
+    time: float
+    stats: Mapping[str, Any]
+    source: str = ""
+
+
+Event = OperationEvent | AggregateRecord | ScenarioMark | MetricsRecord
 Listener = Callable[[Event], None]
 
 

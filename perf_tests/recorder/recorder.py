@@ -39,6 +39,7 @@ class ScenarioRecord:
     notes: list[str] = field(default_factory=list)
     attrs: dict[str, Any] = field(default_factory=dict)
     operations: dict[str, OperationStats] = field(default_factory=dict)
+    external: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def stats(self, operation: str) -> OperationStats:
         stats = self.operations.get(operation)
@@ -82,6 +83,9 @@ class Recorder:
                     event.second, event.ok, event.histogram, event.errors, event.values, event.counters
                 )
                 stats.latest.update(event.attrs)
+            elif isinstance(event, MetricsRecord):
+                record = self._scenario(event.scenario, event.mode)
+                record.external[event.operation] = {**dict(event.stats), "source": event.source}
             else:
                 record = self._scenario(event.scenario, event.mode)
                 if event.phase == "started":
@@ -137,6 +141,9 @@ def event_to_json(event: Event) -> dict[str, Any]:
         if event.attrs:
             line["attrs"] = event.attrs
         return line
+    if isinstance(event, MetricsRecord):
+        return {"type": "metrics", "t": round(event.time, 6), "scenario": event.scenario, "mode": event.mode,
+                "op": event.operation, "source": event.source, "stats": dict(event.stats)}
     line = {"type": "scenario", "t": round(event.time, 6), "scenario": event.scenario, "mode": event.mode,
             "phase": event.phase}
     if event.status:

@@ -1,0 +1,140 @@
+"""The pytest plugin (registered through the ``pytest11`` entry point).
+
+It adds the ``perf`` option group, runs the scenario once per pytest session (the ``perf_outcome``
+fixture), parametrizes tests that take ``perf_entry`` with one item per scenario entry, and prints the
+results table in the terminal summary. ``test_performance.py`` at the repository root is the test that
+uses it: ``pytest test_performance.py::TestPerformance::test_scenario``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perf_tests.errors import PerfTestsError
+
+__all__ = ["PerfEntry"]
+
+_OUTCOME_KEY = pytest.StashKey[Any]()
+_SESSION_KEY = pytest.StashKey[Any]()
+_ERROR_ID = "scenario-error"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("perf", "performance scenarios (perf-tests)")
+    group.addoption("--scenario", default=None, help="scenario file: a name in test_data/scenarios/ or a path "
+                    "(default: $SCENARIO_FILE_NAME or smoke.json)")
+    group.addoption("--perf-results-dir", default=None, help="results directory (default: $PERF_RESULTS_DIR "
+                    "or results/<timestamp>)")
+    group.addoption("--perf-data-dir", default=None, help="folder with scenarios/ and pipeline_files/ "
+                    "(default: ./test_data)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "perf: a performance scenario test (runs the scenario file)")
+
+
+class PerfEntry:
+    """One scenario entry as a test parameter: its name, or the error that stopped the scenario loading."""
+
+    def __init__(self, name: str, error: str | None = None) -> None:
+        self.name = name
+        self.error = error
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _session(config: pytest.Config) -> Any:
+    """The run's PerfSession, made once per pytest session (None when the settings are invalid)."""
+    if _SESSION_KEY not in config.stash:
+        from perf_tests.session.session import PerfSession
+
+        option = config.getoption("--scenario")
+        results = config.getoption("--perf-results-dir")
+        data = config.getoption("--perf-data-dir")
+        try:
+            config.stash[_SESSION_KEY] = PerfSession(
+                scenario=option,
+                data_dir=Path(data).resolve() if data else Path(str(config.rootpath)) / "test_data",
+                results_dir=Path(results) if results else None,
+            )
+        except PerfTestsError as exc:
+            config.stash[_SESSION_KEY] = exc
+    return config.stash[_SESSION_KEY]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "perf_entry" not in metafunc.fixturenames:
+        return
+    session = _session(metafunc.config)
+    if isinstance(session, PerfTestsError):
+        metafunc.parametrize("perf_entry", [PerfEntry(_ERROR_ID, str(session))], ids=[_ERROR_ID])
+        return
+    try:
+        names = [entry.name for entry in session.scenario.entries]
+    except PerfTestsError as exc:
+        metafunc.parametrize("perf_entry", [PerfEntry(_ERROR_ID, str(exc))], ids=[_ERROR_ID])
+        return
+    metafunc.parametrize("perf_entry", [PerfEntry(name) for name in names], ids=names)
+
+
+@pytest.fixture(scope="session")
+def perf_session(request: pytest.FixtureRequest) -> Any:
+    """The run's ``PerfSession`` (settings, scenario, results directory)."""
+    session = _session(request.config)
+    if isinstance(session, PerfTestsError):
+        pytest.fail(str(session), pytrace=False)
+    return session
+
+
+@pytest.fixture(scope="session")
+def perf_outcome(request: pytest.FixtureRequest, perf_session: Any) -> Any:
+    """Runs the scenario once per pytest session and returns its ``RunOutcome``."""
+    config = request.config
+    if _OUTCOME_KEY not in config.stash:
+        try:
+            config.stash[_OUTCOME_KEY] = perf_session.run()
+        except PerfTestsError as exc:
+            config.stash[_OUTCOME_KEY] = exc
+    outcome = config.stash[_OUTCOME_KEY]
+    if isinstance(outcome, PerfTestsError):
+        pytest.fail(str(outcome), pytrace=False)
+    return outcome
+
+
+@pytest.fixture
+def perf_verdict(perf_entry: PerfEntry, request: pytest.FixtureRequest) -> Any:
+    """The verdict of this item's scenario entry (the run happens on first use)."""
+    if perf_entry.error is not None:
+        pytest.fail(perf_entry.error, pytrace=False)
+    outcome = request.getfixturevalue("perf_outcome")
+    verdict = outcome.verdict(perf_entry.name)
+    part = next(s for s in outcome.summary["scenarios"] if s["name"] == perf_entry.name)
+    for op_name, op in part.get("operations", {}).items():
+        for key in ("count", "failed", "p50_ms", "p95_ms", "p99_ms", "throughput"):
+            if op.get(key) is not None:
+                request.node.user_properties.append((f"{op_name}.{key}", op[key]))
+    for check in verdict.checks:
+        request.node.user_properties.append((f"check.{check.name}", "pass" if check.passed else "fail"))
+    return verdict
+
+
+def assert_entry_passed(verdict: Any) -> None:
+    """Fail the test with the messages of the entry's failed checks (no traceback)."""
+    if not verdict.passed:
+        pytest.fail("\n".join(f"{verdict.name}: {c.message}" for c in verdict.failures()), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    outcome = config.stash.get(_OUTCOME_KEY, None)
+    if outcome is None or isinstance(outcome, PerfTestsError):
+        return
+    terminalreporter.write_sep("=", "performance results")
+    terminalreporter.write_line(outcome.table())
+    terminalreporter.write_line(f"results: {outcome.results_dir}")
+    if os.environ.get("CI"):
+        terminalreporter.write_line(f"summary: {outcome.results_dir / 'summary.json'}")

@@ -1,0 +1,39 @@
+# Two entry points for a fresh machine: `make perf` (set up, run the smoke scenario on the embedded
+# KFP simulator) and `make test` (set up, run the framework's own tests).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SCENARIO ?= smoke.json
+PYTEST_ARGS ?=
+
+.PHONY: setup system-deps perf test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first, pinned: the CPU wheel on this machine; a bare `torch` pulls a multi-GB CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev,fast,llm,bench]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Debian packages some tests start: chromium (HTML report rendering) and prometheus.
+system-deps:
+	@if ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq chromium prometheus >/dev/null; fi
+
+perf: setup
+	SCENARIO_FILE_NAME=$(SCENARIO) $(PY) -m pytest test_performance.py -v $(PYTEST_ARGS)
+
+test: setup system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+bench: setup
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,44 @@
+"""Tekton: run the load generator as PipelineRuns of a shared Task, follow them and collect their reports.
+
+``TektonSettings`` says how to reach the cluster and where the Task is; ``TektonClient`` makes the few
+Kubernetes calls the executor needs (``PERMISSIONS`` lists them for RBAC); ``build_pipelinerun`` and
+``apply_template`` make the PipelineRun; ``PipelineRunSession`` creates, follows, cancels, collects and
+deletes the PipelineRuns of one scenario entry; ``extract_report`` reads the GuideLLM report the Task
+prints between markers in its log.
+"""
+
+from perf_tests.tekton.client import PERMISSIONS, Permission, TektonClient
+from perf_tests.tekton.logs import StepFailure, extract_report, failed_step, format_report_block
+from perf_tests.tekton.pipelinerun import (
+    Outcome,
+    TaskLocation,
+    Workspace,
+    apply_template,
+    build_pipelinerun,
+    outcome,
+    run_labels,
+)
+from perf_tests.tekton.session import OPERATIONS, PipelineRunSession, RunResult
+from perf_tests.tekton.settings import TektonSettings, load_tekton_settings
+
+__all__ = [
+    "OPERATIONS",
+    "PERMISSIONS",
+    "Outcome",
+    "Permission",
+    "PipelineRunSession",
+    "RunResult",
+    "StepFailure",
+    "TaskLocation",
+    "TektonClient",
+    "TektonSettings",
+    "Workspace",
+    "apply_template",
+    "build_pipelinerun",
+    "extract_report",
+    "failed_step",
+    "format_report_block",
+    "load_tekton_settings",
+    "outcome",
+    "run_labels",
+]

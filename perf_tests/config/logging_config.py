@@ -66,7 +66,8 @@ def configure_logging(settings: LoggingSettings, log_dir: Path | None, console: 
             encoding="utf-8",
         )
         as_json.setFormatter(JsonLinesFormatter())
-        for handler in (text, as_json):
+        file_handlers: tuple[logging.Handler, ...] = (text, as_json)
+        for handler in file_handlers:
             handler.setLevel(file_level)
             handlers.append(handler)
     for handler in handlers:

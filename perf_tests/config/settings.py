@@ -13,6 +13,8 @@ Connection to the KFP API (``ConnectionSettings``)
     ``MULTI_USER``       send the namespace with every call (default false).
     ``REQUEST_TIMEOUT``  seconds for every API call (default 30; kfp has none by default).
     ``CACHE_ENABLED``    let KFP reuse cached task results (default false: a perf run must run).
+    ``EMBEDDED_SIMULATOR`` JSON object of embedded-simulator settings for dry runs when ``API_HOST`` is
+                         unset, e.g. ``{"task_seconds": 0.2, "error_probability": 0.1}``.
 
 Authentication (``AuthSettings``; values are secrets and never logged)
     ``API_TOKEN``        bearer token.
@@ -39,7 +41,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -73,6 +75,7 @@ class ConnectionSettings(BaseSettings):
     multi_user: bool = Field(default=False, validation_alias="MULTI_USER")
     request_timeout: float = Field(default=30.0, gt=0, validation_alias="REQUEST_TIMEOUT")
     cache_enabled: bool = Field(default=False, validation_alias="CACHE_ENABLED")
+    embedded_simulator: dict[str, Any] = Field(default_factory=dict, validation_alias="EMBEDDED_SIMULATOR")
 
     @field_validator("api_host")
     @classmethod

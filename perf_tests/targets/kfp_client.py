@@ -29,7 +29,7 @@ class _TimeoutPoolManager(urllib3.PoolManager):
         super().__init__(**kwargs)
         self._default_timeout = default_timeout
 
-    def urlopen(self, method: str, url: str, redirect: bool = True, **kw: Any) -> Any:
+    def urlopen(self, method: str, url: str, redirect: bool = True, **kw: Any) -> Any:  # type: ignore[override]
         if kw.get("timeout") is None:
             kw["timeout"] = self._default_timeout
         return super().urlopen(method, url, redirect=redirect, **kw)
@@ -88,4 +88,4 @@ def silence_kfp_prints() -> None:
     def _print_to_debug_log(*args: Any, **_: Any) -> None:
         logger.debug("kfp: %s", " ".join(str(arg) for arg in args))
 
-    kfp_client_module.print = _print_to_debug_log  # type: ignore[attr-defined]
+    kfp_client_module.print = _print_to_debug_log

@@ -70,10 +70,9 @@ class KfpTarget:
             return True
         if not self.connection.verify_ssl:
             return False
-        context = ssl.create_default_context(
+        return ssl.create_default_context(
             cafile=str(self.connection.ca_bundle) if self.connection.ca_bundle else None
         )
-        return context
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -97,7 +96,7 @@ def resolve_kfp_target(connection: ConnectionSettings, auth: AuthSettings, timeo
     if connection.embedded:
         from perf_tests.targets.embedded import start_embedded_server
 
-        server = start_embedded_server()
+        server = start_embedded_server(**connection.embedded_simulator)
         target = KfpTarget(url=server.url, kind=EMBEDDED_KIND, connection=connection, auth=auth,
                            embedded_server=server)
     else:

@@ -1,0 +1,93 @@
+"""The simulator's behaviour: run lifecycle timing and fault injection, one validated model.
+
+The same model is accepted by :class:`~perf_tests.server.embedded.EmbeddedKfpServer`, by the standalone
+command line (``python -m perf_tests.server --set key=value``) and by ``PUT /_admin/config``, so a test,
+a dry run and a person at a terminal all change the same knobs. Defaults inject no faults.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["Probability", "SimulatorConfig"]
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+"""A probability in ``[0, 1]``."""
+
+Seconds = Annotated[float, Field(ge=0.0)]
+Milliseconds = Annotated[float, Field(ge=0.0)]
+
+
+class SimulatorConfig(BaseModel):
+    """How the embedded KFP simulator behaves. Immutable: change it with :meth:`merged`.
+
+    Run lifecycle: a run waits ``pending_seconds`` in PENDING, then stays RUNNING for its duration and
+    ends SUCCEEDED (or FAILED, or never ends). The duration is ``run_duration_seconds`` when set, else
+    the number of tasks in the pipeline's root DAG times ``task_seconds``; ``run_duration_spread`` then
+    scales it by a uniform factor in ``[1 - spread, 1 + spread]``. ``:terminate`` holds a run in
+    CANCELING for ``canceling_seconds`` before CANCELED.
+
+    API faults, drawn once per request to ``/apis/...`` (``/_admin`` is never faulted): an added latency
+    of ``latency_ms`` plus a uniform ``[0, latency_jitter_ms]``, plus ``latency_spike_ms`` with
+    probability ``latency_spike_probability``; then, mutually exclusive, an HTTP ``error_status``
+    answer (``error_probability``), a connection closed without an answer (``drop_probability``) or an
+    answer that never comes until the client gives up or the server stops (``hang_probability``).
+    Faulted requests have no side effects. ``healthz`` is exempt unless ``faults_on_healthz``, because
+    ``kfp.Client()`` calls it on construction and sleeps 5 s between retries.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Run lifecycle.
+    task_seconds: Seconds = 1.0
+    run_duration_seconds: Seconds | None = None
+    run_duration_spread: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    pending_seconds: Seconds = 0.5
+    canceling_seconds: Seconds = 0.5
+    run_failure_probability: Probability = 0.0
+    run_never_finishes_probability: Probability = 0.0
+
+    # API faults.
+    latency_ms: Milliseconds = 0.0
+    latency_jitter_ms: Milliseconds = 0.0
+    latency_spike_probability: Probability = 0.0
+    latency_spike_ms: Milliseconds = 0.0
+    error_probability: Probability = 0.0
+    error_status: Annotated[int, Field(ge=500, le=599)] = 500
+    drop_probability: Probability = 0.0
+    hang_probability: Probability = 0.0
+    faults_on_healthz: bool = False
+
+    # Identity and randomness.
+    multi_user: bool = False
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _exclusive_faults_fit(self) -> Self:
+        total = self.error_probability + self.drop_probability + self.hang_probability
+        if total > 1.0 + 1e-9:
+            raise ValueError(
+                "error_probability + drop_probability + hang_probability must not exceed 1 "
+                f"(got {total:g}): the three faults are mutually exclusive outcomes of one draw"
+            )
+        if self.run_failure_probability + self.run_never_finishes_probability > 1.0 + 1e-9:
+            raise ValueError("run_failure_probability + run_never_finishes_probability must not exceed 1")
+        return self
+
+    def merged(self, **changes: Any) -> SimulatorConfig:
+        """Return a validated copy with ``changes`` applied (unknown keys are an error)."""
+        return SimulatorConfig.model_validate({**self.model_dump(), **changes})
+
+    @property
+    def has_api_faults(self) -> bool:
+        """Whether any per-request fault or latency is configured (the fast path skips the draw)."""
+        return bool(
+            self.latency_ms
+            or self.latency_jitter_ms
+            or self.latency_spike_probability
+            or self.error_probability
+            or self.drop_probability
+            or self.hang_probability
+        )

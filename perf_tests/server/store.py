@@ -1,0 +1,706 @@
+"""SQLite state of the simulator: experiments, pipelines and versions, runs, recurring runs.
+
+One :class:`Store` owns one ``sqlite3`` connection, used only from the server's event-loop thread, so
+requests never contend for it; every call is a short statement or a short transaction. A file database
+survives :meth:`~perf_tests.server.embedded.EmbeddedKfpServer.restart`; ``":memory:"`` does not.
+
+Lists use :mod:`perf_tests.server.listing` plans; the indexes below serve each sortable field with a
+range scan, and ``total_size`` of unfiltered run lists comes from counters kept in memory, so listing
+stays fast with 100k runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+from perf_tests.server.filters import FieldKind, FilterField
+from perf_tests.server.lifecycle import FINISHED_AT_SQL, STATE_SQL, Timeline
+from perf_tests.server.listing import Listable, ListPlan
+from perf_tests.server.pipeline_spec import PipelineSpec
+
+__all__ = [
+    "EXPERIMENTS",
+    "PIPELINES",
+    "PIPELINE_VERSIONS",
+    "RECURRING_RUNS",
+    "RUNS",
+    "ExperimentRow",
+    "PipelineRow",
+    "PipelineVersionRow",
+    "RecurringRunRow",
+    "RunRow",
+    "Store",
+]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS specs (
+    digest TEXT PRIMARY KEY, json_text TEXT NOT NULL, name TEXT NOT NULL, task_names TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS experiments (
+    experiment_id TEXT PRIMARY KEY, display_name TEXT NOT NULL, description TEXT NOT NULL,
+    namespace TEXT NOT NULL, created_at REAL NOT NULL, storage_state TEXT NOT NULL,
+    last_run_created_at REAL NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS experiments_name ON experiments (namespace, display_name);
+CREATE INDEX IF NOT EXISTS experiments_created ON experiments (created_at, experiment_id);
+CREATE TABLE IF NOT EXISTS pipelines (
+    pipeline_id TEXT PRIMARY KEY, name TEXT NOT NULL, display_name TEXT NOT NULL, description TEXT NOT NULL,
+    namespace TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS pipelines_name ON pipelines (namespace, name);
+CREATE INDEX IF NOT EXISTS pipelines_display ON pipelines (display_name, pipeline_id);
+CREATE INDEX IF NOT EXISTS pipelines_created ON pipelines (created_at, pipeline_id);
+CREATE TABLE IF NOT EXISTS pipeline_versions (
+    pipeline_version_id TEXT PRIMARY KEY, pipeline_id TEXT NOT NULL, name TEXT NOT NULL,
+    display_name TEXT NOT NULL, description TEXT NOT NULL, created_at REAL NOT NULL,
+    spec_digest TEXT NOT NULL, code_source_url TEXT NOT NULL, package_url TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS versions_name ON pipeline_versions (pipeline_id, name);
+CREATE INDEX IF NOT EXISTS versions_created ON pipeline_versions (pipeline_id, created_at, pipeline_version_id);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, experiment_id TEXT NOT NULL, namespace TEXT NOT NULL,
+    display_name TEXT NOT NULL, description TEXT NOT NULL, created_at REAL NOT NULL,
+    scheduled_at REAL NOT NULL, storage_state TEXT NOT NULL, pipeline_id TEXT NOT NULL,
+    pipeline_version_id TEXT NOT NULL, recurring_run_id TEXT NOT NULL, spec_digest TEXT NOT NULL,
+    embed_spec INTEGER NOT NULL, static_json TEXT NOT NULL,
+    seg_start REAL NOT NULL, start_at REAL NOT NULL, end_at REAL, outcome TEXT NOT NULL,
+    task_slot REAL NOT NULL, cancel_at REAL, canceled_at REAL, history_json TEXT);
+CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at, run_id);
+CREATE INDEX IF NOT EXISTS runs_experiment ON runs (experiment_id, created_at, run_id);
+CREATE INDEX IF NOT EXISTS runs_namespace ON runs (namespace, created_at, run_id);
+CREATE INDEX IF NOT EXISTS runs_name ON runs (display_name, run_id);
+CREATE INDEX IF NOT EXISTS runs_recurring ON runs (recurring_run_id) WHERE recurring_run_id != '';
+CREATE TABLE IF NOT EXISTS recurring_runs (
+    recurring_run_id TEXT PRIMARY KEY, display_name TEXT NOT NULL, description TEXT NOT NULL,
+    experiment_id TEXT NOT NULL, namespace TEXT NOT NULL, pipeline_id TEXT NOT NULL,
+    pipeline_version_id TEXT NOT NULL, spec_digest TEXT NOT NULL, embed_spec INTEGER NOT NULL,
+    runtime_config_json TEXT NOT NULL, service_account TEXT NOT NULL, max_concurrency INTEGER NOT NULL,
+    trigger_json TEXT NOT NULL, enabled INTEGER NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+    no_catchup INTEGER NOT NULL, next_fire_at REAL, fire_count INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS recurring_created ON recurring_runs (created_at, recurring_run_id);
+CREATE INDEX IF NOT EXISTS recurring_experiment ON recurring_runs (experiment_id, created_at, recurring_run_id);
+CREATE INDEX IF NOT EXISTS recurring_due ON recurring_runs (next_fire_at) WHERE enabled = 1;
+"""
+
+_TABLES = ("specs", "experiments", "pipelines", "pipeline_versions", "runs", "recurring_runs", "meta")
+
+
+class ExperimentRow(NamedTuple):
+    """A stored experiment."""
+
+    experiment_id: str
+    display_name: str
+    description: str
+    namespace: str
+    created_at: float
+    storage_state: str
+    last_run_created_at: float
+
+
+class PipelineRow(NamedTuple):
+    """A stored pipeline."""
+
+    pipeline_id: str
+    name: str
+    display_name: str
+    description: str
+    namespace: str
+    created_at: float
+
+
+class PipelineVersionRow(NamedTuple):
+    """A stored pipeline version; its spec lives in the ``specs`` table under ``spec_digest``."""
+
+    pipeline_version_id: str
+    pipeline_id: str
+    name: str
+    display_name: str
+    description: str
+    created_at: float
+    spec_digest: str
+    code_source_url: str
+    package_url: str
+
+
+class RunRow(NamedTuple):
+    """A stored run: immutable fields pre-rendered in ``static_json``, the lifecycle as a timeline."""
+
+    run_id: str
+    experiment_id: str
+    namespace: str
+    display_name: str
+    description: str
+    created_at: float
+    scheduled_at: float
+    storage_state: str
+    pipeline_id: str
+    pipeline_version_id: str
+    recurring_run_id: str
+    spec_digest: str
+    embed_spec: int
+    static_json: str
+    seg_start: float
+    start_at: float
+    end_at: float | None
+    outcome: str
+    task_slot: float
+    cancel_at: float | None
+    canceled_at: float | None
+    history_json: str | None
+
+    def timeline(self) -> Timeline:
+        """The run's lifecycle timeline."""
+        return Timeline(
+            seg_start=self.seg_start,
+            start_at=self.start_at,
+            end_at=self.end_at,
+            outcome=self.outcome,
+            task_slot=self.task_slot,
+            cancel_at=self.cancel_at,
+            canceled_at=self.canceled_at,
+            prefix=Timeline.prefix_from_json(self.history_json),
+        )
+
+
+class RecurringRunRow(NamedTuple):
+    """A stored recurring run and its firing state."""
+
+    recurring_run_id: str
+    display_name: str
+    description: str
+    experiment_id: str
+    namespace: str
+    pipeline_id: str
+    pipeline_version_id: str
+    spec_digest: str
+    embed_spec: int
+    runtime_config_json: str
+    service_account: str
+    max_concurrency: int
+    trigger_json: str
+    enabled: int
+    created_at: float
+    updated_at: float
+    no_catchup: int
+    next_fire_at: float | None
+    fire_count: int
+
+
+def _columns(row_type: type[tuple[Any, ...]]) -> str:
+    return ", ".join(row_type._fields)  # type: ignore[attr-defined]
+
+
+def _normalize_storage_state(value: str) -> str:
+    return value.upper().removeprefix("STORAGESTATE_")
+
+
+_STRING = FieldKind.STRING
+_TIME = FieldKind.TIMESTAMP
+
+EXPERIMENTS = Listable(
+    resource="experiments",
+    table="experiments",
+    key="experiment_id",
+    columns=_columns(ExperimentRow),
+    sort_fields={
+        "created_at": "created_at",
+        "id": "experiment_id",
+        "experiment_id": "experiment_id",
+        "name": "display_name",
+        "display_name": "display_name",
+        "last_run_created_at": "last_run_created_at",
+    },
+    filter_fields={
+        "id": FilterField("experiment_id"),
+        "experiment_id": FilterField("experiment_id"),
+        "name": FilterField("display_name"),
+        "display_name": FilterField("display_name"),
+        "description": FilterField("description"),
+        "namespace": FilterField("namespace"),
+        "created_at": FilterField("created_at", _TIME),
+        "last_run_created_at": FilterField("last_run_created_at", _TIME),
+        "storage_state": FilterField("storage_state", normalize=_normalize_storage_state),
+    },
+)
+PIPELINES = Listable(
+    resource="pipelines",
+    table="pipelines",
+    key="pipeline_id",
+    columns=_columns(PipelineRow),
+    sort_fields={
+        "created_at": "created_at",
+        "id": "pipeline_id",
+        "pipeline_id": "pipeline_id",
+        "name": "name",
+        "display_name": "display_name",
+    },
+    filter_fields={
+        "id": FilterField("pipeline_id"),
+        "pipeline_id": FilterField("pipeline_id"),
+        "name": FilterField("name"),
+        "display_name": FilterField("display_name"),
+        "description": FilterField("description"),
+        "namespace": FilterField("namespace"),
+        "created_at": FilterField("created_at", _TIME),
+    },
+)
+PIPELINE_VERSIONS = Listable(
+    resource="pipeline_versions",
+    table="pipeline_versions",
+    key="pipeline_version_id",
+    columns=_columns(PipelineVersionRow),
+    sort_fields={
+        "created_at": "created_at",
+        "id": "pipeline_version_id",
+        "pipeline_version_id": "pipeline_version_id",
+        "name": "name",
+        "display_name": "display_name",
+    },
+    filter_fields={
+        "id": FilterField("pipeline_version_id"),
+        "pipeline_version_id": FilterField("pipeline_version_id"),
+        "pipeline_id": FilterField("pipeline_id"),
+        "name": FilterField("name"),
+        "display_name": FilterField("display_name"),
+        "description": FilterField("description"),
+        "created_at": FilterField("created_at", _TIME),
+    },
+)
+RUNS = Listable(
+    resource="runs",
+    table="runs",
+    key="run_id",
+    columns=_columns(RunRow),
+    sort_fields={
+        "created_at": "created_at",
+        "id": "run_id",
+        "run_id": "run_id",
+        "name": "display_name",
+        "display_name": "display_name",
+        "scheduled_at": "scheduled_at",
+        "finished_at": FINISHED_AT_SQL,
+    },
+    filter_fields={
+        "id": FilterField("run_id"),
+        "run_id": FilterField("run_id"),
+        "name": FilterField("display_name"),
+        "display_name": FilterField("display_name"),
+        "description": FilterField("description"),
+        "namespace": FilterField("namespace"),
+        "experiment_id": FilterField("experiment_id"),
+        "pipeline_id": FilterField("pipeline_id"),
+        "pipeline_version_id": FilterField("pipeline_version_id"),
+        "recurring_run_id": FilterField("recurring_run_id"),
+        "storage_state": FilterField("storage_state", normalize=_normalize_storage_state),
+        "created_at": FilterField("created_at", _TIME),
+        "scheduled_at": FilterField("scheduled_at", _TIME),
+        "finished_at": FilterField(FINISHED_AT_SQL, _TIME, volatile=True),
+        "state": FilterField(STATE_SQL, volatile=True, normalize=str.upper),
+    },
+)
+RECURRING_RUNS = Listable(
+    resource="recurring_runs",
+    table="recurring_runs",
+    key="recurring_run_id",
+    columns=_columns(RecurringRunRow),
+    sort_fields={
+        "created_at": "created_at",
+        "updated_at": "updated_at",
+        "id": "recurring_run_id",
+        "recurring_run_id": "recurring_run_id",
+        "name": "display_name",
+        "display_name": "display_name",
+    },
+    filter_fields={
+        "id": FilterField("recurring_run_id"),
+        "recurring_run_id": FilterField("recurring_run_id"),
+        "name": FilterField("display_name"),
+        "display_name": FilterField("display_name"),
+        "description": FilterField("description"),
+        "namespace": FilterField("namespace"),
+        "experiment_id": FilterField("experiment_id"),
+        "pipeline_id": FilterField("pipeline_id"),
+        "pipeline_version_id": FilterField("pipeline_version_id"),
+        "created_at": FilterField("created_at", _TIME),
+        "updated_at": FilterField("updated_at", _TIME),
+    },
+)
+
+
+class Store:
+    """The simulator's tables on one SQLite connection (file path or ``":memory:"``)."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self.path = path
+        # One thread uses the connection at a time (the server loop); closing may happen elsewhere.
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA foreign_keys = OFF")
+        if path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn.execute("PRAGMA temp_store = MEMORY")
+        self._conn.execute("PRAGMA cache_size = -65536")
+        self._conn.executescript(_SCHEMA)
+        self._specs: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._generation: Counter[str] = Counter()
+        self._count_cache: dict[tuple[str, str, tuple[tuple[str, Any], ...]], tuple[int, int]] = {}
+        self._run_counts: Counter[tuple[str, str]] = Counter()
+        self._load_counters()
+
+    def close(self) -> None:
+        """Close the connection (a file database is checkpointed by SQLite)."""
+        self._conn.close()
+
+    # -- transactions, counters -----------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group statements into one transaction (one commit)."""
+        self._conn.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def _load_counters(self) -> None:
+        self._run_counts.clear()
+        self._run_counts[("", "")] = self._scalar("SELECT count(*) FROM runs")
+        for experiment_id, count in self._conn.execute("SELECT experiment_id, count(*) FROM runs GROUP BY 1"):
+            self._run_counts[("experiment_id", experiment_id)] = count
+        for namespace, count in self._conn.execute("SELECT namespace, count(*) FROM runs GROUP BY 1"):
+            self._run_counts[("namespace", namespace)] = count
+
+    def _scalar(self, sql: str, params: Any = ()) -> Any:
+        row = self._conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def _changed(self, table: str) -> None:
+        self._generation[table] += 1
+
+    def reset(self) -> None:
+        """Delete everything (the schema stays)."""
+        with self.transaction():
+            for table in _TABLES:
+                self._conn.execute(f"DELETE FROM {table}")
+        self._specs.clear()
+        self._count_cache.clear()
+        for table in _TABLES:
+            self._changed(table)
+        self._load_counters()
+
+    def counts(self) -> dict[str, int]:
+        """How many objects of each kind are stored."""
+        return {
+            table: int(self._scalar(f"SELECT count(*) FROM {table}"))
+            for table in ("experiments", "pipelines", "pipeline_versions", "recurring_runs")
+        } | {"runs": self._run_counts[("", "")]}
+
+    # -- meta -----------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """A stored setting, e.g. the id of the default experiment."""
+        value = self._scalar("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if value is None else str(value)
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a setting."""
+        self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- specs ----------------------------------------------------------------------------------
+
+    def put_spec(self, spec: PipelineSpec) -> None:
+        """Store a pipeline spec once per digest."""
+        if spec.digest in self._specs:
+            return
+        self._conn.execute(
+            "INSERT OR IGNORE INTO specs (digest, json_text, name, task_names) VALUES (?, ?, ?, ?)",
+            (spec.digest, spec.json_text, spec.name, json.dumps(spec.task_names)),
+        )
+        self._specs[spec.digest] = (spec.json_text, spec.task_names)
+
+    def spec(self, digest: str) -> tuple[str, tuple[str, ...]]:
+        """A stored spec's JSON text and ordered task names (cached: specs are few and immutable)."""
+        cached = self._specs.get(digest)
+        if cached is None:
+            row = self._conn.execute("SELECT json_text, task_names FROM specs WHERE digest = ?", (digest,)).fetchone()
+            cached = ("{}", ()) if row is None else (row[0], tuple(json.loads(row[1])))
+            self._specs[digest] = cached
+        return cached
+
+    # -- generic listing ------------------------------------------------------------------------
+
+    def list_page(self, plan: ListPlan, now: float) -> tuple[list[Any], str | None, int]:
+        """Run a list plan: the page's rows, the next page token (or None) and the total size."""
+        params = plan.params | {"now": now}
+        rows = self._conn.execute(plan.select_sql(), params).fetchall()
+        token = None
+        if len(rows) > plan.page_size:
+            extra = rows[plan.page_size]
+            token = plan.next_token(extra[-1], extra[0])
+            rows = rows[: plan.page_size]
+        return rows, token, self._total(plan, params)
+
+    def _total(self, plan: ListPlan, params: dict[str, Any]) -> int:
+        table = plan.listable.table
+        if table == "runs" and not plan.filtered and len(plan.scope) <= 1:
+            key = plan.scope[0] if plan.scope else ("", "")
+            return self._run_counts[key]
+        sql = plan.count_sql()
+        if plan.volatile:
+            return int(self._scalar(sql, params))
+        cache_key = (table, sql, tuple(sorted((k, v) for k, v in params.items() if k != "now")))
+        generation = self._generation[table]
+        cached = self._count_cache.get(cache_key)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        total = int(self._scalar(sql, params))
+        if len(self._count_cache) > 4096:
+            self._count_cache.clear()
+        self._count_cache[cache_key] = (generation, total)
+        return total
+
+    # -- experiments ----------------------------------------------------------------------------
+
+    def insert_experiment(self, row: ExperimentRow) -> None:
+        """Insert an experiment.
+
+        Raises:
+            sqlite3.IntegrityError: an experiment with this name exists in the namespace.
+        """
+        self._conn.execute(f"INSERT INTO experiments ({_columns(ExperimentRow)}) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+        self._changed("experiments")
+
+    def get_experiment(self, experiment_id: str) -> ExperimentRow | None:
+        """An experiment by id."""
+        row = self._conn.execute(
+            f"SELECT {_columns(ExperimentRow)} FROM experiments WHERE experiment_id = ?", (experiment_id,)
+        ).fetchone()
+        return None if row is None else ExperimentRow._make(row)
+
+    def find_experiment(self, namespace: str, display_name: str) -> ExperimentRow | None:
+        """An experiment by namespace and name."""
+        row = self._conn.execute(
+            f"SELECT {_columns(ExperimentRow)} FROM experiments WHERE namespace = ? AND display_name = ?",
+            (namespace, display_name),
+        ).fetchone()
+        return None if row is None else ExperimentRow._make(row)
+
+    def set_experiment_storage(self, experiment_id: str, storage_state: str) -> None:
+        """Archive or unarchive an experiment; archiving also archives its runs (as KFP does)."""
+        with self.transaction():
+            self._conn.execute(
+                "UPDATE experiments SET storage_state = ? WHERE experiment_id = ?", (storage_state, experiment_id)
+            )
+            if storage_state == "ARCHIVED":
+                self._conn.execute(
+                    "UPDATE runs SET storage_state = 'ARCHIVED' WHERE experiment_id = ?", (experiment_id,)
+                )
+                self._conn.execute("UPDATE recurring_runs SET enabled = 0 WHERE experiment_id = ?", (experiment_id,))
+        for table in ("experiments", "runs", "recurring_runs"):
+            self._changed(table)
+
+    def delete_experiment(self, experiment_id: str) -> bool:
+        """Delete an experiment (its runs stay, as in KFP); False if it did not exist."""
+        deleted = self._conn.execute("DELETE FROM experiments WHERE experiment_id = ?", (experiment_id,)).rowcount
+        self._changed("experiments")
+        return bool(deleted)
+
+    # -- pipelines and versions -----------------------------------------------------------------
+
+    def insert_pipeline(self, row: PipelineRow, version: PipelineVersionRow | None = None) -> None:
+        """Insert a pipeline, optionally with its first version, in one transaction.
+
+        Raises:
+            sqlite3.IntegrityError: a pipeline with this name exists in the namespace.
+        """
+        with self.transaction():
+            self._conn.execute(f"INSERT INTO pipelines ({_columns(PipelineRow)}) VALUES (?, ?, ?, ?, ?, ?)", row)
+            if version is not None:
+                self._insert_version(version)
+        self._changed("pipelines")
+        self._changed("pipeline_versions")
+
+    def get_pipeline(self, pipeline_id: str) -> PipelineRow | None:
+        """A pipeline by id."""
+        row = self._conn.execute(
+            f"SELECT {_columns(PipelineRow)} FROM pipelines WHERE pipeline_id = ?", (pipeline_id,)
+        ).fetchone()
+        return None if row is None else PipelineRow._make(row)
+
+    def find_pipeline(self, namespace: str, name: str) -> PipelineRow | None:
+        """A pipeline by namespace and name."""
+        row = self._conn.execute(
+            f"SELECT {_columns(PipelineRow)} FROM pipelines WHERE namespace = ? AND name = ?", (namespace, name)
+        ).fetchone()
+        return None if row is None else PipelineRow._make(row)
+
+    def count_versions(self, pipeline_id: str) -> int:
+        """How many versions a pipeline has."""
+        return int(self._scalar("SELECT count(*) FROM pipeline_versions WHERE pipeline_id = ?", (pipeline_id,)))
+
+    def delete_pipeline(self, pipeline_id: str) -> bool:
+        """Delete a pipeline and its versions; False if it did not exist."""
+        with self.transaction():
+            self._conn.execute("DELETE FROM pipeline_versions WHERE pipeline_id = ?", (pipeline_id,))
+            deleted = self._conn.execute("DELETE FROM pipelines WHERE pipeline_id = ?", (pipeline_id,)).rowcount
+        self._changed("pipelines")
+        self._changed("pipeline_versions")
+        return bool(deleted)
+
+    def _insert_version(self, row: PipelineVersionRow) -> None:
+        self._conn.execute(
+            f"INSERT INTO pipeline_versions ({_columns(PipelineVersionRow)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row
+        )
+
+    def insert_version(self, row: PipelineVersionRow) -> None:
+        """Insert a pipeline version.
+
+        Raises:
+            sqlite3.IntegrityError: a version with this name exists for the pipeline.
+        """
+        self._insert_version(row)
+        self._changed("pipeline_versions")
+
+    def get_version(self, pipeline_version_id: str) -> PipelineVersionRow | None:
+        """A pipeline version by id."""
+        row = self._conn.execute(
+            f"SELECT {_columns(PipelineVersionRow)} FROM pipeline_versions WHERE pipeline_version_id = ?",
+            (pipeline_version_id,),
+        ).fetchone()
+        return None if row is None else PipelineVersionRow._make(row)
+
+    def latest_version(self, pipeline_id: str) -> PipelineVersionRow | None:
+        """A pipeline's most recently created version (what KFP runs for a pipeline id alone)."""
+        row = self._conn.execute(
+            f"SELECT {_columns(PipelineVersionRow)} FROM pipeline_versions WHERE pipeline_id = ? "
+            "ORDER BY created_at DESC, pipeline_version_id DESC LIMIT 1",
+            (pipeline_id,),
+        ).fetchone()
+        return None if row is None else PipelineVersionRow._make(row)
+
+    def delete_version(self, pipeline_version_id: str) -> bool:
+        """Delete a pipeline version; False if it did not exist."""
+        deleted = self._conn.execute(
+            "DELETE FROM pipeline_versions WHERE pipeline_version_id = ?", (pipeline_version_id,)
+        ).rowcount
+        self._changed("pipeline_versions")
+        return bool(deleted)
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    _RUN_INSERT = f"INSERT INTO runs ({_columns(RunRow)}) VALUES ({', '.join('?' * len(RunRow._fields))})"
+    _RUN_SELECT = f"SELECT {_columns(RunRow)} FROM runs WHERE run_id = ?"
+
+    def insert_run(self, row: RunRow) -> None:
+        """Insert a run and note it as its experiment's latest."""
+        with self.transaction():
+            self._conn.execute(self._RUN_INSERT, row)
+            self._conn.execute(
+                "UPDATE experiments SET last_run_created_at = ? WHERE experiment_id = ? AND last_run_created_at < ?",
+                (row.created_at, row.experiment_id, row.created_at),
+            )
+        self._run_counts[("", "")] += 1
+        self._run_counts[("experiment_id", row.experiment_id)] += 1
+        self._run_counts[("namespace", row.namespace)] += 1
+        self._changed("runs")
+
+    def get_run(self, run_id: str) -> RunRow | None:
+        """A run by id."""
+        row = self._conn.execute(self._RUN_SELECT, (run_id,)).fetchone()
+        return None if row is None else RunRow._make(row)
+
+    def update_run_timeline(self, run_id: str, timeline: Timeline) -> None:
+        """Store a run's new timeline (after terminate or retry)."""
+        self._conn.execute(
+            "UPDATE runs SET seg_start = ?, start_at = ?, end_at = ?, outcome = ?, task_slot = ?, cancel_at = ?, "
+            "canceled_at = ?, history_json = ? WHERE run_id = ?",
+            (
+                timeline.seg_start,
+                timeline.start_at,
+                timeline.end_at,
+                timeline.outcome,
+                timeline.task_slot,
+                timeline.cancel_at,
+                timeline.canceled_at,
+                timeline.prefix_json(),
+                run_id,
+            ),
+        )
+        self._changed("runs")
+
+    def set_run_storage(self, run_id: str, storage_state: str) -> None:
+        """Archive or unarchive a run."""
+        self._conn.execute("UPDATE runs SET storage_state = ? WHERE run_id = ?", (storage_state, run_id))
+        self._changed("runs")
+
+    def delete_run(self, run: RunRow) -> None:
+        """Delete a run."""
+        if self._conn.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,)).rowcount:
+            self._run_counts[("", "")] -= 1
+            self._run_counts[("experiment_id", run.experiment_id)] -= 1
+            self._run_counts[("namespace", run.namespace)] -= 1
+        self._changed("runs")
+
+    def count_active_runs(self, recurring_run_id: str, now: float) -> int:
+        """Runs of a recurring run that are PENDING, RUNNING or CANCELING at ``now``."""
+        return int(
+            self._scalar(
+                f"SELECT count(*) FROM runs WHERE recurring_run_id = :rid AND {STATE_SQL} "
+                "IN ('PENDING', 'RUNNING', 'CANCELING')",
+                {"rid": recurring_run_id, "now": now},
+            )
+        )
+
+    # -- recurring runs -------------------------------------------------------------------------
+
+    def insert_recurring(self, row: RecurringRunRow) -> None:
+        """Insert a recurring run."""
+        placeholders = ", ".join("?" * len(RecurringRunRow._fields))
+        self._conn.execute(f"INSERT INTO recurring_runs ({_columns(RecurringRunRow)}) VALUES ({placeholders})", row)
+        self._changed("recurring_runs")
+
+    def get_recurring(self, recurring_run_id: str) -> RecurringRunRow | None:
+        """A recurring run by id."""
+        row = self._conn.execute(
+            f"SELECT {_columns(RecurringRunRow)} FROM recurring_runs WHERE recurring_run_id = ?",
+            (recurring_run_id,),
+        ).fetchone()
+        return None if row is None else RecurringRunRow._make(row)
+
+    def update_recurring(self, recurring_run_id: str, **values: Any) -> None:
+        """Update some columns of a recurring run (``enabled``, ``updated_at``, ``next_fire_at``, ...)."""
+        unknown = set(values) - set(RecurringRunRow._fields)
+        if unknown:
+            raise ValueError(f"unknown recurring run columns {sorted(unknown)}")
+        assignments = ", ".join(f"{name} = :{name}" for name in values)
+        self._conn.execute(
+            f"UPDATE recurring_runs SET {assignments} WHERE recurring_run_id = :recurring_run_id",
+            {**values, "recurring_run_id": recurring_run_id},
+        )
+        self._changed("recurring_runs")
+
+    def delete_recurring(self, recurring_run_id: str) -> bool:
+        """Delete a recurring run (its runs stay); False if it did not exist."""
+        deleted = self._conn.execute(
+            "DELETE FROM recurring_runs WHERE recurring_run_id = ?", (recurring_run_id,)
+        ).rowcount
+        self._changed("recurring_runs")
+        return bool(deleted)
+
+    def due_recurring(self, now: float) -> list[RecurringRunRow]:
+        """Enabled recurring runs whose next fire time has come."""
+        rows = self._conn.execute(
+            f"SELECT {_columns(RecurringRunRow)} FROM recurring_runs "
+            "WHERE enabled = 1 AND next_fire_at IS NOT NULL AND next_fire_at <= ? ORDER BY next_fire_at",
+            (now,),
+        ).fetchall()
+        return [RecurringRunRow._make(row) for row in rows]
+
+    def next_fire_time(self) -> float | None:
+        """The earliest next fire time of any enabled recurring run."""
+        value = self._scalar("SELECT min(next_fire_at) FROM recurring_runs WHERE enabled = 1")
+        return None if value is None else float(value)

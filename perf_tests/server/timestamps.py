@@ -1,0 +1,32 @@
+"""RFC 3339 timestamps as protobuf JSON writes them (UTC, ``Z``, 0 or 3 fractional digits)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+__all__ = ["EPOCH", "format_ts", "parse_ts"]
+
+EPOCH = "1970-01-01T00:00:00Z"
+"""What the KFP API answers for an unset timestamp, e.g. ``finished_at`` of a running run."""
+
+
+def format_ts(seconds: float) -> str:
+    """Format epoch seconds with millisecond precision: ``2024-05-01T12:00:00.250Z``."""
+    whole, millis = divmod(round(seconds * 1000), 1000)
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    if millis:
+        return f"{text}.{millis:03d}Z"
+    return f"{text}Z"
+
+
+def parse_ts(text: str) -> float:
+    """Parse an RFC 3339 timestamp (``Z`` or an offset, any fraction) to epoch seconds.
+
+    Raises:
+        ValueError: ``text`` is not an RFC 3339 timestamp.
+    """
+    value = datetime.fromisoformat(text.strip())
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()

@@ -1,0 +1,180 @@
+"""JSON bodies in the shapes ``kfp_server_api`` parses: snake_case fields, RFC 3339 timestamps.
+
+As the real API server (proto JSON without unpopulated fields) does, empty strings, empty lists and
+zero ``total_size`` are left out, int64 values are strings, and an unset timestamp is the epoch. The
+embedded ``pipeline_spec`` is spliced in as stored text (camelCase proto JSON), not re-encoded, which
+keeps ``get_run`` and ``list_runs`` cheap.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from perf_tests.server.lifecycle import FAILED
+from perf_tests.server.store import ExperimentRow, PipelineRow, PipelineVersionRow, RecurringRunRow, RunRow
+from perf_tests.server.timestamps import EPOCH, format_ts
+
+__all__ = [
+    "dumps",
+    "experiment_json",
+    "list_json",
+    "pipeline_json",
+    "pipeline_version_json",
+    "recurring_run_json",
+    "run_json",
+    "run_static_json",
+]
+
+_RUN_ERROR = json.dumps({"code": 2, "message": "Run failed: a task failed (simulated by the embedded KFP simulator)"})
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _without_empty(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v not in ("", None, [], {})}
+
+
+def experiment_json(row: ExperimentRow) -> str:
+    """An ``V2beta1Experiment``."""
+    return dumps(
+        _without_empty(
+            {
+                "experiment_id": row.experiment_id,
+                "display_name": row.display_name,
+                "description": row.description,
+                "created_at": format_ts(row.created_at),
+                "namespace": row.namespace,
+                "storage_state": row.storage_state,
+                "last_run_created_at": format_ts(row.last_run_created_at),
+            }
+        )
+    )
+
+
+def pipeline_json(row: PipelineRow) -> str:
+    """A ``V2beta1Pipeline``."""
+    return dumps(
+        _without_empty(
+            {
+                "pipeline_id": row.pipeline_id,
+                "name": row.name,
+                "display_name": row.display_name,
+                "description": row.description,
+                "created_at": format_ts(row.created_at),
+                "namespace": row.namespace,
+            }
+        )
+    )
+
+
+def pipeline_version_json(row: PipelineVersionRow, spec_json: str) -> str:
+    """A ``V2beta1PipelineVersion`` with its ``pipeline_spec``."""
+    head = dumps(
+        _without_empty(
+            {
+                "pipeline_id": row.pipeline_id,
+                "pipeline_version_id": row.pipeline_version_id,
+                "name": row.name,
+                "display_name": row.display_name,
+                "description": row.description,
+                "created_at": format_ts(row.created_at),
+                "package_url": {"pipeline_url": row.package_url} if row.package_url else None,
+                "code_source_url": row.code_source_url,
+            }
+        )
+    )
+    return f'{head[:-1]},"pipeline_spec":{spec_json}}}'
+
+
+def run_static_json(fields: dict[str, Any]) -> str:
+    """The immutable part of a run, rendered once at creation (without the outer braces)."""
+    return dumps(_without_empty(fields))[1:-1]
+
+
+def run_json(row: RunRow, now: float, spec_json: str | None, task_names: Sequence[str] | None = None) -> str:
+    """A ``V2beta1Run`` as of ``now``; with ``task_names``, also ``run_details.task_details``."""
+    timeline = row.timeline()
+    state = timeline.state(now)
+    finished = timeline.finished_at(now)
+    history = ",".join(f'{{"update_time":"{format_ts(ts)}","state":"{s}"}}' for s, ts in timeline.history(now))
+    parts = ["{", row.static_json, ',"storage_state":"', row.storage_state, '"']
+    if spec_json is not None:
+        parts += [',"pipeline_spec":', spec_json]
+    parts += [
+        ',"finished_at":"',
+        EPOCH if finished is None else format_ts(finished),
+        '","state":"',
+        state,
+        '","state_history":[',
+        history,
+        "]",
+    ]
+    if state == FAILED:
+        parts += [',"error":', _RUN_ERROR]
+    if task_names is not None:
+        parts += [',"run_details":', dumps({"task_details": _task_details(row, timeline, task_names, now)})]
+    parts.append("}")
+    return "".join(parts)
+
+
+def _task_details(row: RunRow, timeline: Any, names: Sequence[str], now: float) -> list[dict[str, Any]]:
+    details = []
+    for task in timeline.tasks(names, now):
+        entry: dict[str, Any] = {
+            "run_id": row.run_id,
+            "task_id": f"{row.run_id[:8]}-task-{task.index}",
+            "display_name": task.name,
+            "create_time": format_ts(task.start),
+            "start_time": format_ts(task.start),
+            "end_time": EPOCH if task.end is None or task.end > now else format_ts(task.end),
+            "state": task.state,
+        }
+        details.append(entry)
+    return details
+
+
+def recurring_run_json(row: RecurringRunRow, spec_json: str | None) -> str:
+    """A ``V2beta1RecurringRun``."""
+    fields: dict[str, Any] = {
+        "recurring_run_id": row.recurring_run_id,
+        "display_name": row.display_name,
+        "description": row.description,
+        "pipeline_version_reference": (
+            {"pipeline_id": row.pipeline_id, "pipeline_version_id": row.pipeline_version_id}
+            if row.pipeline_version_id
+            else None
+        ),
+        "runtime_config": json.loads(row.runtime_config_json),
+        "service_account": row.service_account,
+        "max_concurrency": str(row.max_concurrency),
+        "trigger": json.loads(row.trigger_json),
+        "mode": "ENABLE" if row.enabled else "DISABLE",
+        "created_at": format_ts(row.created_at),
+        "updated_at": format_ts(row.updated_at),
+        "status": "ENABLED" if row.enabled else "DISABLED",
+        "no_catchup": bool(row.no_catchup) or None,
+        "namespace": row.namespace,
+        "experiment_id": row.experiment_id,
+    }
+    body = dumps(_without_empty(fields))
+    if spec_json is None:
+        return body
+    return f'{body[:-1]},"pipeline_spec":{spec_json}}}'
+
+
+def list_json(field: str, items: Sequence[str], total: int, next_token: str | None) -> str:
+    """A ``List...Response``: the items, ``total_size`` and ``next_page_token``, empty ones left out."""
+    parts = ["{"]
+    if items:
+        parts += ['"', field, '":[', ",".join(items), "]"]
+    if total:
+        parts += [',"total_size":' if items else '"total_size":', str(total)]
+    if next_token:
+        parts += [',"next_page_token":"', next_token, '"']
+    parts.append("}")
+    return "".join(parts)

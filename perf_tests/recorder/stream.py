@@ -4,31 +4,90 @@ A ``StreamRecorder`` belongs to one thread (one event loop); it records each att
 second's histogram and hands the second over to the ``EventHook`` when it closes. Failed attempts are
 written as their own events up to ``error_events_per_second``; the rest are counted by type in the
 aggregate, so every attempt is accounted for exactly once. With ``every_request`` each attempt becomes
-its own ``OperationEvent`` instead.
+its own ``OperationEvent`` instead. Attributes passed with attempts (e.g. a list call's ``total_size``)
+are kept per second, the last value of each name winning.
+
+Recording is on the hot path of the load engine (thousands of calls per second), so a value goes
+straight into the histogram's counts array, indexed the way ``HdrHistogram.record_value`` does it
+(about six times faster); count, minimum and maximum are set on the histogram when its second is
+handed over. ``tests/unit/load/test_stream_recorder.py`` checks that both ways give the same counts.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
 from perf_tests.recorder.events import AggregateRecord, EventHook, OperationEvent
-from perf_tests.recorder.stats import new_histogram, to_us
+from perf_tests.recorder.stats import HISTOGRAM_MAX_US, new_histogram
 
 __all__ = ["StreamRecorder"]
 
+_layout = new_histogram()
+if _layout.unit_magnitude != 0:  # new_histogram() starts at 1 µs; the index below relies on it
+    raise RuntimeError("StreamRecorder expects histograms whose lowest trackable value is 1")
+_SUB_BUCKET_MASK: int = _layout.sub_bucket_mask
+_HALF_COUNT: int = _layout.sub_bucket_half_count
+_HALF_COUNT_MAGNITUDE: int = _layout.sub_bucket_half_count_magnitude
+_BUCKET_SHIFT = _HALF_COUNT_MAGNITUDE + 1
+del _layout
+
+
+def _to_us(seconds: float) -> int:
+    """Seconds to microseconds, rounded, clamped into the histogram's range."""
+    value = int(seconds * 1_000_000.0 + 0.5)
+    if value < 1:
+        return 1
+    if value > HISTOGRAM_MAX_US:
+        return HISTOGRAM_MAX_US
+    return value
+
+
+class _Filling:
+    """A histogram being filled: counts go straight into its array; the totals are set by ``done``."""
+
+    __slots__ = ("counts", "high", "histogram", "low", "total")
+
+    def __init__(self) -> None:
+        self.histogram: HdrHistogram = new_histogram()
+        self.counts: Any = self.histogram.counts
+        self.total = 0
+        self.low = sys.maxsize
+        self.high = 0
+
+    def add(self, value: int) -> None:
+        """Record ``value`` microseconds (1 <= value <= HISTOGRAM_MAX_US)."""
+        bucket = (value | _SUB_BUCKET_MASK).bit_length() - _BUCKET_SHIFT
+        self.counts[((bucket + 1) << _HALF_COUNT_MAGNITUDE) + (value >> bucket) - _HALF_COUNT] += 1
+        self.total += 1
+        if value > self.high:
+            self.high = value
+        if value < self.low:
+            self.low = value
+
+    def done(self) -> HdrHistogram:
+        """The histogram with its count, minimum and maximum set."""
+        histogram = self.histogram
+        if self.total:
+            histogram.total_count += self.total
+            histogram.min_value = min(histogram.min_value, self.low)
+            histogram.max_value = max(histogram.max_value, self.high)
+        return histogram
+
 
 class _Second:
-    __slots__ = ("counters", "errors", "histogram", "ok", "values")
+    __slots__ = ("attrs", "counters", "errors", "main", "ok", "values")
 
     def __init__(self) -> None:
         self.ok = 0
-        self.histogram: HdrHistogram = new_histogram()
+        self.main = _Filling()
         self.errors: dict[str, int] = {}
-        self.values: dict[str, HdrHistogram] = {}
+        self.values: dict[str, _Filling] = {}
         self.counters: dict[str, int] = {}
+        self.attrs: dict[str, Any] | None = None
 
 
 class StreamRecorder:
@@ -49,7 +108,6 @@ class StreamRecorder:
         self._error_budget = error_events_per_second
         self._seconds: dict[tuple[str, int], _Second] = {}
         self._error_events: dict[int, int] = {}
-        self._attrs: dict[str, dict[str, Any]] = {}
 
     def record(
         self,
@@ -75,21 +133,27 @@ class StreamRecorder:
                                merged or None)
             )
             return
-        slot = self._slot(operation, second)
+        slot = self._seconds.get((operation, second))
+        if slot is None:
+            slot = self._seconds[(operation, second)] = _Second()
         if ok:
             slot.ok += 1
-            slot.histogram.record_value(to_us(duration))
+            slot.main.add(_to_us(duration))
         else:
             key = error_type or "error"
             slot.errors[key] = slot.errors.get(key, 0) + 1
         if values:
+            slot_values = slot.values
             for name, value in values.items():
-                hist = slot.values.get(name)
-                if hist is None:
-                    hist = slot.values[name] = new_histogram()
-                hist.record_value(to_us(value))
+                filling = slot_values.get(name)
+                if filling is None:
+                    filling = slot_values[name] = _Filling()
+                filling.add(_to_us(value))
         if attrs:
-            self._attrs.setdefault(operation, {}).update(attrs)
+            if slot.attrs is None:
+                slot.attrs = dict(attrs)
+            else:
+                slot.attrs.update(attrs)
 
     def count(self, operation: str, counter: str, at: float, amount: int = 1) -> None:
         """Count something that is not an attempt (e.g. a ``dropped`` arrival) in its second."""
@@ -118,11 +182,11 @@ class StreamRecorder:
                     operation=operation,
                     second=second,
                     ok=slot.ok,
-                    histogram=slot.histogram,
+                    histogram=slot.main.done(),
                     errors=slot.errors,
-                    values=slot.values,
+                    values={name: filling.done() for name, filling in slot.values.items()},
                     counters=slot.counters,
-                    attrs=self._attrs.pop(operation, {}),
+                    attrs=slot.attrs or {},
                 )
             )
         if limit is None:

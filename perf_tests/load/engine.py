@@ -1,0 +1,360 @@
+"""The load engine: sends a workload's requests on an arrival model's schedule and records each attempt.
+
+Open loop (scheduled arrivals): each arrival is due at ``start + offset``; the dispatcher sleeps until
+then and starts the request as its own task without waiting for earlier ones. It never turns into a
+closed loop: an arrival that finds ``max_concurrency`` requests in flight, or comes up more than
+``max_lateness`` seconds after its due time (the sender itself fell behind), is *dropped* and counted
+(``dropped``, and ``dropped_late`` for the second reason) in its second's aggregate.
+
+Closed loop (``ConcurrentArrivals``): N workers, each sending its next request when the last ends.
+
+For every attempt the engine records, through a ``StreamRecorder``: the send time (the event's start),
+the service time (send to response, the event's duration) and, in open loop, the ``lateness`` (send
+minus due time) and the ``latency`` from the due time (response minus due time, corrected for
+coordinated omission, always >= the service time). Completed seconds are flushed every
+``flush_interval`` seconds and everything at the end, so each attempt is in ``events.jsonl`` exactly
+once: as its own event (failures up to a budget, or every request when asked) or in its second's
+aggregate.
+
+The per-request path does no logging, no validation and allocates little: timing, one task, one
+small dict of values, the recorder's histogram updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from perf_tests.load.arrivals import ArrivalModel, ConcurrentArrivals, ScheduledArrivals
+from perf_tests.recorder.stream import StreamRecorder
+from perf_tests.runners.failures import classify_exception
+
+__all__ = ["LoadEngine", "LoadResult", "Operation", "Workload"]
+
+_now = time.monotonic
+_LONG_WAIT = 0.05  # a long wait for the next arrival is cut into slices so that stop() is seen quickly
+CANCELLED = "cancelled"
+
+
+class Operation(Protocol):
+    """What the engine needs of the thing a workload picks: the name it is recorded under."""
+
+    @property
+    def name(self) -> str:
+        """Operation name in events and reports (e.g. ``list_runs``)."""
+        ...
+
+
+OpT = TypeVar("OpT", bound=Operation)
+
+
+class Workload(Protocol[OpT]):
+    """What the engine drives: picks the next request and sends it."""
+
+    def pick(self) -> OpT:
+        """The operation the next arrival sends (called once per arrival, sent or dropped)."""
+        ...
+
+    async def send(self, operation: OpT) -> Mapping[str, Any] | None:
+        """Send one request; raise on failure; return attributes to attach to its second (or None)."""
+        ...
+
+
+@dataclass
+class LoadResult:
+    """Totals of one engine run (counts are of arrivals and attempts, times in seconds)."""
+
+    arrival: str
+    elapsed: float
+    scheduled: int
+    sent: int
+    ok: int
+    failed: int
+    dropped: int
+    dropped_late: int
+    cancelled: int
+    max_in_flight: int
+    max_lateness: float
+
+    @property
+    def achieved_rate(self) -> float:
+        """Attempts per second over the dispatch window."""
+        return self.sent / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def kept_up(self) -> bool:
+        """True when no arrival was dropped."""
+        return self.dropped == 0
+
+    def describe(self) -> str:
+        """One line for logs and the scenario summary."""
+        text = (
+            f"{self.arrival}: {self.sent} sent in {self.elapsed:.1f}s ({self.achieved_rate:.1f}/s), "
+            f"{self.ok} ok, {self.failed} failed"
+        )
+        if self.dropped:
+            text += (
+                f"; could not keep up: {self.dropped} of {self.scheduled} arrivals dropped "
+                f"({self.dropped - self.dropped_late} at the concurrency cap, {self.dropped_late} too late)"
+            )
+        return text
+
+    def as_json(self) -> dict[str, Any]:
+        """The result as a JSON-ready dict, with the achieved rate."""
+        return {**asdict(self), "achieved_rate": round(self.achieved_rate, 3)}
+
+
+class LoadEngine(Generic[OpT]):
+    """Sends ``workload``'s requests on ``arrivals``' schedule and records every attempt.
+
+    Lifecycle of ``run()``, in order:
+
+    1. dispatch: open loop, or N closed-loop workers, until the arrival model ends or ``stop()``;
+    2. drain: wait up to ``drain_timeout`` seconds for requests still in flight;
+    3. cancel: the rest are cancelled and recorded as failed attempts of type ``cancelled``;
+    4. flush: every remaining second goes to the recorder's hook; a ``LoadResult`` is returned.
+
+    ``stop()`` may be called from any thread. ``wall_offset`` maps ``time.monotonic()`` to epoch
+    seconds (pass the run clock's ``t0_wall - t0_monotonic`` so records line up with other runners).
+    ``spin`` > 0 busy-yields the last ``spin`` seconds before each due time for sub-millisecond
+    lateness with the default event loop, at the cost of CPU.
+    """
+
+    def __init__(
+        self,
+        arrivals: ArrivalModel,
+        workload: Workload[OpT],
+        recorder: StreamRecorder,
+        *,
+        max_concurrency: int = 1000,
+        max_lateness: float = 1.0,
+        drain_timeout: float = 10.0,
+        flush_interval: float = 0.5,
+        spin: float = 0.0,
+        wall_offset: float | None = None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
+        if isinstance(arrivals, ConcurrentArrivals) and arrivals.concurrency > max_concurrency:
+            raise ValueError(
+                f"concurrency {arrivals.concurrency} is above max_concurrency {max_concurrency}"
+            )
+        if not isinstance(arrivals, ScheduledArrivals | ConcurrentArrivals):
+            raise TypeError(f"unsupported arrival model {type(arrivals).__name__}")
+        self.arrivals = arrivals
+        self.workload = workload
+        self.recorder = recorder
+        self.max_concurrency = max_concurrency
+        self.max_lateness = max_lateness
+        self.drain_timeout = drain_timeout
+        self.flush_interval = flush_interval
+        self.spin = spin
+        self.wall_offset = time.time() - _now() if wall_offset is None else wall_offset
+        self._stopping = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight = 0
+        self._started: float | None = None
+        self._dispatch_end: float | None = None
+        # Totals, updated on the loop thread; reading them from another thread is fine (progress).
+        self.scheduled = 0
+        self.sent = 0
+        self.ok = 0
+        self.failed = 0
+        self.dropped = 0
+        self.dropped_late = 0
+        self.cancelled = 0
+        self.max_in_flight = 0
+        self.max_seen_lateness = 0.0
+
+    # -- control ------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop dispatching; ``run()`` then drains and returns. Thread-safe, returns at once."""
+        self._stopping = True
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent and not yet answered."""
+        return self._in_flight
+
+    def progress(self) -> str:
+        """A short line: attempts, failures, drops and the rate so far."""
+        started = self._started
+        elapsed = (_now() - started) if started is not None else 0.0
+        rate = self.sent / elapsed if elapsed > 0 else 0.0
+        return (
+            f"{self.sent} sent ({rate:.1f}/s), {self.failed} failed, {self.dropped} dropped, "
+            f"{self._in_flight} in flight"
+        )
+
+    # -- the run ------------------------------------------------------------------------------------
+    async def run(self) -> LoadResult:
+        """Dispatch, drain, cancel and flush (see the class docstring); return the totals."""
+        flusher = asyncio.create_task(self._flush_periodically())
+        try:
+            self._started = _now()
+            if isinstance(self.arrivals, ConcurrentArrivals):
+                await self._closed_loop(self.arrivals)
+            else:
+                assert isinstance(self.arrivals, ScheduledArrivals)
+                await self._open_loop(self.arrivals)
+            self._dispatch_end = _now()
+            await self._drain()
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            self.recorder.flush()
+        return self.result()
+
+    def result(self) -> LoadResult:
+        """The totals so far."""
+        start = self._started if self._started is not None else _now()
+        end = self._dispatch_end if self._dispatch_end is not None else _now()
+        return LoadResult(
+            arrival=self.arrivals.describe(),
+            elapsed=max(end - start, 0.0),
+            scheduled=self.scheduled,
+            sent=self.sent,
+            ok=self.ok,
+            failed=self.failed,
+            dropped=self.dropped,
+            dropped_late=self.dropped_late,
+            cancelled=self.cancelled,
+            max_in_flight=self.max_in_flight,
+            max_lateness=self.max_seen_lateness,
+        )
+
+    async def _open_loop(self, arrivals: ScheduledArrivals) -> None:
+        loop = asyncio.get_running_loop()
+        create_task = loop.create_task
+        sleep = asyncio.sleep
+        pick = self.workload.pick
+        attempt = self._attempt
+        tasks = self._tasks
+        forget = tasks.discard
+        count = self.recorder.count
+        cap = self.max_concurrency
+        max_lateness = self.max_lateness
+        spin = self.spin
+        wall = self.wall_offset
+        start = self._started
+        assert start is not None
+        for offset in arrivals.offsets():
+            due = start + offset
+            now = _now()
+            if now < due:
+                # The loop's timers are only millisecond-accurate (uvloop may fire early): sleep, then
+                # check the clock again; a sub-millisecond rest becomes a zero sleep (one loop turn).
+                while now < due and not self._stopping:
+                    left = due - now
+                    if left > spin:
+                        await sleep(min(left - spin, _LONG_WAIT))
+                    else:
+                        await sleep(0)
+                    now = _now()
+            if self._stopping:
+                break
+            self.scheduled += 1
+            operation = pick()
+            late = now - due
+            if late > max_lateness:
+                self.dropped += 1
+                self.dropped_late += 1
+                count(operation.name, "dropped", wall + due)
+                count(operation.name, "dropped_late", wall + due)
+                continue
+            if self._in_flight >= cap:
+                self.dropped += 1
+                count(operation.name, "dropped", wall + due)
+                continue
+            self._in_flight += 1
+            if self._in_flight > self.max_in_flight:
+                self.max_in_flight = self._in_flight
+            task = create_task(attempt(operation, due))
+            tasks.add(task)
+            task.add_done_callback(forget)
+
+    async def _closed_loop(self, arrivals: ConcurrentArrivals) -> None:
+        start = self._started
+        assert start is not None
+        deadline = math.inf if arrivals.duration is None else start + arrivals.duration
+        workers = [asyncio.create_task(self._worker(deadline)) for _ in range(arrivals.concurrency)]
+        self._tasks.update(workers)
+        for worker in workers:
+            worker.add_done_callback(self._tasks.discard)
+        # Dispatch ends at the deadline or stop(); the requests then in flight are drained like open-loop
+        # ones (each worker ends after its current request).
+        while not self._stopping and self._tasks:
+            left = deadline - _now()
+            if left <= 0:
+                break
+            await asyncio.sleep(min(left, _LONG_WAIT))
+        self._stopping = True
+
+    async def _worker(self, deadline: float) -> None:
+        pick = self.workload.pick
+        attempt = self._attempt
+        while not self._stopping and _now() < deadline:
+            self.scheduled += 1
+            self._in_flight += 1
+            if self._in_flight > self.max_in_flight:
+                self.max_in_flight = self._in_flight
+            await attempt(pick(), None)
+
+    async def _attempt(self, operation: OpT, due: float | None) -> None:
+        """One request: time it and record it exactly once (even when cancelled)."""
+        send = _now()
+        self.sent += 1
+        name = operation.name
+        try:
+            attrs = await self.workload.send(operation)
+        except asyncio.CancelledError:
+            end = _now()
+            self.failed += 1
+            self.cancelled += 1
+            self.recorder.record(name, self.wall_offset + send, end - send, False, CANCELLED,
+                                 "still in flight when the run stopped", self._values(due, send, end))
+            raise
+        except Exception as exc:
+            end = _now()
+            self.failed += 1
+            error_type, message = classify_exception(exc)
+            self.recorder.record(name, self.wall_offset + send, end - send, False, error_type, message,
+                                 self._values(due, send, end))
+        else:
+            end = _now()
+            self.ok += 1
+            self.recorder.record(name, self.wall_offset + send, end - send, True, None, None,
+                                 self._values(due, send, end), attrs)
+        finally:
+            self._in_flight -= 1
+
+    def _values(self, due: float | None, send: float, end: float) -> dict[str, float] | None:
+        if due is None:
+            return None
+        late = send - due
+        if late > self.max_seen_lateness:
+            self.max_seen_lateness = late
+        return {"lateness": late, "latency": end - due}
+
+    async def _drain(self) -> None:
+        # One loop turn first: every task created so far starts, so each attempt runs its own
+        # bookkeeping even if it is cancelled at once.
+        await asyncio.sleep(0)
+        pending = set(self._tasks)
+        if pending and self.drain_timeout > 0:
+            _, pending = await asyncio.wait(pending, timeout=self.drain_timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _flush_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            self.recorder.flush(before=self.wall_offset + _now())

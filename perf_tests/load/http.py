@@ -1,0 +1,84 @@
+"""Asynchronous HTTP for the load engine: aiohttp sessions configured like the framework's kfp client.
+
+aiohttp is used because it is fast enough to generate thousands of requests per second from one core
+(httpx's ``AsyncClient`` is about 25 times slower per request). A session keeps connections alive,
+allows ``max_connections`` of them (the engine's in-flight cap), applies the request timeout to every
+call, sends the bearer token / cookie headers and uses the target's TLS settings. Redirects are not
+followed: an API call answered with a redirect is an error (usually an authentication proxy).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import aiohttp
+from yarl import URL
+
+if TYPE_CHECKING:
+    from perf_tests.targets.kfp_target import KfpTarget
+
+__all__ = ["HttpStatusError", "get_bytes", "kfp_session", "open_session"]
+
+DEFAULT_KEEPALIVE = 30.0
+
+
+class HttpStatusError(Exception):
+    """An answer with a status >= 300; ``classify_exception`` turns it into ``http_<status>``.
+
+    A signal inside the load engine (raised by a workload's ``send`` and classified by the engine), so it
+    carries exactly what the classification reads: ``status``, ``reason`` and ``body``.
+    """
+
+    def __init__(self, status: int, reason: str, body: bytes) -> None:
+        super().__init__(f"HTTP {status} {reason}")
+        self.status = status
+        self.reason = reason
+        self.body = body[:1000]
+
+
+def open_session(
+    *,
+    max_connections: int,
+    timeout: float,
+    headers: Mapping[str, str] | None = None,
+    ssl_setting: ssl.SSLContext | bool = True,
+    keepalive_timeout: float = DEFAULT_KEEPALIVE,
+) -> aiohttp.ClientSession:
+    """A keep-alive session with at most ``max_connections`` connections; call inside the event loop."""
+    connector = aiohttp.TCPConnector(
+        limit=max_connections,
+        limit_per_host=0,
+        ssl=ssl_setting,
+        keepalive_timeout=keepalive_timeout,
+        ttl_dns_cache=300,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=timeout),
+        headers=dict(headers or {}),
+        # Auth cookies come as a fixed header; a jar would parse every Set-Cookie for nothing.
+        cookie_jar=aiohttp.DummyCookieJar(),
+        raise_for_status=False,
+    )
+
+
+def kfp_session(target: KfpTarget, max_connections: int) -> aiohttp.ClientSession:
+    """A session with the KFP target's auth headers, TLS settings (CA bundle, verify flag) and timeout."""
+    headers = {"Accept": "application/json", **target.http_headers()}
+    return open_session(
+        max_connections=max_connections,
+        timeout=target.connection.request_timeout,
+        headers=headers,
+        ssl_setting=target.ssl_context(),
+    )
+
+
+async def get_bytes(session: aiohttp.ClientSession, url: URL | str) -> bytes:
+    """GET ``url`` and return the body; raise ``HttpStatusError`` for a status >= 300."""
+    async with session.get(url, allow_redirects=False) as response:
+        body = await response.read()
+        if response.status >= 300:
+            raise HttpStatusError(response.status, response.reason or "", body)
+        return body

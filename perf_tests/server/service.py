@@ -753,7 +753,8 @@ class KfpService:
         for raw in rows:
             row = RecurringRunRow._make(raw[:-1])
             items.append(recurring_run_json(row, self._spec_json(row.spec_digest) if row.embed_spec else None))
-        return list_json("recurring_runs", items, total, token)
+        # The proto sets json_name: this one list field is camelCase on the wire.
+        return list_json("recurringRuns", items, total, token)
 
     def delete_recurring_run(self, recurring_run_id: str) -> str:
         """``DELETE /recurringruns/{id}``."""

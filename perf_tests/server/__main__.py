@@ -1,0 +1,128 @@
+"""Run the embedded KFP simulator standalone: ``python -m perf_tests.server --port 8888``.
+
+Point any KFP client at the printed URL (``kfp.Client(host="http://127.0.0.1:8888")``); Ctrl-C stops
+it. Every :class:`~perf_tests.server.config.SimulatorConfig` field can be set with ``--set key=value``
+(repeatable) or a JSON object in ``--config``; the common ones also have their own options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from perf_tests.server.config import SimulatorConfig
+from perf_tests.server.embedded import EmbeddedKfpServer
+
+__all__ = ["main", "parse_args"]
+
+_SHORTCUTS: dict[str, tuple[str, type[Any], str]] = {
+    "--task-seconds": ("task_seconds", float, "simulated time per pipeline task (default 1.0)"),
+    "--run-duration": ("run_duration_seconds", float, "fixed run duration in seconds, instead of per task"),
+    "--pending-seconds": ("pending_seconds", float, "time a run stays PENDING (default 0.5)"),
+    "--failure-probability": ("run_failure_probability", float, "probability that a run ends FAILED"),
+    "--latency-ms": ("latency_ms", float, "latency added to every API request"),
+    "--jitter-ms": ("latency_jitter_ms", float, "extra uniform random latency, 0..N ms"),
+    "--error-probability": ("error_probability", float, "probability of an HTTP 5xx answer"),
+    "--drop-probability": ("drop_probability", float, "probability of closing the connection unanswered"),
+    "--hang-probability": ("hang_probability", float, "probability of never answering"),
+    "--seed": ("seed", int, "seed for simulated outcomes and faults"),
+}
+
+
+def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, SimulatorConfig]:
+    """Parse the command line into server options and a validated simulator configuration.
+
+    Exits with status 2 and a message on invalid options, like any argparse error.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m perf_tests.server",
+        description="Serve the KFP v2beta1 REST API from the embedded KFP simulator (no cluster, nothing runs).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8888, help="port to listen on; 0 picks a free one (default 8888)")
+    parser.add_argument("--db", default=":memory:", help="SQLite file to keep state in (default: in memory)")
+    parser.add_argument(
+        "--event-loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="event loop (default auto)"
+    )
+    parser.add_argument("--multi-user", action="store_true", help="report multi-user mode and keep namespaces")
+    for flag, (field, kind, text) in _SHORTCUTS.items():
+        parser.add_argument(flag, dest=field, type=kind, default=None, help=text)
+    parser.add_argument("--config", help="simulator settings as a JSON object")
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any simulator setting, e.g. --set latency_spike_probability=0.01 (value parsed as JSON if it can be)",
+    )
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    args = parser.parse_args(argv)
+
+    values: dict[str, Any] = {}
+    if args.config:
+        try:
+            loaded = json.loads(args.config)
+        except ValueError as exc:
+            parser.error(f"--config is not valid JSON: {exc}")
+        if not isinstance(loaded, dict):
+            parser.error("--config must be a JSON object")
+        values.update(loaded)
+    for item in args.settings:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            parser.error(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            values[key.strip()] = json.loads(raw)
+        except ValueError:
+            values[key.strip()] = raw
+    for field, _, _ in _SHORTCUTS.values():
+        if getattr(args, field) is not None:
+            values[field] = getattr(args, field)
+    if args.multi_user:
+        values["multi_user"] = True
+    try:
+        config = SimulatorConfig.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
+        parser.error(f"invalid simulator settings: {problems}")
+    return args, config
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until interrupted (Ctrl-C or SIGTERM); return the exit status."""
+    args, config = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    server = EmbeddedKfpServer(config, host=args.host, port=args.port, db_path=args.db, event_loop=args.event_loop)
+    try:
+        server.start()
+    except OSError as exc:
+        print(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    done = threading.Event()
+    # Handle SIGINT ourselves too: a shell starts background jobs with SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: done.set())
+    print(f"embedded KFP simulator (not a real KFP cluster) serving the KFP v2beta1 API at {server.url}", flush=True)
+    print(f"  admin: {server.url}/_admin/info, /_admin/config, /_admin/stats   (Ctrl-C stops)", flush=True)
+    try:
+        while not done.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    print("stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -158,7 +158,9 @@ def test_list_runs_pages_and_sorts(kfp_client: kfp.Client) -> None:
     experiment = kfp_client.create_experiment(unique("paging"))
     names = [f"run-{i}" for i in range(5)]
     for name in names:
-        kfp_client.create_run_from_pipeline_package(str(PIPELINE), run_name=name, experiment_id=experiment.experiment_id)
+        kfp_client.create_run_from_pipeline_package(
+            str(PIPELINE), run_name=name, experiment_id=experiment.experiment_id
+        )
 
     seen: list[str] = []
     token = ""
@@ -349,9 +351,7 @@ def test_lists_of_experiments_and_pipelines_filter_and_page(kfp_client: kfp.Clie
     names = [f"{prefix}-p{i}" for i in range(2)]
     for name in names:
         kfp_client.upload_pipeline(str(PIPELINE), pipeline_name=name)
-    in_filter = json.dumps(
-        {"predicates": [{"operation": 8, "key": "name", "string_values": {"values": names}}]}
-    )
+    in_filter = json.dumps({"predicates": [{"operation": 8, "key": "name", "string_values": {"values": names}}]})
     pipelines = kfp_client.list_pipelines(filter=in_filter, sort_by="created_at desc")
     assert [p.display_name for p in pipelines.pipelines] == names[::-1]
 

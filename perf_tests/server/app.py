@@ -261,6 +261,11 @@ class KfpSimulatorApp:
         except ApiError as exc:
             self.stats.record(name, exc.http_status)
             return _error(exc)
+        except web.HTTPRequestEntityTooLarge as exc:
+            self.stats.record(name, 413)
+            return _error(
+                ApiError(GrpcCode.INVALID_ARGUMENT, f"The request body is too large: {exc.text}", http_status=413)
+            )
         except Exception as exc:
             logger.exception("the embedded KFP simulator failed on %s %s", request.method, request.path)
             self.stats.record(name, 500)
@@ -453,7 +458,7 @@ async def _read_upload(request: web.BaseRequest) -> tuple[bytes, str]:
         form = await request.post()
     except web.HTTPRequestEntityTooLarge:
         raise ApiError.invalid("Failed to upload pipeline: the file is larger than 32 MiB") from None
-    except (ValueError, AssertionError, LookupError, UnicodeDecodeError) as exc:
+    except Exception as exc:  # any parse failure of the body is the client's: aiohttp raises many kinds
         raise ApiError.invalid(f"Failed to upload pipeline: malformed multipart body ({exc})") from None
     field = form.get("uploadfile")
     if field is None:

@@ -121,7 +121,9 @@ def parse_filter(text: str | None) -> list[Predicate]:
     unknown = set(document) - {"predicates"}
     if unknown:
         raise ApiError.invalid(f"failed to parse valid filter: unknown field(s) {sorted(unknown)}")
-    predicates = document.get("predicates") or []
+    predicates = document.get("predicates", [])
+    if predicates is None:
+        predicates = []
     if not isinstance(predicates, list):
         raise ApiError.invalid("failed to parse valid filter: 'predicates' must be a list")
     return [_parse_predicate(item, index) for index, item in enumerate(predicates)]

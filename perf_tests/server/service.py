@@ -528,6 +528,7 @@ class KfpService:
         name = _string(data, "display_name", "displayName").strip()
         if not name:
             raise ApiError.invalid("Failed to create a run: display_name is required")
+        runtime_config = self._runtime_config(data)
         experiment = self._experiment_for(data)
         pipeline_id, version_id, digest, embed = self._source(data)
         row = self._new_run(
@@ -538,7 +539,7 @@ class KfpService:
             version_id=version_id,
             digest=digest,
             embed=embed,
-            runtime_config=self._runtime_config(data),
+            runtime_config=runtime_config,
             service_account=_string(data, "service_account", "serviceAccount") or DEFAULT_SERVICE_ACCOUNT,
             recurring_run_id="",
             now=self.clock(),

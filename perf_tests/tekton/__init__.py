@@ -3,11 +3,13 @@
 ``TektonSettings`` says how to reach the cluster and where the Task is; ``TektonClient`` makes the few
 Kubernetes calls the executor needs (``PERMISSIONS`` lists them for RBAC); ``build_pipelinerun`` and
 ``apply_template`` make the PipelineRun; ``PipelineRunSession`` creates, follows, cancels, collects and
-deletes the PipelineRuns of one scenario entry; ``extract_report`` reads the GuideLLM report the Task
+deletes the PipelineRuns of one scenario entry; ``TektonLoad`` drives it through a runner's lifecycle for
+a list of load instances (Task params); ``extract_report`` reads the GuideLLM report the Task
 prints between markers in its log.
 """
 
 from perf_tests.tekton.client import PERMISSIONS, Permission, TektonClient
+from perf_tests.tekton.load import LoadInstance, TektonLoad, raise_for_results
 from perf_tests.tekton.logs import StepFailure, extract_report, failed_step, format_report_block
 from perf_tests.tekton.pipelinerun import (
     Outcome,
@@ -24,6 +26,7 @@ from perf_tests.tekton.settings import TektonSettings, load_tekton_settings
 __all__ = [
     "OPERATIONS",
     "PERMISSIONS",
+    "LoadInstance",
     "Outcome",
     "Permission",
     "PipelineRunSession",
@@ -31,6 +34,7 @@ __all__ = [
     "StepFailure",
     "TaskLocation",
     "TektonClient",
+    "TektonLoad",
     "TektonSettings",
     "Workspace",
     "apply_template",
@@ -40,5 +44,6 @@ __all__ = [
     "format_report_block",
     "load_tekton_settings",
     "outcome",
+    "raise_for_results",
     "run_labels",
 ]

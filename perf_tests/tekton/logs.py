@@ -16,6 +16,7 @@ import base64
 import binascii
 import gzip
 import re
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -76,7 +77,7 @@ def _decode(body: Sequence[str], encoding: str) -> bytes | None:
         return "\n".join(body).encode("utf-8")
     try:
         return gzip.decompress(base64.b64decode("".join(line.strip() for line in body), validate=True))
-    except (binascii.Error, OSError, EOFError, ValueError):
+    except (binascii.Error, OSError, EOFError, ValueError, zlib.error):
         return None
 
 

@@ -48,6 +48,7 @@ class Behaviour:
     failure_log: str = "Traceback (most recent call last):\nConnectionError: cannot connect to http://llm:8000\n"
     forbidden: set[tuple[str, str]] = field(default_factory=set)  # (verb, resource)
     ignore_cancel: bool = False
+    max_creates: int | None = None  # refuse (403) creates beyond this many
 
 
 @dataclass
@@ -179,7 +180,9 @@ class FakeKube:
             return _status(404, "NotFound", "the server could not find the requested resource")
         verb = self._verb(request.method, bool(name), query)
         self.requests.append(Request(verb, group, resource, namespace, query))
-        if (verb, resource) in self.behaviour.forbidden:
+        over_quota = (verb == "create" and self.behaviour.max_creates is not None
+                      and len(self.created) >= self.behaviour.max_creates)
+        if (verb, resource) in self.behaviour.forbidden or over_quota:
             kind = f"{resource}.{group}" if group else resource
             return _status(403, "Forbidden",
                            f'{kind} is forbidden: User "{SERVICE_ACCOUNT_USER}" cannot {verb} resource '

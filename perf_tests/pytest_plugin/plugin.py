@@ -126,7 +126,7 @@ def perf_verdict(perf_entry: PerfEntry, request: pytest.FixtureRequest) -> Any:
 def assert_entry_passed(verdict: Any) -> None:
     """Fail the test with the messages of the entry's failed checks (no traceback)."""
     if not verdict.passed:
-        pytest.fail("\n".join(f"{verdict.name}: {c.message}" for c in verdict.failures()), pytrace=False)
+        pytest.fail("\n".join(c.message for c in verdict.failures()), pytrace=False)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from perf_tests.config.logging_config import EVENTS_LOGGER
 from perf_tests.logger.redaction import redact
-from perf_tests.recorder.events import AggregateRecord, Event, OperationEvent
+from perf_tests.recorder.events import AggregateRecord, Event, MetricsRecord, OperationEvent
 from perf_tests.recorder.stats import OperationStats, to_us
 
 __all__ = ["EVENTS_FILE_NAME", "EventsFileWriter", "Recorder", "ScenarioRecord"]

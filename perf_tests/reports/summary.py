@@ -56,9 +56,11 @@ def scenario_summary(record: ScenarioRecord, planned: Mapping[str, Any] | None =
         window = max(0.0, record.finished - record.started)
     operations: dict[str, Any] = {}
     for name, stats in sorted(record.operations.items()):
-        operations[name] = stats.summary(window_seconds=window if name not in _NOT_RATES else None)
-    for name, stats in sorted(record.external.items()):
-        operations[name] = dict(stats)
+        operations[name] = stats.summary(window_seconds=window)
+        if name in _NOT_RATES:
+            operations[name]["throughput"] = None  # set-up and clean-up calls: a rate would mean nothing
+    for name, external in sorted(record.external.items()):
+        operations[name] = dict(external)
     totals = {
         "count": sum(op.get("count") or 0 for op in operations.values() if op.get("source") is None),
         "failed": sum(op.get("failed") or 0 for op in operations.values() if op.get("source") is None),
@@ -83,7 +85,11 @@ def scenario_summary(record: ScenarioRecord, planned: Mapping[str, Any] | None =
 
 
 # Operations whose count per second of the window is not a meaningful rate.
-_NOT_RATES = frozenset({"upload_pipeline", "create_experiment", "delete_run", "delete_pipeline", "terminate_run"})
+_NOT_RATES = frozenset({
+    "upload_pipeline", "create_experiment", "delete_experiment", "delete_run", "delete_pipeline",
+    "delete_pipeline_version", "terminate_run", "create_recurring_run", "disable_recurring_run",
+    "delete_recurring_run",
+})
 
 
 def build_summary(

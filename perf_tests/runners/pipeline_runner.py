@@ -15,7 +15,7 @@ import time
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from asyncio_throttle import Throttler
+from asyncio_throttle.throttler import Throttler
 from pydantic import Field
 
 from perf_tests.errors import RunnerError
@@ -155,7 +155,7 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
             done, _ = await asyncio.wait(in_flight | {stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
             stop_waiter.cancel()
             finished = {task for task in done if task is not stop_waiter}
-            in_flight -= finished  # type: ignore[arg-type]
+            in_flight -= finished
             refused = sum(1 for task in finished if not task.result())
             refused_in_a_row = refused_in_a_row + refused if refused else 0
             # A target refusing every create must not be hammered in a tight loop: back off a little.
@@ -200,11 +200,26 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
             state = str(run.state or "").upper()
             if not seen_running and state in STARTED_STATES:
                 seen_running = True
-                self.emit("time_to_running", created_at, time.time() - created_at, True, attrs={"run_id": run_id})
+                self.record_time_to_running(run, run_id, created_at)
             if state in TERMINAL_STATES:
                 self.unfinished_runs.discard(run_id)
                 self.record_finished_run(run, run_id, state, created_at)
                 return
+
+    def record_time_to_running(self, run: Any, run_id: str, created_at: float) -> None:
+        """Creation to RUNNING: from the server's state history when it has one (poll-interval free),
+        else as the client saw it."""
+        server_created = _timestamp(run.created_at)
+        running_at = next(
+            (_timestamp(status.update_time) for status in (run.state_history or [])
+             if str(status.state or "").upper() == "RUNNING" and status.update_time is not None),
+            None,
+        )
+        if server_created is not None and running_at is not None:
+            start, duration, source = server_created, running_at - server_created, "server"
+        else:
+            start, duration, source = created_at, time.time() - created_at, "client"
+        self.emit("time_to_running", start, max(0.0, duration), True, attrs={"run_id": run_id, "source": source})
 
     def record_finished_run(self, run: Any, run_id: str, state: str, created_at: float) -> None:
         started = _timestamp(run.created_at) or created_at

@@ -209,8 +209,12 @@ class KfpSimulatorApp:
             if held_back:
                 delay = max(delay, 0.05)
             delay = min(max(delay, 0.002), 1.0)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            # Not asyncio.wait_for: on Python 3.11 it can swallow a cancel that races with the wake-up.
+            timer = asyncio.get_running_loop().call_later(delay, self._wake.set)
+            try:
+                await self._wake.wait()
+            finally:
+                timer.cancel()
 
     async def close(self) -> None:
         """Stop the scheduler and release hung requests (their connections are then dropped)."""

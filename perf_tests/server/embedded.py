@@ -226,6 +226,8 @@ class EmbeddedKfpServer:
             self._config = app.config
             listener.close()
             await app.close()
+            server.pre_shutdown()  # closes idle keep-alive connections now instead of after the timeout
+            await asyncio.sleep(0)
             await server.shutdown(1.0)
             store.close()
             self._app = None

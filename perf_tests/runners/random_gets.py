@@ -78,7 +78,7 @@ class RandomGetsOptions(ScenarioEntry):
 
     operations: ClassVar[tuple[str, ...]] = KFP_ENDPOINTS
 
-    mode: Literal["RANDOM_GETS"] = "RANDOM_GETS"
+    mode: Literal["RANDOM_GETS"]
     rate: float | None = Field(
         default=None, gt=0, description="Requests per second (constant or poisson); or give stages."
     )

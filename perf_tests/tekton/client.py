@@ -109,8 +109,9 @@ class TektonClient:
                 )
             context = settings.context or None
             try:
-                config.load_kube_config(config_file=str(path), context=context,
-                                        client_configuration=configuration, persist_config=False)
+                config.load_kube_config(
+                    config_file=str(path), context=context, client_configuration=configuration, persist_config=False
+                )
             except ConfigException as exc:
                 raise TargetError(f"kubeconfig {path} cannot be used: {_context_hint(path, context, exc)}") from None
             except (OSError, ValueError) as exc:
@@ -136,25 +137,51 @@ class TektonClient:
     def get_task(self, name: str, namespace: str) -> dict[str, Any] | None:
         """The Task, or None when it does not exist."""
         try:
-            task: dict[str, Any] = self._call("get", "tasks", namespace, self._custom.get_namespaced_custom_object,
-                                              TEKTON_GROUP, TEKTON_VERSION, namespace, "tasks", name,
-                                              missing_ok=True)
+            task: dict[str, Any] = self._call(
+                "get",
+                "tasks",
+                namespace,
+                self._custom.get_namespaced_custom_object,
+                TEKTON_GROUP,
+                TEKTON_VERSION,
+                namespace,
+                "tasks",
+                name,
+                missing_ok=True,
+            )
         except _Missing:
             return None
         return task
 
     def create_pipelinerun(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a PipelineRun in the run namespace; the created object (with its name)."""
-        return self._call("create", "pipelineruns", self.namespace,
-                          self._custom.create_namespaced_custom_object,
-                          TEKTON_GROUP, TEKTON_VERSION, self.namespace, "pipelineruns", body)
+        return self._call(
+            "create",
+            "pipelineruns",
+            self.namespace,
+            self._custom.create_namespaced_custom_object,
+            TEKTON_GROUP,
+            TEKTON_VERSION,
+            self.namespace,
+            "pipelineruns",
+            body,
+        )
 
     def get_pipelinerun(self, name: str) -> dict[str, Any] | None:
         """The PipelineRun, or None when it is gone."""
         try:
-            run: dict[str, Any] = self._call("get", "pipelineruns", self.namespace,
-                                             self._custom.get_namespaced_custom_object, TEKTON_GROUP,
-                                             TEKTON_VERSION, self.namespace, "pipelineruns", name, missing_ok=True)
+            run: dict[str, Any] = self._call(
+                "get",
+                "pipelineruns",
+                self.namespace,
+                self._custom.get_namespaced_custom_object,
+                TEKTON_GROUP,
+                TEKTON_VERSION,
+                self.namespace,
+                "pipelineruns",
+                name,
+                missing_ok=True,
+            )
         except _Missing:
             return None
         return run
@@ -165,19 +192,40 @@ class TektonClient:
         Without a resource version the server first sends every matching PipelineRun as ``ADDED``, so a
         renewed watch never misses a change. ``close()`` on the result unblocks a pending read.
         """
-        response = self._call("watch", "pipelineruns", self.namespace, self._custom.list_namespaced_custom_object,
-                              TEKTON_GROUP, TEKTON_VERSION, self.namespace, "pipelineruns",
-                              label_selector=label_selector, watch=True, timeout_seconds=timeout,
-                              allow_watch_bookmarks=False, _preload_content=False,
-                              _request_timeout=timeout + self.settings.request_timeout)
+        response = self._call(
+            "watch",
+            "pipelineruns",
+            self.namespace,
+            self._custom.list_namespaced_custom_object,
+            TEKTON_GROUP,
+            TEKTON_VERSION,
+            self.namespace,
+            "pipelineruns",
+            label_selector=label_selector,
+            watch=True,
+            timeout_seconds=timeout,
+            allow_watch_bookmarks=False,
+            _preload_content=False,
+            _request_timeout=timeout + self.settings.request_timeout,
+        )
         return PipelineRunWatch(self, response)
 
     def cancel_pipelinerun(self, name: str) -> bool:
         """Ask Tekton to cancel the PipelineRun (merge patch ``spec.status: Cancelled``); False when gone."""
         try:
-            self._call("patch", "pipelineruns", self.namespace, self._custom.patch_namespaced_custom_object,
-                       TEKTON_GROUP, TEKTON_VERSION, self.namespace, "pipelineruns", name,
-                       {"spec": {"status": "Cancelled"}}, missing_ok=True)
+            self._call(
+                "patch",
+                "pipelineruns",
+                self.namespace,
+                self._custom.patch_namespaced_custom_object,
+                TEKTON_GROUP,
+                TEKTON_VERSION,
+                self.namespace,
+                "pipelineruns",
+                name,
+                {"spec": {"status": "Cancelled"}},
+                missing_ok=True,
+            )
         except _Missing:
             return False
         return True
@@ -185,9 +233,19 @@ class TektonClient:
     def delete_pipelinerun(self, name: str) -> bool:
         """Delete the PipelineRun (its TaskRuns, pods and claims go with it); False when already gone."""
         try:
-            self._call("delete", "pipelineruns", self.namespace, self._custom.delete_namespaced_custom_object,
-                       TEKTON_GROUP, TEKTON_VERSION, self.namespace, "pipelineruns", name,
-                       propagation_policy="Background", missing_ok=True)
+            self._call(
+                "delete",
+                "pipelineruns",
+                self.namespace,
+                self._custom.delete_namespaced_custom_object,
+                TEKTON_GROUP,
+                TEKTON_VERSION,
+                self.namespace,
+                "pipelineruns",
+                name,
+                propagation_policy="Background",
+                missing_ok=True,
+            )
         except _Missing:
             return False
         return True
@@ -195,8 +253,14 @@ class TektonClient:
     # -- pods --------------------------------------------------------------------------------------------
     def list_pods(self, label_selector: str) -> list[dict[str, Any]]:
         """Pods in the run namespace matching the selector, as plain dicts (camelCase keys)."""
-        result = self._call("list", "pods", self.namespace, self._core.list_namespaced_pod, self.namespace,
-                            label_selector=label_selector)
+        result = self._call(
+            "list",
+            "pods",
+            self.namespace,
+            self._core.list_namespaced_pod,
+            self.namespace,
+            label_selector=label_selector,
+        )
         items = self._api_client.sanitize_for_serialization(result).get("items") or []
         return [item for item in items if isinstance(item, dict)]
 
@@ -206,8 +270,9 @@ class TektonClient:
         if tail_lines is not None:
             kwargs["tail_lines"] = tail_lines
         # Raw bytes: the client would json-decode a log that happens to be one JSON document.
-        response = self._call("get", "pods/log", self.namespace, self._core.read_namespaced_pod_log, pod,
-                              self.namespace, **kwargs)
+        response = self._call(
+            "get", "pods/log", self.namespace, self._core.read_namespaced_pod_log, pod, self.namespace, **kwargs
+        )
         try:
             data = response.data
         finally:
@@ -215,8 +280,16 @@ class TektonClient:
         return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
 
     # -- errors ------------------------------------------------------------------------------------------
-    def _call(self, verb: str, resource: str, namespace: str, func: Callable[..., T], *args: Any,
-              missing_ok: bool = False, **kwargs: Any) -> T:
+    def _call(
+        self,
+        verb: str,
+        resource: str,
+        namespace: str,
+        func: Callable[..., T],
+        *args: Any,
+        missing_ok: bool = False,
+        **kwargs: Any,
+    ) -> T:
         from kubernetes.client.rest import ApiException
 
         kwargs.setdefault("_request_timeout", self.settings.request_timeout)
@@ -235,8 +308,17 @@ class TektonClient:
     def connection_error(self, exc: BaseException, verb: str, resource: str) -> TargetError | None:
         """A TargetError for a network failure (refused, reset, timed out, TLS); None for anything else."""
         names = {cls.__name__ for cls in type(exc).__mro__}
-        if not names & {"MaxRetryError", "NewConnectionError", "ProtocolError", "ReadTimeoutError",
-                        "ConnectTimeoutError", "SSLError", "TimeoutError", "ConnectionError", "HTTPError"}:
+        if not names & {
+            "MaxRetryError",
+            "NewConnectionError",
+            "ProtocolError",
+            "ReadTimeoutError",
+            "ConnectTimeoutError",
+            "SSLError",
+            "TimeoutError",
+            "ConnectionError",
+            "HTTPError",
+        }:
             return None
         return TargetError(
             f"cannot reach the Kubernetes API at {self.host} ({self.where}) to {verb} {resource}: "
@@ -266,10 +348,10 @@ class TektonClient:
                 f"{namespace!r} exists"
             )
         if status == 404 and "namespaces" in message:
-            return TargetError(f"namespace {namespace!r} does not exist ({message}); create it or set "
-                               "TEKTON_NAMESPACE")
-        return TargetError(f"Kubernetes API call {verb} {group}{resource} in namespace {namespace!r} failed: "
-                           f"HTTP {status} {message}")
+            return TargetError(f"namespace {namespace!r} does not exist ({message}); create it or set TEKTON_NAMESPACE")
+        return TargetError(
+            f"Kubernetes API call {verb} {group}{resource} in namespace {namespace!r} failed: HTTP {status} {message}"
+        )
 
 
 class PipelineRunWatch:

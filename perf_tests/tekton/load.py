@@ -88,8 +88,13 @@ class TektonLoad:
             stopped = self._stopped
         if stopped is not None:
             session.stop(stopped)
-        logger.info("Tekton: %s, PipelineRuns in namespace %s, Task %s/%s via the cluster resolver",
-                    client.where, client.namespace, self.task.namespace, self.task.name)
+        logger.info(
+            "Tekton: %s, PipelineRuns in namespace %s, Task %s/%s via the cluster resolver",
+            client.where,
+            client.namespace,
+            self.task.namespace,
+            self.task.name,
+        )
         if self.template is None:
             session.check_task(self.task, params)
 
@@ -102,14 +107,20 @@ class TektonLoad:
         """The PipelineRun of one instance."""
         labels = {**run_labels(self.run_id, self.scenario, item.instance), **item.labels}
         if self.template is not None:
-            return apply_template(self.template, item.params, labels=labels, timeout=timeout,
-                                  scenario=self.scenario)
+            return apply_template(self.template, item.params, labels=labels, timeout=timeout, scenario=self.scenario)
         workspace = Workspace(self.settings.workspace, self.settings.storage_class, self.settings.storage_size)
         params = dict(item.params)
         if self.settings.image and "image" not in params:
             params["image"] = self.settings.image
-        return build_pipelinerun(params, task=self.task, labels=labels, timeout=timeout, workspace=workspace,
-                                 service_account=self.settings.service_account, scenario=self.scenario)
+        return build_pipelinerun(
+            params,
+            task=self.task,
+            labels=labels,
+            timeout=timeout,
+            workspace=workspace,
+            service_account=self.settings.service_account,
+            scenario=self.scenario,
+        )
 
     def run(self, instances: Sequence[LoadInstance]) -> list[RunResult]:
         """Create, follow and collect one PipelineRun per instance; the results in instance order.
@@ -183,9 +194,10 @@ def raise_for_results(results: Sequence[RunResult], stop_reason: str | None = No
         return
     text = "; ".join(failed)
     if any("cluster resolver could not get the Task" in item for item in failed):
-        raise TargetError(text + " - deploy it with `kubectl apply -k deploy/tekton --server-side` or set "
-                          "TEKTON_TASK_NAMESPACE / TEKTON_TASK_NAME")
+        raise TargetError(
+            text + " - deploy it with `kubectl apply -k deploy/tekton --server-side` or set "
+            "TEKTON_TASK_NAMESPACE / TEKTON_TASK_NAME"
+        )
     if stop_reason == "timeout":
         text = "the load did not finish in time and was cancelled: " + text
     raise RunnerError(text)
-

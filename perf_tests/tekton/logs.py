@@ -43,7 +43,7 @@ def format_report_block(report: bytes, name: str = "benchmarks.json", encoding: 
         body = report.decode("utf-8")
     else:
         encoded = base64.b64encode(gzip.compress(report, mtime=0)).decode("ascii")
-        body = "\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76))
+        body = "\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
     return f"{REPORT_BEGIN} {name} {encoding} -----\n{body}\n{REPORT_END}\n"
 
 
@@ -64,7 +64,7 @@ def extract_report(log: str) -> tuple[str, bytes] | None:
             end = next(i for i in range(index + 1, len(lines)) if lines[i].strip() == REPORT_END)
         except StopIteration:
             break
-        body = lines[index + 1:end]
+        body = lines[index + 1 : end]
         decoded = _decode(body, match.group("encoding"))
         if decoded is not None:
             found = (match.group("name"), decoded)
@@ -84,8 +84,11 @@ def _decode(body: Sequence[str], encoding: str) -> bytes | None:
 def step_containers(pod: Mapping[str, Any]) -> list[str]:
     """The pod's step containers (``step-<name>``) in the order the steps run."""
     containers = (pod.get("spec") or {}).get("containers") or []
-    return [str(c.get("name")) for c in containers
-            if isinstance(c, dict) and str(c.get("name", "")).startswith(_STEP_PREFIX)]
+    return [
+        str(c.get("name"))
+        for c in containers
+        if isinstance(c, dict) and str(c.get("name", "")).startswith(_STEP_PREFIX)
+    ]
 
 
 @dataclass(frozen=True)
@@ -119,19 +122,28 @@ def failed_step(pod: Mapping[str, Any]) -> StepFailure | None:
     """The first step (in step order) that terminated with a non-zero exit code, or is stuck waiting
     (image pull errors and the like); None when every step is fine."""
     name = str((pod.get("metadata") or {}).get("name", ""))
-    statuses = {str(s.get("name")): s for s in (pod.get("status") or {}).get("containerStatuses") or []
-                if isinstance(s, dict)}
+    statuses = {
+        str(s.get("name")): s for s in (pod.get("status") or {}).get("containerStatuses") or [] if isinstance(s, dict)
+    }
     for container in step_containers(pod) or sorted(statuses):
         state = (statuses.get(container) or {}).get("state") or {}
         terminated = state.get("terminated")
         if isinstance(terminated, dict) and terminated.get("exitCode") not in (0, None):
-            return StepFailure(name, container, str(terminated.get("reason") or ""),
-                               int(terminated["exitCode"]), _message(terminated.get("message")))
+            return StepFailure(
+                name,
+                container,
+                str(terminated.get("reason") or ""),
+                int(terminated["exitCode"]),
+                _message(terminated.get("message")),
+            )
         waiting = state.get("waiting")
-        if isinstance(waiting, dict) and waiting.get("reason") not in (None, "", "PodInitializing",
-                                                                        "ContainerCreating"):
-            return StepFailure(name, container, str(waiting.get("reason")), None,
-                               _message(waiting.get("message")))
+        if isinstance(waiting, dict) and waiting.get("reason") not in (
+            None,
+            "",
+            "PodInitializing",
+            "ContainerCreating",
+        ):
+            return StepFailure(name, container, str(waiting.get("reason")), None, _message(waiting.get("message")))
     return None
 
 

@@ -38,20 +38,25 @@ class TektonEntryFields(BaseModel):
         "the params it declares get the entry's values.",
     )
     keep_pipeline_runs: bool | None = Field(
-        default=None, description="Keep the PipelineRuns after the run (executor tekton; default "
-        "TEKTON_KEEP_PIPELINERUNS)."
+        default=None,
+        description="Keep the PipelineRuns after the run (executor tekton; default TEKTON_KEEP_PIPELINERUNS).",
     )
-    pipeline_run_template_path: Path | None = Field(default=None, exclude=True,
-                                                    description="Resolved template file.")
+    pipeline_run_template_path: Path | None = Field(default=None, exclude=True, description="Resolved template file.")
 
     @model_validator(mode="after")
     def _only_for_tekton(self) -> TektonEntryFields:
         executor = getattr(self, "executor", "tekton")
         if executor != "tekton":
-            given = [alias for alias, value in (("pipelineRunTemplate", self.pipeline_run_template),
-                                                ("keepPipelineRuns", self.keep_pipeline_runs)) if value is not None]
+            given = [
+                alias
+                for alias, value in (
+                    ("pipelineRunTemplate", self.pipeline_run_template),
+                    ("keepPipelineRuns", self.keep_pipeline_runs),
+                )
+                if value is not None
+            ]
             if given:
-                raise ValueError(f"{' and '.join(given)} apply only to \"executor\": \"tekton\"")
+                raise ValueError(f'{" and ".join(given)} apply only to "executor": "tekton"')
         return self
 
     def tekton_file_problems(self, files: EntryFiles) -> list[str]:
@@ -84,6 +89,7 @@ def load_template(path: Path) -> dict[str, Any]:
         raise ScenarioError(f"{path} must hold exactly one PipelineRun, found {len(documents)} documents")
     template: dict[str, Any] = documents[0]
     if template.get("kind") != "PipelineRun" or template.get("apiVersion") != "tekton.dev/v1":
-        raise ScenarioError(f"{path} must be a tekton.dev/v1 PipelineRun, got {template.get('apiVersion')} "
-                            f"{template.get('kind')}")
+        raise ScenarioError(
+            f"{path} must be a tekton.dev/v1 PipelineRun, got {template.get('apiVersion')} {template.get('kind')}"
+        )
     return template

@@ -90,8 +90,11 @@ def label_value(text: str) -> str:
 
 def run_labels(run_id: str, scenario: str, instance: int | None = None) -> dict[str, str]:
     """Labels naming the test run, the scenario entry and (for a stair-step copy) the instance."""
-    labels = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_RUN_ID: label_value(run_id) or "run",
-              LABEL_SCENARIO: label_value(scenario) or "entry"}
+    labels = {
+        LABEL_MANAGED_BY: MANAGED_BY,
+        LABEL_RUN_ID: label_value(run_id) or "run",
+        LABEL_SCENARIO: label_value(scenario) or "entry",
+    }
     if instance is not None:
         labels[LABEL_INSTANCE] = str(instance)
     return labels
@@ -125,9 +128,7 @@ def build_pipelinerun(
     pipeline_spec: dict[str, Any] = {
         "params": [{"name": name, "type": "string"} for name in names],
         "workspaces": [{"name": "results"}],
-        "results": [
-            {"name": result, "value": f"$(tasks.{PIPELINE_TASK}.results.{result})"} for result in TASK_RESULTS
-        ],
+        "results": [{"name": result, "value": f"$(tasks.{PIPELINE_TASK}.results.{result})"} for result in TASK_RESULTS],
         "tasks": [
             {
                 "name": PIPELINE_TASK,
@@ -181,8 +182,10 @@ def apply_template(
             f"apiVersion {body.get('apiVersion')!r}"
         )
     if body.get("apiVersion") != TEKTON_API_VERSION:
-        raise ConfigurationError(f"pipelineRunTemplate must use apiVersion {TEKTON_API_VERSION} "
-                                 f"(got {body.get('apiVersion')}); convert it with `tkn` or by hand")
+        raise ConfigurationError(
+            f"pipelineRunTemplate must use apiVersion {TEKTON_API_VERSION} "
+            f"(got {body.get('apiVersion')}); convert it with `tkn` or by hand"
+        )
     metadata = body.setdefault("metadata", {})
     name = metadata.pop("name", None)
     metadata.pop("namespace", None)  # the run namespace is TEKTON_NAMESPACE
@@ -227,8 +230,11 @@ def outcome(pipelinerun: Mapping[str, Any]) -> Outcome:
     status = pipelinerun.get("status") or {}
     for condition in status.get("conditions") or []:
         if isinstance(condition, dict) and condition.get("type") == "Succeeded":
-            return Outcome(str(condition.get("status", "Unknown")), str(condition.get("reason", "")),
-                           str(condition.get("message", "")))
+            return Outcome(
+                str(condition.get("status", "Unknown")),
+                str(condition.get("reason", "")),
+                str(condition.get("message", "")),
+            )
     return Outcome("Unknown", "Pending", "")
 
 

@@ -38,12 +38,27 @@ logger = logging.getLogger(__name__)
 class Emit(Protocol):
     """Where the session reports timed operations (``BaseRunner.emit``'s signature)."""
 
-    def __call__(self, operation: str, start: float, duration: float, ok: bool, error_type: str | None = None,
-                 error: str | None = None, attrs: Mapping[str, Any] | None = None) -> None: ...
+    def __call__(
+        self,
+        operation: str,
+        start: float,
+        duration: float,
+        ok: bool,
+        error_type: str | None = None,
+        error: str | None = None,
+        attrs: Mapping[str, Any] | None = None,
+    ) -> None: ...
 
 
-def _no_emit(operation: str, start: float, duration: float, ok: bool, error_type: str | None = None,
-             error: str | None = None, attrs: Mapping[str, Any] | None = None) -> None:
+def _no_emit(
+    operation: str,
+    start: float,
+    duration: float,
+    ok: bool,
+    error_type: str | None = None,
+    error: str | None = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> None:
     """Emit nowhere."""
 
 
@@ -89,9 +104,7 @@ class RunResult:
         if self.ok:
             return ""
         state = self.outcome
-        if state.reason == "CouldntGetTask" or (
-            "retrieve Task" in state.message and "not found" in state.message
-        ):
+        if state.reason == "CouldntGetTask" or ("retrieve Task" in state.message and "not found" in state.message):
             return f"PipelineRun {self.name}: the cluster resolver could not get the Task ({state.message})"
         if not state.done:
             text = f"PipelineRun {self.name} did not finish ({state.reason or 'Pending'})"
@@ -111,8 +124,9 @@ class RunResult:
 class PipelineRunSession:
     """Creates and follows the PipelineRuns of one scenario entry (one per load instance)."""
 
-    def __init__(self, client: TektonClient, settings: TektonSettings, labels: Mapping[str, str],
-                 emit: Emit | None = None) -> None:
+    def __init__(
+        self, client: TektonClient, settings: TektonSettings, labels: Mapping[str, str], emit: Emit | None = None
+    ) -> None:
         self.client = client
         self.settings = settings
         self.labels = dict(labels)
@@ -153,12 +167,18 @@ class PipelineRunSession:
         try:
             created = self.client.create_pipelinerun(body)
         except PerfTestsError as exc:
-            self.emit("tekton_create", start_wall, time.perf_counter() - start, False, "create_failed",
-                      str(exc), attrs or None)
+            self.emit(
+                "tekton_create",
+                start_wall,
+                time.perf_counter() - start,
+                False,
+                "create_failed",
+                str(exc),
+                attrs or None,
+            )
             raise
         name = str((created.get("metadata") or {}).get("name", ""))
-        self.emit("tekton_create", start_wall, time.perf_counter() - start, True,
-                  attrs={**attrs, "pipelinerun": name})
+        self.emit("tekton_create", start_wall, time.perf_counter() - start, True, attrs={**attrs, "pipelinerun": name})
         logger.info("created PipelineRun %s/%s", self.client.namespace, name)
         with self._cond:
             self._runs[name] = _Run(name, instance, created)
@@ -239,12 +259,24 @@ class PipelineRunSession:
             try:
                 present = self.client.cancel_pipelinerun(run.name)
             except PerfTestsError as exc:
-                self.emit("tekton_cancel", start_wall, time.perf_counter() - start, False, "cancel_failed",
-                          str(exc), {"pipelinerun": run.name})
+                self.emit(
+                    "tekton_cancel",
+                    start_wall,
+                    time.perf_counter() - start,
+                    False,
+                    "cancel_failed",
+                    str(exc),
+                    {"pipelinerun": run.name},
+                )
                 logger.warning("cancelling PipelineRun %s failed: %s", run.name, exc)
                 continue
-            self.emit("tekton_cancel", start_wall, time.perf_counter() - start, True,
-                      attrs={"pipelinerun": run.name, "reason": reason})
+            self.emit(
+                "tekton_cancel",
+                start_wall,
+                time.perf_counter() - start,
+                True,
+                attrs={"pipelinerun": run.name, "reason": reason},
+            )
             logger.info("cancelled PipelineRun %s/%s (%s)", self.client.namespace, run.name, reason)
             if not present:
                 with self._cond:
@@ -299,8 +331,11 @@ class PipelineRunSession:
                     self._watch = None
 
     def _switch_to_polling(self, exc: Exception) -> None:
-        logger.info("cannot watch PipelineRuns (%s); reading them every %gs instead", redact(str(exc)),
-                    self.settings.poll_interval)
+        logger.info(
+            "cannot watch PipelineRuns (%s); reading them every %gs instead",
+            redact(str(exc)),
+            self.settings.poll_interval,
+        )
         self._polling = True
 
     def _poll_once(self, failures: int) -> int:
@@ -320,7 +355,7 @@ class PipelineRunSession:
                     self._cond.notify_all()
                 return failures
             logger.warning("reading PipelineRuns failed (%s); trying again", exc)
-        interval = min(self.settings.poll_interval * (2 ** failures), _MAX_POLL_BACKOFF)
+        interval = min(self.settings.poll_interval * (2**failures), _MAX_POLL_BACKOFF)
         with self._cond:
             self._cond.wait_for(lambda: self._closed, timeout=interval)
         return failures
@@ -352,9 +387,15 @@ class PipelineRunSession:
             if result.created is not None and result.queue_delay is not None:
                 self.emit("tekton_queue", result.created, result.queue_delay, True, attrs=attrs)
             begin = result.started if result.started is not None else result.created
-            self.emit("tekton_run", begin or time.time(), result.duration or 0.0, result.ok,
-                      None if result.ok else (result.outcome.reason or "unfinished"),
-                      None if result.ok else result.problem().split("\n", 1)[0], attrs)
+            self.emit(
+                "tekton_run",
+                begin or time.time(),
+                result.duration or 0.0,
+                result.ok,
+                None if result.ok else (result.outcome.reason or "unfinished"),
+                None if result.ok else result.problem().split("\n", 1)[0],
+                attrs,
+            )
         return results
 
     def _collect(self, run: _Run) -> RunResult:
@@ -362,9 +403,13 @@ class PipelineRunSession:
         metadata = latest.get("metadata") or {}
         status = latest.get("status") or {}
         result = RunResult(
-            name=run.name, instance=run.instance, outcome=outcome(latest), results=pipelinerun_results(latest),
+            name=run.name,
+            instance=run.instance,
+            outcome=outcome(latest),
+            results=pipelinerun_results(latest),
             created=parse_time(metadata.get("creationTimestamp")),
-            completed=parse_time(status.get("completionTime")), cancelled=run.cancelled,
+            completed=parse_time(status.get("completionTime")),
+            cancelled=run.cancelled,
         )
         try:
             pods = self.client.list_pods(f"tekton.dev/pipelineRun={run.name}")
@@ -382,11 +427,11 @@ class PipelineRunSession:
                 result.report = self._report(pod)
             if result.failed_step is None and not result.outcome.succeeded:
                 result.failed_step = failed_step(pod)
-        if result.failed_step is not None and result.failed_step.exit_code is not None \
-                and self.settings.log_tail_lines:
+        if result.failed_step is not None and result.failed_step.exit_code is not None and self.settings.log_tail_lines:
             try:
-                tail = self.client.read_log(result.failed_step.pod, result.failed_step.container,
-                                            tail_lines=self.settings.log_tail_lines)
+                tail = self.client.read_log(
+                    result.failed_step.pod, result.failed_step.container, tail_lines=self.settings.log_tail_lines
+                )
             except PerfTestsError as exc:
                 tail = f"(log not readable: {exc})"
             result.log_tail = redact(tail.rstrip())
@@ -426,23 +471,36 @@ class PipelineRunSession:
             try:
                 self.client.delete_pipelinerun(run.name)
             except PerfTestsError as exc:
-                self.emit("tekton_delete", start_wall, time.perf_counter() - start, False, "delete_failed",
-                          str(exc), {"pipelinerun": run.name})
+                self.emit(
+                    "tekton_delete",
+                    start_wall,
+                    time.perf_counter() - start,
+                    False,
+                    "delete_failed",
+                    str(exc),
+                    {"pipelinerun": run.name},
+                )
                 errors.append(f"{run.name}: {exc}")
                 continue
-            self.emit("tekton_delete", start_wall, time.perf_counter() - start, True,
-                      attrs={"pipelinerun": run.name})
+            self.emit("tekton_delete", start_wall, time.perf_counter() - start, True, attrs={"pipelinerun": run.name})
         if errors:
-            raise TargetError("could not delete PipelineRuns (delete them with `kubectl delete pipelinerun -l "
-                              f"{self.selector} -n {self.client.namespace}`): " + "; ".join(errors))
+            raise TargetError(
+                "could not delete PipelineRuns (delete them with `kubectl delete pipelinerun -l "
+                f"{self.selector} -n {self.client.namespace}`): " + "; ".join(errors)
+            )
 
 
 def _gone(latest: Mapping[str, Any]) -> dict[str, Any]:
     """``latest`` marked as finished because the PipelineRun no longer exists."""
     gone = dict(latest)
     status = dict(gone.get("status") or {})
-    status["conditions"] = [{"type": "Succeeded", "status": "False", "reason": "Deleted",
-                             "message": "the PipelineRun was deleted before it finished"}]
+    status["conditions"] = [
+        {
+            "type": "Succeeded",
+            "status": "False",
+            "reason": "Deleted",
+            "message": "the PipelineRun was deleted before it finished",
+        }
+    ]
     gone["status"] = status
     return gone
-

@@ -62,11 +62,13 @@ class TektonSettings(BaseSettings):
     service_account: str = Field(default="", validation_alias="TEKTON_SERVICE_ACCOUNT")
     image: str = Field(default="", validation_alias="TEKTON_IMAGE")
 
-    workspace: Literal["emptyDir", "volumeClaimTemplate"] = Field(default="emptyDir",
-                                                                  validation_alias="TEKTON_WORKSPACE")
+    workspace: Literal["emptyDir", "volumeClaimTemplate"] = Field(
+        default="emptyDir", validation_alias="TEKTON_WORKSPACE"
+    )
     storage_class: str = Field(default="", validation_alias="TEKTON_STORAGE_CLASS")
-    storage_size: str = Field(default="1Gi", pattern=r"^[0-9]+(\.[0-9]+)?([KMGTPE]i?)?$",
-                              validation_alias="TEKTON_STORAGE_SIZE")
+    storage_size: str = Field(
+        default="1Gi", pattern=r"^[0-9]+(\.[0-9]+)?([KMGTPE]i?)?$", validation_alias="TEKTON_STORAGE_SIZE"
+    )
 
     timeout_margin: float = Field(default=900.0, ge=0, validation_alias="TEKTON_TIMEOUT_MARGIN")
     watch_timeout: int = Field(default=60, ge=1, validation_alias="TEKTON_WATCH_TIMEOUT")

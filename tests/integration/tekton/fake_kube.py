@@ -76,8 +76,15 @@ def parse_go_duration(text: str) -> float:
 
 
 def _status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> web.Response:
-    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-            "reason": reason, "code": code}
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
     if details is not None:
         body["details"] = details
     return web.json_response(body, status=code)
@@ -180,14 +187,20 @@ class FakeKube:
             return _status(404, "NotFound", "the server could not find the requested resource")
         verb = self._verb(request.method, bool(name), query)
         self.requests.append(Request(verb, group, resource, namespace, query))
-        over_quota = (verb == "create" and self.behaviour.max_creates is not None
-                      and len(self.created) >= self.behaviour.max_creates)
+        over_quota = (
+            verb == "create"
+            and self.behaviour.max_creates is not None
+            and len(self.created) >= self.behaviour.max_creates
+        )
         if (verb, resource) in self.behaviour.forbidden or over_quota:
             kind = f"{resource}.{group}" if group else resource
-            return _status(403, "Forbidden",
-                           f'{kind} is forbidden: User "{SERVICE_ACCOUNT_USER}" cannot {verb} resource '
-                           f'"{resource}" in API group "{group}" in the namespace "{namespace}"',
-                           {"kind": resource, "group": group, "name": name})
+            return _status(
+                403,
+                "Forbidden",
+                f'{kind} is forbidden: User "{SERVICE_ACCOUNT_USER}" cannot {verb} resource '
+                f'"{resource}" in API group "{group}" in the namespace "{namespace}"',
+                {"kind": resource, "group": group, "name": name},
+            )
         handler = {
             ("get", "tasks"): self._get_task,
             ("create", "pipelineruns"): self._create_pipelinerun,
@@ -214,8 +227,12 @@ class FakeKube:
     async def _get_task(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
         task = self.tasks.get((namespace, name))
         if task is None:
-            return _status(404, "NotFound", f'tasks.tekton.dev "{name}" not found',
-                           {"name": name, "group": "tekton.dev", "kind": "tasks"})
+            return _status(
+                404,
+                "NotFound",
+                f'tasks.tekton.dev "{name}" not found',
+                {"name": name, "group": "tekton.dev", "kind": "tasks"},
+            )
         return web.json_response(task)
 
     # -- PipelineRuns ------------------------------------------------------------------------------------
@@ -233,8 +250,12 @@ class FakeKube:
             if not metadata.get("generateName"):
                 return _status(422, "Invalid", "metadata.name or metadata.generateName is required")
             metadata["name"] = metadata["generateName"] + uuid.uuid4().hex[:5]
-        metadata.update(namespace=namespace, uid=str(uuid.uuid4()), creationTimestamp=now_rfc3339(),
-                        resourceVersion=self._next_version())
+        metadata.update(
+            namespace=namespace,
+            uid=str(uuid.uuid4()),
+            creationTimestamp=now_rfc3339(),
+            resourceVersion=self._next_version(),
+        )
         body["status"] = {}
         self.pipelineruns[(namespace, metadata["name"])] = body
         self._publish("ADDED", body)
@@ -246,8 +267,12 @@ class FakeKube:
     async def _get_pipelinerun(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
         run = self.pipelineruns.get((namespace, name))
         if run is None:
-            return _status(404, "NotFound", f'pipelineruns.tekton.dev "{name}" not found',
-                           {"name": name, "group": "tekton.dev", "kind": "pipelineruns"})
+            return _status(
+                404,
+                "NotFound",
+                f'pipelineruns.tekton.dev "{name}" not found',
+                {"name": name, "group": "tekton.dev", "kind": "pipelineruns"},
+            )
         return web.json_response(run)
 
     async def _patch_pipelinerun(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
@@ -256,23 +281,30 @@ class FakeKube:
         self.patches.append((name, content_type, body))
         run = self.pipelineruns.get((namespace, name))
         if run is None:
-            return _status(404, "NotFound", f'pipelineruns.tekton.dev "{name}" not found',
-                           {"name": name, "group": "tekton.dev", "kind": "pipelineruns"})
+            return _status(
+                404,
+                "NotFound",
+                f'pipelineruns.tekton.dev "{name}" not found',
+                {"name": name, "group": "tekton.dev", "kind": "pipelineruns"},
+            )
         if content_type != "application/merge-patch+json":
             return _status(415, "UnsupportedMediaType", f"the fake only takes merge patches, got {content_type}")
         _merge(run, body)
         run["metadata"]["resourceVersion"] = self._next_version()
         self._publish("MODIFIED", run)
         if run["spec"].get("status") == "Cancelled" and not self.behaviour.ignore_cancel:
-            self._finish(namespace, name, "False", "Cancelled", f'PipelineRun "{name}" was cancelled',
-                         exit_code=137)
+            self._finish(namespace, name, "False", "Cancelled", f'PipelineRun "{name}" was cancelled', exit_code=137)
         return web.json_response(run)
 
     async def _delete_pipelinerun(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
         run = self.pipelineruns.pop((namespace, name), None)
         if run is None:
-            return _status(404, "NotFound", f'pipelineruns.tekton.dev "{name}" not found',
-                           {"name": name, "group": "tekton.dev", "kind": "pipelineruns"})
+            return _status(
+                404,
+                "NotFound",
+                f'pipelineruns.tekton.dev "{name}" not found',
+                {"name": name, "group": "tekton.dev", "kind": "pipelineruns"},
+            )
         self.deleted.append(name)
         for key in [k for k, pod in self.pods.items() if _labels(pod).get("tekton.dev/pipelineRun") == name]:
             del self.pods[key]
@@ -334,45 +366,87 @@ class FakeKube:
         task = self.tasks.get((resolver.get("namespace", ""), resolver.get("name", "")))
         await asyncio.sleep(0.05)
         if task is None:
-            message = (f"Pipeline {namespace}/{name} can't be Run; it contains Tasks that don't exist: Couldn't "
-                       f"retrieve Task \"resolver type cluster\\nname = {resolver.get('name')}\\n\": error "
-                       f"requesting remote resource: error getting \"Cluster\" \"{namespace}/cluster-abc\": "
-                       f"tasks.tekton.dev \"{resolver.get('name')}\" not found")
+            message = (
+                f"Pipeline {namespace}/{name} can't be Run; it contains Tasks that don't exist: Couldn't "
+                f'retrieve Task "resolver type cluster\\nname = {resolver.get("name")}\\n": error '
+                f'requesting remote resource: error getting "Cluster" "{namespace}/cluster-abc": '
+                f'tasks.tekton.dev "{resolver.get("name")}" not found'
+            )
             self._finish(namespace, name, "False", "CouldntGetTask", message)
             return
         try:
-            await asyncio.wait_for(self._run_pod(namespace, name, run, task, pipeline_task, behaviour),
-                                   timeout=timeout)
+            await asyncio.wait_for(self._run_pod(namespace, name, run, task, pipeline_task, behaviour), timeout=timeout)
         except TimeoutError:
-            self._finish(namespace, name, "False", "PipelineRunTimeout",
-                         f'PipelineRun "{name}" failed to finish within "{timeout:g}s"', exit_code=137)
+            self._finish(
+                namespace,
+                name,
+                "False",
+                "PipelineRunTimeout",
+                f'PipelineRun "{name}" failed to finish within "{timeout:g}s"',
+                exit_code=137,
+            )
 
-    async def _run_pod(self, namespace: str, name: str, run: dict[str, Any], task: dict[str, Any],
-                       pipeline_task: dict[str, Any], behaviour: Behaviour) -> None:
+    async def _run_pod(
+        self,
+        namespace: str,
+        name: str,
+        run: dict[str, Any],
+        task: dict[str, Any],
+        pipeline_task: dict[str, Any],
+        behaviour: Behaviour,
+    ) -> None:
         await asyncio.sleep(behaviour.queue_delay)
         if self._done(namespace, name):
             return
         steps = [f"step-{step['name']}" for step in task["spec"]["steps"]]
         pod_name = f"{name}-{pipeline_task['name']}-pod"
         pod = {
-            "apiVersion": "v1", "kind": "Pod",
+            "apiVersion": "v1",
+            "kind": "Pod",
             "metadata": {
-                "name": pod_name, "namespace": namespace, "creationTimestamp": now_rfc3339(),
-                "labels": {"tekton.dev/pipelineRun": name, "tekton.dev/pipelineTask": pipeline_task["name"],
-                           "tekton.dev/taskRun": f"{name}-{pipeline_task['name']}",
-                           "app.kubernetes.io/managed-by": "tekton-pipelines"},
+                "name": pod_name,
+                "namespace": namespace,
+                "creationTimestamp": now_rfc3339(),
+                "labels": {
+                    "tekton.dev/pipelineRun": name,
+                    "tekton.dev/pipelineTask": pipeline_task["name"],
+                    "tekton.dev/taskRun": f"{name}-{pipeline_task['name']}",
+                    "app.kubernetes.io/managed-by": "tekton-pipelines",
+                },
             },
             "spec": {"containers": [{"name": c, "image": "guidellm"} for c in steps]},
-            "status": {"phase": "Running", "startTime": now_rfc3339(),
-                       "containerStatuses": [{"name": c, "ready": True, "restartCount": 0, "image": "guidellm",
-                                              "imageID": "", "state": {"running": {"startedAt": now_rfc3339()}}}
-                                             for c in steps]},
+            "status": {
+                "phase": "Running",
+                "startTime": now_rfc3339(),
+                "containerStatuses": [
+                    {
+                        "name": c,
+                        "ready": True,
+                        "restartCount": 0,
+                        "image": "guidellm",
+                        "imageID": "",
+                        "state": {"running": {"startedAt": now_rfc3339()}},
+                    }
+                    for c in steps
+                ],
+            },
         }
         self.pods[(namespace, pod_name)] = pod
-        self._set_status(namespace, name, "Unknown", "Running", "Tasks Completed: 0 (Failed: 0, Cancelled 0), "
-                         "Skipped: 0", childReferences=[{"apiVersion": "tekton.dev/v1", "kind": "TaskRun",
-                                                         "name": f"{name}-{pipeline_task['name']}",
-                                                         "pipelineTaskName": pipeline_task["name"]}])
+        self._set_status(
+            namespace,
+            name,
+            "Unknown",
+            "Running",
+            "Tasks Completed: 0 (Failed: 0, Cancelled 0), Skipped: 0",
+            childReferences=[
+                {
+                    "apiVersion": "tekton.dev/v1",
+                    "kind": "TaskRun",
+                    "name": f"{name}-{pipeline_task['name']}",
+                    "pipelineTaskName": pipeline_task["name"],
+                }
+            ],
+        )
         if self.on_pod_started is not None:
             self.on_pod_started()
         if behaviour.outcome == "hang":
@@ -387,31 +461,42 @@ class FakeKube:
         if behaviour.outcome == "fail":
             failing = f"step-{behaviour.failing_step}"
             self.logs[(namespace, pod_name, failing)] += behaviour.failure_log
-            self._terminate_pod(namespace, pod_name, {failing: (1, "Error")}, default=(0, "Completed"),
-                                after=failing)
-            self._finish(namespace, name, "False", "Failed",
-                         "Tasks Completed: 1 (Failed: 1, Cancelled 0), Skipped: 0")
+            self._terminate_pod(namespace, pod_name, {failing: (1, "Error")}, default=(0, "Completed"), after=failing)
+            self._finish(namespace, name, "False", "Failed", "Tasks Completed: 1 (Failed: 1, Cancelled 0), Skipped: 0")
             return
         self.logs[(namespace, pod_name, steps[-1])] += format_report_block(behaviour.report, f"{basename}.json")
         self._terminate_pod(namespace, pod_name, {}, default=(0, "Completed"))
         started = run["status"].get("startTime", now_rfc3339())
-        self._finish(namespace, name, "True", "Succeeded", "Tasks Completed: 1 (Failed: 0, Cancelled 0), "
-                     "Skipped: 0", results=[
-                         {"name": "benchmark-report", "value": f"/workspace/results/{basename}.json"},
-                         {"name": "log-file", "value": f"/workspace/results/{basename}.log"},
-                         {"name": "start-time", "value": started},
-                         {"name": "end-time", "value": now_rfc3339()},
-                     ])
+        self._finish(
+            namespace,
+            name,
+            "True",
+            "Succeeded",
+            "Tasks Completed: 1 (Failed: 0, Cancelled 0), Skipped: 0",
+            results=[
+                {"name": "benchmark-report", "value": f"/workspace/results/{basename}.json"},
+                {"name": "log-file", "value": f"/workspace/results/{basename}.log"},
+                {"name": "start-time", "value": started},
+                {"name": "end-time", "value": now_rfc3339()},
+            ],
+        )
 
     def _done(self, namespace: str, name: str) -> bool:
         run = self.pipelineruns.get((namespace, name))
         if run is None:
             return True
-        return any(c["type"] == "Succeeded" and c["status"] != "Unknown"
-                   for c in run.get("status", {}).get("conditions", []))
+        return any(
+            c["type"] == "Succeeded" and c["status"] != "Unknown" for c in run.get("status", {}).get("conditions", [])
+        )
 
-    def _terminate_pod(self, namespace: str, pod_name: str, codes: dict[str, tuple[int, str]],
-                       default: tuple[int, str], after: str | None = None) -> None:
+    def _terminate_pod(
+        self,
+        namespace: str,
+        pod_name: str,
+        codes: dict[str, tuple[int, str]],
+        default: tuple[int, str],
+        after: str | None = None,
+    ) -> None:
         pod = self.pods.get((namespace, pod_name))
         if pod is None:
             return
@@ -420,33 +505,59 @@ class FakeKube:
             code, reason = codes.get(status["name"], default)
             if seen_failure:
                 code, reason = 1, "Error"  # Tekton skips the steps after a failed one
-            status["state"] = {"terminated": {"exitCode": code, "reason": reason, "startedAt": now_rfc3339(),
-                                              "finishedAt": now_rfc3339()}}
+            status["state"] = {
+                "terminated": {
+                    "exitCode": code,
+                    "reason": reason,
+                    "startedAt": now_rfc3339(),
+                    "finishedAt": now_rfc3339(),
+                }
+            }
             status["ready"] = False
             if after is not None and status["name"] == after:
                 seen_failure = True
-        pod["status"]["phase"] = "Succeeded" if all(
-            s["state"]["terminated"]["exitCode"] == 0 for s in pod["status"]["containerStatuses"]) else "Failed"
+        pod["status"]["phase"] = (
+            "Succeeded"
+            if all(s["state"]["terminated"]["exitCode"] == 0 for s in pod["status"]["containerStatuses"])
+            else "Failed"
+        )
 
-    def _set_status(self, namespace: str, name: str, status: str, reason: str, message: str,
-                    **extra: Any) -> None:
+    def _set_status(self, namespace: str, name: str, status: str, reason: str, message: str, **extra: Any) -> None:
         run = self.pipelineruns.get((namespace, name))
         if run is None:
             return
         run.setdefault("status", {}).update(extra)
-        run["status"]["conditions"] = [{"type": "Succeeded", "status": status, "reason": reason,
-                                        "message": message, "lastTransitionTime": now_rfc3339()}]
+        run["status"]["conditions"] = [
+            {
+                "type": "Succeeded",
+                "status": status,
+                "reason": reason,
+                "message": message,
+                "lastTransitionTime": now_rfc3339(),
+            }
+        ]
         run["metadata"]["resourceVersion"] = self._next_version()
         self._publish("MODIFIED", run)
 
-    def _finish(self, namespace: str, name: str, status: str, reason: str, message: str,
-                exit_code: int | None = None, **extra: Any) -> None:
+    def _finish(
+        self,
+        namespace: str,
+        name: str,
+        status: str,
+        reason: str,
+        message: str,
+        exit_code: int | None = None,
+        **extra: Any,
+    ) -> None:
         if self._done(namespace, name):
             return
         if exit_code is not None:
             for (ns, pod_name), pod in list(self.pods.items()):
-                if ns == namespace and _labels(pod).get("tekton.dev/pipelineRun") == name and \
-                        pod["status"]["phase"] == "Running":
+                if (
+                    ns == namespace
+                    and _labels(pod).get("tekton.dev/pipelineRun") == name
+                    and pod["status"]["phase"] == "Running"
+                ):
                     self._terminate_pod(ns, pod_name, {}, default=(exit_code, "Error"))
         self._set_status(namespace, name, status, reason, message, completionTime=now_rfc3339(), **extra)
 
@@ -454,8 +565,9 @@ class FakeKube:
     async def _list_pods(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
         selector = _parse_selector(request.query.get("labelSelector", ""))
         items = [pod for (ns, _), pod in self.pods.items() if ns == namespace and _matches(pod, selector)]
-        return web.json_response({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"},
-                                  "items": items})
+        return web.json_response(
+            {"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"}, "items": items}
+        )
 
     async def _read_log(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
         container = request.query.get("container", "")
@@ -465,7 +577,7 @@ class FakeKube:
         tail = request.query.get("tailLines")
         if tail is not None:
             lines = text.splitlines(keepends=True)
-            text = "".join(lines[-int(tail):]) if int(tail) else ""
+            text = "".join(lines[-int(tail) :]) if int(tail) else ""
         return web.Response(text=text, content_type="text/plain")
 
     # -- assertions --------------------------------------------------------------------------------------
@@ -506,15 +618,17 @@ def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
             target[key] = copy.deepcopy(value)
 
 
-def write_kubeconfig(path: Path, server: str, token: str, namespace: str = "pipelines",
-                     context: str = "fake") -> Path:
+def write_kubeconfig(path: Path, server: str, token: str, namespace: str = "pipelines", context: str = "fake") -> Path:
     """A kubeconfig with one context pointing at ``server`` with a bearer token."""
     config = {
-        "apiVersion": "v1", "kind": "Config", "current-context": context,
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": context,
         "clusters": [{"name": "fake-cluster", "cluster": {"server": server}}],
         "users": [{"name": "fake-user", "user": {"token": token}}],
-        "contexts": [{"name": context, "context": {"cluster": "fake-cluster", "user": "fake-user",
-                                                   "namespace": namespace}}],
+        "contexts": [
+            {"name": context, "context": {"cluster": "fake-cluster", "user": "fake-user", "namespace": namespace}}
+        ],
     }
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path

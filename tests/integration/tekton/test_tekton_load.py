@@ -13,21 +13,29 @@ from perf_tests.errors import RunnerError, TargetError
 from perf_tests.tekton.load import LoadInstance, TektonLoad, raise_for_results
 from perf_tests.tekton.settings import TektonSettings
 
-PARAMS = {"target-url": "http://llm:8000", "model": "tiny", "rate-type": "constant", "rate": "0.5",
-          "max-seconds": "2", "output-basename": "step"}
+PARAMS = {
+    "target-url": "http://llm:8000",
+    "model": "tiny",
+    "rate-type": "constant",
+    "rate": "0.5",
+    "max-seconds": "2",
+    "output-basename": "step",
+}
 
 
 def new_load(settings: TektonSettings, **kwargs: Any) -> TektonLoad:
     return TektonLoad(settings, run_id="20240501-120000-000", scenario="stair", run_time=2.0, **kwargs)
 
 
-def test_stair_step_instances_each_get_a_pipelinerun(kube: FakeKube, tekton_settings: TektonSettings,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_stair_step_instances_each_get_a_pipelinerun(
+    kube: FakeKube, tekton_settings: TektonSettings, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     kube.behaviour.report = b'{"benchmarks": []}'
     load = new_load(tekton_settings)
-    instances = [LoadInstance({**PARAMS, "start-delay": str(10 * i), "output-basename": f"step-{i}"}, i)
-                 for i in range(4)]
+    instances = [
+        LoadInstance({**PARAMS, "start-delay": str(10 * i), "output-basename": f"step-{i}"}, i) for i in range(4)
+    ]
     load.prepare(instances[0].params)
     try:
         results = load.run(instances)
@@ -46,18 +54,32 @@ def test_stair_step_instances_each_get_a_pipelinerun(kube: FakeKube, tekton_sett
 
 def test_template_is_used_as_given(kube: FakeKube, tekton_settings: TektonSettings) -> None:
     template = {
-        "apiVersion": "tekton.dev/v1", "kind": "PipelineRun", "metadata": {"name": "custom"},
+        "apiVersion": "tekton.dev/v1",
+        "kind": "PipelineRun",
+        "metadata": {"name": "custom"},
         "spec": {
             "params": [{"name": "target-url", "value": "http://placeholder"}],
             "pipelineSpec": {
                 "params": [{"name": "target-url", "type": "string"}],
                 "workspaces": [{"name": "results"}],
-                "tasks": [{"name": "mine", "taskRef": {"resolver": "cluster", "params": [
-                    {"name": "kind", "value": "task"}, {"name": "name", "value": "guidellm-load-generator"},
-                    {"name": "namespace", "value": "pipelines"}]},
-                    "params": [{"name": "target-url", "value": "$(params.target-url)"},
-                               {"name": "rate-type", "value": "throughput"}],
-                    "workspaces": [{"name": "results", "workspace": "results"}]}],
+                "tasks": [
+                    {
+                        "name": "mine",
+                        "taskRef": {
+                            "resolver": "cluster",
+                            "params": [
+                                {"name": "kind", "value": "task"},
+                                {"name": "name", "value": "guidellm-load-generator"},
+                                {"name": "namespace", "value": "pipelines"},
+                            ],
+                        },
+                        "params": [
+                            {"name": "target-url", "value": "$(params.target-url)"},
+                            {"name": "rate-type", "value": "throughput"},
+                        ],
+                        "workspaces": [{"name": "results", "workspace": "results"}],
+                    }
+                ],
             },
             "workspaces": [{"name": "results", "emptyDir": {}}],
         },

@@ -20,8 +20,13 @@ from perf_tests.tekton.settings import TektonSettings
 
 RBAC_FILE = Path(__file__).resolve().parents[3] / "deploy" / "tekton" / "rbac.yaml"
 TASK = TaskLocation("guidellm-load-generator", "pipelines")
-PARAMS = {"target-url": "http://llm.example:8000", "model": "tiny", "rate-type": "synchronous",
-          "max-seconds": "5", "output-basename": "bench"}
+PARAMS = {
+    "target-url": "http://llm.example:8000",
+    "model": "tiny",
+    "rate-type": "synchronous",
+    "max-seconds": "5",
+    "output-basename": "bench",
+}
 REPORT = json.dumps({"benchmarks": [{"type_": "generative_benchmark"}]}).encode()
 
 
@@ -31,27 +36,47 @@ class Events:
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
 
-    def __call__(self, operation: str, start: float, duration: float, ok: bool, error_type: str | None = None,
-                 error: str | None = None, attrs: Any = None) -> None:
-        self.items.append({"operation": operation, "start": start, "duration": duration, "ok": ok,
-                           "error_type": error_type, "error": error, "attrs": dict(attrs or {})})
+    def __call__(
+        self,
+        operation: str,
+        start: float,
+        duration: float,
+        ok: bool,
+        error_type: str | None = None,
+        error: str | None = None,
+        attrs: Any = None,
+    ) -> None:
+        self.items.append(
+            {
+                "operation": operation,
+                "start": start,
+                "duration": duration,
+                "ok": ok,
+                "error_type": error_type,
+                "error": error,
+                "attrs": dict(attrs or {}),
+            }
+        )
 
     def of(self, operation: str) -> list[dict[str, Any]]:
         return [item for item in self.items if item["operation"] == operation]
 
 
-def new_session(client: TektonClient, settings: TektonSettings, events: Events,
-                scenario: str = "entry-1") -> PipelineRunSession:
+def new_session(
+    client: TektonClient, settings: TektonSettings, events: Events, scenario: str = "entry-1"
+) -> PipelineRunSession:
     return PipelineRunSession(client, settings, run_labels("run-1", scenario), emit=events)
 
 
 def body(timeout: float = 60.0, workspace: Workspace | None = None, scenario: str = "entry-1") -> dict[str, Any]:
-    return build_pipelinerun(PARAMS, task=TASK, labels=run_labels("run-1", scenario), timeout=timeout,
-                             workspace=workspace, scenario=scenario)
+    return build_pipelinerun(
+        PARAMS, task=TASK, labels=run_labels("run-1", scenario), timeout=timeout, workspace=workspace, scenario=scenario
+    )
 
 
-def test_success_collects_the_report_and_timings(kube: FakeKube, client: TektonClient,
-                                                   tekton_settings: TektonSettings) -> None:
+def test_success_collects_the_report_and_timings(
+    kube: FakeKube, client: TektonClient, tekton_settings: TektonSettings
+) -> None:
     kube.behaviour.report = REPORT
     events = Events()
     session = new_session(client, tekton_settings, events)
@@ -85,8 +110,9 @@ def test_keep_leaves_the_pipelinerun(kube: FakeKube, client: TektonClient, tekto
     assert len(list(kube.runs())) == 1
 
 
-def test_failure_names_the_step_and_quotes_its_log(kube: FakeKube, client: TektonClient,
-                                                    tekton_settings: TektonSettings) -> None:
+def test_failure_names_the_step_and_quotes_its_log(
+    kube: FakeKube, client: TektonClient, tekton_settings: TektonSettings
+) -> None:
     kube.behaviour.outcome = "fail"
     events = Events()
     session = new_session(client, tekton_settings, events)
@@ -106,8 +132,9 @@ def test_failure_names_the_step_and_quotes_its_log(kube: FakeKube, client: Tekto
     session.cleanup()
 
 
-def test_timeout_cancels_with_a_merge_patch(kube: FakeKube, client: TektonClient,
-                                            tekton_settings: TektonSettings) -> None:
+def test_timeout_cancels_with_a_merge_patch(
+    kube: FakeKube, client: TektonClient, tekton_settings: TektonSettings
+) -> None:
     kube.behaviour.outcome = "hang"
     events = Events()
     session = new_session(client, tekton_settings, events)
@@ -138,8 +165,9 @@ def test_stop_cancels_at_once(kube: FakeKube, client: TektonClient, tekton_setti
     session.cleanup()
 
 
-def test_a_cancel_that_is_ignored_gives_up_after_the_grace(kube: FakeKube, client: TektonClient,
-                                                           tekton_settings: TektonSettings) -> None:
+def test_a_cancel_that_is_ignored_gives_up_after_the_grace(
+    kube: FakeKube, client: TektonClient, tekton_settings: TektonSettings
+) -> None:
     kube.behaviour.outcome = "hang"
     kube.behaviour.ignore_cancel = True
     settings = tekton_settings.model_copy(update={"cancel_grace": 0.5})
@@ -153,8 +181,9 @@ def test_a_cancel_that_is_ignored_gives_up_after_the_grace(kube: FakeKube, clien
     session.cleanup()
 
 
-def test_polls_when_watching_is_forbidden(kube: FakeKube, client: TektonClient,
-                                          tekton_settings: TektonSettings) -> None:
+def test_polls_when_watching_is_forbidden(
+    kube: FakeKube, client: TektonClient, tekton_settings: TektonSettings
+) -> None:
     kube.behaviour.forbidden = {("watch", "pipelineruns")}
     session = new_session(client, tekton_settings, Events())
     session.create(body())
@@ -165,8 +194,9 @@ def test_polls_when_watching_is_forbidden(kube: FakeKube, client: TektonClient,
     session.cleanup()
 
 
-def test_forbidden_create_says_which_permission_is_missing(kube: FakeKube, client: TektonClient,
-                                                           tekton_settings: TektonSettings) -> None:
+def test_forbidden_create_says_which_permission_is_missing(
+    kube: FakeKube, client: TektonClient, tekton_settings: TektonSettings
+) -> None:
     kube.behaviour.forbidden = {("create", "pipelineruns")}
     events = Events()
     session = new_session(client, tekton_settings, events)
@@ -179,25 +209,29 @@ def test_forbidden_create_says_which_permission_is_missing(kube: FakeKube, clien
     assert events.of("tekton_create")[0]["ok"] is False
 
 
-def test_missing_task_is_reported_before_the_start(kube: FakeKube, client: TektonClient,
-                                                   tekton_settings: TektonSettings) -> None:
+def test_missing_task_is_reported_before_the_start(
+    kube: FakeKube, client: TektonClient, tekton_settings: TektonSettings
+) -> None:
     session = new_session(client, tekton_settings, Events())
     with pytest.raises(TargetError, match=r"Task 'nope' not found in namespace 'pipelines'.*kubectl apply -k"):
         session.check_task(TaskLocation("nope", "pipelines"))
 
 
-def test_task_lacking_a_param_is_reported(kube: FakeKube, client: TektonClient,
-                                          tekton_settings: TektonSettings) -> None:
+def test_task_lacking_a_param_is_reported(
+    kube: FakeKube, client: TektonClient, tekton_settings: TektonSettings
+) -> None:
     session = new_session(client, tekton_settings, Events())
     with pytest.raises(TargetError, match="does not declare the params surprise"):
         session.check_task(TASK, {**PARAMS, "surprise": "1"})
 
 
-def test_resolver_failure_is_explained(kube: FakeKube, client: TektonClient,
-                                       tekton_settings: TektonSettings) -> None:
+def test_resolver_failure_is_explained(kube: FakeKube, client: TektonClient, tekton_settings: TektonSettings) -> None:
     session = new_session(client, tekton_settings, Events())
-    session.create(build_pipelinerun(PARAMS, task=TaskLocation("nope", "pipelines"),
-                                     labels=run_labels("run-1", "entry-1"), timeout=60))
+    session.create(
+        build_pipelinerun(
+            PARAMS, task=TaskLocation("nope", "pipelines"), labels=run_labels("run-1", "entry-1"), timeout=60
+        )
+    )
     session.wait(time.monotonic() + 60)
     [result] = session.collect()
     assert result.outcome.reason == "CouldntGetTask"
@@ -227,8 +261,9 @@ def test_unreachable_cluster(tmp_path: Path, tekton_settings: TektonSettings) ->
         client.close()
 
 
-def test_every_call_is_granted_by_the_role(kube: FakeKube, client: TektonClient,
-                                           tekton_settings: TektonSettings) -> None:
+def test_every_call_is_granted_by_the_role(
+    kube: FakeKube, client: TektonClient, tekton_settings: TektonSettings
+) -> None:
     """Run every kind of call, then check each one the fake served against deploy/tekton/rbac.yaml."""
     session = new_session(client, tekton_settings, Events())
     session.check_task(TASK, PARAMS)
@@ -252,8 +287,13 @@ def test_every_call_is_granted_by_the_role(kube: FakeKube, client: TektonClient,
     third.cleanup()
 
     role = next(doc for doc in yaml.safe_load_all(RBAC_FILE.read_text()) if doc["kind"] == "Role")
-    granted = {(group, resource, verb) for rule in role["rules"] for group in rule["apiGroups"]
-               for resource in rule["resources"] for verb in rule["verbs"]}
+    granted = {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
     declared = {(p.api_group, p.resource, verb) for p in PERMISSIONS for verb in p.verbs}
     used = kube.used()
     assert used <= granted

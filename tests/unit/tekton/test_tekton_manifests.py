@@ -16,10 +16,29 @@ DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "tekton"
 EXAMPLES = DEPLOY / "examples"
 ALL_YAML = sorted(DEPLOY.rglob("*.yaml"))
 # The Task's params seed 000 documents; they keep their names.
-SEED_PARAMS = {"target-url", "model", "rate-type", "rate", "max-seconds", "max-requests", "max-concurrency",
-               "output-basename"}
-RUNNER_PARAMS = SEED_PARAMS | {"prompt-tokens", "output-tokens", "data", "data-path", "tokenizer", "extra-args",
-                               "start-delay", "image"}
+SEED_PARAMS = {
+    "target-url",
+    "model",
+    "rate-type",
+    "rate",
+    "max-seconds",
+    "max-requests",
+    "max-concurrency",
+    "output-basename",
+}
+RUNNER_PARAMS = SEED_PARAMS | {
+    "prompt-tokens",
+    "output-tokens",
+    "data",
+    "data-path",
+    "tokenizer",
+    "extra-args",
+    "start-delay",
+    "image",
+    "backend-options",
+    "random-seed",
+    "workers",
+}
 
 
 def documents(path: Path) -> list[dict[str, Any]]:
@@ -52,8 +71,13 @@ def test_kustomization_lists_every_resource() -> None:
 
 def test_role_grants_exactly_what_the_client_calls() -> None:
     role = next(doc for doc in documents(DEPLOY / "rbac.yaml") if doc["kind"] == "Role")
-    granted = {(group, resource, verb) for rule in role["rules"] for group in rule["apiGroups"]
-               for resource in rule["resources"] for verb in rule["verbs"]}
+    granted = {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
     needed = {(p.api_group, p.resource, verb) for p in PERMISSIONS for verb in p.verbs}
     assert granted == needed
 
@@ -62,8 +86,9 @@ def test_role_binding_binds_the_service_account() -> None:
     docs = {doc["kind"]: doc for doc in documents(DEPLOY / "rbac.yaml")}
     binding = docs["RoleBinding"]
     assert binding["roleRef"]["name"] == docs["Role"]["metadata"]["name"]
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": docs["ServiceAccount"]["metadata"]["name"],
-                                    "namespace": "pipelines"}]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": docs["ServiceAccount"]["metadata"]["name"], "namespace": "pipelines"}
+    ]
 
 
 def test_task_params_and_results() -> None:
@@ -114,7 +139,10 @@ def test_examples_reference_the_task_correctly(path: Path) -> None:
         ref = pipeline_task["taskRef"]
         assert ref["resolver"] == "cluster"
         assert {p["name"]: p["value"] for p in ref["params"]} == {
-            "kind": "task", "name": "guidellm-load-generator", "namespace": "pipelines"}
+            "kind": "task",
+            "name": "guidellm-load-generator",
+            "namespace": "pipelines",
+        }
         names = {p["name"] for p in pipeline_task["params"]}
         names |= {p["name"] for p in (pipeline_task.get("matrix") or {}).get("params", [])}
         assert names <= declared
@@ -141,6 +169,11 @@ def test_matrix_example_fans_out() -> None:
 
 def test_readme_explains_deploying_and_running() -> None:
     readme = (DEPLOY / "README.md").read_text()
-    for needle in ("kubectl apply -k deploy/tekton --server-side", "KUBECONFIG", "TEKTON_NAMESPACE",
-                   '"executor": "tekton"', "rbac.yaml"):
+    for needle in (
+        "kubectl apply -k deploy/tekton --server-side",
+        "KUBECONFIG",
+        "TEKTON_NAMESPACE",
+        '"executor": "tekton"',
+        "rbac.yaml",
+    ):
         assert needle in readme, needle

@@ -115,19 +115,11 @@ def test_steps_run_guidellm_and_print_the_report(tmp_path: Path) -> None:
     assert load.code == 0, load.stderr
     results_dir = tmp_path / "workspace" / "results"
     assert load.argv == [
-        "run",
-        "--backend",
-        "kind=openai_http,target=http://llm:8000,model=tiny",
-        "--profile",
-        "kind=poisson,rate=2",
-        "--constraint",
-        "kind=max_duration,value=30",
-        "--data",
-        "kind=synthetic_text,prompt_tokens=256,output_tokens=128",
-        "--output",
-        f"kind=json,path={results_dir / 'bench.json'}",
-        "--disable-console-interactive",
-    ]
+        "run", "--backend", "kind=openai_http,target=http://llm:8000,model=tiny",
+        "--data", "kind=synthetic_text,prompt_tokens=128,output_tokens=64",
+        "--profile", "kind=poisson,rate=2.0", "--constraint", "kind=max_duration,seconds=30.0",
+        "--output", f"kind=json,path={results_dir / 'bench.json'}", "--disable-console-interactive",
+    ]  # fmt: skip
     assert load.results["benchmark-report"] == str(results_dir / "bench.json")
     assert load.results["log-file"] == str(results_dir / "bench.log")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", load.results["start-time"])
@@ -144,33 +136,29 @@ def test_steps_run_guidellm_and_print_the_report(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        (
-            {"rate-type": "synchronous", "max-requests": "100"},
-            ["--profile", "kind=synchronous", "--constraint", "kind=max_requests,value=100"],
-        ),
+        ({"rate-type": "synchronous", "max-requests": "100"},
+         ["--profile", "kind=synchronous", "--constraint", "kind=max_requests,count=100"]),
         ({"rate-type": "throughput", "max-concurrency": "64"}, ["--profile", "kind=throughput,max_concurrency=64"]),
+        ({"rate-type": "throughput"}, ["--profile", "kind=throughput,max_concurrency=null"]),
         ({"rate-type": "concurrent", "rate": "8"}, ["--profile", "kind=concurrent,streams=8"]),
-        (
-            {"rate-type": "constant", "rate": "0.5", "max-concurrency": "16"},
-            ["--profile", "kind=constant,rate=0.5,max_concurrency=16"],
-        ),
+        ({"rate-type": "constant", "rate": "0.5", "max-concurrency": "16"},
+         ["--profile", "kind=constant,rate=0.5,max_concurrency=16"]),
+        ({"rate-type": "sweep", "rate": "5"}, ["--profile", "kind=sweep,sweep_size=5"]),
         ({"data": "kind=huggingface,source=my/dataset"}, ["--data", "kind=huggingface,source=my/dataset"]),
-        (
-            {"data-path": "/workspace/results/prompts.jsonl"},
-            ["--data", "kind=json_file,path=/workspace/results/prompts.jsonl"],
-        ),
-        (
-            {"prompt-tokens": "1024", "output-tokens": "2048", "tokenizer": "gpt2"},
-            [
-                "--data",
-                "kind=synthetic_text,prompt_tokens=1024,output_tokens=2048",
-                "--tokenizer",
-                "kind=huggingface_auto,model=gpt2",
-            ],
-        ),
-        ({"extra-args": "--seed 'kind=static,value=42'"}, ["--seed", "kind=static,value=42"]),
+        ({"data-path": "/workspace/results/prompts.jsonl"},
+         ["--data", "kind=json_file,path=/workspace/results/prompts.jsonl"]),
+        ({"prompt-tokens": "1024", "output-tokens": "2048", "tokenizer": "gpt2"},
+         ["--tokenizer", "kind=huggingface_auto,model=gpt2",
+          "--data", "kind=synthetic_text,prompt_tokens=1024,output_tokens=2048"]),
+        ({"backend-options": '{"request_format": "/v1/completions", "timeout": 30}'},
+         ["--backend", "kind=openai_http,target=http://llm:8000,request_format=/v1/completions,timeout=30"]),
+        ({"backend-options": '{"headers": {"x-a": "1"}}'},
+         ["--backend", '{"kind":"openai_http","target":"http://llm:8000","headers":{"x-a":"1"}}']),
+        ({"random-seed": "42"}, ["--seed", "kind=static,value=42", "--disable-console-interactive"]),
+        ({"extra-args": "--constraint 'kind=max_errors,count=5'"},
+         ["--disable-console-interactive", "--constraint", "kind=max_errors,count=5"]),
     ],
-)
+)  # fmt: skip
 def test_params_map_to_the_command_line(tmp_path: Path, params: dict[str, str], expected: list[str]) -> None:
     step = run_step("load", {"target-url": "http://llm:8000", **params}, tmp_path)
     assert step.code == 0, step.stderr
@@ -182,7 +170,9 @@ def test_params_map_to_the_command_line(tmp_path: Path, params: dict[str, str], 
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"rate-type": "sweep"}, "param rate-type must be one of"),
+        ({"rate-type": "burst"}, "param rate-type must be one of"),
+        ({"backend-options": '{"model": "x"}'}, "param backend-options must be a JSON object"),
+        ({"start-delay": "-3"}, "param start-delay must be 0 or more seconds"),
         ({"rate-type": "poisson"}, "rate-type poisson needs param rate"),
         ({"rate-type": "constant", "rate": "fast"}, "param rate must be a number"),
         ({"max-seconds": "-1"}, "param max-seconds must be greater than 0"),

@@ -1,9 +1,12 @@
 """The base of every mode's runner and its documented lifecycle.
 
-Lifecycle, in order, all in the runner's own thread (``execute``) except ``stop``:
+Lifecycle, in order, in a runner thread except ``stop``:
 
-1. ``prepare()``: before the start time. Connect, upload, create what the run needs. May be slow.
-2. wait for the start time: ``t0 + startTime`` on the shared clock (returns early when stopped).
+1. ``prepare()``: before t0 (the scheduler starts the clock once every runner has prepared). Connect,
+   upload, create what the run needs. May be slow.
+2. wait for the start time: ``t0 + startTime - lead_time`` on the shared clock (returns early when
+   stopped). ``lead_time`` lets a runner whose load begins late (a subprocess that takes seconds to
+   start) begin ``run()`` early so that its load starts on time.
 3. ``run()``: do the work until ``stop()`` is called or the work is done.
 4. ``stop()``: called by the scheduler at ``t0 + startTime + runTime`` (or on abort) from another
    thread. Thread-safe, returns at once; ``run()`` then winds down.
@@ -45,12 +48,15 @@ class BaseRunner(ABC, Generic[EntryT]):
 
     options_model: ClassVar[type[ScenarioEntry]]
     needs_kfp: ClassVar[bool] = True
+    lead_time: float = 0.0
+    late_start_note_after: ClassVar[float] = 0.5
 
     def __init__(self, entry: EntryT, context: RunContext) -> None:
         self.entry = entry
         self.context = context
         self.stopping = threading.Event()
         self.log = logging.LoggerAdapter(logger, {"scenario": entry.name, "mode": entry.mode})
+        self._setup_error: BaseException | None = None
 
     # -- ScheduledRunner protocol -------------------------------------------------------------------
     @property
@@ -65,16 +71,28 @@ class BaseRunner(ABC, Generic[EntryT]):
     def end_offset(self) -> float:
         return self.entry.end_time
 
-    def execute(self) -> None:
-        """The whole lifecycle; records scenario marks; raises what ``prepare``/``run`` raised."""
-        status, message = "passed", None
+    def setup(self) -> None:
+        """Phase 1 (``prepare``), run by the scheduler before t0; a failure is re-raised by ``execute``."""
         try:
             self.prepare()
-            if not self.wait_until(self.start_offset):
+        except BaseException as exc:
+            self._setup_error = exc
+            raise
+
+    def execute(self) -> None:
+        """Phases 2-5; records scenario marks; raises what ``prepare`` or ``run`` raised."""
+        status, message = "passed", None
+        try:
+            if self._setup_error is not None:
+                raise self._setup_error
+            if not self.wait_until(self.start_offset - self.lead_time):
                 self.mark("note", message="stopped before its start time")
                 status = "not_run"
                 return
-            self.mark("started")
+            late = self.context.clock.elapsed() - (self.start_offset - self.lead_time)
+            self.mark("started", attrs={"start_lateness_s": round(late, 3)})
+            if late > self.late_start_note_after:
+                self.mark("note", message=f"started {late:.1f}s after its planned start time")
             self.run()
         except BaseException as exc:
             status, message = "error", redact(str(exc) if isinstance(exc, PerfTestsError) else

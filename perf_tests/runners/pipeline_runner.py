@@ -161,6 +161,13 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
             # A target refusing every create must not be hammered in a tight loop: back off a little.
             if refused_in_a_row and await self.sleep(min(5.0, 0.1 * refused_in_a_row)):
                 break
+        if in_flight and not self.stopped:
+            # totalRuns reached: the last runs still count, follow them until they end or runTime does.
+            stop_waiter = asyncio.create_task(self.wait_stopped())
+            while in_flight and not stop_waiter.done():
+                done, _ = await asyncio.wait(in_flight | {stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
+                in_flight -= {task for task in done if task is not stop_waiter}
+            stop_waiter.cancel()
         if in_flight and self.entry.drain_time > 0:
             await asyncio.wait(in_flight, timeout=self.entry.drain_time)
         await self.gather_cancelled({t for t in in_flight if not t.done()})

@@ -1,19 +1,28 @@
-"""The one shared clock of a test run: every entry's start and end are offsets from t0."""
+"""The one shared clock of a test run: every entry's start and end are offsets from t0.
+
+t0 is set by ``start()`` when every runner has prepared (the scheduler calls it), so slow preparation
+(an upload, a tokenizer build) never shifts the planned start times; before that, t0 is the clock's
+creation time.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 __all__ = ["Clock"]
 
 
-@dataclass(frozen=True)
 class Clock:
     """t0 as both a monotonic reading (for waiting) and a wall-clock time (for records)."""
 
-    t0_monotonic: float = field(default_factory=time.monotonic)
-    t0_wall: float = field(default_factory=time.time)
+    def __init__(self) -> None:
+        self.t0_monotonic = time.monotonic()
+        self.t0_wall = time.time()
+
+    def start(self) -> None:
+        """Set t0 to now."""
+        self.t0_monotonic = time.monotonic()
+        self.t0_wall = time.time()
 
     def monotonic_at(self, offset: float) -> float:
         """The monotonic time ``offset`` seconds after t0."""

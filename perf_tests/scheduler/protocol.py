@@ -26,8 +26,12 @@ class ScheduledRunner(Protocol):
         """Seconds after t0 at which the scheduler calls ``stop``."""
         ...
 
+    def setup(self) -> None:
+        """Prepare before t0 (connect, upload, build); raise on failure. ``execute`` follows either way."""
+        ...
+
     def execute(self) -> None:
-        """Run the whole lifecycle in the calling thread; return when done (raise on failure)."""
+        """Wait for the start time, do the work, clean up; return when done (raise on failure)."""
         ...
 
     def stop(self) -> None:

@@ -1,8 +1,10 @@
 """Starts one runner per scenario entry in a thread pool on one shared clock and stops each at its end.
 
-Runners wait for their own start time (after preparing); the scheduler's thread calls ``stop()`` on each
-at ``t0 + end_offset`` and waits for every runner to return. A runner that does not return within
-``stop_grace`` seconds of its stop is reported as hung and abandoned (its thread is a daemon).
+Two phases: every runner's ``setup`` runs concurrently first; when all have finished (or failed), the
+scheduler starts the clock (t0) and every runner's ``execute`` waits for its own start time. The
+scheduler's thread calls ``stop()`` on each at ``t0 + end_offset`` and waits for every runner to return.
+A runner that does not return within ``stop_grace`` seconds of its stop is reported as hung and
+abandoned.
 """
 
 from __future__ import annotations
@@ -60,6 +62,12 @@ class Scheduler:
         if not self.runners:
             return []
         pool = ThreadPoolExecutor(max_workers=len(self.runners), thread_name_prefix="runner")
+        setups = [pool.submit(runner.setup) for runner in self.runners]
+        while not all(future.done() for future in setups):
+            if self.abort.wait(timeout=0.05):
+                for runner in self.runners:
+                    runner.stop()
+        self.clock.start()
         futures: dict[str, Future[None]] = {r.name: pool.submit(r.execute) for r in self.runners}
         stop_times: dict[str, float] = {}
         next_progress = time.monotonic() + (self.progress_interval or float("inf"))

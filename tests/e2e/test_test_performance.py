@@ -62,7 +62,7 @@ def test_passing_scenario_exits_zero_with_table_and_results(tmp_path):
 
 
 def test_failing_runs_fail_the_test_naming_scenario_and_errors(tmp_path):
-    proc, results = run_perf(tmp_path, QUICK[:1], "--junitxml", str(tmp_path / "junit.xml"),
+    proc, _results = run_perf(tmp_path, QUICK[:1], "--junitxml", str(tmp_path / "junit.xml"),
                              simulator={"run_failure_probability": 1.0})
     assert proc.returncode == 1
     assert "FAILED test_performance.py::TestPerformance::test_scenario[PIPELINE_RUN#0]" in proc.stdout

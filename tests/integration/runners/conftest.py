@@ -63,4 +63,4 @@ def run_scenario(tmp_path: Path, kfp_server: Any) -> Iterator[Callable[..., Scen
             writer.close()
         return ScenarioRun(results, recorder, tmp_path / EVENTS_FILE_NAME, runners)
 
-    yield run
+    return run

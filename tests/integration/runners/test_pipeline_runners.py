@@ -3,6 +3,7 @@ driven through the real kfp client, scheduled on the shared clock as a session w
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import kfp
@@ -92,7 +93,7 @@ def test_pipeline_upload_spreads_uploads_evenly(run_scenario):
     run = run_scenario([{"mode": "PIPELINE_UPLOAD", "name": "up", "startTime": 0, "runTime": "2s", "numTimes": 4}])
     uploads = sorted(run.ops("up", "upload_pipeline"), key=lambda e: e["t"])
     assert len(uploads) == 4 and all(e["ok"] for e in uploads)
-    gaps = [b["t"] - a["t"] for a, b in zip(uploads, uploads[1:], strict=False)]
+    gaps = [b["t"] - a["t"] for a, b in itertools.pairwise(uploads)]
     assert all(0.3 < gap < 0.8 for gap in gaps), gaps  # planned 0.5 s apart
     assert len(run.ops("up", "delete_pipeline")) == 4
 

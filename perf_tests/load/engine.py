@@ -127,6 +127,8 @@ class LoadEngine(Generic[OpT]):
 
     ``stop()`` may be called from any thread. ``wall_offset`` maps ``time.monotonic()`` to epoch
     seconds (pass the run clock's ``t0_wall - t0_monotonic`` so records line up with other runners).
+    ``start_at`` anchors the schedule at a ``time.monotonic()`` reading (e.g. the entry's start on the
+    run clock) instead of the moment ``run()`` begins.
     ``spin`` > 0 busy-yields the last ``spin`` seconds before each due time for sub-millisecond
     lateness with the default event loop, at the cost of CPU.
     """
@@ -143,6 +145,7 @@ class LoadEngine(Generic[OpT]):
         flush_interval: float = 0.5,
         spin: float = 0.0,
         wall_offset: float | None = None,
+        start_at: float | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
@@ -161,6 +164,7 @@ class LoadEngine(Generic[OpT]):
         self.flush_interval = flush_interval
         self.spin = spin
         self.wall_offset = time.time() - _now() if wall_offset is None else wall_offset
+        self.start_at = start_at
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight = 0
@@ -204,7 +208,7 @@ class LoadEngine(Generic[OpT]):
         """Dispatch, drain, cancel and flush (see the class docstring); return the totals."""
         flusher = asyncio.create_task(self._flush_periodically())
         try:
-            self._started = _now()
+            self._started = _now() if self.start_at is None else self.start_at
             if isinstance(self.arrivals, ConcurrentArrivals):
                 await self._closed_loop(self.arrivals)
             else:

@@ -16,6 +16,7 @@ Example entry::
 from __future__ import annotations
 
 import random
+import time
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -218,6 +219,7 @@ class RandomGetsRunner(AsyncRunner[RandomGetsOptions]):
                 max_concurrency=entry.max_concurrency, max_lateness=entry.max_lateness,
                 drain_timeout=min(target.connection.request_timeout, 10.0),
                 wall_offset=clock.t0_wall - clock.t0_monotonic,
+                start_at=self._schedule_start(entry.max_lateness),
             )
             self.engine = engine
             if self.stopped:  # stop() came before the engine existed, so it could not reach it
@@ -225,6 +227,12 @@ class RandomGetsRunner(AsyncRunner[RandomGetsOptions]):
             self.result = result = await engine.run()
         self.log.info("%s", result.describe())
         self.mark("note", message=result.describe(), attrs={"load": result.as_json()})
+
+    def _schedule_start(self, max_lateness: float) -> float | None:
+        """The entry's start on the run clock, so arrivals fill [startTime, startTime + runTime); None
+        (start now) when the runner got here too late for that to be fair to the first arrivals."""
+        anchor = self.context.clock.monotonic_at(self.entry.start_time)
+        return anchor if time.monotonic() - anchor < max_lateness / 2 else None
 
     def context_stats(self) -> str:
         engine = self.engine

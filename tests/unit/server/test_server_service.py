@@ -1,0 +1,228 @@
+"""KFP semantics without HTTP: a service on an in-memory store with a hand-driven clock."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from perf_tests.server.config import SimulatorConfig
+from perf_tests.server.errors import ApiError
+from perf_tests.server.service import KfpService
+from perf_tests.server.store import Store
+from perf_tests.server.timestamps import format_ts
+
+PIPELINE = Path(__file__).resolve().parents[3] / "test_data" / "pipeline_files" / "add_numbers.yaml"
+SPEC = yaml.safe_load(PIPELINE.read_text())
+T0 = 1_700_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_service(clock: Clock, **config: Any) -> KfpService:
+    settings = SimulatorConfig.model_validate({"task_seconds": 1.0, "pending_seconds": 0.5, **config})
+    return KfpService(Store(), settings, random.Random(1), clock)
+
+
+def body(**fields: Any) -> bytes:
+    return json.dumps(fields).encode()
+
+
+def runs_of(service: KfpService, recurring_run_id: str) -> list[dict[str, Any]]:
+    filter_text = json.dumps(
+        {"predicates": [{"key": "recurring_run_id", "operation": 1, "string_value": recurring_run_id}]}
+    )
+    listed = json.loads(service.list_runs({"filter": filter_text, "page_size": "200", "sort_by": "scheduled_at"}))
+    return list(listed.get("runs", []))
+
+
+def recurring(service: KfpService, **fields: Any) -> str:
+    created = json.loads(service.create_recurring_run(body(display_name="rr", pipeline_spec=SPEC, **fields)))
+    return str(created["recurring_run_id"])
+
+
+def test_run_state_follows_the_clock() -> None:
+    clock = Clock()
+    service = make_service(clock)
+    run = json.loads(service.create_run(body(display_name="r", pipeline_spec=SPEC)))
+    assert run["state"] == "PENDING"
+    assert run["finished_at"] == "1970-01-01T00:00:00Z"
+    clock.now += 1.0
+    assert json.loads(service.get_run(run["run_id"]))["state"] == "RUNNING"
+    clock.now += 3.0
+    done = json.loads(service.get_run(run["run_id"]))
+    assert done["state"] == "SUCCEEDED"
+    assert done["finished_at"] == format_ts(T0 + 3.5)
+    assert [t["state"] for t in done["run_details"]["task_details"]] == ["SUCCEEDED"] * 3
+
+
+def test_default_experiment_exists_once_and_is_recreated() -> None:
+    clock = Clock()
+    service = make_service(clock)
+    experiments = json.loads(service.list_experiments({}))["experiments"]
+    assert [e["display_name"] for e in experiments] == ["Default"]
+    service.delete_experiment(experiments[0]["experiment_id"])
+    run = json.loads(service.create_run(body(display_name="r", pipeline_spec=SPEC)))
+    recreated = json.loads(service.get_experiment(run["experiment_id"]))
+    assert recreated["display_name"] == "Default"
+    assert recreated["last_run_created_at"] == format_ts(T0)
+
+
+def test_periodic_schedule_fires_each_interval_with_catchup() -> None:
+    clock = Clock()
+    service = make_service(clock, task_seconds=0.0, pending_seconds=0.0)
+    rid = recurring(service, trigger={"periodic_schedule": {"interval_second": 10}}, max_concurrency=10)
+    service.fire_due_recurring_runs()
+    assert runs_of(service, rid) == []
+    clock.now += 35
+    service.fire_due_recurring_runs()
+    fired = runs_of(service, rid)
+    assert [r["scheduled_at"] for r in fired] == [format_ts(T0 + s) for s in (10, 20, 30)]
+    assert [r["display_name"] for r in fired] == ["rr-1", "rr-2", "rr-3"]
+    assert service.next_fire_time() == T0 + 40
+
+
+def test_no_catchup_fires_only_the_latest_missed_time() -> None:
+    clock = Clock()
+    service = make_service(clock, task_seconds=0.0, pending_seconds=0.0)
+    rid = recurring(service, trigger={"periodic_schedule": {"interval_second": "10"}}, no_catchup=True)
+    clock.now += 35
+    service.fire_due_recurring_runs()
+    assert [r["scheduled_at"] for r in runs_of(service, rid)] == [format_ts(T0 + 30)]
+
+
+def test_max_concurrency_holds_runs_back() -> None:
+    clock = Clock()
+    service = make_service(clock)  # each run takes 3.5 s
+    rid = recurring(service, trigger={"periodic_schedule": {"interval_second": 1}}, max_concurrency=1)
+    clock.now += 1
+    assert service.fire_due_recurring_runs() is False
+    clock.now += 1
+    assert service.fire_due_recurring_runs() is True  # the first run is still active
+    assert len(runs_of(service, rid)) == 1
+    clock.now += 3
+    service.fire_due_recurring_runs()
+    assert len(runs_of(service, rid)) == 2
+
+
+def test_cron_schedule_with_start_and_end_time() -> None:
+    clock = Clock()
+    service = make_service(clock, task_seconds=0.0, pending_seconds=0.0)
+    trigger = {
+        "cron_schedule": {
+            "cron": "0 * * * * *",
+            "start_time": format_ts(T0 + 120),
+            "end_time": format_ts(T0 + 300),
+        }
+    }
+    rid = recurring(service, trigger=trigger, max_concurrency=10)
+    shown = json.loads(service.get_recurring_run(rid))
+    assert shown["trigger"]["cron_schedule"]["start_time"] == format_ts(T0 + 120)
+    clock.now += 3600
+    service.fire_due_recurring_runs()
+    times = [r["scheduled_at"] for r in runs_of(service, rid)]
+    assert len(times) == 3
+    assert all(t.endswith(":00Z") for t in times)
+    assert service.next_fire_time() is None
+
+
+def test_disable_and_enable() -> None:
+    clock = Clock()
+    service = make_service(clock, task_seconds=0.0, pending_seconds=0.0)
+    rid = recurring(service, trigger={"periodic_schedule": {"interval_second": 10}}, mode="DISABLE")
+    assert json.loads(service.get_recurring_run(rid))["status"] == "DISABLED"
+    clock.now += 100
+    service.fire_due_recurring_runs()
+    assert runs_of(service, rid) == []
+    service.set_recurring_enabled(rid, True)
+    assert json.loads(service.get_recurring_run(rid))["mode"] == "ENABLE"
+    clock.now += 10
+    service.fire_due_recurring_runs()
+    assert len(runs_of(service, rid)) == 1
+
+
+def test_recurring_run_of_a_deleted_version_disables_itself() -> None:
+    clock = Clock()
+    service = make_service(clock)
+    pipeline = json.loads(service.upload_pipeline({"name": "p"}, PIPELINE.read_bytes(), "p.yaml"))
+    version = json.loads(service.list_pipeline_versions(pipeline["pipeline_id"], {}))["pipeline_versions"][0]
+    reference = {"pipeline_id": pipeline["pipeline_id"], "pipeline_version_id": version["pipeline_version_id"]}
+    created = json.loads(
+        service.create_recurring_run(
+            body(
+                display_name="v",
+                pipeline_version_reference=reference,
+                trigger={"periodic_schedule": {"interval_second": 1}},
+            )
+        )
+    )
+    service.delete_experiment(created["experiment_id"])
+    clock.now += 5
+    service.fire_due_recurring_runs()
+    assert json.loads(service.get_recurring_run(created["recurring_run_id"]))["status"] == "DISABLED"
+
+
+def test_run_from_pipeline_id_alone_uses_the_latest_version() -> None:
+    clock = Clock()
+    service = make_service(clock)
+    pipeline = json.loads(service.upload_pipeline({"name": "p"}, PIPELINE.read_bytes(), "p.yaml"))
+    clock.now += 1
+    latest = json.loads(
+        service.upload_pipeline_version(
+            {"name": "v2", "pipelineid": pipeline["pipeline_id"]}, PIPELINE.read_bytes(), "x"
+        )
+    )
+    run = json.loads(
+        service.create_run(body(display_name="r", pipeline_version_reference={"pipeline_id": pipeline["pipeline_id"]}))
+    )
+    assert run["pipeline_version_reference"]["pipeline_version_id"] == latest["pipeline_version_id"]
+    assert "pipeline_spec" not in run
+
+
+def test_pipeline_and_version_names_are_unique() -> None:
+    service = make_service(Clock())
+    pipeline = json.loads(service.upload_pipeline({"name": "p"}, PIPELINE.read_bytes(), "p.yaml"))
+    with pytest.raises(ApiError) as duplicate:
+        service.upload_pipeline({"name": "p"}, PIPELINE.read_bytes(), "p.yaml")
+    assert duplicate.value.http_status == 409
+    with pytest.raises(ApiError) as duplicate_version:
+        service.upload_pipeline_version(
+            {"name": "p", "pipelineid": pipeline["pipeline_id"]}, PIPELINE.read_bytes(), "x"
+        )
+    assert duplicate_version.value.http_status == 409
+    created = json.loads(
+        service.create_pipeline_and_version(
+            body(pipeline={"display_name": "q"}, pipeline_version={"name": "v1", "pipeline_spec": SPEC})
+        )
+    )
+    assert created["name"] == created["display_name"] == "q"
+
+
+def test_single_user_ignores_namespaces_multi_user_keeps_them() -> None:
+    single = make_service(Clock())
+    created = json.loads(single.create_experiment(body(display_name="e", namespace="team-a")))
+    assert "namespace" not in created
+    assert json.loads(single.list_experiments({"namespace": "team-b"}))["total_size"] == 2
+
+    multi = make_service(Clock(), multi_user=True)
+    assert json.loads(multi.healthz())["multi_user"] is True
+    multi.create_experiment(body(display_name="e", namespace="team-a"))
+    multi.create_experiment(body(display_name="e", namespace="team-b"))
+    listed = json.loads(multi.list_experiments({"namespace": "team-a"}))
+    assert [e["namespace"] for e in listed["experiments"]] == ["team-a"]
+
+
+def test_empty_lists_leave_fields_out_like_proto_json() -> None:
+    service = make_service(Clock())
+    assert json.loads(service.list_runs({})) == {}
+    assert json.loads(service.list_recurring_runs({})) == {}

@@ -1,8 +1,11 @@
-"""Command line: ``python -m perf_tests {run,validate,schema}``.
+"""Command line: ``python -m perf_tests {run,validate,schema,report,compare,summary-schema}``.
 
-``run``       run a scenario file and print the results table (exit 0 passed, 1 failed, 2 bad input).
-``validate``  check scenario files without running them.
-``schema``    print (or write) the JSON Schema of scenario files, for editors.
+``run``             run a scenario file and print the results table (exit 0 passed, 1 failed, 2 bad input).
+``validate``        check scenario files without running them.
+``schema``          print (or write) the JSON Schema of scenario files, for editors.
+``report``          rebuild report.html and summary.csv of a results directory (summary.json too if missing).
+``compare``         compare two summary.json files without running anything (exit 1 on regressions).
+``summary-schema``  print (or write) the JSON Schema of summary.json, or check summaries against it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from perf_tests.errors import PerfTestsError
+from perf_tests.errors import ConfigurationError, PerfTestsError
 
 __all__ = ["main"]
 
@@ -29,11 +32,30 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--results-dir", type=Path, help="results directory (default: results/<timestamp>)")
     run.add_argument("--data-dir", type=Path, default=Path("test_data"), help="folder with scenarios/ and "
                      "pipeline_files/")
+    run.add_argument("--baseline", type=Path, help="a previous summary.json to compare with (default: "
+                     "$PERF_BASELINE); regressions fail the run")
+    run.add_argument("--max-regression", help="tolerated change against the baseline, e.g. 10%% (default: "
+                     "$PERF_MAX_REGRESSION or 10%%)")
     validate = commands.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("files", nargs="+", help="scenario files (paths or names in test_data/scenarios/)")
     validate.add_argument("--data-dir", type=Path, default=Path("test_data"))
     schema = commands.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
+    report = commands.add_parser("report", help="rebuild report.html and summary.csv of a results directory")
+    report.add_argument("results_dir", type=Path, help="a run's results directory (with events.jsonl)")
+    compare = commands.add_parser("compare", help="compare two summary.json files (exit 1 on regressions)")
+    compare.add_argument("old", type=Path, help="the baseline: a summary.json or a results directory")
+    compare.add_argument("new", type=Path, help="the run to judge: a summary.json or a results directory")
+    compare.add_argument("--max-regression", help="tolerated change, e.g. 10%% (default: $PERF_MAX_REGRESSION "
+                         "or 10%%)")
+    compare.add_argument("--min-samples", type=int, help="attempts an operation needs in both runs (default: "
+                         "$PERF_BASELINE_MIN_SAMPLES or 10)")
+    compare.add_argument("--floor-ms", type=float, help="latency differences below this are noise (default: "
+                         "$PERF_BASELINE_FLOOR_MS or 1)")
+    summary_schema = commands.add_parser("summary-schema", help="print the JSON Schema of summary.json")
+    summary_schema.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
+    summary_schema.add_argument("--check", nargs="+", type=Path, metavar="SUMMARY",
+                                help="validate these summary.json files instead (needs jsonschema)")
     return parser
 
 
@@ -44,7 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args.files, args.data_dir)
         if args.command == "schema":
             return _schema(args.output)
-        return _run(args.scenario, args.results_dir, args.data_dir)
+        if args.command == "report":
+            return _report(args.results_dir)
+        if args.command == "compare":
+            return _compare(args.old, args.new, args.max_regression, args.min_samples, args.floor_ms)
+        if args.command == "summary-schema":
+            return _summary_schema(args.output, args.check)
+        return _run(args.scenario, args.results_dir, args.data_dir, args.baseline, args.max_regression)
     except PerfTestsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -83,14 +111,70 @@ def _schema(output: Path | None) -> int:
     return 0
 
 
-def _run(scenario: str | None, results_dir: Path | None, data_dir: Path) -> int:
+def _report(results_dir: Path) -> int:
+    from perf_tests.reports.rebuild import rebuild_reports
+
+    files = rebuild_reports(results_dir)
+    if files.rebuilt:
+        print(f"rebuilt {files.summary} from events.jsonl")
+    print(f"wrote {files.html}")
+    print(f"wrote {files.csv}")
+    return 0
+
+
+def _compare(old: Path, new: Path, max_regression: str | None, min_samples: int | None,
+             floor_ms: float | None) -> int:
+    from perf_tests.baseline import baseline_options, compare_summaries, format_comparisons, load_summary
+
+    options = baseline_options(max_regression, min_samples, floor_ms)
+    old_summary, new_summary = load_summary(old), load_summary(new)
+    comparisons = compare_summaries(old_summary, new_summary, options)
+    print(format_comparisons(comparisons, options, f"baseline {old_summary.get('run_id') or old}",
+                             f"run {new_summary.get('run_id') or new}"))
+    return EXIT_FAILED if any(c.status == "regression" for c in comparisons) else 0
+
+
+def _summary_schema(output: Path | None, check: Sequence[Path] | None) -> int:
+    from perf_tests.reports.schema import summary_json_schema, validate_summary
+
+    if check:
+        failed = 0
+        for path in check:
+            try:
+                document = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigurationError(f"{path} cannot be read as JSON ({exc})") from None
+            problems = validate_summary(document)
+            if problems:
+                failed += 1
+                print(f"{path}: {len(problems)} problem(s)", file=sys.stderr)
+                for problem in problems:
+                    print(f"  {problem}", file=sys.stderr)
+            else:
+                print(f"{path}: valid")
+        return EXIT_FAILED if failed else 0
+    text = json.dumps(summary_json_schema(), indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {output}")
+    return 0
+
+
+def _run(scenario: str | None, results_dir: Path | None, data_dir: Path, baseline: Path | None = None,
+         max_regression: str | None = None) -> int:
+    from perf_tests.baseline import baseline_options
     from perf_tests.session.session import PerfSession
 
-    session = PerfSession(scenario=scenario, data_dir=data_dir.resolve(), results_dir=results_dir)
+    options = baseline_options(max_regression) if max_regression is not None else None
+    session = PerfSession(scenario=scenario, data_dir=data_dir.resolve(), results_dir=results_dir,
+                          baseline=baseline, baseline_options=options)
     session.scenario  # noqa: B018 - validate before anything starts
     outcome = session.run()
     print(outcome.table())
     print(f"results: {outcome.results_dir}")
+    print(f"report: {outcome.results_dir / 'report.html'}")
     if not outcome.passed:
         print(outcome.failure_message(), file=sys.stderr)
         return EXIT_FAILED

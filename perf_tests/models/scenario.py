@@ -8,12 +8,13 @@ test start, as in the original framework, or duration strings; they are held in 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from perf_tests.models.durations import Minutes
+from perf_tests.thresholds.parser import check_thresholds
 
 __all__ = ["EntryFiles", "PipelineEntry", "ScenarioEntry"]
 
@@ -86,6 +87,15 @@ class ScenarioEntry(BaseModel):
     @classmethod
     def _clean_name(cls, value: str) -> str:
         return value.strip()
+
+    @field_validator("thresholds")
+    @classmethod
+    def _valid_thresholds(cls, value: list[str]) -> list[str]:
+        # Metric and operation names are checked before the run starts; modes that list no operations
+        # accept any operation name.
+        mode = next(iter(get_args(cls.model_fields["mode"].annotation)), "")
+        check_thresholds(value, cls.operations, str(mode))
+        return [text.strip() for text in value]
 
     @property
     def end_time(self) -> float:

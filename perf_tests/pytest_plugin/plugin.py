@@ -31,6 +31,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "or results/<timestamp>)")
     group.addoption("--perf-data-dir", default=None, help="folder with scenarios/ and pipeline_files/ "
                     "(default: ./test_data)")
+    group.addoption("--baseline", default=None, help="a previous run's summary.json to compare with "
+                    "(default: $PERF_BASELINE); regressions fail the entry")
+    group.addoption("--max-regression", default=None, help="tolerated change against the baseline, e.g. 10%% "
+                    "(default: $PERF_MAX_REGRESSION or 10%%)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -51,16 +55,22 @@ class PerfEntry:
 def _session(config: pytest.Config) -> Any:
     """The run's PerfSession, made once per pytest session (None when the settings are invalid)."""
     if _SESSION_KEY not in config.stash:
+        from perf_tests.baseline import baseline_options
         from perf_tests.session.session import PerfSession
 
         option = config.getoption("--scenario")
         results = config.getoption("--perf-results-dir")
         data = config.getoption("--perf-data-dir")
+        baseline = config.getoption("--baseline")
+        max_regression = config.getoption("--max-regression")
         try:
+            options = baseline_options(max_regression) if max_regression is not None else None
             config.stash[_SESSION_KEY] = PerfSession(
                 scenario=option,
                 data_dir=Path(data).resolve() if data else Path(str(config.rootpath)) / "test_data",
                 results_dir=Path(results) if results else None,
+                baseline=Path(baseline) if baseline else None,
+                baseline_options=options,
             )
         except PerfTestsError as exc:
             config.stash[_SESSION_KEY] = exc
@@ -120,6 +130,10 @@ def perf_verdict(perf_entry: PerfEntry, request: pytest.FixtureRequest) -> Any:
                 request.node.user_properties.append((f"{op_name}.{key}", op[key]))
     for check in verdict.checks:
         request.node.user_properties.append((f"check.{check.name}", "pass" if check.passed else "fail"))
+        # Thresholds and baseline regressions: what was measured against what limit, for CI dashboards.
+        if check.name not in ("ran", "failures") and check.measured is not None:
+            request.node.user_properties.append((f"check.{check.name}.measured", check.measured))
+            request.node.user_properties.append((f"check.{check.name}.limit", check.limit))
     return verdict
 
 
@@ -136,5 +150,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write_sep("=", "performance results")
     terminalreporter.write_line(outcome.table())
     terminalreporter.write_line(f"results: {outcome.results_dir}")
+    terminalreporter.write_line(f"report: {outcome.results_dir / 'report.html'}")
     if os.environ.get("CI"):
         terminalreporter.write_line(f"summary: {outcome.results_dir / 'summary.json'}")

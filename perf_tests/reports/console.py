@@ -72,5 +72,9 @@ def format_summary_table(summary: Mapping[str, Any], verdicts: Sequence[Mapping[
         if verdict is not None:
             for check in verdict.get("checks", []):
                 mark = "PASS" if check["passed"] else "FAIL"
-                lines.append(f"  [{mark}] {check['name']}: {check['message']}")
+                message = str(check["message"]).removeprefix(f"{scenario['name']}: ")
+                # Threshold and baseline messages start with the check's name: do not print it twice.
+                named = check["name"] not in ("ran", "failures") and message.startswith(str(check["name"]))
+                shown = message if named else f"{check['name']}: {message}"
+                lines.append(f"  [{mark}] {shown}")
     return "\n".join(lines)

@@ -2,7 +2,10 @@
 
 ``PerfSession`` reads the settings and the scenario, makes the results directory and logging, resolves
 the KFP target when a KFP mode is in the scenario (starting the embedded simulator when ``API_HOST`` is
-unset), runs every entry on the shared clock, then writes ``summary.json`` and judges each entry.
+unset), runs every entry on the shared clock, then judges each entry (default checks, thresholds and,
+with a baseline, regressions) and writes ``summary.json``, ``summary.csv`` and ``report.html`` (also
+when interrupted). ``run.json``, written at the start, lets ``python -m perf_tests report`` rebuild
+them if the process dies.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from perf_tests.baseline import Baseline, BaselineOptions, load_baseline_settings
 from perf_tests.config.logging_config import configure_logging
 from perf_tests.config.settings import Settings, load_settings
 from perf_tests.logger.redaction import register_secret
@@ -23,6 +27,7 @@ from perf_tests.models.scenario_file import Scenario, load_scenario
 from perf_tests.recorder.events import EventHook
 from perf_tests.recorder.recorder import EVENTS_FILE_NAME, EventsFileWriter, Recorder
 from perf_tests.reports.console import format_summary_table
+from perf_tests.reports.rebuild import write_reports, write_run_file
 from perf_tests.reports.summary import build_summary, write_summary
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import options_models, runner_for
@@ -30,7 +35,8 @@ from perf_tests.scheduler.clock import Clock
 from perf_tests.scheduler.scheduler import RunnerResult, Scheduler
 from perf_tests.session.interrupts import graceful_interrupts
 from perf_tests.targets.kfp_target import KfpTarget, resolve_kfp_target
-from perf_tests.thresholds.verdict import EntryVerdict, judge_entry
+from perf_tests.thresholds.evaluate import baseline_overrides, fill_percentiles, judge_with_thresholds
+from perf_tests.thresholds.verdict import EntryVerdict
 
 __all__ = ["PerfSession", "RunOutcome"]
 
@@ -70,7 +76,8 @@ class RunOutcome:
         if self.interrupted:
             lines.insert(0, "the run was interrupted")
         for verdict in self.verdicts:
-            lines.extend(f"  {verdict.name}: {check.message}" for check in verdict.failures())
+            lines.extend(f"  {verdict.name}: {check.message.removeprefix(verdict.name + ': ')}"
+                         for check in verdict.failures())
         lines.append(f"results: {self.results_dir}")
         return "\n".join(lines)
 
@@ -85,6 +92,8 @@ class PerfSession:
         data_dir: Path | None = None,
         results_dir: Path | None = None,
         console_logging: bool = True,
+        baseline: str | Path | None = None,
+        baseline_options: BaselineOptions | None = None,
     ) -> None:
         self.settings = settings or load_settings()
         self.scenario_name = str(scenario) if scenario is not None else self.settings.results.scenario_file_name
@@ -96,6 +105,12 @@ class PerfSession:
         self.console_logging = console_logging
         self.abort = threading.Event()
         self._scenario: Scenario | None = None
+        # A bad baseline fails here, before anything runs (PERF_BASELINE when no path is given).
+        baseline_settings = load_baseline_settings()
+        baseline_path = baseline if baseline is not None else baseline_settings.baseline
+        self.baseline = None if baseline_path is None else Baseline(
+            baseline_path, baseline_options or baseline_settings.options()
+        )
 
     @property
     def scenario(self) -> Scenario:
@@ -119,12 +134,14 @@ class PerfSession:
         kfp_target: KfpTarget | None = None
         started = time.time()
         results: list[RunnerResult] = []
+        self._write_run_file(scenario, started, {})
         try:
             logger.info("run %s: %d scenario entries from %s; results in %s", self.run_id, len(scenario.entries),
                         scenario.path, self.results_dir)
             if any(getattr(cls, "needs_kfp", True) for cls in runner_classes):
                 kfp_target = resolve_kfp_target(self.settings.connection, self.settings.auth)
                 logger.info("target: %s", kfp_target.description)
+                self._write_run_file(scenario, started, {"kfp": kfp_target.as_json()})
             context = RunContext(
                 run_id=self.run_id,
                 settings=self.settings,
@@ -180,14 +197,33 @@ class PerfSession:
                 part["status"], part["message"] = "hung", result.error
             elif result is not None and not result.ok and part.get("status") != "error":
                 part["status"], part["message"] = "error", result.error
-            verdict = judge_entry(part, entry.allowed_failure_rate)
+            fill_percentiles(part, recorder.scenarios.get(entry.name), entry.thresholds)
+            baseline_part = self.baseline.part(entry.name) if self.baseline is not None else None
+            verdict = judge_with_thresholds(part, entry.allowed_failure_rate, entry.thresholds, baseline_part)
+            if self.baseline is not None:
+                verdict.checks.extend(self.baseline.judge(part, baseline_overrides(entry.thresholds)))
             part["verdict"] = verdict.as_json()
             verdicts.append(verdict)
         summary["passed"] = all(v.passed for v in verdicts) and not self.abort.is_set()
         write_summary(summary, self.results_dir)
+        try:
+            write_reports(summary, self.results_dir)
+        except Exception:  # a report bug must not cost the run its summary and verdict
+            logger.exception("could not write summary.csv / report.html; rebuild them with "
+                             "'python -m perf_tests report %s'", self.results_dir)
         outcome = RunOutcome(self.run_id, self.results_dir, summary, verdicts, interrupted=self.abort.is_set())
         logger.info("results written to %s", self.results_dir)
         return outcome
+
+    def _write_run_file(self, scenario: Scenario, started: float, targets: dict[str, Any]) -> None:
+        """``run.json``: what ``python -m perf_tests report`` needs if the process dies before the end."""
+        entries = [
+            {"name": entry.name, "mode": entry.mode, "start_offset_s": entry.start_time,
+             "run_time_s": entry.run_time, "thresholds": list(entry.thresholds),
+             "allowed_failure_rate": entry.allowed_failure_rate}
+            for entry in scenario.entries
+        ]
+        write_run_file(self.results_dir, self.run_id, started, scenario.path, scenario.raw, entries, targets)
 
 
 def safe_file_name(name: str) -> str:

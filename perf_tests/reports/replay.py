@@ -1,0 +1,130 @@
+"""Reading ``events.jsonl`` back: line by line, tolerating a torn last line (a run killed mid-write),
+and turning each line into the event the runner fired, so a ``Recorder`` can aggregate it again."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from perf_tests.recorder.events import AggregateRecord, Event, MetricsRecord, OperationEvent, ScenarioMark
+from perf_tests.recorder.recorder import Recorder
+from perf_tests.recorder.stats import new_histogram
+
+__all__ = ["Replay", "decode_histogram", "event_from_json", "read_event_lines", "replay"]
+
+logger = logging.getLogger(__name__)
+
+
+def read_event_lines(path: Path) -> Iterator[dict[str, Any]]:
+    """Every JSON object in an events file; lines that are not JSON objects (a torn last line) are skipped."""
+    if not path.is_file():
+        return
+    skipped = 0
+    with path.open(encoding="utf-8", errors="replace") as file:
+        for line in file:
+            text = line.strip()
+            if not text:
+                continue
+            try:
+                item = json.loads(text)
+            except json.JSONDecodeError:
+                skipped += 1
+                continue
+            if isinstance(item, dict):
+                yield item
+            else:
+                skipped += 1
+    if skipped:
+        logger.warning("%s: skipped %d line(s) that are not JSON objects (torn by a crash?)", path, skipped)
+
+
+def decode_histogram(encoded: Any) -> HdrHistogram | None:
+    """The HdrHistogram of a base64 encoding in an ``agg`` line, or None if absent or unreadable."""
+    if not isinstance(encoded, str) or not encoded:
+        return None
+    try:
+        return HdrHistogram.decode(encoded)
+    except Exception:  # hdrh raises several kinds on corrupt input; a bad second must not stop a report
+        logger.warning("an aggregate record holds an unreadable histogram; it is left out")
+        return None
+
+
+def _float(value: Any, default: float = 0.0) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
+
+
+def event_from_json(line: dict[str, Any]) -> Event | None:
+    """The event an ``events.jsonl`` line records, or None for a line of an unknown type."""
+    kind = line.get("type")
+    scenario, mode = str(line.get("scenario", "")), str(line.get("mode", ""))
+    t = _float(line.get("t"))
+    if kind == "op":
+        attrs = line.get("attrs")
+        return OperationEvent(
+            scenario, mode, str(line.get("op", "")), t, _float(line.get("ms")) / 1000.0, bool(line.get("ok")),
+            line.get("error_type"), line.get("error"), attrs if isinstance(attrs, dict) else None,
+        )
+    if kind == "agg":
+        histogram = decode_histogram(line.get("hist")) or new_histogram()
+        values = {}
+        for name, encoded in (line.get("values") or {}).items():
+            decoded = decode_histogram(encoded)
+            if decoded is not None:
+                values[name] = decoded
+        return AggregateRecord(
+            scenario, mode, str(line.get("op", "")), int(t), int(_float(line.get("ok"))), histogram,
+            errors={str(k): int(v) for k, v in (line.get("errors") or {}).items()},
+            values=values,
+            counters={str(k): int(v) for k, v in (line.get("counters") or {}).items()},
+            attrs=dict(line.get("attrs") or {}),
+        )
+    if kind == "metrics":
+        return MetricsRecord(scenario, mode, str(line.get("op", "")), t, dict(line.get("stats") or {}),
+                             str(line.get("source") or ""))
+    if kind == "scenario":
+        attrs = line.get("attrs")
+        return ScenarioMark(scenario, mode, str(line.get("phase", "")), t, line.get("status"), line.get("message"),
+                            attrs if isinstance(attrs, dict) else None)
+    return None
+
+
+@dataclass
+class Replay:
+    """A recorder fed with every event of an events file, the first and last time seen, and the last
+    time seen per scenario entry (its end when the run died before the entry finished)."""
+
+    recorder: Recorder = field(default_factory=Recorder)
+    first: float | None = None
+    last: float | None = None
+    last_by_scenario: dict[str, float] = field(default_factory=dict)
+    lines: int = 0
+
+
+def replay(path: Path) -> Replay:
+    """Feed every event of an events file to a fresh ``Recorder``."""
+    result = Replay()
+    for line in read_event_lines(path):
+        event = event_from_json(line)
+        if event is None:
+            continue
+        result.recorder(event)
+        result.lines += 1
+        start = _float(line.get("t"), -1.0)
+        if start < 0:
+            continue
+        end = start
+        if isinstance(event, OperationEvent):
+            end = start + event.duration
+        elif isinstance(event, AggregateRecord):
+            end = start + 1.0
+        result.first = start if result.first is None else min(result.first, start)
+        result.last = end if result.last is None else max(result.last, end)
+        name = event.scenario
+        result.last_by_scenario[name] = max(result.last_by_scenario.get(name, end), end)
+    return result

@@ -1,0 +1,250 @@
+"""Timelines for the HTML report, computed from ``events.jsonl``.
+
+Events are first gathered per second (``op`` lines by their start time, ``agg`` lines by their second,
+their HDR histograms decoded), then merged into buckets of a "nice" width (1 s, 2 s, 5 s, ... 1 h)
+chosen so a run has at most ``max_buckets`` of them. Per operation and bucket: successes and failures
+per second, p50/p95/p99 of the successful durations, failures by error type, dropped arrivals and the
+p99 of send lateness. Per scenario entry besides: final run states (``attrs.state``), list latency
+against table size (``attrs.total_size``) and notes. Times are seconds after ``t0`` (the run start).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from perf_tests.reports.replay import decode_histogram, read_event_lines
+
+__all__ = ["NICE_BUCKETS", "OperationTimeline", "ScenarioTimeline", "Timelines", "build_timelines", "percentiles"]
+
+NICE_BUCKETS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
+
+Weighted = list[tuple[float, int]]
+
+
+def percentiles(values: Weighted, wanted: tuple[float, ...]) -> list[float | None]:
+    """Percentiles (nearest rank) of weighted values ``(value, count)``; None for each when empty."""
+    total = sum(count for _, count in values)
+    if not total:
+        return [None for _ in wanted]
+    ordered = sorted(values)
+    result: list[float | None] = []
+    for percentile in wanted:
+        rank = max(1, math.ceil(percentile / 100.0 * total))
+        seen = 0
+        chosen = ordered[-1][0]
+        for value, count in ordered:
+            seen += count
+            if seen >= rank:
+                chosen = value
+                break
+        result.append(chosen)
+    return result
+
+
+@dataclass
+class _Slot:
+    ok: int = 0
+    failed: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    values: Weighted = field(default_factory=list)
+    lateness: Weighted = field(default_factory=list)
+    dropped: int = 0
+
+    def merge(self, other: _Slot) -> None:
+        self.ok += other.ok
+        self.failed += other.failed
+        self.errors.update(other.errors)
+        self.values.extend(other.values)
+        self.lateness.extend(other.lateness)
+        self.dropped += other.dropped
+
+
+@dataclass
+class OperationTimeline:
+    """One operation's buckets: each list has one value per bucket (None where nothing succeeded)."""
+
+    name: str
+    ok_rate: list[float]
+    failed_rate: list[float]
+    p50: list[float | None]
+    p95: list[float | None]
+    p99: list[float | None]
+    errors: dict[str, list[int]]
+    dropped: list[int]
+    lateness_p99: list[float | None]
+
+    @property
+    def buckets_with_data(self) -> int:
+        return sum(1 for ok, failed in zip(self.ok_rate, self.failed_rate, strict=True) if ok or failed)
+
+
+@dataclass
+class ScenarioTimeline:
+    """One scenario entry's timelines and per-entry extras."""
+
+    name: str
+    mode: str
+    start: float | None = None
+    end: float | None = None
+    operations: dict[str, OperationTimeline] = field(default_factory=dict)
+    states: dict[str, Counter[str]] = field(default_factory=dict)
+    sizes: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    notes: list[tuple[float, str]] = field(default_factory=list)
+
+
+@dataclass
+class Timelines:
+    """All entries' timelines on the run's shared clock: bucket ``i`` starts ``t[i]`` seconds after ``t0``."""
+
+    t0: float
+    bucket_s: int
+    t: list[float]
+    scenarios: dict[str, ScenarioTimeline]
+
+
+def _bucket_width(span: float, max_buckets: int) -> int:
+    for width in NICE_BUCKETS:
+        if span / width <= max_buckets:
+            return width
+    return NICE_BUCKETS[-1]
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _thin(points: list[tuple[float, float]], limit: int) -> list[tuple[float, float]]:
+    if len(points) <= limit:
+        return points
+    step = len(points) / limit
+    return [points[int(i * step)] for i in range(limit)]
+
+
+def build_timelines(
+    events: Path, t0: float | None = None, max_buckets: int = 240, max_points: int = 2000
+) -> Timelines:
+    """Read ``events`` once and bucket it (see the module docstring)."""
+    seconds: dict[tuple[str, str], dict[int, _Slot]] = {}
+    scenarios: dict[str, ScenarioTimeline] = {}
+    raw_sizes: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    marks: list[tuple[str, str, float, str]] = []
+    first: float | None = None
+    last: float | None = None
+
+    def scenario(line: dict[str, Any]) -> ScenarioTimeline:
+        name = str(line.get("scenario", ""))
+        item = scenarios.get(name)
+        if item is None:
+            item = scenarios[name] = ScenarioTimeline(name, str(line.get("mode", "")))
+        return item
+
+    for line in read_event_lines(events):
+        kind = line.get("type")
+        t = _number(line.get("t"))
+        if t is None or kind not in ("op", "agg", "scenario"):
+            continue
+        entry = scenario(line)
+        if kind == "scenario":
+            marks.append((entry.name, str(line.get("phase", "")), t, str(line.get("message") or "")))
+            first = t if first is None else min(first, t)
+            last = t if last is None else max(last, t)
+            continue
+        op = str(line.get("op", ""))
+        slots = seconds.setdefault((entry.name, op), {})
+        second = int(t)
+        slot = slots.get(second)
+        if slot is None:
+            slot = slots[second] = _Slot()
+        raw_attrs = line.get("attrs")
+        attrs: dict[str, Any] = raw_attrs if isinstance(raw_attrs, dict) else {}
+        size = _number(attrs.get("total_size"))
+        end = t + 1.0
+        if kind == "op":
+            ms = _number(line.get("ms")) or 0.0
+            end = t + ms / 1000.0
+            if line.get("ok"):
+                slot.ok += 1
+                slot.values.append((ms, 1))
+                if size is not None:
+                    raw_sizes.setdefault((entry.name, op), []).append((size, ms))
+            else:
+                slot.failed += 1
+                slot.errors[str(line.get("error_type") or "error")] += 1
+            lateness = _number(attrs.get("lateness"))
+            if lateness is not None:
+                slot.lateness.append((lateness * 1000.0, 1))
+            state = attrs.get("state")
+            if isinstance(state, str) and state:
+                entry.states.setdefault(op, Counter())[state] += 1
+        else:
+            slot.ok += int(_number(line.get("ok")) or 0)
+            for error_type, count in (line.get("errors") or {}).items():
+                slot.failed += int(count)
+                slot.errors[str(error_type)] += int(count)
+            histogram = decode_histogram(line.get("hist"))
+            second_values: Weighted = []
+            if histogram is not None:
+                second_values = [(item.value_iterated_to / 1000.0, item.count_added_in_this_iter_step)
+                                 for item in histogram.get_recorded_iterator()]
+                slot.values.extend(second_values)
+            late = decode_histogram((line.get("values") or {}).get("lateness"))
+            if late is not None:
+                slot.lateness.extend((item.value_iterated_to / 1000.0, item.count_added_in_this_iter_step)
+                                     for item in late.get_recorded_iterator())
+            slot.dropped += int(_number((line.get("counters") or {}).get("dropped")) or 0)
+            if size is not None and second_values:
+                median = percentiles(second_values, (50.0,))[0]
+                if median is not None:
+                    raw_sizes.setdefault((entry.name, op), []).append((size, median))
+        first = t if first is None else min(first, t)
+        last = end if last is None else max(last, end)
+
+    origin = float(math.floor(t0 if t0 is not None else (first or 0.0)))
+    span = max(1.0, (last or origin) - origin)
+    width = _bucket_width(span, max_buckets)
+    count = max(1, math.ceil(span / width))
+    for name, phase, t, message in marks:
+        entry = scenarios[name]
+        if phase == "started":
+            entry.start = t - origin
+        elif phase == "finished":
+            entry.end = t - origin
+        elif phase == "note" and message:
+            entry.notes.append((t - origin, message))
+    for (name, op), slots in seconds.items():
+        buckets = [_Slot() for _ in range(count)]
+        for second, slot in slots.items():
+            index = min(count - 1, max(0, int((second - origin) // width)))
+            buckets[index].merge(slot)
+        scenarios[name].operations[op] = _operation_timeline(op, buckets, width)
+    for (name, op), points in raw_sizes.items():
+        scenarios[name].sizes[op] = _thin(points, max_points)
+    return Timelines(origin, width, [i * width for i in range(count)], scenarios)
+
+
+def _operation_timeline(name: str, buckets: list[_Slot], width: int) -> OperationTimeline:
+    p50, p95, p99, late = [], [], [], []
+    error_types = sorted({error for bucket in buckets for error in bucket.errors})
+    for bucket in buckets:
+        a, b, c = percentiles(bucket.values, (50.0, 95.0, 99.0))
+        p50.append(a)
+        p95.append(b)
+        p99.append(c)
+        late.append(percentiles(bucket.lateness, (99.0,))[0])
+    return OperationTimeline(
+        name=name,
+        ok_rate=[bucket.ok / width for bucket in buckets],
+        failed_rate=[bucket.failed / width for bucket in buckets],
+        p50=p50,
+        p95=p95,
+        p99=p99,
+        errors={error: [bucket.errors.get(error, 0) for bucket in buckets] for error in error_types},
+        dropped=[bucket.dropped for bucket in buckets],
+        lateness_p99=late,
+    )

@@ -1,0 +1,280 @@
+"""Measuring thresholds against an entry's ``summary.json`` part, one ``Check`` per threshold.
+
+How thresholds and the default checks combine (k6 lets thresholds replace the default; we go half way):
+
+- ``ran`` always applies: an entry that could not run fails whatever its thresholds say.
+- ``failures`` (any failed operation fails the entry, unless ``allowedFailureRate`` allows it) is
+  replaced when a threshold judges failures itself (``success_rate``, ``error_rate`` or ``failed``,
+  with or without an operation). Latency-only thresholds keep it, because durations are measured over
+  successful attempts only: ``p95(create_run) < 2s`` alone would pass a run where most creates failed.
+- A threshold whose metric has no data (``p95(create_run)`` when no create succeeded, ``success_rate``
+  with no attempts) fails with "no data": a criterion that cannot be verified is not met. ``count``,
+  ``failed``, ``dropped`` and ``rate`` of an operation that never happened are 0.
+- A threshold relative to the baseline (``< baseline + 20%``) is skipped (passes, saying so) when no
+  baseline was given or the baseline has no value for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from perf_tests.thresholds.parser import Threshold, parse_threshold
+from perf_tests.thresholds.verdict import Check, EntryVerdict, default_checks
+
+if TYPE_CHECKING:
+    from perf_tests.recorder.recorder import ScenarioRecord
+
+__all__ = [
+    "ThresholdResult",
+    "baseline_overrides",
+    "evaluate_thresholds",
+    "fill_percentiles",
+    "format_value",
+    "judge_with_thresholds",
+    "measure",
+]
+
+_STANDARD_PERCENTILES = frozenset({"p50_ms", "p90_ms", "p95_ms", "p99_ms"})
+
+
+def format_value(value: float | None, kind: str, percent: bool = False) -> str:
+    """A measured or limit value for people: ``2.31s``, ``450ms``, ``185.2/s``, ``99.50%``, ``12``."""
+    if value is None:
+        return "-"
+    if kind == "latency":
+        if value >= 3_600_000:
+            return f"{value / 3_600_000:.2f}h"
+        if value >= 60_000:
+            return f"{value / 60_000:.2f}m"
+        if value >= 1000:
+            return f"{value / 1000:.2f}s"
+        if value >= 100:
+            return f"{value:.0f}ms"
+        return f"{value:.3g}ms"
+    if kind == "rate":
+        return f"{value:.4g}/s"
+    if kind == "ratio":
+        return f"{value * 100:.2f}%" if percent else f"{value:.4g}"
+    return f"{value:g}"
+
+
+@dataclass
+class ThresholdResult:
+    """One threshold's outcome: what was measured, the limit it was held to, and whether it held."""
+
+    threshold: Threshold
+    scenario: str
+    passed: bool
+    measured: float | None
+    limit: float | None
+    message: str
+    skipped: bool = False
+
+    def check(self) -> Check:
+        """The verdict check of this threshold (named by the threshold as written)."""
+        return Check(self.threshold.text, self.passed, self.message, self.measured, self.limit)
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``thresholds[]`` item of the entry's ``summary.json`` part."""
+        t = self.threshold
+        return {
+            "threshold": t.text,
+            "metric": t.metric,
+            "operation": t.operation,
+            "comparator": t.comparator,
+            "kind": t.kind,
+            "measured": self.measured,
+            "limit": self.limit,
+            "measured_text": format_value(self.measured, t.kind, t.percent),
+            "limit_text": self.limit_text,
+            "baseline": t.relative_to_baseline,
+            "passed": self.passed,
+            "skipped": self.skipped,
+            "message": self.message,
+        }
+
+    @property
+    def limit_text(self) -> str:
+        t = self.threshold
+        if not t.relative_to_baseline:
+            return t.limit_text
+        if self.limit is None:
+            return t.limit_text
+        return f"{format_value(self.limit, t.kind, t.percent)} ({t.limit_text})"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def measure(part: Mapping[str, Any], threshold: Threshold) -> tuple[float | None, str]:
+    """The threshold's metric in an entry's summary part, or (None, why there is no data)."""
+    operations: Mapping[str, Any] = part.get("operations") or {}
+    name = threshold.operation
+    if name is not None:
+        op = operations.get(name)
+        if op is None:
+            if threshold.kind in ("count", "rate"):
+                return 0.0, ""
+            return None, f"{name} was not recorded"
+        return _measure_operation(part, op, name, threshold)
+    return _measure_totals(part, operations, threshold)
+
+
+def _measure_operation(
+    part: Mapping[str, Any], op: Mapping[str, Any], name: str, threshold: Threshold
+) -> tuple[float | None, str]:
+    count = _number(op.get("count"))
+    failed = _number(op.get("failed")) or 0.0
+    if threshold.kind == "latency":
+        value = _number(op.get(threshold.key))
+        if value is not None:
+            return value, ""
+        if op.get("source") and threshold.key not in op:
+            available = ", ".join(k.removesuffix("_ms") for k in op if k.startswith("p") and k.endswith("_ms"))
+            return None, f"{threshold.metric} is not available for {name} (from {op['source']}: {available})"
+        return None, f"{name} recorded no successful attempt"
+    if threshold.kind == "count":
+        return _number(op.get(threshold.key)) or 0.0, ""
+    if threshold.kind == "rate":
+        value = _number(op.get("throughput"))
+        if value is not None:
+            return value, ""
+        duration = _number(part.get("duration_s"))
+        if not count:
+            return 0.0, ""
+        if duration:
+            return count / duration, ""
+        return None, f"{name} has no time window to compute a rate over"
+    success = _number(op.get("success_rate"))
+    if success is None and count:
+        success = (count - failed) / count
+    if success is None:
+        return None, f"{name} recorded no attempts"
+    return (success if threshold.metric == "success_rate" else 1.0 - success), ""
+
+
+def _measure_totals(
+    part: Mapping[str, Any], operations: Mapping[str, Any], threshold: Threshold
+) -> tuple[float | None, str]:
+    totals: Mapping[str, Any] = part.get("totals") or {}
+    count = _number(totals.get("count")) or 0.0
+    failed = _number(totals.get("failed")) or 0.0
+    if threshold.metric == "count":
+        return count, ""
+    if threshold.metric == "failed":
+        return failed, ""
+    if threshold.metric == "dropped":
+        dropped = _number(totals.get("dropped"))
+        if dropped is None:
+            dropped = sum(_number(op.get("dropped")) or 0.0 for op in operations.values())
+        return dropped, ""
+    if threshold.metric == "rate":
+        duration = _number(part.get("duration_s"))
+        if not count:
+            return 0.0, ""
+        if not duration:
+            return None, "the entry has no time window to compute a rate over"
+        return count / duration, ""
+    if not count:
+        return None, "the entry recorded no attempts"
+    success = (count - failed) / count
+    return (success if threshold.metric == "success_rate" else 1.0 - success), ""
+
+
+def _baseline_limit(threshold: Threshold, baseline_part: Mapping[str, Any] | None) -> tuple[float | None, str]:
+    if baseline_part is None:
+        return None, "no baseline given"
+    base, why = measure(baseline_part, threshold)
+    if base is None:
+        return None, f"the baseline has no value for {threshold.label} ({why})"
+    return (threshold.margin.apply(base) if threshold.margin else base), ""
+
+
+def evaluate_thresholds(
+    part: Mapping[str, Any],
+    thresholds: Iterable[str | Threshold],
+    baseline_part: Mapping[str, Any] | None = None,
+) -> list[ThresholdResult]:
+    """Judge each threshold against the entry's summary part (and its baseline part, if any)."""
+    scenario = str(part.get("name", ""))
+    results = []
+    for item in thresholds:
+        threshold = item if isinstance(item, Threshold) else parse_threshold(item)
+        results.append(_evaluate(scenario, part, threshold, baseline_part))
+    return results
+
+
+def _evaluate(
+    scenario: str, part: Mapping[str, Any], threshold: Threshold, baseline_part: Mapping[str, Any] | None
+) -> ThresholdResult:
+    text = threshold.text
+    if threshold.relative_to_baseline:
+        limit, why = _baseline_limit(threshold, baseline_part)
+        if limit is None:
+            return ThresholdResult(threshold, scenario, True, None, None, f"{scenario}: {text} skipped: {why}",
+                                   skipped=True)
+    else:
+        limit = threshold.value
+    assert limit is not None
+    measured, why = measure(part, threshold)
+    if measured is None:
+        return ThresholdResult(threshold, scenario, False, None, limit, f"{scenario}: {text} failed: no data ({why})")
+    passed = threshold.holds(measured, limit)
+    result = ThresholdResult(threshold, scenario, passed, measured, limit, "")
+    shown = format_value(measured, threshold.kind, threshold.percent)
+    result.message = f"{scenario}: {text} {'passed' if passed else 'failed'}: measured {shown}, " \
+                     f"limit {result.limit_text}"
+    return result
+
+
+def baseline_overrides(thresholds: Iterable[str | Threshold]) -> set[tuple[str, str | None]]:
+    """(summary key, operation) pairs that baseline-relative thresholds judge themselves, so the global
+    ``--max-regression`` comparison leaves them alone."""
+    keys: set[tuple[str, str | None]] = set()
+    for item in thresholds:
+        threshold = item if isinstance(item, Threshold) else parse_threshold(item)
+        if threshold.relative_to_baseline:
+            keys.add((threshold.key, threshold.operation))
+    return keys
+
+
+def fill_percentiles(part: dict[str, Any], record: ScenarioRecord | None, thresholds: Sequence[str]) -> None:
+    """Add the percentiles thresholds ask for beyond p50/p90/p95/p99 (e.g. ``p99.9(get_run)``) to the
+    entry's summary part, from the recorder's histograms, so the summary alone can be judged again."""
+    if record is None:
+        return
+    operations = part.get("operations") or {}
+    for text in thresholds:
+        threshold = parse_threshold(text)
+        percentile = threshold.percentile
+        if percentile is None or threshold.key in _STANDARD_PERCENTILES or threshold.operation is None:
+            continue
+        stats = record.operations.get(threshold.operation)
+        op = operations.get(threshold.operation)
+        if stats is None or op is None:
+            continue
+        op[threshold.key] = stats.percentile_ms(percentile)
+
+
+def judge_with_thresholds(
+    part: dict[str, Any],
+    allowed_failure_rate: float,
+    thresholds: Sequence[str],
+    baseline_part: Mapping[str, Any] | None = None,
+) -> EntryVerdict:
+    """The entry's verdict: the default checks (see the module docstring for when thresholds replace
+    'failures') and one check per threshold; the outcomes are also put in ``part["thresholds"]``."""
+    parsed = [parse_threshold(text) for text in thresholds]
+    checks = default_checks(part, allowed_failure_rate)
+    if any(t.about_failures for t in parsed):
+        checks = [check for check in checks if check.name != "failures"]
+    results = evaluate_thresholds(part, parsed, baseline_part)
+    checks.extend(result.check() for result in results)
+    if parsed:
+        part["thresholds"] = [result.as_json() for result in results]
+    return EntryVerdict(part["name"], part.get("mode", ""), checks)

@@ -222,31 +222,47 @@ def _baseline_table(part: Mapping[str, Any]) -> str:
     baseline = part.get("baseline")
     if not isinstance(baseline, Mapping):
         return ""
+    comparisons = list(baseline.get("comparisons") or [])
+    compared = sorted((c for c in comparisons if c.get("status") != "skipped"),
+                      key=lambda c: ({"regression": 0, "improvement": 1}.get(c.get("status"), 2),
+                                     str(c.get("operation")), str(c.get("metric"))))
     rows = []
-    items = sorted(baseline.get("comparisons") or [],
-                   key=lambda c: ({"regression": 0, "improvement": 1, "unchanged": 2}.get(c.get("status"), 3),
-                                  str(c.get("operation")), str(c.get("metric"))))
-    for item in items:
+    for item in compared:
         kind = str(item.get("kind") or "latency")
         percent = kind == "ratio"
         status = str(item.get("status"))
-        badge = {"regression": "fail", "improvement": "pass", "unchanged": "", "skipped": "skip"}.get(status, "")
+        badge = {"regression": "fail", "improvement": "pass"}.get(status, "")
         change = item.get("change")
-        detail = f" ({item.get('reason')})" if item.get("reason") else ""
         rows.append(
             f'<tr class="{"failed" if status == "regression" else ""}"><td>{escape(str(item.get("operation")))}</td>'
             f'<td>{escape(str(item.get("metric")))}</td>'
             f'<td class="num">{format_value(item.get("baseline"), kind, percent)}</td>'
             f'<td class="num">{format_value(item.get("value"), kind, percent)}</td>'
             f'<td class="num">{"-" if change is None else f"{change:+.1%}"}</td>'
-            f'<td><span class="badge {badge}">{escape(status)}</span>{escape(detail)}</td></tr>'
+            f'<td><span class="badge {badge}">{escape(status)}</span></td></tr>'
         )
+    skipped: dict[str, list[Mapping[str, Any]]] = {}
+    for item in comparisons:
+        if item.get("status") == "skipped":
+            skipped.setdefault(str(item.get("operation")), []).append(item)
     head = (f'<h3>Baseline: run {escape(str(baseline.get("run_id")))} '
             f'<span class="muted">(tolerance {float(baseline.get("tolerance") or 0):.0%}, '
-            f'{baseline.get("regressions", 0)} regressed, {baseline.get("improvements", 0)} improved)</span></h3>')
-    return head + ('<table><thead><tr><th>operation</th><th>metric</th><th class="num">baseline</th>'
-                   '<th class="num">this run</th><th class="num">change</th><th>status</th></tr></thead><tbody>'
-                   + "".join(rows) + "</tbody></table>")
+            f'{baseline.get("regressions", 0)} regressed, {baseline.get("improvements", 0)} improved, '
+            f"{len(compared)} compared)</span></h3>")
+    table = ""
+    if rows:
+        table = ('<table><thead><tr><th>operation</th><th>metric</th><th class="num">baseline</th>'
+                 '<th class="num">this run</th><th class="num">change</th><th>status</th></tr></thead><tbody>'
+                 + "".join(rows) + "</tbody></table>")
+    if skipped:
+        lines = "".join(
+            f"<li><code>{escape(op)}</code> {escape(', '.join(str(i.get('metric')) for i in items))}: "
+            f"{escape(str(items[0].get('reason')))}</li>"
+            for op, items in skipped.items()
+        )
+        table += (f"<details><summary>{sum(len(i) for i in skipped.values())} comparisons skipped</summary>"
+                  f"<ul>{lines}</ul></details>")
+    return head + table
 
 
 def _operations_table(part: Mapping[str, Any]) -> str:

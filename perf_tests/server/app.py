@@ -79,7 +79,7 @@ class _Router:
     def __init__(self) -> None:
         self._static: dict[tuple[str, str], _Route] = {}
         self._dynamic: dict[tuple[int, str], list[_Route]] = {}
-        self._paths: set[tuple[str, ...]] = set()
+        self._static_paths: set[str] = set()
 
     def add(
         self,
@@ -93,6 +93,7 @@ class _Router:
         route = _Route(method, segments, verb, f"{method} {API_PREFIX}/{template}", handler, upload)
         if not any(s.startswith("{") for s in segments) and not verb:
             self._static[(method, "/".join(segments))] = route
+            self._static_paths.add("/".join(segments))
         else:
             self._dynamic.setdefault((len(segments), verb), []).append(route)
 
@@ -107,8 +108,8 @@ class _Router:
         if ":" in last:
             last, verb = last.rsplit(":", 1)
             raw_segments[-1] = last
-        segments = [unquote(s) for s in raw_segments]
-        path_known = any(key[1] == raw_path for key in self._static)
+        segments = [unquote(s) if "%" in s else s for s in raw_segments]
+        path_known = raw_path in self._static_paths
         for route in self._dynamic.get((len(segments), verb), ()):
             params: dict[str, str] = {}
             for pattern, value in zip(route.segments, segments, strict=True):
@@ -160,6 +161,7 @@ class KfpSimulatorApp:
         """Forget all objects (keeping the ``Default`` experiment) and/or the request counters."""
         if data:
             self.store.reset()
+            self.service.run_cache.clear()
             self.service.ensure_default_experiment()
             self._wake_scheduler()
         if stats:

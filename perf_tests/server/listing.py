@@ -53,6 +53,8 @@ class ListPlan:
     scope: list[tuple[str, Any]] = field(default_factory=list)
     filtered: bool = False
     volatile: bool = False
+    columns: str = ""
+    """Columns to select instead of ``listable.columns`` (the key column must stay first)."""
 
     def select_sql(self) -> str:
         """The page query: one row more than the page, so the extra row seeds the next token."""
@@ -60,7 +62,7 @@ class ListPlan:
         where = f" WHERE {' AND '.join(self.where)}" if self.where else ""
         t = self.listable
         return (
-            f"SELECT {t.columns}, {self.sort_expr} FROM {t.table}{where} "
+            f"SELECT {self.columns or t.columns}, {self.sort_expr} FROM {t.table}{where} "
             f"ORDER BY {self.sort_expr} {order}, {t.key} {order} LIMIT {self.page_size + 1}"
         )
 

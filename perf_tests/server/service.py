@@ -26,6 +26,7 @@ from perf_tests.server.store import (
     PIPELINE_VERSIONS,
     PIPELINES,
     RECURRING_RUNS,
+    RUN_CACHE_COLUMNS,
     RUNS,
     ExperimentRow,
     PipelineRow,
@@ -36,7 +37,9 @@ from perf_tests.server.store import (
 )
 from perf_tests.server.timestamps import format_ts, parse_ts
 from perf_tests.server.views import (
+    RunJsonCache,
     experiment_json,
+    join_run,
     list_json,
     pipeline_json,
     pipeline_version_json,
@@ -147,6 +150,7 @@ class KfpService:
         self.rng = rng
         self.clock = clock
         self.on_schedule_change = on_schedule_change
+        self.run_cache = RunJsonCache()
         self.ensure_default_experiment()
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -621,7 +625,7 @@ class KfpService:
         """``GET /runs/{id}``, with task details."""
         row = self._run(run_id)
         spec_json, task_names = self.store.spec(row.spec_digest)
-        return run_json(row, self.clock(), spec_json if row.embed_spec else None, task_names)
+        return run_json(row, self.clock(), spec_json if row.embed_spec else None, task_names, self.run_cache)
 
     def list_runs(self, query: Query) -> str:
         """``GET /runs`` (by experiment, namespace, filter, sort, page)."""
@@ -637,12 +641,25 @@ class KfpService:
             },
         )
         now = self.clock()
+        # Read only what the render cache needs; fetch whole rows just for runs not answered from it.
+        plan.columns = RUN_CACHE_COLUMNS
         rows, token, total = self.store.list_page(plan, now)
         spec = self.store.spec
-        items = []
-        for raw in rows:
-            row = RunRow._make(raw[:-1])
-            items.append(run_json(row, now, spec(row.spec_digest)[0] if row.embed_spec else None))
+        cache = self.run_cache
+        items: list[str] = []
+        missing: dict[int, str] = {}
+        for index, (run_id, storage_state, seg_start, cancel_at, digest, embed, _) in enumerate(rows):
+            cached = cache.get(run_id, False, (storage_state, seg_start, cancel_at))
+            if cached is None:
+                missing[index] = run_id
+                items.append("")
+            else:
+                items.append(join_run(cached[0], cached[1], spec(digest)[0] if embed else None))
+        if missing:
+            full = self.store.get_runs(list(missing.values()))
+            for index, run_id in missing.items():
+                row = full[run_id]
+                items[index] = run_json(row, now, spec(row.spec_digest)[0] if row.embed_spec else None, None, cache)
         return list_json("runs", items, total, token)
 
     def delete_run(self, run_id: str) -> str:

@@ -29,6 +29,7 @@ __all__ = [
     "PIPELINE_VERSIONS",
     "RECURRING_RUNS",
     "RUNS",
+    "RUN_CACHE_COLUMNS",
     "ExperimentRow",
     "PipelineRow",
     "PipelineVersionRow",
@@ -162,6 +163,10 @@ class RunRow(NamedTuple):
             canceled_at=self.canceled_at,
             prefix=Timeline.prefix_from_json(self.history_json),
         )
+
+
+RUN_CACHE_COLUMNS = "run_id, storage_state, seg_start, cancel_at, spec_digest, embed_spec"
+"""What listing runs reads first: enough to answer finished runs from the render cache."""
 
 
 class RecurringRunRow(NamedTuple):
@@ -612,6 +617,12 @@ class Store:
         """A run by id."""
         row = self._conn.execute(self._RUN_SELECT, (run_id,)).fetchone()
         return None if row is None else RunRow._make(row)
+
+    def get_runs(self, run_ids: list[str]) -> dict[str, RunRow]:
+        """Runs by id (missing ids are left out)."""
+        placeholders = ", ".join("?" * len(run_ids))
+        rows = self._conn.execute(f"SELECT {_columns(RunRow)} FROM runs WHERE run_id IN ({placeholders})", run_ids)
+        return {row[0]: RunRow._make(row) for row in rows}
 
     def update_run_timeline(self, run_id: str, timeline: Timeline) -> None:
         """Store a run's new timeline (after terminate or retry)."""

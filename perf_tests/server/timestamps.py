@@ -11,10 +11,19 @@ EPOCH = "1970-01-01T00:00:00Z"
 """What the KFP API answers for an unset timestamp, e.g. ``finished_at`` of a running run."""
 
 
+_WHOLE_SECONDS: dict[int, str] = {}
+_CACHE_LIMIT = 65536
+
+
 def format_ts(seconds: float) -> str:
     """Format epoch seconds with millisecond precision: ``2024-05-01T12:00:00.250Z``."""
     whole, millis = divmod(round(seconds * 1000), 1000)
-    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    text = _WHOLE_SECONDS.get(whole)
+    if text is None:
+        # Timestamps of one test cluster in few seconds, and strftime is the slow part of rendering a run.
+        if len(_WHOLE_SECONDS) >= _CACHE_LIMIT:
+            _WHOLE_SECONDS.clear()
+        text = _WHOLE_SECONDS[whole] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
     if millis:
         return f"{text}.{millis:03d}Z"
     return f"{text}Z"

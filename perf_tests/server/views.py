@@ -12,13 +12,15 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from perf_tests.server.lifecycle import FAILED
+from perf_tests.server.lifecycle import FAILED, FINAL_STATES, Timeline
 from perf_tests.server.store import ExperimentRow, PipelineRow, PipelineVersionRow, RecurringRunRow, RunRow
 from perf_tests.server.timestamps import EPOCH, format_ts
 
 __all__ = [
+    "RunJsonCache",
     "dumps",
     "experiment_json",
+    "join_run",
     "list_json",
     "pipeline_json",
     "pipeline_version_json",
@@ -96,16 +98,72 @@ def run_static_json(fields: dict[str, Any]) -> str:
     return dumps(_without_empty(fields))[1:-1]
 
 
-def run_json(row: RunRow, now: float, spec_json: str | None, task_names: Sequence[str] | None = None) -> str:
+class RunJsonCache:
+    """Rendered runs that have finished, so listing many finished runs costs a lookup per run.
+
+    A finished run's answer changes only through archive, unarchive, retry or terminate, and each of
+    those changes a field of the entry's key (storage state, attempt start, cancel time), so a stale
+    entry is never served. Bounded: the oldest entries go first.
+    """
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self.capacity = capacity
+        self._items: dict[tuple[str, bool], tuple[tuple[Any, ...], str, str]] = {}
+
+    def get(self, run_id: str, details: bool, version: tuple[Any, ...]) -> tuple[str, str] | None:
+        """The cached (before spec, after spec) parts of a run, if ``version`` still matches.
+
+        ``version`` is ``(storage_state, seg_start, cancel_at)`` of the run as stored now.
+        """
+        item = self._items.get((run_id, details))
+        if item is None or item[0] != version:
+            return None
+        return item[1], item[2]
+
+    def put(self, row: RunRow, details: bool, head: str, tail: str) -> None:
+        """Remember a finished run's parts."""
+        if len(self._items) >= self.capacity:
+            del self._items[next(iter(self._items))]
+        self._items[(row.run_id, details)] = ((row.storage_state, row.seg_start, row.cancel_at), head, tail)
+
+    def clear(self) -> None:
+        """Forget everything (after a reset)."""
+        self._items.clear()
+
+
+def run_json(
+    row: RunRow,
+    now: float,
+    spec_json: str | None,
+    task_names: Sequence[str] | None = None,
+    cache: RunJsonCache | None = None,
+) -> str:
     """A ``V2beta1Run`` as of ``now``; with ``task_names``, also ``run_details.task_details``."""
+    details = task_names is not None
+    cached = cache.get(row.run_id, details, (row.storage_state, row.seg_start, row.cancel_at)) if cache else None
+    if cached is not None:
+        head, tail = cached
+    else:
+        head, tail, final = _run_parts(row, now, task_names)
+        if final and cache is not None:
+            cache.put(row, details, head, tail)
+    return join_run(head, tail, spec_json)
+
+
+def join_run(head: str, tail: str, spec_json: str | None) -> str:
+    """A run's JSON from its rendered parts and, for runs created from a spec, the spec."""
+    if spec_json is None:
+        return head + tail
+    return f'{head},"pipeline_spec":{spec_json}{tail}'
+
+
+def _run_parts(row: RunRow, now: float, task_names: Sequence[str] | None) -> tuple[str, str, bool]:
     timeline = row.timeline()
     state = timeline.state(now)
     finished = timeline.finished_at(now)
     history = ",".join(f'{{"update_time":"{format_ts(ts)}","state":"{s}"}}' for s, ts in timeline.history(now))
-    parts = ["{", row.static_json, ',"storage_state":"', row.storage_state, '"']
-    if spec_json is not None:
-        parts += [',"pipeline_spec":', spec_json]
-    parts += [
+    head = f'{{{row.static_json},"storage_state":"{row.storage_state}"'
+    parts = [
         ',"finished_at":"',
         EPOCH if finished is None else format_ts(finished),
         '","state":"',
@@ -119,10 +177,10 @@ def run_json(row: RunRow, now: float, spec_json: str | None, task_names: Sequenc
     if task_names is not None:
         parts += [',"run_details":', dumps({"task_details": _task_details(row, timeline, task_names, now)})]
     parts.append("}")
-    return "".join(parts)
+    return head, "".join(parts), state in FINAL_STATES
 
 
-def _task_details(row: RunRow, timeline: Any, names: Sequence[str], now: float) -> list[dict[str, Any]]:
+def _task_details(row: RunRow, timeline: Timeline, names: Sequence[str], now: float) -> list[dict[str, Any]]:
     details = []
     for task in timeline.tasks(names, now):
         entry: dict[str, Any] = {

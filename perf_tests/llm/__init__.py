@@ -1,0 +1,103 @@
+"""LLM serving load with GuideLLM: the LLM_LOAD entry's fields, its GuideLLM command lines, where they
+run, their results and the llm-d universal report.
+
+The data path of an entry, one module each:
+
+- ``options``: the entry's fields, shared by every executor (``LlmLoadFields``).
+- ``plan``: which GuideLLM processes the entry needs and when (one, or stair-step layers).
+- ``command``: the one place that builds a ``guidellm run`` command line (``build_command``).
+- ``executors``: where the processes run (``LocalExecutor``; a Tekton executor plugs in beside it),
+  with ``launcher`` (GuideLLM's CLI held until the start time) and ``processes`` (no child left behind).
+- ``report``: GuideLLM's JSON report -> ``LlmResults`` and our metrics (no GuideLLM import needed).
+- ``recording``: metrics and per-request replay into the recorder.
+- ``universal_report``: the llm-d benchmark report v0.2.1 (schema bundled in ``schemas/``).
+- ``tokenizer``, ``mock_server``, ``version``, ``diagnostics``: the default tokenizer, the embedded
+  mock target, the supported GuideLLM version, and reading GuideLLM's logs.
+"""
+
+from perf_tests.llm.command import OFFLINE_ENV, GuidellmCommand, build_command, launch_seed, render_option
+from perf_tests.llm.diagnostics import HoldReport, failure_reason, hold_report, progress_line
+from perf_tests.llm.executors import EXECUTOR_CLASSES, Executor, LaunchOutcome, LaunchSpec, LocalExecutor
+from perf_tests.llm.mock_server import MockServer, MockServerPool, shared_mock_servers
+from perf_tests.llm.options import (
+    EXECUTORS,
+    METRIC_NAMES,
+    RATE_TYPES,
+    LlmLoadFields,
+    LlmStage,
+    MockServerOptions,
+    RateType,
+)
+from perf_tests.llm.plan import Launch, plan_launches, stage_layers
+from perf_tests.llm.recording import entry_results_dir, record_results, safe_name, warning_notes
+from perf_tests.llm.report import (
+    BenchmarkResult,
+    Distribution,
+    GuidellmReport,
+    GuidellmWarning,
+    LlmResults,
+    RequestRecord,
+    load_report,
+    parse_report,
+    summarize,
+)
+from perf_tests.llm.tokenizer import build_tokenizer, default_tokenizer
+from perf_tests.llm.universal_report import (
+    build_universal_report,
+    universal_report_schema,
+    validate_universal_report,
+    write_universal_report,
+)
+from perf_tests.llm.version import SUPPORTED_RANGE, check_guidellm, installed_guidellm_version
+
+__all__ = [
+    "EXECUTORS",
+    "EXECUTOR_CLASSES",
+    "METRIC_NAMES",
+    "OFFLINE_ENV",
+    "RATE_TYPES",
+    "SUPPORTED_RANGE",
+    "BenchmarkResult",
+    "Distribution",
+    "Executor",
+    "GuidellmCommand",
+    "GuidellmReport",
+    "GuidellmWarning",
+    "HoldReport",
+    "Launch",
+    "LaunchOutcome",
+    "LaunchSpec",
+    "LlmLoadFields",
+    "LlmResults",
+    "LlmStage",
+    "LocalExecutor",
+    "MockServer",
+    "MockServerOptions",
+    "MockServerPool",
+    "RateType",
+    "RequestRecord",
+    "build_command",
+    "build_tokenizer",
+    "build_universal_report",
+    "check_guidellm",
+    "default_tokenizer",
+    "entry_results_dir",
+    "failure_reason",
+    "hold_report",
+    "installed_guidellm_version",
+    "launch_seed",
+    "load_report",
+    "parse_report",
+    "plan_launches",
+    "progress_line",
+    "record_results",
+    "render_option",
+    "safe_name",
+    "shared_mock_servers",
+    "stage_layers",
+    "summarize",
+    "universal_report_schema",
+    "validate_universal_report",
+    "warning_notes",
+    "write_universal_report",
+]

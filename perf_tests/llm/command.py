@@ -1,0 +1,208 @@
+"""The one place that turns an ``LLM_LOAD`` entry into a ``guidellm run`` command line.
+
+GuideLLM 0.8's CLI takes one option per part of a benchmark, each a ``kind=...`` string (or JSON):
+``--backend``, ``--tokenizer``, ``--data``, ``--profile``, ``--constraint`` (repeatable), ``--seed``,
+``--output``. ``build_command`` fills them from the entry's fields for one planned process (``Launch``)
+and returns a ``GuidellmCommand``: the arguments, the same options as structured data (for reports and
+for executors that template them elsewhere, e.g. a Tekton task) and the environment the process needs.
+Every executor runs exactly these arguments; only the program in front differs.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from perf_tests.llm.options import DATA_FILE_KINDS, HUB_TOKENIZER_PREFIX, LlmLoadFields
+from perf_tests.llm.plan import Launch
+
+__all__ = [
+    "OFFLINE_ENV",
+    "GuidellmCommand",
+    "build_command",
+    "launch_seed",
+    "render_option",
+]
+
+OFFLINE_ENV: Mapping[str, str] = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+"""Set for the GuideLLM process when the tokenizer is a local folder: nothing is fetched from a hub."""
+
+_QUIET = "--disable-console-interactive"  # no progress bars in a log file; tables and errors stay
+
+
+@dataclass(frozen=True)
+class GuidellmCommand:
+    """One ``guidellm run``: its arguments after the program, the options they encode, its environment.
+
+    ``options`` maps each flag to its structured value (a dict, or a list of dicts for repeatable flags)
+    for reports and for executors that build the arguments elsewhere; ``args`` is the exact command line.
+    """
+
+    args: tuple[str, ...]
+    options: Mapping[str, Any]
+    env: Mapping[str, str] = field(default_factory=dict)
+    output_path: str = ""
+
+    def argv(self, program: Sequence[str] = ("guidellm",)) -> list[str]:
+        """The full command line with ``program`` in front (e.g. ``["guidellm"]``)."""
+        return [*program, *self.args]
+
+    def shell(self, program: Sequence[str] = ("guidellm",)) -> str:
+        """The command as one shell line, environment first, for logs and ``command.txt``."""
+        env = " ".join(f"{key}={shlex.quote(value)}" for key, value in sorted(self.env.items()))
+        line = shlex.join(self.argv(program))
+        return f"{env} {line}" if env else line
+
+
+def render_option(value: Mapping[str, Any]) -> str:
+    """A ``kind=...,key=value`` string when GuideLLM parses it back to ``value``, else compact JSON.
+
+    GuideLLM splits ``key=value`` pairs on every comma and reads each value as YAML, so a value with a
+    comma, or one YAML would read as another type, is sent as JSON (which GuideLLM also accepts).
+    """
+    pairs = ",".join(f"{key}={_scalar(item)}" for key, item in value.items())
+    if all(_plain(item) for item in value.values()) and _parse_pairs(pairs) == dict(value):
+        return pairs
+    return json.dumps(dict(value), separators=(",", ":"))
+
+
+def _scalar(item: Any) -> str:
+    if item is None:
+        return "null"
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    return str(item)
+
+
+def _plain(item: Any) -> bool:
+    return item is None or isinstance(item, bool | int | float | str)
+
+
+def _parse_pairs(text: str) -> dict[str, Any] | None:
+    """How GuideLLM's CLI reads a ``key=value`` string (``guidellm.utils.cli.parse_arguments``)."""
+    try:
+        if yaml.safe_load(text) != text:
+            return None  # GuideLLM would take the whole string as YAML
+        parsed: dict[str, Any] = {}
+        for pair in text.split(","):
+            if "=" not in pair:
+                return None
+            key, raw = pair.split("=", 1)
+            if key.strip() != key or raw.strip() != raw or "." in key or "[" in key:
+                return None
+            parsed[key] = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return None
+    return parsed
+
+
+def launch_seed(entry_name: str, launch: Launch) -> int:
+    """A seed for GuideLLM's synthetic data that differs per entry and process but not per run.
+
+    GuideLLM's default seed is the same for every process, so overlapping processes (stair-step layers,
+    parallel entries) would send the same prompts and hit a server's prefix cache.
+    """
+    return zlib.crc32(f"{entry_name}#{launch.index}".encode()) % 2**31
+
+
+def build_command(
+    entry: LlmLoadFields,
+    launch: Launch,
+    *,
+    target_url: str,
+    tokenizer: str | Path | None,
+    output_path: str | Path,
+    data_path: str | Path | None = None,
+) -> GuidellmCommand:
+    """The ``guidellm run`` command of one planned process of ``entry``.
+
+    ``target_url`` is the resolved target (the mock server's URL when the entry has none), ``tokenizer``
+    a local folder (or ``hf:`` id, or None for GuideLLM's own lookup by model) and ``data_path`` the
+    resolved data file; paths are as the process will see them.
+    """
+    options: dict[str, Any] = {
+        "--backend": _backend(entry, target_url),
+        "--tokenizer": _tokenizer(tokenizer),
+        "--data": [_data(entry, data_path)],
+        "--profile": _profile(entry, launch),
+        "--constraint": _constraints(entry, launch),
+        "--output": [{"kind": "json", "path": str(output_path)}],
+    }
+    if options["--tokenizer"] is None:
+        del options["--tokenizer"]
+    if not any(arg.split("=", 1)[0] == "--seed" for arg in entry.extra_args):
+        options["--seed"] = {"kind": "static", "value": launch_seed(entry.name, launch)}
+    args: list[str] = ["run"]
+    for flag, value in options.items():
+        for item in value if isinstance(value, list) else [value]:
+            args += [flag, render_option(item)]
+    args.append(_QUIET)
+    args += entry.extra_args
+    env: dict[str, str] = {}
+    if tokenizer is None or not str(tokenizer).startswith(HUB_TOKENIZER_PREFIX):
+        env.update(OFFLINE_ENV)
+    if entry.workers is not None:
+        env["GUIDELLM__MAX_WORKER_PROCESSES"] = str(entry.workers)
+    return GuidellmCommand(tuple(args), options, env, str(output_path))
+
+
+def _backend(entry: LlmLoadFields, target_url: str) -> dict[str, Any]:
+    backend: dict[str, Any] = {"kind": "openai_http", "target": target_url}
+    if entry.model is not None:
+        backend["model"] = entry.model
+    backend.update(entry.backend_options)
+    return backend
+
+
+def _tokenizer(tokenizer: str | Path | None) -> dict[str, Any] | None:
+    if tokenizer is None:
+        return None
+    name = str(tokenizer)
+    return {"kind": "huggingface_auto", "model": name.removeprefix(HUB_TOKENIZER_PREFIX)}
+
+
+def _data(entry: LlmLoadFields, data_path: str | Path | None) -> dict[str, Any]:
+    if entry.data_file is None:
+        return {
+            "kind": "synthetic_text",
+            "prompt_tokens": entry.effective_prompt_tokens,
+            "output_tokens": entry.effective_output_tokens,
+        }
+    path = str(data_path if data_path is not None else entry.data_path or entry.data_file)
+    return {"kind": DATA_FILE_KINDS[Path(entry.data_file).suffix.lower()], "path": path}
+
+
+def _profile(entry: LlmLoadFields, launch: Launch) -> dict[str, Any]:
+    kind = entry.rate_type
+    if kind == "synchronous":
+        return {"kind": "synchronous"}
+    if kind == "concurrent":
+        return {"kind": "concurrent", "streams": int(launch.rate or 1)}
+    profile: dict[str, Any] = {"kind": kind}
+    if kind == "throughput":
+        profile["max_concurrency"] = entry.max_concurrency  # GuideLLM requires the key (None: no cap)
+        return profile
+    if kind == "sweep":
+        profile["sweep_size"] = entry.sweep_size
+    else:
+        profile["rate"] = launch.rate
+    if entry.max_concurrency is not None:
+        profile["max_concurrency"] = entry.max_concurrency
+    return profile
+
+
+def _constraints(entry: LlmLoadFields, launch: Launch) -> list[dict[str, Any]]:
+    seconds = entry.max_seconds
+    if seconds is None:
+        seconds = launch.duration / entry.sweep_size if entry.rate_type == "sweep" else launch.duration
+    constraints: list[dict[str, Any]] = [{"kind": "max_duration", "seconds": round(seconds, 3)}]
+    if entry.max_requests is not None:
+        constraints.append({"kind": "max_requests", "count": entry.max_requests})
+    return constraints

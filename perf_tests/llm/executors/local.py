@@ -1,0 +1,169 @@
+"""The ``local`` executor: GuideLLM processes on this machine, children of the test run.
+
+Each process is ``python -m perf_tests.llm.launcher run ...`` (GuideLLM's CLI with the start hold), in
+its own process group with its output in ``<label>.log``. It is launched ``startupLead`` seconds before
+its start (GuideLLM needs 10-20 s to start) and holds until the start, so its first request is due on
+time; a start that could not be held (launched too late) is reported by the runner. Its own
+``max_duration`` and the launcher's deadline end its load at its end; it then writes its JSON report
+and exits. The runner is stopped ``finish_grace`` seconds after the entry's end (``end_extension``);
+what still runs then is stopped without a report.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+from perf_tests.llm.diagnostics import failure_reason, progress_line
+from perf_tests.llm.executors.executor import Executor, LaunchOutcome, LaunchSpec
+from perf_tests.llm.processes import ChildProcess, launcher_argv, log_tail
+from perf_tests.llm.startup import END_AT_ENV, START_AT_ENV
+from perf_tests.llm.version import check_guidellm
+from perf_tests.scheduler.clock import Clock
+
+__all__ = ["LocalExecutor"]
+
+logger = logging.getLogger(__name__)
+
+FINISH_GRACE = 25.0
+"""Seconds after the entry's end for GuideLLM to write its report and exit (its ``end_extension``)."""
+_POLL = 0.25
+
+
+class LocalExecutor(Executor):
+    """Runs each ``LaunchSpec`` as a local child process (see the module docstring)."""
+
+    name = "local"
+
+    def __init__(self, clock: Clock, *, entry_start_offset: float, entry_end_offset: float, startup_lead: float,
+                 abort: threading.Event | None = None, stopping: threading.Event | None = None,
+                 finish_grace: float = FINISH_GRACE) -> None:
+        super().__init__(clock, entry_start_offset=entry_start_offset, entry_end_offset=entry_end_offset,
+                         startup_lead=startup_lead, abort=abort, stopping=stopping)
+        self.finish_grace = finish_grace
+        self.guidellm_version = ""
+        self._pending: list[LaunchSpec] = []
+        self._running: dict[str, ChildProcess] = {}
+        self._outcomes: dict[str, LaunchOutcome] = {}
+        self._order: list[str] = []
+
+    @property
+    def end_extension(self) -> float:
+        return self.finish_grace
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def prepare(self, specs: Sequence[LaunchSpec]) -> None:
+        self.guidellm_version = check_guidellm()
+        self._pending = sorted(specs, key=self.launch_offset)
+        self._order = [spec.name for spec in specs]
+        for spec in specs:
+            self._outcomes[spec.name] = LaunchOutcome(spec)
+        while self._pending and self.launch_offset(self._pending[0]) < self.entry_start_offset:
+            if self._wait_until(self.launch_offset(self._pending[0])):
+                return
+            self._spawn(self._pending.pop(0))
+
+    def run(self) -> list[LaunchOutcome]:
+        while True:
+            if self.stopping.is_set():
+                self._wind_down()
+                break
+            while self._pending and self.clock.elapsed() >= self.launch_offset(self._pending[0]):
+                self._spawn(self._pending.pop(0))
+            self._reap()
+            if not self._pending and not self._running:
+                break
+            wake = _POLL
+            if self._pending:
+                wake = min(wake, max(0.0, self.clock.monotonic_at(self.launch_offset(self._pending[0]))
+                                     - time.monotonic()))
+            self.stopping.wait(wake)
+        return [self._outcomes[name] for name in self._order]
+
+    def cleanup(self) -> None:
+        for name, child in list(self._running.items()):
+            child.stop(grace=5.0)
+            outcome = self._outcomes[name]
+            outcome.stopped = True
+            outcome.ended_at = time.time()
+            outcome.error = outcome.error or "stopped during cleanup before it finished"
+        self._running.clear()
+
+    def progress(self) -> str:
+        parts = []
+        for name, child in self._running.items():
+            line = progress_line(log_tail(child.log_path, 4096))
+            parts.append(f"{name}: {line}" if line else f"{name}: starting")
+        if self._pending:
+            parts.append(f"{len(self._pending)} more to launch")
+        return "; ".join(parts)
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _wait_until(self, offset: float) -> bool:
+        """Wait until ``offset`` seconds after t0; True when stopped first."""
+        left = self.clock.monotonic_at(offset) - time.monotonic()
+        return left > 0 and self.stopping.wait(left)
+
+    def _spawn(self, spec: LaunchSpec) -> None:
+        env = {
+            **spec.command.env,
+            START_AT_ENV: f"{self.clock.wall_at(spec.start_offset):.6f}",
+            END_AT_ENV: f"{self.clock.wall_at(spec.end_offset):.6f}",
+        }
+        child = ChildProcess(spec.name, launcher_argv(spec.command.args), spec.log_path, env)
+        spec.report_path.unlink(missing_ok=True)  # never mistake an old report for this run's
+        outcome = self._outcomes[spec.name]
+        try:
+            child.start()
+        except OSError as exc:
+            outcome.error = f"could not start GuideLLM: {exc}"
+            return
+        outcome.launched_at = time.time()
+        self._running[spec.name] = child
+        logger.info("launched %s (pid %s), load from %.1fs to %.1fs after t0", spec.name, child.pid,
+                    spec.start_offset, spec.end_offset)
+
+    def _reap(self) -> None:
+        for name, child in list(self._running.items()):
+            code = child.poll()
+            if code is None:
+                continue
+            child.stop(grace=0.0)  # the leader exited: clear what is left of its group
+            del self._running[name]
+            self._record_exit(self._outcomes[name], code)
+
+    def _record_exit(self, outcome: LaunchOutcome, code: int | None) -> None:
+        outcome.exit_code = code
+        outcome.ended_at = time.time()
+        if code != 0 and outcome.error is None:
+            reason = failure_reason(log_tail(outcome.spec.log_path))
+            outcome.error = f"GuideLLM exited with code {code}: {reason or 'no error in its log'}"
+        elif code == 0 and not outcome.spec.report_path.is_file():
+            outcome.error = f"GuideLLM exited without writing its report {outcome.spec.report_path}"
+
+    def _wind_down(self) -> None:
+        early = self.early_stop
+        for spec in self._pending:
+            self._outcomes[spec.name].error = "not launched: the entry was stopped before its launch time"
+        self._pending.clear()
+        if not early:  # normally stopped at end + finish_grace already: this waits only on an early call
+            deadline = self.clock.monotonic_at(self.entry_end_offset + self.finish_grace)
+            while self._running and time.monotonic() < deadline:
+                self._reap()
+                if self._running:
+                    next(iter(self._running.values())).wait(_POLL)
+            self._reap()
+        for name, child in list(self._running.items()):
+            code = child.stop(grace=5.0)
+            del self._running[name]
+            outcome = self._outcomes[name]
+            outcome.stopped = True
+            outcome.exit_code = code
+            outcome.ended_at = time.time()
+            outcome.error = (
+                "stopped before the entry's end (the run was aborted); GuideLLM writes no report then"
+                if early else
+                f"still running {self.finish_grace:g}s after the entry's end; stopped (no report)"
+            )

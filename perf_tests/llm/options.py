@@ -1,0 +1,443 @@
+"""The fields of an ``LLM_LOAD`` entry, shared by every executor (local processes now, Tekton later).
+
+``LlmLoadFields`` holds what the load is (target, model, tokenizer, rate type and rate, limits, data,
+stages, pass-through GuideLLM arguments) and how the embedded mock target behaves; the mode's options
+model (``perf_tests.runners.llm_load.LlmLoadOptions``) adds ``mode: Literal["LLM_LOAD"]``. Everything is
+checked when the scenario file loads: values, combinations and the files named (tokenizer folder, data
+file), so a mistake is a ``ScenarioError`` naming the field, never a traceback from GuideLLM later.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from perf_tests.models.durations import Seconds
+from perf_tests.models.scenario import EntryFiles, ScenarioEntry
+from perf_tests.tekton.options import TektonEntryFields
+
+__all__ = [
+    "DATA_FILE_KINDS",
+    "EXECUTORS",
+    "HUB_TOKENIZER_PREFIX",
+    "METRIC_NAMES",
+    "RATE_TYPES",
+    "RESERVED_ARGS",
+    "LlmLoadFields",
+    "LlmStage",
+    "MockServerOptions",
+    "RateType",
+]
+
+RateType = Literal["synchronous", "throughput", "concurrent", "constant", "poisson", "sweep"]
+RATE_TYPES: tuple[str, ...] = ("synchronous", "throughput", "concurrent", "constant", "poisson", "sweep")
+
+EXECUTORS: tuple[str, ...] = ("local", "tekton")
+"""Where GuideLLM runs. ``local``: child processes of the test run; ``tekton``: PipelineRuns in a cluster
+(``perf_tests.llm.executors.tekton``)."""
+
+METRIC_NAMES: tuple[str, ...] = (
+    "llm_request",
+    "output_tokens",
+    "prompt_tokens",
+    "request_latency",
+    "request_scheduled_latency",
+    "requests",
+    "tpot",
+    "ttft",
+    "itl",
+)
+"""What an LLM_LOAD entry records: GuideLLM's statistics (one ``MetricsRecord`` each) and ``llm_request``,
+every request replayed from GuideLLM's report as an operation (per-second timeline, failures)."""
+
+DATA_FILE_KINDS: dict[str, str] = {
+    ".txt": "text_file",
+    ".csv": "csv_file",
+    ".json": "json_file",
+    ".jsonl": "json_file",
+    ".parquet": "parquet_file",
+    ".arrow": "arrow_file",
+    ".h5": "hdf5_file",
+    ".hdf5": "hdf5_file",
+    ".tar": "tar_file",
+}
+"""GuideLLM data kinds by file suffix."""
+
+HUB_TOKENIZER_PREFIX = "hf:"
+"""``tokenizer: "hf:org/name"`` passes a Hugging Face hub id through unchecked (needs hub access)."""
+
+RESERVED_ARGS: tuple[str, ...] = (
+    "--backend",
+    "--profile",
+    "--tokenizer",
+    "--data",
+    "--output",
+    "--config",
+    "--scenario",
+    "-c",
+    "--disable-console",
+    "--disable-console-outputs",
+    "--disable-console-interactive",
+    "--disable-progress",
+)
+"""GuideLLM options the framework sets itself; ``extraArgs`` may not repeat them."""
+
+_MAX_RATE = 100_000.0
+_CAMEL = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+
+class LlmStage(BaseModel):
+    """One step of a stair-step load: ``rate`` requests per second in total for ``duration``."""
+
+    model_config = _CAMEL
+
+    rate: float = Field(ge=0, le=_MAX_RATE, description="Total requests per second during the step.")
+    duration: Seconds = Field(description="How long the step lasts: seconds or a string like '10m'.")
+
+    @field_validator("duration")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("a step's duration must be greater than 0")
+        return value
+
+
+class MockServerOptions(BaseModel):
+    """How the embedded ``guidellm mock-server`` answers (used when ``targetUrl`` is unset)."""
+
+    model_config = _CAMEL
+
+    model: str = Field(default="mock-llm", min_length=1, description="Model name the mock reports.")
+    ttft_ms: float = Field(default=50.0, ge=0, le=600_000, description="Time to first token (ms).")
+    ttft_ms_std: float = Field(default=0.0, ge=0, description="Standard deviation of the TTFT (ms).")
+    itl_ms: float = Field(default=5.0, ge=0, le=60_000, description="Inter-token latency (ms).")
+    itl_ms_std: float = Field(default=0.0, ge=0, description="Standard deviation of the ITL (ms).")
+    output_tokens: int = Field(
+        default=128, ge=1, le=1_000_000, description="Tokens per answer when the request sets no limit."
+    )
+    output_tokens_std: float = Field(default=0.0, ge=0, description="Standard deviation of output tokens.")
+    max_concurrent_requests: int | None = Field(
+        default=None, ge=1, description="Requests served at once; more wait (simulates saturation)."
+    )
+    fail_after_requests: int | None = Field(
+        default=None, ge=0, description="Answer HTTP 500 after this many requests (simulates failures)."
+    )
+
+    def cli_args(self) -> list[str]:
+        """The ``guidellm mock-server`` options for these settings (host and port are added by the caller)."""
+        args = [
+            "--model", self.model,
+            "--ttft-ms", f"{self.ttft_ms:g}",
+            "--ttft-ms-std", f"{self.ttft_ms_std:g}",
+            "--itl-ms", f"{self.itl_ms:g}",
+            "--itl-ms-std", f"{self.itl_ms_std:g}",
+            "--output-tokens", str(self.output_tokens),
+            "--output-tokens-std", f"{self.output_tokens_std:g}",
+        ]
+        if self.max_concurrent_requests is not None:
+            args += ["--max-concurrent-requests", str(self.max_concurrent_requests)]
+        if self.fail_after_requests is not None:
+            args += ["--fail-after-requests", str(self.fail_after_requests)]
+        return args
+
+
+class LlmLoadFields(TektonEntryFields, ScenarioEntry):
+    """An LLM serving load generated by GuideLLM: what to send, how fast, for how long, and where.
+
+    ``rate`` means requests per second for ``constant`` and ``poisson``, concurrent streams for
+    ``concurrent`` and the number of benchmarks for ``sweep``; ``synchronous`` and ``throughput`` take
+    none. ``stages`` (constant or poisson only) replaces ``rate`` with steps of a total rate; the last step
+    holds until the entry ends.
+    """
+
+    operations: ClassVar[tuple[str, ...]] = METRIC_NAMES
+
+    executor: str = Field(default="local", description=f"Where GuideLLM runs: {', '.join(EXECUTORS)}.")
+    target_url: str | None = Field(
+        default=None,
+        description="Base URL of an OpenAI-compatible server (e.g. http://host:8000); unset: the embedded "
+        "guidellm mock-server on loopback.",
+    )
+    model: str | None = Field(
+        default=None, description="Model name sent with each request; default: the server's first model."
+    )
+    tokenizer: str | None = Field(
+        default=None,
+        description="Local Hugging Face tokenizer folder (or 'hf:org/name'); default: a small one the "
+        "framework builds.",
+    )
+    rate_type: RateType = Field(default="constant", description=f"Load pattern: {', '.join(RATE_TYPES)}.")
+    rate: float | None = Field(
+        default=None,
+        gt=0,
+        le=_MAX_RATE,
+        description="Requests/s (constant, poisson), streams (concurrent) or benchmarks (sweep, default 10).",
+    )
+    max_seconds: Seconds | None = Field(
+        default=None, description="Seconds of load per benchmark; default: runTime (sweep: runTime / rate)."
+    )
+    max_requests: int | None = Field(default=None, ge=1, description="Stop after this many requests.")
+    max_concurrency: int | None = Field(
+        default=None, ge=1, le=100_000, description="Cap on requests in flight (throughput, constant, ...)."
+    )
+    prompt_tokens: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="Synthetic prompt length in tokens (default 128)."
+    )
+    output_tokens: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="Synthetic answer length in tokens (default 64)."
+    )
+    data_file: str | None = Field(
+        default=None,
+        description=f"Prompts file instead of synthetic data ({', '.join(sorted(DATA_FILE_KINDS))}); looked up "
+        "beside the scenario file and in test_data/llm/.",
+    )
+    extra_args: list[str] = Field(
+        default_factory=list, description="More `guidellm run` arguments, passed through (e.g. --constraint)."
+    )
+    backend_options: dict[str, str | int | float | bool | None] = Field(
+        default_factory=dict,
+        description="More keys of GuideLLM's --backend (e.g. request_format, timeout).",
+    )
+    stages: list[LlmStage] | None = Field(
+        default=None, description="Stair-step load [{rate, duration}]: total rate per step (constant/poisson)."
+    )
+    mock_server: MockServerOptions | None = Field(
+        default=None, description="Behaviour of the embedded mock target (only without targetUrl)."
+    )
+    workers: int | None = Field(
+        default=None, ge=1, le=64, description="GuideLLM worker processes (default GuideLLM's 10)."
+    )
+    startup_lead: Seconds = Field(
+        default=30.0,
+        description="How long before startTime GuideLLM is launched; it needs ~15 s to start and then "
+        "holds until startTime.",
+    )
+    data_path: Path | None = Field(default=None, exclude=True, description="Resolved data file.")
+    tokenizer_path: Path | None = Field(default=None, exclude=True, description="Resolved tokenizer folder.")
+
+    # -- single fields ------------------------------------------------------------------------------
+    @field_validator("executor")
+    @classmethod
+    def _known_executor(cls, value: str) -> str:
+        if value not in EXECUTORS:
+            raise ValueError(f"unknown executor {value!r}; available: {', '.join(EXECUTORS)}")
+        return value
+
+    @field_validator("target_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = value.strip().rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL; give the server's base URL, e.g. "
+                             "http://127.0.0.1:8000")
+        if parts.query or parts.fragment:
+            raise ValueError("give the base URL without a query or fragment")
+        if parts.path.rstrip("/").endswith("/v1"):
+            raise ValueError(f"give the base URL without /v1 (GuideLLM adds /v1/chat/completions): "
+                             f"{url.removesuffix('/v1')}")
+        try:
+            parts.port  # noqa: B018 - raises ValueError for a bad port
+        except ValueError:
+            raise ValueError(f"{value!r} has an invalid port") from None
+        return url
+
+    @field_validator("model", "tokenizer", "data_file")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty; leave the field out for the default")
+        return value.strip() if value is not None else None
+
+    @field_validator("rate")
+    @classmethod
+    def _rate_for_type(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None:
+            return None
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        kind = info.data.get("rate_type")
+        if kind in ("synchronous", "throughput"):
+            raise ValueError(f"rateType {kind} takes no rate; remove 'rate'")
+        if kind == "concurrent" and value != int(value):
+            raise ValueError("rateType concurrent takes the number of concurrent streams (an integer)")
+        if kind == "sweep" and (value != int(value) or value < 2):
+            raise ValueError("rateType sweep takes the number of benchmarks (an integer >= 2)")
+        return value
+
+    @field_validator("max_seconds")
+    @classmethod
+    def _within_run_time(cls, value: float | None, info: ValidationInfo) -> float | None:
+        run_time = info.data.get("run_time")
+        if value is not None and isinstance(run_time, float) and value > run_time + 1e-9:
+            raise ValueError(f"{value:g}s is longer than runTime ({run_time:g}s); the entry is stopped at its end")
+        return value
+
+    @field_validator("max_concurrency")
+    @classmethod
+    def _concurrency_applies(cls, value: int | None, info: ValidationInfo) -> int | None:
+        kind = info.data.get("rate_type")
+        if value is not None and kind in ("synchronous", "concurrent"):
+            raise ValueError(f"does not apply to rateType {kind}")
+        return value
+
+    @field_validator("data_file")
+    @classmethod
+    def _known_suffix(cls, value: str | None) -> str | None:
+        if value is not None and Path(value).suffix.lower() not in DATA_FILE_KINDS:
+            raise ValueError(f"{value!r}: unsupported file type; use one of {', '.join(sorted(DATA_FILE_KINDS))}")
+        return value
+
+    @field_validator("max_seconds", "startup_lead")
+    @classmethod
+    def _positive_seconds(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError("must be greater than 0")
+        return value
+
+    @field_validator("extra_args")
+    @classmethod
+    def _no_reserved(cls, value: list[str]) -> list[str]:
+        for arg in value:
+            flag = arg.split("=", 1)[0]
+            if flag in RESERVED_ARGS:
+                raise ValueError(
+                    f"{flag} is set by the framework; use the entry's fields (targetUrl, model, tokenizer, "
+                    "rateType, rate, stages, promptTokens/outputTokens or dataFile) instead"
+                )
+        return value
+
+    @field_validator("backend_options")
+    @classmethod
+    def _no_core_backend_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in ("kind", "target", "model"):
+            if key in value:
+                raise ValueError(f"'{key}' is set by the framework; use targetUrl and model")
+        return value
+
+    # -- combinations -------------------------------------------------------------------------------
+    @model_validator(mode="before")
+    @classmethod
+    def _run_time_from_stages(cls, data: Any) -> Any:
+        """With ``stages`` and no ``runTime``, the entry lasts as long as its steps."""
+        if isinstance(data, dict) and "runTime" not in data and "run_time" not in data:
+            stages = data.get("stages")
+            if isinstance(stages, list) and stages:
+                try:
+                    total = sum(LlmStage.model_validate(stage).duration for stage in stages)
+                except ValueError:  # the stage's own error is reported by the field
+                    return data
+                data = {**data, "runTime": f"{total}s"}
+        return data
+
+    @model_validator(mode="after")
+    def _combinations(self) -> LlmLoadFields:
+        self._check_rate()
+        if self.stages is not None:
+            self._check_stages()
+        if self.data_file is not None and (self.prompt_tokens is not None or self.output_tokens is not None):
+            raise ValueError("give either dataFile or promptTokens/outputTokens (synthetic data), not both")
+        if self.target_url is not None and self.mock_server is not None:
+            raise ValueError("mockServer applies only to the embedded mock target; remove it or targetUrl")
+        return self
+
+    def _check_rate(self) -> None:
+        kind = self.rate_type
+        if kind == "concurrent" and self.rate is None:
+            raise ValueError("rateType concurrent needs 'rate': the number of concurrent streams")
+        if kind in ("constant", "poisson") and self.stages is None and self.rate is None:
+            raise ValueError(f"rateType {kind} needs 'rate' (requests per second) or 'stages'")
+
+    def _check_stages(self) -> None:
+        assert self.stages is not None
+        if self.rate_type not in ("constant", "poisson"):
+            raise ValueError(f"stages need rateType constant or poisson, not {self.rate_type}")
+        if self.rate is not None:
+            raise ValueError("give either 'rate' or 'stages', not both")
+        if not self.stages:
+            raise ValueError("'stages' needs at least one step")
+        if not any(stage.rate > 0 for stage in self.stages):
+            raise ValueError("every step of 'stages' has rate 0")
+        total = sum(stage.duration for stage in self.stages)
+        if total > self.run_time + 1e-9:
+            raise ValueError(
+                f"the steps of 'stages' last {total:g}s, longer than runTime ({self.run_time:g}s); the last "
+                "step holds until the entry ends, so runTime must be at least their sum"
+            )
+        if self.max_seconds is not None or self.max_requests is not None:
+            raise ValueError("maxSeconds and maxRequests do not combine with stages (each step has a duration)")
+
+    # -- derived values -----------------------------------------------------------------------------
+    @property
+    def uses_mock(self) -> bool:
+        """True when the load goes to the embedded mock server."""
+        return self.target_url is None
+
+    @property
+    def mock(self) -> MockServerOptions:
+        """The mock server's settings (defaults when not given)."""
+        return self.mock_server or MockServerOptions()
+
+    @property
+    def synthetic(self) -> bool:
+        """True for synthetic prompts (no dataFile)."""
+        return self.data_file is None
+
+    @property
+    def effective_prompt_tokens(self) -> int:
+        return self.prompt_tokens if self.prompt_tokens is not None else 128
+
+    @property
+    def effective_output_tokens(self) -> int:
+        return self.output_tokens if self.output_tokens is not None else 64
+
+    @property
+    def sweep_size(self) -> int:
+        return int(self.rate) if self.rate is not None else 10
+
+    # -- files --------------------------------------------------------------------------------------
+    def check_files(self, files: EntryFiles) -> list[str]:
+        problems = self.tekton_file_problems(files)  # pipelineRunTemplate (executor tekton)
+        if self.data_file is not None and files.find(self.data_file, "llm") is None:
+            looked = ", ".join(str(p) for p in files.candidates(self.data_file, "llm"))
+            problems.append(f"field 'dataFile': data file {self.data_file!r} not found (looked in {looked})")
+        if self.tokenizer is not None and not self.tokenizer.startswith(HUB_TOKENIZER_PREFIX):
+            folder = _find_folder(self.tokenizer, files)
+            if folder is None:
+                looked = ", ".join(str(p) for p in files.candidates(self.tokenizer, "llm"))
+                problems.append(
+                    f"field 'tokenizer': tokenizer folder {self.tokenizer!r} not found (looked in {looked}); "
+                    f"give a local Hugging Face tokenizer folder, '{HUB_TOKENIZER_PREFIX}org/name' for a hub "
+                    "id, or leave it out for the built-in one"
+                )
+            elif not _looks_like_tokenizer(folder):
+                problems.append(
+                    f"field 'tokenizer': {folder} has no tokenizer files (tokenizer.json, tokenizer_config.json "
+                    "or vocab.json); save one with tokenizer.save_pretrained(folder)"
+                )
+        return problems
+
+    def resolve_files(self, files: EntryFiles) -> None:
+        self.resolve_tekton_files(files)
+        if self.data_file is not None:
+            self.data_path = files.find(self.data_file, "llm")
+        if self.tokenizer is not None and not self.tokenizer.startswith(HUB_TOKENIZER_PREFIX):
+            self.tokenizer_path = _find_folder(self.tokenizer, files)
+
+
+def _find_folder(name: str, files: EntryFiles) -> Path | None:
+    for candidate in files.candidates(name, "llm"):
+        if candidate.is_dir():
+            return candidate.resolve()
+    return None
+
+
+def _looks_like_tokenizer(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json", "vocab.json"))

@@ -1,0 +1,101 @@
+"""Handing an entry's GuideLLM results to the recorder, and where its files go.
+
+GuideLLM's statistics become one ``MetricsRecord`` per metric name (``ttft``, ``itl``, ``tpot``,
+``request_latency``, ``request_scheduled_latency``, ``requests``, ``output_tokens``, ``prompt_tokens``),
+so summaries, thresholds (``p99(ttft) < 1s``) and reports read them like any other operation. Every
+request of GuideLLM's report is also replayed as an ``llm_request`` operation through a
+``StreamRecorder`` (per-second aggregates): its start, latency, outcome and lateness (actual minus
+targeted start), which gives the per-second timeline and the failure count of the default verdict.
+Requests GuideLLM cancelled at the end of the load are counted as ``incomplete``, not as failures.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from perf_tests.llm.report import FELL_BEHIND_WARNINGS, GuidellmWarning, LlmResults
+from perf_tests.recorder.events import EventHook, MetricsRecord
+from perf_tests.recorder.stream import StreamRecorder
+
+__all__ = [
+    "REQUEST_OPERATION",
+    "classify_request_error",
+    "entry_results_dir",
+    "record_results",
+    "safe_name",
+    "warning_notes",
+]
+
+REQUEST_OPERATION = "llm_request"
+SOURCE = "guidellm"
+
+
+def safe_name(name: str) -> str:
+    """A file-system-safe version of an entry name (``LLM_LOAD#0[rate=1]`` -> ``LLM_LOAD_0_rate_1``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "entry"
+
+
+def entry_results_dir(results_dir: Path, entry_name: str) -> Path:
+    """``<results_dir>/<entry name sanitized>/``: GuideLLM's files and the universal report of an entry."""
+    return results_dir / safe_name(entry_name)
+
+
+def classify_request_error(error: str | None) -> str:
+    """A short, countable error type for a failed request (``http_500``, ``timeout``, ``connection`` ...)."""
+    text = (error or "").lower()
+    match = re.search(r"(?:http|status|code)[^0-9]{0,12}([1-5]\d\d)\b", text)
+    if match:
+        return f"http_{match.group(1)}"
+    if "timeout" in text or "timed out" in text:
+        return "timeout"
+    if "connect" in text or "refused" in text or "reset" in text:
+        return "connection"
+    if "cancel" in text:
+        return "cancelled"
+    return "error"
+
+
+def record_results(hook: EventHook, scenario: str, mode: str, results: LlmResults, now: float) -> None:
+    """Fire the entry's ``MetricsRecord``s and replay its requests as ``llm_request`` operations."""
+    for name, stats in results.metrics().items():
+        hook.fire(MetricsRecord(scenario, mode, name, now, stats, source=SOURCE))
+    stream = StreamRecorder(hook, scenario, mode)
+    for request in results.requests:
+        start = request.start if request.start is not None else request.targeted_start
+        if start is None:
+            continue
+        if request.status == "incomplete":
+            stream.count(REQUEST_OPERATION, "incomplete", at=start)
+            continue
+        duration = request.latency
+        if duration is None:
+            duration = (request.end - start) if request.end is not None else 0.0
+        ok = request.status == "successful"
+        lateness = request.lateness
+        stream.record(
+            REQUEST_OPERATION,
+            start,
+            max(0.0, duration),
+            ok,
+            None if ok else classify_request_error(request.error),
+            None if ok else request.error,
+            values={"lateness": lateness} if lateness is not None else None,
+        )
+    stream.flush()
+
+
+def warning_notes(warnings: Iterable[GuidellmWarning]) -> list[str]:
+    """One note per distinct GuideLLM warning, saying when the generator (not the target) fell behind."""
+    notes: list[str] = []
+    for warning in warnings:
+        meaning = FELL_BEHIND_WARNINGS.get(warning.code)
+        if meaning:
+            note = (f"GuideLLM warning {warning.code}: {meaning}, so the target saw less load than planned: "
+                    f"{warning.message}")
+        else:
+            note = f"GuideLLM warning {warning.code}: {warning.message} {warning.note}".strip()
+        if note not in notes:
+            notes.append(note)
+    return notes

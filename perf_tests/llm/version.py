@@ -1,0 +1,55 @@
+"""Which GuideLLM the framework supports, and a check of the installed one.
+
+The command line (``guidellm run`` with ``kind=...`` options), the JSON report (``metadata.version`` 2)
+and the start hold of ``perf_tests.llm.launcher`` are those of GuideLLM 0.8; another minor version may
+change any of them, so it is refused with a message saying what to install.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import metadata
+
+from perf_tests.errors import RunnerError
+
+__all__ = [
+    "INSTALL_HINT",
+    "SUPPORTED_RANGE",
+    "check_guidellm",
+    "installed_guidellm_version",
+    "is_supported",
+]
+
+SUPPORTED_RANGE = ">=0.8,<0.9"
+_SUPPORTED = (0, 8)
+INSTALL_HINT = (
+    "install the llm extra: `pip install torch==2.13.0` first (the CPU wheel; a bare `torch` pulls a "
+    f"multi-GB CUDA build), then `pip install 'guidellm{SUPPORTED_RANGE}'` (or `pip install -e '.[llm]'`)"
+)
+
+
+def installed_guidellm_version() -> str | None:
+    """The installed GuideLLM distribution's version, or None when it is not installed."""
+    try:
+        return metadata.version("guidellm")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def is_supported(version: str) -> bool:
+    """True for a 0.8.x version (pre-releases of 0.8 included)."""
+    match = re.match(r"^\s*v?(\d+)\.(\d+)", version)
+    return match is not None and (int(match.group(1)), int(match.group(2))) == _SUPPORTED
+
+
+def check_guidellm(version: str | None = None) -> str:
+    """The installed (or given) GuideLLM version; ``RunnerError`` when missing or unsupported."""
+    found = version if version is not None else installed_guidellm_version()
+    if found is None:
+        raise RunnerError(f"LLM_LOAD needs GuideLLM {SUPPORTED_RANGE}, which is not installed; {INSTALL_HINT}")
+    if not is_supported(found):
+        raise RunnerError(
+            f"GuideLLM {found} is installed but perf-tests supports GuideLLM {SUPPORTED_RANGE} (its `guidellm run` "
+            f"command line and JSON report v2); {INSTALL_HINT}"
+        )
+    return found

@@ -1,0 +1,282 @@
+"""LLM_LOAD: load an OpenAI-compatible LLM server with GuideLLM and record what it measured.
+
+The entry's fields are ``perf_tests.llm.options.LlmLoadFields`` (target, model, tokenizer, rate type
+and rate or stages, limits, data, pass-through arguments, mock settings). Lifecycle:
+
+1. ``prepare``: check GuideLLM, start (or share) the embedded mock target when there is no
+   ``targetUrl`` or check that the target answers, build the default tokenizer if none is given, plan
+   the GuideLLM processes (one, or one per stair-step layer), build their commands
+   (``command.txt``) and let the executor launch them ahead of the start time; they hold until it.
+2. ``run``: the executor waits for every process; each ends its load at its end and writes its JSON
+   report. The runner parses the reports, fires one ``MetricsRecord`` per metric and replays every
+   request as ``llm_request``, notes GuideLLM's warnings and late starts, and writes the llm-d universal
+   report (``benchmark_report.yaml``/``.json``). A failed process is an error naming the reason.
+3. ``cleanup``: stop whatever still runs; release the mock server.
+
+Files of an entry: ``<results_dir>/<entry name sanitized>/`` holds ``command.txt``, GuideLLM's
+``guidellm[-n].json`` and ``.log``, ``metrics.json`` (our parsed metrics) and the universal report.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any, Literal
+
+from perf_tests.errors import RunnerError, TargetError
+from perf_tests.llm.command import build_command
+from perf_tests.llm.diagnostics import hold_report
+from perf_tests.llm.executors import EXECUTOR_CLASSES, Executor, LaunchOutcome, LaunchSpec
+from perf_tests.llm.mock_server import MockServer, shared_mock_servers
+from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
+from perf_tests.llm.plan import plan_launches
+from perf_tests.llm.processes import log_tail
+from perf_tests.llm.recording import entry_results_dir, record_results, warning_notes
+from perf_tests.llm.report import GuidellmReport, LlmResults, load_report, summarize
+from perf_tests.llm.tokenizer import default_tokenizer
+from perf_tests.llm.universal_report import (
+    build_universal_report,
+    validate_universal_report,
+    write_universal_report,
+)
+from perf_tests.llm.version import check_guidellm
+from perf_tests.models.scenario import EntryFiles
+from perf_tests.runners.base_runner import BaseRunner
+from perf_tests.runners.context import RunContext
+from perf_tests.runners.registry import register
+
+__all__ = ["LlmLoadOptions", "LlmLoadRunner"]
+
+TOKENIZER_CACHE = "llm-cache/tokenizers"
+"""Where the default tokenizer is built, under the run's results directory."""
+_LATE_NOTE = 0.5  # seconds: a later start than this is noted
+
+
+class LlmLoadOptions(LlmLoadFields):
+    """Options of an LLM_LOAD entry (camelCase in scenario files); the fields are ``LlmLoadFields``'."""
+
+    mode: Literal["LLM_LOAD"] = "LLM_LOAD"
+
+
+@register
+class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
+    """Runs an LLM_LOAD entry through its executor (see the module docstring)."""
+
+    options_model = LlmLoadOptions
+    needs_kfp = False
+
+    def __init__(self, entry: LlmLoadOptions, context: RunContext) -> None:
+        super().__init__(entry, context)
+        self.entry_dir = entry_results_dir(context.results_dir, entry.name)
+        executor_class = EXECUTOR_CLASSES[entry.executor]
+        self.executor: Executor = executor_class(
+            context.clock,
+            entry_start_offset=entry.start_time,
+            entry_end_offset=entry.end_time,
+            startup_lead=entry.startup_lead,
+            abort=context.abort,
+            stopping=self.stopping,
+        )
+        self.executor.bind(entry, context.run_id, self.emit)
+        self.mock: MockServer | None = None
+        self.specs: list[LaunchSpec] = []
+        self.target = ""
+        self.guidellm_version = ""
+        self.results: LlmResults | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        entry = self.entry
+        self.entry_dir.mkdir(parents=True, exist_ok=True)
+        if entry.executor == "local" or entry.uses_mock:
+            self.guidellm_version = check_guidellm()
+        self._check_files()
+        target_url = self._resolve_target()
+        tokenizer = self._resolve_tokenizer()
+        launches = plan_launches(entry)
+        self.specs = [
+            LaunchSpec(
+                launch=launch,
+                command=build_command(
+                    entry, launch, target_url=target_url, tokenizer=tokenizer,
+                    output_path=self.entry_dir / f"{launch.label}.json", data_path=entry.data_path,
+                ),
+                start_offset=entry.start_time + launch.start,
+                end_offset=entry.start_time + launch.end,
+                report_path=self.entry_dir / f"{launch.label}.json",
+                log_path=self.entry_dir / f"{launch.label}.log",
+            )
+            for launch in launches
+        ]
+        (self.entry_dir / "command.txt").write_text(
+            "".join(f"# {spec.name}: load from {spec.start_offset:g}s to {spec.end_offset:g}s after the test start\n"
+                    f"{spec.command.shell()}\n" for spec in self.specs),
+            encoding="utf-8",
+        )
+        self.mark("note", message=f"target: {self.target}; {len(self.specs)} GuideLLM process(es)",
+                  attrs={"target": self.target, "guidellm": self.guidellm_version or None,
+                         "guidellm_processes": len(self.specs), "results": str(self.entry_dir)})
+        self.executor.prepare(self.specs)
+
+    def run(self) -> None:
+        outcomes = self.executor.run()
+        problems: list[str] = []
+        reports: list[GuidellmReport] = []
+        for outcome in outcomes:
+            report = self._report_of(outcome, problems)
+            if report is not None:
+                reports.append(report)
+        if reports:
+            self._record(reports)
+        elif not problems:
+            problems.append("no GuideLLM report was written")
+        if problems:
+            raise RunnerError("; ".join(problems))
+
+    def cleanup(self) -> None:
+        try:
+            self.executor.cleanup()
+        finally:
+            if self.mock is not None:
+                shared_mock_servers.release(self.mock)
+                self.mock = None
+
+    @property
+    def end_offset(self) -> float:
+        """The entry's end plus the executor's ``end_extension`` (time for GuideLLM to finish its reports,
+        or Tekton's queueing): the scheduler stops the runner then."""
+        return self.entry.end_time + self.executor.end_extension
+
+    def stop(self) -> None:
+        super().stop()
+        self.executor.stop()  # it shares ``self.stopping``; an executor may also act at once (cancel)
+
+    def progress(self) -> str:
+        return self.executor.progress() or ("running" if self.specs else "preparing")
+
+    # -- prepare helpers ----------------------------------------------------------------------------
+    def _check_files(self) -> None:
+        """Entries built without the scenario loader resolve their files here (from the data folder)."""
+        entry = self.entry
+        needs_data = entry.data_file is not None and entry.data_path is None
+        needs_tokenizer = (entry.tokenizer is not None and entry.tokenizer_path is None
+                           and not entry.tokenizer.startswith(HUB_TOKENIZER_PREFIX))
+        if not (needs_data or needs_tokenizer):
+            return
+        files = EntryFiles(None, self.context.data_dir)
+        problems = entry.check_files(files)
+        if problems:
+            raise RunnerError("; ".join(problems))
+        entry.resolve_files(files)
+
+    def _resolve_target(self) -> str:
+        entry = self.entry
+        if entry.uses_mock:
+            self.mock = shared_mock_servers.acquire(entry.mock, self.entry_dir, cancel=self.stopping)
+            self.target = self.mock.description
+            return self.mock.url
+        assert entry.target_url is not None
+        self.target = entry.target_url
+        if entry.executor != "local":
+            return entry.target_url  # reached from the executor's machines (a cluster), not from here
+        check_target(entry.target_url, require_health=entry.backend_options.get("validate_backend", True) is not False)
+        return entry.target_url
+
+    def _resolve_tokenizer(self) -> str | None:
+        entry = self.entry
+        if entry.tokenizer is not None and entry.tokenizer.startswith(HUB_TOKENIZER_PREFIX):
+            return entry.tokenizer
+        if entry.executor != "local":
+            return None  # a local folder is of no use elsewhere; GuideLLM loads the model's tokenizer there
+        if entry.tokenizer_path is not None:
+            return str(entry.tokenizer_path)
+        return str(default_tokenizer(self.context.results_dir / TOKENIZER_CACHE))
+
+    # -- run helpers --------------------------------------------------------------------------------
+    def _report_of(self, outcome: LaunchOutcome, problems: list[str]) -> GuidellmReport | None:
+        spec = outcome.spec
+        report: GuidellmReport | None = None
+        if spec.report_path.is_file():
+            try:
+                report = load_report(spec.report_path)
+            except RunnerError as exc:
+                problems.append(f"{spec.name}: {exc}")
+        if outcome.error is not None:
+            problems.append(f"{spec.name}: {outcome.error} (log: {spec.log_path})")
+        planned = self.context.clock.wall_at(spec.start_offset)
+        started = report.benchmarks[0].scheduler_start if report and report.benchmarks else None
+        if started is None:
+            hold = hold_report(log_tail(spec.log_path))
+            started = hold.ready_at + 1.0 if hold is not None and hold.late else None
+        if started is not None and started - planned > _LATE_NOTE:
+            late = started - planned
+            why = (f"it was launched at most {spec.start_offset:g}s ahead (startTime is shorter than "
+                   f"startupLead={self.entry.startup_lead:g}s)" if spec.start_offset < self.entry.startup_lead
+                   else f"GuideLLM needed more than startupLead={self.entry.startup_lead:g}s to start")
+            self.mark("note", message=f"{spec.name}: load started {late:.1f}s after its planned start; {why}",
+                      attrs={f"{spec.name}_late_s": round(late, 3)})
+        return report
+
+    def _record(self, reports: list[GuidellmReport]) -> None:
+        results = summarize(reports)
+        self.results = results
+        record_results(self.context.events, self.entry.name, self.entry.mode, results,
+                       self.context.clock.wall_now())
+        for note in warning_notes(results.warnings):
+            self.mark("note", message=note)
+        metrics = results.metrics()
+        attrs: dict[str, Any] = {}
+        if self.entry.stages is not None:
+            attrs["stages"] = self._stage_rates(results)
+            achieved = ", ".join(f"{s['rate']:g}→{s['achieved']:.3g}" for s in attrs["stages"])
+            self.mark("note", message=f"stages (planned→achieved req/s): {achieved}", attrs=attrs)
+        (self.entry_dir / "metrics.json").write_text(
+            json.dumps({"metrics": metrics, **attrs, "merged": results.merged}, indent=2) + "\n", encoding="utf-8"
+        )
+        version = next((r.guidellm_version for r in reports if r.guidellm_version != "unknown"),
+                       self.guidellm_version or "unknown")
+        universal = build_universal_report(
+            self.entry, results, run_id=self.context.run_id, tool_version=version,
+            commands=[spec.command for spec in self.specs], target=self.target,
+        )
+        write_universal_report(universal, self.entry_dir)
+        problems = validate_universal_report(universal)
+        if problems:
+            self.log.warning("the universal report does not match the llm-d schema v0.2.1: %s", "; ".join(problems))
+            self.mark("note", message=f"universal report schema problems: {'; '.join(problems[:3])}")
+
+    def _stage_rates(self, results: LlmResults) -> list[dict[str, float]]:
+        """Each step's planned rate and the rate of request starts GuideLLM achieved in it."""
+        assert self.entry.stages is not None
+        starts = sorted(r.start for r in results.requests if r.start is not None and r.status != "incomplete")
+        out = []
+        offset = self.entry.start_time
+        for number, stage in enumerate(self.entry.stages):
+            last = number == len(self.entry.stages) - 1
+            end = self.entry.end_time if last else offset + stage.duration
+            begin_wall, end_wall = self.context.clock.wall_at(offset), self.context.clock.wall_at(end)
+            count = sum(1 for start in starts if begin_wall <= start < end_wall)
+            out.append({"rate": stage.rate, "seconds": end - offset, "achieved": count / (end - offset)})
+            offset = end
+        return out
+
+
+def check_target(url: str, require_health: bool = True, timeout: float = 10.0) -> None:
+    """``TargetError`` unless ``<url>/health`` answers (GuideLLM checks the same before its first request)."""
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as response:
+            response.read(256)
+    except urllib.error.HTTPError as exc:
+        if require_health:
+            raise TargetError(
+                f"targetUrl {url} answers HTTP {exc.code} on /health, which GuideLLM requires before it sends "
+                "load; check that targetUrl is the server's base URL, or set backendOptions.validate_backend "
+                "to false for a server without /health"
+            ) from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TargetError(
+            f"targetUrl {url} is unreachable ({reason}); check the URL and that the server is running"
+        ) from None
+

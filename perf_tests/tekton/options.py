@@ -46,7 +46,9 @@ class TektonEntryFields(BaseModel):
     @model_validator(mode="after")
     def _only_for_tekton(self) -> TektonEntryFields:
         executor = getattr(self, "executor", "tekton")
-        if executor != "tekton":
+        if executor == "tekton":
+            self._check_runs_in_cluster()
+        else:
             given = [
                 alias
                 for alias, value in (
@@ -58,6 +60,26 @@ class TektonEntryFields(BaseModel):
             if given:
                 raise ValueError(f'{" and ".join(given)} apply only to "executor": "tekton"')
         return self
+
+    def _check_runs_in_cluster(self) -> None:
+        """What a TaskRun pod cannot use: no target (the local mock), local data or tokenizer files."""
+        if getattr(self, "target_url", "") is None:
+            raise ValueError(
+                'executor "tekton" needs targetUrl: the model\'s address as a pod in the cluster sees it (e.g. '
+                "http://my-model.my-namespace.svc.cluster.local:8000); the embedded mock target is local only"
+            )
+        if getattr(self, "data_file", None) is not None:
+            raise ValueError(
+                "dataFile is a file on this machine, which a TaskRun pod cannot read: with executor "
+                '"tekton" use promptTokens/outputTokens, or a pipelineRunTemplate that provides the data'
+            )
+        tokenizer = getattr(self, "tokenizer", None)
+        if isinstance(tokenizer, str) and not tokenizer.startswith("hf:"):
+            raise ValueError(
+                "tokenizer is a folder on this machine, which a TaskRun pod cannot read: with executor "
+                '"tekton" give "hf:org/name" or leave it out (the model\'s tokenizer is then loaded '
+                "in the cluster)"
+            )
 
     def tekton_file_problems(self, files: EntryFiles) -> list[str]:
         """Problems with the template file (missing, not a v1 PipelineRun); empty when fine."""

@@ -15,15 +15,18 @@ from __future__ import annotations
 import json
 import logging
 import shlex
+import threading
+import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from perf_tests.errors import ConfigurationError, RunnerError
 from perf_tests.llm.command import GuidellmCommand, build_command
+from perf_tests.llm.executors.executor import Executor, LaunchOutcome, LaunchSpec
 from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
-from perf_tests.llm.plan import Launch, plan_launches
-from perf_tests.tekton.load import LoadInstance, TektonLoad, raise_for_results
+from perf_tests.llm.plan import Launch
+from perf_tests.scheduler.clock import Clock
+from perf_tests.tekton.load import LoadInstance, TektonLoad
 from perf_tests.tekton.options import load_template
 from perf_tests.tekton.session import Emit, RunResult
 from perf_tests.tekton.settings import TektonSettings, load_tekton_settings
@@ -113,106 +116,124 @@ def task_params(entry: LlmLoadFields, launch: Launch, command: GuidellmCommand) 
     return params
 
 
-class TektonExecutor:
-    """Runs an ``LLM_LOAD`` entry's GuideLLM processes as PipelineRuns; gives back their report files.
+class TektonExecutor(Executor):
+    """Runs each ``LaunchSpec`` as a PipelineRun of the shared Task (see the module docstring).
 
-    Lifecycle (called by the LLM_LOAD runner in its own phases): ``prepare()`` before the start time
-    (check the entry, connect, check the Task), ``run()`` at the start time (create, follow, collect;
-    returns one report file per process), ``stop()`` from another thread (cancel), ``cleanup()`` always.
+    Lifecycle (``Executor``'s): ``bind`` gives it the entry and the runner (names, labels, events);
+    ``prepare`` checks the entry, connects and checks the Task, before the start time; ``run``, at the
+    entry's start, creates one PipelineRun per process (its layer's offset as ``start-delay``), follows
+    them until they end and writes each report to the spec's ``report_path`` for the runner's parser;
+    ``stop`` cancels them (the runner only stops it ``end_extension`` seconds after the entry's end, or on
+    abort); ``cleanup`` deletes them unless kept.
     """
 
     name = "tekton"
 
-    def __init__(
-        self,
-        entry: LlmLoadFields,
-        *,
-        run_id: str,
-        output_dir: Path,
-        emit: Emit | None = None,
-        settings: TektonSettings | None = None,
-    ) -> None:
-        self.entry = entry
-        self.output_dir = output_dir
-        self.settings = settings or load_tekton_settings()
-        self.launches: list[Launch] = plan_launches(entry)
-        template_path = getattr(entry, "pipeline_run_template_path", None)
-        keep = getattr(entry, "keep_pipeline_runs", None)
-        self.load = TektonLoad(
-            self.settings,
-            run_id=run_id,
-            scenario=entry.name,
-            run_time=entry.run_time,
-            emit=emit,
-            template=load_template(template_path) if template_path is not None else None,
-            keep=keep,
-        )
-        self.commands: list[GuidellmCommand] = []
+    def __init__(self, clock: Clock, *, entry_start_offset: float, entry_end_offset: float, startup_lead: float,
+                 abort: threading.Event | None = None, stopping: threading.Event | None = None,
+                 settings: TektonSettings | None = None) -> None:  # fmt: skip
+        super().__init__(clock, entry_start_offset=entry_start_offset, entry_end_offset=entry_end_offset,
+                         startup_lead=startup_lead, abort=abort, stopping=stopping)  # fmt: skip
+        self.settings = settings
+        self.entry: LlmLoadFields | None = None
+        self.run_id = "run"
+        self.emit: Emit | None = None
+        self.load: TektonLoad | None = None
+        self.specs: list[LaunchSpec] = []
         self.instances: list[LoadInstance] = []
-        self.results: list[RunResult] = []
+        self._stop_watcher: threading.Thread | None = None
+        self._finished = threading.Event()
+
+    def bind(self, entry: LlmLoadFields, run_id: str, emit: Emit | None = None) -> None:
+        """The entry it runs, the test run's id (labels) and where to report Tekton operations."""
+        self.entry, self.run_id, self.emit = entry, run_id, emit
 
     @property
-    def overrun(self) -> float:
-        """Seconds the PipelineRuns may take beyond the entry's runTime (queueing, image pulls, report)."""
-        return self.load.timeout([]) - self.entry.run_time
+    def end_extension(self) -> float:
+        """Seconds past the entry's end before the runner is stopped: queueing, image pulls and the report
+        step may push a PipelineRun's end past the entry's; at that point it is cancelled."""
+        settings = self.settings or load_tekton_settings()
+        return settings.timeout_margin
 
-    def prepare(self) -> None:
-        """Check what must hold in the cluster, build each process's Task params, connect, check the Task."""
-        check_entry(self.entry)
-        self.commands = [command_for(self.entry, launch) for launch in self.launches]
-        several = len(self.launches) > 1
+    def prepare(self, specs: Sequence[LaunchSpec]) -> None:
+        if self.entry is None:
+            raise RunnerError("the tekton executor needs bind(entry, ...) before prepare()")
+        entry = self.entry
+        check_entry(entry)
+        self.settings = self.settings or load_tekton_settings()
+        self.specs = list(specs)
+        several = len(self.specs) > 1
         self.instances = [
-            LoadInstance(task_params(self.entry, launch, command), launch.index if several else None)
-            for launch, command in zip(self.launches, self.commands, strict=True)
+            LoadInstance(task_params(entry, spec.launch, spec.command), spec.launch.index if several else None)
+            for spec in self.specs
         ]
-        for launch, command in zip(self.launches, self.commands, strict=True):
-            logger.info(
-                "%s: %s in the cluster from +%gs: %s", self.entry.name, launch.label, launch.start, command.shell()
-            )
+        template_path = getattr(entry, "pipeline_run_template_path", None)
+        self.load = TektonLoad(
+            self.settings, run_id=self.run_id, scenario=entry.name, run_time=entry.run_time, emit=self.emit,
+            template=load_template(template_path) if template_path is not None else None,
+            keep=getattr(entry, "keep_pipeline_runs", None),
+        )  # fmt: skip
         self.load.prepare(self.instances[0].params if self.instances else None)
 
-    def run(self) -> list[Path]:
-        """Create the PipelineRuns, follow them, write each report to ``output_dir``; the report files.
+    def run(self) -> list[LaunchOutcome]:
+        load = self.load
+        if load is None:
+            raise RunnerError("the tekton executor's run() was called before prepare()")
+        # The runner's stop arrives as ``stopping``; turn it into a cancel of the PipelineRuns at once.
+        self._stop_watcher = threading.Thread(target=self._forward_stop, name="tekton-stop", daemon=True)
+        self._stop_watcher.start()
+        launched = time.time()
+        try:
+            results = load.run(self.instances)
+        finally:
+            self._finished.set()
+        return [self._outcome(spec, result, launched) for spec, result in zip(self.specs, results, strict=False)]
 
-        Raises RunnerError (TargetError for a missing Task) naming each PipelineRun that did not succeed,
-        after writing the reports of those that did.
-        """
-        self.results = self.load.run(self.instances)
-        paths = self.write_reports(self.results)
-        raise_for_results(self.results, self.load.stop_reason)
-        missing = [result.name for result in self.results if result.report is None]
-        if missing:
-            raise RunnerError(
-                f"PipelineRun(s) {', '.join(missing)} succeeded but printed no report between the markers; "
-                "is the Task the one of deploy/tekton (its `report` step prints it)?"
-            )
-        return paths
+    def _forward_stop(self) -> None:
+        while not self._finished.is_set():
+            if self.stopping.wait(timeout=1.0):
+                if self.load is not None:
+                    self.load.stop("stopped" if self.early_stop else "timeout")
+                return
 
-    def write_reports(self, results: Sequence[RunResult]) -> list[Path]:
-        """Write each run's report as ``<label>.json`` (and the PipelineRun's name beside it)."""
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        by_instance = {launch.index if len(self.launches) > 1 else None: launch for launch in self.launches}
-        paths = []
-        for result in results:
-            if result.report is None:
-                continue
-            launch = by_instance.get(result.instance, self.launches[0])
-            path = self.output_dir / f"{launch.label}.json"
-            path.write_bytes(result.report[1])
-            (self.output_dir / f"{launch.label}.pipelinerun.txt").write_text(
-                f"{self.load.settings.namespace}/{result.name}\n", encoding="utf-8"
-            )
-            paths.append(path)
-        return paths
+    def _outcome(self, spec: LaunchSpec, result: RunResult, launched: float) -> LaunchOutcome:
+        outcome = LaunchOutcome(spec, launched_at=result.created or launched, ended_at=result.completed,
+                                stopped=bool(result.cancelled))  # fmt: skip
+        lines = [f"PipelineRun {self.load.settings.namespace if self.load else ''}/{result.name}: "
+                 f"{result.outcome.reason or 'Pending'}"]  # fmt: skip
+        if result.queue_delay is not None:
+            lines.append(f"queueing delay (creation to TaskRun pod start): {result.queue_delay:g}s")
+        if result.ok and result.report is not None:
+            spec.report_path.parent.mkdir(parents=True, exist_ok=True)
+            spec.report_path.write_bytes(result.report[1])
+            outcome.exit_code = 0
+        elif result.ok:
+            outcome.exit_code = 0
+            outcome.error = (f"PipelineRun {result.name} succeeded but printed no report between the markers; is "
+                             "the Task the one of deploy/tekton (its `report` step prints it)?")  # fmt: skip
+        else:
+            outcome.exit_code = result.failed_step.exit_code if result.failed_step is not None else None
+            outcome.error = result.problem()
+            if result.outcome.reason == "CouldntGetTask":
+                outcome.error += (" - deploy it with `kubectl apply -k deploy/tekton --server-side` or set "
+                                  "TEKTON_TASK_NAMESPACE / TEKTON_TASK_NAME")  # fmt: skip
+            if self.load is not None and self.load.stop_reason == "timeout":
+                outcome.error = "the load did not finish in time and was cancelled: " + outcome.error
+        if outcome.error:
+            lines.append(outcome.error)
+        spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+        spec.log_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return outcome
 
     def stop(self) -> None:
-        """Cancel the unfinished PipelineRuns now; thread-safe, returns at once."""
-        self.load.stop("stopped")
+        super().stop()
+        if self.load is not None:
+            self.load.stop("stopped" if self.early_stop else "timeout")
 
     def progress(self) -> str:
-        """What the PipelineRuns are doing."""
-        return self.load.progress()
+        return self.load.progress() if self.load is not None else "connecting"
 
     def cleanup(self) -> None:
-        """Delete the PipelineRuns unless kept; close the connection."""
-        self.load.cleanup()
+        self._finished.set()
+        if self.load is not None:
+            self.load.cleanup()

@@ -1,15 +1,14 @@
-"""The LLM_LOAD Tekton executor against the fake cluster, with a real GuideLLM 0.8 report.
+"""LLM_LOAD with ``"executor": "tekton"`` end to end: scenario file, session, runner, executor, fake cluster.
 
 ``data/guidellm_report.json`` was written by a real ``guidellm run`` (GuideLLM 0.8.1, constant 4 req/s for
 4 s against ``guidellm mock-server``, the command ``perf_tests.llm.command`` builds). The fake cluster
-prints it in the Task's report step; the executor must get it back byte for byte and the local
-executor's parser and universal report must read it.
+prints it in the Task's report step; the run must parse it with the local executor's parser, record its
+metrics, write the universal report, and never write the kubeconfig's token anywhere.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,87 +16,120 @@ import pytest
 from conftest import FAKE_TOKEN
 from fake_kube import FakeKube
 
-from perf_tests.errors import RunnerError, TargetError
-from perf_tests.llm.executors.tekton import TektonExecutor
-from perf_tests.llm.options import LlmLoadFields
-from perf_tests.llm.report import load_report, summarize
-from perf_tests.llm.universal_report import build_universal_report, validate_universal_report
-from perf_tests.tekton.settings import TektonSettings
+from perf_tests.config.settings import Settings
+from perf_tests.session.session import PerfSession, RunOutcome
 
 REPORT_FILE = Path(__file__).parent / "data" / "guidellm_report.json"
-ENTRY = {"mode": "LLM_LOAD", "name": "in-cluster", "startTime": 0, "runTime": "4s",
+ENTRY = {"mode": "LLM_LOAD", "name": "in-cluster", "executor": "tekton", "startTime": 0, "runTime": "3s",
          "targetUrl": "http://mock-llm.llm.svc:8000", "model": "mock-llm", "rateType": "constant", "rate": 4,
          "promptTokens": 32, "outputTokens": 16}  # fmt: skip
 
 
-def executor(settings: TektonSettings, tmp_path: Path, **fields: Any) -> TektonExecutor:
-    entry = LlmLoadFields.model_validate({**ENTRY, **fields})
-    return TektonExecutor(entry, run_id="20260101-000000-000", output_dir=tmp_path / "out", settings=settings)
+def run_scenario(tmp_path: Path, entries: list[dict[str, Any]], kube: FakeKube | None = None,
+                 abort_on_pod_start: bool = False) -> RunOutcome:  # fmt: skip
+    scenario = tmp_path / "scenario.json"
+    scenario.write_text(json.dumps(entries), encoding="utf-8")
+    session = PerfSession(scenario=scenario, settings=Settings(), data_dir=tmp_path / "test_data",
+                          results_dir=tmp_path / "results", console_logging=False)  # fmt: skip
+    if abort_on_pod_start:
+        assert kube is not None
+        kube.on_pod_started = session.abort.set
+    return session.run()
 
 
-def test_report_comes_back_and_parses(kube: FakeKube, tekton_settings: TektonSettings, tmp_path: Path,
-                                      caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
-    caplog.set_level(logging.DEBUG)
+def scenario_part(outcome: RunOutcome, name: str = "in-cluster") -> dict[str, Any]:
+    part: dict[str, Any] = next(p for p in outcome.summary["scenarios"] if p["name"] == name)
+    return part
+
+
+def assert_no_token_in(results: Path) -> None:
+    files = [path for path in results.rglob("*") if path.is_file()]
+    assert files
+    for path in files:
+        assert FAKE_TOKEN not in path.read_text(encoding="utf-8", errors="replace"), path
+
+
+def events(results: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (results / "events.jsonl").read_text().splitlines() if line.strip()]
+
+
+def test_llm_load_runs_in_the_cluster(kube: FakeKube, tekton_settings: object, tmp_path: Path) -> None:
     kube.behaviour.report = REPORT_FILE.read_bytes()
-    the_executor = executor(tekton_settings, tmp_path)
-    the_executor.prepare()
-    try:
-        [path] = the_executor.run()
-    finally:
-        the_executor.cleanup()
-    assert path.read_bytes() == REPORT_FILE.read_bytes()
+    outcome = run_scenario(tmp_path, [{**ENTRY, "thresholds": ["p95(ttft) < 10s"]}])
+    part = scenario_part(outcome)
+    assert outcome.passed, outcome.failure_message()
+    entry_dir = next(p for p in (tmp_path / "results").iterdir() if p.is_dir() and (p / "guidellm.json").exists())
+    assert (entry_dir / "guidellm.json").read_bytes() == REPORT_FILE.read_bytes()
+    assert (entry_dir / "metrics.json").is_file()
+    assert any(entry_dir.glob("benchmark_report*"))
     [created] = kube.created
     params = {p["name"]: p["value"] for p in created["spec"]["params"]}
-    assert params["target-url"] == "http://mock-llm.llm.svc:8000"
-    assert params["rate-type"] == "constant"
-    assert params["rate"] == "4.0"
-    assert params["max-seconds"] == "4.0"
-    results = summarize([load_report(path)])
-    metrics = results.metrics()
-    assert metrics["ttft"]["count"] > 0
-    universal = build_universal_report(the_executor.entry, results, run_id="r", tool_version="0.8.1",
-                                       commands=the_executor.commands, target=params["target-url"])  # fmt: skip
-    assert validate_universal_report(universal) in (None, [])
-    assert FAKE_TOKEN not in caplog.text
-    assert FAKE_TOKEN not in json.dumps(universal)
-    for written in (tmp_path / "out").iterdir():
-        assert FAKE_TOKEN not in written.read_text()
+    assert (params["target-url"], params["rate-type"], params["rate"]) == ("http://mock-llm.llm.svc:8000",
+                                                                          "constant", "4.0")  # fmt: skip
+    assert "tokenizer" not in params, "no local tokenizer folder is sent to the cluster"
+    assert created["metadata"]["labels"]["perf-tests.io/scenario"] == "in-cluster"
+    operations = {e.get("op") for e in events(tmp_path / "results")}
+    assert {"tekton_create", "tekton_queue", "tekton_run", "tekton_delete"} <= operations
+    assert len(kube.deleted) == 1
+    assert part["status"] != "error"
+    assert_no_token_in(tmp_path / "results")
 
 
-def test_stair_step_runs_one_pipelinerun_per_layer(kube: FakeKube, tekton_settings: TektonSettings,
-                                                   tmp_path: Path) -> None:  # fmt: skip
+def test_stair_step_is_one_pipelinerun_per_layer(kube: FakeKube, tekton_settings: object, tmp_path: Path) -> None:
     kube.behaviour.report = REPORT_FILE.read_bytes()
-    the_executor = executor(tekton_settings, tmp_path, rate=None, runTime="4s",
-                            stages=[{"rate": 1, "duration": "1s"}, {"rate": 2, "duration": "3s"}])  # fmt: skip
-    the_executor.prepare()
-    try:
-        paths = the_executor.run()
-    finally:
-        the_executor.cleanup()
-    assert [p.name for p in paths] == ["guidellm-1.json", "guidellm-2.json"]
+    entry = {**ENTRY, "rate": None, "runTime": "3s", "stages": [{"rate": 1, "duration": "1s"},
+                                                                 {"rate": 2, "duration": "2s"}]}  # fmt: skip
+    outcome = run_scenario(tmp_path, [entry])
+    assert outcome.passed, outcome.failure_message()
     delays = [{p["name"]: p["value"] for p in run["spec"]["params"]}["start-delay"] for run in kube.created]
     assert delays == ["0", "1"]
+    assert [run["metadata"]["labels"]["perf-tests.io/instance"] for run in kube.created] == ["0", "1"]
     assert len(kube.deleted) == 2
 
 
-def test_failed_run_raises_with_the_step_log(kube: FakeKube, tekton_settings: TektonSettings,
-                                             tmp_path: Path) -> None:  # fmt: skip
+def test_failure_is_an_error_with_the_step_log(kube: FakeKube, tekton_settings: object, tmp_path: Path) -> None:
     kube.behaviour.outcome = "fail"
-    the_executor = executor(tekton_settings, tmp_path)
-    the_executor.prepare()
-    try:
-        with pytest.raises(RunnerError, match=r"(?s)step .load.: Error, exit code 1; last log lines:.*ConnectionError"):
-            the_executor.run()
-    finally:
-        the_executor.cleanup()
+    outcome = run_scenario(tmp_path, [ENTRY])
+    assert not outcome.passed
+    message = scenario_part(outcome)["message"]
+    assert "step 'load': Error, exit code 1" in message
+    assert "ConnectionError: cannot connect" in message
+    assert len(kube.deleted) == 1
+    assert_no_token_in(tmp_path / "results")
 
 
-def test_forbidden_is_a_target_error(kube: FakeKube, tekton_settings: TektonSettings, tmp_path: Path) -> None:
-    kube.behaviour.forbidden = {("get", "tasks")}
-    the_executor = executor(tekton_settings, tmp_path)
-    try:
-        with pytest.raises(TargetError, match=r"may not get tekton\.dev tasks in namespace 'pipelines'") as caught:
-            the_executor.prepare()
-    finally:
-        the_executor.cleanup()
-    assert FAKE_TOKEN not in str(caught.value)
+def test_ctrl_c_cancels_the_pipelinerun(kube: FakeKube, tekton_settings: object, tmp_path: Path) -> None:
+    kube.behaviour.outcome = "hang"
+    outcome = run_scenario(tmp_path, [{**ENTRY, "runTime": "10m"}], kube, abort_on_pod_start=True)
+    assert outcome.interrupted
+    assert [patch[2] for patch in kube.patches] == [{"spec": {"status": "Cancelled"}}]
+    assert "[cancelled: stopped]" in (scenario_part(outcome).get("message") or "")
+    assert len(kube.deleted) == 1
+
+
+def test_timeout_cancels_the_pipelinerun(kube: FakeKube, tekton_settings: object, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("TEKTON_TIMEOUT_MARGIN", "1")
+    kube.behaviour.outcome = "hang"
+    outcome = run_scenario(tmp_path, [{**ENTRY, "runTime": "2s"}])
+    assert not outcome.passed
+    assert "did not finish in time and was cancelled" in scenario_part(outcome)["message"]
+    assert [patch[2] for patch in kube.patches] == [{"spec": {"status": "Cancelled"}}]
+
+
+def test_forbidden_says_which_permission(kube: FakeKube, tekton_settings: object, tmp_path: Path) -> None:
+    kube.behaviour.forbidden = {("create", "pipelineruns")}
+    outcome = run_scenario(tmp_path, [ENTRY])
+    message = scenario_part(outcome)["message"]
+    assert "may not create tekton.dev pipelineruns in namespace 'pipelines'" in message
+    assert "Traceback" not in message
+    assert_no_token_in(tmp_path / "results")
+
+
+def test_task_not_found(kube: FakeKube, tekton_settings: object, tmp_path: Path,
+                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("TEKTON_TASK_NAME", "missing-task")
+    outcome = run_scenario(tmp_path, [ENTRY])
+    message = scenario_part(outcome)["message"]
+    assert "Task 'missing-task' not found in namespace 'pipelines'" in message
+    assert not kube.created

@@ -26,7 +26,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, ClassVar, Generic, TypeVar
 
 from perf_tests.errors import PerfTestsError
@@ -215,7 +215,8 @@ class AsyncRunner(BaseRunner[EntryT]):
         try:
             await self.run_async()
         finally:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            # Calls under way finish (bounded by the request timeout) so that each is recorded.
+            self._executor.shutdown(wait=True, cancel_futures=True)
 
     @abstractmethod
     async def run_async(self) -> None:
@@ -252,19 +253,45 @@ class AsyncRunner(BaseRunner[EntryT]):
         func: Callable[..., T],
         *args: Any,
         attrs: dict[str, Any] | None = None,
+        on_late_result: Callable[[T], None] | None = None,
         **kwargs: Any,
     ) -> T | None:
-        """Time a blocking call as ``operation``; record it; return its result, or None on failure."""
+        """Time a blocking call as ``operation``; record it; return its result, or None on failure.
+
+        The call is recorded exactly once even when the awaiting task is cancelled while the call is
+        under way (the runner winding down): the call finishes in its thread, is recorded there, and
+        ``on_late_result`` receives its result (e.g. to clean up a run created at the last moment).
+        """
+        assert self._executor is not None
         start_wall = time.time()
         start = time.perf_counter()
+        call = self._executor.submit(func, *args, **kwargs)
+
+        def record(done: Future[T]) -> T | None:
+            if done.cancelled():
+                return None  # never started: not an attempt
+            duration = time.perf_counter() - start
+            exc = done.exception()
+            if exc is not None:
+                error_type, message = classify_exception(exc)
+                self.emit(operation, start_wall, duration, False, error_type, message, attrs)
+                return None
+            self.emit(operation, start_wall, duration, True, attrs=attrs)
+            return done.result()
+
         try:
-            result = await self.call(func, *args, **kwargs)
-        except Exception as exc:
-            error_type, message = classify_exception(exc)
-            self.emit(operation, start_wall, time.perf_counter() - start, False, error_type, message, attrs)
-            return None
-        self.emit(operation, start_wall, time.perf_counter() - start, True, attrs=attrs)
-        return result
+            await asyncio.wrap_future(call)
+        except asyncio.CancelledError:
+            def record_late(done: Future[T]) -> None:
+                result = record(done)
+                if result is not None and on_late_result is not None:
+                    on_late_result(result)
+
+            call.add_done_callback(record_late)
+            raise
+        except Exception:
+            pass  # recorded below from the future itself
+        return record(call)
 
     @staticmethod
     async def gather_cancelled(tasks: set[asyncio.Task[Any]]) -> None:

@@ -25,6 +25,9 @@ def classify_exception(exc: BaseException) -> tuple[str, str]:
         return f"http_{status}", _short(f"HTTP {status} {reason} {_first_message(text)}".strip())
     names = {cls.__name__ for cls in type(exc).__mro__}
     text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ConnectionRefusedError) or names & {"NewConnectionError", "NameResolutionError"}:
+        # urllib3 2 derives NewConnectionError from ConnectTimeoutError; a refusal is not a timeout.
+        return "connection", _short(text)
     if isinstance(exc, TimeoutError | socket.timeout) or names & {
         "ReadTimeoutError", "ConnectTimeoutError", "TimeoutError", "ServerTimeoutError", "ReadTimeout",
     }:

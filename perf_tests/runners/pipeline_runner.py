@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -29,6 +30,9 @@ __all__ = ["TERMINAL_STATES", "PipelineOptions", "PipelineRunner"]
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "SKIPPED", "ERROR", "CANCELED", "CANCELLED"})
 STARTED_STATES = frozenset({"RUNNING"}) | TERMINAL_STATES
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_MAX_POLL_BACKOFF = 5.0
+_CLEANUP_ATTEMPTS = 3
+_CLEANUP_CONCURRENCY = 8
 
 
 class PipelineOptions(PipelineEntry):
@@ -179,6 +183,7 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         run = await self.measure(
             "create_run",
             self.client.run_pipeline,
+            on_late_result=self._adopt_late_run,
             experiment_id=self.experiment_id,
             job_name=name,
             params=self.entry.params or None,
@@ -194,16 +199,28 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         await self.follow_run(run_id, created_at)
         return True
 
+    def _adopt_late_run(self, run: Any) -> None:
+        """A run created while the entry was winding down: cleanup must still terminate and delete it."""
+        self.created_runs.append(str(run.run_id))
+        self.unfinished_runs.add(str(run.run_id))
+
     async def follow_run(self, run_id: str, created_at: float) -> None:
         """Poll ``get_run`` until the run ends; record time to RUNNING, duration and final state."""
         seen_running = False
+        failed_polls = 0
         while True:
-            if await self.sleep(self.entry.poll_interval):
+            # A failed poll is a data point, not a reason to stop tracking the run: retry with backoff.
+            delay = self.entry.poll_interval if not failed_polls else min(_MAX_POLL_BACKOFF,
+                                                                         self.entry.poll_interval * 2**failed_polls)
+            if await self.sleep(delay):
                 return
             async with self.throttler:
-                run = await self.measure("get_run", self.client.get_run, run_id)
+                run = await self.measure("get_run", self.client.get_run, run_id,
+                                         attrs={"run_id": run_id, "retry": failed_polls} if failed_polls else None)
             if run is None:
-                continue  # a failed poll is recorded; keep tracking the run
+                failed_polls += 1
+                continue
+            failed_polls = 0
             state = str(run.state or "").upper()
             if not seen_running and state in STARTED_STATES:
                 seen_running = True
@@ -258,32 +275,44 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         if self.client is None:
             return
         policy = self.context.settings.results.cleanup
-        for run_id in sorted(self.unfinished_runs):
-            self._cleanup_call("terminate_run", self.client.terminate_run, run_id)
-        if policy == "none":
-            return
-        for run_id in self.created_runs:
-            self._cleanup_call("delete_run", self.client.delete_run, run_id)
-        if policy != "all":
-            return
-        for pipeline_id in self.created_pipelines:
-            self._delete_pipeline(pipeline_id)
-        for experiment_id in self.created_experiments:
+        if self.unfinished_runs:
+            self.mark("note", message=f"{len(self.unfinished_runs)} runs had not ended when the entry stopped; "
+                      "they were terminated", attrs={"runs_unfinished": len(self.unfinished_runs)})
+        # Many objects, each call independent: clean up several at a time.
+        with ThreadPoolExecutor(max_workers=_CLEANUP_CONCURRENCY, thread_name_prefix=f"{self.entry.name}-cleanup") \
+                as pool:
+            list(pool.map(lambda run_id: self._cleanup_call("terminate_run", self.client.terminate_run, run_id),
+                          sorted(self.unfinished_runs)))
+            if policy == "none":
+                return
+            list(pool.map(lambda run_id: self._cleanup_call("delete_run", self.client.delete_run, run_id),
+                          self.created_runs))
+            if policy != "all":
+                return
+            list(pool.map(self._delete_pipeline, self.created_pipelines))
+        for experiment_id in self.created_experiments:  # after its runs are gone
             self._cleanup_call("delete_experiment", self.client.delete_experiment, experiment_id)
 
     def _delete_pipeline(self, pipeline_id: str) -> None:
-        try:
-            versions = self.client.list_pipeline_versions(pipeline_id=pipeline_id, page_size=100)
-            for version in versions.pipeline_versions or []:
-                self.client.delete_pipeline_version(pipeline_id, version.pipeline_version_id)
-        except Exception as exc:
-            self.log.warning("could not list versions of pipeline %s for cleanup: %s", pipeline_id,
-                             classify_exception(exc)[1])
+        versions = self._cleanup_call("list_pipeline_versions", self.client.list_pipeline_versions,
+                                      pipeline_id=pipeline_id, page_size=100)
+        for version in (versions.pipeline_versions or []) if versions is not None else []:
+            self._cleanup_call("delete_pipeline_version", self.client.delete_pipeline_version, pipeline_id,
+                               version.pipeline_version_id)
         self._cleanup_call("delete_pipeline", self.client.delete_pipeline, pipeline_id)
 
-    def _cleanup_call(self, operation: str, func: Any, *args: Any) -> None:
-        try:
-            with self.timed(operation):
-                func(*args)
-        except Exception as exc:
-            self.log.warning("%s %s failed during cleanup: %s", operation, args[0], classify_exception(exc)[1])
+    def _cleanup_call(self, operation: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """A clean-up call, recorded; deletes are idempotent, so transient failures are retried twice."""
+        for attempt in range(_CLEANUP_ATTEMPTS):
+            try:
+                with self.timed(operation, {"retry": attempt} if attempt else None):
+                    return func(*args, **kwargs)
+            except Exception as exc:
+                error_type, message = classify_exception(exc)
+                transient = error_type in ("connection", "timeout") or error_type.startswith("http_5")
+                if not transient or attempt == _CLEANUP_ATTEMPTS - 1:
+                    target = args[0] if args else kwargs.get("pipeline_id", "")
+                    self.log.warning("%s %s failed during cleanup: %s", operation, target, message)
+                    return None
+                time.sleep(0.2 * (attempt + 1))  # a short pause before retrying an idempotent delete
+        return None

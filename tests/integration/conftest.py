@@ -18,7 +18,7 @@ from perf_tests.runners.registry import options_models, runner_for
 from perf_tests.scheduler import Clock, RunnerResult, Scheduler
 from perf_tests.targets.kfp_target import EMBEDDED_KIND, KfpTarget
 
-DATA_DIR = Path(__file__).resolve().parents[3] / "test_data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "test_data"
 
 
 @dataclass
@@ -42,16 +42,21 @@ def run_scenario(tmp_path: Path, kfp_server: Any) -> Iterator[Callable[..., Scen
     """Run a list of scenario entries against the embedded simulator, as PerfSession would."""
 
     def run(
-        entries: list[dict[str, Any]], cleanup: str = "all", stop_grace: float = 15.0, server: Any = None
+        entries: list[dict[str, Any]],
+        cleanup: str = "all",
+        stop_grace: float = 15.0,
+        server: Any = None,
+        request_timeout: float = 30.0,
     ) -> ScenarioRun:
         scenario = build_scenario(entries, options_models(), DATA_DIR)
-        settings = Settings(results=ResultsSettings(PERF_CLEANUP=cleanup))
+        connection = ConnectionSettings(REQUEST_TIMEOUT=request_timeout)
+        settings = Settings(connection=connection, results=ResultsSettings(PERF_CLEANUP=cleanup))
         hook = EventHook()
         recorder = Recorder()
         writer = EventsFileWriter(tmp_path / EVENTS_FILE_NAME)
         hook.add_listener(recorder)
         hook.add_listener(writer)
-        target = KfpTarget(url=(server or kfp_server).url, kind=EMBEDDED_KIND, connection=ConnectionSettings(),
+        target = KfpTarget(url=(server or kfp_server).url, kind=EMBEDDED_KIND, connection=connection,
                            auth=AuthSettings())
         context = RunContext(run_id="test", settings=settings, events=hook, clock=Clock(), results_dir=tmp_path,
                              data_dir=DATA_DIR, kfp_target=target)

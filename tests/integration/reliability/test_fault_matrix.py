@@ -36,7 +36,9 @@ def test_http_500s_are_counted_by_type_and_fail_the_default_verdict(run_scenario
     assert get_run["success_rate"] == get_run["ok"] / get_run["count"]
     # Every attempt the server answered with 500 was recorded as a failure, and vice versa.
     stats = fresh_kfp_server.stats()["by_route"]
-    served_500 = sum(counts.get("500", 0) for route, counts in stats.items() if route.startswith("GET /apis/v2beta1/runs/"))
+    served_500 = sum(
+        counts.get("500", 0) for route, counts in stats.items() if route.startswith("GET /apis/v2beta1/runs/")
+    )
     assert served_500 == get_run["failed"]
     verdict = judge_entry(summarise(run), allowed_failure_rate=0.0)
     assert not verdict.passed

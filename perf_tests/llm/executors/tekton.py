@@ -141,25 +141,34 @@ class TektonExecutor(Executor):
         self.load: TektonLoad | None = None
         self.specs: list[LaunchSpec] = []
         self.instances: list[LoadInstance] = []
-        self._stop_watcher: threading.Thread | None = None
-        self._finished = threading.Event()
+        self._settings_error: ConfigurationError | None = None
 
     def bind(self, entry: LlmLoadFields, run_id: str, emit: Emit | None = None) -> None:
-        """The entry it runs, the test run's id (labels) and where to report Tekton operations."""
+        """The entry it runs, the test run's id (labels) and where to report Tekton operations.
+
+        Reads the Tekton settings now (``end_extension`` needs them); an invalid one is raised by
+        ``prepare``.
+        """
         self.entry, self.run_id, self.emit = entry, run_id, emit
+        if self.settings is None:
+            try:
+                self.settings = load_tekton_settings()
+            except ConfigurationError as exc:
+                self._settings_error = exc
 
     @property
     def end_extension(self) -> float:
         """Seconds past the entry's end before the runner is stopped: queueing, image pulls and the report
         step may push a PipelineRun's end past the entry's; at that point it is cancelled."""
-        settings = self.settings or load_tekton_settings()
-        return settings.timeout_margin
+        return self.settings.timeout_margin if self.settings is not None else 0.0
 
     def prepare(self, specs: Sequence[LaunchSpec]) -> None:
         if self.entry is None:
             raise RunnerError("the tekton executor needs bind(entry, ...) before prepare()")
         entry = self.entry
         check_entry(entry)
+        if self._settings_error is not None:
+            raise self._settings_error
         self.settings = self.settings or load_tekton_settings()
         self.specs = list(specs)
         several = len(self.specs) > 1
@@ -173,28 +182,23 @@ class TektonExecutor(Executor):
             template=load_template(template_path) if template_path is not None else None,
             keep=getattr(entry, "keep_pipeline_runs", None),
         )  # fmt: skip
+        if self.stopping.is_set():
+            self.load.stop(self._stop_reason())
         self.load.prepare(self.instances[0].params if self.instances else None)
 
     def run(self) -> list[LaunchOutcome]:
         load = self.load
         if load is None:
             raise RunnerError("the tekton executor's run() was called before prepare()")
-        # The runner's stop arrives as ``stopping``; turn it into a cancel of the PipelineRuns at once.
-        self._stop_watcher = threading.Thread(target=self._forward_stop, name="tekton-stop", daemon=True)
-        self._stop_watcher.start()
+        if self.stopping.is_set():
+            load.stop(self._stop_reason())
         launched = time.time()
-        try:
-            results = load.run(self.instances)
-        finally:
-            self._finished.set()
+        results = load.run(self.instances)
         return [self._outcome(spec, result, launched) for spec, result in zip(self.specs, results, strict=False)]
 
-    def _forward_stop(self) -> None:
-        while not self._finished.is_set():
-            if self.stopping.wait(timeout=1.0):
-                if self.load is not None:
-                    self.load.stop("stopped" if self.early_stop else "timeout")
-                return
+    def _stop_reason(self) -> str:
+        # Before the entry's end it is an abort (Ctrl-C); after it, the runner's end_extension ran out.
+        return "stopped" if self.early_stop else "timeout"
 
     def _outcome(self, spec: LaunchSpec, result: RunResult, launched: float) -> LaunchOutcome:
         outcome = LaunchOutcome(spec, launched_at=result.created or launched, ended_at=result.completed,
@@ -228,12 +232,11 @@ class TektonExecutor(Executor):
     def stop(self) -> None:
         super().stop()
         if self.load is not None:
-            self.load.stop("stopped" if self.early_stop else "timeout")
+            self.load.stop(self._stop_reason())
 
     def progress(self) -> str:
         return self.load.progress() if self.load is not None else "connecting"
 
     def cleanup(self) -> None:
-        self._finished.set()
         if self.load is not None:
             self.load.cleanup()

@@ -6,13 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_kube import Behaviour, FakeKube, write_kubeconfig
+from fake_kube import FAKE_TOKEN, Behaviour, FakeKube, write_kubeconfig
 
 from perf_tests.tekton.client import TektonClient
 from perf_tests.tekton.settings import TektonSettings
-
-# Recognisable, so that a test can prove it never reaches a log, an event or a message.
-FAKE_TOKEN = "fake-token-3f9c2e7a1b5d4c8e9f0a"
 
 
 @pytest.fixture

@@ -34,6 +34,8 @@ from perf_tests.tekton.logs import format_report_block
 
 TASK_FILE = Path(__file__).resolve().parents[3] / "deploy" / "tekton" / "task-load-generator.yaml"
 SERVICE_ACCOUNT_USER = "system:serviceaccount:pipelines:perf-tests-runner"
+# Recognisable, so that a test can prove it never reaches a log, an event, a file or a message.
+FAKE_TOKEN = "fake-token-3f9c2e7a1b5d4c8e9f0a"
 
 
 @dataclass

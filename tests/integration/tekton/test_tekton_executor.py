@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAKE_TOKEN
-from fake_kube import FakeKube
+from fake_kube import FAKE_TOKEN, FakeKube
 
 from perf_tests.config.settings import Settings
 from perf_tests.session.session import PerfSession, RunOutcome

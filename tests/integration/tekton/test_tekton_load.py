@@ -6,8 +6,7 @@ import logging
 from typing import Any
 
 import pytest
-from conftest import FAKE_TOKEN
-from fake_kube import FakeKube
+from fake_kube import FAKE_TOKEN, FakeKube
 
 from perf_tests.errors import RunnerError, TargetError
 from perf_tests.tekton.load import LoadInstance, TektonLoad, raise_for_results

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import FAKE_TOKEN
-from fake_kube import FakeKube, write_kubeconfig
+from fake_kube import FAKE_TOKEN, FakeKube, write_kubeconfig
 
 from perf_tests.errors import TargetError
 from perf_tests.tekton.client import PERMISSIONS, TektonClient

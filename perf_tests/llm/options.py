@@ -20,6 +20,7 @@ from pydantic.alias_generators import to_camel
 from perf_tests.models.durations import Seconds
 from perf_tests.models.scenario import EntryFiles, ScenarioEntry
 from perf_tests.tekton.options import TektonEntryFields
+from perf_tests.tekton.session import OPERATIONS as TEKTON_OPERATIONS
 
 __all__ = [
     "DATA_FILE_KINDS",
@@ -155,7 +156,8 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
     holds until the entry ends.
     """
 
-    operations: ClassVar[tuple[str, ...]] = METRIC_NAMES
+    # GuideLLM's metrics, and the Tekton executor's operations (tekton_queue, tekton_run...) for thresholds.
+    operations: ClassVar[tuple[str, ...]] = (*METRIC_NAMES, *TEKTON_OPERATIONS)
 
     executor: str = Field(default="local", description=f"Where GuideLLM runs: {', '.join(EXECUTORS)}.")
     target_url: str | None = Field(

@@ -10,11 +10,15 @@ are kept per second, the last value of each name winning.
 Recording is on the hot path of the load engine (thousands of calls per second), so a value goes
 straight into the histogram's counts array, indexed the way ``HdrHistogram.record_value`` does it
 (about six times faster); count, minimum and maximum are set on the histogram when its second is
-handed over. ``tests/unit/load/test_stream_recorder.py`` checks that both ways give the same counts.
+handed over. Each histogram is a 224 KiB array: allocating three per operation and second and freeing
+them after the hand-over makes the C allocator hold on to tens of megabytes, so a histogram that no
+listener kept (the recorder merges and the events file encodes them, neither keeps them) is cleared
+and reused. ``tests/unit/load/test_load_recording.py`` checks both against ``HdrHistogram`` itself.
 """
 
 from __future__ import annotations
 
+import ctypes
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -33,7 +37,31 @@ _SUB_BUCKET_MASK: int = _layout.sub_bucket_mask
 _HALF_COUNT: int = _layout.sub_bucket_half_count
 _HALF_COUNT_MAGNITUDE: int = _layout.sub_bucket_half_count_magnitude
 _BUCKET_SHIFT = _HALF_COUNT_MAGNITUDE + 1
+_WORD = ctypes.sizeof(_layout.counts) // _layout.counts_len
+# References a histogram holds to itself (its encoder points back at it): 2 = this name + the argument.
+_SELF_REFERENCES = sys.getrefcount(_layout) - 2 if hasattr(sys, "getrefcount") else 0
 del _layout
+_SPARE_LIMIT = 64  # cleared histograms kept for reuse (3 per operation and second are in use)
+# Reuse needs CPython's reference counts to prove that no listener kept a histogram.
+_CAN_REUSE = hasattr(sys, "getrefcount")
+
+
+def _index(value: int) -> int:
+    bucket = (value | _SUB_BUCKET_MASK).bit_length() - _BUCKET_SHIFT
+    return ((bucket + 1) << _HALF_COUNT_MAGNITUDE) + (value >> bucket) - _HALF_COUNT
+
+
+def _clear(histogram: HdrHistogram) -> HdrHistogram:
+    """Zero the used part of the counts array and the totals: the histogram is as new again."""
+    if histogram.total_count:
+        low, high = _index(histogram.min_value), _index(histogram.max_value)
+        ctypes.memset(ctypes.addressof(histogram.counts) + low * _WORD, 0, (high - low + 1) * _WORD)
+    histogram.total_count = 0
+    histogram.min_value = sys.maxsize
+    histogram.max_value = 0
+    histogram.start_time_stamp_msec = 0
+    histogram.end_time_stamp_msec = 0
+    return histogram
 
 
 def _to_us(seconds: float) -> int:
@@ -51,8 +79,8 @@ class _Filling:
 
     __slots__ = ("counts", "high", "histogram", "low", "total")
 
-    def __init__(self) -> None:
-        self.histogram: HdrHistogram = new_histogram()
+    def __init__(self, histogram: HdrHistogram | None = None) -> None:
+        self.histogram: HdrHistogram = histogram if histogram is not None else new_histogram()
         self.counts: Any = self.histogram.counts
         self.total = 0
         self.low = sys.maxsize
@@ -81,9 +109,9 @@ class _Filling:
 class _Second:
     __slots__ = ("attrs", "counters", "errors", "main", "ok", "values")
 
-    def __init__(self) -> None:
+    def __init__(self, main: _Filling) -> None:
         self.ok = 0
-        self.main = _Filling()
+        self.main = main
         self.errors: dict[str, int] = {}
         self.values: dict[str, _Filling] = {}
         self.counters: dict[str, int] = {}
@@ -108,6 +136,10 @@ class StreamRecorder:
         self._error_budget = error_events_per_second
         self._seconds: dict[tuple[str, int], _Second] = {}
         self._error_events: dict[int, int] = {}
+        self._spare: list[HdrHistogram] = []
+
+    def _filling(self) -> _Filling:
+        return _Filling(self._spare.pop() if self._spare else None)
 
     def record(
         self,
@@ -135,7 +167,7 @@ class StreamRecorder:
             return
         slot = self._seconds.get((operation, second))
         if slot is None:
-            slot = self._seconds[(operation, second)] = _Second()
+            slot = self._seconds[(operation, second)] = _Second(self._filling())
         if ok:
             slot.ok += 1
             slot.main.add(_to_us(duration))
@@ -147,7 +179,7 @@ class StreamRecorder:
             for name, value in values.items():
                 filling = slot_values.get(name)
                 if filling is None:
-                    filling = slot_values[name] = _Filling()
+                    filling = slot_values[name] = self._filling()
                 filling.add(_to_us(value))
         if attrs:
             if slot.attrs is None:
@@ -164,7 +196,7 @@ class StreamRecorder:
         key = (operation, second)
         slot = self._seconds.get(key)
         if slot is None:
-            slot = self._seconds[key] = _Second()
+            slot = self._seconds[key] = _Second(self._filling())
         return slot
 
     def flush(self, before: float | None = None) -> None:
@@ -175,22 +207,35 @@ class StreamRecorder:
             if limit is not None and second >= limit:
                 continue
             slot = self._seconds.pop(key)
-            self._hook.fire(
-                AggregateRecord(
-                    scenario=self._scenario,
-                    mode=self._mode,
-                    operation=operation,
-                    second=second,
-                    ok=slot.ok,
-                    histogram=slot.main.done(),
-                    errors=slot.errors,
-                    values={name: filling.done() for name, filling in slot.values.items()},
-                    counters=slot.counters,
-                    attrs=slot.attrs or {},
-                )
+            histograms = [slot.main.done(), *(filling.done() for filling in slot.values.values())]
+            record = AggregateRecord(
+                scenario=self._scenario,
+                mode=self._mode,
+                operation=operation,
+                second=second,
+                ok=slot.ok,
+                histogram=histograms[0],
+                errors=slot.errors,
+                values=dict(zip(slot.values, histograms[1:], strict=True)),
+                counters=slot.counters,
+                attrs=slot.attrs or {},
             )
+            self._hook.fire(record)
+            if _CAN_REUSE and sys.getrefcount(record) == 2:  # this frame's and the call's references
+                del record, slot
+                self._reuse(histograms)
+
         if limit is None:
             self._error_events.clear()
         else:
             for second in [s for s in self._error_events if s < limit]:
                 del self._error_events[second]
+
+    def _reuse(self, histograms: list[HdrHistogram]) -> None:
+        """Keep for reuse the histograms only ``histograms`` still refers to (no listener kept them)."""
+        spare = self._spare
+        while histograms:
+            histogram = histograms.pop()
+            # References: its own, this variable and getrefcount's argument; more means someone kept it.
+            if sys.getrefcount(histogram) == 2 + _SELF_REFERENCES and len(spare) < _SPARE_LIMIT:
+                spare.append(_clear(histogram))

@@ -64,3 +64,44 @@ def test_a_late_completion_in_an_already_flushed_second_is_still_counted_once():
     stream.record("op", 10.9, 2.0, True)  # started in second 10, answered after it was handed over
     stream.flush()
     assert [(a.second, a.ok) for a in seen] == [(10, 1), (10, 1)]
+
+
+def _fill(stream: StreamRecorder, second: int, durations: list[float]) -> None:
+    for index, duration in enumerate(durations):
+        stream.record("op", second + index / (len(durations) + 1), duration, True, values={"lateness": duration / 10})
+
+
+def test_histograms_no_listener_kept_are_cleared_and_reused():
+    merged = []
+    hook = EventHook()
+    hook.add_listener(lambda record: merged.append((record.histogram.encode(), record.values["lateness"].encode())))
+    stream = StreamRecorder(hook, "s", "M")
+    first = [0.001 * (i + 1) for i in range(500)]
+    second = [0.0005, 0.2, 3.0]
+    _fill(stream, 10, first)
+    stream.flush()
+    assert len(stream._spare) == 2  # the main and the lateness histogram came back
+    _fill(stream, 11, second)
+    assert not stream._spare  # ... and are in use again
+    stream.flush()
+    # The reused histograms hold exactly the new second's values, as fresh ones would.
+    fresh, fresh_lateness = new_histogram(), new_histogram()
+    for duration in second:
+        fresh.record_value(_to_us(duration))
+        fresh_lateness.record_value(_to_us(duration / 10))
+    assert merged[1] == (fresh.encode(), fresh_lateness.encode())
+
+
+def test_histograms_a_listener_kept_are_never_reused():
+    kept = []
+    hook = EventHook()
+    hook.add_listener(kept.append)
+    stream = StreamRecorder(hook, "s", "M")
+    _fill(stream, 10, [0.001, 0.002])
+    stream.flush()
+    assert not stream._spare
+    _fill(stream, 11, [5.0])
+    stream.flush()
+    assert kept[0].histogram is not kept[1].histogram
+    assert kept[0].histogram.get_total_count() == 2
+    assert kept[0].histogram.get_max_value() == 2000

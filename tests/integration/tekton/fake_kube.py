@@ -119,7 +119,7 @@ class FakeKube:
     # -- the Task ----------------------------------------------------------------------------------------
     def install_task(self, namespace: str = "pipelines", path: Path = TASK_FILE) -> dict[str, Any]:
         """Serve the real Task manifest in ``namespace``."""
-        task = yaml.safe_load(path.read_text(encoding="utf-8"))
+        task: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
         task.setdefault("metadata", {})["namespace"] = namespace
         self.tasks[(namespace, task["metadata"]["name"])] = task
         return task
@@ -152,8 +152,8 @@ class FakeKube:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        assert isinstance(server, asyncio.Server)
+        port = server.sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         self._ready.set()
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -88,7 +89,7 @@ def test_format_duration(seconds: float, text: str) -> None:
 
 
 def test_template_gets_the_values_of_the_params_it_declares() -> None:
-    template = {
+    template: dict[str, Any] = {
         "apiVersion": "tekton.dev/v1",
         "kind": "PipelineRun",
         "metadata": {"name": "mine", "namespace": "elsewhere", "labels": {"team": "a"}},

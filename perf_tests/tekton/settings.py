@@ -27,7 +27,8 @@ Timing and cleanup
                                  image pulls and report collection (default 900).
     ``TEKTON_WATCH_TIMEOUT``     seconds one watch request stays open before it is renewed (default 60).
     ``TEKTON_POLL_INTERVAL``     seconds between status reads when watching is not possible (default 5).
-    ``TEKTON_CANCEL_GRACE``      seconds to wait for a cancelled PipelineRun to finish (default 60).
+    ``TEKTON_CANCEL_GRACE``      seconds to wait for a cancelled PipelineRun to finish (default 15: with the
+                                 report collection it stays below the scheduler's 30 s stop grace).
     ``TEKTON_LOG_TAIL_LINES``    log lines of a failed step quoted in the error (default 20).
     ``TEKTON_KEEP_PIPELINERUNS`` keep finished PipelineRuns instead of deleting them (default false).
 """
@@ -73,7 +74,7 @@ class TektonSettings(BaseSettings):
     timeout_margin: float = Field(default=900.0, ge=0, validation_alias="TEKTON_TIMEOUT_MARGIN")
     watch_timeout: int = Field(default=60, ge=1, validation_alias="TEKTON_WATCH_TIMEOUT")
     poll_interval: float = Field(default=5.0, gt=0, validation_alias="TEKTON_POLL_INTERVAL")
-    cancel_grace: float = Field(default=60.0, ge=0, validation_alias="TEKTON_CANCEL_GRACE")
+    cancel_grace: float = Field(default=15.0, ge=0, validation_alias="TEKTON_CANCEL_GRACE")
     log_tail_lines: int = Field(default=20, ge=0, le=1000, validation_alias="TEKTON_LOG_TAIL_LINES")
     keep_pipelineruns: bool = Field(default=False, validation_alias="TEKTON_KEEP_PIPELINERUNS")
 

@@ -109,8 +109,9 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
             )
             attrs["pipeline_id"] = pipeline.pipeline_id
         self.created_pipelines.append(pipeline.pipeline_id)
-        versions = self.client.list_pipeline_versions(pipeline_id=pipeline.pipeline_id, page_size=1)
-        version_list = versions.pipeline_versions or []
+        versions = self._cleanup_call("list_pipeline_versions", self.client.list_pipeline_versions,
+                                      pipeline_id=pipeline.pipeline_id, page_size=1)
+        version_list = (versions.pipeline_versions or []) if versions is not None else []
         if not version_list:
             raise RunnerError(f"pipeline {name} was uploaded but the API lists no version for it")
         return str(pipeline.pipeline_id), str(version_list[0].pipeline_version_id)
@@ -131,11 +132,11 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         """The experiment named ``Default`` (created if missing, never deleted)."""
         namespace = self.context.settings.connection.namespace if self.context.settings.connection.multi_user \
             else None
-        try:
-            experiment = self.client.create_experiment(name="Default", namespace=namespace)
-        except Exception as exc:
-            _, message = classify_exception(exc)
-            raise RunnerError(f"could not get the default experiment: {message}") from None
+        # Get-or-create by name is idempotent: transient failures are retried like clean-up calls.
+        experiment = self._cleanup_call("get_default_experiment", self.client.create_experiment, name="Default",
+                                        namespace=namespace)
+        if experiment is None:
+            raise RunnerError("could not get the default experiment (see the get_default_experiment errors)")
         self.experiment_id = experiment.experiment_id
 
     # -- running ------------------------------------------------------------------------------------
@@ -302,7 +303,8 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         self._cleanup_call("delete_pipeline", self.client.delete_pipeline, pipeline_id)
 
     def _cleanup_call(self, operation: str, func: Any, *args: Any, **kwargs: Any) -> Any:
-        """A clean-up call, recorded; deletes are idempotent, so transient failures are retried twice."""
+        """An idempotent set-up or clean-up call (a get, a delete), recorded; transient failures are
+        retried twice. Returns the result, or None when it failed."""
         for attempt in range(_CLEANUP_ATTEMPTS):
             try:
                 with self.timed(operation, {"retry": attempt} if attempt else None):

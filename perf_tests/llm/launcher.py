@@ -1,12 +1,13 @@
 """``python -m perf_tests.llm.launcher <guidellm arguments>``: GuideLLM's own CLI, started early and held.
 
 GuideLLM needs 10-20 s to start (imports, worker processes, data preparation) before its first request,
-so the framework launches it ahead of the entry's start time. With ``PERF_TESTS_START_AT`` (epoch
-seconds) set, ``guidellm run`` does all of that and then holds its scheduler's start until that instant,
-so the first request is due exactly at the entry's start; ``PERF_TESTS_END_AT`` adds a constraint that
-ends the benchmark at that instant even if the start was late (a late start is reported, not stretched).
-Both act on ``NonDistributedEnvironment``, the seam GuideLLM provides for coordinating when a run
-starts; everything else is GuideLLM unchanged. Lines starting with ``perf-tests:`` report the hold.
+so an executor launches it ahead of its load window. Launched with ``PERF_TESTS_READY_FD`` set (see
+``perf_tests.llm.startup``), ``guidellm run`` does all of that, says ``ready`` through that pipe, reads
+its window (``window <start> <end>``, epoch seconds) from its standard input and holds its scheduler's
+start until the window opens, so the first request is due exactly at the planned start; a constraint
+ends every benchmark when the window closes, even after a late start (which is reported, not
+stretched). Both act on ``NonDistributedEnvironment``, the seam GuideLLM provides for coordinating when
+a run starts; everything else is GuideLLM unchanged. Lines starting with ``perf-tests:`` report the hold.
 
 The launcher also ends its process group when the test run that started it dies (Linux parent-death
 signal), so a killed run leaves no GuideLLM behind.
@@ -14,15 +15,16 @@ signal), so a killed run leaves no GuideLLM behind.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
-from perf_tests.llm.startup import END_AT_ENV, MARK, NO_LOAD_EXIT, PARENT_PID_ENV, START_AT_ENV
+from perf_tests.llm.startup import MARK, NO_LOAD_EXIT, PARENT_PID_ENV, READY_FD_ENV, parse_window_line
 
 __all__ = ["install_schedule", "main"]
 
@@ -57,42 +59,58 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _float_env(name: str) -> float | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        _say(f"ignoring {name}={raw!r}: not a number")
-        return None
+class _Window:
+    """The load window, once the executor sent it."""
+
+    start_at: float | None = None
+    end_at: float | None = None
 
 
 class _Deadline:
-    """A GuideLLM constraint: stop queuing and processing at ``end_at`` (epoch seconds), for every
-    remaining benchmark too."""
-
-    def __init__(self, end_at: float) -> None:
-        self.end_at = end_at
+    """A GuideLLM constraint: stop queuing and processing when the window closes, for every remaining
+    benchmark too (``stopping_scope="all"``)."""
 
     def __call__(self, state: Any, request_info: Any) -> Any:
         from guidellm.scheduler.schemas import SchedulerProgress, SchedulerUpdateAction
 
         now = time.time()
-        done = now >= self.end_at
+        end_at = _Window.end_at if _Window.end_at is not None else float("inf")
+        done = now >= end_at
         return SchedulerUpdateAction(
             request_queuing="stop" if done else "continue",
             request_processing="stop_local" if done else "continue",
             stopping_scope="all",
-            metadata={"deadline": self.end_at, "current_time": now, "deadline_reached": done},
+            metadata={"deadline": _Window.end_at, "current_time": now, "deadline_reached": done},
             progress=SchedulerProgress(
-                remaining_duration=max(0.0, self.end_at - now), stop_time=self.end_at if done else None
+                remaining_duration=max(0.0, end_at - now) if _Window.end_at is not None else None,
+                stop_time=end_at if done else None,
             ),
         )
 
 
-def install_schedule(start_at: float | None, end_at: float | None) -> None:
-    """Hold GuideLLM's scheduler start until ``start_at`` and end its benchmarks at ``end_at``."""
+def _no_load(message: str) -> NoReturn:
+    """Exit without load; the executor then ends the rest of the process group (GuideLLM's workers)."""
+    _say(f"error: {message}; no load was sent")
+    os._exit(NO_LOAD_EXIT)
+
+
+def _announce_ready(ready: float) -> None:
+    fd = os.environ.get(READY_FD_ENV)
+    if fd is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        os.write(int(fd), f"ready {ready:.6f}\n".encode("ascii"))
+        os.close(int(fd))
+
+
+async def _receive_window() -> tuple[float, float] | None:
+    loop = asyncio.get_running_loop()
+    line = await loop.run_in_executor(None, sys.stdin.readline)  # blocking read off the event loop
+    return parse_window_line(line)
+
+
+def install_schedule() -> None:
+    """Hold GuideLLM's scheduler start until the window the executor sends opens; end at its close."""
     from guidellm.scheduler.environments import NonDistributedEnvironment
 
     original_start = NonDistributedEnvironment.sync_run_start
@@ -101,24 +119,29 @@ def install_schedule(start_at: float | None, end_at: float | None) -> None:
 
     async def sync_run_params(self: Any, requests: Any, strategy: Any, constraints: Any) -> Any:
         requests, strategy, constraints = await original_params(self, requests, strategy, constraints)
-        if end_at is not None:
-            constraints = {**constraints, DEADLINE_CONSTRAINT: _Deadline(end_at)}
-        return requests, strategy, constraints
+        return requests, strategy, {**constraints, DEADLINE_CONSTRAINT: _Deadline()}
 
     async def sync_run_start(self: Any) -> float:
         start: float = await original_start(self)
-        if first[0] and start_at is not None:
-            first[0] = False
-            ready = time.time()
-            if start <= start_at:
-                _say(f"ready at {ready:.3f}; holding until {start_at:.3f} ({start_at - ready:.1f}s early)")
-                return start_at
-            if end_at is not None and start >= end_at:
-                _say(f"error: GuideLLM was ready at {ready:.3f}, after the end of its load window ({end_at:.3f}); "
-                     "no load was sent: launch it earlier (a larger startupLead or a later startTime)")
-                os._exit(NO_LOAD_EXIT)
-            _say(f"ready at {ready:.3f}; starting at {start:.3f}, {start - start_at:.3f}s late")
-        return start
+        if not first[0]:
+            return start
+        first[0] = False
+        ready = time.time()
+        _announce_ready(ready)
+        window = await _receive_window()
+        if window is None:
+            _no_load("the test run ended or was stopped before this GuideLLM run's start")
+        _Window.start_at, _Window.end_at = window
+        now = time.time()
+        start_at, end_at = window
+        if now >= end_at:
+            _no_load(f"GuideLLM was ready at {ready:.3f}, after the end of its load window ({end_at:.3f}); "
+                     "launch it earlier (a larger startupLead or a later startTime)")
+        if now <= start_at:
+            _say(f"ready at {ready:.3f}; holding until {start_at:.3f} ({start_at - ready:.1f}s early)")
+            return start_at
+        _say(f"ready at {ready:.3f}; starting at {now:.3f}, {now - start_at:.3f}s late")
+        return now
 
     setattr(NonDistributedEnvironment, "sync_run_params", sync_run_params)  # noqa: B010 - patching a method
     setattr(NonDistributedEnvironment, "sync_run_start", sync_run_start)  # noqa: B010
@@ -129,10 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _end_group)
     _die_with_parent()
-    if args[:1] == ["run"]:
-        start_at, end_at = _float_env(START_AT_ENV), _float_env(END_AT_ENV)
-        if start_at is not None or end_at is not None:
-            install_schedule(start_at, end_at)
+    if args[:1] == ["run"] and os.environ.get(READY_FD_ENV):
+        install_schedule()
     from guidellm.cli import cli
 
     try:

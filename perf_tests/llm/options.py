@@ -216,8 +216,8 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
     )
     startup_lead: Seconds = Field(
         default=30.0,
-        description="How long before startTime GuideLLM is launched; it needs ~15 s to start and then "
-        "holds until startTime.",
+        description="How long before its start a GuideLLM process is launched (it needs 10-20 s to start, then "
+        "holds until its start); one starting sooner after the test start is launched before the test starts.",
     )
     data_path: Path | None = Field(default=None, exclude=True, description="Resolved data file.")
     tokenizer_path: Path | None = Field(default=None, exclude=True, description="Resolved tokenizer folder.")

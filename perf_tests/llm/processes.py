@@ -5,6 +5,10 @@ Each child starts in its own session (process group), so stopping it stops every
 running when the interpreter exits are killed by an ``atexit`` hook; if this process dies without
 running it (SIGKILL), ``perf_tests.llm.launcher`` inside the child notices and ends its group. The child
 runs as ``python -m perf_tests.llm.launcher <guidellm arguments>`` with its output in a log file.
+
+A *controlled* child (``control=True``) is a GuideLLM run held at its start: it says when it is ready
+through a pipe (``ready``) and waits for its load window on its standard input (``send_window``); see
+``perf_tests.llm.startup`` for the protocol.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from perf_tests.llm.startup import PARENT_PID_ENV
+from perf_tests.llm.startup import PARENT_PID_ENV, READY_FD_ENV, window_line
 
 __all__ = ["LAUNCHER", "ChildProcess", "kill_all_children", "launcher_argv", "log_tail"]
 
@@ -54,12 +58,15 @@ class ChildProcess:
     """One child process in its own process group, output appended to ``log_path``."""
 
     def __init__(self, name: str, argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None,
-                 cwd: Path | None = None) -> None:
+                 cwd: Path | None = None, control: bool = False) -> None:
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
         self.env = dict(env or {})
         self.cwd = cwd
+        self.control = control
+        self.ready = threading.Event()  # set when the child said it is ready, or when it went away first
+        self.ready_at: float | None = None  # the child's clock when it was ready
         self._popen: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._lock = threading.Lock()
@@ -72,24 +79,66 @@ class ChildProcess:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self.log_path.open("ab")
             env = {**os.environ, **self.env, PARENT_PID_ENV: str(os.getpid()), "PYTHONUNBUFFERED": "1"}
+            ready_read, ready_write = os.pipe() if self.control else (-1, -1)
+            if self.control:
+                env[READY_FD_ENV] = str(ready_write)
             try:
                 self._popen = subprocess.Popen(
                     self.argv,
-                    stdin=subprocess.DEVNULL,
+                    stdin=subprocess.PIPE if self.control else subprocess.DEVNULL,
                     stdout=self._log,
                     stderr=subprocess.STDOUT,
                     env=env,
                     cwd=self.cwd,
                     start_new_session=True,  # own process group: stop it with everything it spawned
                     close_fds=True,
+                    pass_fds=(ready_write,) if self.control else (),
                 )
             except OSError:
                 self._log.close()
                 self._log = None
+                if self.control:
+                    os.close(ready_read)
+                    os.close(ready_write)
                 raise
+            if self.control:
+                os.close(ready_write)
+                threading.Thread(target=self._read_ready, args=(ready_read,), name=f"{self.name}-ready",
+                                 daemon=True).start()
         with _live_lock:
             _live.add(self)
         logger.debug("started %s (pid %d): %s", self.name, self._popen.pid, " ".join(self.argv))
+
+    def _read_ready(self, fd: int) -> None:
+        """Wait for the child's ``ready <epoch>`` line (or the pipe's end when it exits first)."""
+        try:
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = os.read(fd, 256)
+                if not chunk:
+                    break
+                data += chunk
+            words = data.decode("ascii", "replace").split()
+            if len(words) == 2 and words[0] == "ready":
+                with contextlib.suppress(ValueError):
+                    self.ready_at = float(words[1])
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+            self.ready.set()
+
+    def send_window(self, start_at: float, end_at: float) -> bool:
+        """Tell a controlled child its load window (epoch seconds); False when it is gone."""
+        popen = self._popen
+        if popen is None or popen.stdin is None:
+            return False
+        try:
+            popen.stdin.write(window_line(start_at, end_at).encode("ascii"))
+            popen.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+        return True
 
     @property
     def pid(self) -> int | None:
@@ -132,6 +181,10 @@ class ChildProcess:
         return code
 
     def _release(self) -> None:
+        popen = self._popen
+        if popen is not None and popen.stdin is not None:
+            with contextlib.suppress(OSError, ValueError):
+                popen.stdin.close()
         with self._lock:
             if self._log is not None:
                 self._log.close()

@@ -1,20 +1,38 @@
-"""The contract between an executor and ``perf_tests.llm.launcher``: how a GuideLLM process learns its
-load window and how it says what happened.
+"""The contract between an executor and ``perf_tests.llm.launcher``: when a held GuideLLM run starts.
 
-``START_AT_ENV`` and ``END_AT_ENV`` carry the window in epoch seconds; the launcher holds GuideLLM's
-start until the first and ends its benchmarks at the second. Lines of the process's output that start
-with ``MARK`` report the hold (``ready at ...; holding until ...`` or ``...s late``) or why there was no
-load. Kept apart from the launcher so that importing ``perf_tests.llm`` never imports the launcher,
-which runs as ``python -m perf_tests.llm.launcher``.
+An executor launches GuideLLM ahead of its load window (it needs 10-20 s to start) as a *controlled*
+process. When GuideLLM has done everything but start (imports, worker processes, data), the launcher
+writes ``ready <epoch>`` to the pipe named by ``READY_FD_ENV`` and reads one line from its standard
+input: ``window <start epoch> <end epoch>`` (``window_line``). It then holds until the start, ends the
+load at the end, and reports on its output in lines beginning with ``MARK``. End of input (the test run
+ended, or stopped before the start) means no load: the launcher exits with ``NO_LOAD_EXIT``.
+Kept apart from the launcher so that importing ``perf_tests.llm`` never imports the launcher, which runs
+as ``python -m perf_tests.llm.launcher``.
 """
 
 from __future__ import annotations
 
-__all__ = ["END_AT_ENV", "MARK", "NO_LOAD_EXIT", "PARENT_PID_ENV", "START_AT_ENV"]
+__all__ = ["MARK", "NO_LOAD_EXIT", "PARENT_PID_ENV", "READY_FD_ENV", "parse_window_line", "window_line"]
 
-START_AT_ENV = "PERF_TESTS_START_AT"
-END_AT_ENV = "PERF_TESTS_END_AT"
+READY_FD_ENV = "PERF_TESTS_READY_FD"
 PARENT_PID_ENV = "PERF_TESTS_PARENT_PID"
 MARK = "perf-tests:"
 NO_LOAD_EXIT = 3
-"""The launcher's exit code when GuideLLM was ready only after its load window had ended."""
+"""The launcher's exit code when no load was sent (no window, or ready only after the window)."""
+
+
+def window_line(start_at: float, end_at: float) -> str:
+    """The line that gives a held GuideLLM run its load window."""
+    return f"window {start_at:.6f} {end_at:.6f}\n"
+
+
+def parse_window_line(line: str) -> tuple[float, float] | None:
+    """``(start, end)`` from a ``window_line``; None for anything else (end of input included)."""
+    words = line.split()
+    if len(words) != 3 or words[0] != "window":
+        return None
+    try:
+        start, end = float(words[1]), float(words[2])
+    except ValueError:
+        return None
+    return (start, end) if end > start else None

@@ -10,10 +10,12 @@ Lifecycle, called by ``LlmLoadRunner`` in order from the runner's thread (``stop
 
 0. ``bind(entry, run_id, emit)``: when the runner is made: the entry, the test run's id and where to
    report the executor's own operations (e.g. creating a PipelineRun).
-1. ``prepare(specs)``: before the entry's start. Check the tooling, then launch every process whose
-   launch time (start minus the startup lead) comes before the entry's start; returns at the entry's
-   start at the latest, or at once when stopped.
-2. ``run()``: launch the rest at their times and wait until every process ended; return the outcomes.
+1. ``prepare(specs)``: before t0 (the scheduler starts the clock when every runner has prepared, so
+   the offsets are not yet times). Check the tooling; launch what would otherwise start late and wait
+   until it is ready; return at once when stopped.
+2. ``run()``: called ``lead_time`` seconds before the entry's start. Start the processes on time (each
+   at its ``start_offset``; launching the rest ahead as needed), wait until every process ended and
+   return the outcomes.
    The scheduler stops the runner ``end_extension`` seconds after the entry's end (time for the
    processes to write their reports); what still runs then is ended, and so is everything on an
    earlier stop (abort).
@@ -107,6 +109,11 @@ class Executor(ABC):
     @property
     def end_extension(self) -> float:
         """Seconds past the entry's end before the runner is stopped (time to finish reports)."""
+        return 0.0
+
+    @property
+    def lead_time(self) -> float:
+        """Seconds before the entry's start at which ``run`` is called (time to launch processes)."""
         return 0.0
 
     @abstractmethod

@@ -1,12 +1,15 @@
 """The ``local`` executor: GuideLLM processes on this machine, children of the test run.
 
-Each process is ``python -m perf_tests.llm.launcher run ...`` (GuideLLM's CLI with the start hold), in
-its own process group with its output in ``<label>.log``. It is launched ``startupLead`` seconds before
-its start (GuideLLM needs 10-20 s to start) and holds until the start, so its first request is due on
-time; a start that could not be held (launched too late) is reported by the runner. Its own
-``max_duration`` and the launcher's deadline end its load at its end; it then writes its JSON report
-and exits. The runner is stopped ``finish_grace`` seconds after the entry's end (``end_extension``);
-what still runs then is stopped without a report.
+Each process is ``python -m perf_tests.llm.launcher run ...`` (GuideLLM's CLI, held at its start; see
+``perf_tests.llm.startup``), in its own process group with its output in ``<label>.log``. GuideLLM needs
+10-20 s to start, so each is launched ``startupLead`` seconds before its start and then told its load
+window; it holds until the window opens, so its first request is due on time. A process that must
+start within ``startupLead`` of t0 is launched in ``prepare``, before t0, and ``prepare`` waits until it
+is ready: the scheduler starts the clock only when every runner has prepared. The others are launched
+from ``run``, which begins ``lead_time`` before the entry's start. GuideLLM's own ``max_duration`` and
+the launcher's deadline end each load at its end; GuideLLM then writes its JSON report and exits. The
+runner is stopped ``finish_grace`` seconds after the entry's end (``end_extension``); what still runs
+then is stopped without a report.
 """
 
 from __future__ import annotations
@@ -19,16 +22,17 @@ from collections.abc import Sequence
 from perf_tests.llm.diagnostics import failure_reason, progress_line
 from perf_tests.llm.executors.executor import Executor, LaunchOutcome, LaunchSpec
 from perf_tests.llm.processes import ChildProcess, launcher_argv, log_tail
-from perf_tests.llm.startup import END_AT_ENV, START_AT_ENV
 from perf_tests.llm.version import check_guidellm
 from perf_tests.scheduler.clock import Clock
 
-__all__ = ["LocalExecutor"]
+__all__ = ["FINISH_GRACE", "READY_TIMEOUT", "LocalExecutor"]
 
 logger = logging.getLogger(__name__)
 
 FINISH_GRACE = 25.0
 """Seconds after the entry's end for GuideLLM to write its report and exit (its ``end_extension``)."""
+READY_TIMEOUT = 240.0
+"""Seconds ``prepare`` waits for early-launched processes to be ready (several start slowly together)."""
 _POLL = 0.25
 
 
@@ -39,15 +43,21 @@ class LocalExecutor(Executor):
 
     def __init__(self, clock: Clock, *, entry_start_offset: float, entry_end_offset: float, startup_lead: float,
                  abort: threading.Event | None = None, stopping: threading.Event | None = None,
-                 finish_grace: float = FINISH_GRACE) -> None:
+                 finish_grace: float = FINISH_GRACE, ready_timeout: float = READY_TIMEOUT) -> None:
         super().__init__(clock, entry_start_offset=entry_start_offset, entry_end_offset=entry_end_offset,
                          startup_lead=startup_lead, abort=abort, stopping=stopping)
         self.finish_grace = finish_grace
+        self.ready_timeout = ready_timeout
         self.guidellm_version = ""
         self._pending: list[LaunchSpec] = []
         self._running: dict[str, ChildProcess] = {}
+        self._windowed: set[str] = set()
         self._outcomes: dict[str, LaunchOutcome] = {}
         self._order: list[str] = []
+
+    @property
+    def lead_time(self) -> float:
+        return min(self.startup_lead, self.entry_start_offset)
 
     @property
     def end_extension(self) -> float:
@@ -58,35 +68,41 @@ class LocalExecutor(Executor):
         self.guidellm_version = check_guidellm()
         self._pending = sorted(specs, key=self.launch_offset)
         self._order = [spec.name for spec in specs]
-        for spec in specs:
-            self._outcomes[spec.name] = LaunchOutcome(spec)
-        while self._pending and self.launch_offset(self._pending[0]) < self.entry_start_offset:
-            if self._wait_until(self.launch_offset(self._pending[0])):
-                return
-            self._spawn(self._pending.pop(0))
+        self._outcomes = {spec.name: LaunchOutcome(spec) for spec in specs}
+        run_begins = self.entry_start_offset - self.lead_time
+        early = [spec for spec in self._pending if spec.start_offset - self.startup_lead < run_begins]
+        for spec in early:
+            self._pending.remove(spec)
+            self._spawn(spec)
+        self._wait_ready(list(self._running.values()))
 
     def run(self) -> list[LaunchOutcome]:
+        for name in list(self._running):  # launched before t0: t0 is known now
+            self._send_window(name)
         while True:
             if self.stopping.is_set():
                 self._wind_down()
                 break
             while self._pending and self.clock.elapsed() >= self.launch_offset(self._pending[0]):
-                self._spawn(self._pending.pop(0))
+                spec = self._pending.pop(0)
+                self._spawn(spec)
+                self._send_window(spec.name)
             self._reap()
             if not self._pending and not self._running:
                 break
             wake = _POLL
             if self._pending:
-                wake = min(wake, max(0.0, self.clock.monotonic_at(self.launch_offset(self._pending[0]))
-                                     - time.monotonic()))
+                next_launch = self.clock.monotonic_at(self.launch_offset(self._pending[0]))
+                wake = min(wake, max(0.0, next_launch - time.monotonic()))
             self.stopping.wait(wake)
         return [self._outcomes[name] for name in self._order]
 
     def cleanup(self) -> None:
         for name, child in list(self._running.items()):
-            child.stop(grace=5.0)
+            code = child.stop(grace=5.0)
             outcome = self._outcomes[name]
             outcome.stopped = True
+            outcome.exit_code = code
             outcome.ended_at = time.time()
             outcome.error = outcome.error or "stopped during cleanup before it finished"
         self._running.clear()
@@ -95,24 +111,20 @@ class LocalExecutor(Executor):
         parts = []
         for name, child in self._running.items():
             line = progress_line(log_tail(child.log_path, 4096))
-            parts.append(f"{name}: {line}" if line else f"{name}: starting")
+            state = line or ("ready, holding until its start" if child.ready_at is not None else "starting")
+            parts.append(f"{name}: {state}")
         if self._pending:
             parts.append(f"{len(self._pending)} more to launch")
         return "; ".join(parts)
 
-    # -- helpers ------------------------------------------------------------------------------------
-    def _wait_until(self, offset: float) -> bool:
-        """Wait until ``offset`` seconds after t0; True when stopped first."""
-        left = self.clock.monotonic_at(offset) - time.monotonic()
-        return left > 0 and self.stopping.wait(left)
+    def ready_times(self) -> dict[str, float]:
+        """When each launched process was ready to start (epoch seconds), by name."""
+        return {name: child.ready_at for name, child in self._running.items() if child.ready_at is not None}
 
+    # -- helpers ------------------------------------------------------------------------------------
     def _spawn(self, spec: LaunchSpec) -> None:
-        env = {
-            **spec.command.env,
-            START_AT_ENV: f"{self.clock.wall_at(spec.start_offset):.6f}",
-            END_AT_ENV: f"{self.clock.wall_at(spec.end_offset):.6f}",
-        }
-        child = ChildProcess(spec.name, launcher_argv(spec.command.args), spec.log_path, env)
+        child = ChildProcess(spec.name, launcher_argv(spec.command.args), spec.log_path, spec.command.env,
+                             control=True)
         spec.report_path.unlink(missing_ok=True)  # never mistake an old report for this run's
         outcome = self._outcomes[spec.name]
         try:
@@ -122,8 +134,31 @@ class LocalExecutor(Executor):
             return
         outcome.launched_at = time.time()
         self._running[spec.name] = child
-        logger.info("launched %s (pid %s), load from %.1fs to %.1fs after t0", spec.name, child.pid,
+        logger.info("launched %s (pid %s) for its load %.1fs to %.1fs after t0", spec.name, child.pid,
                     spec.start_offset, spec.end_offset)
+
+    def _wait_ready(self, children: list[ChildProcess]) -> None:
+        """Wait until every child is ready (or gone), the timeout passes or we are stopped."""
+        started = time.monotonic()
+        deadline = started + self.ready_timeout
+        for child in children:
+            while not child.ready.wait(_POLL):
+                if self.stopping.is_set() or child.poll() is not None:
+                    return
+                if time.monotonic() >= deadline:
+                    logger.warning("%s is not ready after %.0fs; the run starts without waiting for it",
+                                   child.name, self.ready_timeout)
+                    return
+        if children:
+            logger.info("%d GuideLLM process(es) ready after %.1fs", len(children), time.monotonic() - started)
+
+    def _send_window(self, name: str) -> None:
+        child = self._running.get(name)
+        if child is None or name in self._windowed:
+            return
+        spec = self._outcomes[name].spec
+        self._windowed.add(name)
+        child.send_window(self.clock.wall_at(spec.start_offset), self.clock.wall_at(spec.end_offset))
 
     def _reap(self) -> None:
         for name, child in list(self._running.items()):

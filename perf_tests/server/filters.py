@@ -51,6 +51,10 @@ class FieldKind(Enum):
     INT = "int"
 
 
+Scalar = str | int | float
+Value = Scalar | tuple[Scalar, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class FilterField:
     """A filterable API key: the SQL expression it maps to and how its values compare.
@@ -64,10 +68,8 @@ class FilterField:
     kind: FieldKind = FieldKind.STRING
     volatile: bool = False
     normalize: Callable[[str], str] | None = None
-
-
-Scalar = str | int | float
-Value = Scalar | tuple[Scalar, ...]
+    compile: Callable[[Operation, Sequence[Scalar], bool], str | None] | None = None
+    """Custom SQL for an operation, its values and whether it is for the count query (None falls back)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,10 +224,13 @@ def compile_filter(
     fields: Mapping[str, FilterField],
     params: dict[str, Any],
     resource: str,
+    *,
+    for_count: bool = False,
 ) -> tuple[list[str], bool]:
     """Compile predicates to SQL clauses (ANDed), adding bind values to ``params``.
 
     Returns the clauses and whether any depends on the current time (so its count must not be cached).
+    ``for_count`` lets fields with custom SQL pick what suits a count rather than a sorted page.
 
     Raises:
         ApiError: INVALID_ARGUMENT for a key ``resource`` cannot be filtered on, or a value of the wrong
@@ -243,7 +248,10 @@ def compile_filter(
         volatile = volatile or field.volatile
         values = predicate.value if isinstance(predicate.value, tuple) else (predicate.value,)
         converted = [_convert(v, field, predicate.key) for v in values]
-        if predicate.operation is Operation.IN:
+        custom = field.compile(predicate.operation, converted, for_count) if field.compile is not None else None
+        if custom is not None:
+            clauses.append(custom)
+        elif predicate.operation is Operation.IN:
             if not converted:
                 clauses.append("0")
                 continue

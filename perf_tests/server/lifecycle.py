@@ -19,11 +19,14 @@ __all__ = [
     "ACTIVE_STATES",
     "FINAL_STATES",
     "FINISHED_AT_SQL",
+    "NEVER",
+    "STATE_CONDITIONS",
     "STATE_SQL",
     "RunPlan",
     "TaskState",
     "Timeline",
     "plan_run",
+    "state_condition",
 ]
 
 PENDING = "PENDING"
@@ -45,6 +48,37 @@ STATE_SQL = (
     "ELSE outcome END)"
 )
 """SQL for a run's state at ``:now``; must agree with :meth:`Timeline.state`."""
+
+
+NEVER = 1e18
+"""The ``end_at`` stored for a run that never finishes (so "ends after now" is one index range)."""
+
+
+def state_condition(state: str, *, use_index: bool = True) -> str:
+    """``STATE_SQL = state`` rewritten so SQLite can answer it from the ``runs_outcome``, ``runs_active``
+    and ``runs_canceled`` indexes (active runs end after ``:now`` or never); unknown states match nothing.
+
+    ``use_index=False`` marks the columns with unary ``+`` so the planner walks the sort index instead,
+    which is faster for the page query when most runs match (finished ones).
+    """
+    c = "" if use_index else "+"
+    live = f"{c}cancel_at IS NULL"
+    ends_later = f"{c}end_at > :now"  # a run that never ends is stored with end_at = NEVER
+    conditions = {
+        PENDING: f"({live} AND {ends_later} AND {c}start_at > :now)",
+        RUNNING: f"({live} AND {ends_later} AND {c}start_at <= :now)",
+        SUCCEEDED: f"({live} AND {c}outcome = 'SUCCEEDED' AND {c}end_at <= :now)",
+        FAILED: f"({live} AND {c}outcome = 'FAILED' AND {c}end_at <= :now)",
+        CANCELING: f"({c}cancel_at IS NOT NULL AND {c}canceled_at > :now)",
+        CANCELED: f"({c}cancel_at IS NOT NULL AND {c}canceled_at <= :now)",
+    }
+    return conditions.get(state, "0")
+
+
+STATE_CONDITIONS = {
+    state: state_condition(state) for state in (PENDING, RUNNING, SUCCEEDED, FAILED, CANCELING, CANCELED)
+}
+"""The index-friendly condition of each state (see :func:`state_condition`)."""
 
 FINISHED_AT_SQL = (
     "(CASE WHEN cancel_at IS NOT NULL THEN (CASE WHEN :now >= canceled_at THEN canceled_at ELSE 0 END) "

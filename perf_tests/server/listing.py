@@ -191,10 +191,14 @@ def plan_list(
         plan.params[name] = value
         plan.where.append(f"{column} = :{name}")
         plan.scope.append((column, value))
-    clauses, plan.volatile = compile_filter(predicates, listable.filter_fields, plan.params, listable.resource)
-    plan.where.extend(clauses)
-    plan.filtered = bool(clauses)
     plan.count_where = list(plan.where)
+    clauses, plan.volatile = compile_filter(predicates, listable.filter_fields, plan.params, listable.resource)
+    count_clauses, _ = compile_filter(
+        predicates, listable.filter_fields, plan.params, listable.resource, for_count=True
+    )
+    plan.where.extend(clauses)
+    plan.count_where.extend(count_clauses)
+    plan.filtered = bool(clauses)
     if token is not None:
         plan.params["t_sv"] = token["sv"]
         plan.params["t_kv"] = token["kv"]

@@ -648,13 +648,13 @@ class KfpService:
         cache = self.run_cache
         items: list[str] = []
         missing: dict[int, str] = {}
-        for index, (run_id, storage_state, seg_start, cancel_at, digest, embed, _) in enumerate(rows):
-            cached = cache.get(run_id, False, (storage_state, seg_start, cancel_at))
-            if cached is None:
+        for index, (run_id, static_json, storage_state, seg_start, cancel_at, digest, embed, _) in enumerate(rows):
+            tail = cache.get(run_id, False, seg_start, cancel_at)
+            if tail is None:
                 missing[index] = run_id
                 items.append("")
             else:
-                items.append(join_run(cached[0], cached[1], spec(digest)[0] if embed else None))
+                items.append(join_run(static_json, storage_state, tail, spec(digest)[0] if embed else None))
         if missing:
             full = self.store.get_runs(list(missing.values()))
             for index, run_id in missing.items():

@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
-from perf_tests.server.filters import FieldKind, FilterField
-from perf_tests.server.lifecycle import FINISHED_AT_SQL, STATE_SQL, Timeline
+from perf_tests.server.filters import FieldKind, FilterField, Operation, Scalar
+from perf_tests.server.lifecycle import ACTIVE_STATES, FINISHED_AT_SQL, NEVER, STATE_SQL, Timeline, state_condition
 from perf_tests.server.listing import Listable, ListPlan
 from perf_tests.server.pipeline_spec import PipelineSpec
 
@@ -66,13 +66,16 @@ CREATE TABLE IF NOT EXISTS runs (
     scheduled_at REAL NOT NULL, storage_state TEXT NOT NULL, pipeline_id TEXT NOT NULL,
     pipeline_version_id TEXT NOT NULL, recurring_run_id TEXT NOT NULL, spec_digest TEXT NOT NULL,
     embed_spec INTEGER NOT NULL, static_json TEXT NOT NULL,
-    seg_start REAL NOT NULL, start_at REAL NOT NULL, end_at REAL, outcome TEXT NOT NULL,
+    seg_start REAL NOT NULL, start_at REAL NOT NULL, end_at REAL NOT NULL, outcome TEXT NOT NULL,
     task_slot REAL NOT NULL, cancel_at REAL, canceled_at REAL, history_json TEXT);
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at, run_id);
 CREATE INDEX IF NOT EXISTS runs_experiment ON runs (experiment_id, created_at, run_id);
 CREATE INDEX IF NOT EXISTS runs_namespace ON runs (namespace, created_at, run_id);
 CREATE INDEX IF NOT EXISTS runs_name ON runs (display_name, run_id);
 CREATE INDEX IF NOT EXISTS runs_recurring ON runs (recurring_run_id) WHERE recurring_run_id != '';
+CREATE INDEX IF NOT EXISTS runs_outcome ON runs (outcome, end_at, cancel_at) WHERE cancel_at IS NULL;
+CREATE INDEX IF NOT EXISTS runs_active ON runs (end_at, start_at, cancel_at) WHERE cancel_at IS NULL;
+CREATE INDEX IF NOT EXISTS runs_canceled ON runs (canceled_at, cancel_at) WHERE cancel_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS recurring_runs (
     recurring_run_id TEXT PRIMARY KEY, display_name TEXT NOT NULL, description TEXT NOT NULL,
     experiment_id TEXT NOT NULL, namespace TEXT NOT NULL, pipeline_id TEXT NOT NULL,
@@ -156,7 +159,7 @@ class RunRow(NamedTuple):
         return Timeline(
             seg_start=self.seg_start,
             start_at=self.start_at,
-            end_at=self.end_at,
+            end_at=None if self.end_at is None or self.end_at >= NEVER else self.end_at,
             outcome=self.outcome,
             task_slot=self.task_slot,
             cancel_at=self.cancel_at,
@@ -165,7 +168,7 @@ class RunRow(NamedTuple):
         )
 
 
-RUN_CACHE_COLUMNS = "run_id, storage_state, seg_start, cancel_at, spec_digest, embed_spec"
+RUN_CACHE_COLUMNS = "run_id, static_json, storage_state, seg_start, cancel_at, spec_digest, embed_spec"
 """What listing runs reads first: enough to answer finished runs from the render cache."""
 
 
@@ -195,6 +198,24 @@ class RecurringRunRow(NamedTuple):
 
 def _columns(row_type: type[tuple[Any, ...]]) -> str:
     return ", ".join(row_type._fields)  # type: ignore[attr-defined]
+
+
+def _state_filter(operation: Operation, values: Sequence[Scalar], for_count: bool) -> str | None:
+    """``state`` predicates as index-friendly conditions (see ``state_condition``).
+
+    Counting uses the state indexes; a page query uses them only for active states (few runs), and
+    otherwise walks the sort index, stopping at the page's end.
+    """
+    states = [str(value) for value in values]
+    use_index = for_count or all(state in ACTIVE_STATES for state in states)
+    conditions = [state_condition(state, use_index=use_index) for state in states]
+    if operation is Operation.EQUALS:
+        return conditions[0]
+    if operation is Operation.NOT_EQUALS:
+        return f"NOT {state_condition(states[0], use_index=False)}"
+    if operation is Operation.IN:
+        return f"({' OR '.join(conditions)})" if conditions else "0"
+    return None
 
 
 def _normalize_storage_state(value: str) -> str:
@@ -302,7 +323,7 @@ RUNS = Listable(
         "created_at": FilterField("created_at", _TIME),
         "scheduled_at": FilterField("scheduled_at", _TIME),
         "finished_at": FilterField(FINISHED_AT_SQL, _TIME, volatile=True),
-        "state": FilterField(STATE_SQL, volatile=True, normalize=str.upper),
+        "state": FilterField(STATE_SQL, volatile=True, normalize=str.upper, compile=_state_filter),
     },
 )
 RECURRING_RUNS = Listable(
@@ -602,8 +623,9 @@ class Store:
 
     def insert_run(self, row: RunRow) -> None:
         """Insert a run and note it as its experiment's latest."""
+        stored = row._replace(end_at=NEVER) if row.end_at is None else row
         with self.transaction():
-            self._conn.execute(self._RUN_INSERT, row)
+            self._conn.execute(self._RUN_INSERT, stored)
             self._conn.execute(
                 "UPDATE experiments SET last_run_created_at = ? WHERE experiment_id = ? AND last_run_created_at < ?",
                 (row.created_at, row.experiment_id, row.created_at),
@@ -632,7 +654,7 @@ class Store:
             (
                 timeline.seg_start,
                 timeline.start_at,
-                timeline.end_at,
+                NEVER if timeline.end_at is None else timeline.end_at,
                 timeline.outcome,
                 timeline.task_slot,
                 timeline.cancel_at,

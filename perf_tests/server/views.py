@@ -99,32 +99,30 @@ def run_static_json(fields: dict[str, Any]) -> str:
 
 
 class RunJsonCache:
-    """Rendered runs that have finished, so listing many finished runs costs a lookup per run.
+    """The rendered lifecycle part of finished runs, so listing finished runs costs a lookup per run.
 
-    A finished run's answer changes only through archive, unarchive, retry or terminate, and each of
-    those changes a field of the entry's key (storage state, attempt start, cancel time), so a stale
-    entry is never served. Bounded: the oldest entries go first.
+    A finished run's state, history and finish time change only through retry or terminate, which change
+    the attempt start or the cancel time that each entry is checked against, so a stale entry is never
+    served. Bounded: the oldest entries go first. The immutable fields and the storage state are not
+    cached; they come from the row each time.
     """
 
-    def __init__(self, capacity: int = 50_000) -> None:
+    def __init__(self, capacity: int = 100_000) -> None:
         self.capacity = capacity
-        self._items: dict[tuple[str, bool], tuple[tuple[Any, ...], str, str]] = {}
+        self._items: dict[tuple[str, bool], tuple[float, float | None, str]] = {}
 
-    def get(self, run_id: str, details: bool, version: tuple[Any, ...]) -> tuple[str, str] | None:
-        """The cached (before spec, after spec) parts of a run, if ``version`` still matches.
-
-        ``version`` is ``(storage_state, seg_start, cancel_at)`` of the run as stored now.
-        """
+    def get(self, run_id: str, details: bool, seg_start: float, cancel_at: float | None) -> str | None:
+        """The cached tail of a run's JSON, if the run's attempt and cancel time still match."""
         item = self._items.get((run_id, details))
-        if item is None or item[0] != version:
+        if item is None or item[0] != seg_start or item[1] != cancel_at:
             return None
-        return item[1], item[2]
+        return item[2]
 
-    def put(self, row: RunRow, details: bool, head: str, tail: str) -> None:
-        """Remember a finished run's parts."""
+    def put(self, run_id: str, details: bool, seg_start: float, cancel_at: float | None, tail: str) -> None:
+        """Remember a finished run's tail."""
         if len(self._items) >= self.capacity:
             del self._items[next(iter(self._items))]
-        self._items[(row.run_id, details)] = ((row.storage_state, row.seg_start, row.cancel_at), head, tail)
+        self._items[(run_id, details)] = (seg_start, cancel_at, tail)
 
     def clear(self) -> None:
         """Forget everything (after a reset)."""
@@ -140,29 +138,26 @@ def run_json(
 ) -> str:
     """A ``V2beta1Run`` as of ``now``; with ``task_names``, also ``run_details.task_details``."""
     details = task_names is not None
-    cached = cache.get(row.run_id, details, (row.storage_state, row.seg_start, row.cancel_at)) if cache else None
-    if cached is not None:
-        head, tail = cached
-    else:
-        head, tail, final = _run_parts(row, now, task_names)
+    tail = cache.get(row.run_id, details, row.seg_start, row.cancel_at) if cache is not None else None
+    if tail is None:
+        tail, final = _run_tail(row, now, task_names)
         if final and cache is not None:
-            cache.put(row, details, head, tail)
-    return join_run(head, tail, spec_json)
+            cache.put(row.run_id, details, row.seg_start, row.cancel_at, tail)
+    return join_run(row.static_json, row.storage_state, tail, spec_json)
 
 
-def join_run(head: str, tail: str, spec_json: str | None) -> str:
-    """A run's JSON from its rendered parts and, for runs created from a spec, the spec."""
+def join_run(static_json: str, storage_state: str, tail: str, spec_json: str | None) -> str:
+    """A run's JSON from its immutable fields, storage state, lifecycle tail and (if embedded) spec."""
     if spec_json is None:
-        return head + tail
-    return f'{head},"pipeline_spec":{spec_json}{tail}'
+        return f'{{{static_json},"storage_state":"{storage_state}"{tail}'
+    return f'{{{static_json},"storage_state":"{storage_state}","pipeline_spec":{spec_json}{tail}'
 
 
-def _run_parts(row: RunRow, now: float, task_names: Sequence[str] | None) -> tuple[str, str, bool]:
+def _run_tail(row: RunRow, now: float, task_names: Sequence[str] | None) -> tuple[str, bool]:
     timeline = row.timeline()
     state = timeline.state(now)
     finished = timeline.finished_at(now)
     history = ",".join(f'{{"update_time":"{format_ts(ts)}","state":"{s}"}}' for s, ts in timeline.history(now))
-    head = f'{{{row.static_json},"storage_state":"{row.storage_state}"'
     parts = [
         ',"finished_at":"',
         EPOCH if finished is None else format_ts(finished),
@@ -177,7 +172,7 @@ def _run_parts(row: RunRow, now: float, task_names: Sequence[str] | None) -> tup
     if task_names is not None:
         parts += [',"run_details":', dumps({"task_details": _task_details(row, timeline, task_names, now)})]
     parts.append("}")
-    return head, "".join(parts), state in FINAL_STATES
+    return "".join(parts), state in FINAL_STATES
 
 
 def _task_details(row: RunRow, timeline: Timeline, names: Sequence[str], now: float) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from perf_tests.server.config import SimulatorConfig
-from perf_tests.server.lifecycle import FINISHED_AT_SQL, STATE_SQL, RunPlan, Timeline, plan_run
+from perf_tests.server.lifecycle import FINISHED_AT_SQL, NEVER, STATE_CONDITIONS, STATE_SQL, RunPlan, Timeline, plan_run
 
 NAMES = ["a", "b", "c"]
 
@@ -146,13 +146,25 @@ def test_sql_state_and_finished_at_agree_with_python() -> None:
             state, finished = _sql_eval(conn, timeline, now)
             assert state == timeline.state(now), (timeline, now)
             assert (finished or None) == timeline.finished_at(now), (timeline, now)
+            matching = [
+                name
+                for name, condition in STATE_CONDITIONS.items()
+                if conn.execute(f"SELECT count(*) FROM runs WHERE {condition}", {"now": now}).fetchone()[0]
+            ]
+            assert matching == [state], (timeline, now)  # the index-friendly conditions agree too
 
 
 def _sql_eval(conn: sqlite3.Connection, timeline: Timeline, now: float) -> tuple[str, float]:
     conn.execute("DELETE FROM runs")
     conn.execute(
         "INSERT INTO runs VALUES (?, ?, ?, ?, ?)",
-        (timeline.start_at, timeline.end_at, timeline.outcome, timeline.cancel_at, timeline.canceled_at),
+        (
+            timeline.start_at,
+            NEVER if timeline.end_at is None else timeline.end_at,
+            timeline.outcome,
+            timeline.cancel_at,
+            timeline.canceled_at,
+        ),  # stored as the store stores it
     )
     row = conn.execute(f"SELECT {STATE_SQL}, {FINISHED_AT_SQL} FROM runs", {"now": now}).fetchone()
     return row[0], row[1]

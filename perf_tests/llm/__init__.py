@@ -48,7 +48,7 @@ from perf_tests.llm.universal_report import (
     validate_universal_report,
     write_universal_report,
 )
-from perf_tests.llm.version import SUPPORTED_RANGE, check_guidellm, installed_guidellm_version
+from perf_tests.llm.version import SUPPORTED_RANGE, check_guidellm, guidellm_problem, installed_guidellm_version
 
 __all__ = [
     "EXECUTORS",
@@ -83,6 +83,7 @@ __all__ = [
     "default_tokenizer",
     "entry_results_dir",
     "failure_reason",
+    "guidellm_problem",
     "hold_report",
     "installed_guidellm_version",
     "launch_seed",

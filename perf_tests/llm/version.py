@@ -16,6 +16,7 @@ __all__ = [
     "INSTALL_HINT",
     "SUPPORTED_RANGE",
     "check_guidellm",
+    "guidellm_problem",
     "installed_guidellm_version",
     "is_supported",
 ]
@@ -42,14 +43,22 @@ def is_supported(version: str) -> bool:
     return match is not None and (int(match.group(1)), int(match.group(2))) == _SUPPORTED
 
 
-def check_guidellm(version: str | None = None) -> str:
-    """The installed (or given) GuideLLM version; ``RunnerError`` when missing or unsupported."""
-    found = version if version is not None else installed_guidellm_version()
-    if found is None:
-        raise RunnerError(f"LLM_LOAD needs GuideLLM {SUPPORTED_RANGE}, which is not installed; {INSTALL_HINT}")
-    if not is_supported(found):
-        raise RunnerError(
-            f"GuideLLM {found} is installed but perf-tests supports GuideLLM {SUPPORTED_RANGE} (its `guidellm run` "
+def guidellm_problem(version: str | None) -> str | None:
+    """What is wrong with GuideLLM ``version`` (None: not installed), or None when it is supported."""
+    if version is None:
+        return f"LLM_LOAD needs GuideLLM {SUPPORTED_RANGE}, which is not installed; {INSTALL_HINT}"
+    if not is_supported(version):
+        return (
+            f"GuideLLM {version} is installed but perf-tests supports GuideLLM {SUPPORTED_RANGE} (its `guidellm run` "
             f"command line and JSON report v2); {INSTALL_HINT}"
         )
-    return found
+    return None
+
+
+def check_guidellm() -> str:
+    """The installed GuideLLM version; ``RunnerError`` saying what to install when missing or unsupported."""
+    version = installed_guidellm_version()
+    problem = guidellm_problem(version)
+    if problem is not None or version is None:
+        raise RunnerError(problem or "GuideLLM is not installed")
+    return version

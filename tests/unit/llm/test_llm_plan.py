@@ -61,5 +61,5 @@ def test_plan_without_stages_is_one_process_for_the_whole_entry() -> None:
 
 def test_plan_with_stages_labels_each_layer() -> None:
     launches = plan_launches(entry(stages=[{"rate": 1, "duration": "10s"}, {"rate": 2, "duration": "10s"}]))
-    assert [(l.label, l.start, l.end, l.rate) for l in launches] == [
+    assert [(x.label, x.start, x.end, x.rate) for x in launches] == [
         ("guidellm-1", 0.0, 40.0, 1.0), ("guidellm-2", 10.0, 40.0, 1.0)]

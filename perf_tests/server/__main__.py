@@ -18,6 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from perf_tests.config.logging_config import configure_logging
+from perf_tests.config.settings import LoggingSettings
 from perf_tests.server.config import SimulatorConfig
 from perf_tests.server.embedded import EmbeddedKfpServer
 
@@ -64,7 +66,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, S
         metavar="KEY=VALUE",
         help="any simulator setting, e.g. --set latency_spike_probability=0.01 (value parsed as JSON if it can be)",
     )
-    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    parser.add_argument("--log-level", default=None, help="logging level (default: LOG_LEVEL, else INFO)")
     args = parser.parse_args(argv)
 
     values: dict[str, Any] = {}
@@ -100,7 +102,14 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, S
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until interrupted (Ctrl-C or SIGTERM); return the exit status."""
     args, config = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    logging_settings = LoggingSettings()
+    if args.log_level:
+        level = args.log_level.strip().upper()
+        if level not in logging.getLevelNamesMapping():
+            print(f"unknown --log-level {args.log_level!r}; use DEBUG, INFO, WARNING or ERROR", file=sys.stderr)
+            return 2
+        logging_settings = logging_settings.model_copy(update={"log_level": level})
+    configure_logging(logging_settings, log_dir=None)
     server = EmbeddedKfpServer(config, host=args.host, port=args.port, db_path=args.db, event_loop=args.event_loop)
     try:
         server.start()

@@ -26,6 +26,7 @@ from urllib.parse import unquote
 from aiohttp import web
 from pydantic import ValidationError
 
+from perf_tests import __version__
 from perf_tests.server.config import SimulatorConfig
 from perf_tests.server.errors import ApiError, GrpcCode
 from perf_tests.server.service import EMPTY, KfpService, Query
@@ -174,8 +175,6 @@ class KfpSimulatorApp:
     @staticmethod
     def info() -> dict[str, Any]:
         """Who this server is, as served by ``GET /_admin/info``."""
-        from perf_tests import __version__
-
         return {
             "target": TARGET_NAME,
             "name": "embedded KFP simulator",

@@ -419,12 +419,12 @@ def render_html(summary: Mapping[str, Any], timelines: Timelines | None = None) 
     )
 
 
-def _start_epoch(summary: Mapping[str, Any]) -> float | None:
-    start = summary.get("start")
-    if not isinstance(start, str):
+def _epoch(summary: Mapping[str, Any], key: str) -> float | None:
+    value = summary.get(key)
+    if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(start.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
 
@@ -433,7 +433,9 @@ def write_html_report(summary: Mapping[str, Any], results_dir: Path, events: Pat
     """Write ``report.html`` into the results directory (timelines from ``events``, default
     ``events.jsonl`` there) and return its path."""
     events = events or results_dir / "events.jsonl"
-    timelines = build_timelines(events, t0=_start_epoch(summary)) if events.is_file() else None
+    timelines = None
+    if events.is_file():
+        timelines = build_timelines(events, t0=_epoch(summary, "start"), t_end=_epoch(summary, "end"))
     path = results_dir / HTML_FILE_NAME
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(render_html(summary, timelines), encoding="utf-8")

@@ -3,6 +3,7 @@ and turning each line into the event the runner fired, so a ``Recorder`` can agg
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from perf_tests.recorder.events import AggregateRecord, Event, MetricsRecord, Op
 from perf_tests.recorder.recorder import Recorder
 from perf_tests.recorder.stats import new_histogram
 
-__all__ = ["Replay", "decode_histogram", "event_from_json", "read_event_lines", "replay"]
+__all__ = ["Replay", "decode_histogram", "event_from_json", "histogram_values", "read_event_lines", "replay"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,36 @@ def decode_histogram(encoded: Any) -> HdrHistogram | None:
     except Exception:  # hdrh raises several kinds on corrupt input; a bad second must not stop a report
         logger.warning("an aggregate record holds an unreadable histogram; it is left out")
         return None
+
+
+_NONZERO_BYTES = bytes([0] + [1] * 255)  # translate table: every non-zero byte becomes 1
+
+
+def histogram_values(histogram: HdrHistogram) -> list[tuple[float, int]]:
+    """The recorded values of a histogram as ``(milliseconds, count)``, each value the highest of its
+    equivalence range (as ``get_value_at_percentile`` reports it). Much faster than hdrh's recorded
+    iterator: non-zero counts are found with ``bytes.find`` (memchr) over the counts array, so only the
+    recorded indices are visited in Python."""
+    counts = histogram.counts
+    itemsize = max(1, ctypes.sizeof(counts) // max(1, len(counts)))
+    marks = bytes(memoryview(counts).cast("B")).translate(_NONZERO_BYTES)
+    half_magnitude = histogram.sub_bucket_half_count_magnitude
+    half = histogram.sub_bucket_half_count
+    unit = histogram.unit_magnitude
+    values: list[tuple[float, int]] = []
+    position = marks.find(b"\x01")
+    while position >= 0:
+        index = position // itemsize
+        count = int(counts[index])
+        bucket = (index >> half_magnitude) - 1
+        sub_bucket = (index & (half - 1)) + half
+        if bucket < 0:
+            sub_bucket -= half
+            bucket = 0
+        shift = bucket + unit
+        values.append((((sub_bucket << shift) + (1 << shift) - 1) / 1000.0, count))
+        position = marks.find(b"\x01", (index + 1) * itemsize)
+    return values
 
 
 def _float(value: Any, default: float = 0.0) -> float:

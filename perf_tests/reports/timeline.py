@@ -1,8 +1,8 @@
 """Timelines for the HTML report, computed from ``events.jsonl``.
 
-Events are first gathered per second (``op`` lines by their start time, ``agg`` lines by their second,
-their HDR histograms decoded), then merged into buckets of a "nice" width (1 s, 2 s, 5 s, ... 1 h)
-chosen so a run has at most ``max_buckets`` of them. Per operation and bucket: successes and failures
+Events are gathered into buckets of a "nice" width (1 s, 2 s, 5 s, ... 1 h) chosen so the run's window
+has at most ``max_buckets`` of them: ``op`` lines by their start time, ``agg`` lines by their second,
+their HDR histograms merged per bucket. Per operation and bucket: successes and failures
 per second, p50/p95/p99 of the successful durations, failures by error type, dropped arrivals and the
 p99 of send lateness. Per scenario entry besides: final run states (``attrs.state``), list latency
 against table size (``attrs.total_size``) and notes. Times are seconds after ``t0`` (the run start).
@@ -10,15 +10,22 @@ against table size (``attrs.total_size``) and notes. Times are seconds after ``t
 
 from __future__ import annotations
 
+import logging
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perf_tests.reports.replay import decode_histogram, read_event_lines
+from hdrh.histogram import HdrHistogram
+
+from perf_tests.recorder.stats import new_histogram
+from perf_tests.reports.replay import decode_histogram, histogram_values, read_event_lines
 
 __all__ = ["NICE_BUCKETS", "OperationTimeline", "ScenarioTimeline", "Timelines", "build_timelines", "percentiles"]
+
+logger = logging.getLogger(__name__)
 
 NICE_BUCKETS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
 
@@ -53,14 +60,6 @@ class _Slot:
     values: Weighted = field(default_factory=list)
     lateness: Weighted = field(default_factory=list)
     dropped: int = 0
-
-    def merge(self, other: _Slot) -> None:
-        self.ok += other.ok
-        self.failed += other.failed
-        self.errors.update(other.errors)
-        self.values.extend(other.values)
-        self.lateness.extend(other.lateness)
-        self.dropped += other.dropped
 
 
 @dataclass
@@ -126,16 +125,88 @@ def _thin(points: list[tuple[float, float]], limit: int) -> list[tuple[float, fl
     return [points[int(i * step)] for i in range(limit)]
 
 
-def build_timelines(
-    events: Path, t0: float | None = None, max_buckets: int = 240, max_points: int = 2000
-) -> Timelines:
-    """Read ``events`` once and bucket it (see the module docstring)."""
-    seconds: dict[tuple[str, str], dict[int, _Slot]] = {}
-    scenarios: dict[str, ScenarioTimeline] = {}
-    raw_sizes: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    marks: list[tuple[str, str, float, str]] = []
+_TIME = re.compile(rb'"t":\s*(-?[0-9.eE+-]+)')
+_MS = re.compile(rb'"ms":\s*([0-9.eE+-]+)')
+
+
+def _time_range(events: Path) -> tuple[float | None, float | None]:
+    """First and last time in an events file, read cheaply (no JSON parsing)."""
     first: float | None = None
     last: float | None = None
+    with events.open("rb") as file:
+        for line in file:
+            match = _TIME.search(line)
+            if not match:
+                continue
+            try:
+                t = float(match.group(1))
+                duration = _MS.search(line)
+                end = t + (float(duration.group(1)) / 1000.0 if duration else 1.0)
+            except ValueError:
+                continue
+            first = t if first is None or t < first else first
+            last = end if last is None or end > last else last
+    return first, last
+
+
+class _Accumulators:
+    """HDR histograms of ``agg`` records merged per (scenario, operation, value, bucket) with hdrh's C
+    addition; a bucket is turned into weighted values once a record two buckets later arrives (the
+    file is in time order give or take a flush), so only a few histograms are alive at a time."""
+
+    def __init__(self) -> None:
+        self._open: dict[tuple[str, str, str], dict[int, HdrHistogram]] = {}
+
+    def add(self, key: tuple[str, str, str], bucket: int, encoded: str, target: list[_Slot]) -> None:
+        buckets = self._open.setdefault(key, {})
+        histogram = buckets.get(bucket)
+        if histogram is None:
+            histogram = buckets[bucket] = new_histogram()
+        try:
+            histogram.decode_and_add(encoded)
+        except Exception:  # hdrh raises several kinds on corrupt input; a bad second must not stop a report
+            logger.warning("an aggregate record holds an unreadable histogram; it is left out")
+            return
+        for old in [b for b in buckets if b <= bucket - 2]:
+            self._finish(key, old, buckets.pop(old), target)
+
+    def finish_all(self, slots: dict[tuple[str, str], list[_Slot]]) -> None:
+        for key, buckets in self._open.items():
+            for bucket, histogram in buckets.items():
+                self._finish(key, bucket, histogram, slots[(key[0], key[1])])
+        self._open.clear()
+
+    @staticmethod
+    def _finish(key: tuple[str, str, str], bucket: int, histogram: HdrHistogram, target: list[_Slot]) -> None:
+        values = histogram_values(histogram)
+        if key[2] == "lateness":
+            target[bucket].lateness.extend(values)
+        else:
+            target[bucket].values.extend(values)
+
+
+def build_timelines(
+    events: Path,
+    t0: float | None = None,
+    t_end: float | None = None,
+    max_buckets: int = 240,
+    max_points: int = 2000,
+) -> Timelines:
+    """Read ``events`` and bucket it (see the module docstring); ``t0``/``t_end`` (the run's window) spare
+    a first pass over the file to find it."""
+    if t0 is None or t_end is None:
+        first, last = _time_range(events)
+        t0 = t0 if t0 is not None else first
+        t_end = t_end if t_end is not None else last
+    origin = float(math.floor(t0 or 0.0))
+    span = max(1.0, (t_end or origin) - origin)
+    width = _bucket_width(span, max_buckets)
+    count = max(1, math.ceil(span / width))
+    stride = max(1, math.ceil(span / max_points))  # seconds between list-size samples of aggregates
+    slots: dict[tuple[str, str], list[_Slot]] = {}
+    scenarios: dict[str, ScenarioTimeline] = {}
+    raw_sizes: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    accumulators = _Accumulators()
 
     def scenario(line: dict[str, Any]) -> ScenarioTimeline:
         name = str(line.get("scenario", ""))
@@ -151,23 +222,25 @@ def build_timelines(
             continue
         entry = scenario(line)
         if kind == "scenario":
-            marks.append((entry.name, str(line.get("phase", "")), t, str(line.get("message") or "")))
-            first = t if first is None else min(first, t)
-            last = t if last is None else max(last, t)
+            phase, message = str(line.get("phase", "")), str(line.get("message") or "")
+            if phase == "started":
+                entry.start = t - origin
+            elif phase == "finished":
+                entry.end = t - origin
+            elif phase == "note" and message:
+                entry.notes.append((t - origin, message))
             continue
         op = str(line.get("op", ""))
-        slots = seconds.setdefault((entry.name, op), {})
-        second = int(t)
-        slot = slots.get(second)
-        if slot is None:
-            slot = slots[second] = _Slot()
+        buckets = slots.get((entry.name, op))
+        if buckets is None:
+            buckets = slots[(entry.name, op)] = [_Slot() for _ in range(count)]
+        index = min(count - 1, max(0, int((t - origin) // width)))
+        slot = buckets[index]
         raw_attrs = line.get("attrs")
         attrs: dict[str, Any] = raw_attrs if isinstance(raw_attrs, dict) else {}
         size = _number(attrs.get("total_size"))
-        end = t + 1.0
         if kind == "op":
             ms = _number(line.get("ms")) or 0.0
-            end = t + ms / 1000.0
             if line.get("ok"):
                 slot.ok += 1
                 slot.values.append((ms, 1))
@@ -182,46 +255,26 @@ def build_timelines(
             state = attrs.get("state")
             if isinstance(state, str) and state:
                 entry.states.setdefault(op, Counter())[state] += 1
-        else:
-            slot.ok += int(_number(line.get("ok")) or 0)
-            for error_type, count in (line.get("errors") or {}).items():
-                slot.failed += int(count)
-                slot.errors[str(error_type)] += int(count)
-            histogram = decode_histogram(line.get("hist"))
-            second_values: Weighted = []
-            if histogram is not None:
-                second_values = [(item.value_iterated_to / 1000.0, item.count_added_in_this_iter_step)
-                                 for item in histogram.get_recorded_iterator()]
-                slot.values.extend(second_values)
-            late = decode_histogram((line.get("values") or {}).get("lateness"))
-            if late is not None:
-                slot.lateness.extend((item.value_iterated_to / 1000.0, item.count_added_in_this_iter_step)
-                                     for item in late.get_recorded_iterator())
-            slot.dropped += int(_number((line.get("counters") or {}).get("dropped")) or 0)
-            if size is not None and second_values:
-                median = percentiles(second_values, (50.0,))[0]
-                if median is not None:
-                    raw_sizes.setdefault((entry.name, op), []).append((size, median))
-        first = t if first is None else min(first, t)
-        last = end if last is None else max(last, end)
-
-    origin = float(math.floor(t0 if t0 is not None else (first or 0.0)))
-    span = max(1.0, (last or origin) - origin)
-    width = _bucket_width(span, max_buckets)
-    count = max(1, math.ceil(span / width))
-    for name, phase, t, message in marks:
-        entry = scenarios[name]
-        if phase == "started":
-            entry.start = t - origin
-        elif phase == "finished":
-            entry.end = t - origin
-        elif phase == "note" and message:
-            entry.notes.append((t - origin, message))
-    for (name, op), slots in seconds.items():
-        buckets = [_Slot() for _ in range(count)]
-        for second, slot in slots.items():
-            index = min(count - 1, max(0, int((second - origin) // width)))
-            buckets[index].merge(slot)
+            continue
+        slot.ok += int(_number(line.get("ok")) or 0)
+        for error_type, errors in (line.get("errors") or {}).items():
+            slot.failed += int(errors)
+            slot.errors[str(error_type)] += int(errors)
+        slot.dropped += int(_number((line.get("counters") or {}).get("dropped")) or 0)
+        encoded = line.get("hist")
+        if isinstance(encoded, str) and encoded:
+            accumulators.add((entry.name, op, "duration"), index, encoded, buckets)
+            if size is not None and int(t - origin) % stride == 0:
+                histogram = decode_histogram(encoded)
+                if histogram is not None:
+                    median = percentiles(histogram_values(histogram), (50.0,))[0]
+                    if median is not None:
+                        raw_sizes.setdefault((entry.name, op), []).append((size, median))
+        late = (line.get("values") or {}).get("lateness")
+        if isinstance(late, str) and late:
+            accumulators.add((entry.name, op, "lateness"), index, late, buckets)
+    accumulators.finish_all(slots)
+    for (name, op), buckets in slots.items():
         scenarios[name].operations[op] = _operation_timeline(op, buckets, width)
     for (name, op), points in raw_sizes.items():
         scenarios[name].sizes[op] = _thin(points, max_points)

@@ -77,7 +77,8 @@
     if (!(max > min)) { max = min + 1; }
     var step = niceStep(max - min, count);
     var out = [];
-    for (var v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step) { out.push(v); }
+    var last = Math.ceil(max / step - 1e-9) * step;  // the top tick covers the largest value
+    for (var v = Math.floor(min / step + 1e-9) * step; v <= last + step * 1e-9; v += step) { out.push(v); }
     return out;
   }
 
@@ -105,8 +106,9 @@
 
   function yAxis(f, yMin, yMax, unit) {
     var values = ticks(yMin, yMax, 5);
+    var bottom = values[0];
     var top = values[values.length - 1];
-    var scale = function (v) { return MARGIN.top + f.plotH - (v - yMin) / (top - yMin) * f.plotH; };
+    var scale = function (v) { return MARGIN.top + f.plotH - (v - bottom) / (top - bottom) * f.plotH; };
     values.forEach(function (v) {
       var y = scale(v);
       el("line", {x1: MARGIN.left, x2: MARGIN.left + f.plotW, y1: y, y2: y, "class": "grid"}, f.svg);
@@ -173,7 +175,7 @@
       el("line", {x1: MARGIN.left, x2: MARGIN.left + f.plotW, y1: y, y2: y, "class": "marker"}, f.svg);
       text(f.svg, MARGIN.left + f.plotW - 4, y - 4, m.label, {"class": "marker-label", "text-anchor": "end"});
     });
-    series.forEach(function (s) {
+    series.slice().reverse().forEach(function (s) {
       if (s.off) { return; }
       var d = "";
       var open = false;

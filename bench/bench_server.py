@@ -23,14 +23,16 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = ROOT / "test_data" / "pipeline_files" / "add_numbers.yaml"
 SERVER_CPU, CLIENT_CPU = 0, 1
 TRIVIAL_BODY = b'{"multi_user":false,"pipeline_store":"database"}'
+JSON = {"Content-Type": "application/json"}
 
 
 def pin(cpu: int) -> bool:
@@ -45,28 +47,40 @@ def pin(cpu: int) -> bool:
 
 
 def serve_simulator(runs: int, experiments: int, event_loop: str) -> None:
-    """Start the simulator, seed it, print READY and the ids, serve until stdin closes."""
+    """Start the simulator, seed it, print READY and the ids, serve until stdin closes.
+
+    Even-numbered experiments get runs of an uploaded pipeline version (small answers), odd-numbered
+    ones runs created from the compiled spec, which the API echoes in every answer (about 5 KB each).
+    """
     sys.path.insert(0, str(ROOT))
-    import yaml
+    from perf_tests.server import EmbeddedKfpServer, EventLoopKind, KfpSimulatorApp
 
-    from perf_tests.server import EmbeddedKfpServer, KfpSimulatorApp
-
-    spec = json.dumps(yaml.safe_load(PIPELINE.read_text())).encode()
-    server = EmbeddedKfpServer(event_loop=event_loop, task_seconds=0.5, pending_seconds=0.1, seed=1)  # type: ignore[arg-type]
+    loop_kind = cast(EventLoopKind, event_loop)
+    server = EmbeddedKfpServer(event_loop=loop_kind, task_seconds=0.5, pending_seconds=0.1, seed=1)
     server.start()
 
     def seed(app: KfpSimulatorApp) -> dict[str, Any]:
         service = app.service
+        pipeline = json.loads(service.upload_pipeline({"name": "bench"}, PIPELINE.read_bytes(), PIPELINE.name))
+        versions = json.loads(service.list_pipeline_versions(pipeline["pipeline_id"], {}))
+        reference = {
+            "pipeline_id": pipeline["pipeline_id"],
+            "pipeline_version_id": versions["pipeline_versions"][0]["pipeline_version_id"],
+        }
+        spec = yaml.safe_load(PIPELINE.read_text())
         experiment_ids = [
             json.loads(service.create_experiment(json.dumps({"display_name": f"bench-{i}"}).encode()))["experiment_id"]
             for i in range(experiments)
         ]
         run_ids = []
-        template = json.loads(spec)
         for i in range(runs):
-            body = {"display_name": f"run-{i}", "experiment_id": experiment_ids[i % experiments], "pipeline_spec": template}
+            body: dict[str, Any] = {"display_name": f"run-{i}", "experiment_id": experiment_ids[i % experiments]}
+            if i % experiments % 2:
+                body["pipeline_spec"] = spec
+            else:
+                body["pipeline_version_reference"] = reference
             run_ids.append(json.loads(service.create_run(json.dumps(body).encode()))["run_id"])
-        return {"experiments": experiment_ids, "runs": run_ids[-5000:]}
+        return {"experiments": experiment_ids, "runs": run_ids[-5000:], "reference": reference}
 
     started = time.perf_counter()
     ids = server.call(seed)
@@ -105,10 +119,26 @@ def serve_trivial(event_loop: str) -> None:
 # -- the load client -------------------------------------------------------------------------------
 
 
+Request = tuple[str, str, bytes | None]
+"""Method, path and body of one request."""
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def measure(
-    url: str, make_path: Callable[[random.Random], str], seconds: float, concurrency: int, warmup: float
-) -> tuple[float, int]:
-    """Requests per second of ``concurrency`` keep-alive workers over ``seconds``; and the non-200 count."""
+    url: str,
+    make_request: Callable[[random.Random], Request],
+    seconds: float,
+    concurrency: int,
+    warmup: float,
+    server_pid: int,
+) -> tuple[float, float, int]:
+    """Over ``seconds`` of ``concurrency`` keep-alive workers: requests per second, the server's CPU
+    seconds per request, and the count of non-200 answers."""
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(url, connector=connector) as session:
         counting = False
@@ -120,7 +150,8 @@ async def measure(
             nonlocal done, bad
             rng = random.Random(index)
             while not stop:
-                async with session.get(make_path(rng)) as response:
+                method, path, body = make_request(rng)
+                async with session.request(method, path, data=body, headers=JSON) as response:
                     await response.read()
                     if counting:
                         done += 1
@@ -129,13 +160,13 @@ async def measure(
         tasks = [asyncio.create_task(worker(i)) for i in range(concurrency)]
         await asyncio.sleep(warmup)
         counting = True
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), cpu_seconds(server_pid)
         await asyncio.sleep(seconds)
         counting = False
-        elapsed = time.perf_counter() - started
+        elapsed, cpu_used = time.perf_counter() - started, cpu_seconds(server_pid) - cpu_started
         stop = True
         await asyncio.gather(*tasks)
-    return done / elapsed, bad
+    return done / elapsed, cpu_used / max(done, 1), bad
 
 
 def start_child(args: list[str]) -> tuple[subprocess.Popen[str], str, dict[str, Any]]:
@@ -164,7 +195,11 @@ def run_client(args: argparse.Namespace) -> int:
     common = ["--cpu", str(SERVER_CPU), "--event-loop", args.event_loop]
     trivial, trivial_url, _ = start_child(["--serve-trivial", *common])
     try:
-        ceiling, _ = asyncio.run(measure(trivial_url, lambda rng: "/", args.seconds, args.concurrency, args.warmup))
+        ceiling, ceiling_cpu, _ = asyncio.run(
+            measure(
+                trivial_url, lambda rng: ("GET", "/", None), args.seconds, args.concurrency, args.warmup, trivial.pid
+            )
+        )
     finally:
         stop_child(trivial)
 
@@ -172,38 +207,56 @@ def run_client(args: argparse.Namespace) -> int:
         ["--serve", "--runs", str(args.runs), "--experiments", str(args.experiments), *common]
     )
     runs, experiments = ids["runs"], ids["experiments"]
-    scenarios: list[tuple[str, Callable[[random.Random], str]]] = [
-        ("healthz", lambda rng: "/apis/v2beta1/healthz"),
-        ("get_run", lambda rng: f"/apis/v2beta1/runs/{rng.choice(runs)}"),
-        ("list_runs(page_size=20)", lambda rng: "/apis/v2beta1/runs?page_size=20&sort_by=created_at%20desc"),
+    by_version, with_spec = experiments[0::2], experiments[1::2]
+    create_body = json.dumps(
+        {"display_name": "bench-create", "experiment_id": by_version[0], "pipeline_version_reference": ids["reference"]}
+    ).encode()
+    api = "/apis/v2beta1"
+    scenarios: list[tuple[str, Callable[[random.Random], Request]]] = [
+        ("healthz", lambda rng: ("GET", f"{api}/healthz", None)),
+        ("get_run", lambda rng: ("GET", f"{api}/runs/{rng.choice(runs)}", None)),
+        ("list_runs(page_size=20)", lambda rng: ("GET", f"{api}/runs?page_size=20&sort_by=created_at%20desc", None)),
         (
-            "list_runs(experiment_id, page_size=20)",
-            lambda rng: f"/apis/v2beta1/runs?page_size=20&experiment_id={rng.choice(experiments)}",
+            "list_runs(experiment_id, page_size=20), version runs",
+            lambda rng: ("GET", f"{api}/runs?page_size=20&experiment_id={rng.choice(by_version)}", None),
         ),
-        ("get_experiment", lambda rng: f"/apis/v2beta1/experiments/{rng.choice(experiments)}"),
+        (
+            "list_runs(experiment_id, page_size=20), spec runs",
+            lambda rng: ("GET", f"{api}/runs?page_size=20&experiment_id={rng.choice(with_spec)}", None),
+        ),
+        ("get_experiment", lambda rng: ("GET", f"{api}/experiments/{rng.choice(experiments)}", None)),
+        ("create_run (pipeline version)", lambda rng: ("POST", f"{api}/runs", create_body)),
     ]
     results = []
     try:
-        for name, make_path in scenarios:
-            rate, bad = asyncio.run(measure(url, make_path, args.seconds, args.concurrency, args.warmup))
-            results.append((name, rate, bad))
+        for name, make_request in scenarios:
+            rate, cpu, bad = asyncio.run(
+                measure(url, make_request, args.seconds, args.concurrency, args.warmup, simulator.pid)
+            )
+            results.append((name, rate, cpu, bad))
     finally:
         stop_child(simulator)
 
     command = "python " + " ".join([os.path.relpath(__file__, ROOT), *sys.argv[1:]])
     print(f"command: {command}")
+    print(f"cpus: server on {SERVER_CPU}, client on {CLIENT_CPU}" if pinned else "cpus: NOT pinned (fewer than 2 CPUs)")
     print(
-        f"cpus: server on {SERVER_CPU}, client on {CLIENT_CPU}" if pinned else "cpus: NOT pinned (fewer than 2 CPUs)"
-    )
-    print(
-        f"seeded {args.runs} runs in {args.experiments} experiments in {ids['seed_seconds']:.1f} s; "
+        f"seeded {args.runs} runs (half from a pipeline version, half with an embedded spec) in "
+        f"{args.experiments} experiments in {ids['seed_seconds']:.1f} s; "
         f"{args.concurrency} keep-alive connections; {args.seconds:g} s per endpoint; event loop {args.event_loop}"
     )
-    print(f"{'endpoint':42} {'req/s':>9} {'of ceiling':>10} {'non-200':>8}")
-    print(f"{'ceiling: trivial aiohttp handler':42} {ceiling:9.0f} {'100%':>10} {'-':>8}")
-    for name, rate, bad in results:
-        print(f"{name:42} {rate:9.0f} {rate / ceiling:10.0%} {bad:8d}")
-    return 0 if all(bad == 0 for _, _, bad in results) else 1
+    header = (
+        f"{'endpoint':54} {'req/s':>8} {'of ceiling':>10} {'server CPU/req':>14} {'CPU-bound req/s':>15} {'non-200':>7}"
+    )
+    print(header)
+    print(
+        f"{'ceiling: trivial aiohttp handler':54} {ceiling:8.0f} {'100%':>10} {ceiling_cpu * 1e6:11.0f} us "
+        f"{1 / ceiling_cpu:15.0f} {'-':>7}"
+    )
+    for name, rate, cpu, bad in results:
+        print(f"{name:54} {rate:8.0f} {rate / ceiling:10.0%} {cpu * 1e6:11.0f} us {1 / cpu:15.0f} {bad:7d}")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} (other processes compete for the 2 cores)")
+    return 0 if all(bad == 0 for *_, bad in results) else 1
 
 
 def main() -> int:

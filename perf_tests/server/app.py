@@ -67,7 +67,8 @@ Handler = Callable[[_Call], str]
 @dataclass(frozen=True)
 class _Route:
     method: str
-    segments: tuple[str, ...]
+    pattern: tuple[tuple[str, str | None], ...]
+    """Each path segment as ``(literal, None)`` or ``("", parameter name)``."""
     verb: str
     name: str
     handler: Handler | None
@@ -91,7 +92,8 @@ class _Router:
     ) -> None:
         path, _, verb = template.partition(":")
         segments = tuple(path.strip("/").split("/"))
-        route = _Route(method, segments, verb, f"{method} {API_PREFIX}/{template}", handler, upload)
+        pattern = tuple(("", s[1:-1]) if s.startswith("{") else (s, None) for s in segments)
+        route = _Route(method, pattern, verb, f"{method} {API_PREFIX}/{template}", handler, upload)
         if not any(s.startswith("{") for s in segments) and not verb:
             self._static[(method, "/".join(segments))] = route
             self._static_paths.add("/".join(segments))
@@ -113,13 +115,14 @@ class _Router:
         path_known = raw_path in self._static_paths
         for route in self._dynamic.get((len(segments), verb), ()):
             params: dict[str, str] = {}
-            for pattern, value in zip(route.segments, segments, strict=True):
-                if pattern.startswith("{"):
-                    if not value:
+            for (literal, name), value in zip(route.pattern, segments, strict=True):
+                if name is None:
+                    if literal != value:
                         break
-                    params[pattern[1:-1]] = value
-                elif pattern != value:
+                elif not value:
                     break
+                else:
+                    params[name] = value
             else:
                 if route.method == method:
                     return route, params, False

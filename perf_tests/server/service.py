@@ -623,6 +623,13 @@ class KfpService:
 
     def get_run(self, run_id: str) -> str:
         """``GET /runs/{id}``, with task details."""
+        light = self.store.get_run_cache_columns(run_id)
+        if light is None:
+            raise ApiError.not_found("Run", run_id)
+        _, static_json, storage_state, seg_start, cancel_at, digest, embed = light
+        tail = self.run_cache.get(run_id, True, seg_start, cancel_at)
+        if tail is not None:
+            return join_run(static_json, storage_state, tail, self.store.spec(digest)[0] if embed else None)
         row = self._run(run_id)
         spec_json, task_names = self.store.spec(row.spec_digest)
         return run_json(row, self.clock(), spec_json if row.embed_spec else None, task_names, self.run_cache)

@@ -640,6 +640,13 @@ class Store:
         row = self._conn.execute(self._RUN_SELECT, (run_id,)).fetchone()
         return None if row is None else RunRow._make(row)
 
+    def get_run_cache_columns(self, run_id: str) -> tuple[Any, ...] | None:
+        """Just the :data:`RUN_CACHE_COLUMNS` of a run (cheaper than the whole row)."""
+        row: tuple[Any, ...] | None = self._conn.execute(
+            f"SELECT {RUN_CACHE_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return row
+
     def get_runs(self, run_ids: list[str]) -> dict[str, RunRow]:
         """Runs by id (missing ids are left out)."""
         placeholders = ", ".join("?" * len(run_ids))

@@ -10,7 +10,7 @@ in-process with :class:`EmbeddedKfpServer` (tests, dry runs) or standalone with
 
 from perf_tests.server.app import SERVER_VERSION, TARGET_HEADER, TARGET_NAME, KfpSimulatorApp
 from perf_tests.server.config import SimulatorConfig
-from perf_tests.server.embedded import EmbeddedKfpServer, EventLoopKind
+from perf_tests.server.embedded import EmbeddedKfpServer, EventLoopKind, Isolation
 from perf_tests.server.store import Store
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "TARGET_NAME",
     "EmbeddedKfpServer",
     "EventLoopKind",
+    "Isolation",
     "KfpSimulatorApp",
     "SimulatorConfig",
     "Store",

@@ -67,6 +67,11 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, S
         help="any simulator setting, e.g. --set latency_spike_probability=0.01 (value parsed as JSON if it can be)",
     )
     parser.add_argument("--log-level", default=None, help="logging level (default: LOG_LEVEL, else INFO)")
+    parser.add_argument(
+        "--stop-on-stdin-eof",
+        action="store_true",
+        help="also stop when standard input closes (how a parent process stops its child server)",
+    )
     args = parser.parse_args(argv)
 
     values: dict[str, Any] = {}
@@ -120,6 +125,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Handle SIGINT ourselves too: a shell starts background jobs with SIGINT ignored.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: done.set())
+    if args.stop_on_stdin_eof:
+
+        def stop_at_eof() -> None:
+            sys.stdin.read()
+            done.set()
+
+        threading.Thread(target=stop_at_eof, name="stdin-eof", daemon=True).start()
     print(f"embedded KFP simulator (not a real KFP cluster) serving the KFP v2beta1 API at {server.url}", flush=True)
     print(f"  admin: {server.url}/_admin/info, /_admin/config, /_admin/stats   (Ctrl-C stops)", flush=True)
     try:

@@ -4,7 +4,8 @@
 ...     client = kfp.Client(host=server.url)
 
 ``port=0`` picks a free port; :meth:`EmbeddedKfpServer.restart` comes back on the same port, and with a
-file database (``db_path``) with the same state, like a restarted API server.
+file database (``db_path``) with the same state, like a restarted API server. ``isolation="process"``
+runs the same server in a child process instead (its own GIL, for heavy in-process load tests).
 """
 
 from __future__ import annotations
@@ -22,16 +23,20 @@ from typing import Any, Literal, Self, TypeVar
 from aiohttp import web
 
 from perf_tests.server.app import KfpSimulatorApp
+from perf_tests.server.child import ChildServer
 from perf_tests.server.config import SimulatorConfig
 from perf_tests.server.pipeline_spec import MAX_PACKAGE_BYTES
 from perf_tests.server.store import Store
 
-__all__ = ["EmbeddedKfpServer", "EventLoopKind"]
+__all__ = ["EmbeddedKfpServer", "EventLoopKind", "Isolation"]
 
 logger = logging.getLogger(__name__)
 
 EventLoopKind = Literal["auto", "asyncio", "uvloop"]
 """Which event loop serves requests; ``auto`` takes uvloop when it is installed (the ``fast`` extra)."""
+
+Isolation = Literal["thread", "process"]
+"""Where the server runs: a thread of this process, or a child process."""
 
 T = TypeVar("T")
 _START_TIMEOUT = 30.0
@@ -61,6 +66,9 @@ class EmbeddedKfpServer:
         port: Port to listen on; 0 picks a free one (kept across :meth:`restart`).
         db_path: SQLite file, or ``":memory:"`` (state then ends with each stop).
         event_loop: ``auto`` (uvloop when installed), ``asyncio`` or ``uvloop``.
+        isolation: ``thread`` (default) serves from a thread of this process; ``process`` from a child
+            process with its own GIL, so clients in this process and the server do not slow each other
+            down. :meth:`call` needs ``thread``; everything else works either way.
     """
 
     def __init__(
@@ -71,14 +79,19 @@ class EmbeddedKfpServer:
         port: int = 0,
         db_path: str | os.PathLike[str] = ":memory:",
         event_loop: EventLoopKind = "auto",
+        isolation: Isolation = "thread",
         **overrides: Any,
     ) -> None:
+        if isolation not in ("thread", "process"):
+            raise ValueError(f"isolation must be 'thread' or 'process', got {isolation!r}")
         base = config or SimulatorConfig()
         self._config = base.merged(**overrides) if overrides else base
         self.host = host
         self.port = port
         self.db_path = os.fspath(db_path)
         self.event_loop = event_loop
+        self.isolation = isolation
+        self._child: ChildServer | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._app: KfpSimulatorApp | None = None
@@ -102,18 +115,22 @@ class EmbeddedKfpServer:
     @property
     def running(self) -> bool:
         """Whether the server is serving."""
+        if self._child is not None:
+            return self._child.alive
         return self._thread is not None and self._thread.is_alive()
 
     @property
     def config(self) -> SimulatorConfig:
         """The current configuration (including changes made through ``PUT /_admin/config``)."""
+        if self._child is not None and self._child.alive:
+            return SimulatorConfig.model_validate(self._child.request("GET", "/_admin/config"))
         if self._app is not None:
             return self._app.config
         return self._config
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
-        return f"EmbeddedKfpServer({self.url}, db={self.db_path!r}, {state})"
+        return f"EmbeddedKfpServer({self.url}, db={self.db_path!r}, {self.isolation}, {state})"
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -124,8 +141,15 @@ class EmbeddedKfpServer:
             RuntimeError: already running.
             OSError: the port cannot be bound.
         """
-        if self._thread is not None:
+        if self._thread is not None or self._child is not None:
             raise RuntimeError(f"{self!r} is already running")
+        if self.isolation == "process":
+            self._child = ChildServer.start(
+                host=self.host, port=self.port, db_path=self.db_path, event_loop=self.event_loop, config=self._config
+            )
+            self.port = self._child.port
+            logger.info("embedded KFP simulator serving at %s from child process %d", self.url, self._child.process.pid)
+            return self
         sock = self._bind()
         ready = threading.Event()
         failure: list[BaseException] = []
@@ -145,6 +169,14 @@ class EmbeddedKfpServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving: hung requests are released, connections closed, the database closed."""
+        if self._child is not None:
+            child, self._child = self._child, None
+            if child.alive:
+                with contextlib.suppress(RuntimeError, OSError):  # keep what can be kept for a restart
+                    self._config = SimulatorConfig.model_validate(child.request("GET", "/_admin/config"))
+                    self._last_stats = child.request("GET", "/_admin/stats")
+            child.stop(timeout)
+            return
         thread, loop, stop = self._thread, self._loop, self._stop
         if thread is None:
             return
@@ -241,6 +273,8 @@ class EmbeddedKfpServer:
         Raises:
             RuntimeError: the server is not running.
         """
+        if self.isolation == "process":
+            raise RuntimeError("EmbeddedKfpServer.call() needs isolation='thread'; use the admin endpoints")
         loop, app = self._loop, self._app
         if loop is None or app is None or not self.running:
             raise RuntimeError(f"{self!r} is not running")
@@ -254,16 +288,24 @@ class EmbeddedKfpServer:
         """Change the simulator's behaviour now (validated; unknown fields are an error)."""
         new_config = self.config.merged(**changes)
         self._config = new_config
-        if self.running:
+        if self._child is not None and self.running:
+            self._child.request("PUT", "/_admin/config", new_config.model_dump())
+        elif self.running:
             self.call(lambda app: app.set_config(new_config))
         return new_config
 
     def stats(self) -> dict[str, Any]:
         """Request counters per route and status, faults injected, object counts."""
+        if self._child is not None and self.running:
+            stats: dict[str, Any] = self._child.request("GET", "/_admin/stats")
+            return stats
         if self.running:
             return self.call(KfpSimulatorApp.stats_snapshot)
         return dict(self._last_stats)
 
     def reset(self, *, data: bool = True, stats: bool = True) -> None:
         """Forget all objects (the ``Default`` experiment is recreated) and/or request counters."""
+        if self._child is not None:
+            self._child.request("POST", "/_admin/reset", {"data": data, "stats": stats})
+            return
         self.call(lambda app: app.reset(data=data, stats=stats))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import kfp
+import kfp_server_api
 import pytest
 from pydantic import ValidationError
 
@@ -199,3 +200,42 @@ def test_standalone_command_rejects_bad_settings() -> None:
     )
     assert result.returncode == 2
     assert "error_probability" in result.stderr
+
+
+def test_process_isolation_serves_the_same_api(tmp_path: Path) -> None:
+    server = EmbeddedKfpServer(isolation="process", db_path=tmp_path / "child.db", task_seconds=0.01)
+    with server:
+        assert server.running
+        assert "process" in repr(server)
+        client = kfp.Client(host=server.url)
+        experiment = client.create_experiment("in-a-child")
+        assert server.configure(error_probability=1.0).error_probability == 1.0
+        with pytest.raises(kfp_server_api.ApiException) as caught:
+            client.get_experiment(experiment_id=experiment.experiment_id)
+        assert caught.value.status == 500
+        stats = server.stats()
+        assert stats["faults"]["error"] == 1
+        assert stats["objects"]["experiments"] == 2
+        with pytest.raises(RuntimeError, match="isolation='thread'"):
+            server.call(lambda app: app.stats_snapshot())
+
+        port = server.port
+        server.restart()
+        assert server.port == port
+        assert server.config.error_probability == 1.0  # the configuration survives the restart
+        server.configure(error_probability=0.0)
+        assert client.get_experiment(experiment_name="in-a-child").experiment_id == experiment.experiment_id
+        client._run_api.api_client.rest_client.pool_manager.clear()
+        process = server._child.process if server._child else None
+    assert not server.running
+    assert process is not None
+    assert process.returncode == 0
+
+
+def test_process_isolation_reports_a_failed_start(tmp_path: Path) -> None:
+    blocker = EmbeddedKfpServer()
+    with blocker:
+        server = EmbeddedKfpServer(isolation="process", port=blocker.port, host="127.0.0.1")
+        with pytest.raises(RuntimeError, match="did not start"):
+            server.start()
+        assert not server.running

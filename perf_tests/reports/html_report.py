@@ -26,7 +26,7 @@ from perf_tests.thresholds.evaluate import format_value
 __all__ = ["HTML_FILE_NAME", "render_html", "scenario_charts", "write_html_report"]
 
 HTML_FILE_NAME = "report.html"
-_MIN_BUCKETS_FOR_TIMELINE = 2
+_MIN_BUCKETS_FOR_TIMELINE = 3  # set-up and clean-up calls (a burst at each end) get no chart
 
 
 def _asset(name: str) -> str:
@@ -88,8 +88,9 @@ def scenario_charts(
         bucket = timelines.bucket_s
         order = list(operations) + [op for op in timeline.operations if op not in operations]
         series_ops = [timeline.operations[op] for op in order if op in timeline.operations]
-        busy = [op for op in series_ops if sum(1 for v in op.ok_rate[lo:hi + 1] if v) +
-                sum(1 for v in op.failed_rate[lo:hi + 1] if v) >= _MIN_BUCKETS_FOR_TIMELINE]
+        busy = [op for op in series_ops
+                if sum(1 for ok, failed in zip(op.ok_rate[lo:hi + 1], op.failed_rate[lo:hi + 1], strict=True)
+                       if ok or failed) >= _MIN_BUCKETS_FOR_TIMELINE]
         limits: dict[str, list[dict[str, Any]]] = {}
         for result in part.get("thresholds") or []:
             if result.get("kind") == "latency" and result.get("operation") and result.get("limit") is not None:

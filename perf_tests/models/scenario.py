@@ -70,7 +70,9 @@ class ScenarioEntry(BaseModel):
     run_time: Minutes = Field(description="How long the entry runs: minutes (or a duration string).")
     thresholds: list[str] = Field(
         default_factory=list,
-        description="Pass/fail criteria such as 'p95(create_run) < 2s' or 'success_rate >= 0.99'.",
+        description="Pass/fail criteria 'metric(operation) <comparator> limit', e.g. 'p95(create_run) < 2s', "
+        "'success_rate >= 0.99', 'rate(list_runs) >= 190', 'dropped == 0', 'p95(get_run) < baseline + 20%'; "
+        "metrics: avg, mean, med, min, max, pNN, rate, count, failed, success_rate, error_rate, dropped.",
     )
     allowed_failure_rate: float = Field(
         default=0.0, ge=0.0, le=1.0, description="Failed operations tolerated without thresholds (0..1)."

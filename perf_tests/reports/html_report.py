@@ -152,10 +152,18 @@ def scenario_charts(
                 "series": [{"name": key.removesuffix("_ms"), "values": [external[n].get(key) for n in names]}
                            for key in _PCTS],
             }))
+        tokens = [name for name, op in external.items() if op.get("unit") == "tokens"
+                  and any(op.get(k) is not None for k in _PLAIN_PCTS)]
+        if tokens:
+            charts.append((f"{part.get('mode', '')} tokens per request from {', '.join(sources)}", {
+                "type": "bar", "unit": "", "categories": tokens,
+                "series": [{"name": key, "values": [external[n].get(key) for n in tokens]} for key in _PLAIN_PCTS],
+            }))
     return charts
 
 
 _PCTS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms")
+_PLAIN_PCTS = ("p50", "p90", "p95", "p99")
 _DOT = " \u00b7 "
 
 

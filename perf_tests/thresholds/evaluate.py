@@ -132,6 +132,8 @@ def _measure_operation(
     failed = _number(op.get("failed")) or 0.0
     if threshold.kind == "latency":
         value = _number(op.get(threshold.key))
+        if value is None and "." in threshold.key:
+            value = _number(op.get(threshold.key.replace(".", "")))  # GuideLLM names p99.9 'p999'
         if value is not None:
             return value, ""
         if op.get("source") and threshold.key not in op:

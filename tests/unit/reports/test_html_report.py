@@ -64,6 +64,9 @@ def record_run(results: Path, finish: bool = True) -> Recorder:
     hook.fire(MetricsRecord("LLM_LOAD#2", "LLM_LOAD", "ttft", T0 + 29,
                             {"count": 100, "p50_ms": 120.0, "p90_ms": 200.0, "p95_ms": 300.0, "p99_ms": 400.0,
                              "max_ms": math.nan}, "guidellm"))
+    hook.fire(MetricsRecord("LLM_LOAD#2", "LLM_LOAD", "output_tokens", T0 + 29,
+                            {"count": 100, "throughput": 850.0, "unit": "tokens", "p50": 128, "p90": 200, "p95": 230,
+                             "p99": 256}, "guidellm"))
     if finish:
         for name, mode in MODES.items():
             hook.fire(ScenarioMark(name, mode, "finished", T0 + 30, "passed"))
@@ -139,7 +142,8 @@ def test_the_page_is_self_contained_and_holds_every_chart(results):
     assert [s["name"] for s in create["series"]] == ["p50", "p95", "p99"]
     assert "Final states (run_duration)" in titles
     assert titles["list_runs duration against table size"]["type"] == "scatter"
-    assert "LLM_LOAD metrics from guidellm" in titles
+    assert titles["LLM_LOAD metrics from guidellm"]["categories"] == ["ttft"]
+    assert titles["LLM_LOAD tokens per request from guidellm"]["series"][0]["values"] == [128]
     assert any(t.startswith("Errors and dropped arrivals") for t in titles)
     assert any(t.startswith("Send lateness p99") for t in titles)
     assert page.count('data-chart="') == len(specs)

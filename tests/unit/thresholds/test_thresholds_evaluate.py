@@ -127,6 +127,8 @@ def test_statistics_from_elsewhere_name_the_percentiles_they_have():
     missing = _one(part, "p75(ttft) < 1s")
     assert not missing.passed
     assert "p75 is not available for ttft (from guidellm: p50, p90, p95, p99)" in missing.message
+    part["operations"]["ttft"]["p999_ms"] = 950.0  # GuideLLM's name for p99.9
+    assert _one(part, "p99.9(ttft) < 1s").measured == 950.0
 
 
 def test_thresholds_go_into_the_summary_part_with_display_texts():

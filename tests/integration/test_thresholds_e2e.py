@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -147,3 +148,61 @@ def test_a_bad_baseline_fails_before_the_run(tmp_path):
     assert proc.returncode == 1
     assert "does not exist; give a previous run's summary.json" in proc.stdout
     assert not (results / "events.jsonl").exists()
+
+
+def _start_long_run(tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
+    """``python -m perf_tests run`` of a one-minute entry, returned once its first run was created."""
+    scenario = tmp_path / "long.json"
+    scenario.write_text(json.dumps([{**ENTRY, "runTime": "60s", "thresholds": ["p95(create_run) < 30s"]}]))
+    results = tmp_path / "results"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("API_", "PERF_", "SCENARIO_"))}
+    env["EMBEDDED_SIMULATOR"] = json.dumps({"task_seconds": 0.1, "pending_seconds": 0.05})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perf_tests", "run", str(scenario), "--results-dir", str(results)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    events = results / "events.jsonl"
+    # Wait for the condition itself (a create_run in the events file), bounded, noticing an early exit.
+    for _ in range(600):
+        if events.is_file() and '"op":"create_run"' in events.read_text():
+            return proc, results
+        try:
+            proc.wait(timeout=0.1)
+        except subprocess.TimeoutExpired:
+            continue
+        break
+    proc.kill()
+    output, _ = proc.communicate()
+    raise AssertionError(f"the run did not create a run in time:\n{output}")
+
+
+def test_an_interrupted_run_still_writes_its_reports(tmp_path):
+    proc, results = _start_long_run(tmp_path)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 1, output
+    summary = json.loads((results / "summary.json").read_text())
+    assert summary["interrupted"] is True and summary["passed"] is False
+    assert summary["scenarios"][0]["thresholds"][0]["threshold"] == "p95(create_run) < 30s"
+    assert "The run was interrupted" in (results / "report.html").read_text()
+    assert (results / "summary.csv").is_file()
+
+
+def test_after_kill_9_the_report_command_rebuilds_summary_and_report_from_events(tmp_path):
+    proc, results = _start_long_run(tmp_path)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert not (results / "summary.json").exists()
+    rebuilt = subprocess.run([sys.executable, "-m", "perf_tests", "report", str(results)], cwd=REPO,
+                             capture_output=True, text=True, timeout=120, check=False)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert "rebuilt" in rebuilt.stdout and "report.html" in rebuilt.stdout
+    summary = json.loads((results / "summary.json").read_text())
+    assert validate_summary(summary) == []
+    assert summary["rebuilt_from_events"] is True and summary["interrupted"] is True
+    assert summary["targets"]["kfp"]["kind"] == "embedded-kfp-simulator"  # from run.json
+    part = summary["scenarios"][0]
+    assert part["name"] == "PIPELINE_RUN#0" and part["status"] == "interrupted"
+    assert part["operations"]["create_run"]["count"] >= 1
+    assert part["thresholds"][0]["threshold"] == "p95(create_run) < 30s"
+    assert "rebuilt from events.jsonl" in (results / "report.html").read_text()

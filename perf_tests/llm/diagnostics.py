@@ -15,6 +15,8 @@ from perf_tests.llm.startup import MARK
 __all__ = ["HoldReport", "failure_reason", "hold_report", "progress_line"]
 
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)): (.+)$", re.MULTILINE)
+_LOGURU_ERROR = re.compile(r"^[\d\- :]+\|(?:ERROR|CRITICAL)\s*\|\S+ - (.+)$", re.MULTILINE)
+_STEP = re.compile(r"^\u2714 (.+)$", re.MULTILINE)  # GuideLLM's "✔ Tokenizer resolved, ..." setup steps
 _PROGRESS = re.compile(r"guidellm\.benchmark\.progress:\S* - (Benchmark .+)$", re.MULTILINE)
 _HOLD = re.compile(
     rf"^{re.escape(MARK)} ready at ([\d.]+); (holding until ([\d.]+)|starting at ([\d.]+), ([\d.]+)s late)",
@@ -42,7 +44,12 @@ def failure_reason(log_text: str, limit: int = 400) -> str:
     matches = _EXCEPTION_LINE.findall(text)
     if matches:
         name, message = matches[-1]
-        return _short(f"{name.rsplit('.', 1)[-1]}: {message.strip()}", limit)
+        steps = _STEP.findall(text)
+        after = f" (after GuideLLM's step '{_short(steps[-1].strip(), 80)}')" if steps else ""
+        return _short(f"{name.rsplit('.', 1)[-1]}: {message.strip()}{after}", limit)
+    logged = _LOGURU_ERROR.findall(text)
+    if logged:
+        return _short(logged[-1].strip(), limit)
     for line in reversed(lines):
         if line.strip() and not line.strip().startswith(("^", "~", "File ")):
             return _short(line.strip(), limit)

@@ -48,6 +48,11 @@ class MockServer:
         self._process: ChildProcess | None = None
 
     @property
+    def pid(self) -> int | None:
+        """The server process's id (also its process group's), None when not running."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 

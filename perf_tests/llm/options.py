@@ -9,7 +9,10 @@ file), so a mistake is a ``ScenarioError`` naming the field, never a traceback f
 
 from __future__ import annotations
 
+import csv
+import json
 import math
+import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -33,6 +36,7 @@ __all__ = [
     "LlmStage",
     "MockServerOptions",
     "RateType",
+    "data_file_problem",
 ]
 
 RateType = Literal["synchronous", "throughput", "concurrent", "constant", "poisson", "sweep"]
@@ -407,9 +411,13 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
     # -- files --------------------------------------------------------------------------------------
     def check_files(self, files: EntryFiles) -> list[str]:
         problems = self.tekton_file_problems(files)  # pipelineRunTemplate (executor tekton)
-        if self.data_file is not None and files.find(self.data_file, "llm") is None:
-            looked = ", ".join(str(p) for p in files.candidates(self.data_file, "llm"))
-            problems.append(f"field 'dataFile': data file {self.data_file!r} not found (looked in {looked})")
+        if self.data_file is not None:
+            found = files.find(self.data_file, "llm")
+            if found is None:
+                looked = ", ".join(str(p) for p in files.candidates(self.data_file, "llm"))
+                problems.append(f"field 'dataFile': data file {self.data_file!r} not found (looked in {looked})")
+            elif (reason := data_file_problem(found)) is not None:
+                problems.append(f"field 'dataFile': {found}: {reason}")
         if self.tokenizer is not None and not self.tokenizer.startswith(HUB_TOKENIZER_PREFIX):
             folder = _find_folder(self.tokenizer, files)
             if folder is None:
@@ -432,6 +440,46 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
             self.data_path = files.find(self.data_file, "llm")
         if self.tokenizer is not None and not self.tokenizer.startswith(HUB_TOKENIZER_PREFIX):
             self.tokenizer_path = _find_folder(self.tokenizer, files)
+
+
+_TEXT_COLUMN = re.compile(
+    r"^(prompt|instruction|question|input|context|content|conversation|turn|text|messages|chat_messages)s?"
+    r"([-_]?\d+)?$",
+    re.IGNORECASE,
+)
+"""Column names GuideLLM's generative column mapper takes the prompt from (plural and turn suffixes too)."""
+
+
+def data_file_problem(path: Path) -> str | None:
+    """Why GuideLLM could not take prompts from ``path`` (a first-rows check of JSON, JSONL and CSV), or None.
+
+    GuideLLM skips rows it cannot use, one by one, and so waits forever on a file with no usable row;
+    checking here turns that into an error at load.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".jsonl", ".csv"):
+        return None
+    columns_hint = "prompt, text, question, instruction, input, content or messages"
+    try:
+        with path.open(encoding="utf-8") as handle:
+            if suffix == ".csv":
+                header = next(csv.reader(handle), [])
+                columns = [str(name).strip() for name in header]
+            elif suffix == ".jsonl":
+                line = next((line for line in handle if line.strip()), "")
+                row = json.loads(line) if line else None
+                columns = list(row) if isinstance(row, dict) else []
+            else:
+                data = json.load(handle)
+                first = data[0] if isinstance(data, list) and data else data
+                columns = list(first) if isinstance(first, dict) else []
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return f"cannot be read as {suffix[1:].upper()} ({exc})"
+    if not columns:
+        return f"has no rows of named fields; each row needs a prompt field ({columns_hint})"
+    if not any(_TEXT_COLUMN.match(name) for name in columns):
+        return f"no prompt field among {', '.join(map(str, columns[:8]))}; name one {columns_hint}"
+    return None
 
 
 def _find_folder(name: str, files: EntryFiles) -> Path | None:

@@ -27,7 +27,7 @@ from typing import IO
 
 from perf_tests.llm.startup import PARENT_PID_ENV, READY_FD_ENV, window_line
 
-__all__ = ["LAUNCHER", "ChildProcess", "kill_all_children", "launcher_argv", "log_tail"]
+__all__ = ["LAUNCHER", "ChildProcess", "kill_all_children", "launcher_argv", "live_children", "log_tail"]
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +196,12 @@ class ChildProcess:
     def _signal_group(pgid: int, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, sig)
+
+
+def live_children() -> list[ChildProcess]:
+    """The children started and not yet stopped (for checks that nothing is left behind)."""
+    with _live_lock:
+        return list(_live)
 
 
 def kill_all_children() -> None:

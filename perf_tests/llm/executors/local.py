@@ -197,8 +197,9 @@ class LocalExecutor(Executor):
             outcome.stopped = True
             outcome.exit_code = code
             outcome.ended_at = time.time()
-            outcome.error = (
-                "stopped before the entry's end (the run was aborted); GuideLLM writes no report then"
-                if early else
-                f"still running {self.finish_grace:g}s after the entry's end; stopped (no report)"
-            )
+            if early:
+                outcome.error = "stopped before the entry's end (the run was aborted); GuideLLM writes no report then"
+            else:
+                reason = failure_reason(log_tail(outcome.spec.log_path))
+                outcome.error = (f"still running {self.finish_grace:g}s after the entry's end; stopped (no report)"
+                                 + (f"; its log says: {reason}" if reason else ""))

@@ -97,6 +97,23 @@ def test_data_file_is_found_in_test_data_llm_and_checked() -> None:
     assert "either dataFile or promptTokens" in problem({"rate": 1, "dataFile": "prompts.jsonl", "promptTokens": 8})
 
 
+@pytest.mark.parametrize(("name", "content", "expected"), [
+    ("numbers.json", "[1, 2, 3]", "has no rows of named fields; each row needs a prompt field"),
+    ("rows.jsonl", '{"id": 1, "answer": "x"}\n', "no prompt field among id, answer"),
+    ("table.csv", "a,b\n1,2\n", "no prompt field among a, b"),
+    ("broken.jsonl", "{not json\n", "cannot be read as JSONL"),
+])
+def test_data_file_content_is_checked_at_load(tmp_path: Path, name: str, content: str, expected: str) -> None:
+    """GuideLLM waits forever on a data file without a usable row; the loader says why instead."""
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    assert expected in problem({"rate": 1, "dataFile": str(path)})
+    good = tmp_path / f"good{path.suffix}"
+    good.write_text({".json": '[{"question": "hi"}]', ".jsonl": '{"prompt-0": "hi"}\n',
+                     ".csv": "text,x\nhi,1\n"}[path.suffix], encoding="utf-8")
+    load({"rate": 1, "dataFile": str(good)})
+
+
 def test_tokenizer_folder_is_checked(tmp_path: Path) -> None:
     missing = problem({"rate": 1, "tokenizer": str(tmp_path / "nope")})
     assert "field 'tokenizer': tokenizer folder" in missing and "not found" in missing

@@ -220,6 +220,10 @@ class LoadEngine(Generic[OpT]):
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
+            if self._tasks:  # run() itself was cancelled: end the attempts so that each is recorded
+                for task in self._tasks:
+                    task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
             self.recorder.flush()
         return self.result()
 

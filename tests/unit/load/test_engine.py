@@ -174,3 +174,30 @@ def test_invalid_engine_settings():
         LoadEngine(ConstantArrivals(1), Fixed(None), recorder, max_concurrency=0)
     with pytest.raises(ValueError, match="concurrency 5 is above max_concurrency 2"):
         LoadEngine(ConcurrentArrivals(5), Fixed(None), recorder, max_concurrency=2)
+
+
+def test_cancelling_run_still_records_every_attempt(server, make_recorder, collected):
+    async def main() -> LoadEngine[Url]:
+        five_sent = asyncio.Event()
+        sends = 0
+
+        def on_send() -> None:
+            nonlocal sends
+            sends += 1
+            if sends == 5:
+                five_sent.set()
+
+        async with new_session() as session:
+            workload = Fixed(session, Url("hung", server.url + "/slow?s=5"), on_send=on_send)
+            engine = LoadEngine(ConstantArrivals(100), workload, make_recorder())
+            running = asyncio.ensure_future(engine.run())
+            await five_sent.wait()
+            running.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await running
+            return engine
+
+    engine = asyncio.run(main())
+    assert engine.sent >= 5
+    assert engine.cancelled == engine.sent
+    assert collected.attempts("hung") == engine.sent

@@ -59,7 +59,7 @@ def serve_simulator(runs: int, experiments: int, event_loop: str) -> None:
     server = EmbeddedKfpServer(event_loop=loop_kind, task_seconds=0.5, pending_seconds=0.1, seed=1)
     server.start()
 
-    def seed(app: KfpSimulatorApp) -> dict[str, Any]:
+    def setup(app: KfpSimulatorApp) -> dict[str, Any]:
         service = app.service
         pipeline = json.loads(service.upload_pipeline({"name": "bench"}, PIPELINE.read_bytes(), PIPELINE.name))
         versions = json.loads(service.list_pipeline_versions(pipeline["pipeline_id"], {}))
@@ -72,18 +72,30 @@ def serve_simulator(runs: int, experiments: int, event_loop: str) -> None:
             json.loads(service.create_experiment(json.dumps({"display_name": f"bench-{i}"}).encode()))["experiment_id"]
             for i in range(experiments)
         ]
-        run_ids = []
-        for i in range(runs):
-            body: dict[str, Any] = {"display_name": f"run-{i}", "experiment_id": experiment_ids[i % experiments]}
-            if i % experiments % 2:
-                body["pipeline_spec"] = spec
-            else:
-                body["pipeline_version_reference"] = reference
-            run_ids.append(json.loads(service.create_run(json.dumps(body).encode()))["run_id"])
-        return {"experiments": experiment_ids, "runs": run_ids[-5000:], "reference": reference}
+        return {"experiments": experiment_ids, "reference": reference, "spec": spec}
+
+    def create_runs(first: int, count: int, ids: dict[str, Any]) -> Callable[[KfpSimulatorApp], list[str]]:
+        def create(app: KfpSimulatorApp) -> list[str]:
+            experiment_ids = ids["experiments"]
+            run_ids = []
+            for i in range(first, first + count):
+                body: dict[str, Any] = {"display_name": f"run-{i}", "experiment_id": experiment_ids[i % experiments]}
+                if i % experiments % 2:
+                    body["pipeline_spec"] = ids["spec"]
+                else:
+                    body["pipeline_version_reference"] = ids["reference"]
+                run_ids.append(json.loads(app.service.create_run(json.dumps(body).encode()))["run_id"])
+            return run_ids
+
+        return create
 
     started = time.perf_counter()
-    ids = server.call(seed)
+    ids = server.call(setup)
+    run_ids: list[str] = []
+    for first in range(0, runs, 1000):
+        run_ids += server.call(create_runs(first, min(1000, runs - first), ids), timeout=None)
+    del ids["spec"]
+    ids["runs"] = run_ids[-5000:]
     ids["seed_seconds"] = time.perf_counter() - started
     print("READY", server.url, json.dumps(ids), flush=True)
     sys.stdin.read()

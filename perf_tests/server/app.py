@@ -316,7 +316,8 @@ class KfpSimulatorApp:
         return None
 
     async def _admin(self, request: web.BaseRequest, path: str) -> web.StreamResponse:
-        route = f"{request.method} /_admin/{path}"
+        known = path in ("info", "config", "stats", "reset")
+        route = f"{request.method} /_admin/{path}" if known else "unmatched"
         try:
             if path == "info" and request.method == "GET":
                 text = json.dumps(self.info())
@@ -341,6 +342,11 @@ class KfpSimulatorApp:
         except ApiError as exc:
             self.stats.record(route, exc.http_status)
             return _error(exc)
+        except web.HTTPRequestEntityTooLarge as exc:
+            self.stats.record(route, 413)
+            return _error(
+                ApiError(GrpcCode.INVALID_ARGUMENT, f"The request body is too large: {exc.text}", http_status=413)
+            )
         self.stats.record(route, 200)
         return web.Response(body=text.encode(), headers=_HEADERS)
 

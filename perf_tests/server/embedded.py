@@ -267,8 +267,10 @@ class EmbeddedKfpServer:
 
     # -- cross-thread access ---------------------------------------------------------------------
 
-    def call(self, fn: Callable[[KfpSimulatorApp], T]) -> T:
+    def call(self, fn: Callable[[KfpSimulatorApp], T], timeout: float | None = _CALL_TIMEOUT) -> T:
         """Run ``fn(app)`` on the server's loop thread and return its result (for tests and tools).
+
+        The server answers no request meanwhile, so keep ``fn`` short (or batch the work).
 
         Raises:
             RuntimeError: the server is not running.
@@ -282,7 +284,7 @@ class EmbeddedKfpServer:
         async def run() -> T:
             return fn(app)
 
-        return asyncio.run_coroutine_threadsafe(run(), loop).result(_CALL_TIMEOUT)
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout)
 
     def configure(self, **changes: Any) -> SimulatorConfig:
         """Change the simulator's behaviour now (validated; unknown fields are an error)."""

@@ -1,9 +1,8 @@
 """The bad-input corpus: every malformed scenario file is one clear error, exit code 2, never a traceback.
 
 Each file in ``tests/data/bad_scenarios/`` (listed with what it breaks in that folder's README) is checked
-with ``python -m perf_tests validate FILE`` in a subprocess of its own. The subprocesses of the selected
-tests start together (a few at a time) when the first of them needs its result: each one pays the
-interpreter's start-up, and there are many files.
+with ``python -m perf_tests validate FILE`` in a subprocess of its own. Each pays the interpreter's
+start-up and the framework's imports, so the subprocesses of the selected tests run a few at a time.
 """
 
 from __future__ import annotations
@@ -186,16 +185,26 @@ def _validate(path: Path) -> Outcome:
 
 
 @pytest.fixture(scope="module")
-def validations(request: pytest.FixtureRequest):
-    """File name -> Future of its validation, for every file whose test was selected."""
-    selected = [
-        item.callspec.params["name"]
-        for item in request.session.items
-        if item.path == Path(__file__) and hasattr(item, "callspec") and "name" in item.callspec.params
-    ]
+def validate(request: pytest.FixtureRequest):
+    """``validate(name)``: the outcome of validating one corpus file.
+
+    Without pytest-xdist the files of every selected test are started together, a few at a time, on the
+    first call; an xdist worker (which sees every item but runs only some) validates each file on demand.
+    """
+    futures: dict[str, Future[Outcome]] = {}
     with ThreadPoolExecutor(max_workers=4) as pool:
-        futures: dict[str, Future[Outcome]] = {name: pool.submit(_validate, CORPUS / name) for name in selected}
-        yield futures
+
+        def get(name: str) -> Outcome:
+            if not futures and not hasattr(request.config, "workerinput"):
+                for item in request.session.items:
+                    params = getattr(item, "callspec", None)
+                    if item.path == Path(__file__) and params is not None and "name" in params.params:
+                        futures[params.params["name"]] = pool.submit(_validate, CORPUS / params.params["name"])
+            if name not in futures:
+                futures[name] = pool.submit(_validate, CORPUS / name)
+            return futures[name].result()
+
+        yield get
         for future in futures.values():
             future.cancel()
 
@@ -214,8 +223,8 @@ def test_the_corpus_is_complete_and_documented():
 
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=MARKS.get(name, ())) for name in sorted(EXPECTED)])
-def test_bad_scenario_is_one_clear_error(name, validations):
-    outcome = validations[name].result()
+def test_bad_scenario_is_one_clear_error(name, validate):
+    outcome = validate(name)
     output = outcome.stdout + outcome.stderr
     assert "Traceback" not in output, output[-2000:]
     assert outcome.returncode == 2, output[-2000:]

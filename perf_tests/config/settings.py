@@ -39,6 +39,7 @@ Results (``ResultsSettings``)
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -47,6 +48,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from perf_tests.errors import ConfigurationError
+from perf_tests.logger.redaction import redact
 
 __all__ = [
     "AuthSettings",
@@ -56,6 +58,11 @@ __all__ = [
     "Settings",
     "load_settings",
 ]
+
+def _empty_to_none(value: object) -> object:
+    """An empty path variable means unset, not the current directory."""
+    return None if isinstance(value, str) and not value.strip() else value
+
 
 _ENV = SettingsConfigDict(extra="ignore", case_sensitive=False, populate_by_name=True)
 
@@ -76,6 +83,11 @@ class ConnectionSettings(BaseSettings):
     request_timeout: float = Field(default=30.0, gt=0, validation_alias="REQUEST_TIMEOUT")
     cache_enabled: bool = Field(default=False, validation_alias="CACHE_ENABLED")
     embedded_simulator: dict[str, Any] = Field(default_factory=dict, validation_alias="EMBEDDED_SIMULATOR")
+
+    @field_validator("ca_bundle", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return _empty_to_none(value)
 
     @field_validator("api_host")
     @classmethod
@@ -105,6 +117,11 @@ class AuthSettings(BaseSettings):
     api_token_file: Path | None = Field(default=None, validation_alias="API_TOKEN_FILE")
     api_cookie: SecretStr | None = Field(default=None, validation_alias="API_COOKIE")
 
+    @field_validator("api_token_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return _empty_to_none(value)
+
     def bearer_token(self) -> str | None:
         """The bearer token, read from API_TOKEN or API_TOKEN_FILE."""
         if self.api_token is not None and self.api_token.get_secret_value():
@@ -117,6 +134,10 @@ class AuthSettings(BaseSettings):
             raise ConfigurationError(
                 f"API_TOKEN_FILE={self.api_token_file} cannot be read ({exc.strerror or exc}); "
                 "point it at a readable file holding the bearer token"
+            ) from None
+        except UnicodeDecodeError:
+            raise ConfigurationError(
+                f"API_TOKEN_FILE={self.api_token_file} is not UTF-8 text; it must hold the bearer token only"
             ) from None
 
     def cookie(self) -> str | None:
@@ -162,6 +183,11 @@ class ResultsSettings(BaseSettings):
     log_every_request: bool = Field(default=False, validation_alias="PERF_LOG_EVERY_REQUEST")
     cleanup: Literal["none", "runs", "all"] = Field(default="all", validation_alias="PERF_CLEANUP")
 
+    @field_validator("results_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return _empty_to_none(value)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -176,11 +202,19 @@ class Settings:
 def load_settings() -> Settings:
     """Read every group from the environment; invalid values raise ConfigurationError."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     groups: list[BaseSettings] = []
     for group in (ConnectionSettings, AuthSettings, LoggingSettings, ResultsSettings):
         try:
             groups.append(group())
+        except SettingsError as exc:
+            # A complex value (EMBEDDED_SIMULATOR) that is not valid JSON.
+            found = re.search(r'field "(\w+)"', str(exc))
+            name = found.group(1).upper() if found else "a setting"
+            raise ConfigurationError(
+                f"invalid environment setting: {name} is not valid JSON ({redact(str(exc.__cause__ or exc))})"
+            ) from None
         except ValidationError as exc:
             problems = []
             for err in exc.errors():

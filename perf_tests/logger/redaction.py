@@ -47,7 +47,10 @@ class SecretRedactingFilter(logging.Filter):
     """Logging filter that redacts the formatted message (and exception text) of every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True  # a malformed log call: the handler reports it (Handler.handleError), never the caller
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None

@@ -21,7 +21,10 @@ def parse_duration(value: object, bare_unit: float) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a number of minutes or a duration string like '90s', not true/false")
     if isinstance(value, int | float):
-        seconds = float(value) * bare_unit
+        try:
+            seconds = float(value) * bare_unit
+        except OverflowError:
+            raise ValueError("a duration cannot be longer than 7 days") from None
     elif isinstance(value, str):
         text = value.strip().lower().replace(" ", "")
         if re.fullmatch(r"\d+(\.\d+)?", text):

@@ -88,7 +88,16 @@ class ScenarioEntry(BaseModel):
     @field_validator("name")
     @classmethod
     def _clean_name(cls, value: str) -> str:
-        return value.strip()
+        name = value.strip()
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("the name holds an invalid character (a lone surrogate escape)") from None
+        if any(ord(char) < 32 for char in name):
+            raise ValueError("the name cannot hold control characters (newlines, tabs)")
+        if len(name) > 200:
+            raise ValueError("the name is longer than 200 characters")
+        return name
 
     @field_validator("thresholds")
     @classmethod

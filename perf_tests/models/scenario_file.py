@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +121,9 @@ def build_scenario(
             continue
         try:
             expanded = _expand_matrix(item, index)
+        except _FieldError as exc:
+            problems.append(f"entry {label}: field {exc.field_name!r}: {exc}")
+            continue
         except ValueError as exc:
             problems.append(f"entry {label}: field 'matrix': {exc}")
             continue
@@ -170,6 +174,8 @@ def _read_json_list(path: Path) -> list[Any]:
         ) from None
     except RecursionError:
         raise ScenarioError(f"{path}: the JSON is nested too deeply to be a scenario file") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise ScenarioError(f"{path}: invalid JSON: {exc}") from None
     if not isinstance(parsed, list):
         hint = " (wrap the entry in [ ])" if isinstance(parsed, dict) and "mode" in parsed else ""
         raise ScenarioError(f"{path}: expected a JSON list of scenario entries, got {_kind(parsed)}{hint}")
@@ -188,6 +194,19 @@ def _label(index: int, item: Any) -> str:
     return f"{index} ({shown})" if shown else str(index)
 
 
+class _FieldError(ValueError):
+    """A problem with one named field found while expanding a matrix entry."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field_name = field_name
+
+
+def _seconds_text(seconds: float) -> str:
+    """Seconds as a duration string that parses back exactly (never scientific notation)."""
+    return f"{seconds:.9f}".rstrip("0").rstrip(".") + "s" if seconds else "0s"
+
+
 def _expand_matrix(item: dict[str, Any], index: int) -> list[dict[str, Any]]:
     """One entry per combination of the ``matrix`` factors, run one after another or ``matrixStagger`` apart."""
     matrix = item.get("matrix")
@@ -203,23 +222,29 @@ def _expand_matrix(item: dict[str, Any], index: int) -> list[dict[str, Any]]:
             raise ValueError(f"factor {factor!r} cannot vary; vary a mode field such as rate")
         if not isinstance(values, list) or not values:
             raise ValueError(f"factor {factor!r} needs a non-empty list of values")
+    count = math.prod(len(values) for values in matrix.values())
+    if count > _MAX_MATRIX_COMBINATIONS:
+        raise ValueError(f"{count} combinations; at most {_MAX_MATRIX_COMBINATIONS} are allowed")
     combinations = list(itertools.product(*matrix.values()))
-    if len(combinations) > _MAX_MATRIX_COMBINATIONS:
-        raise ValueError(f"{len(combinations)} combinations; at most {_MAX_MATRIX_COMBINATIONS} are allowed")
     base = {k: v for k, v in item.items() if k not in ("matrix", "matrixStagger")}
-    try:
-        start = parse_duration(item.get("startTime", 0), 60.0)
-        run = parse_duration(item.get("runTime", 0), 60.0)
-        step = run if stagger is None else parse_duration(stagger, 60.0)
-    except ValueError as exc:
-        raise ValueError(f"cannot schedule the combinations: {exc}") from None
+    times = {}
+    for field_name, value in (("startTime", item.get("startTime", 0)), ("runTime", item.get("runTime", 0)),
+                              ("matrixStagger", stagger)):
+        if value is None:
+            continue
+        try:
+            times[field_name] = parse_duration(value, 60.0)
+        except ValueError as exc:
+            raise _FieldError(field_name, f"{exc} (got {json.dumps(value)[:80]})") from None
+    start, run = times["startTime"], times["runTime"]
+    step = times.get("matrixStagger", run)
     base_name = item.get("name") or f"{item.get('mode', 'ENTRY')}#{index}"
     expanded = []
     for number, combination in enumerate(combinations):
         sub = dict(base)
         sub.update(zip(matrix.keys(), combination, strict=True))
-        sub["startTime"] = f"{start + number * step}s"
-        sub["runTime"] = f"{run}s"
+        sub["startTime"] = _seconds_text(start + number * step)
+        sub["runTime"] = _seconds_text(run)
         sub["name"] = f"{base_name}[" + ",".join(
             f"{factor}={value}" for factor, value in zip(matrix.keys(), combination, strict=True)
         ) + "]"

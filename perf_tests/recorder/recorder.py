@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +156,24 @@ def event_to_json(event: Event) -> dict[str, Any]:
     return line
 
 
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+def to_json_line(data: dict[str, Any]) -> str:
+    """Strict JSON (NaN and infinities become null, which jq and JSON.parse accept)."""
+    try:
+        return json.dumps(data, separators=(",", ":"), default=str, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(data), separators=(",", ":"), default=str, allow_nan=False)
+
+
 class EventsFileWriter:
     """Appends each event to ``events.jsonl`` and flushes it; also logs operation events."""
 
@@ -166,7 +185,7 @@ class EventsFileWriter:
         self.lines = 0
 
     def __call__(self, event: Event) -> None:
-        text = json.dumps(event_to_json(event), separators=(",", ":"), default=str)
+        text = to_json_line(event_to_json(event))
         with self._lock:
             if self._file is None:
                 return

@@ -48,9 +48,9 @@ def _first_message(body: str) -> str:
     try:
         data = json.loads(body)
     except ValueError:
-        return body[:120]
+        return redact(body)[:120]  # redact before cutting: a cut secret no longer matches
     if isinstance(data, dict):
-        return str(data.get("message") or data.get("error") or "")[:200]
+        return redact(str(data.get("message") or data.get("error") or ""))[:200]
     return ""
 
 

@@ -14,7 +14,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from perf_tests.errors import PerfTestsError
@@ -55,48 +55,68 @@ class Scheduler:
         self.stop_grace = stop_grace
         self.progress_interval = progress_interval
         self.on_progress = on_progress or logger.info
-        self._stopped: set[str] = set()
+        self._changed = threading.Event()
 
     def run(self) -> list[RunnerResult]:
         """Run every runner to its end; never raises for a runner's failure."""
         if not self.runners:
             return []
-        pool = ThreadPoolExecutor(max_workers=len(self.runners), thread_name_prefix="runner")
-        setups = [pool.submit(runner.setup) for runner in self.runners]
+        setups = [self._spawn(runner.setup, f"setup-{runner.name}") for runner in self.runners]
+        stopped_in_setup = False
         while not all(future.done() for future in setups):
-            if self.abort.wait(timeout=0.05):
+            if self.abort.is_set() and not stopped_in_setup:
+                stopped_in_setup = True
                 for runner in self.runners:
                     runner.stop()
+            self._wait(0.5)
         self.clock.start()
-        futures: dict[str, Future[None]] = {r.name: pool.submit(r.execute) for r in self.runners}
+        futures = {r.name: self._spawn(r.execute, f"runner-{r.name}") for r in self.runners}
         stop_times: dict[str, float] = {}
         next_progress = time.monotonic() + (self.progress_interval or float("inf"))
-        try:
-            while True:
-                now = time.monotonic()
-                pending = [r for r in self.runners if not futures[r.name].done()]
-                if not pending:
-                    break
-                for runner in pending:
-                    due = self.abort.is_set() or now >= self.clock.monotonic_at(runner.end_offset)
-                    if due and runner.name not in stop_times:
-                        stop_times[runner.name] = now
-                        runner.stop()
-                if all(
-                    r.name in stop_times and now - stop_times[r.name] > self.stop_grace for r in pending
-                ):
-                    break
-                if now >= next_progress:
-                    self._report_progress(pending)
-                    next_progress = now + (self.progress_interval or float("inf"))
-                wake = min(
-                    [self.clock.monotonic_at(r.end_offset) for r in pending if r.name not in stop_times]
-                    + [next_progress, now + 0.5]
-                )
-                self.abort.wait(timeout=max(0.01, min(wake - time.monotonic(), 0.5)))
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+        while True:
+            now = time.monotonic()
+            pending = [r for r in self.runners if not futures[r.name].done()]
+            if not pending:
+                break
+            for runner in pending:
+                due = self.abort.is_set() or now >= self.clock.monotonic_at(runner.end_offset)
+                if due and runner.name not in stop_times:
+                    stop_times[runner.name] = now
+                    runner.stop()
+            if all(r.name in stop_times and now - stop_times[r.name] > self.stop_grace for r in pending):
+                break  # the rest are hung: their daemon threads are abandoned
+            if now >= next_progress:
+                self._report_progress(pending)
+                next_progress = now + (self.progress_interval or float("inf"))
+            wake = min(
+                [self.clock.monotonic_at(r.end_offset) for r in pending if r.name not in stop_times]
+                + [next_progress, now + 0.5]
+            )
+            self._wait(wake - time.monotonic())
         return [self._result(r, futures[r.name]) for r in self.runners]
+
+    def _spawn(self, work: Callable[[], None], name: str) -> Future[None]:
+        """Run ``work`` in a daemon thread (a hung runner must not keep the process alive at exit)."""
+        future: Future[None] = Future()
+        future.set_running_or_notify_cancel()
+
+        def target() -> None:
+            try:
+                work()
+            except BaseException as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(None)
+            finally:
+                self._changed.set()
+
+        threading.Thread(target=target, name=name, daemon=True).start()
+        return future
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep until a runner thread ends or ``seconds`` pass (at most 0.5 s, so aborts are seen)."""
+        self._changed.wait(timeout=max(0.01, min(seconds, 0.5)))
+        self._changed.clear()
 
     def _report_progress(self, pending: Sequence[ScheduledRunner]) -> None:
         elapsed = self.clock.elapsed()

@@ -55,8 +55,8 @@ NEVER = 1e18
 
 
 def state_condition(state: str, *, use_index: bool = True) -> str:
-    """``STATE_SQL = state`` rewritten so SQLite can answer it from the ``runs_outcome``, ``runs_active``
-    and ``runs_canceled`` indexes (active runs end after ``:now`` or never); unknown states match nothing.
+    """``STATE_SQL = state`` rewritten so SQLite can answer it from the ``runs_state`` and
+    ``runs_canceled`` indexes (active runs end after ``:now`` or never); unknown states match nothing.
 
     ``use_index=False`` marks the columns with unary ``+`` so the planner walks the sort index instead,
     which is faster for the page query when most runs match (finished ones).

@@ -70,11 +70,10 @@ CREATE TABLE IF NOT EXISTS runs (
     task_slot REAL NOT NULL, cancel_at REAL, canceled_at REAL, history_json TEXT);
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at, run_id);
 CREATE INDEX IF NOT EXISTS runs_experiment ON runs (experiment_id, created_at, run_id);
-CREATE INDEX IF NOT EXISTS runs_namespace ON runs (namespace, created_at, run_id);
+CREATE INDEX IF NOT EXISTS runs_namespace ON runs (namespace, created_at, run_id) WHERE namespace != '';
 CREATE INDEX IF NOT EXISTS runs_name ON runs (display_name, run_id);
 CREATE INDEX IF NOT EXISTS runs_recurring ON runs (recurring_run_id) WHERE recurring_run_id != '';
-CREATE INDEX IF NOT EXISTS runs_outcome ON runs (outcome, end_at, cancel_at) WHERE cancel_at IS NULL;
-CREATE INDEX IF NOT EXISTS runs_active ON runs (end_at, start_at, cancel_at) WHERE cancel_at IS NULL;
+CREATE INDEX IF NOT EXISTS runs_state ON runs (end_at, outcome, start_at, cancel_at) WHERE cancel_at IS NULL;
 CREATE INDEX IF NOT EXISTS runs_canceled ON runs (canceled_at, cancel_at) WHERE cancel_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS recurring_runs (
     recurring_run_id TEXT PRIMARY KEY, display_name TEXT NOT NULL, description TEXT NOT NULL,

@@ -190,6 +190,8 @@ def plan_list(
         name = f"s_{column}"
         plan.params[name] = value
         plan.where.append(f"{column} = :{name}")
+        if isinstance(value, str):
+            plan.where.append(f"{column} != ''")  # implied, but lets SQLite use partial indexes
         plan.scope.append((column, value))
     plan.count_where = list(plan.where)
     clauses, plan.volatile = compile_filter(predicates, listable.filter_fields, plan.params, listable.resource)

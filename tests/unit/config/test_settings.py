@@ -146,11 +146,6 @@ def test_several_problems_of_a_group_are_reported_together(monkeypatch):
     assert "API_SCHEME='ftp'" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: invalid JSON in EMBEDDED_SIMULATOR makes pydantic-settings raise SettingsError (not a "
-    "ValidationError), which load_settings does not catch: a traceback instead of a ConfigurationError",
-)
 def test_invalid_json_in_embedded_simulator_is_a_configuration_error(monkeypatch):
     assert "EMBEDDED_SIMULATOR" in config_error(monkeypatch, EMBEDDED_SIMULATOR="{bad")
 
@@ -206,11 +201,6 @@ def test_unreadable_token_file_is_a_clear_error(monkeypatch, tmp_path, kind):
     assert message.endswith("point it at a readable file holding the bearer token")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: AuthSettings.bearer_token catches OSError only; a token file that is not UTF-8 raises "
-    "UnicodeDecodeError instead of a ConfigurationError",
-)
 def test_token_file_that_is_not_text_is_a_clear_error(monkeypatch, tmp_path):
     path = tmp_path / "token"
     path.write_bytes(b"\xff\xfe" + SECRET.encode("utf-16-le"))
@@ -219,11 +209,6 @@ def test_token_file_that_is_not_text_is_a_clear_error(monkeypatch, tmp_path):
         load_settings().auth.bearer_token()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an empty path variable (API_TOKEN_FILE=, PERF_RESULTS_DIR=, CA_BUNDLE=) becomes Path('.') "
-    "instead of 'unset': the token file is then the current directory and results go into the cwd",
-)
 def test_empty_path_variables_count_as_unset(monkeypatch):
     monkeypatch.setenv("API_TOKEN_FILE", "")
     monkeypatch.setenv("PERF_RESULTS_DIR", "")

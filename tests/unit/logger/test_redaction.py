@@ -97,12 +97,6 @@ def test_filter_redacts_exception_text(secret):
     assert "PermissionError: denied with ***" in formatted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: SecretRedactingFilter calls record.getMessage() unguarded; a log call whose arguments do "
-    "not match its format raises TypeError out of logger.info() into the caller (logging itself would "
-    "only report it through Handler.handleError)",
-)
 def test_a_malformed_log_call_does_not_raise_into_the_caller(secret):
     logger = logging.getLogger(f"perf_tests.redaction_test_{uuid.uuid4().hex}")
     handler = logging.StreamHandler(io.StringIO())

@@ -85,13 +85,9 @@ def test_error_for_a_bad_string_shows_the_value_and_examples():
         parse_duration("ten", MINUTE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: float(int) overflows for integers beyond float range; OverflowError is not a ValueError, "
-    "so pydantic does not turn it into a validation error (the CLI prints a traceback)",
-)
 def test_an_integer_too_large_for_a_float_is_a_value_error():
-    with pytest.raises(ValueError, match=r"finite|longer than 7 days"):
+    # float(10**400) raises OverflowError, which pydantic would not turn into a validation error
+    with pytest.raises(ValueError, match="longer than 7 days"):
         parse_duration(10**400, MINUTE)
 
 

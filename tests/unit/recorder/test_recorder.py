@@ -289,11 +289,6 @@ def test_operation_events_are_logged_failures_as_warnings(tmp_path):
     assert (records[1].scenario, records[1].operation, records[1].outcome) == ("s", "create_run", "error")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: EventsFileWriter uses json.dumps with allow_nan=True, so a NaN/Infinity statistic (e.g. "
-    "from GuideLLM) is written as the bare token NaN, which is not JSON (jq and JSON.parse reject it)",
-)
 def test_lines_are_strict_json_even_with_non_finite_numbers(tmp_path):
     writer = EventsFileWriter(tmp_path / "events.jsonl")
     writer(MetricsRecord("llm", "LLM_LOAD", "request", 1.0, {"mean_ms": math.nan, "max_ms": math.inf}))

@@ -4,8 +4,9 @@ No cluster, no pipelines actually run: pipelines, experiments, runs and recurrin
 runs move PENDING → RUNNING → SUCCEEDED/FAILED on simulated time, recurring runs fire on their
 schedule, and latency, 5xx answers, dropped connections and hung requests can be injected. Start it
 in-process with :class:`EmbeddedKfpServer` (tests, dry runs; ``isolation="process"`` for a child process
-with its own GIL) or standalone with ``python -m perf_tests.server --port 8888``. It identifies itself as the "embedded KFP simulator"
-(``X-Perf-Tests-Target: embedded-kfp-simulator`` on every answer, ``GET /_admin/info``).
+with its own GIL) or standalone with ``python -m perf_tests.server --port 8888``. It identifies itself
+as the "embedded KFP simulator" (``X-Perf-Tests-Target: embedded-kfp-simulator`` on every answer,
+``GET /_admin/info``).
 """
 
 from perf_tests.server.app import SERVER_VERSION, TARGET_HEADER, TARGET_NAME, KfpSimulatorApp

@@ -81,10 +81,14 @@ def test_absolute_path_is_used_as_given(data_dir, write_scenario):
     assert resolve_scenario_path(str(path), data_dir) == path.resolve()
 
 
-def test_the_repository_smoke_scenario_loads(modes, data_dir):
-    scenario = load_scenario("smoke.json", modes, data_dir)
-    assert [e.mode for e in scenario.entries] == ["PIPELINE_RUN", "EXPERIMENT", "PIPELINE_RUN"]
-    assert scenario.duration == 30.0
+def test_the_repository_scenarios_load(modes, data_dir):
+    for path in sorted((data_dir / "scenarios").glob("*.json")):
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        scenario = load_scenario(path, modes, data_dir)
+        assert scenario.raw == raw
+        assert scenario.duration == max(e.end_time for e in scenario.entries)
+        if not any("matrix" in item for item in raw):
+            assert [e.mode for e in scenario.entries] == [item["mode"] for item in raw]
 
 
 # -- reading the file ------------------------------------------------------------------------------
@@ -529,3 +533,28 @@ def test_json_schema_is_valid_and_names_every_mode(modes, data_dir):
     validator.validate(smoke)
     assert not validator.is_valid([entry(mode="NOPE")])
     assert not validator.is_valid([entry(numTime=1)])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: entries_json formats times with ':g' (six significant digits): 1234.5678 s becomes "
+    "'1234.57s' and 0.05 ms becomes '5e-05s', which does not parse; use the exact form _expand_matrix uses "
+    "(_seconds_text)",
+)
+def test_entries_json_keeps_times_exact(modes, data_dir):
+    first = build_scenario([entry(startTime="1234.5678s", runTime="0.05ms")], modes, data_dir).entries
+    again = build_scenario(entries_json(first), modes, data_dir).entries
+    assert (again[0].start_time, again[0].run_time) == (first[0].start_time, first[0].run_time)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the duration pattern in the JSON Schema is case-sensitive and allows no spaces around a bare "
+    "number, while parse_duration lower-cases and strips: editors flag '10M', '1H' and ' 1.5 ' that validate "
+    "fine",
+)
+@pytest.mark.parametrize("value", ["10M", "1H", "500MS", " 1.5 "])
+def test_the_schema_accepts_every_duration_the_loader_accepts(modes, data_dir, value):
+    raw = [entry(startTime=value)]
+    build_scenario(raw, modes, data_dir)  # the loader accepts it
+    assert Draft202012Validator(scenario_json_schema(modes)).is_valid(raw)

@@ -9,8 +9,8 @@ ends every benchmark when the window closes, even after a late start (which is r
 stretched). Both act on ``NonDistributedEnvironment``, the seam GuideLLM provides for coordinating when
 a run starts; everything else is GuideLLM unchanged. Lines starting with ``perf-tests:`` report the hold.
 
-The launcher also ends its process group when the test run that started it dies (Linux parent-death
-signal), so a killed run leaves no GuideLLM behind.
+The launcher also ends its process group when the test run that started it dies (it watches its parent's
+pidfd), so a killed run leaves no GuideLLM behind.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import select
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -29,7 +31,6 @@ from perf_tests.llm.startup import MARK, NO_LOAD_EXIT, PARENT_PID_ENV, READY_FD_
 __all__ = ["install_schedule", "main"]
 
 DEADLINE_CONSTRAINT = "perf_tests_deadline"
-_PR_SET_PDEATHSIG = 1
 
 
 def _say(message: str) -> None:
@@ -43,20 +44,35 @@ def _end_group(signum: int, frame: Any) -> None:
     os._exit(128 + signum)
 
 
-def _die_with_parent() -> None:
-    """Ask Linux for SIGTERM when the test run that started us dies; exit if it is already gone."""
-    parent = os.environ.get(PARENT_PID_ENV)
-    if not parent or not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
+def _watch_parent() -> None:
+    """End the whole process group when the test run that started us dies (even by SIGKILL).
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
+    A pidfd of the parent becomes readable when it exits; without pidfd support, the parent is polled.
+    (The kernel's parent-death signal is no use here: it fires when the *thread* that started us ends.)
+    """
+    parent = os.environ.get(PARENT_PID_ENV)
+    if not parent:
         return
-    if os.getppid() != int(parent):  # the parent died before prctl took effect
+    parent_pid = int(parent)
+    if os.getppid() != parent_pid:  # it died before we got here
         os._exit(1)
+    try:
+        pidfd: int | None = os.pidfd_open(parent_pid)
+    except (AttributeError, OSError):
+        pidfd = None
+
+    def watch() -> None:
+        if pidfd is not None:
+            select.select([pidfd], [], [])
+        else:
+            while os.getppid() == parent_pid:
+                time.sleep(1.0)  # no pidfd: poll
+        _say("the test run that started this process is gone; ending it")
+        with contextlib.suppress(OSError):
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="perf-tests-parent-watch", daemon=True).start()
 
 
 class _Window:
@@ -151,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run GuideLLM's CLI with ``argv`` (default: this process's arguments)."""
     args = list(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _end_group)
-    _die_with_parent()
+    _watch_parent()
     if args[:1] == ["run"] and os.environ.get(READY_FD_ENV):
         install_schedule()
     from guidellm.cli import cli

@@ -3,8 +3,8 @@
 Each child starts in its own session (process group), so stopping it stops everything it spawned
 (GuideLLM's worker processes): SIGTERM to the group, then SIGKILL after a grace period. Children still
 running when the interpreter exits are killed by an ``atexit`` hook; if this process dies without
-running it (SIGKILL), ``perf_tests.llm.launcher`` inside the child notices and ends its group. The child
-runs as ``python -m perf_tests.llm.launcher <guidellm arguments>`` with its output in a log file.
+running it (SIGKILL), ``perf_tests.llm.launcher`` inside the child sees its parent die and ends its
+group. The child runs as ``python -m perf_tests.llm.launcher <guidellm arguments>`` with its output in a log file.
 
 A *controlled* child (``control=True``) is a GuideLLM run held at its start: it says when it is ready
 through a pipe (``ready``) and waits for its load window on its standard input (``send_window``); see

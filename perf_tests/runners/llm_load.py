@@ -270,6 +270,7 @@ def check_target(url: str, require_health: bool = True, timeout: float = 10.0) -
         with urllib.request.urlopen(f"{url}/health", timeout=timeout) as response:
             response.read(256)
     except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the response
         if require_health:
             raise TargetError(
                 f"targetUrl {url} answers HTTP {exc.code} on /health, which GuideLLM requires before it sends "

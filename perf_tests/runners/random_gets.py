@@ -166,16 +166,16 @@ class RandomGetsOptions(ScenarioEntry):
         ]
 
     def arrival_model(self) -> ArrivalModel:
-        """The arrival model these options describe."""
+        """The arrival model these options describe, ending after ``runTime`` (or its stages' end)."""
         if self.arrival == "concurrent":
             assert self.concurrency is not None
-            return ConcurrentArrivals(self.concurrency)
+            return ConcurrentArrivals(self.concurrency, duration=self.run_time)
         if self.stages is not None:
             return StagesArrivals(self.rate_stages(), process=self.arrival, seed=self.seed)
         assert self.rate is not None
         if self.arrival == "poisson":
-            return PoissonArrivals(self.rate, seed=self.seed)
-        return ConstantArrivals(self.rate)
+            return PoissonArrivals(self.rate, duration=self.run_time, seed=self.seed)
+        return ConstantArrivals(self.rate, duration=self.run_time)
 
 
 @register

@@ -112,7 +112,7 @@ def test_200_per_second_for_10_seconds(seeded_server: EmbeddedKfpServer, tmp_pat
     assert outcome.results[0].ok, outcome.results[0].error
     result = outcome.runner.result
     assert result is not None
-    assert 1980 <= result.sent <= 2020
+    assert 1980 <= result.sent <= 2020  # exactly 2000 unless the scheduler stopped it a little early
     assert result.dropped == 0
     assert result.failed == 0
 

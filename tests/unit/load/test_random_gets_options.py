@@ -37,7 +37,7 @@ def test_defaults():
     model = entry.arrival_model()
     assert isinstance(model, ConstantArrivals)
     assert model.rate == 50
-    assert model.duration is None  # the scheduler stops it at the end of runTime
+    assert model.duration == 20  # arrivals fill [startTime, startTime + runTime) exactly
 
 
 def test_camel_case_fields():
@@ -88,6 +88,7 @@ def test_arrival_models():
     closed = options(arrival="concurrent", concurrency=8).arrival_model()
     assert isinstance(closed, ConcurrentArrivals)
     assert closed.concurrency == 8
+    assert closed.duration == 20
 
 
 def test_stages_with_ramps():

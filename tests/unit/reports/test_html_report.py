@@ -16,6 +16,7 @@ from perf_tests.cli import main
 from perf_tests.recorder import EventHook, EventsFileWriter, MetricsRecord, OperationEvent, Recorder, ScenarioMark
 from perf_tests.recorder.stream import StreamRecorder
 from perf_tests.reports import (
+    SCHEMA_VERSION,
     build_summary,
     build_timelines,
     rebuild_reports,
@@ -182,6 +183,10 @@ def test_real_summaries_validate_against_the_published_schema(results):
     problems = validate_summary(summary)
     assert any(p.startswith("(document): 'run_id' is a required property") for p in problems)
     assert any(p.startswith("scenarios/0/operations/create_run/count") for p in problems)
+
+
+def test_the_schema_follows_the_summary_version():
+    assert summary_json_schema()["properties"]["schemaVersion"]["const"] == SCHEMA_VERSION
 
 
 def test_summary_schema_command_prints_the_schema_and_checks_files(tmp_path, capsys, results):

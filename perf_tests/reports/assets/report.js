@@ -156,7 +156,18 @@
       if (s.off) { return; }
       s.values.forEach(function (v) { if (v !== null && v > yMax) { yMax = v; } });
     });
-    (spec.markers || []).forEach(function (m) { if (m.value > yMax) { yMax = m.value; } });
+    // A limit far above the data would flatten it: such limits are named, not drawn.
+    var dataMax = yMax > 0 ? yMax : 1;
+    var markers = [];
+    var above = [];
+    (spec.markers || []).forEach(function (m) {
+      if (m.value <= dataMax * 2.5) {
+        markers.push(m);
+        if (m.value > yMax) { yMax = m.value; }
+      } else {
+        above.push(m.label);
+      }
+    });
     if (yMax <= 0) { yMax = 1; }
     var f = frame(container, spec);
     var xMin = x[0];
@@ -170,7 +181,11 @@
     });
     el("line", {x1: MARGIN.left, x2: MARGIN.left + f.plotW, y1: MARGIN.top + f.plotH, y2: MARGIN.top + f.plotH,
                 "class": "axis"}, f.svg);
-    (spec.markers || []).forEach(function (m) {
+    if (above.length) {
+      text(f.svg, MARGIN.left + f.plotW - 4, MARGIN.top + 10, "\u2191 " + above.join(", ") + " (far above)",
+           {"class": "marker-label", "text-anchor": "end"});
+    }
+    markers.forEach(function (m) {
       var y = sy(m.value);
       el("line", {x1: MARGIN.left, x2: MARGIN.left + f.plotW, y1: y, y2: y, "class": "marker"}, f.svg);
       text(f.svg, MARGIN.left + f.plotW - 4, y - 4, m.label, {"class": "marker-label", "text-anchor": "end"});

@@ -11,6 +11,7 @@ Every executor runs exactly these arguments; only the program in front differs.
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import zlib
 from collections.abc import Mapping, Sequence
@@ -28,12 +29,15 @@ __all__ = [
     "GuidellmCommand",
     "build_command",
     "launch_seed",
+    "pending_buffer_percent",
     "render_option",
 ]
 
 OFFLINE_ENV: Mapping[str, str] = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 """Set for the GuideLLM process when the tokenizer is a local folder: nothing is fetched from a hub."""
 
+GUIDELLM_MAX_CONCURRENCY = 10240
+"""GuideLLM's default cap on requests in flight when the profile sets none (its ``max_concurrency`` setting)."""
 _QUIET = "--disable-console-interactive"  # no progress bars in a log file; tables and errors stay
 
 
@@ -150,7 +154,24 @@ def build_command(
         env.update(OFFLINE_ENV)
     if entry.workers is not None:
         env["GUIDELLM__MAX_WORKER_PROCESSES"] = str(entry.workers)
+    buffer = pending_buffer_percent(entry, launch)
+    if buffer is not None:
+        env["GUIDELLM__MP_MAX_PENDING_BUFFER_PERCENT"] = buffer
     return GuidellmCommand(tuple(args), options, env, str(output_path))
+
+
+def pending_buffer_percent(entry: LlmLoadFields, launch: Launch) -> str | None:
+    """GuideLLM's pending-request buffer for an open-loop rate without ``maxConcurrency``, as a share of its
+    default cap of 10240 requests in flight: about 5 s of requests (at least 64) instead of 5120.
+
+    GuideLLM creates that many requests ahead; at the end of the load it cancels them one by one, which
+    took minutes with several processes on a small machine (and the report comes only after). None
+    keeps GuideLLM's default (closed-loop types, or a ``maxConcurrency`` that already bounds the buffer).
+    """
+    if entry.rate_type not in ("constant", "poisson") or entry.max_concurrency is not None or launch.rate is None:
+        return None
+    pending = max(64, math.ceil(launch.rate * 5))
+    return f"{min(0.5, pending / GUIDELLM_MAX_CONCURRENCY):.6g}"
 
 
 def _backend(entry: LlmLoadFields, target_url: str) -> dict[str, Any]:

@@ -8,8 +8,8 @@ start within ``startupLead`` of t0 is launched in ``prepare``, before t0, and ``
 is ready: the scheduler starts the clock only when every runner has prepared. The others are launched
 from ``run``, which begins ``lead_time`` before the entry's start. GuideLLM's own ``max_duration`` and
 the launcher's deadline end each load at its end; GuideLLM then writes its JSON report and exits. The
-runner is stopped ``finish_grace`` seconds after the entry's end (``end_extension``); what still runs
-then is stopped without a report.
+runner is stopped ``end_extension`` seconds after the entry's end (``finish_grace`` plus 2% of its length
+for a long run's report); what still runs then is stopped without a report.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ __all__ = ["FINISH_GRACE", "READY_TIMEOUT", "LocalExecutor"]
 
 logger = logging.getLogger(__name__)
 
-FINISH_GRACE = 25.0
-"""Seconds after the entry's end for GuideLLM to write its report and exit (its ``end_extension``)."""
+FINISH_GRACE = 30.0
+"""Seconds after the entry's end for GuideLLM to write its report and exit; plus 2% of the entry's length
+for the report of a long run (the ``end_extension``)."""
 READY_TIMEOUT = 240.0
 """Seconds ``prepare`` waits for early-launched processes to be ready (several start slowly together)."""
 _POLL = 0.25
@@ -61,7 +62,7 @@ class LocalExecutor(Executor):
 
     @property
     def end_extension(self) -> float:
-        return self.finish_grace
+        return self.finish_grace + 0.02 * max(0.0, self.entry_end_offset - self.entry_start_offset)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def prepare(self, specs: Sequence[LaunchSpec]) -> None:
@@ -183,8 +184,8 @@ class LocalExecutor(Executor):
         for spec in self._pending:
             self._outcomes[spec.name].error = "not launched: the entry was stopped before its launch time"
         self._pending.clear()
-        if not early:  # normally stopped at end + finish_grace already: this waits only on an early call
-            deadline = self.clock.monotonic_at(self.entry_end_offset + self.finish_grace)
+        if not early:  # normally stopped at end + end_extension already: this waits only on an early call
+            deadline = self.clock.monotonic_at(self.entry_end_offset + self.end_extension)
             while self._running and time.monotonic() < deadline:
                 self._reap()
                 if self._running:
@@ -201,5 +202,5 @@ class LocalExecutor(Executor):
                 outcome.error = "stopped before the entry's end (the run was aborted); GuideLLM writes no report then"
             else:
                 reason = failure_reason(log_tail(outcome.spec.log_path))
-                outcome.error = (f"still running {self.finish_grace:g}s after the entry's end; stopped (no report)"
+                outcome.error = (f"still running {self.end_extension:g}s after the entry's end; stopped (no report)"
                                  + (f"; its log says: {reason}" if reason else ""))

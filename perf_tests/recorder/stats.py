@@ -41,7 +41,7 @@ def mean_us(histogram: HdrHistogram) -> float:
     low = histogram._counts_index_for(histogram.get_min_value())
     high = histogram._counts_index_for(histogram.get_max_value())
     weighted: int = sum(map(operator.mul, histogram.counts[low : high + 1], _median_values[low : high + 1]))
-    return weighted / total
+    return float(weighted) / float(total)
 
 
 def to_us(seconds: float) -> int:

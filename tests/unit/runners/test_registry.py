@@ -1,5 +1,10 @@
 """The mode registry: a mode is one file (tests/unit/runners/sleepy_mode.py) and shows up everywhere."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -126,3 +131,44 @@ def test_an_options_model_must_name_exactly_one_mode(model):
     with pytest.raises(TypeError, match=rf"{model.__name__}.mode must be Literal\['ONE_NAME'\]"):
         mode_of(model)
 
+
+
+# -- third-party runners: the perf_tests.runners entry point group ----------------------------------
+
+
+def plugin_env(tmp_path, entry_point):
+    """An environment whose sys.path holds a distribution declaring ``entry_point`` in perf_tests.runners."""
+    dist = tmp_path / "perf_tests_plugin_test-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: perf-tests-plugin-test\nVersion: 0.1\n",
+                                   encoding="utf-8")
+    (dist / "entry_points.txt").write_text(f"[perf_tests.runners]\n{entry_point}\n", encoding="utf-8")
+    here = Path(__file__).resolve().parent
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(here)])}
+
+
+def perf_tests_cli(env, *args):
+    return subprocess.run([sys.executable, "-m", "perf_tests", *args], env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_a_runner_arrives_through_an_entry_point(tmp_path):
+    env = plugin_env(tmp_path, "sleepy = sleepy_mode:SleepyRunner")
+    result = perf_tests_cli(env, "schema")
+    assert result.returncode == 0, result.stderr
+    assert "SleepyOptions" in json.loads(result.stdout)["$defs"]
+    scenario = tmp_path / "sleepy.json"
+    scenario.write_text(json.dumps([SLEEPY]), encoding="utf-8")
+    result = perf_tests_cli(env, "validate", str(scenario))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert "TEST_SLEEPY#0 (TEST_SLEEPY, 0s+2s)" in result.stdout
+
+
+def test_a_broken_plugin_is_a_clear_error(tmp_path):
+    env = plugin_env(tmp_path, "broken = perf_tests_no_such_plugin_module")
+    scenario = tmp_path / "s.json"
+    scenario.write_text(json.dumps([{"mode": "PIPELINE_RUN", "startTime": 0, "runTime": 1}]), encoding="utf-8")
+    result = perf_tests_cli(env, "validate", str(scenario))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: runner plugin 'broken' (perf_tests_no_such_plugin_module) failed to load: ")

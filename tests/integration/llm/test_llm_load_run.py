@@ -7,7 +7,8 @@ One scenario run (three entries at once, ~1 minute on 2 cores) serves every test
 - ``embedded``: no targetUrl (the embedded mock), concurrent streams over prompts.jsonl, the default
   tokenizer built in the results folder;
 - ``bad-tokenizer``: a tokenizer folder whose tokenizer.json is not a tokenizer (it passes the loader's
-  file check; GuideLLM fails on it).
+  file check; GuideLLM fails on it);
+- ``matrix``: ``{"rate": [2, 4]}``, two entries one after the other, each with its own results.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def run(mock_target: MockServer, tokenizer_dir: Path, tmp_path_factory: pytest.T
              "mockServer": {"ttftMs": 10, "itlMs": 1, "outputTokens": 8}},
             {**common, "name": "bad-tokenizer", "targetUrl": mock_target.url, "tokenizer": str(bad_tokenizer),
              "rate": 1},
+            {**common, "name": "matrix", "runTime": "4s", "targetUrl": mock_target.url,
+             "tokenizer": str(tokenizer_dir), "rate": 1, "promptTokens": 16, "outputTokens": 8,
+             "matrix": {"rate": [2, 4]}},
         ],
         results_dir,
     )
@@ -129,6 +133,19 @@ def test_embedded_mock_target_and_data_file(run: LlmRun) -> None:
     assert load["source"] == "sampled" and load["concurrency"] == 2
     assert record.external["requests"]["ok"] > 0
     assert (run.results_dir / "llm-cache" / "tokenizers").is_dir()  # the default tokenizer was built there
+
+
+def test_matrix_combinations_run_one_after_another_with_their_own_results(run: LlmRun) -> None:
+    for name, rate, start in (("matrix[rate=2]", 2, 0.0), ("matrix[rate=4]", 4, 4.0)):
+        assert run.results[name].ok, run.results[name].error
+        folder = entry_results_dir(run.results_dir, name)
+        assert folder.name == f"matrix_rate_{rate}"
+        report = json.loads((folder / "guidellm.json").read_text(encoding="utf-8"))["benchmarks"][0]
+        assert report["scheduler_state"]["start_time"] == pytest.approx(run.context.clock.wall_at(start), abs=0.5)
+        assert report["metrics"]["request_totals"]["total"] == pytest.approx(rate * 4, abs=1)
+        universal = json.loads((folder / "benchmark_report.json").read_text(encoding="utf-8"))
+        assert universal["scenario"]["load"]["standardized"]["rate_qps"] == rate
+        assert run.recorder.scenarios[name].external["requests"]["count"] > 0
 
 
 def test_guidellm_failure_is_one_clear_line(run: LlmRun) -> None:

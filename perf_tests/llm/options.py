@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from perf_tests.models.durations import Seconds
@@ -223,8 +223,27 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
         description="How long before its start a GuideLLM process is launched (it needs 10-20 s to start, then "
         "holds until its start); one starting sooner after the test start is launched before the test starts.",
     )
-    data_path: Path | None = Field(default=None, exclude=True, description="Resolved data file.")
-    tokenizer_path: Path | None = Field(default=None, exclude=True, description="Resolved tokenizer folder.")
+    # Resolved by ``resolve_files`` (or the runner); not fields, so a scenario file cannot set them.
+    _data_path: Path | None = PrivateAttr(default=None)
+    _tokenizer_path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def data_path(self) -> Path | None:
+        """The data file found for ``dataFile``."""
+        return self._data_path
+
+    @data_path.setter
+    def data_path(self, value: Path | None) -> None:
+        self._data_path = value
+
+    @property
+    def tokenizer_path(self) -> Path | None:
+        """The tokenizer folder found for ``tokenizer``."""
+        return self._tokenizer_path
+
+    @tokenizer_path.setter
+    def tokenizer_path(self, value: Path | None) -> None:
+        self._tokenizer_path = value
 
     # -- single fields ------------------------------------------------------------------------------
     @field_validator("executor")

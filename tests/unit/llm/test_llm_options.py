@@ -68,6 +68,7 @@ def test_defaults_and_registry() -> None:
         ({"rate": 1, "mockServer": {"ttftMs": -1}}, "field 'mockServer.ttftMs'"),
         ({"rate": 1, "promptTokens": 0}, "field 'promptTokens'"),
         ({"rate": 1, "bogus": 1}, "field 'bogus' is not allowed for mode LLM_LOAD"),
+        ({"rate": 1, "dataPath": "/etc/passwd"}, "field 'dataPath' is not allowed"),
     ],
 )
 def test_field_errors_name_the_field(fields: dict[str, Any], expected: str) -> None:

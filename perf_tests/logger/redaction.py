@@ -16,7 +16,7 @@ _lock = threading.Lock()
 _secrets: set[str] = set()
 _SHAPES = re.compile(
     r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?bearer\s+)[^\s\"',}]+"
-    r"|(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"
+    r"|((?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"
     r"|((?:cookie|set-cookie)[\"']?\s*[:=]\s*[\"']?)[^\"'\n}]+"
 )
 _MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary words

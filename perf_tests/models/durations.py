@@ -55,7 +55,8 @@ def _seconds(value: object) -> float:
 _SCHEMA = {
     "anyOf": [
         {"type": "number", "minimum": 0},
-        {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h)\s*)+$|^\d+(\.\d+)?$"},
+        # The loader lower-cases and ignores spaces: the schema accepts what the loader accepts.
+        {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*([mM][sS]|[sSmMhH])\s*)+$|^\s*\d+(\.\d+)?\s*$"},
     ]
 }
 

@@ -28,6 +28,7 @@ __all__ = ["Scenario", "entry_adapter", "load_scenario", "resolve_scenario_path"
 
 SCENARIOS_FOLDER = "scenarios"
 _MAX_MATRIX_COMBINATIONS = 1000
+_MAX_LABEL = 60
 
 
 @dataclass
@@ -187,10 +188,23 @@ def _kind(value: Any) -> str:
     return names.get(type(value), "a number")
 
 
+def _printable(text: str) -> bool:
+    """Fit to stand in a one-line message: printable, encodable, short."""
+    if len(text) > _MAX_LABEL or not text.isprintable():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _label(index: int, item: Any) -> str:
+    """``index (name)`` for messages; a name unfit to print (the one an error may reject) is not repeated."""
     name = item.get("name") if isinstance(item, dict) else None
     mode = item.get("mode") if isinstance(item, dict) else None
-    shown = name if isinstance(name, str) and name else (f"{mode}#{index}" if isinstance(mode, str) else None)
+    fallback = f"{mode}#{index}" if isinstance(mode, str) and _printable(mode) else None
+    shown = name if isinstance(name, str) and name and _printable(name) else fallback
     return f"{index} ({shown})" if shown else str(index)
 
 
@@ -303,7 +317,7 @@ def entries_json(entries: Sequence[ScenarioEntry]) -> list[dict[str, Any]]:
     out = []
     for entry in entries:
         data = entry.model_dump(mode="json", by_alias=True, exclude_none=True)
-        data["startTime"] = f"{entry.start_time:g}s"
-        data["runTime"] = f"{entry.run_time:g}s"
+        data["startTime"] = _seconds_text(entry.start_time)
+        data["runTime"] = _seconds_text(entry.run_time)
         out.append(data)
     return out

@@ -3,6 +3,7 @@ for a high-rate stream, plus scenario lifecycle marks. Listeners subscribe to an
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -84,6 +85,8 @@ class MetricsRecord:
     source: str = ""
 
 
+logger = logging.getLogger(__name__)
+
 Event = OperationEvent | AggregateRecord | ScenarioMark | MetricsRecord
 Listener = Callable[[Event], None]
 
@@ -104,5 +107,10 @@ class EventHook:
             self._listeners = [item for item in self._listeners if item is not listener]
 
     def fire(self, event: Event) -> None:
+        """Give the event to every listener; one that fails is logged and does not stop the others
+        (nor the measurement that fired the event)."""
         for listener in self._listeners:
-            listener(event)
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("event listener %r failed", listener)

@@ -140,15 +140,8 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "thresholds_not_strings.json": (ENTRY + "field 'thresholds.0': Input should be a valid string (got 5)",),
 }
 
-NAME_ECHOED = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: scenario_file._label repeats the raw name in the error of the name it rejects: a newline "
-    "breaks the one-problem-per-line error, a 10 000-character name is printed in full",
-)
 MARKS: dict[str, pytest.MarkDecorator] = {
     # Cases that show a bug today: pytest.mark.xfail(strict=True, reason="BUG: ...").
-    "names_newline.json": NAME_ECHOED,
-    "names_too_long.json": NAME_ECHOED,
 }
 
 

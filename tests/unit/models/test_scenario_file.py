@@ -346,12 +346,6 @@ def test_a_name_of_200_characters_is_fine(modes, data_dir):
     assert build_scenario([entry(name="n" * 200)], modes, data_dir).entries[0].name == "n" * 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: scenario_file._label puts the raw name into every error of the entry, even the name the error "
-    "rejects: a newline splits the one-line error, a lone surrogate makes the message unencodable as UTF-8 "
-    "(a UTF-8 log file or stdout cannot take it), a 10 000-character name is repeated in full",
-)
 @pytest.mark.parametrize("name", ["two\nlines", "\ud800", "x" * 10_000], ids=["newline", "surrogate", "huge"])
 def test_a_rejected_name_is_not_echoed_raw_in_the_error(modes, data_dir, name):
     message = build_error([entry(name=name)], modes, data_dir)
@@ -535,24 +529,12 @@ def test_json_schema_is_valid_and_names_every_mode(modes, data_dir):
     assert not validator.is_valid([entry(numTime=1)])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: entries_json formats times with ':g' (six significant digits): 1234.5678 s becomes "
-    "'1234.57s' and 0.05 ms becomes '5e-05s', which does not parse; use the exact form _expand_matrix uses "
-    "(_seconds_text)",
-)
 def test_entries_json_keeps_times_exact(modes, data_dir):
     first = build_scenario([entry(startTime="1234.5678s", runTime="0.05ms")], modes, data_dir).entries
     again = build_scenario(entries_json(first), modes, data_dir).entries
     assert (again[0].start_time, again[0].run_time) == (first[0].start_time, first[0].run_time)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the duration pattern in the JSON Schema is case-sensitive and allows no spaces around a bare "
-    "number, while parse_duration lower-cases and strips: editors flag '10M', '1H' and ' 1.5 ' that validate "
-    "fine",
-)
 @pytest.mark.parametrize("value", ["10M", "1H", "500MS", " 1.5 "])
 def test_the_schema_accepts_every_duration_the_loader_accepts(modes, data_dir, value):
     raw = [entry(startTime=value)]

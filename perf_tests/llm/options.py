@@ -1,4 +1,4 @@
-"""The fields of an ``LLM_LOAD`` entry, shared by every executor (local processes now, Tekton later).
+"""The fields of an ``LLM_LOAD`` entry, shared by every executor (local processes, Tekton PipelineRuns).
 
 ``LlmLoadFields`` holds what the load is (target, model, tokenizer, rate type and rate, limits, data,
 stages, pass-through GuideLLM arguments) and how the embedded mock target behaves; the mode's options

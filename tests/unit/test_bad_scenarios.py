@@ -10,7 +10,6 @@ from __future__ import annotations
 import resource
 import subprocess
 import sys
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,28 +168,58 @@ def _validate(path: Path) -> Outcome:
 
 
 @pytest.fixture(scope="module")
-def validate(request: pytest.FixtureRequest):
+def validate():
     """``validate(name)``: the outcome of validating one corpus file.
 
-    Without pytest-xdist the files of every selected test are started together, a few at a time, on the
-    first call; an xdist worker (which sees every item but runs only some) validates each file on demand.
+    One ``python -m perf_tests validate`` process checks the whole corpus (the CLI validates each file on
+    its own and prints one ``error:`` block per bad file), so the suite pays for one interpreter start,
+    not a hundred; ``test_each_file_alone_in_its_own_process`` runs a few files one per process.
     """
-    futures: dict[str, Future[Outcome]] = {}
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    names = corpus_files()
+    together = _validate_many([CORPUS / name for name in names])
+    blocks: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in together.stderr.splitlines():
+        if line.startswith("error: "):
+            path = line[len("error: "):].split(": ", 1)[0]
+            current = blocks.setdefault(Path(path).name, [])
+        if current is not None:
+            current.append(line)
 
-        def get(name: str) -> Outcome:
-            if not futures and not hasattr(request.config, "workerinput"):
-                for item in request.session.items:
-                    params = getattr(item, "callspec", None)
-                    if item.path == Path(__file__) and params is not None and "name" in params.params:
-                        futures[params.params["name"]] = pool.submit(_validate, CORPUS / params.params["name"])
-            if name not in futures:
-                futures[name] = pool.submit(_validate, CORPUS / name)
-            return futures[name].result()
+    def get(name: str) -> Outcome:
+        stderr = "\n".join(blocks.get(name, [])) + "\n"
+        # Anything that is not part of an error block (a traceback, a stray print) belongs to every file.
+        if "Traceback" in together.stderr or together.stdout:
+            stderr += together.stderr
+        return Outcome(together.returncode, together.stdout, stderr)
 
-        yield get
-        for future in futures.values():
-            future.cancel()
+    return get
+
+
+def _validate_many(paths: list[Path]) -> Outcome:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "perf_tests", "validate", *map(str, paths), "--data-dir", str(DATA_DIR)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
+    )
+    resource.prlimit(process.pid, resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    try:
+        stdout, stderr = process.communicate(timeout=TIMEOUT * 4)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+        stderr += f"\n(timed out after {TIMEOUT * 4}s)"
+    return Outcome(process.returncode, stdout, stderr)
+
+
+@pytest.mark.parametrize(
+    "name", ["syntax_trailing_comma.json", "matrix_combinatorial_explosion.json", "time_huge_integer.json"]
+)
+def test_each_file_alone_in_its_own_process(name):
+    outcome = _validate(CORPUS / name)
+    assert outcome.returncode == 2
+    assert outcome.stdout == ""
+    assert "Traceback" not in outcome.stderr
+    assert outcome.stderr.startswith(f"error: {CORPUS / name}: ")
 
 
 def corpus_files() -> list[str]:

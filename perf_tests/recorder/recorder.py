@@ -74,9 +74,11 @@ class Recorder:
                 stats = self._scenario(event.scenario, event.mode).stats(event.operation)
                 stats.add(event.start, event.duration, event.ok, event.error_type)
                 if event.attrs:
-                    lateness = event.attrs.get("lateness")
-                    if isinstance(lateness, int | float):
-                        stats.add_value("lateness", to_us(lateness))
+                    # Secondary durations of a load-engine request logged on its own (every-request mode).
+                    for name in ("lateness", "latency"):
+                        value = event.attrs.get(name)
+                        if isinstance(value, int | float):
+                            stats.add_value(name, to_us(value))
                     stats.latest.update(event.attrs)
             elif isinstance(event, AggregateRecord):
                 stats = self._scenario(event.scenario, event.mode).stats(event.operation)

@@ -8,7 +8,9 @@ One scenario run (three entries at once, ~1 minute on 2 cores) serves every test
   tokenizer built in the results folder;
 - ``bad-tokenizer``: a tokenizer folder whose tokenizer.json is not a tokenizer (it passes the loader's
   file check; GuideLLM fails on it);
-- ``matrix``: ``{"rate": [2, 4]}``, two entries one after the other, each with its own results.
+- ``matrix``: ``{"rate": [2, 4]}``, two entries one after the other, each with its own results;
+- ``later``: starts at 30 s with a 25-s startup lead, so GuideLLM is launched during the run (not before
+  t0) and told its window when launched.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ def run(mock_target: MockServer, tokenizer_dir: Path, tmp_path_factory: pytest.T
             {**common, "name": "matrix", "runTime": "4s", "targetUrl": mock_target.url,
              "tokenizer": str(tokenizer_dir), "rate": 1, "promptTokens": 16, "outputTokens": 8,
              "matrix": {"rate": [2, 4]}},
+            {**common, "name": "later", "startTime": "30s", "runTime": "4s", "startupLead": "25s",
+             "targetUrl": mock_target.url, "tokenizer": str(tokenizer_dir), "rate": 2, "promptTokens": 16,
+             "outputTokens": 8},
         ],
         results_dir,
     )
@@ -105,7 +110,7 @@ def test_load_starts_at_its_start_time_on_the_shared_clock(run: LlmRun) -> None:
 
 
 def test_files_and_universal_report(run: LlmRun) -> None:
-    for entry in ("constant", "embedded"):
+    for entry in ("constant", "embedded", "later"):
         folder = entry_results_dir(run.results_dir, entry)
         for name in ("command.txt", "guidellm.json", "guidellm.log", "metrics.json", "benchmark_report.yaml",
                      "benchmark_report.json"):
@@ -146,6 +151,18 @@ def test_matrix_combinations_run_one_after_another_with_their_own_results(run: L
         universal = json.loads((folder / "benchmark_report.json").read_text(encoding="utf-8"))
         assert universal["scenario"]["load"]["standardized"]["rate_qps"] == rate
         assert run.recorder.scenarios[name].external["requests"]["count"] > 0
+
+
+def test_a_later_entry_is_launched_during_the_run_and_starts_on_time_or_says_so(run: LlmRun) -> None:
+    assert run.results["later"].ok, run.results["later"].error
+    folder = entry_results_dir(run.results_dir, "later")
+    state = json.loads((folder / "guidellm.json").read_text(encoding="utf-8"))["benchmarks"][0]["scheduler_state"]
+    planned = run.context.clock.wall_at(30.0)
+    late = state["start_time"] - planned
+    assert late > -0.5  # never early
+    assert state["end_time"] <= run.context.clock.wall_at(34.0) + 5  # the window's end holds even after a late start
+    notes = [note for note in run.recorder.scenarios["later"].notes if "after its planned start" in note]
+    assert bool(notes) == (late > 0.5), (late, notes)  # on a busy machine GuideLLM may need more than 25 s
 
 
 def test_guidellm_failure_is_one_clear_line(run: LlmRun) -> None:

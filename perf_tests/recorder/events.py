@@ -7,10 +7,11 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = [
     "AggregateRecord",
+    "EmitOperation",
     "EventHook",
     "MetricsRecord",
     "OperationEvent",
@@ -89,6 +90,21 @@ logger = logging.getLogger(__name__)
 
 Event = OperationEvent | AggregateRecord | ScenarioMark | MetricsRecord
 Listener = Callable[[Event], None]
+
+
+class EmitOperation(Protocol):
+    """Where a component reports its timed operations (``BaseRunner.emit``'s signature)."""
+
+    def __call__(
+        self,
+        operation: str,
+        start: float,
+        duration: float,
+        ok: bool,
+        error_type: str | None = None,
+        error: str | None = None,
+        attrs: Mapping[str, Any] | None = None,
+    ) -> None: ...
 
 
 class EventHook:

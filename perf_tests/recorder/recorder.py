@@ -158,13 +158,14 @@ def event_to_json(event: Event) -> dict[str, Any]:
     return line
 
 
-def _finite(value: Any) -> Any:
+def finite_json(value: Any) -> Any:
+    """The value with NaN and infinities as None: strict JSON has neither."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
+        return {key: finite_json(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
+        return [finite_json(item) for item in value]
     return value
 
 
@@ -173,7 +174,7 @@ def to_json_line(data: dict[str, Any]) -> str:
     try:
         return json.dumps(data, separators=(",", ":"), default=str, allow_nan=False)
     except ValueError:
-        return json.dumps(_finite(data), separators=(",", ":"), default=str, allow_nan=False)
+        return json.dumps(finite_json(data), separators=(",", ":"), default=str, allow_nan=False)
 
 
 class EventsFileWriter:

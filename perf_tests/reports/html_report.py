@@ -10,7 +10,6 @@ final run states, list latency against table size, and statistics computed elsew
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from perf_tests import __version__
+from perf_tests.recorder.recorder import finite_json
 from perf_tests.reports.timeline import ScenarioTimeline, Timelines, build_timelines
 from perf_tests.thresholds.evaluate import format_value
 
@@ -167,15 +167,6 @@ _PLAIN_PCTS = ("p50", "p90", "p95", "p99")
 _DOT = " \u00b7 "
 
 
-def _finite(value: Any) -> Any:
-    """The value with NaN and infinities (e.g. from statistics computed elsewhere) as None: JSON has none."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
 
 
 def _round_series(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -396,7 +387,7 @@ def render_html(summary: Mapping[str, Any], timelines: Timelines | None = None) 
     raw = json.dumps(summary.get("scenario", []), indent=2)
     environment = json.dumps(summary.get("environment", {}), indent=2)
     generated = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    data = json.dumps(_finite({"charts": specs}), separators=(",", ":"), allow_nan=False, default=str)
+    data = json.dumps(finite_json({"charts": specs}), separators=(",", ":"), allow_nan=False, default=str)
     data = data.replace("</", "<\\/")  # keep the JSON from closing its <script> element
     bucket = f", charts in {timelines.bucket_s}s buckets" if timelines else ""
     duration = summary.get("duration_s")

@@ -19,10 +19,11 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from perf_tests.errors import PerfTestsError, TargetError
 from perf_tests.logger.redaction import redact
+from perf_tests.recorder.events import EmitOperation
 from perf_tests.tekton.client import TektonClient, WatchExpired
 from perf_tests.tekton.logs import StepFailure, extract_report, failed_step, step_containers
 from perf_tests.tekton.pipelinerun import Outcome, TaskLocation, outcome, parse_time, pipelinerun_results
@@ -35,19 +36,7 @@ _MAX_POLL_BACKOFF = 60.0
 logger = logging.getLogger(__name__)
 
 
-class Emit(Protocol):
-    """Where the session reports timed operations (``BaseRunner.emit``'s signature)."""
-
-    def __call__(
-        self,
-        operation: str,
-        start: float,
-        duration: float,
-        ok: bool,
-        error_type: str | None = None,
-        error: str | None = None,
-        attrs: Mapping[str, Any] | None = None,
-    ) -> None: ...
+Emit = EmitOperation  # where the session reports timed operations
 
 
 def _no_emit(

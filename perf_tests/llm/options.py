@@ -20,10 +20,13 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from perf_tests.logger.redaction import register_secret
 from perf_tests.models.durations import Seconds
 from perf_tests.models.scenario import EntryFiles, ScenarioEntry
 from perf_tests.tekton.options import TektonEntryFields
 from perf_tests.tekton.session import OPERATIONS as TEKTON_OPERATIONS
+
+_SECRET_KEY_WORDS = ("key", "token", "auth", "password", "secret", "header")
 
 __all__ = [
     "DATA_FILE_KINDS",
@@ -345,6 +348,10 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
         for key in ("kind", "target", "model"):
             if key in value:
                 raise ValueError(f"'{key}' is set by the framework; use targetUrl and model")
+        for key, option in value.items():
+            # An API key for the model server is a secret: it must not reach command.txt, reports or logs.
+            if isinstance(option, str) and any(word in key.lower() for word in _SECRET_KEY_WORDS):
+                register_secret(option)
         return value
 
     # -- combinations -------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ import yaml
 from perf_tests.llm.command import GuidellmCommand
 from perf_tests.llm.options import LlmLoadFields
 from perf_tests.llm.report import Distribution, LlmResults
+from perf_tests.logger.redaction import redact
 
 __all__ = [
     "REPORT_FILE_STEM",
@@ -91,8 +92,11 @@ def _sequence_length(configured: int | None, observed: Distribution | None) -> d
 
 def _native_args(commands: Sequence[GuidellmCommand]) -> dict[str, Any]:
     if len(commands) == 1:
-        return {**commands[0].options, "_argv": list(commands[0].argv())}
-    return {"launches": [{**c.options, "_argv": list(c.argv())} for c in commands]}
+        native: dict[str, Any] = {**commands[0].options, "_argv": list(commands[0].argv())}
+    else:
+        native = {"launches": [{**c.options, "_argv": list(c.argv())} for c in commands]}
+    redacted: dict[str, Any] = json.loads(redact(json.dumps(native, default=str)))  # no API keys in reports
+    return redacted
 
 
 def build_universal_report(

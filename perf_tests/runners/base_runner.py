@@ -85,12 +85,15 @@ class BaseRunner(ABC, Generic[EntryT]):
         try:
             if self._setup_error is not None:
                 raise self._setup_error
-            if not self.wait_until(self.start_offset - self.lead_time):
+            begin = max(0.0, self.start_offset - self.lead_time)
+            if not self.wait_until(begin):
                 self.mark("note", message="stopped before its start time")
                 status = "not_run"
                 return
-            late = self.context.clock.elapsed() - (self.start_offset - self.lead_time)
-            self.mark("started", attrs={"start_lateness_s": round(late, 3)})
+            late = self.context.clock.elapsed() - begin
+            # The entry's window starts at its planned start: a lead time is preparation, not load.
+            started = max(self.context.clock.wall_now(), self.context.clock.wall_at(self.start_offset))
+            self.mark("started", attrs={"start_lateness_s": round(late, 3)}, at=started)
             if late > self.late_start_note_after:
                 self.mark("note", message=f"started {late:.1f}s after its planned start time")
             self.run()
@@ -158,11 +161,11 @@ class BaseRunner(ABC, Generic[EntryT]):
         )
 
     def mark(self, phase: str, status: str | None = None, message: str | None = None,
-             attrs: Mapping[str, Any] | None = None) -> None:
-        """Fire a ``ScenarioMark`` (started, finished, note) for this entry."""
+             attrs: Mapping[str, Any] | None = None, at: float | None = None) -> None:
+        """Fire a ``ScenarioMark`` (started, finished, note) for this entry, now or ``at`` (epoch s)."""
         self.context.events.fire(
-            ScenarioMark(self.entry.name, self.entry.mode, phase, self.context.clock.wall_now(), status,
-                         message, attrs)
+            ScenarioMark(self.entry.name, self.entry.mode, phase, at if at is not None else
+                         self.context.clock.wall_now(), status, message, attrs)
         )
 
     @contextlib.contextmanager

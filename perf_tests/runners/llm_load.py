@@ -41,6 +41,7 @@ from perf_tests.llm.universal_report import (
     write_universal_report,
 )
 from perf_tests.llm.version import check_guidellm
+from perf_tests.logger.redaction import redact
 from perf_tests.models.scenario import EntryFiles
 from perf_tests.runners.base_runner import BaseRunner
 from perf_tests.runners.context import RunContext
@@ -110,11 +111,12 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
             )
             for launch in launches
         ]
-        (self.entry_dir / "command.txt").write_text(
-            "".join(f"# {spec.name}: load from {spec.start_offset:g}s to {spec.end_offset:g}s after the test start\n"
-                    f"{spec.command.shell()}\n" for spec in self.specs),
-            encoding="utf-8",
+        commands = "".join(
+            f"# {spec.name}: load from {spec.start_offset:g}s to {spec.end_offset:g}s after the test start\n"
+            f"{spec.command.shell()}\n"
+            for spec in self.specs
         )
+        (self.entry_dir / "command.txt").write_text(redact(commands), encoding="utf-8")
         self.mark("note", message=f"target: {self.target}; {len(self.specs)} GuideLLM process(es)",
                   attrs={"target": self.target, "guidellm": self.guidellm_version or None,
                          "guidellm_processes": len(self.specs), "results": str(self.entry_dir)})

@@ -147,12 +147,13 @@ def test_reset_closes_files_and_removes_only_its_own_handlers(tmp_path):
     root = logging.getLogger("perf_tests")
     foreign = logging.NullHandler()
     root.addHandler(foreign)
+    before = list(root.handlers)  # the foreign one, and whatever pytest's log capture attached
     try:
         configure_logging(settings(), tmp_path, console=False)
-        ours = [h for h in root.handlers if h is not foreign]
+        ours = [h for h in root.handlers if h not in before]
         assert len(ours) == 2
         reset_logging()
-        assert root.handlers == [foreign]
+        assert root.handlers == before
         assert all(getattr(h, "stream", None) is None for h in ours)  # files closed
     finally:
         root.removeHandler(foreign)

@@ -40,7 +40,7 @@ class PipelineOptions(PipelineEntry):
 
     operations: ClassVar[tuple[str, ...]] = (
         "upload_pipeline",
-        "list_pipeline_versions",
+        "find_pipeline_versions",
         "get_default_experiment",
         "create_experiment",
         "create_run",
@@ -115,7 +115,7 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
             )
             attrs["pipeline_id"] = pipeline.pipeline_id
         self.created_pipelines.append(pipeline.pipeline_id)
-        versions = self._cleanup_call("list_pipeline_versions", self.client.list_pipeline_versions,
+        versions = self._cleanup_call("find_pipeline_versions", self.client.list_pipeline_versions,
                                       pipeline_id=pipeline.pipeline_id, page_size=1)
         version_list = (versions.pipeline_versions or []) if versions is not None else []
         if not version_list:
@@ -301,7 +301,7 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
             self._cleanup_call("delete_experiment", self.client.delete_experiment, experiment_id)
 
     def _delete_pipeline(self, pipeline_id: str) -> None:
-        versions = self._cleanup_call("list_pipeline_versions", self.client.list_pipeline_versions,
+        versions = self._cleanup_call("find_pipeline_versions", self.client.list_pipeline_versions,
                                       pipeline_id=pipeline_id, page_size=100)
         for version in (versions.pipeline_versions or []) if versions is not None else []:
             self._cleanup_call("delete_pipeline_version", self.client.delete_pipeline_version, pipeline_id,

@@ -283,8 +283,9 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
             return
         policy = self.context.settings.results.cleanup
         if self.unfinished_runs:
-            self.mark("note", message=f"{len(self.unfinished_runs)} runs had not ended when the entry stopped; "
-                      "they were terminated", attrs={"runs_unfinished": len(self.unfinished_runs)})
+            self.mark("note", message=f"{len(self.unfinished_runs)} runs had not ended when the entry stopped "
+                      "and were terminated (not counted in run_duration; drainTime lets them finish)",
+                      attrs={"runs_unfinished": len(self.unfinished_runs)})
         # Many objects, each call independent: clean up several at a time.
         with ThreadPoolExecutor(max_workers=_CLEANUP_CONCURRENCY, thread_name_prefix=f"{self.entry.name}-cleanup") \
                 as pool:

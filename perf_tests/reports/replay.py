@@ -4,6 +4,7 @@ and turning each line into the event the runner fired, so a ``Recorder`` can agg
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import logging
 from collections.abc import Iterator
@@ -22,13 +23,21 @@ __all__ = ["Replay", "decode_histogram", "event_from_json", "histogram_values", 
 logger = logging.getLogger(__name__)
 
 
+_COLLECT_EVERY = 500
+
+
 def read_event_lines(path: Path) -> Iterator[dict[str, Any]]:
     """Every JSON object in an events file; lines that are not JSON objects (a torn last line) are skipped."""
     if not path.is_file():
         return
     skipped = 0
     with path.open(encoding="utf-8", errors="replace") as file:
-        for line in file:
+        for number, line in enumerate(file):
+            if number % _COLLECT_EVERY == _COLLECT_EVERY - 1:
+                # A decoded HdrHistogram and its encoder refer to each other, so each one (a 224 KiB counts
+                # array) waits for the cyclic collector; without this a 30-minute run's report peaked at
+                # 550 MB instead of 185 MB.
+                gc.collect()
             text = line.strip()
             if not text:
                 continue

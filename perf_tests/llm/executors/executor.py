@@ -27,32 +27,20 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar
 
 from perf_tests.llm.command import GuidellmCommand
 from perf_tests.llm.options import LlmLoadFields
 from perf_tests.llm.plan import Launch
+from perf_tests.recorder.events import EmitOperation
 from perf_tests.scheduler.clock import Clock
 
 __all__ = ["EmitOperation", "Executor", "LaunchOutcome", "LaunchSpec"]
 
 
-class EmitOperation(Protocol):
-    """Where an executor reports its own timed operations (``BaseRunner.emit``'s signature)."""
-
-    def __call__(
-        self,
-        operation: str,
-        start: float,
-        duration: float,
-        ok: bool,
-        error_type: str | None = None,
-        error: str | None = None,
-        attrs: Mapping[str, Any] | None = None,
-    ) -> None: ...
 
 
 @dataclass(frozen=True)

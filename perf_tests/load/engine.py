@@ -31,8 +31,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from perf_tests.load.arrivals import ArrivalModel, ConcurrentArrivals, ScheduledArrivals
+from perf_tests.recorder.failures import classify_exception
 from perf_tests.recorder.stream import StreamRecorder
-from perf_tests.runners.failures import classify_exception
 
 __all__ = ["LoadEngine", "LoadResult", "Operation", "Workload"]
 

@@ -6,6 +6,7 @@ Measuring is separate from aggregating: a runner times an operation and fires an
 """
 
 from perf_tests.recorder.events import AggregateRecord, EventHook, MetricsRecord, OperationEvent, ScenarioMark
+from perf_tests.recorder.failures import classify_exception
 from perf_tests.recorder.recorder import EVENTS_FILE_NAME, EventsFileWriter, Recorder, ScenarioRecord
 from perf_tests.recorder.stats import OperationStats, new_histogram
 from perf_tests.recorder.stream import StreamRecorder
@@ -22,5 +23,6 @@ __all__ = [
     "ScenarioMark",
     "ScenarioRecord",
     "StreamRecorder",
+    "classify_exception",
     "new_histogram",
 ]

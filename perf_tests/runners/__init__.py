@@ -5,9 +5,9 @@ runs a coroutine on its own event loop. ``register`` adds a mode; ``load_modes``
 ones and the ``perf_tests.runners`` entry points.
 """
 
+from perf_tests.recorder.failures import classify_exception
 from perf_tests.runners.base_runner import AsyncRunner, BaseRunner
 from perf_tests.runners.context import RunContext
-from perf_tests.runners.failures import classify_exception
 from perf_tests.runners.registry import load_modes, options_models, register, registered_runners, runner_for
 
 __all__ = [

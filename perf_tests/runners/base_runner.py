@@ -33,8 +33,8 @@ from perf_tests.errors import PerfTestsError
 from perf_tests.logger.redaction import redact
 from perf_tests.models.scenario import ScenarioEntry
 from perf_tests.recorder.events import OperationEvent, ScenarioMark
+from perf_tests.recorder.failures import classify_exception
 from perf_tests.runners.context import RunContext
-from perf_tests.runners.failures import classify_exception
 
 __all__ = ["AsyncRunner", "BaseRunner", "EntryT"]
 

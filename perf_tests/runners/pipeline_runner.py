@@ -22,8 +22,8 @@ from pydantic import Field
 from perf_tests.errors import RunnerError
 from perf_tests.models.durations import Seconds
 from perf_tests.models.scenario import PipelineEntry
+from perf_tests.recorder.failures import classify_exception
 from perf_tests.runners.base_runner import AsyncRunner
-from perf_tests.runners.failures import classify_exception
 
 __all__ = ["TERMINAL_STATES", "PipelineOptions", "PipelineRunner"]
 

@@ -18,7 +18,7 @@ from urllib3.exceptions import (
 )
 
 from perf_tests.logger.redaction import register_secret
-from perf_tests.runners.failures import classify_exception
+from perf_tests.recorder.failures import classify_exception
 
 POOL = urllib3.HTTPConnectionPool("127.0.0.1", 9)
 CONNECTION = urllib3.connection.HTTPConnection("127.0.0.1", 9)

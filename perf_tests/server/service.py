@@ -129,6 +129,18 @@ def _timestamp(source: Mapping[str, Any], *keys: str) -> float | None:
         raise ApiError.invalid(f"{keys[0]} must be an RFC 3339 timestamp, got {text!r}") from None
 
 
+
+def _plan(listable: Any, query: Query, scope: Mapping[str, Any]) -> Any:
+    """A list query's plan from the request's paging, sort and filter parameters."""
+    return plan_list(
+        listable,
+        page_token=query.get("page_token"),
+        page_size=query.get("page_size"),
+        sort_by=query.get("sort_by"),
+        filter_text=query.get("filter"),
+        scope=scope,
+    )
+
 class KfpService:
     """The simulated KFP API server, minus HTTP.
 
@@ -226,12 +238,9 @@ class KfpService:
 
     def list_experiments(self, query: Query) -> str:
         """``GET /experiments``."""
-        plan = plan_list(
+        plan = _plan(
             EXPERIMENTS,
-            page_token=query.get("page_token"),
-            page_size=query.get("page_size"),
-            sort_by=query.get("sort_by"),
-            filter_text=query.get("filter"),
+            query,
             scope={"namespace": self._namespace(query.get("namespace"))},
         )
         rows, token, total = self.store.list_page(plan, self.clock())
@@ -409,12 +418,9 @@ class KfpService:
 
     def list_pipelines(self, query: Query) -> str:
         """``GET /pipelines``."""
-        plan = plan_list(
+        plan = _plan(
             PIPELINES,
-            page_token=query.get("page_token"),
-            page_size=query.get("page_size"),
-            sort_by=query.get("sort_by"),
-            filter_text=query.get("filter"),
+            query,
             scope={"namespace": self._namespace(query.get("namespace"))},
         )
         rows, token, total = self.store.list_page(plan, self.clock())
@@ -446,12 +452,9 @@ class KfpService:
 
     def list_pipeline_versions(self, pipeline_id: str, query: Query) -> str:
         """``GET /pipelines/{id}/versions``."""
-        plan = plan_list(
+        plan = _plan(
             PIPELINE_VERSIONS,
-            page_token=query.get("page_token"),
-            page_size=query.get("page_size"),
-            sort_by=query.get("sort_by"),
-            filter_text=query.get("filter"),
+            query,
             scope={"pipeline_id": pipeline_id},
         )
         rows, token, total = self.store.list_page(plan, self.clock())
@@ -636,12 +639,9 @@ class KfpService:
 
     def list_runs(self, query: Query) -> str:
         """``GET /runs`` (by experiment, namespace, filter, sort, page)."""
-        plan = plan_list(
+        plan = _plan(
             RUNS,
-            page_token=query.get("page_token"),
-            page_size=query.get("page_size"),
-            sort_by=query.get("sort_by"),
-            filter_text=query.get("filter"),
+            query,
             scope={
                 "experiment_id": query.get("experiment_id"),
                 "namespace": self._namespace(query.get("namespace")),
@@ -762,12 +762,9 @@ class KfpService:
 
     def list_recurring_runs(self, query: Query) -> str:
         """``GET /recurringruns``."""
-        plan = plan_list(
+        plan = _plan(
             RECURRING_RUNS,
-            page_token=query.get("page_token"),
-            page_size=query.get("page_size"),
-            sort_by=query.get("sort_by"),
-            filter_text=query.get("filter"),
+            query,
             scope={
                 "experiment_id": query.get("experiment_id"),
                 "namespace": self._namespace(query.get("namespace")),

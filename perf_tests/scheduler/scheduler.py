@@ -4,7 +4,10 @@ Two phases: every runner's ``setup`` runs concurrently first; when all have fini
 scheduler starts the clock (t0) and every runner's ``execute`` waits for its own start time. The
 scheduler's thread calls ``stop()`` on each at ``t0 + end_offset`` and waits for every runner to return.
 A runner that does not return within ``stop_grace`` seconds of its stop is reported as hung and
-abandoned.
+abandoned. An abort during set-up stops every runner, calls ``on_abort_in_setup`` once (the session cuts
+the blocking calls under way short) and waits at most ``stop_grace`` seconds for the set-ups: one still
+busy then is reported hung and never executed, so an interrupt ends the run in bounded time in every
+phase.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class Scheduler:
         stop_grace: float = 30.0,
         progress_interval: float | None = 10.0,
         on_progress: Callable[[str], None] | None = None,
+        on_abort_in_setup: Callable[[], None] | None = None,
     ) -> None:
         self.runners = list(runners)
         self.clock = clock
@@ -55,27 +59,34 @@ class Scheduler:
         self.stop_grace = stop_grace
         self.progress_interval = progress_interval
         self.on_progress = on_progress or logger.info
+        self.on_abort_in_setup = on_abort_in_setup
         self._changed = threading.Event()
 
     def run(self) -> list[RunnerResult]:
         """Run every runner to its end; never raises for a runner's failure."""
         if not self.runners:
             return []
-        setups = [self._spawn(runner.setup, f"setup-{runner.name}") for runner in self.runners]
-        stopped_in_setup = False
-        while not all(future.done() for future in setups):
-            if self.abort.is_set() and not stopped_in_setup:
-                stopped_in_setup = True
+        setups = {r.name: self._spawn(r.setup, f"setup-{r.name}") for r in self.runners}
+        aborted_at: float | None = None
+        while not all(future.done() for future in setups.values()):
+            if self.abort.is_set() and aborted_at is None:
+                aborted_at = time.monotonic()
                 for runner in self.runners:
                     runner.stop()
-            self._wait(0.5)
+                if self.on_abort_in_setup is not None:
+                    self.on_abort_in_setup()
+            if aborted_at is not None and time.monotonic() - aborted_at > self.stop_grace:
+                break  # the set-ups still busy are hung: their daemon threads are abandoned
+            left = self.stop_grace - (time.monotonic() - aborted_at) if aborted_at is not None else 0.5
+            self._wait(min(0.5, left))
+        stuck = {name for name, future in setups.items() if not future.done()}
         self.clock.start()
-        futures = {r.name: self._spawn(r.execute, f"runner-{r.name}") for r in self.runners}
+        futures = {r.name: self._spawn(r.execute, f"runner-{r.name}") for r in self.runners if r.name not in stuck}
         stop_times: dict[str, float] = {}
         next_progress = time.monotonic() + (self.progress_interval or float("inf"))
         while True:
             now = time.monotonic()
-            pending = [r for r in self.runners if not futures[r.name].done()]
+            pending = [r for r in self.runners if r.name in futures and not futures[r.name].done()]
             if not pending:
                 break
             for runner in pending:
@@ -93,7 +104,13 @@ class Scheduler:
                 + [next_progress, now + 0.5]
             )
             self._wait(wake - time.monotonic())
-        return [self._result(r, futures[r.name]) for r in self.runners]
+        return [
+            RunnerResult(r.name, ok=False, hung=True,
+                         error=f"did not finish preparing within {self.stop_grace:g}s of the interrupt; what it "
+                               "had set up may be left on the target")
+            if r.name in stuck else self._result(r, futures[r.name])
+            for r in self.runners
+        ]
 
     def _spawn(self, work: Callable[[], None], name: str) -> Future[None]:
         """Run ``work`` in a daemon thread (a hung runner must not keep the process alive at exit)."""

@@ -18,6 +18,7 @@ import urllib3
 from perf_tests.config.settings import AuthSettings, ConnectionSettings
 from perf_tests.errors import TargetError
 from perf_tests.logger.redaction import redact
+from perf_tests.targets.deadline import DeadlineExceeded, DeadlinePoolManager
 from perf_tests.targets.kfp_client import build_kfp_client
 
 __all__ = ["EMBEDDED_KIND", "KfpTarget", "check_kfp_health", "resolve_kfp_target"]
@@ -119,15 +120,19 @@ def check_kfp_health(target: KfpTarget, timeout: float = 5.0) -> dict[str, Any]:
     """GET the healthz endpoint; raise ``TargetError`` saying what went wrong and what to check."""
     url = target.url.rstrip("/") + HEALTHZ_PATH
     context = target.ssl_context()
-    pool = urllib3.PoolManager(
+    # A total deadline, not urllib3's per-read timeout: a server trickling bytes must fail this in seconds.
+    pool = DeadlinePoolManager(
+        timeout,
+        connect_seconds=timeout,
         cert_reqs=ssl.CERT_NONE if context is False else ssl.CERT_REQUIRED,
         ca_certs=str(target.connection.ca_bundle) if target.connection.ca_bundle else None,
-        retries=False,
-        timeout=urllib3.Timeout(total=timeout),
     )
     hint = "check API_HOST, API_PORT, API_SCHEME (for a cluster: kubectl port-forward svc/ml-pipeline 8888:8888)"
     try:
         response = pool.request("GET", url, headers=target.http_headers(), redirect=False)
+    except DeadlineExceeded:
+        raise TargetError(f"KFP API at {target.url} did not answer the health check within {timeout:g}s; "
+                          f"it is too slow or not the KFP API; {hint}") from None
     except urllib3.exceptions.SSLError as exc:
         raise TargetError(f"TLS error talking to {target.url}: {redact(str(exc))}; set CA_BUNDLE, "
                           "or VERIFY_SSL=false for a test cluster") from None
@@ -137,7 +142,9 @@ def check_kfp_health(target: KfpTarget, timeout: float = 5.0) -> dict[str, Any]:
     finally:
         pool.clear()
     content_type = response.headers.get("Content-Type", "")
-    body = response.data[:4096].decode("utf-8", "replace")
+    # Redact before any cut: a secret cut in half (here or in the message) no longer matches.
+    raw = response.data[: 1 << 20].decode("utf-8", "replace")
+    body = redact(raw)
     if response.status in (301, 302, 303, 307, 308) or "html" in content_type or body.lstrip().startswith("<"):
         raise TargetError(
             f"{url} answered HTTP {response.status} with HTML, not the KFP API: got HTML, probably an "
@@ -147,9 +154,9 @@ def check_kfp_health(target: KfpTarget, timeout: float = 5.0) -> dict[str, Any]:
         raise TargetError(f"{url} answered HTTP {response.status}: not authorised; set API_TOKEN, "
                           "API_TOKEN_FILE or API_COOKIE")
     if response.status != 200:
-        raise TargetError(f"{url} answered HTTP {response.status}: {redact(body[:200])}; {hint}")
+        raise TargetError(f"{url} answered HTTP {response.status}: {body[:200]}; {hint}")
     try:
-        health = json.loads(body)
+        health = json.loads(raw)
     except ValueError:
         raise TargetError(f"{url} did not answer JSON, so it is probably not the KFP API; {hint}") from None
     if not isinstance(health, dict):

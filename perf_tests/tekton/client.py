@@ -9,6 +9,7 @@ bearer token is registered for redaction as soon as it is read and never appears
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 
 from perf_tests.errors import TargetError
 from perf_tests.logger.redaction import redact, register_secret
+from perf_tests.targets.deadline import Deadline, current_deadline, install_deadline_pools
 from perf_tests.tekton.settings import TektonSettings
 
 __all__ = [
@@ -77,6 +79,10 @@ class TektonClient:
         self.where = where  # "kubeconfig context X" or "in-cluster service account", for messages
         self._custom = client.CustomObjectsApi(api_client)
         self._core = client.CoreV1Api(api_client)
+        # urllib3's timeouts are per read; a total deadline per call needs deadline-aware connections.
+        pool_manager = getattr(getattr(api_client, "rest_client", None), "pool_manager", None)
+        if pool_manager is not None:
+            install_deadline_pools(pool_manager)
 
     # -- connecting -------------------------------------------------------------------------------------
     @classmethod
@@ -192,23 +198,31 @@ class TektonClient:
         Without a resource version the server first sends every matching PipelineRun as ``ADDED``, so a
         renewed watch never misses a change. ``close()`` on the result unblocks a pending read.
         """
-        response = self._call(
-            "watch",
-            "pipelineruns",
-            self.namespace,
-            self._custom.list_namespaced_custom_object,
-            TEKTON_GROUP,
-            TEKTON_VERSION,
-            self.namespace,
-            "pipelineruns",
-            label_selector=label_selector,
-            watch=True,
-            timeout_seconds=timeout,
-            allow_watch_bookmarks=False,
-            _preload_content=False,
-            _request_timeout=timeout + self.settings.request_timeout,
-        )
-        return PipelineRunWatch(self, response)
+        # The deadline spans the whole watch (the server ends it after ``timeout``), not just its opening.
+        deadline = Deadline(timeout + self.settings.request_timeout, "watch pipelineruns",
+                            "TEKTON_WATCH_TIMEOUT + TEKTON_REQUEST_TIMEOUT")
+        try:
+            with deadline.active():
+                response = self._call(
+                    "watch",
+                    "pipelineruns",
+                    self.namespace,
+                    self._custom.list_namespaced_custom_object,
+                    TEKTON_GROUP,
+                    TEKTON_VERSION,
+                    self.namespace,
+                    "pipelineruns",
+                    label_selector=label_selector,
+                    watch=True,
+                    timeout_seconds=timeout,
+                    allow_watch_bookmarks=False,
+                    _preload_content=False,
+                    _request_timeout=timeout + self.settings.request_timeout,
+                )
+        except BaseException:
+            deadline.close()
+            raise
+        return PipelineRunWatch(self, response, deadline)
 
     def cancel_pipelinerun(self, name: str) -> bool:
         """Ask Tekton to cancel the PipelineRun (merge patch ``spec.status: Cancelled``); False when gone."""
@@ -269,14 +283,23 @@ class TektonClient:
         kwargs: dict[str, Any] = {"container": container, "_preload_content": False}
         if tail_lines is not None:
             kwargs["tail_lines"] = tail_lines
-        # Raw bytes: the client would json-decode a log that happens to be one JSON document.
-        response = self._call(
-            "get", "pods/log", self.namespace, self._core.read_namespaced_pod_log, pod, self.namespace, **kwargs
-        )
-        try:
-            data = response.data
-        finally:
-            response.release_conn()
+        # Raw bytes: the client would json-decode a log that happens to be one JSON document. The deadline
+        # covers reading the body too, which happens after the call returns.
+        with self._deadline("get", "pods/log") as deadline:
+            response = self._call(
+                "get", "pods/log", self.namespace, self._core.read_namespaced_pod_log, pod, self.namespace, **kwargs
+            )
+            try:
+                data = response.data
+            except Exception as exc:
+                if deadline.expired:
+                    raise self._timed_out(deadline, "get", "pods/log") from None
+                translated = self.connection_error(exc, "get", "pods/log")
+                if translated is None:
+                    raise
+                raise translated from None
+            finally:
+                response.release_conn()
         return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
 
     # -- errors ------------------------------------------------------------------------------------------
@@ -293,17 +316,35 @@ class TektonClient:
         from kubernetes.client.rest import ApiException
 
         kwargs.setdefault("_request_timeout", self.settings.request_timeout)
-        try:
-            return func(*args, **kwargs)
-        except ApiException as exc:
-            if exc.status == 404 and missing_ok and _is_object_not_found(exc):
-                raise _Missing from None
-            raise self._api_error(exc, verb, resource, namespace) from None
-        except Exception as exc:
-            translated = self.connection_error(exc, verb, resource)
-            if translated is None:
-                raise
-            raise translated from None
+        current = current_deadline()
+        scope: contextlib.AbstractContextManager[Deadline] = (
+            contextlib.nullcontext(current) if current is not None else self._deadline(verb, resource)
+        )
+        with scope as deadline:
+            try:
+                return func(*args, **kwargs)
+            except ApiException as exc:
+                if exc.status == 404 and missing_ok and _is_object_not_found(exc):
+                    raise _Missing from None
+                raise self._api_error(exc, verb, resource, namespace) from None
+            except Exception as exc:
+                if deadline.expired:
+                    raise self._timed_out(deadline, verb, resource) from None
+                translated = self.connection_error(exc, verb, resource)
+                if translated is None:
+                    raise
+                raise translated from None
+
+    def _deadline(self, verb: str, resource: str) -> Deadline:
+        """A total deadline of TEKTON_REQUEST_TIMEOUT for one call (urllib3's own timeout is per read)."""
+        return Deadline(self.settings.request_timeout, f"{verb} {resource}", "TEKTON_REQUEST_TIMEOUT")
+
+    def _timed_out(self, deadline: Deadline, verb: str, resource: str) -> TargetError:
+        return TargetError(
+            f"the Kubernetes API at {self.host} ({self.where}) did not {verb} {resource} within "
+            f"{deadline.seconds:g}s ({deadline.setting}, a total deadline); check that the cluster is up "
+            "and not overloaded"
+        )
 
     def connection_error(self, exc: BaseException, verb: str, resource: str) -> TargetError | None:
         """A TargetError for a network failure (refused, reset, timed out, TLS); None for anything else."""
@@ -357,9 +398,10 @@ class TektonClient:
 class PipelineRunWatch:
     """An open watch response: iterate for ``WatchEvent``s; ``close()`` from any thread ends it."""
 
-    def __init__(self, client: TektonClient, response: Any) -> None:
+    def __init__(self, client: TektonClient, response: Any, deadline: Deadline | None = None) -> None:
         self._client = client
         self._response = response
+        self._deadline = deadline
         self._closed = False
 
     def __iter__(self) -> Iterator[WatchEvent]:
@@ -385,6 +427,8 @@ class PipelineRunWatch:
         except Exception as exc:
             if self._closed:
                 return
+            if self._deadline is not None and self._deadline.expired:
+                raise self._client._timed_out(self._deadline, "watch", "pipelineruns") from None
             translated = self._client.connection_error(exc, "watch", "pipelineruns")
             if translated is None:
                 raise
@@ -397,6 +441,8 @@ class PipelineRunWatch:
         if self._closed:
             return
         self._closed = True
+        if self._deadline is not None:
+            self._deadline.close()
         shutdown = getattr(self._response, "shutdown", None)  # urllib3 >= 2.3 unblocks a pending read
         try:
             if callable(shutdown):

@@ -310,3 +310,28 @@ def test_a_hung_runner_does_not_keep_the_process_alive():
         pytest.fail(f"the process did not exit after the scheduler returned (output: {exc.stdout!r})")
     assert result.stdout.strip() == "hung"
     assert result.returncode == 0
+
+
+def test_a_setup_that_ignores_the_abort_is_hung_after_the_grace_and_never_executed(clock, runners):
+    class StuckInSetup(FakeRunner):
+        def setup(self):
+            self.release.wait()  # a blocking call that ignores stop (e.g. a server trickling bytes)
+
+    abort = threading.Event()
+    stuck = StuckInSetup("stuck", clock, 0.0, 30.0)
+    runners.append(stuck)
+    quick = make(runners, "quick", clock, 0.0, 30.0)
+    cut_short: list[float] = []
+    scheduler = Scheduler([stuck, quick], clock, abort, stop_grace=0.5, progress_interval=None,
+                          on_abort_in_setup=lambda: cut_short.append(time.monotonic()))
+    with AbortLater(abort, 0.2) as later:
+        results, _ = run(scheduler)
+        ended = time.monotonic()
+    assert ended - later.at < 0.5 + 0.5 + TOLERANCE
+    assert len(cut_short) == 1
+    assert cut_short[0] - later.at < 0.5 + TOLERANCE
+    hung, ok = results
+    assert hung.hung and not hung.ok
+    assert "did not finish preparing within 0.5s of the interrupt" in (hung.error or "")
+    assert stuck.started_at is None and stuck.returned_at is None  # never executed
+    assert ok == RunnerResult("quick", ok=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -169,13 +170,22 @@ def _run(scenario: str | None, results_dir: Path | None, data_dir: Path, baselin
 
     options = baseline_options(max_regression) if max_regression is not None else None
     session = PerfSession(scenario=scenario, data_dir=data_dir.resolve(), results_dir=results_dir,
-                          baseline=baseline, baseline_options=options)
+                          baseline=baseline, baseline_options=options, results_dir_source="--results-dir")
     session.scenario  # noqa: B018 - validate before anything starts
     outcome = session.run()
     print(outcome.table())
     print(f"results: {outcome.results_dir}")
-    print(f"report: {outcome.results_dir / 'report.html'}")
+    if outcome.summary_written:
+        print(f"report: {outcome.results_dir / 'report.html'}")
+    code = 0
     if not outcome.passed:
         print(outcome.failure_message(), file=sys.stderr)
-        return EXIT_FAILED
-    return 0
+        code = EXIT_FAILED
+    if outcome.hung:
+        # A hung entry's thread is still blocked; interpreter shutdown would wait for it (executor threads
+        # are joined at exit), so leave now that everything is written and reported.
+        print(f"exiting although {', '.join(outcome.hung)} did not stop (reported as hung)", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code or EXIT_FAILED)
+    return code

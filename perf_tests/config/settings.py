@@ -34,6 +34,8 @@ Results (``ResultsSettings``)
     ``PERF_LOG_EVERY_REQUEST``  write one event per request even for high-rate streams (default false).
     ``PERF_CLEANUP``        ``none`` | ``runs`` | ``all``: what the run deletes at the end (default ``all``:
                             everything it created, never anything else).
+    ``PERF_STOP_GRACE``     seconds an entry may take to wind down after its end or an interrupt (set-up
+                            included) before it is reported hung and abandoned (default 30).
 """
 
 from __future__ import annotations
@@ -182,6 +184,7 @@ class ResultsSettings(BaseSettings):
     progress_interval: float = Field(default=10.0, gt=0, validation_alias="PERF_PROGRESS_INTERVAL")
     log_every_request: bool = Field(default=False, validation_alias="PERF_LOG_EVERY_REQUEST")
     cleanup: Literal["none", "runs", "all"] = Field(default="all", validation_alias="PERF_CLEANUP")
+    stop_grace: float = Field(default=30.0, gt=0, le=3600, allow_inf_nan=False, validation_alias="PERF_STOP_GRACE")
 
     @field_validator("results_dir", mode="before")
     @classmethod

@@ -8,10 +8,12 @@ already done.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -178,25 +180,52 @@ def to_json_line(data: dict[str, Any]) -> str:
 
 
 class EventsFileWriter:
-    """Appends each event to ``events.jsonl`` and flushes it; also logs operation events."""
+    """Appends each event to ``events.jsonl`` and flushes it; also logs operation events.
 
-    def __init__(self, path: Path) -> None:
+    At the first write that fails (a full disk) it stops writing, keeps the lines already written and
+    calls ``on_error(file name, error)`` once; it never raises, also not from ``close()``.
+    """
+
+    def __init__(self, path: Path, on_error: Callable[[str, OSError], None] | None = None) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[str] | None = path.open("a", encoding="utf-8")
         self._lock = threading.Lock()
+        self._on_error = on_error
         self.lines = 0
+        self.error: OSError | None = None
 
     def __call__(self, event: Event) -> None:
         text = to_json_line(event_to_json(event))
+        failed: OSError | None = None
         with self._lock:
             if self._file is None:
                 return
-            self._file.write(text + "\n")
-            self._file.flush()
-            self.lines += 1
+            try:
+                self._file.write(text + "\n")
+                self._file.flush()
+            except OSError as exc:
+                failed = self.error = exc
+                self._drop_file()
+            else:
+                self.lines += 1
+        if failed is not None:
+            self._failed(failed)
+            return
         if isinstance(event, OperationEvent):
             self._log(event)
+
+    def _drop_file(self) -> None:
+        file, self._file = self._file, None
+        if file is not None:
+            with contextlib.suppress(OSError):  # closing flushes what the disk refused: it fails again
+                file.close()
+
+    def _failed(self, exc: OSError) -> None:
+        if self._on_error is not None:
+            self._on_error(self.path.name, exc)
+        else:
+            events_logger.error("cannot write %s (%s); no more events go to it", self.path, exc.strerror or exc)
 
     @staticmethod
     def _log(event: OperationEvent) -> None:
@@ -222,7 +251,14 @@ class EventsFileWriter:
         )
 
     def close(self) -> None:
+        """Close the file; a failure to write its last lines is reported like any other."""
+        failed: OSError | None = None
         with self._lock:
             if self._file is not None:
-                self._file.close()
+                try:
+                    self._file.close()
+                except OSError as exc:
+                    failed = self.error = exc
                 self._file = None
+        if failed is not None:
+            self._failed(failed)

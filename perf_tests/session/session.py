@@ -5,11 +5,14 @@ the KFP target when a KFP mode is in the scenario (starting the embedded simulat
 unset), runs every entry on the shared clock, then judges each entry (default checks, thresholds and,
 with a baseline, regressions) and writes ``summary.json``, ``summary.csv`` and ``report.html`` (also
 when interrupted). ``run.json``, written at the start, lets ``python -m perf_tests report`` rebuild
-them if the process dies.
+them if the process dies. The results directory is created and checked for writing before anything
+runs; a results file that cannot be written later (a full disk) stops the run with one message, keeping
+what was written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -22,18 +25,21 @@ from typing import Any
 from perf_tests.baseline import Baseline, BaselineOptions, load_baseline_settings
 from perf_tests.config.logging_config import configure_logging
 from perf_tests.config.settings import Settings, load_settings
+from perf_tests.errors import ConfigurationError
 from perf_tests.logger.redaction import register_secret
 from perf_tests.models.scenario_file import Scenario, load_scenario
 from perf_tests.recorder.events import EventHook
 from perf_tests.recorder.recorder import EVENTS_FILE_NAME, EventsFileWriter, Recorder
 from perf_tests.reports.console import format_summary_table
-from perf_tests.reports.rebuild import write_reports, write_run_file
-from perf_tests.reports.summary import build_summary, write_summary
+from perf_tests.reports.rebuild import RUN_FILE_NAME, write_reports, write_run_file
+from perf_tests.reports.summary import SUMMARY_FILE_NAME, build_summary, write_summary
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import options_models, runner_for
 from perf_tests.scheduler.clock import Clock
 from perf_tests.scheduler.scheduler import RunnerResult, Scheduler
 from perf_tests.session.interrupts import graceful_interrupts
+from perf_tests.session.results_dir import prepare_results_dir
+from perf_tests.targets.deadline import cancel_open_deadlines
 from perf_tests.targets.kfp_target import KfpTarget, resolve_kfp_target
 from perf_tests.thresholds.evaluate import baseline_overrides, fill_percentiles, judge_with_thresholds
 from perf_tests.thresholds.verdict import EntryVerdict
@@ -57,10 +63,17 @@ class RunOutcome:
     summary: dict[str, Any]
     verdicts: list[EntryVerdict] = field(default_factory=list)
     interrupted: bool = False
+    results_error: str | None = None  # the results could not be written (a full disk): what and how to recover
+    summary_written: bool = True
 
     @property
     def passed(self) -> bool:
-        return not self.interrupted and all(verdict.passed for verdict in self.verdicts)
+        return not self.interrupted and not self.results_error and all(v.passed for v in self.verdicts)
+
+    @property
+    def hung(self) -> list[str]:
+        """Entries whose work did not stop in time: their threads are still running."""
+        return [str(part.get("name")) for part in self.summary.get("scenarios", []) if part.get("status") == "hung"]
 
     def verdict(self, name: str) -> EntryVerdict:
         for verdict in self.verdicts:
@@ -75,6 +88,8 @@ class RunOutcome:
         lines = [f"{len([v for v in self.verdicts if not v.passed])} of {len(self.verdicts)} scenario entries failed"]
         if self.interrupted:
             lines.insert(0, "the run was interrupted")
+        if self.results_error:
+            lines.insert(0, self.results_error)
         for verdict in self.verdicts:
             lines.extend(f"  {verdict.name}: {check.message.removeprefix(verdict.name + ': ')}"
                          for check in verdict.failures())
@@ -94,6 +109,7 @@ class PerfSession:
         console_logging: bool = True,
         baseline: str | Path | None = None,
         baseline_options: BaselineOptions | None = None,
+        results_dir_source: str | None = None,
     ) -> None:
         self.settings = settings or load_settings()
         self.scenario_name = str(scenario) if scenario is not None else self.settings.results.scenario_file_name
@@ -102,8 +118,17 @@ class PerfSession:
         self.results_dir = (
             results_dir or self.settings.results.results_dir or Path.cwd() / "results" / self.run_id
         ).resolve()
+        if results_dir is not None:
+            self.results_dir_source = results_dir_source or "the results directory"
+        elif self.settings.results.results_dir is not None:
+            self.results_dir_source = "PERF_RESULTS_DIR"
+        else:
+            self.results_dir_source = "the default results directory"
         self.console_logging = console_logging
         self.abort = threading.Event()
+        self.storage_error: str | None = None  # the first failed write of a results file, which stops the run
+        self._storage_lock = threading.Lock()
+        self._summary_written = False
         self._scenario: Scenario | None = None
         # A bad baseline fails here, before anything runs (PERF_BASELINE when no path is given).
         baseline_settings = load_baseline_settings()
@@ -120,28 +145,46 @@ class PerfSession:
         return self._scenario
 
     def run(self) -> RunOutcome:
-        """Run every entry on the shared clock and judge it; ``TargetError`` if the target is unusable."""
+        """Run every entry on the shared clock and judge it; ``TargetError`` if the target is unusable.
+
+        SIGINT/SIGTERM are handled from here to the end (target check, set-up, load, clean-up, writing the
+        results): the first stops the run and writes its results, a second exits at once saying whether
+        the results are complete or how to rebuild them.
+        """
         scenario = self.scenario
         register_secret(self.settings.auth.bearer_token())
         register_secret(self.settings.auth.cookie())
-        configure_logging(self.settings.logging, self.results_dir, console=self.console_logging)
+        prepare_results_dir(self.results_dir, self.results_dir_source)
+        with graceful_interrupts(self.abort, self._results_state):
+            return self._run(scenario)
+
+    def _run(self, scenario: Scenario) -> RunOutcome:
+        configure_logging(self.settings.logging, self.results_dir, console=self.console_logging,
+                          on_file_error=self._storage_failed)
         hook = EventHook()
         recorder = Recorder()
-        writer = EventsFileWriter(self.results_dir / EVENTS_FILE_NAME)
+        writer = EventsFileWriter(self.results_dir / EVENTS_FILE_NAME, on_error=self._storage_failed)
         hook.add_listener(recorder)
         hook.add_listener(writer)
         runner_classes = [runner_for(entry.mode) for entry in scenario.entries]
         kfp_target: KfpTarget | None = None
         started = time.time()
         results: list[RunnerResult] = []
-        self._write_run_file(scenario, started, {})
+        try:
+            self._write_run_file(scenario, started, {})
+        except OSError as exc:
+            writer.close()
+            raise ConfigurationError(f"cannot write {RUN_FILE_NAME} in {self.results_dir} "
+                                     f"({exc.strerror or exc}); free space or give another results directory "
+                                     f"({self.results_dir_source})") from None
         try:
             logger.info("run %s: %d scenario entries from %s; results in %s", self.run_id, len(scenario.entries),
                         scenario.path, self.results_dir)
             if any(getattr(cls, "needs_kfp", True) for cls in runner_classes):
                 kfp_target = resolve_kfp_target(self.settings.connection, self.settings.auth)
                 logger.info("target: %s", kfp_target.description)
-                self._write_run_file(scenario, started, {"kfp": kfp_target.as_json()})
+                with contextlib.suppress(OSError):  # a full disk is reported by the files that hit it
+                    self._write_run_file(scenario, started, {"kfp": kfp_target.as_json()})
             context = RunContext(
                 run_id=self.run_id,
                 settings=self.settings,
@@ -157,10 +200,12 @@ class PerfSession:
                 runners,
                 context.clock,
                 abort=self.abort,
+                stop_grace=self.settings.results.stop_grace,
                 progress_interval=self.settings.results.progress_interval,
+                # Set-up calls under way when the run is interrupted are cut short, not waited for.
+                on_abort_in_setup=self._cut_set_up_calls_short,
             )
-            with graceful_interrupts(self.abort):
-                results = scheduler.run()
+            results = scheduler.run()
             for result in results:
                 if not result.ok:
                     logger.error("%s: %s", result.name, result.error)
@@ -173,6 +218,32 @@ class PerfSession:
                 kfp_target.stop()
             outcome = self._finish(scenario, recorder, results, targets, started, finished)
         return outcome
+
+    @staticmethod
+    def _cut_set_up_calls_short() -> None:
+        count = cancel_open_deadlines("the run was interrupted while preparing")
+        if count:
+            logger.info("interrupted while preparing: cut %d call(s) under way short", count)
+
+    def _storage_failed(self, name: str, exc: OSError) -> None:
+        """A results file cannot be written (a full disk): stop the run once, with one clear message."""
+        with self._storage_lock:
+            if self.storage_error is not None:
+                return
+            self.storage_error = f"cannot write {name} in {self.results_dir} ({exc.strerror or exc})"
+        self.abort.set()
+        logger.error("%s: stopping the run; what was written before is kept", self.storage_error)
+
+    def _results_state(self) -> str:
+        """For an immediate exit (a second interrupt): tidy up and say what the results directory holds."""
+        with contextlib.suppress(OSError):  # a summary cut off mid-write is no use to anyone
+            (self.results_dir / f"{SUMMARY_FILE_NAME}.tmp").unlink(missing_ok=True)
+        command = f"python -m perf_tests report {self.results_dir}"
+        if self._summary_written:
+            return (f"The results are complete: {SUMMARY_FILE_NAME} was written; if report.html or summary.csv "
+                    f"is missing, rebuild it with '{command}'.")
+        return (f"The results are incomplete: {SUMMARY_FILE_NAME} was not written; rebuild it and the reports "
+                f"from {EVENTS_FILE_NAME} with '{command}'.")
 
     def _finish(
         self,
@@ -187,8 +258,10 @@ class PerfSession:
             entry.name: {"mode": entry.mode, "start_offset_s": entry.start_time, "run_time_s": entry.run_time}
             for entry in scenario.entries
         }
+        # Decided once: an interrupt that arrives while the results are written does not change them.
+        interrupted = self.abort.is_set()
         summary = build_summary(self.run_id, recorder, scenario.raw, scenario.path, planned, targets,
-                                started, finished, interrupted=self.abort.is_set())
+                                started, finished, interrupted=interrupted)
         by_name = {result.name: result for result in results}
         verdicts = []
         for entry, part in zip(scenario.entries, summary["scenarios"], strict=True):
@@ -204,14 +277,35 @@ class PerfSession:
                 verdict.checks.extend(self.baseline.judge(part, baseline_overrides(entry.thresholds)))
             part["verdict"] = verdict.as_json()
             verdicts.append(verdict)
-        summary["passed"] = all(v.passed for v in verdicts) and not self.abort.is_set()
-        write_summary(summary, self.results_dir)
+        summary["passed"] = all(v.passed for v in verdicts) and not interrupted
+        command = f"python -m perf_tests report {self.results_dir}"
+        try:
+            write_summary(summary, self.results_dir)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                (self.results_dir / f"{SUMMARY_FILE_NAME}.tmp").unlink(missing_ok=True)
+            message = (f"could not write {SUMMARY_FILE_NAME} in {self.results_dir} ({exc.strerror or exc}); "
+                       f"{EVENTS_FILE_NAME} keeps what was recorded: free space and rebuild the summary and "
+                       f"reports with '{command}'")
+            if self.storage_error:
+                message = f"{self.storage_error}; {message}"
+            logger.error("%s", message)
+            return RunOutcome(self.run_id, self.results_dir, summary, verdicts, interrupted=interrupted,
+                              results_error=message, summary_written=False)
+        self._summary_written = True
         try:
             write_reports(summary, self.results_dir)
+        except OSError as exc:
+            logger.error("could not write summary.csv / report.html (%s); rebuild them with '%s'",
+                         exc.strerror or exc, command)
         except Exception:  # a report bug must not cost the run its summary and verdict
-            logger.exception("could not write summary.csv / report.html; rebuild them with "
-                             "'python -m perf_tests report %s'", self.results_dir)
-        outcome = RunOutcome(self.run_id, self.results_dir, summary, verdicts, interrupted=self.abort.is_set())
+            logger.exception("could not write summary.csv / report.html; rebuild them with '%s'", command)
+        results_error = None
+        if self.storage_error:
+            results_error = (f"the run was stopped: {self.storage_error}; {SUMMARY_FILE_NAME} holds what was "
+                             "recorded until then")
+        outcome = RunOutcome(self.run_id, self.results_dir, summary, verdicts, interrupted=interrupted,
+                             results_error=results_error)
         logger.info("results written to %s", self.results_dir)
         return outcome
 

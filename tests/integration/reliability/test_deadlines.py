@@ -1,0 +1,118 @@
+"""A target that trickles one byte at a time cannot keep a run going: every kfp and Kubernetes call has a
+total deadline, SIGTERM ends a run in bounded time also while it prepares, and the process exits after a
+hung entry is reported."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from trickle_server import TrickleServer
+
+from perf_tests.errors import TargetError
+from perf_tests.tekton.client import TektonClient
+from perf_tests.tekton.settings import TektonSettings
+
+REPO = Path(__file__).resolve().parents[3]
+HEALTHZ = {"/apis/v2beta1/healthz": {"commit_sha": "trickle", "multi_user": False}}
+ENTRY = {"mode": "PIPELINE_RUN", "name": "slow", "startTime": 0, "runTime": "2s", "numTimes": 1,
+         "pollInterval": "200ms"}
+
+
+def start_run(tmp_path: Path, port: int, **env_extra: str) -> tuple[subprocess.Popen[str], Path]:
+    scenario = tmp_path / "slow.json"
+    scenario.write_text(json.dumps([ENTRY]))
+    results = tmp_path / "results"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("API_", "PERF_", "REQUEST_"))}
+    env.update(API_HOST="127.0.0.1", API_PORT=str(port), PERF_RESULTS_DIR=str(results), **env_extra)
+    proc = subprocess.Popen([sys.executable, "-m", "perf_tests", "run", str(scenario)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return proc, results
+
+
+def wait_for_request(server: TrickleServer, timeout: float = 30.0) -> str:
+    """The first request past the health check (the run is in ``prepare``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        calls = [r for r in server.requests if "healthz" not in r]
+        if calls:
+            return calls[0]
+        time.sleep(0.05)  # polling what another process sends
+    raise AssertionError(f"no call past the health check within {timeout}s: {server.requests}")
+
+
+def test_a_run_against_a_trickling_target_ends(tmp_path):
+    with TrickleServer(interval=0.5, fast=HEALTHZ) as server:
+        proc, results = start_run(tmp_path, server.port, REQUEST_TIMEOUT="1", PERF_STOP_GRACE="3")
+        try:
+            stdout, stderr = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+    assert proc.returncode == 1, stderr[-2000:]
+    assert "Traceback" not in stdout + stderr
+    part = json.loads((results / "summary.json").read_text())["scenarios"][0]
+    assert part["status"] in {"error", "hung"}
+    errors = {kind for op in part["operations"].values() for kind in op["errors"]}
+    assert errors == {"timeout"}
+    assert "total deadline of 1s (REQUEST_TIMEOUT)" in (results / "events.jsonl").read_text()
+
+
+def test_sigterm_while_preparing_ends_the_run_in_bounded_time(tmp_path):
+    with TrickleServer(interval=0.5, fast=HEALTHZ) as server:
+        # Calls would take 60 s each: only cutting them short on the interrupt ends the run quickly.
+        proc, results = start_run(tmp_path, server.port, REQUEST_TIMEOUT="60", PERF_STOP_GRACE="3")
+        try:
+            wait_for_request(server)
+            interrupted_at = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            stdout, stderr = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        stopped_in = time.monotonic() - interrupted_at
+    assert stopped_in < 3 + 4  # the stop grace and the writing of results
+    assert proc.returncode == 1
+    assert "Traceback" not in stdout + stderr
+    summary = json.loads((results / "summary.json").read_text())
+    assert summary["interrupted"] is True
+    assert summary["passed"] is False
+
+
+@pytest.fixture
+def trickling_kube(tmp_path):
+    with TrickleServer(interval=0.2) as server:
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Config", "current-context": "trickle",
+            "clusters": [{"name": "trickle", "cluster": {"server": server.url}}],
+            "contexts": [{"name": "trickle", "context": {"cluster": "trickle", "user": "u"}}],
+            "users": [{"name": "u", "user": {"token": "kube-token-secret"}}],
+        }))
+        settings = TektonSettings(KUBECONFIG=str(kubeconfig), K8S_IN_CLUSTER="false", TEKTON_REQUEST_TIMEOUT=1)
+        client = TektonClient.connect(settings)
+        try:
+            yield client, server
+        finally:
+            client.close()
+
+
+def test_a_kubernetes_call_to_a_trickling_api_ends_at_its_total_deadline(trickling_kube):
+    client, server = trickling_kube
+    started = time.monotonic()
+    with pytest.raises(TargetError, match=r"did not get pipelineruns within 1s \(TEKTON_REQUEST_TIMEOUT"):
+        client.get_pipelinerun("x")
+    assert time.monotonic() - started < 2.5
+    assert len(server.requests) == 1  # not retried
+
+
+def test_reading_a_pod_log_from_a_trickling_api_ends_at_its_total_deadline(trickling_kube):
+    client, _ = trickling_kube
+    started = time.monotonic()
+    with pytest.raises(TargetError, match="did not get pods/log within 1s"):
+        client.read_log("pod", "main")
+    assert time.monotonic() - started < 2.5

@@ -3,23 +3,25 @@
 Every variable, by group:
 
 Connection to the KFP API (``ConnectionSettings``)
-    ``API_HOST``         KFP API host; unset or empty starts the embedded KFP simulator on loopback.
+    ``API_HOST``         KFP API host name or IP address only (no scheme, port, path or credentials); unset
+                         or empty starts the embedded KFP simulator on loopback.
     ``API_PORT``         KFP API port (default 8888).
     ``API_SCHEME``       ``http`` or ``https`` (default ``http``).
     ``API_PATH_PREFIX``  path in front of ``/apis/v2beta1`` (e.g. ``/pipeline`` behind an ingress).
     ``VERIFY_SSL``       verify TLS certificates (default true; turning it off logs a warning once).
-    ``CA_BUNDLE``        path to a CA bundle for TLS verification.
+    ``CA_BUNDLE``        path to a PEM file of CA certificates for TLS verification (checked at start).
     ``NAMESPACE``        Kubernetes namespace for multi-user KFP (default ``kubeflow``).
     ``MULTI_USER``       send the namespace with every call (default false).
-    ``REQUEST_TIMEOUT``  seconds for every API call (default 30; kfp has none by default).
+    ``REQUEST_TIMEOUT``  total seconds for every API call, not per read (default 30, at most 86400; kfp has
+                         none by default).
     ``CACHE_ENABLED``    let KFP reuse cached task results (default false: a perf run must run).
     ``EMBEDDED_SIMULATOR`` JSON object of embedded-simulator settings for dry runs when ``API_HOST`` is
                          unset, e.g. ``{"task_seconds": 0.2, "error_probability": 0.1}``.
 
-Authentication (``AuthSettings``; values are secrets and never logged)
-    ``API_TOKEN``        bearer token.
-    ``API_TOKEN_FILE``   file holding the bearer token (read at start).
-    ``API_COOKIE``       cookie header value, e.g. ``authservice_session=...``.
+Authentication (``AuthSettings``; values are secrets and never logged, nor echoed in errors)
+    ``API_TOKEN``        bearer token (one line of printable ASCII).
+    ``API_TOKEN_FILE``   regular file holding the bearer token on one line (read at start, at most 64 KiB).
+    ``API_COOKIE``       cookie header value, e.g. ``authservice_session=...`` (one line of printable ASCII).
 
 Logging (``LoggingSettings``)
     ``LOG_LEVEL``        console level (default INFO); files always get INFO and up.
@@ -40,13 +42,17 @@ Results (``ResultsSettings``)
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import os
 import re
+import ssl
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from perf_tests.errors import ConfigurationError
@@ -67,6 +73,62 @@ def _empty_to_none(value: object) -> object:
 
 
 _ENV = SettingsConfigDict(extra="ignore", case_sensitive=False, populate_by_name=True)
+TOKEN_FILE_MAX_BYTES = 64 * 1024
+
+
+def header_value_problem(value: str) -> str | None:
+    """Why ``value`` cannot be sent as an HTTP header value (None when it can); never quotes the value."""
+    for index, char in enumerate(value, start=1):
+        if char in "\r\n":
+            return f"it holds a line break (character {index}); a header value is one line"
+        if not (" " <= char <= "~" or char == "\t"):
+            return f"it holds a control or non-ASCII character (character {index}); only printable ASCII is allowed"
+    return None
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _read_token_file(path: Path) -> str | None:
+    """The token in ``path``: a regular file, read up to a bounded size (never a FIFO or a device)."""
+    def error(why: str) -> ConfigurationError:
+        return ConfigurationError(f"API_TOKEN_FILE={path} cannot be read ({why}); point it at a readable file "
+                                  "holding the bearer token")
+
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; the type is checked on the open file.
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise error(exc.strerror or str(exc)) from None
+    try:
+        mode = os.fstat(handle).st_mode
+        if not stat.S_ISREG(mode):
+            raise error(f"it is {_file_kind(mode)}, not a regular file")
+        data = b""
+        while len(data) <= TOKEN_FILE_MAX_BYTES and (chunk := os.read(handle, TOKEN_FILE_MAX_BYTES + 1 - len(data))):
+            data += chunk
+    except OSError as exc:
+        raise error(exc.strerror or str(exc)) from None
+    finally:
+        os.close(handle)
+    if len(data) > TOKEN_FILE_MAX_BYTES:
+        raise error(f"it is larger than {TOKEN_FILE_MAX_BYTES // 1024} KiB; it must hold only the bearer token")
+    try:
+        token = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigurationError(
+            f"API_TOKEN_FILE={path} is not UTF-8 text; it must hold the bearer token only"
+        ) from None
+    problem = header_value_problem(token)
+    if problem is not None:
+        raise ConfigurationError(f"API_TOKEN_FILE={path} does not hold a usable bearer token: {problem}; it must "
+                                 "hold the token only, on one line (the content is not shown: it is a secret)")
+    return token or None
 
 
 class ConnectionSettings(BaseSettings):
@@ -82,7 +144,8 @@ class ConnectionSettings(BaseSettings):
     ca_bundle: Path | None = Field(default=None, validation_alias="CA_BUNDLE")
     namespace: str = Field(default="kubeflow", validation_alias="NAMESPACE")
     multi_user: bool = Field(default=False, validation_alias="MULTI_USER")
-    request_timeout: float = Field(default=30.0, gt=0, validation_alias="REQUEST_TIMEOUT")
+    request_timeout: float = Field(default=30.0, gt=0, le=86400, allow_inf_nan=False,
+                                   validation_alias="REQUEST_TIMEOUT")
     cache_enabled: bool = Field(default=False, validation_alias="CACHE_ENABLED")
     embedded_simulator: dict[str, Any] = Field(default_factory=dict, validation_alias="EMBEDDED_SIMULATOR")
 
@@ -91,13 +154,52 @@ class ConnectionSettings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return _empty_to_none(value)
 
+    @field_validator("ca_bundle")
+    @classmethod
+    def _usable_bundle(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        allowed = "give a PEM file of CA certificates"
+        try:
+            mode = value.stat().st_mode
+        except OSError as exc:
+            raise ValueError(f"cannot be read ({exc.strerror or exc}); {allowed}") from None
+        if not stat.S_ISREG(mode):
+            raise ValueError(f"is {_file_kind(mode)}, not a regular file; {allowed}")
+        try:
+            ssl.create_default_context(cafile=str(value))
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or "no certificate in it"
+            raise ValueError(f"is not a CA bundle ({reason}); {allowed}") from None
+        return value
+
     @field_validator("api_host")
     @classmethod
     def _strip_host(cls, value: str) -> str:
         host = value.strip()
+        if "@" in host:
+            # Raised as is (not a ValueError): the message must not echo the value, which holds a password.
+            raise ConfigurationError("invalid environment setting: API_HOST must not hold credentials "
+                                     "(user:password@); use API_TOKEN, API_TOKEN_FILE or API_COOKIE")
         if "://" in host:
             raise ValueError("give the host name only; set the scheme with API_SCHEME")
-        return host.rstrip("/")
+        host = host.rstrip("/")
+        if "/" in host:
+            name, path = host.split("/", 1)
+            raise ValueError(f"give the host name only; put the path in API_PATH_PREFIX (API_HOST={name} "
+                             f"API_PATH_PREFIX=/{path})")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        if ":" in host:
+            try:
+                ipaddress.IPv6Address(host)
+            except ValueError:
+                name, port = host.rsplit(":", 1)
+                raise ValueError(f"give the host name only; put the port in API_PORT (API_HOST={name} "
+                                 f"API_PORT={port})") from None
+        elif host and not re.fullmatch(r"[A-Za-z0-9._-]+", host):
+            raise ValueError("is not a host name or IP address (letters, digits, '.', '-' and '_' only)")
+        return host
 
     @property
     def embedded(self) -> bool:
@@ -107,7 +209,8 @@ class ConnectionSettings(BaseSettings):
     @property
     def url(self) -> str:
         """Base URL of the configured (non-embedded) KFP API."""
-        return f"{self.api_scheme}://{self.api_host}:{self.api_port}{self.api_path_prefix.rstrip('/')}"
+        host = f"[{self.api_host}]" if ":" in self.api_host else self.api_host  # an IPv6 address
+        return f"{self.api_scheme}://{host}:{self.api_port}{self.api_path_prefix.rstrip('/')}"
 
 
 class AuthSettings(BaseSettings):
@@ -119,32 +222,38 @@ class AuthSettings(BaseSettings):
     api_token_file: Path | None = Field(default=None, validation_alias="API_TOKEN_FILE")
     api_cookie: SecretStr | None = Field(default=None, validation_alias="API_COOKIE")
 
+    _file_token: str | None = PrivateAttr(default=None)
+
     @field_validator("api_token_file", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return _empty_to_none(value)
 
+    @model_validator(mode="after")
+    def _usable_headers(self) -> AuthSettings:
+        """Read the token file and check that every value can be sent as a header, at load, not mid-run.
+
+        Problems raise ``ConfigurationError`` directly (not a ``ValueError``), so no pydantic message can
+        echo a secret.
+        """
+        for name, secret in (("API_TOKEN", self.api_token), ("API_COOKIE", self.api_cookie)):
+            problem = header_value_problem(secret.get_secret_value().strip()) if secret is not None else None
+            if problem is not None:
+                raise ConfigurationError(f"invalid environment setting: {name} cannot be sent as an HTTP header: "
+                                         f"{problem} (the value is not shown: it is a secret)")
+        if self.api_token_file is not None and not (self.api_token and self.api_token.get_secret_value()):
+            self._file_token = _read_token_file(self.api_token_file)
+        return self
+
     def bearer_token(self) -> str | None:
-        """The bearer token, read from API_TOKEN or API_TOKEN_FILE."""
+        """The bearer token, from API_TOKEN or (read at load) API_TOKEN_FILE."""
         if self.api_token is not None and self.api_token.get_secret_value():
             return self.api_token.get_secret_value().strip()
-        if self.api_token_file is None:
-            return None
-        try:
-            return self.api_token_file.read_text(encoding="utf-8").strip() or None
-        except OSError as exc:
-            raise ConfigurationError(
-                f"API_TOKEN_FILE={self.api_token_file} cannot be read ({exc.strerror or exc}); "
-                "point it at a readable file holding the bearer token"
-            ) from None
-        except UnicodeDecodeError:
-            raise ConfigurationError(
-                f"API_TOKEN_FILE={self.api_token_file} is not UTF-8 text; it must hold the bearer token only"
-            ) from None
+        return self._file_token
 
     def cookie(self) -> str | None:
         """The cookie header value, if any."""
-        return self.api_cookie.get_secret_value() if self.api_cookie else None
+        return self.api_cookie.get_secret_value().strip() or None if self.api_cookie else None
 
 
 class LoggingSettings(BaseSettings):
@@ -181,7 +290,7 @@ class ResultsSettings(BaseSettings):
 
     scenario_file_name: str = Field(default="smoke.json", validation_alias="SCENARIO_FILE_NAME")
     results_dir: Path | None = Field(default=None, validation_alias="PERF_RESULTS_DIR")
-    progress_interval: float = Field(default=10.0, gt=0, validation_alias="PERF_PROGRESS_INTERVAL")
+    progress_interval: float = Field(default=10.0, gt=0, allow_inf_nan=False, validation_alias="PERF_PROGRESS_INTERVAL")
     log_every_request: bool = Field(default=False, validation_alias="PERF_LOG_EVERY_REQUEST")
     cleanup: Literal["none", "runs", "all"] = Field(default="all", validation_alias="PERF_CLEANUP")
     stop_grace: float = Field(default=30.0, gt=0, le=3600, allow_inf_nan=False, validation_alias="PERF_STOP_GRACE")
@@ -222,8 +331,8 @@ def load_settings() -> Settings:
             problems = []
             for err in exc.errors():
                 name = str(err["loc"][0]).upper() if err["loc"] else "?"
-                # Auth values are secrets: name the variable, never echo what it holds.
-                shown = "" if group is AuthSettings else f"={err.get('input')!r}"
+                # Auth values are secrets: name the variable, never echo what it holds (and redact the rest).
+                shown = "" if group is AuthSettings else f"={redact(repr(err.get('input')))}"
                 problems.append(f"{name}{shown}: {err['msg']}")
             raise ConfigurationError("invalid environment setting: " + "; ".join(problems)) from None
     connection, auth, logging_, results = groups

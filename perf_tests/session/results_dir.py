@@ -27,7 +27,7 @@ def _shown(path: Path) -> str:
 
 def _name_max(path: Path) -> int:
     for parent in (path, *path.parents):
-        if parent.is_dir():
+        if os.path.isdir(parent):  # os.path, not Path: it answers False for a name too long to stat
             with contextlib.suppress(OSError, ValueError):
                 return int(os.pathconf(parent, "PC_NAME_MAX"))
             break
@@ -48,10 +48,10 @@ def prepare_results_dir(path: Path, source: str) -> None:
         if len(os.fsencode(part)) > name_max:
             raise ConfigurationError(f"{source}={_shown(path)} has a directory name of {len(part)} characters; "
                                      f"at most {name_max} are allowed; {allowed}")
-    if path.exists() and not path.is_dir():
+    if os.path.lexists(path) and not os.path.isdir(path):
         raise ConfigurationError(f"{source}={_shown(path)} is a file, not a directory; {allowed}")
     for parent in path.parents:
-        if parent.exists() and not parent.is_dir():
+        if os.path.lexists(parent) and not os.path.isdir(parent):
             raise ConfigurationError(f"{source}={_shown(path)} is under {parent}, which is a file, not a "
                                      f"directory; {allowed}")
     try:

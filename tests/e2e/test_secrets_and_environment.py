@@ -24,7 +24,7 @@ def perf_run(tmp_path: Path, env_extra: dict[str, str], *, cli: bool = False) ->
     scenario = tmp_path / "s.json"
     scenario.write_text(json.dumps(SCENARIO))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("API_", "PERF_", "SCENARIO_"))}
-    env.update(SCENARIO_FILE_NAME=str(scenario), PERF_RESULTS_DIR=str(tmp_path / "results"), **env_extra)
+    env.update({"SCENARIO_FILE_NAME": str(scenario), "PERF_RESULTS_DIR": str(tmp_path / "results"), **env_extra})
     command = [sys.executable, "-m", "perf_tests", "run"] if cli else [
         sys.executable, "-m", "pytest", "test_performance.py", "-p", "no:cacheprovider"]
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
@@ -94,3 +94,74 @@ def test_a_target_that_is_not_kfp_says_so(tmp_path, login_page):
     assert proc.returncode == 2
     assert "got HTML, probably an authentication redirect" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _bad_environment(tmp_path: Path, kind: str) -> tuple[dict[str, str], str]:
+    """An environment with one bad variable (issue 11, item 13) and the text its error must hold."""
+    if kind == "two-line token file":
+        token = tmp_path / "token"
+        token.write_text(f"{TOKEN}\nsecond-{TOKEN}\n")
+        return {"API_HOST": "localhost", "API_TOKEN_FILE": str(token)}, "API_TOKEN_FILE"
+    if kind == "token file /dev/zero":
+        return {"API_HOST": "localhost", "API_TOKEN_FILE": "/dev/zero"}, "not a regular file"
+    if kind == "token file FIFO":
+        fifo = tmp_path / "token.fifo"
+        os.mkfifo(fifo)
+        return {"API_HOST": "localhost", "API_TOKEN_FILE": str(fifo)}, "it is a FIFO, not a regular file"
+    if kind == "CA_BUNDLE missing":
+        return {"API_HOST": "localhost", "CA_BUNDLE": str(tmp_path / "none.pem")}, "CA_BUNDLE="
+    if kind == "CA_BUNDLE not a bundle":
+        bundle = tmp_path / "ca.pem"
+        bundle.write_text("not a certificate\n")
+        return {"API_HOST": "localhost", "CA_BUNDLE": str(bundle)}, "is not a CA bundle"
+    if kind == "REQUEST_TIMEOUT=inf":
+        return {"REQUEST_TIMEOUT": "inf"}, "REQUEST_TIMEOUT='inf': Input should be a finite number"
+    if kind == "API_HOST with a path":
+        return {"API_HOST": "127.0.0.1/pipeline"}, "put the path in API_PATH_PREFIX"
+    if kind == "PERF_RESULTS_DIR is a file":
+        file = tmp_path / "file"
+        file.write_text("x")
+        return {"PERF_RESULTS_DIR": str(file)}, f"PERF_RESULTS_DIR={file} is a file, not a directory"
+    if kind == "PERF_RESULTS_DIR under a file":
+        file = tmp_path / "file"
+        file.write_text("x")
+        return {"PERF_RESULTS_DIR": str(file / "results")}, f"is under {file}, which is a file"
+    assert kind == "PERF_RESULTS_DIR too long"
+    return {"PERF_RESULTS_DIR": str(tmp_path / ("r" * 300))}, "has a directory name of 300 characters"
+
+
+@pytest.mark.parametrize("kind", [
+    "two-line token file", "token file /dev/zero", "token file FIFO", "CA_BUNDLE missing", "CA_BUNDLE not a bundle",
+    "REQUEST_TIMEOUT=inf", "API_HOST with a path", "PERF_RESULTS_DIR is a file", "PERF_RESULTS_DIR under a file",
+    "PERF_RESULTS_DIR too long",
+])
+def test_a_bad_environment_variable_is_one_clear_message_and_exit_2(tmp_path, kind):
+    env, expected = _bad_environment(tmp_path, kind)
+    proc = perf_run(tmp_path, env, cli=True)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert expected in proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert TOKEN not in proc.stdout + proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """A read-only file system (a tmpfs mounted ro): root may write anywhere else."""
+    path = tmp_path / "ro"
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(path)],
+                             capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=False)
+
+
+def test_a_read_only_results_dir_is_one_clear_message_and_exit_2(tmp_path, read_only_dir):
+    proc = perf_run(tmp_path, {"PERF_RESULTS_DIR": str(read_only_dir / "results")}, cli=True)
+    assert proc.returncode == 2
+    assert f"PERF_RESULTS_DIR={read_only_dir / 'results'} cannot be created (Read-only file system)" in proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr

@@ -193,9 +193,8 @@ def test_unreadable_token_file_is_a_clear_error(monkeypatch, tmp_path, kind):
     if kind == "directory":
         path.mkdir()
     monkeypatch.setenv("API_TOKEN_FILE", str(path))
-    auth = load_settings().auth
-    with pytest.raises(ConfigurationError) as info:
-        auth.bearer_token()
+    with pytest.raises(ConfigurationError) as info:  # at load, before anything runs
+        load_settings()
     message = str(info.value)
     assert message.startswith(f"API_TOKEN_FILE={path} cannot be read (")
     assert message.endswith("point it at a readable file holding the bearer token")
@@ -206,7 +205,7 @@ def test_token_file_that_is_not_text_is_a_clear_error(monkeypatch, tmp_path):
     path.write_bytes(b"\xff\xfe" + SECRET.encode("utf-16-le"))
     monkeypatch.setenv("API_TOKEN_FILE", str(path))
     with pytest.raises(ConfigurationError, match="API_TOKEN_FILE"):
-        load_settings().auth.bearer_token()
+        load_settings()
 
 
 def test_empty_path_variables_count_as_unset(monkeypatch):
@@ -241,3 +240,106 @@ def test_settings_groups_read_on_their_own(monkeypatch):
     monkeypatch.setenv("PERF_RESULTS_DIR", "/tmp/results-x")
     assert ConnectionSettings().namespace == "team-a"
     assert ResultsSettings().results_dir == Path("/tmp/results-x")
+
+
+# -- header values, token files, CA bundles, hosts and timeouts (issue 11, items 6 and 13) ----------------
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [("API_TOKEN", f"{SECRET}\nsecond-line", "line break (character 25)"),
+     ("API_COOKIE", f"session={SECRET}\r\nX-Evil: 1", "line break"),
+     ("API_TOKEN", f"{SECRET}\x07", "control or non-ASCII character"),
+     ("API_TOKEN", f"{SECRET}é", "control or non-ASCII character")],
+)
+def test_a_header_value_that_cannot_be_sent_is_a_clear_error_that_does_not_echo_it(monkeypatch, name, value,
+                                                                                    problem):
+    message = config_error(monkeypatch, **{name: value})
+    assert f"{name} cannot be sent as an HTTP header" in message
+    assert problem in message
+    assert SECRET not in message
+
+
+def test_a_two_line_token_file_is_a_clear_error_that_does_not_echo_it(monkeypatch, tmp_path):
+    path = tmp_path / "token"
+    path.write_text(f"{SECRET}\nrefresh-{SECRET}\n", encoding="utf-8")
+    message = config_error(monkeypatch, API_TOKEN_FILE=str(path))
+    assert f"API_TOKEN_FILE={path} does not hold a usable bearer token: it holds a line break" in message
+    assert SECRET not in message
+
+
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "large"])
+def test_a_token_file_is_read_only_if_it_is_a_small_regular_file(monkeypatch, tmp_path, kind):
+    if kind == "fifo":
+        path = tmp_path / "fifo"
+        os.mkfifo(path)  # opening it for reading would wait for a writer forever
+        expected = "it is a FIFO, not a regular file"
+    elif kind == "large":
+        path = tmp_path / "big"
+        path.write_bytes(b"a" * (65 * 1024))
+        expected = "it is larger than 64 KiB"
+    else:
+        path = Path(kind)
+        expected = "it is a character device, not a regular file"
+    message = config_error(monkeypatch, API_TOKEN_FILE=str(path))
+    assert message == (f"API_TOKEN_FILE={path} cannot be read ({expected}"
+                       + ("; it must hold only the bearer token" if kind == "large" else "")
+                       + "); point it at a readable file holding the bearer token")
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [("missing", "cannot be read (No such file or directory); give a PEM file of CA certificates"),
+     ("directory", "is a directory, not a regular file; give a PEM file of CA certificates"),
+     ("not-pem", "is not a CA bundle ("),
+     ("empty", "is not a CA bundle (")],
+)
+def test_a_ca_bundle_that_is_not_one_is_a_clear_error(monkeypatch, tmp_path, kind, expected):
+    path = tmp_path / "ca.pem"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "not-pem":
+        path.write_text("this is not a certificate\n")
+    elif kind == "empty":
+        path.write_text("")
+    message = config_error(monkeypatch, CA_BUNDLE=str(path))
+    assert f"CA_BUNDLE='{path}'" in message
+    assert expected in message
+
+
+def test_a_real_ca_bundle_is_accepted(monkeypatch):
+    import certifi
+
+    monkeypatch.setenv("CA_BUNDLE", certifi.where())
+    assert load_settings().connection.ca_bundle == Path(certifi.where())
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [("127.0.0.1/pipeline", "put the path in API_PATH_PREFIX (API_HOST=127.0.0.1 API_PATH_PREFIX=/pipeline)"),
+     ("kfp.example.com:8443", "put the port in API_PORT (API_HOST=kfp.example.com API_PORT=8443)"),
+     ("kfp example", "is not a host name or IP address")],
+)
+def test_a_host_with_a_path_or_port_says_which_variable_takes_it(monkeypatch, host, expected):
+    message = config_error(monkeypatch, API_HOST=host)
+    assert "API_HOST=" in message
+    assert expected in message
+
+
+@pytest.mark.parametrize("host", ["user:hunter2-password@kfp.example.com", "https://user:hunter2-password@kfp"])
+def test_credentials_in_the_host_are_rejected_without_echoing_them(monkeypatch, host):
+    message = config_error(monkeypatch, API_HOST=host)
+    assert "API_HOST must not hold credentials" in message
+    assert "hunter2" not in message
+
+
+def test_an_ipv6_host_builds_a_bracketed_url(monkeypatch):
+    monkeypatch.setenv("API_HOST", "::1")
+    assert load_settings().connection.url == "http://[::1]:8888"
+
+
+@pytest.mark.parametrize(("value", "expected"), [("inf", "finite number"), ("nan", "finite number"),
+                                                 ("100000", "less than or equal to 86400")])
+def test_a_request_timeout_must_be_finite_and_at_most_a_day(monkeypatch, value, expected):
+    message = config_error(monkeypatch, REQUEST_TIMEOUT=value)
+    assert f"REQUEST_TIMEOUT='{value}'" in message
+    assert expected in message

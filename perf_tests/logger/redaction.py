@@ -1,7 +1,10 @@
-"""Keep secrets (tokens, cookies, kubeconfig credentials) out of every log line and message.
+"""Keep secrets (tokens, cookies, kubeconfig credentials, passwords in URLs) out of every log line,
+message and results file.
 
 Secrets are registered once when settings are read; ``redact`` replaces each registered value, and
-anything shaped like a bearer token or cookie header, with ``***``.
+anything shaped like a bearer token, a cookie header or the password of a ``scheme://user:password@host``
+URL, with ``***``. ``redact_data`` does the same to every string of a JSON-like document (what the run
+writes to summary.json and run.json). Redact before cutting a text short: half a secret no longer matches.
 """
 
 from __future__ import annotations
@@ -9,8 +12,10 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["SecretRedactingFilter", "redact", "register_secret"]
+__all__ = ["SecretRedactingFilter", "redact", "redact_data", "register_secret"]
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -18,6 +23,7 @@ _SHAPES = re.compile(
     r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?bearer\s+)[^\s\"',}]+"
     r"|((?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"
     r"|((?:cookie|set-cookie)[\"']?\s*[:=]\s*[\"']?)[^\"'\n}]+"
+    r"|(\b[a-z][a-z0-9+.-]*://[^\s/?#@:\"']*:)[^\s/?#@\"']+(?=@)"  # scheme://user:PASSWORD@host
 )
 _MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary words
 
@@ -40,7 +46,18 @@ def redact(text: str) -> str:
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, "***")
-    return _SHAPES.sub(lambda m: (m.group(1) or m.group(2) or m.group(3) or "") + "***", text)
+    return _SHAPES.sub(lambda m: (m.group(1) or m.group(2) or m.group(3) or m.group(4) or "") + "***", text)
+
+
+def redact_data(value: Any) -> Any:
+    """A copy of a JSON-like value (dicts, lists, strings) with every string (keys too) redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {redact(key) if isinstance(key, str) else key: redact_data(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(item) for item in value]
+    return value
 
 
 class SecretRedactingFilter(logging.Filter):

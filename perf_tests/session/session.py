@@ -26,7 +26,7 @@ from perf_tests.baseline import Baseline, BaselineOptions, load_baseline_setting
 from perf_tests.config.logging_config import configure_logging
 from perf_tests.config.settings import Settings, load_settings
 from perf_tests.errors import ConfigurationError
-from perf_tests.logger.redaction import register_secret
+from perf_tests.logger.redaction import redact_data, register_secret
 from perf_tests.models.scenario_file import Scenario, load_scenario
 from perf_tests.recorder.events import EventHook
 from perf_tests.recorder.recorder import EVENTS_FILE_NAME, EventsFileWriter, Recorder
@@ -278,6 +278,8 @@ class PerfSession:
             part["verdict"] = verdict.as_json()
             verdicts.append(verdict)
         summary["passed"] = all(v.passed for v in verdicts) and not interrupted
+        # Secrets (a password in a URL, a registered token echoed in a message) never reach a results file.
+        summary = redact_data(summary)
         command = f"python -m perf_tests report {self.results_dir}"
         try:
             write_summary(summary, self.results_dir)
@@ -317,7 +319,8 @@ class PerfSession:
              "allowed_failure_rate": entry.allowed_failure_rate}
             for entry in scenario.entries
         ]
-        write_run_file(self.results_dir, self.run_id, started, scenario.path, scenario.raw, entries, targets)
+        write_run_file(self.results_dir, self.run_id, started, scenario.path, redact_data(scenario.raw), entries,
+                       redact_data(targets))
 
 
 def safe_file_name(name: str) -> str:

@@ -76,12 +76,13 @@ class KfpTarget:
         )
 
     def as_json(self) -> dict[str, Any]:
+        """What results files record about the target (redacted: no credentials of any URL)."""
         return {
             "kind": self.kind,
-            "url": self.url,
+            "url": redact(self.url),
             "version": self.version,
             "multi_user": self.multi_user,
-            "description": self.description,
+            "description": redact(self.description),
         }
 
     def stop(self) -> None:

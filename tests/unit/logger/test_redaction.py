@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from perf_tests.logger.redaction import SecretRedactingFilter, redact, register_secret
+from perf_tests.logger.redaction import SecretRedactingFilter, redact, redact_data, register_secret
 
 
 @pytest.fixture
@@ -107,3 +107,28 @@ def test_a_malformed_log_call_does_not_raise_into_the_caller(secret):
         logger.warning("two values %s %s", secret)
     finally:
         logger.removeHandler(handler)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("GET http://admin:hunter2-pw@kfp.example.com:8888/apis failed",
+      "GET http://admin:***@kfp.example.com:8888/apis failed"),
+     ("targetUrl='https://u:p%40ss;w0rd@llm.internal/v1'", "targetUrl='https://u:***@llm.internal/v1'"),
+     ("postgres://:only-password@db", "postgres://:***@db"),
+     ('{"url": "s3://key:secret-key@bucket/x"}', '{"url": "s3://key:***@bucket/x"}')],
+)
+def test_passwords_in_urls_are_redacted(text, expected):
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize("text", ["http://kfp.example.com:8888/apis", "mailto: bob@example.com", "a:b@c"])
+def test_urls_without_a_password_are_unchanged(text):
+    assert redact(text) == text
+
+
+def test_redact_data_redacts_every_string_of_a_document(secret):
+    document = {"scenario": [{"targetUrl": "http://user:pw-123456@h/v1", "n": 3, "ok": True, "x": None}],
+                f"key-{secret}": (secret, 1.5)}
+    assert redact_data(document) == {"scenario": [{"targetUrl": "http://user:***@h/v1", "n": 3, "ok": True,
+                                                   "x": None}],
+                                     "key-***": ["***", 1.5]}

@@ -116,3 +116,29 @@ def test_reading_a_pod_log_from_a_trickling_api_ends_at_its_total_deadline(trick
     with pytest.raises(TargetError, match="did not get pods/log within 1s"):
         client.read_log("pod", "main")
     assert time.monotonic() - started < 2.5
+
+
+def test_the_process_exits_after_a_hung_entry_is_reported(tmp_path):
+    """A poll that hangs (the server never answers) outlasts the stop grace: the entry is reported hung and
+    the process exits instead of waiting at interpreter exit for the call's 60 s deadline."""
+    from perf_tests.server import EmbeddedKfpServer, SimulatorConfig
+
+    with EmbeddedKfpServer(SimulatorConfig(task_seconds=30.0)) as server:
+        proc, results = start_run(tmp_path, server.port, REQUEST_TIMEOUT="60", PERF_STOP_GRACE="1")
+        try:
+            events = results / "events.jsonl"
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not (events.exists() and '"op":"create_run"' in events.read_text()):
+                time.sleep(0.05)  # polling a file another process writes
+            server.configure(hang_probability=1.0)  # from now on no call is answered
+            hung_from = time.monotonic()
+            stdout, stderr = proc.communicate(timeout=45)
+        finally:
+            proc.kill()
+        exited_in = time.monotonic() - hung_from
+    assert proc.returncode == 1, stderr[-2000:]
+    assert exited_in < 2 + 1 + 10  # the rest of the run time, the grace, writing the results
+    assert "exiting although slow did not stop (reported as hung)" in stderr
+    assert "Traceback" not in stdout + stderr
+    part = json.loads((results / "summary.json").read_text())["scenarios"][0]
+    assert part["status"] == "hung"

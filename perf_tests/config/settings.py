@@ -154,6 +154,16 @@ class ConnectionSettings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return _empty_to_none(value)
 
+    @field_validator("api_path_prefix")
+    @classmethod
+    def _path_only(cls, value: str) -> str:
+        prefix = value.strip()
+        if not prefix:
+            return ""
+        if "://" in prefix or any(char in prefix for char in "?#@ \t"):
+            raise ValueError("give a URL path only, e.g. /pipeline (no scheme, host, query or spaces)")
+        return "/" + prefix.strip("/")
+
     @field_validator("ca_bundle")
     @classmethod
     def _usable_bundle(cls, value: Path | None) -> Path | None:

@@ -66,8 +66,15 @@ class Scheduler:
         """Run every runner to its end; never raises for a runner's failure."""
         if not self.runners:
             return []
-        setups = {r.name: self._spawn(r.setup, f"setup-{r.name}") for r in self.runners}
         aborted_at: float | None = None
+        if self.abort.is_set():
+            # Interrupted before anything started: prepare nothing (nothing to clean up on the target).
+            aborted_at = time.monotonic()
+            for runner in self.runners:
+                runner.stop()
+        setups = {} if aborted_at is not None else {
+            r.name: self._spawn(r.setup, f"setup-{r.name}") for r in self.runners
+        }
         while not all(future.done() for future in setups.values()):
             if self.abort.is_set() and aborted_at is None:
                 aborted_at = time.monotonic()

@@ -55,7 +55,8 @@ class TektonSettings(BaseSettings):
     kubeconfig: str = Field(default="", validation_alias="KUBECONFIG")
     context: str = Field(default="", validation_alias="K8S_CONTEXT")
     in_cluster: Literal["auto", "true", "false"] = Field(default="auto", validation_alias="K8S_IN_CLUSTER")
-    request_timeout: float = Field(default=30.0, gt=0, validation_alias="TEKTON_REQUEST_TIMEOUT")
+    request_timeout: float = Field(default=30.0, gt=0, le=86400, allow_inf_nan=False,
+                                   validation_alias="TEKTON_REQUEST_TIMEOUT")
 
     namespace: str = Field(default="pipelines", min_length=1, validation_alias="TEKTON_NAMESPACE")
     task_namespace: str = Field(default="pipelines", min_length=1, validation_alias="TEKTON_TASK_NAMESPACE")
@@ -71,10 +72,10 @@ class TektonSettings(BaseSettings):
         default="1Gi", pattern=r"^[0-9]+(\.[0-9]+)?([KMGTPE]i?)?$", validation_alias="TEKTON_STORAGE_SIZE"
     )
 
-    timeout_margin: float = Field(default=900.0, ge=0, validation_alias="TEKTON_TIMEOUT_MARGIN")
+    timeout_margin: float = Field(default=900.0, ge=0, allow_inf_nan=False, validation_alias="TEKTON_TIMEOUT_MARGIN")
     watch_timeout: int = Field(default=60, ge=1, validation_alias="TEKTON_WATCH_TIMEOUT")
-    poll_interval: float = Field(default=5.0, gt=0, validation_alias="TEKTON_POLL_INTERVAL")
-    cancel_grace: float = Field(default=15.0, ge=0, validation_alias="TEKTON_CANCEL_GRACE")
+    poll_interval: float = Field(default=5.0, gt=0, allow_inf_nan=False, validation_alias="TEKTON_POLL_INTERVAL")
+    cancel_grace: float = Field(default=15.0, ge=0, allow_inf_nan=False, validation_alias="TEKTON_CANCEL_GRACE")
     log_tail_lines: int = Field(default=20, ge=0, le=1000, validation_alias="TEKTON_LOG_TAIL_LINES")
     keep_pipelineruns: bool = Field(default=False, validation_alias="TEKTON_KEEP_PIPELINERUNS")
 

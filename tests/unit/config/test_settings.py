@@ -343,3 +343,24 @@ def test_a_request_timeout_must_be_finite_and_at_most_a_day(monkeypatch, value, 
     message = config_error(monkeypatch, REQUEST_TIMEOUT=value)
     assert f"REQUEST_TIMEOUT='{value}'" in message
     assert expected in message
+
+
+@pytest.mark.parametrize(("prefix", "url"), [("pipeline", "http://h:8888/pipeline"), ("/a/b/", "http://h:8888/a/b"),
+                                             ("", "http://h:8888")])
+def test_the_path_prefix_is_a_path(monkeypatch, prefix, url):
+    monkeypatch.setenv("API_HOST", "h")
+    monkeypatch.setenv("API_PATH_PREFIX", prefix)
+    assert load_settings().connection.url == url
+
+
+def test_a_path_prefix_that_is_a_url_is_a_clear_error(monkeypatch):
+    message = config_error(monkeypatch, API_HOST="h", API_PATH_PREFIX="https://h/pipeline")
+    assert "API_PATH_PREFIX='https://h/pipeline': Value error, give a URL path only" in message
+
+
+def test_tekton_timeouts_must_be_finite(monkeypatch):
+    from perf_tests.tekton.settings import load_tekton_settings
+
+    monkeypatch.setenv("TEKTON_REQUEST_TIMEOUT", "inf")
+    with pytest.raises(ConfigurationError, match="TEKTON_REQUEST_TIMEOUT='inf': Input should be a finite number"):
+        load_tekton_settings()

@@ -335,3 +335,13 @@ def test_a_setup_that_ignores_the_abort_is_hung_after_the_grace_and_never_execut
     assert "did not finish preparing within 0.5s of the interrupt" in (hung.error or "")
     assert stuck.started_at is None and stuck.returned_at is None  # never executed
     assert ok == RunnerResult("quick", ok=True)
+
+
+def test_an_abort_before_the_run_prepares_nothing(clock, runners):
+    abort = threading.Event()
+    abort.set()
+    made = [make(runners, name, clock, 0.0, 30.0, setup_for=5.0) for name in ("a", "b")]
+    results, took = run(Scheduler(made, clock, abort, progress_interval=None))
+    assert all(r.ok for r in results)
+    assert all(runner.setup_done_at is None for runner in made)  # nothing set up: nothing left on a target
+    assert took < 0.5 + TOLERANCE

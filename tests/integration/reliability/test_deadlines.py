@@ -142,3 +142,38 @@ def test_the_process_exits_after_a_hung_entry_is_reported(tmp_path):
     assert "Traceback" not in stdout + stderr
     part = json.loads((results / "summary.json").read_text())["scenarios"][0]
     assert part["status"] == "hung"
+
+
+EVERY_KFP_MODE = [
+    {"mode": "PIPELINE_RUN", "name": "run", "startTime": 0, "runTime": "3s", "numTimes": 2, "pollInterval": "200ms"},
+    {"mode": "EXPERIMENT", "name": "experiment", "startTime": 0, "runTime": "3s", "numTimes": 2},
+    {"mode": "PIPELINE_UPLOAD", "name": "upload", "startTime": 0, "runTime": "3s", "numTimes": 4},
+    {"mode": "PIPELINE_SCHEDULED_RUN", "name": "scheduled", "startTime": 0, "runTime": "3s",
+     "cron": "0 * * * * *", "pollInterval": "200ms"},
+    {"mode": "RANDOM_GETS", "name": "gets", "startTime": 0, "runTime": "3s", "rate": 5},
+]
+
+
+def test_every_kfp_mode_against_a_trickling_target_ends_with_timeouts(tmp_path):
+    """The class, not one instance: a mode that makes a call without a total deadline hangs here."""
+    scenario = tmp_path / "all.json"
+    scenario.write_text(json.dumps(EVERY_KFP_MODE))
+    results = tmp_path / "results"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("API_", "PERF_", "REQUEST_"))}
+    env.update(API_HOST="127.0.0.1", PERF_RESULTS_DIR=str(results), REQUEST_TIMEOUT="1", PERF_STOP_GRACE="5")
+    with TrickleServer(interval=0.3, fast=HEALTHZ) as server:
+        env["API_PORT"] = str(server.port)
+        started = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "perf_tests", "run", str(scenario)], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+        took = time.monotonic() - started
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert took < 60
+    parts = {part["name"]: part for part in json.loads((results / "summary.json").read_text())["scenarios"]}
+    assert set(parts) == {entry["name"] for entry in EVERY_KFP_MODE}
+    for name, part in parts.items():
+        assert part["status"] != "hung", name
+        errors = {kind for op in part["operations"].values() for kind in op["errors"]}
+        assert errors <= {"timeout"}, (name, errors)
+        assert part["totals"]["failed"] > 0, name

@@ -3,8 +3,11 @@ or a raw urllib3 call past its deadline, and no call is sent twice behind our ba
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+import tokenize
+from pathlib import Path
 
 import pytest
 import urllib3
@@ -129,3 +132,31 @@ def test_a_dropped_connection_is_one_request_and_one_error():
             _close(client)
         by_route = server.stats()["by_route"]
     assert sum(by_route["GET /apis/v2beta1/runs/{run_id}"].values()) == 3
+
+
+# Every place that builds an HTTP client or opens a URL, and why its calls end. A new one fails this test
+# until it is given a total deadline (DeadlinePoolManager, Deadline, aiohttp's ClientTimeout(total=...)).
+_HTTP_CLIENTS = re.compile(r"PoolManager\(|ProxyManager\(|kfp\.Client\(|ApiClient\(|ClientSession\(|"
+                           r"httpx\.(?:Async)?Client\(|urlopen\(|HTTP(?:S)?Connection\(")
+_KNOWN = {
+    "targets/deadline.py",  # the deadline machinery itself
+    "targets/kfp_client.py",  # kfp.Client on a DeadlinePoolManager
+    "targets/kfp_target.py",  # the health check on a DeadlinePoolManager
+    "tekton/client.py",  # ApiClient with install_deadline_pools and a Deadline per call
+    "load/http.py",  # aiohttp.ClientTimeout(total=...) is a total deadline
+    "server/child.py",  # the embedded simulator's own child process on loopback
+    "llm/mock_server.py",  # LLM health probes (urllib, per-read timeout): owned by the LLM code
+    "runners/llm_load.py",
+}
+
+
+def test_every_http_client_of_the_package_is_one_whose_calls_have_a_total_deadline():
+    package = Path(__file__).resolve().parents[3] / "perf_tests"
+    found = set()
+    for path in package.rglob("*.py"):
+        with path.open("rb") as source:  # code only: docstrings and comments may name clients freely
+            code = "".join(token.string for token in tokenize.tokenize(source.readline)
+                           if token.type not in (tokenize.STRING, tokenize.COMMENT, tokenize.ENCODING))
+        if _HTTP_CLIENTS.search(code):
+            found.add(path.relative_to(package).as_posix())
+    assert found <= _KNOWN, f"HTTP clients without a known total deadline: {sorted(found - _KNOWN)}"

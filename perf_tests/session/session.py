@@ -87,7 +87,8 @@ class RunOutcome:
     def failure_message(self) -> str:
         lines = [f"{len([v for v in self.verdicts if not v.passed])} of {len(self.verdicts)} scenario entries failed"]
         if self.interrupted:
-            lines.insert(0, "the run was interrupted")
+            lines.insert(0, "the run was interrupted" + (
+                f"; its results are complete ({SUMMARY_FILE_NAME}, report.html)" if self.summary_written else ""))
         if self.results_error:
             lines.insert(0, self.results_error)
         for verdict in self.verdicts:

@@ -63,6 +63,7 @@ def test_interrupt_stops_cancels_cleans_up_and_writes_results(tmp_path, signum):
         assert proc.returncode != 0
         assert stopped_in < 15
         assert "Traceback" not in stdout + stderr
+        assert "the run was interrupted; its results are complete (summary.json, report.html)" in stderr
         summary = json.loads((results / "summary.json").read_text())
         assert summary["interrupted"] is True
         assert summary["passed"] is False

@@ -14,7 +14,10 @@ Two ways to use it:
 - build the client on ``DeadlinePoolManager(default_seconds, ...)`` (``build_kfp_client`` does);
 - or, for a pool manager a library built (the Kubernetes client), call ``install_deadline_pools`` on it
   and wrap each call, body reading included, in ``with Deadline(seconds, "what"):``, checking
-  ``deadline.expired`` when it fails.
+  ``deadline.expired`` when it fails;
+- for a client that is not urllib3-based (a Prometheus or S3 client, a raw socket), run the call under a
+  ``Deadline`` and give it ``deadline.on_expiry(callback)`` that aborts the call (closes its socket or
+  response); ``cancel_open_deadlines`` (an interrupt) runs those callbacks too.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import math
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -80,6 +83,7 @@ class Deadline:
         self.expires_at = time.monotonic() + self.seconds
         self._lock = threading.Lock()
         self._connections: list[Any] = []
+        self._callbacks: list[Callable[[], object]] = []
         self._expired = False
         self._closed = False
         self._cancelled = ""
@@ -115,11 +119,23 @@ class Deadline:
         if expired:
             _shut_down(connection)
 
+    def on_expiry(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` (from the watchdog thread) when the deadline passes or is cancelled; at once if it
+        already has. For clients that are not urllib3-based: the callback aborts the call."""
+        with self._lock:
+            if self._closed:
+                return
+            self._callbacks.append(callback)
+            expired = self._expired
+        if expired:
+            _run_callback(callback)
+
     def close(self) -> None:
-        """The call is over: forget its connections and never cut them."""
+        """The call is over: forget its connections and callbacks and never cut them."""
         with self._lock:
             self._closed = True
             self._connections.clear()
+            self._callbacks.clear()
 
     @contextlib.contextmanager
     def active(self) -> Iterator[Deadline]:
@@ -146,6 +162,9 @@ class Deadline:
                 return
             self._expired = True
             connections = list(self._connections)
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            _run_callback(callback)
         for connection in connections:
             # A connection back in its pool and reused by a newer call belongs to that call's deadline.
             if getattr(connection, _ATTR, None) is self:
@@ -165,6 +184,13 @@ def current_deadline() -> Deadline | None:
     """The deadline the calling thread's requests run under, if any."""
     deadline: Deadline | None = getattr(_local, "deadline", None)
     return deadline
+
+
+def _run_callback(callback: Callable[[], object]) -> None:
+    try:
+        callback()
+    except Exception:  # one client's odd state must not stop the others being cut
+        logger.debug("a deadline callback failed", exc_info=True)
 
 
 def _shut_down(connection: Any) -> None:

@@ -4,6 +4,7 @@ or a raw urllib3 call past its deadline, and no call is sent twice behind our ba
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import time
 import tokenize
@@ -21,6 +22,7 @@ from perf_tests.targets.deadline import (
     Deadline,
     DeadlineExceeded,
     DeadlinePoolManager,
+    cancel_open_deadlines,
     current_deadline,
     install_deadline_pools,
 )
@@ -160,3 +162,42 @@ def test_every_http_client_of_the_package_is_one_whose_calls_have_a_total_deadli
         if _HTTP_CLIENTS.search(code):
             found.add(path.relative_to(package).as_posix())
     assert found <= _KNOWN, f"HTTP clients without a known total deadline: {sorted(found - _KNOWN)}"
+
+
+def test_a_client_that_is_not_urllib3_based_is_cut_by_its_expiry_callback():
+    """How a Prometheus or S3 client would use it: the callback closes the call's socket."""
+    with TrickleServer(interval=0.2) as server, socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        started = time.monotonic()
+        with Deadline(0.8, "query prometheus") as deadline:
+            deadline.on_expiry(lambda: sock.shutdown(socket.SHUT_RDWR))
+            while chunk := sock.recv(1):
+                received += chunk
+        assert deadline.expired
+        assert 0.7 <= time.monotonic() - started < 1.5
+        assert received and b"HTTP/1.1 200".startswith(received)  # bytes kept coming: the deadline ended it
+
+
+def test_cancel_open_deadlines_cuts_every_call_under_way(trickle):
+    manager = DeadlinePoolManager(30.0)
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            manager.request("GET", trickle.url + "/slow")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    while len(trickle.requests) < 2:
+        time.sleep(0.01)  # polling what the server received
+    started = time.monotonic()
+    assert cancel_open_deadlines("the run was interrupted") >= 2
+    for thread in threads:
+        thread.join(timeout=5)
+    assert time.monotonic() - started < 1.0
+    assert [str(e) for e in errors] == ["GET /slow was cut short: the run was interrupted"] * 2
+    manager.clear()

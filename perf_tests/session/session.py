@@ -290,9 +290,9 @@ class PerfSession:
             message = (f"could not write {SUMMARY_FILE_NAME} in {self.results_dir} ({exc.strerror or exc}); "
                        f"{EVENTS_FILE_NAME} keeps what was recorded: free space and rebuild the summary and "
                        f"reports with '{command}'")
-            if self.storage_error:
-                message = f"{self.storage_error}; {message}"
             logger.error("%s", message)
+            if self.storage_error:
+                message = f"the run was stopped: {self.storage_error}; {message}"
             return RunOutcome(self.run_id, self.results_dir, summary, verdicts, interrupted=interrupted,
                               results_error=message, summary_written=False)
         self._summary_written = True

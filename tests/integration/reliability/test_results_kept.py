@@ -144,3 +144,34 @@ def test_a_summary_the_disk_refuses_is_one_message_with_the_way_to_rebuild_it(tm
     assert f"python -m perf_tests report {results}" in stderr
     assert (results / "events.jsonl").stat().st_size > 0  # what was recorded is kept
     assert not (results / "summary.json").exists()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 1 MiB tmpfs filled up to its last 24 KiB: the run fills it while it runs (needs mount rights)."""
+    path = tmp_path / "disk"
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(path)], capture_output=True,
+                             check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
+    try:
+        free = os.statvfs(path).f_bavail * os.statvfs(path).f_frsize
+        (path / "filler").write_bytes(b"\0" * max(0, free - 24 * 1024))
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=False)
+
+
+def test_a_disk_that_fills_up_during_the_run_stops_it_with_one_message(tmp_path, small_disk):
+    results = small_disk / "results"
+    proc = perf(tmp_path, results)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1, stderr[-2000:]
+    assert "Logging error" not in stderr
+    assert "Traceback" not in stdout + stderr
+    # One line when it happens, one if the summary cannot be written, and the final message.
+    assert len([line for line in stderr.splitlines() if "No space left on device" in line]) <= 3, stderr
+    assert (results / "events.jsonl").stat().st_size > 0  # what was written is kept
+    if not (results / "summary.json").exists():
+        assert f"python -m perf_tests report {results}" in stderr

@@ -167,3 +167,59 @@ def test_a_slow_server_reports_dropped_arrivals(slow_server: EmbeddedKfpServer, 
     assert attempts_in_events(outcome.events) == result.sent
     dropped_in_file = sum(e.get("counters", {}).get("dropped", 0) for e in outcome.events if e["type"] == "agg")
     assert dropped_in_file == result.dropped
+
+
+# The simulator's route for each endpoint (its /_admin/stats counts requests per route and status).
+ROUTES = {
+    "list_runs": "GET /apis/v2beta1/runs",
+    "get_run": "GET /apis/v2beta1/runs/{run_id}",
+    "list_pipelines": "GET /apis/v2beta1/pipelines",
+    "get_pipeline": "GET /apis/v2beta1/pipelines/{pipeline_id}",
+    "list_pipeline_versions": "GET /apis/v2beta1/pipelines/{pipeline_id}/versions",
+}
+
+
+def attempts_by_operation(events: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per operation, attempts in events.jsonl by outcome: "ok" or the error type."""
+    counts: dict[str, dict[str, int]] = {}
+    for event in events:
+        if event["type"] == "op":
+            outcome = "ok" if event["ok"] else event["error_type"]
+            per = counts.setdefault(event["op"], {})
+            per[outcome] = per.get(outcome, 0) + 1
+        elif event["type"] == "agg":
+            per = counts.setdefault(event["op"], {})
+            per["ok"] = per.get("ok", 0) + event["ok"]
+            for error_type, count in event["errors"].items():
+                per[error_type] = per.get(error_type, 0) + count
+    return counts
+
+
+def test_every_request_the_server_received_is_a_recorded_attempt(fresh_kfp_server: EmbeddedKfpServer,
+                                                                 tmp_path: Path) -> None:
+    # The simulator drops 20% of the connections without an answer. aiohttp would resend each dropped
+    # GET once on a new connection and record the pair as one (slower) attempt; the server's own
+    # counts show whether every request it received is an attempt in events.jsonl.
+    seed(fresh_kfp_server)
+    fresh_kfp_server.configure(drop_probability=0.2, seed=11)
+    fresh_kfp_server.reset(data=False, stats=True)
+    outcome = run_entry(fresh_kfp_server, tmp_path, runTime="3s", rate=100, maxConcurrency=20,
+                        endpoints=dict.fromkeys(ROUTES, 1))
+    result = outcome.runner.result
+    assert result is not None
+    assert result.sent >= 250
+
+    stats = fresh_kfp_server.stats()
+    recorded = attempts_by_operation(outcome.events)
+    assert set(recorded) <= set(ROUTES)
+    for operation, route in ROUTES.items():
+        received = stats["by_route"].get(route, {})
+        attempts = recorded.get(operation, {})
+        assert sum(received.values()) == sum(attempts.values()), (operation, received, attempts)
+        assert received.get("dropped", 0) == attempts.get("connection", 0), (operation, received, attempts)
+        assert received.get("200", 0) == attempts.get("ok", 0), (operation, received, attempts)
+    get_routes = {route for route in stats["by_route"] if route.startswith("GET /apis/")}
+    assert get_routes <= set(ROUTES.values())  # no other read reached the server
+    dropped = sum(counts.get("dropped", 0) for counts in stats["by_route"].values())
+    assert dropped == stats["faults"]["drop"] >= 0.1 * result.sent
+    assert result.failed == dropped

@@ -112,7 +112,9 @@ def test_200_per_second_for_10_seconds(seeded_server: EmbeddedKfpServer, tmp_pat
     assert outcome.results[0].ok, outcome.results[0].error
     result = outcome.runner.result
     assert result is not None
-    assert 1980 <= result.sent <= 2020  # exactly 2000 unless the scheduler stopped it a little early
+    assert result.planned == 2000
+    assert result.sent + result.cut_off == 2000  # the scheduler's stop may come a little early
+    assert result.sent >= 1980
     assert result.dropped == 0
     assert result.failed == 0
 
@@ -157,7 +159,7 @@ def test_a_slow_server_reports_dropped_arrivals(slow_server: EmbeddedKfpServer, 
     scenario = outcome.recorder.scenarios["gets"]
     dropped = sum(stats.counters.get("dropped", 0) for stats in scenario.operations.values())
     assert dropped == result.dropped
-    assert any("could not keep up" in note and f"{result.dropped} of {result.scheduled}" in note
+    assert any("could not keep up" in note and f"{result.dropped} of {result.planned}" in note
                for note in scenario.notes)
     assert scenario.attrs["load"]["dropped"] == result.dropped
     for stats in scenario.operations.values():
@@ -223,3 +225,23 @@ def test_every_request_the_server_received_is_a_recorded_attempt(fresh_kfp_serve
     dropped = sum(counts.get("dropped", 0) for counts in stats["by_route"].values())
     assert dropped == stats["faults"]["drop"] >= 0.1 * result.sent
     assert result.failed == dropped
+
+
+def test_overload_accounting_adds_up_exactly(seeded_server: EmbeddedKfpServer, tmp_path: Path) -> None:
+    # 20,000/s is far more than this machine sends: every planned arrival is still sent, dropped or cut
+    # off when the scheduler stops the entry, and the events and the entry's note say the same.
+    outcome = run_entry(seeded_server, tmp_path, runTime="1.5s", rate=20_000, maxConcurrency=50,
+                        endpoints={"list_runs": 1, "get_run": 1, "healthz": 1})
+    assert outcome.results[0].ok, outcome.results[0].error
+    result = outcome.runner.result
+    assert result is not None
+    assert result.planned == 30_000
+    assert result.sent + result.dropped + result.cut_off == 30_000
+    assert result.dropped > 0
+    assert attempts_in_events(outcome.events) == result.sent
+    dropped_in_file = sum(e.get("counters", {}).get("dropped", 0) for e in outcome.events if e["type"] == "agg")
+    assert dropped_in_file == result.dropped
+    load = outcome.recorder.scenarios["gets"].attrs["load"]
+    assert (load["planned"], load["sent"], load["dropped"], load["cut_off"]) == (
+        30_000, result.sent, result.dropped, result.cut_off)
+    assert any("could not keep up" in note for note in outcome.recorder.scenarios["gets"].notes)

@@ -11,6 +11,11 @@ Example entry::
 
     {"mode": "RANDOM_GETS", "startTime": 0, "runTime": "10m", "rate": 200,
      "endpoints": {"list_runs": 5, "get_run": 3, "healthz": 1}, "pageSize": 20}
+
+An entry written for the original framework (``mode``, ``startTime``, ``runTime`` only; its RANDOM_GETS
+was never implemented there) runs unchanged: without ``rate``, ``stages`` or ``concurrency`` the load
+is ``DEFAULT_RATE`` (10) requests per second, constant, in the default UI-like endpoint mix, a light
+load that any KFP API serves and that still gives hundreds of samples per endpoint in a few minutes.
 """
 
 from __future__ import annotations
@@ -43,7 +48,10 @@ from perf_tests.runners.base_runner import AsyncRunner
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import register
 
-__all__ = ["RandomGetsOptions", "RandomGetsRunner", "RateStage"]
+__all__ = ["DEFAULT_RATE", "RandomGetsOptions", "RandomGetsRunner", "RateStage"]
+
+DEFAULT_RATE = 10.0
+"""Requests per second of an entry that gives neither ``rate`` nor ``stages`` (an original-format entry)."""
 
 
 class RateStage(BaseModel):
@@ -81,7 +89,9 @@ class RandomGetsOptions(ScenarioEntry):
 
     mode: Literal["RANDOM_GETS"]
     rate: float | None = Field(
-        default=None, gt=0, description="Requests per second (constant or poisson); or give stages."
+        default=None, gt=0,
+        description=f"Requests per second (constant or poisson); or give stages. Default {DEFAULT_RATE:g} "
+        "when neither rate nor stages is given.",
     )
     stages: list[RateStage] | None = Field(
         default=None, description="Rate steps [{rate, duration, ramp?/rampTo?}] instead of one rate."
@@ -145,8 +155,10 @@ class RandomGetsOptions(ScenarioEntry):
             return self
         if self.concurrency is not None:
             raise ValueError("'concurrency' is for arrival 'concurrent'; use maxConcurrency to cap an open loop")
-        if (self.rate is None) == (self.stages is None):
+        if self.rate is not None and self.stages is not None:
             raise ValueError("give exactly one of 'rate' (requests per second) or 'stages'")
+        if self.rate is None and self.stages is None:
+            self.rate = DEFAULT_RATE  # an original-format entry: mode, startTime and runTime only
         if self.stages is not None:
             if not self.stages:
                 raise ValueError("'stages' needs at least one step")

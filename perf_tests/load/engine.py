@@ -95,6 +95,7 @@ class LoadResult:
     planned: int = 0
     cut_off: int = 0
     cut_off_due: int = 0
+    open_loop: bool = True
 
     @property
     def achieved_rate(self) -> float:
@@ -112,19 +113,20 @@ class LoadResult:
         return self.dropped == 0
 
     def describe(self) -> str:
-        """One line for logs and the scenario summary."""
-        text = (
-            f"{self.arrival}: {self.sent} sent in {self.elapsed:.1f}s ({self.achieved_rate:.1f}/s), "
-            f"{self.ok} ok, {self.failed} failed"
-        )
+        """One line for logs and the scenario summary; for an open loop it accounts for every arrival."""
+        sent = (f"{self.sent} sent in {self.elapsed:.1f}s ({self.achieved_rate:.1f}/s), {self.ok} ok, "
+                f"{self.failed} failed")
+        if not self.open_loop:
+            return f"{self.arrival}: {sent}"
+        text = f"{self.arrival}: {self.planned} arrivals planned, {sent}"
         if self.dropped:
             text += (
-                f"; could not keep up: {self.dropped} of {self.planned} arrivals dropped "
+                f"; could not keep up: {self.dropped} dropped "
                 f"({self.dropped - self.dropped_late} at the concurrency cap, {self.dropped_late} too late)"
             )
         if self.cut_off:
-            due = f", {self.cut_off_due} of them already due" if self.cut_off_due else ""
-            text += f"; {self.cut_off} of {self.planned} planned arrivals not reached when the run stopped{due}"
+            due = f" ({self.cut_off_due} of them already due)" if self.cut_off_due else ""
+            text += f"; {self.cut_off} not reached when the run stopped{due}"
         return text
 
     def as_json(self) -> dict[str, Any]:
@@ -275,6 +277,7 @@ class LoadEngine(Generic[OpT]):
             planned=self.scheduled + cut_off,
             cut_off=cut_off,
             cut_off_due=self.cut_off_due,
+            open_loop=isinstance(self.arrivals, ScheduledArrivals),
         )
 
     async def _open_loop(self, arrivals: ScheduledArrivals) -> None:
@@ -336,8 +339,9 @@ class LoadEngine(Generic[OpT]):
 
     def _unreached(self, arrivals: ScheduledArrivals, rest: Iterator[float]) -> None:
         """Count the arrivals the dispatcher did not reach: more than ``max_lateness`` late ones as
-        dropped (what the dispatcher would have done), the other due ones as cut off; the ones not yet
-        due are counted by ``_count_rest`` once the requests in flight are done."""
+        dropped (what the dispatcher would have done), the other due ones and the ones not yet due as cut
+        off. The length of a random schedule is only known by walking it: ``_count_rest`` does that once
+        the requests in flight are done, so that the walk does not delay their responses."""
         now = _now()
         start = self._started
         assert start is not None

@@ -55,8 +55,7 @@ def test_overload_stopped_at_the_end_of_the_schedule(server, make_recorder, coll
     assert result.dropped > 0
     assert result.sent == server.hits["/ok"]
     assert "could not keep up" in result.describe()
-    if result.cut_off:
-        assert f"{result.cut_off} not reached when the run stopped" in result.describe()
+    assert result.describe().startswith("constant 50000/s: 75000 arrivals planned, ")
 
 
 def test_overload_with_a_tight_lateness_bound(server, make_recorder, collected):
@@ -69,9 +68,10 @@ def test_overload_with_a_tight_lateness_bound(server, make_recorder, collected):
 def test_an_early_stop_cuts_off_the_rest_of_the_schedule(server, make_recorder, collected):
     result = run_stopped(ConstantArrivals(500, duration=4), make_recorder(), server.url + "/ok", stop_after=0.5)
     assert_adds_up(result, collected, 2000)
-    # Everything due before the stop was reached; the rest of the 4 s schedule is cut off.
-    assert result.cut_off == pytest.approx(2000 - result.elapsed * 500, abs=25)
-    assert result.cut_off >= 1000  # the stop came at 0.5 s (late on a busy machine, but not seconds late)
+    # The stop came about 0.5 s into the 4 s schedule (later on a busy machine): the rest is cut off.
+    assert 2000 - result.elapsed * 500 - 1 <= result.cut_off <= 2000 - 0.4 * 500
+    assert result.cut_off >= 1000
+    assert f"; {result.cut_off} not reached when the run stopped" in result.describe()
 
 
 @pytest.mark.parametrize(

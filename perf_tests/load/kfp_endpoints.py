@@ -185,12 +185,13 @@ class KfpGetsWorkload:
             assert endpoint.spec.needs is not None
             kind = endpoint.spec.needs.rstrip("s")
             if endpoint.urls:
-                lines.append(f"{name}: {count} arrivals were sent as {endpoint.fallback.name} before the first "
-                             f"{kind} ids were known")
+                arrivals = "1 arrival was" if count == 1 else f"{count} arrivals were"
+                lines.append(f"{name}: {arrivals} sent as {endpoint.fallback.name} before the first {kind} ids "
+                             "were known")
             else:
+                arrivals = "its 1 arrival was" if count == 1 else f"all its {count} arrivals were"
                 lines.append(f"{name} was never called: no {endpoint.fallback.name} answer listed any "
-                             f"{endpoint.spec.needs}, so all its {count} arrivals were sent as "
-                             f"{endpoint.fallback.name}")
+                             f"{endpoint.spec.needs}, so {arrivals} sent as {endpoint.fallback.name}")
         return lines
 
     async def send(self, operation: KfpEndpoint) -> Mapping[str, Any] | None:

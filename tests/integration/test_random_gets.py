@@ -274,6 +274,7 @@ def test_without_seeding_the_notes_say_which_endpoints_were_never_called(fresh_k
     assert "get_run" not in scenario.operations
     assert scenario.operations["list_runs"].count > 0
     assert any(note.startswith("get_run was never called: no list_runs answer listed any runs, so all its ")
+               and note.endswith(" arrivals were sent as list_runs")
                for note in scenario.notes), scenario.notes
     assert fresh_kfp_server.stats()["objects"]["runs"] == 0
 

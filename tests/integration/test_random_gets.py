@@ -200,11 +200,12 @@ def attempts_by_operation(events: list[dict[str, Any]]) -> dict[str, dict[str, i
 
 def test_every_request_the_server_received_is_a_recorded_attempt(fresh_kfp_server: EmbeddedKfpServer,
                                                                  tmp_path: Path) -> None:
-    # The simulator drops 20% of the connections without an answer. aiohttp would resend each dropped
+    # The simulator drops 20% of the connections without an answer (and answers 10% with a 500, with
+    # some jitter: a mixed fault run). aiohttp would resend each dropped
     # GET once on a new connection and record the pair as one (slower) attempt; the server's own
     # counts show whether every request it received is an attempt in events.jsonl.
     seed(fresh_kfp_server)
-    fresh_kfp_server.configure(drop_probability=0.2, seed=11)
+    fresh_kfp_server.configure(drop_probability=0.2, error_probability=0.1, latency_jitter_ms=5, seed=11)
     fresh_kfp_server.reset(data=False, stats=True)
     outcome = run_entry(fresh_kfp_server, tmp_path, runTime="3s", rate=100, maxConcurrency=20,
                         endpoints=dict.fromkeys(ROUTES, 1))
@@ -221,13 +222,16 @@ def test_every_request_the_server_received_is_a_recorded_attempt(fresh_kfp_serve
         assert sum(received.values()) == sum(attempts.values()), (operation, received, attempts)
         assert received.get("dropped", 0) == attempts.get("connection", 0), (operation, received, attempts)
         assert received.get("200", 0) == attempts.get("ok", 0), (operation, received, attempts)
+        assert received.get("500", 0) == attempts.get("http_500", 0), (operation, received, attempts)
     get_routes = {route for route in stats["by_route"] if route.startswith("GET /apis/")}
     assert get_routes <= set(ROUTES.values())  # no other read reached the server
     # (The entry's own set-up calls, which seed the simulator before the start, are POSTs and may be
     # dropped too; they are retried by design and are not part of the load.)
     dropped = sum(stats["by_route"].get(route, {}).get("dropped", 0) for route in ROUTES.values())
+    errors = sum(stats["by_route"].get(route, {}).get("500", 0) for route in ROUTES.values())
     assert dropped >= 0.1 * result.sent
-    assert result.failed == dropped
+    assert errors > 0
+    assert result.failed == dropped + errors
 
 
 def test_overload_accounting_adds_up_exactly(seeded_server: EmbeddedKfpServer, tmp_path: Path) -> None:

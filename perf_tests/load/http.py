@@ -10,7 +10,9 @@ Nothing is sent twice behind the engine's back: aiohttp resends an idempotent re
 once, on a new connection, when the server closes the connection under it, and times both as one
 request (aio-libs/aiohttp#7363). That hides a server's dropped connections and folds the resend's time
 into the operation, so every session of the engine has it turned off (``open_session``); each request
-the target receives is then one attempt the engine recorded.
+the target receives is then one attempt the engine recorded. Idle connections are closed after
+``DEFAULT_KEEPALIVE`` (30 s), below the usual server and proxy idle timeouts (60-75 s), so that a
+recorded connection failure is the server's doing and not a race with its idle-connection reaper.
 """
 
 from __future__ import annotations

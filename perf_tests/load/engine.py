@@ -8,6 +8,12 @@ closed loop: an arrival that finds ``max_concurrency`` requests in flight, or co
 
 Closed loop (``ConcurrentArrivals``): N workers, each sending its next request when the last ends.
 
+The schedule's accounting always adds up: ``planned == sent + dropped + cut_off``. When the run stops
+(``stop()`` at the entry's end, or ``run()`` cancelled) before the dispatcher reached every arrival,
+the ones it did not reach are counted: those already more than ``max_lateness`` late are dropped (as
+they would have been), the rest are ``cut_off`` (``cut_off_due`` of them were already due: the sender
+was behind). For an endless schedule ``planned`` is what came due before the stop.
+
 For every attempt the engine records, through a ``StreamRecorder``: the send time (the event's start),
 the service time (send to response, the event's duration) and, in open loop, the ``lateness`` (send
 minus due time) and the ``latency`` from the due time (response minus due time, corrected for
@@ -24,9 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -67,7 +74,11 @@ class Workload(Protocol[OpT]):
 
 @dataclass
 class LoadResult:
-    """Totals of one engine run (counts are of arrivals and attempts, times in seconds)."""
+    """Totals of one engine run (counts are of arrivals and attempts, times in seconds).
+
+    ``planned == scheduled + cut_off`` and ``scheduled == sent + dropped``: every arrival of the plan is
+    sent, dropped or cut off by the end of the run (see the module docstring).
+    """
 
     arrival: str
     elapsed: float
@@ -81,6 +92,10 @@ class LoadResult:
     max_in_flight: int
     max_lateness: float
     send_span: float = 0.0
+    planned: int = 0
+    cut_off: int = 0
+    cut_off_due: int = 0
+    open_loop: bool = True
 
     @property
     def achieved_rate(self) -> float:
@@ -98,16 +113,20 @@ class LoadResult:
         return self.dropped == 0
 
     def describe(self) -> str:
-        """One line for logs and the scenario summary."""
-        text = (
-            f"{self.arrival}: {self.sent} sent in {self.elapsed:.1f}s ({self.achieved_rate:.1f}/s), "
-            f"{self.ok} ok, {self.failed} failed"
-        )
+        """One line for logs and the scenario summary; for an open loop it accounts for every arrival."""
+        sent = (f"{self.sent} sent in {self.elapsed:.1f}s ({self.achieved_rate:.1f}/s), {self.ok} ok, "
+                f"{self.failed} failed")
+        if not self.open_loop:
+            return f"{self.arrival}: {sent}"
+        text = f"{self.arrival}: {self.planned} arrivals planned, {sent}"
         if self.dropped:
             text += (
-                f"; could not keep up: {self.dropped} of {self.scheduled} arrivals dropped "
+                f"; could not keep up: {self.dropped} dropped "
                 f"({self.dropped - self.dropped_late} at the concurrency cap, {self.dropped_late} too late)"
             )
+        if self.cut_off:
+            due = f" ({self.cut_off_due} of them already due)" if self.cut_off_due else ""
+            text += f"; {self.cut_off} not reached when the run stopped{due}"
         return text
 
     def as_json(self) -> dict[str, Any]:
@@ -172,6 +191,8 @@ class LoadEngine(Generic[OpT]):
         self._dispatch_end: float | None = None
         self._first_send: float | None = None
         self._last_send = 0.0
+        # Arrivals the dispatcher did not reach when it stopped, still to be counted (see _count_rest).
+        self._rest: Iterator[float] | None = None
         # Totals, updated on the loop thread; reading them from another thread is fine (progress).
         self.scheduled = 0
         self.sent = 0
@@ -180,6 +201,8 @@ class LoadEngine(Generic[OpT]):
         self.dropped = 0
         self.dropped_late = 0
         self.cancelled = 0
+        self.cut_off_due = 0
+        self.cut_off_later = 0  # not yet due when the run stopped
         self.max_in_flight = 0
         self.max_seen_lateness = 0.0
 
@@ -217,13 +240,19 @@ class LoadEngine(Generic[OpT]):
             self._dispatch_end = _now()
             await self._drain()
         finally:
+            if self._dispatch_end is None:
+                self._dispatch_end = _now()
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
             if self._tasks:  # run() itself was cancelled: end the attempts so that each is recorded
+                # One loop turn first: a task cancelled before its first step never runs its body, so it
+                # would be neither sent nor recorded.
+                await asyncio.sleep(0)
                 for task in self._tasks:
                     task.cancel()
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._count_rest()
             self.recorder.flush()
         return self.result()
 
@@ -231,6 +260,7 @@ class LoadEngine(Generic[OpT]):
         """The totals so far."""
         start = self._started if self._started is not None else _now()
         end = self._dispatch_end if self._dispatch_end is not None else _now()
+        cut_off = self.cut_off_due + self.cut_off_later
         return LoadResult(
             arrival=self.arrivals.describe(),
             elapsed=max(end - start, 0.0),
@@ -244,6 +274,10 @@ class LoadEngine(Generic[OpT]):
             max_in_flight=self.max_in_flight,
             max_lateness=self.max_seen_lateness,
             send_span=(self._last_send - self._first_send) if self._first_send is not None else 0.0,
+            planned=self.scheduled + cut_off,
+            cut_off=cut_off,
+            cut_off_due=self.cut_off_due,
+            open_loop=isinstance(self.arrivals, ScheduledArrivals),
         )
 
     async def _open_loop(self, arrivals: ScheduledArrivals) -> None:
@@ -261,40 +295,86 @@ class LoadEngine(Generic[OpT]):
         wall = self.wall_offset
         start = self._started
         assert start is not None
-        for offset in arrivals.offsets():
+        offsets = iter(arrivals.offsets())
+        offset: float | None = None  # taken from the schedule and not yet sent or dropped
+        try:
+            for offset in offsets:
+                due = start + offset
+                now = _now()
+                if now < due:
+                    # The loop's timers are only millisecond-accurate (uvloop may fire early): sleep,
+                    # then check the clock again; a sub-millisecond rest becomes a zero sleep.
+                    while now < due and not self._stopping:
+                        left = due - now
+                        if left > spin:
+                            await sleep(min(left - spin, _LONG_WAIT))
+                        else:
+                            await sleep(0)
+                        now = _now()
+                if self._stopping:
+                    break
+                offset = None
+                self.scheduled += 1
+                operation = pick()
+                late = now - due
+                if late > max_lateness:
+                    self.dropped += 1
+                    self.dropped_late += 1
+                    count(operation.name, "dropped", wall + due)
+                    count(operation.name, "dropped_late", wall + due)
+                    continue
+                if self._in_flight >= cap:
+                    self.dropped += 1
+                    count(operation.name, "dropped", wall + due)
+                    continue
+                self._in_flight += 1
+                if self._in_flight > self.max_in_flight:
+                    self.max_in_flight = self._in_flight
+                task = create_task(attempt(operation, due))
+                tasks.add(task)
+                task.add_done_callback(forget)
+        finally:
+            if offset is not None:  # stopped (or cancelled) before the end of the schedule
+                self._unreached(arrivals, itertools.chain((offset,), offsets))
+
+    def _unreached(self, arrivals: ScheduledArrivals, rest: Iterator[float]) -> None:
+        """Count the arrivals the dispatcher did not reach: more than ``max_lateness`` late ones as
+        dropped (what the dispatcher would have done), the other due ones and the ones not yet due as cut
+        off. The length of a random schedule is only known by walking it: ``_count_rest`` does that once
+        the requests in flight are done, so that the walk does not delay their responses."""
+        now = _now()
+        start = self._started
+        assert start is not None
+        wall = self.wall_offset
+        count = self.recorder.count
+        pick = self.workload.pick
+        late_before = now - self.max_lateness
+        for offset in rest:
             due = start + offset
-            now = _now()
-            if now < due:
-                # The loop's timers are only millisecond-accurate (uvloop may fire early): sleep, then
-                # check the clock again; a sub-millisecond rest becomes a zero sleep (one loop turn).
-                while now < due and not self._stopping:
-                    left = due - now
-                    if left > spin:
-                        await sleep(min(left - spin, _LONG_WAIT))
+            if due > now:
+                if arrivals.duration is not None:  # an endless schedule plans nothing after the stop
+                    planned = arrivals.planned()
+                    if planned is not None:
+                        self.cut_off_later = planned - self.scheduled - self.cut_off_due
                     else:
-                        await sleep(0)
-                    now = _now()
-            if self._stopping:
-                break
-            self.scheduled += 1
-            operation = pick()
-            late = now - due
-            if late > max_lateness:
+                        self.cut_off_later = 1
+                        self._rest = rest
+                return
+            if due < late_before:
+                name = pick().name
+                self.scheduled += 1
                 self.dropped += 1
                 self.dropped_late += 1
-                count(operation.name, "dropped", wall + due)
-                count(operation.name, "dropped_late", wall + due)
-                continue
-            if self._in_flight >= cap:
-                self.dropped += 1
-                count(operation.name, "dropped", wall + due)
-                continue
-            self._in_flight += 1
-            if self._in_flight > self.max_in_flight:
-                self.max_in_flight = self._in_flight
-            task = create_task(attempt(operation, due))
-            tasks.add(task)
-            task.add_done_callback(forget)
+                count(name, "dropped", wall + due)
+                count(name, "dropped_late", wall + due)
+            else:
+                self.cut_off_due += 1
+
+    def _count_rest(self) -> None:
+        """Walk the rest of a schedule whose length is not known in advance (a random one)."""
+        rest, self._rest = self._rest, None
+        if rest is not None:
+            self.cut_off_later += sum(1 for _ in rest)
 
     async def _closed_loop(self, arrivals: ConcurrentArrivals) -> None:
         start = self._started

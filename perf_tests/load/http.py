@@ -5,6 +5,14 @@ aiohttp is used because it is fast enough to generate thousands of requests per 
 allows ``max_connections`` of them (the engine's in-flight cap), applies the request timeout to every
 call, sends the bearer token / cookie headers and uses the target's TLS settings. Redirects are not
 followed: an API call answered with a redirect is an error (usually an authentication proxy).
+
+Nothing is sent twice behind the engine's back: aiohttp resends an idempotent request (GET, PUT, ...)
+once, on a new connection, when the server closes the connection under it, and times both as one
+request (aio-libs/aiohttp#7363). That hides a server's dropped connections and folds the resend's time
+into the operation, so every session of the engine has it turned off (``open_session``); each request
+the target receives is then one attempt the engine recorded. Idle connections are closed after
+``DEFAULT_KEEPALIVE`` (30 s), below the usual server and proxy idle timeouts (60-75 s), so that a
+recorded connection failure is the server's doing and not a race with its idle-connection reaper.
 """
 
 from __future__ import annotations
@@ -54,7 +62,7 @@ def open_session(
         keepalive_timeout=keepalive_timeout,
         ttl_dns_cache=300,
     )
-    return aiohttp.ClientSession(
+    session = aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=timeout),
         headers=dict(headers or {}),
@@ -62,6 +70,23 @@ def open_session(
         cookie_jar=aiohttp.DummyCookieJar(),
         raise_for_status=False,
     )
+    _no_hidden_retry(session)
+    return session
+
+
+def _no_hidden_retry(session: aiohttp.ClientSession) -> None:
+    """Turn off aiohttp's resend of an idempotent request whose connection was closed under it.
+
+    aiohttp has no public switch (aio-libs/aiohttp#10790); its own test client sets this attribute
+    (aio-libs/aiohttp#9396). If a future aiohttp drops the attribute, fail loudly rather than measure
+    hidden resends.
+    """
+    if not hasattr(session, "_retry_connection"):
+        raise RuntimeError(
+            f"aiohttp {aiohttp.__version__} has no ClientSession._retry_connection: the load engine cannot "
+            "turn off aiohttp's hidden resend of requests on closed connections; use aiohttp >=3.11,<4"
+        )
+    session._retry_connection = False
 
 
 def kfp_session(target: KfpTarget, max_connections: int) -> aiohttp.ClientSession:

@@ -4,7 +4,8 @@ Each arrival picks an endpoint by weight. ``get_*`` calls (and ``list_pipeline_v
 they pick one at random from a pool filled from the load's own list responses, refreshed every
 ``refresh_interval`` seconds, so no unmeasured traffic is added. While a pool is empty (a new or empty
 server) such a call falls back to the list call of its resource, which is recorded as that list call
-and fills the pool.
+and fills the pool; ``unserved()`` says afterwards which endpoints were sent as their list call, how
+often, and whether they were ever called at all (for the entry's notes).
 
 List calls send ``page_size``, ``sort_by`` and ``namespace`` and report the ``total_size`` they saw as
 an attribute of their second, so a report can put list latency next to the table size (KFP's ListRuns
@@ -161,6 +162,7 @@ class KfpGetsWorkload:
             if endpoint.spec.needs is not None:
                 endpoint.fallback = self.endpoints[_LIST_OF[endpoint.spec.needs]]
         self._pools = {resource: _Pool() for resource in _RESOURCES}
+        self.fallbacks: dict[str, int] = {}  # endpoint name -> arrivals sent as its list call instead
         chosen = [(self.endpoints[name], weight) for name, weight in mix.items() if weight > 0]
         self._choices = [endpoint for endpoint, _ in chosen]
         self._cumulative = list(itertools.accumulate(weight for _, weight in chosen))
@@ -170,8 +172,27 @@ class KfpGetsWorkload:
         """An endpoint by weight; a call that needs an id falls back to its list call while none is known."""
         endpoint = self._choices[bisect.bisect_right(self._cumulative, self._random() * self._total_weight)]
         if endpoint.fallback is not None and not endpoint.urls:
+            self.fallbacks[endpoint.name] = self.fallbacks.get(endpoint.name, 0) + 1
             return endpoint.fallback
         return endpoint
+
+    def unserved(self) -> list[str]:
+        """One line per endpoint some of whose arrivals were sent as its list call (no id was known)."""
+        lines = []
+        for name, count in sorted(self.fallbacks.items()):
+            endpoint = self.endpoints[name]
+            assert endpoint.fallback is not None
+            assert endpoint.spec.needs is not None
+            kind = endpoint.spec.needs.rstrip("s")
+            if endpoint.urls:
+                arrivals = "1 arrival was" if count == 1 else f"{count} arrivals were"
+                lines.append(f"{name}: {arrivals} sent as {endpoint.fallback.name} before the first {kind} ids "
+                             "were known")
+            else:
+                arrivals = "its 1 arrival was" if count == 1 else f"all its {count} arrivals were"
+                lines.append(f"{name} was never called: no {endpoint.fallback.name} answer listed any "
+                             f"{endpoint.spec.needs}, so {arrivals} sent as {endpoint.fallback.name}")
+        return lines
 
     async def send(self, operation: KfpEndpoint) -> Mapping[str, Any] | None:
         """GET the endpoint (a random id's URL for ``get_*``); raise ``HttpStatusError`` on >= 300."""

@@ -11,6 +11,16 @@ Example entry::
 
     {"mode": "RANDOM_GETS", "startTime": 0, "runTime": "10m", "rate": 200,
      "endpoints": {"list_runs": 5, "get_run": 3, "healthz": 1}, "pageSize": 20}
+
+Against the embedded simulator (never a cluster), ``prepare`` first makes the server hold a few
+pipelines, experiments and runs (``simulatorData``, default 3 / 3 / 20; ``false`` turns it off), so the
+reads that need an id have some: a fresh simulator holds none. When a weighted endpoint still had to be
+sent as its list call (no id known yet, or never), the entry's notes say so.
+
+An entry written for the original framework (``mode``, ``startTime``, ``runTime`` only; its RANDOM_GETS
+was never implemented there) runs unchanged: without ``rate``, ``stages`` or ``concurrency`` the load
+is ``DEFAULT_RATE`` (10) requests per second, constant, in the default UI-like endpoint mix, a light
+load that any KFP API serves and that still gives hundreds of samples per endpoint in a few minutes.
 """
 
 from __future__ import annotations
@@ -42,8 +52,13 @@ from perf_tests.recorder.stream import StreamRecorder
 from perf_tests.runners.base_runner import AsyncRunner
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import register
+from perf_tests.server.seed import SeedError, SeedPlan, seed_simulator
+from perf_tests.targets.kfp_target import EMBEDDED_KIND
 
-__all__ = ["RandomGetsOptions", "RandomGetsRunner", "RateStage"]
+__all__ = ["DEFAULT_RATE", "RandomGetsOptions", "RandomGetsRunner", "RateStage"]
+
+DEFAULT_RATE = 10.0
+"""Requests per second of an entry that gives neither ``rate`` nor ``stages`` (an original-format entry)."""
 
 
 class RateStage(BaseModel):
@@ -81,7 +96,9 @@ class RandomGetsOptions(ScenarioEntry):
 
     mode: Literal["RANDOM_GETS"]
     rate: float | None = Field(
-        default=None, gt=0, description="Requests per second (constant or poisson); or give stages."
+        default=None, gt=0,
+        description=f"Requests per second (constant or poisson); or give stages. Default {DEFAULT_RATE:g} "
+        "when neither rate nor stages is given.",
     )
     stages: list[RateStage] | None = Field(
         default=None, description="Rate steps [{rate, duration, ramp?/rampTo?}] instead of one rate."
@@ -111,6 +128,11 @@ class RandomGetsOptions(ScenarioEntry):
     )
     seed: int | None = Field(default=None, description="Seed for poisson gaps, endpoint and id choices.")
     id_refresh: Seconds = Field(default=5.0, description="How often the id pools are refreshed from lists.")
+    simulator_data: SeedPlan | bool = Field(
+        default=True,
+        description="Against the embedded simulator only: make it hold at least this many pipelines, "
+        "experiments and runs before the start ({pipelines, experiments, runs}; true: 3, 3, 20; false: off).",
+    )
 
     @field_validator("endpoints")
     @classmethod
@@ -145,8 +167,10 @@ class RandomGetsOptions(ScenarioEntry):
             return self
         if self.concurrency is not None:
             raise ValueError("'concurrency' is for arrival 'concurrent'; use maxConcurrency to cap an open loop")
-        if (self.rate is None) == (self.stages is None):
+        if self.rate is not None and self.stages is not None:
             raise ValueError("give exactly one of 'rate' (requests per second) or 'stages'")
+        if self.rate is None and self.stages is None:
+            self.rate = DEFAULT_RATE  # an original-format entry: mode, startTime and runTime only
         if self.stages is not None:
             if not self.stages:
                 raise ValueError("'stages' needs at least one step")
@@ -155,6 +179,12 @@ class RandomGetsOptions(ScenarioEntry):
             if not any(step.rate > 0 or (step.ramp_to or 0) > 0 for step in self.stages):
                 raise ValueError("every step of 'stages' has rate 0")
         return self
+
+    def seed_plan(self) -> SeedPlan | None:
+        """What to seed the embedded simulator with, or None (``simulatorData: false``)."""
+        if self.simulator_data is False:
+            return None
+        return SeedPlan() if self.simulator_data is True else self.simulator_data
 
     def rate_stages(self) -> list[Stage]:
         """The ``stages`` as load-engine steps (``ramp: true`` resolved to the next step's rate)."""
@@ -190,6 +220,29 @@ class RandomGetsRunner(AsyncRunner[RandomGetsOptions]):
         self.engine: LoadEngine[Any] | None = None
         self.result: LoadResult | None = None
 
+    def prepare(self) -> None:
+        """Seed the embedded simulator (only it) so the reads that need an id have some."""
+        target = self.context.require_kfp()
+        plan = self.entry.seed_plan()
+        if plan is None or target.kind != EMBEDDED_KIND:
+            return
+        try:
+            seeded = seed_simulator(target.url, plan, namespace=self._namespace(),
+                                    timeout=target.connection.request_timeout)
+        except SeedError as exc:
+            self.log.warning("could not seed the embedded simulator: %s", exc)
+            self.mark("note", message=f"could not seed the embedded simulator: {exc}")
+            return
+        self.log.info("%s", seeded.describe())
+        if seeded.created:
+            self.mark("note", message=seeded.describe())
+
+    def _namespace(self) -> str | None:
+        target = self.context.require_kfp()
+        if self.entry.namespace is None and target.connection.multi_user:
+            return target.connection.namespace
+        return self.entry.namespace
+
     def stop(self) -> None:
         super().stop()
         engine = self.engine
@@ -199,9 +252,7 @@ class RandomGetsRunner(AsyncRunner[RandomGetsOptions]):
     async def run_async(self) -> None:
         entry = self.entry
         target = self.context.require_kfp()
-        namespace = entry.namespace
-        if namespace is None and target.connection.multi_user:
-            namespace = target.connection.namespace
+        namespace = self._namespace()
         recorder = StreamRecorder(
             self.context.events, entry.name, entry.mode,
             every_request=self.context.settings.results.log_every_request,
@@ -227,6 +278,9 @@ class RandomGetsRunner(AsyncRunner[RandomGetsOptions]):
             self.result = result = await engine.run()
         self.log.info("%s", result.describe())
         self.mark("note", message=result.describe(), attrs={"load": result.as_json()})
+        for line in workload.unserved():
+            self.log.warning("%s", line)
+            self.mark("note", message=line)
 
     def _schedule_start(self, max_lateness: float) -> float | None:
         """The entry's start on the run clock, so arrivals fill [startTime, startTime + runTime); None

@@ -40,3 +40,10 @@ class ScheduledArrivals(ArrivalModel):
     @abstractmethod
     def expected(self, until: float) -> float:
         """The expected number of arrivals in ``[0, until)`` (for summaries and tests)."""
+
+    def planned(self) -> int | None:
+        """How many arrivals ``offsets()`` yields when that is known without walking the schedule.
+
+        None for an endless schedule and for random ones (whose count is only known by walking them).
+        """
+        return None

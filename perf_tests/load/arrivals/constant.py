@@ -33,6 +33,9 @@ class ConstantArrivals(ScheduledArrivals):
             return (i / rate for i in itertools.count())
         return (i / rate for i in range(math.ceil(self.duration * rate)))
 
+    def planned(self) -> int | None:
+        return None if self.duration is None else math.ceil(self.duration * self.rate)
+
     def expected(self, until: float) -> float:
         return float(math.ceil(until * self.rate)) if until > 0 else 0.0
 

@@ -114,6 +114,10 @@ class StagesArrivals(ScheduledArrivals):
                 segment = next_segment
             yield segment.time_at(level)
 
+    def planned(self) -> int | None:
+        """With ``constant``: the levels ``0, 1, 2, ...`` below the profile's total, i.e. its ceiling."""
+        return math.ceil(self._segments[-1].end_total) if self.process == "constant" else None
+
     def expected(self, until: float) -> float:
         """``L(until)``, the number of arrivals the profile asks for by ``until``."""
         for segment in self._segments:

@@ -5,6 +5,7 @@ The server runs in its own thread and event loop on port 0 and answers:
 - ``GET /ok``: 200 at once;
 - ``GET /slow?s=0.3``: 200 after ``s`` seconds (a slow server: it holds the connection);
 - ``GET /status/{code}``: that status;
+- ``GET /drop``: the connection is closed without an answer (like a server dropping it);
 - a KFP-like ``/apis/v2beta1`` with list answers (``runs``, ``experiments``, ``pipelines``, versions),
   get answers and ``healthz``, filled from ``server.ids``.
 
@@ -76,6 +77,7 @@ class LoopbackServer:
         app.router.add_get("/ok", self._ok)
         app.router.add_get("/slow", self._slow)
         app.router.add_get("/status/{code}", self._status)
+        app.router.add_get("/drop", self._drop)
         app.router.add_get("/apis/v2beta1/healthz", self._ok)
         app.router.add_get("/apis/v2beta1/pipelines/{id}/versions", self._versions)
         app.router.add_get("/apis/v2beta1/{kind}", self._list)
@@ -111,6 +113,12 @@ class LoopbackServer:
         if 300 <= code < 400:
             return web.Response(status=code, headers={"Location": "/ok"})
         return web.json_response({"error": "injected", "code": 13, "message": "injected failure"}, status=code)
+
+    async def _drop(self, request: web.Request) -> web.Response:
+        transport = request.transport
+        assert transport is not None
+        transport.abort()
+        raise asyncio.CancelledError  # aiohttp ends the handler without writing an answer
 
     async def _list(self, request: web.Request) -> web.Response:
         kind = request.match_info["kind"]

@@ -132,3 +132,23 @@ def test_descriptions():
     assert StagesArrivals([Stage(1, 60), Stage(1, 30, ramp_to=2)]).describe() == (
         "stages (constant): 1/s for 60s, 1/s->2/s for 30s"
     )
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        ConstantArrivals(7.5, duration=3),
+        ConstantArrivals(3, duration=1 / 3),
+        ConstantArrivals(1000, duration=0.0105),
+        StagesArrivals([Stage(0.5, 7), Stage(3, 2.5, ramp_to=0.1), Stage(0, 1), Stage(10, 0.33)]),
+        StagesArrivals([Stage(2, 1.5)]),
+    ],
+)
+def test_planned_is_exactly_the_number_of_offsets(model):
+    assert model.planned() == len(list(model.offsets()))
+
+
+def test_planned_is_unknown_for_random_and_endless_schedules():
+    assert PoissonArrivals(10, duration=1, seed=1).planned() is None
+    assert StagesArrivals([Stage(2, 1)], process="poisson", seed=1).planned() is None
+    assert ConstantArrivals(5).planned() is None

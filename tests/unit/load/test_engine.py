@@ -201,3 +201,15 @@ def test_cancelling_run_still_records_every_attempt(server, make_recorder, colle
     assert engine.sent >= 5
     assert engine.cancelled == engine.sent
     assert collected.attempts("hung") == engine.sent
+
+
+def test_a_dropped_connection_is_one_recorded_attempt_not_a_hidden_retry(server, make_recorder, collected):
+    # aiohttp resends an idempotent request once when the connection is closed under it; a load
+    # generator must not: every request the server receives is an attempt the engine recorded.
+    urls = [Url("ok", server.url + "/ok"), Url("drop", server.url + "/drop")]
+    result = run_engine(ConstantArrivals(40, duration=1), make_recorder(), *urls, max_connections=4)
+    assert result.sent == 40
+    assert server.hits["/drop"] == collected.attempts("drop") == 20
+    assert server.hits["/ok"] == collected.attempts("ok") == 20
+    assert result.failed == 20
+    assert {e.error_type for e in collected.operations} == {"connection"}

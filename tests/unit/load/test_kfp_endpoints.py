@@ -131,3 +131,36 @@ def test_default_mix_is_ui_like_and_known():
 def test_invalid_mixes(mix, message):
     with pytest.raises(ValueError, match=message):
         KfpGetsWorkload(None, "http://unused", mix)  # type: ignore[arg-type]
+
+
+def test_unserved_says_which_endpoints_were_sent_as_list_calls(server, make_recorder, collected):
+    # Runs exist, pipelines do not: get_run falls back only until list_runs answered; get_pipeline and
+    # list_pipeline_versions never get an id, so they were never called.
+    server.ids["runs"] = ["run-a"]
+    _, workload = run_workload(server, make_recorder(), {"get_run": 2, "get_pipeline": 1,
+                                                        "list_pipeline_versions": 1, "healthz": 1})
+    fallbacks = workload.fallbacks
+    assert set(fallbacks) == {"get_run", "get_pipeline", "list_pipeline_versions"}
+    assert fallbacks["get_pipeline"] + fallbacks["list_pipeline_versions"] == collected.attempts("list_pipelines")
+    lines = workload.unserved()
+    assert lines == [
+        f"get_pipeline was never called: no list_pipelines answer listed any pipelines, so "
+        f"{all_its(fallbacks['get_pipeline'])} sent as list_pipelines",
+        f"get_run: {plural(fallbacks['get_run'])} sent as list_runs before the first run ids were known",
+        f"list_pipeline_versions was never called: no list_pipelines answer listed any pipelines, so "
+        f"{all_its(fallbacks['list_pipeline_versions'])} sent as list_pipelines",
+    ]
+    assert collected.attempts("get_run") > 0
+
+
+def test_nothing_unserved_when_no_endpoint_needs_an_id(server, make_recorder, collected):
+    _, workload = run_workload(server, make_recorder(), {"list_runs": 1, "healthz": 1})
+    assert workload.unserved() == []
+
+
+def plural(count: int) -> str:
+    return "1 arrival was" if count == 1 else f"{count} arrivals were"
+
+
+def all_its(count: int) -> str:
+    return "its 1 arrival was" if count == 1 else f"all its {count} arrivals were"

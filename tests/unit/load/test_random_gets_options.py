@@ -7,7 +7,8 @@ from pydantic import ValidationError
 
 from perf_tests.load import ConcurrentArrivals, ConstantArrivals, PoissonArrivals, StagesArrivals
 from perf_tests.load.kfp_endpoints import DEFAULT_ENDPOINT_MIX, KFP_ENDPOINTS
-from perf_tests.runners.random_gets import RandomGetsOptions, RandomGetsRunner
+from perf_tests.models.scenario_file import build_scenario
+from perf_tests.runners.random_gets import DEFAULT_RATE, RandomGetsOptions, RandomGetsRunner
 from perf_tests.runners.registry import options_models, runner_for
 
 BASE = {"mode": "RANDOM_GETS", "startTime": 0, "runTime": "20s"}
@@ -59,7 +60,6 @@ def test_unknown_endpoints_list_the_valid_ones():
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({}, "exactly one of 'rate'"),
         ({"rate": 5, "stages": [{"rate": 1, "duration": 5}]}, "exactly one of 'rate'"),
         ({"rate": 0}, "greater than 0"),
         ({"arrival": "concurrent"}, "needs 'concurrency'"),
@@ -105,3 +105,26 @@ def test_stages_with_ramps():
         (0.5, 60, None), (1, 60, 2), (2, 60, 4), (1.5, 30, None)
     ]
     assert model.duration == 210
+
+
+def test_an_original_format_entry_runs_at_the_default_rate(tmp_path):
+    # The original framework's entries have mode, startTime and runTime (minutes) only.
+    scenario = build_scenario([{"mode": "RANDOM_GETS", "startTime": 0, "runTime": 2}], options_models(), tmp_path)
+    entry = scenario.entries[0]
+    assert isinstance(entry, RandomGetsOptions)
+    assert entry.rate == DEFAULT_RATE == 10
+    assert entry.stages is None
+    assert entry.endpoints == dict(DEFAULT_ENDPOINT_MIX)
+    model = entry.arrival_model()
+    assert isinstance(model, ConstantArrivals)
+    assert (model.rate, model.duration, model.planned()) == (10, 120, 1200)
+
+
+def test_the_default_rate_is_documented_in_the_schema():
+    description = RandomGetsOptions.model_json_schema(by_alias=True)["properties"]["rate"]["description"]
+    assert "Default 10 when neither rate nor stages is given" in description
+
+
+def test_stages_or_concurrency_take_no_default_rate():
+    assert options(stages=[{"rate": 1, "duration": 5}]).rate is None
+    assert options(arrival="concurrent", concurrency=2).rate is None

@@ -69,14 +69,13 @@ def _matrix_schema(schema: dict[str, Any], model: type[Any]) -> None:
     for key, field_schema in properties.items():
         if key in FIXED_FIELDS or key in ("start_time", "run_time", "matrix_stagger"):
             continue
-        item = {k: v for k, v in field_schema.items() if k not in ("default", "title")}
-        factors[key] = {"type": "array", "minItems": 1, "items": item,
-                        "description": f"Values of {key}, one entry each."}
+        item = {k: v for k, v in field_schema.items() if k not in ("default", "title", "description")}
+        factors[key] = {"type": "array", "minItems": 1, "items": item}
     properties["matrix"] = {
-        "type": "object",
-        "minProperties": 1,
-        "additionalProperties": False,
-        "properties": factors,
+        "anyOf": [
+            {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": factors},
+            {"type": "null"},
+        ],
         "description": properties["matrix"].get("description", ""),
     }
 

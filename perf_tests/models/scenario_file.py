@@ -24,9 +24,18 @@ from perf_tests.models.durations import parse_duration
 from perf_tests.models.fields import check_file_name, expand_user
 from perf_tests.models.scenario import MAX_NAME_LENGTH, EntryFiles, ScenarioEntry, check_matrix
 
-__all__ = ["Scenario", "entry_adapter", "load_scenario", "resolve_scenario_path", "scenario_json_schema"]
+__all__ = [
+    "SCENARIO_SCHEMA_FILE",
+    "Scenario",
+    "entry_adapter",
+    "load_scenario",
+    "resolve_scenario_path",
+    "scenario_json_schema",
+]
 
 SCENARIOS_FOLDER = "scenarios"
+SCENARIO_SCHEMA_FILE = Path(__file__).parent / "schemas" / "scenario.schema.json"
+"""The published JSON Schema of scenario files with the built-in modes (``python -m perf_tests schema``)."""
 _MAX_LABEL = 60
 _MAX_PROBLEMS = 20  # problems listed in one error; the rest are counted
 _MAX_LINE = 1000  # characters of one problem line; a longer one loses its middle
@@ -82,7 +91,8 @@ def entry_adapter(modes: Mapping[str, type[ScenarioEntry]]) -> TypeAdapter[Any]:
 
 
 def scenario_json_schema(modes: Mapping[str, type[ScenarioEntry]]) -> dict[str, Any]:
-    """JSON Schema of a scenario file (a list of entries), for editors."""
+    """JSON Schema of a scenario file (a list of entries), for editors: generated from the options models
+    the loader validates with, ``matrix`` included (``SCENARIO_SCHEMA_FILE`` is it for the built-in modes)."""
     item = entry_adapter(modes).json_schema(by_alias=True)
     defs = item.pop("$defs", {})
     schema: dict[str, Any] = {

@@ -127,7 +127,7 @@ def _compare(old: Path, new: Path, max_regression: str | None, min_samples: int 
     from perf_tests.baseline import baseline_options, compare_summaries, format_comparisons, load_summary
 
     options = baseline_options(max_regression, min_samples, floor_ms)
-    old_summary, new_summary = load_summary(old), load_summary(new)
+    old_summary, new_summary = load_summary(old, "baseline"), load_summary(new, "run")
     comparisons = compare_summaries(old_summary, new_summary, options)
     print(format_comparisons(comparisons, options, f"baseline {old_summary.get('run_id') or old}",
                              f"run {new_summary.get('run_id') or new}"))

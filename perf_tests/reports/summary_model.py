@@ -259,7 +259,7 @@ def summary_problems(document: Any) -> list[str]:
         return [f"expected a JSON object with schemaVersion and scenarios, got {echo_json(document)}"]
     version = document.get("schemaVersion")
     if "schemaVersion" not in document:
-        return ["it has no schemaVersion (every perf-tests summary.json has one)"]
+        return ["it has no schemaVersion, so it is not a perf-tests summary.json"]
     if isinstance(version, int) and not isinstance(version, bool) and version > READ_SCHEMA_VERSION:
         return [f"schemaVersion {version} is newer than this perf-tests reads ({READ_SCHEMA_VERSION}); "
                 "read it with the perf-tests version that wrote it, or upgrade"]

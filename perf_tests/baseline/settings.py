@@ -19,7 +19,7 @@ from pathlib import Path
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from perf_tests.errors import ConfigurationError
+from perf_tests.errors import ConfigurationError, echo
 
 __all__ = ["BaselineOptions", "BaselineSettings", "baseline_options", "load_baseline_settings", "parse_tolerance"]
 
@@ -33,15 +33,15 @@ def parse_tolerance(value: str | float) -> float:
     else:
         match = _TOLERANCE.match(str(value))
         if not match:
-            raise ValueError(f"{value!r} is not a tolerance; write a percentage like 10% or a fraction like 0.1")
+            raise ValueError(f"{echo(value)} is not a tolerance; write a percentage like 10% or a fraction like 0.1")
         number, percent = float(match.group(1)), bool(match.group(2))
     if not math.isfinite(number):
-        raise ValueError(f"{value!r} is not a tolerance; write a percentage like 10% or a fraction like 0.1")
+        raise ValueError(f"{echo(value)} is not a tolerance; write a percentage like 10% or a fraction like 0.1")
     fraction = number / 100.0 if percent else number
     if not percent and fraction > 1:
-        raise ValueError(f"{value!r} is ambiguous; write {number:g}% for a percentage or a fraction up to 1")
+        raise ValueError(f"{echo(value)} is ambiguous; write {number:g}% for a percentage or a fraction up to 1")
     if fraction > 10:
-        raise ValueError(f"{value!r} is too large to be a regression tolerance")
+        raise ValueError(f"{echo(value)} is too large to be a regression tolerance")
     return fraction
 
 
@@ -90,7 +90,7 @@ def load_baseline_settings() -> BaselineSettings:
         problems = []
         for err in exc.errors():
             name = str(err["loc"][0]).upper() if err["loc"] else "?"
-            problems.append(f"{name}={err.get('input')!r}: {str(err['msg']).removeprefix('Value error, ')}")
+            problems.append(f"{name}={echo(err.get('input'))}: {str(err['msg']).removeprefix('Value error, ')}")
         raise ConfigurationError("invalid environment setting: " + "; ".join(problems)) from None
 
 

@@ -192,3 +192,12 @@ def test_a_bad_summary_in_a_process_of_its_own_is_no_traceback(tmp_path):
     assert result.stdout == ""
     assert result.stderr == f"error: run {path} is not a valid perf-tests summary: scenarios: Input should be a " \
                             "list (got 5)\n"
+
+
+@pytest.mark.parametrize("option", ["--max-regression", "--floor-ms"])
+def test_a_long_option_value_is_not_echoed_whole(option, capsys):
+    value = "9" * 100_000 + ("%" if option == "--max-regression" else "")
+    assert main(["compare", str(VALID_SUMMARY), str(VALID_SUMMARY), option, value]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {option}")
+    assert len(err) < 300

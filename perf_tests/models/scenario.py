@@ -110,6 +110,16 @@ class EntryFiles:
                 continue
         return None
 
+    def find_dir(self, name: str, folder: str) -> Path | None:
+        """The first candidate that is a folder, or None (never an error for a name the file system rejects)."""
+        for candidate in self.candidates(name, folder):
+            try:
+                if candidate.is_dir():
+                    return candidate.resolve()
+            except (OSError, ValueError):
+                continue
+        return None
+
     def available(self, folder: str, pattern: str = "*") -> list[str]:
         names: set[str] = set()
         for directory in (self.scenario_dir.parent / folder, self.data_dir / folder):

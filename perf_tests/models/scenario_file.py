@@ -156,7 +156,13 @@ def build_scenario(
                 continue
             if not entry.name:
                 entry.name = f"{entry.mode}#{index}"
-            file_problems = entry.check_files(files)
+            try:
+                file_problems = entry.check_files(files)
+            except (OSError, ValueError) as exc:  # a mode's own lookup of a name the file system rejects
+                name = getattr(exc, "filename", None)
+                what = f" {echo(str(name))}" if name else ""
+                file_problems = [f"a file it names{what} cannot be looked up "
+                                 f"({getattr(exc, 'strerror', None) or exc}); use a shorter, plain path"]
             problems.extend(f"entry {_label(index, sub)}: {p}" for p in file_problems)
             if not file_problems:
                 entry.resolve_files(files)

@@ -168,6 +168,8 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         ENTRY + "field 'kkk", "(100000 characters)' is not allowed for mode PIPELINE_RUN; allowed fields: "),
     "value_100k_characters.json": (ENTRY + "field 'numTimes': ", "(100003 characters))"),
     "schedule_cron_100k_characters.json": ("entry 0 (PIPELINE_SCHEDULED_RUN#0): field '(entry)': cron '0 0 0",),
+    "llm_tokenizer_name_too_long.json": (
+        "entry 0 (LLM_LOAD#0): a file it names ", "cannot be looked up (File name too long)"),
     "many_bad_entries.json": ("entry 19 (PIPELINE_RUN#19): field 'numTimes'",
                               "and 980 more problems (fix these first)"),
 }

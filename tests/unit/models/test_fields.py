@@ -87,6 +87,7 @@ def test_file_names_the_file_system_cannot_hold_are_named(name, message):
 def test_entry_files_never_raise_for_names_the_file_system_rejects(name, tmp_path):
     files = EntryFiles(tmp_path / "scenario.json", tmp_path)
     assert files.find(name, "pipeline_files") is None
+    assert files.find_dir(name, "llm") is None
     assert files.candidates(name, "pipeline_files")
 
 

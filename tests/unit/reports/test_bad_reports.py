@@ -201,3 +201,65 @@ def test_a_long_option_value_is_not_echoed_whole(option, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"error: {option}")
     assert len(err) < 300
+
+
+def _rich_summary() -> dict:
+    """The valid summary with every part a reader touches: thresholds, a baseline, lateness, GuideLLM stats."""
+    summary = json.loads(VALID_SUMMARY.read_text(encoding="utf-8"))
+    part = summary["scenarios"][0]
+    part["operations"]["create_run"]["lateness"] = {"mean_ms": 1.0, "p50_ms": 1.0, "p99_ms": 2.0, "max_ms": 3.0}
+    part["operations"]["ttft"] = {"count": 10, "p50_ms": 5.0, "p99_ms": 9.0, "unit": "ms", "source": "guidellm"}
+    part["thresholds"] = [{"threshold": "p95(create_run) < 2s", "metric": "p95", "operation": "create_run",
+                           "comparator": "<", "kind": "latency", "measured": 20.0, "limit": 2000.0,
+                           "measured_text": "20ms", "limit_text": "2s", "passed": True, "message": "ok"}]
+    part["baseline"] = {"path": "old.json", "run_id": "old", "tolerance": 0.1, "regressions": 0, "improvements": 0,
+                        "comparisons": [{"operation": "create_run", "metric": "p95", "kind": "latency",
+                                         "baseline": 19.0, "value": 20.0, "change": 0.05, "status": "unchanged",
+                                         "limit": 21.0, "reason": ""}]}
+    summary["targets"] = {"kfp": {"kind": "embedded-kfp-simulator", "url": "http://127.0.0.1:1", "version": "2",
+                                  "description": "the embedded simulator"}}
+    return summary
+
+
+def _paths(node: object, prefix: tuple = ()) -> list[tuple]:
+    """Every key and index path in a JSON document."""
+    found = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found.extend(_paths(value, (*prefix, key)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(_paths(value, (*prefix, index)))
+    return found
+
+
+REPLACEMENTS = [None, -1, "x", [], {}, True, float("nan"), 1e400, [{}]]
+REPORT_REPLACEMENTS = ("x", [{}])
+
+
+def test_no_replacement_of_any_value_breaks_compare_or_report(tmp_path, capsys):
+    """Every value of a rich summary replaced by each of a few wrong kinds: compare (both ways) and report
+    finish with 0, 1 or 2, never with an exception (a new reader of a new field cannot slip through)."""
+    rich = _rich_summary()
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(rich), encoding="utf-8")
+    bad_dir = tmp_path / "bad"
+    bad_dir.mkdir()
+    bad = bad_dir / "summary.json"
+    paths = _paths(rich)
+    assert len(paths) > 60
+    for path in paths:
+        for replacement in REPLACEMENTS:
+            document = json.loads(json.dumps(rich))
+            node = document
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = replacement
+            bad.write_text(json.dumps(document), encoding="utf-8")
+            commands = [["compare", str(good), str(bad)], ["compare", str(bad), str(good)]]
+            if replacement in REPORT_REPLACEMENTS:  # report writes HTML: a few kinds are enough to be quick
+                commands.append(["report", str(bad_dir)])
+            for argv in commands:
+                code = main(argv)
+                assert code in (0, 1, 2), (path, replacement, argv)
+            capsys.readouterr()

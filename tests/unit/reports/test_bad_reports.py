@@ -237,6 +237,7 @@ REPLACEMENTS = [None, -1, "x", [], {}, True, float("nan"), 1e400, [{}]]
 REPORT_REPLACEMENTS = ("x", [{}])
 
 
+@pytest.mark.slow
 def test_no_replacement_of_any_value_breaks_compare_or_report(tmp_path, capsys):
     """Every value of a rich summary replaced by each of a few wrong kinds: compare (both ways) and report
     finish with 0, 1 or 2, never with an exception (a new reader of a new field cannot slip through)."""

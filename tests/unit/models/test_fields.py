@@ -17,7 +17,8 @@ from perf_tests.models.fields import (
     check_file_name,
     check_json_value,
 )
-from perf_tests.models.scenario import EntryFiles
+from perf_tests.llm.recording import entry_results_dir
+from perf_tests.models.scenario import MAX_NAME_LENGTH, EntryFiles
 from perf_tests.runners.registry import options_models
 
 REPO = Path(__file__).resolve().parents[3]
@@ -119,3 +120,12 @@ def test_echo_cuts_long_values_and_says_how_long_they_were():
     assert echo("x" * 100_000) == f"{'x' * 60!r}... (100000 characters)"
     assert echo_json(["y" * 1000], limit=10) == '["yyyyyyyy... (1004 characters)'
     assert echo_json(float("nan")) == "NaN"
+
+
+@pytest.mark.parametrize("char", ["n", "é", "\u4e2d", "-"])
+def test_the_longest_entry_name_makes_a_folder_the_file_system_can_hold(char, tmp_path):
+    """Entry names become folder names in the results directory (an LLM_LOAD entry's files)."""
+    folder = entry_results_dir(tmp_path, f"~user/{char * MAX_NAME_LENGTH}"[:MAX_NAME_LENGTH])
+    folder.mkdir()
+    (folder / "guidellm.json").write_text("{}", encoding="utf-8")
+    assert folder.parent == tmp_path

@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from perf_tests.errors import echo, echo_json
+from perf_tests.llm.recording import entry_results_dir
 from perf_tests.models.fields import (
     MAX_NAME_BYTES,
     MAX_PARAMS_DEPTH,
@@ -17,7 +18,6 @@ from perf_tests.models.fields import (
     check_file_name,
     check_json_value,
 )
-from perf_tests.llm.recording import entry_results_dir
 from perf_tests.models.scenario import MAX_NAME_LENGTH, EntryFiles
 from perf_tests.runners.registry import options_models
 

@@ -2,9 +2,12 @@
 
 ``run``             run a scenario file and print the results table (exit 0 passed, 1 failed, 2 bad input).
 ``validate``        check scenario files without running them.
-``schema``          print (or write) the JSON Schema of scenario files, for editors.
+``schema``          print (or write) the JSON Schema of scenario files, for editors (generated from the models).
 ``report``          rebuild report.html and summary.csv of a results directory (summary.json too if missing).
 ``compare``         compare two summary.json files without running anything (exit 1 on regressions).
+
+A file that cannot be read as what it should be (scenario, summary.json, events.jsonl, run.json) is one
+``error:`` line naming it, and exit code 2.
 ``summary-schema``  print (or write) the JSON Schema of summary.json, or check summaries against it.
 """
 

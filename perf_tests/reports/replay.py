@@ -64,16 +64,17 @@ class _OpLine(_Line):
 class _AggLine(_Line):
     t: float = Field(ge=0)
     op: str = ""
-    ok: int = Field(default=0, ge=0)
-    errors: dict[str, int] | None = None
+    # Counts are whole numbers when this perf-tests writes them; any finite number >= 0 reads.
+    ok: float = Field(default=0, ge=0)
+    errors: dict[str, float] | None = None
     hist: str | None = None
     values: dict[str, str] | None = None
-    counters: dict[str, int] | None = None
+    counters: dict[str, float] | None = None
     attrs: dict[str, Any] | None = None
 
     @field_validator("errors", "counters")
     @classmethod
-    def _counts(cls, value: dict[str, int] | None) -> dict[str, int] | None:
+    def _counts(cls, value: dict[str, float] | None) -> dict[str, float] | None:
         if value and any(count < 0 for count in value.values()):
             raise ValueError("counts cannot be negative")
         return value

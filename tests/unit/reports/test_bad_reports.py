@@ -63,9 +63,9 @@ EVENTS: dict[str, str] = {
     "scenario_name_list.jsonl": "field 'scenario': Input should be a valid string",
     "scenario_phase_number.jsonl": "an event of type 'scenario': field 'phase': Input should be a valid string (got 3)",
     "agg_errors_list.jsonl": "an event of type 'agg': field 'errors': Input should be an object",
-    "agg_ok_string.jsonl": "field 'ok': Input should be a valid integer (got \"3\")",
+    "agg_ok_string.jsonl": "field 'ok': Input should be a valid number (got \"3\")",
     "agg_values_list.jsonl": "field 'values': Input should be an object",
-    "agg_counters_string.jsonl": "field 'counters.dropped': Input should be a valid integer (got \"many\")",
+    "agg_counters_string.jsonl": "field 'counters.dropped': Input should be a valid number (got \"many\")",
     "metrics_stats_list.jsonl": "an event of type 'metrics': field 'stats': Input should be an object",
     "metrics_success_rate_2.jsonl": "field 'stats': success_rate: Input should be less than or equal to 1",
 }

@@ -264,3 +264,17 @@ def test_no_replacement_of_any_value_breaks_compare_or_report(tmp_path, capsys):
                 code = main(argv)
                 assert code in (0, 1, 2), (path, replacement, argv)
             capsys.readouterr()
+
+
+@pytest.mark.parametrize(("where", "role"), [(0, "baseline"), (1, "run")])
+def test_a_missing_or_unreachable_file_is_named_by_its_role(where, role, capsys, tmp_path):
+    for missing, fragment in ((tmp_path / "nope.json", "does not exist"),
+                              (Path("~nosuchuser/summary.json"), "user 'nosuchuser' has no home directory here"),
+                              (tmp_path / ("x" * 300), "File name too long")):
+        files = [str(VALID_SUMMARY), str(VALID_SUMMARY)]
+        files[where] = str(missing)
+        assert main(["compare", *files]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {role} "), err
+        assert fragment in err
+        assert len(err) < 500

@@ -2,9 +2,12 @@
 
 ``run``             run a scenario file and print the results table (exit 0 passed, 1 failed, 2 bad input).
 ``validate``        check scenario files without running them.
-``schema``          print (or write) the JSON Schema of scenario files, for editors.
+``schema``          print (or write) the JSON Schema of scenario files, for editors (generated from the models).
 ``report``          rebuild report.html and summary.csv of a results directory (summary.json too if missing).
 ``compare``         compare two summary.json files without running anything (exit 1 on regressions).
+
+A file that cannot be read as what it should be (scenario, summary.json, events.jsonl, run.json) is one
+``error:`` line naming it, and exit code 2.
 ``summary-schema``  print (or write) the JSON Schema of summary.json, or check summaries against it.
 """
 
@@ -128,7 +131,7 @@ def _compare(old: Path, new: Path, max_regression: str | None, min_samples: int 
     from perf_tests.baseline import baseline_options, compare_summaries, format_comparisons, load_summary
 
     options = baseline_options(max_regression, min_samples, floor_ms)
-    old_summary, new_summary = load_summary(old), load_summary(new)
+    old_summary, new_summary = load_summary(old, "baseline"), load_summary(new, "run")
     comparisons = compare_summaries(old_summary, new_summary, options)
     print(format_comparisons(comparisons, options, f"baseline {old_summary.get('run_id') or old}",
                              f"run {new_summary.get('run_id') or new}"))

@@ -2,13 +2,43 @@
 
 from __future__ import annotations
 
+import json
+
 __all__ = [
+    "ECHO_LIMIT",
     "ConfigurationError",
     "PerfTestsError",
     "RunnerError",
     "ScenarioError",
     "TargetError",
+    "echo",
+    "echo_json",
 ]
+
+ECHO_LIMIT = 60
+"""Characters of a user's value an error message repeats; the rest is cut (a message is read, not a dump)."""
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def echo(value: object, limit: int = ECHO_LIMIT) -> str:
+    """``repr(value)`` for an error message, cut after ``limit`` characters (with the full length said)."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}... ({len(value)} characters)"
+    return _cut(repr(value), limit)
+
+
+def echo_json(value: object, limit: int = ECHO_LIMIT) -> str:
+    """``value`` as JSON (as the user wrote it) for an error message, cut after ``limit`` characters."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)
+    return _cut(text, limit)
 
 
 class PerfTestsError(Exception):

@@ -20,7 +20,6 @@ comparison of its metric and operation.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import Any, Literal
 
 from perf_tests.baseline.settings import BaselineOptions
 from perf_tests.errors import ConfigurationError
+from perf_tests.reports.summary_model import read_summary
 from perf_tests.thresholds.evaluate import format_value
 from perf_tests.thresholds.verdict import Check
 
@@ -56,23 +56,15 @@ COMPARED_METRICS: tuple[tuple[str, str, str, bool], ...] = (
 _SUCCESS_RATE_FLOOR = 0.01
 
 
-def load_summary(path: str | Path) -> dict[str, Any]:
-    """Read a ``summary.json`` (or the one in a results directory); ``ConfigurationError`` if it is not one."""
-    given = Path(path).expanduser()
-    file = given / "summary.json" if given.is_dir() else given
+def load_summary(path: str | Path, role: str = "baseline") -> dict[str, Any]:
+    """Read a ``summary.json`` (or the one in a results directory), checked; ``ConfigurationError`` naming
+    the file as ``role`` (``baseline`` or ``run``) and what is wrong if it is not one."""
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigurationError(f"baseline {file} does not exist; give a previous run's summary.json") from None
-    except OSError as exc:
-        raise ConfigurationError(f"baseline {file} cannot be read ({exc.strerror or exc})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"baseline {file} is not JSON ({exc}); give a previous run's summary.json") from None
-    if not isinstance(data, dict) or "schemaVersion" not in data or not isinstance(data.get("scenarios"), list):
-        raise ConfigurationError(
-            f"baseline {file} is not a perf-tests summary.json (no schemaVersion and scenarios list)"
-        )
-    return data
+        return read_summary(path, role)
+    except FileNotFoundError as exc:
+        which = "a previous run's" if role == "baseline" else "a run's"
+        raise ConfigurationError(f"{role} {exc.filename or path} does not exist; give {which} summary.json "
+                                 "(or its results directory)") from None
 
 
 @dataclass

@@ -11,6 +11,7 @@ Environment variables (pytest options and ``python -m perf_tests compare`` flags
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from perf_tests.errors import ConfigurationError
+from perf_tests.errors import ConfigurationError, echo
 
 __all__ = ["BaselineOptions", "BaselineSettings", "baseline_options", "load_baseline_settings", "parse_tolerance"]
 
@@ -32,13 +33,15 @@ def parse_tolerance(value: str | float) -> float:
     else:
         match = _TOLERANCE.match(str(value))
         if not match:
-            raise ValueError(f"{value!r} is not a tolerance; write a percentage like 10% or a fraction like 0.1")
+            raise ValueError(f"{echo(value)} is not a tolerance; write a percentage like 10% or a fraction like 0.1")
         number, percent = float(match.group(1)), bool(match.group(2))
+    if not math.isfinite(number):
+        raise ValueError(f"{echo(value)} is not a tolerance; write a percentage like 10% or a fraction like 0.1")
     fraction = number / 100.0 if percent else number
     if not percent and fraction > 1:
-        raise ValueError(f"{value!r} is ambiguous; write {number:g}% for a percentage or a fraction up to 1")
+        raise ValueError(f"{echo(value)} is ambiguous; write {number:g}% for a percentage or a fraction up to 1")
     if fraction > 10:
-        raise ValueError(f"{value!r} is too large to be a regression tolerance")
+        raise ValueError(f"{echo(value)} is too large to be a regression tolerance")
     return fraction
 
 
@@ -55,7 +58,8 @@ class BaselineOptions:
 class BaselineSettings(BaseSettings):
     """The ``PERF_BASELINE*`` and ``PERF_MAX_REGRESSION`` environment variables."""
 
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, populate_by_name=True)
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, populate_by_name=True,
+                                      allow_inf_nan=False)
 
     baseline: Path | None = Field(default=None, validation_alias="PERF_BASELINE")
     max_regression: float = Field(default=0.10, validation_alias="PERF_MAX_REGRESSION")
@@ -86,7 +90,7 @@ def load_baseline_settings() -> BaselineSettings:
         problems = []
         for err in exc.errors():
             name = str(err["loc"][0]).upper() if err["loc"] else "?"
-            problems.append(f"{name}={err.get('input')!r}: {str(err['msg']).removeprefix('Value error, ')}")
+            problems.append(f"{name}={echo(err.get('input'))}: {str(err['msg']).removeprefix('Value error, ')}")
         raise ConfigurationError("invalid environment setting: " + "; ".join(problems)) from None
 
 
@@ -102,8 +106,8 @@ def baseline_options(
         raise ConfigurationError(f"--max-regression: {exc}") from None
     if min_samples is not None and min_samples < 1:
         raise ConfigurationError("--min-samples must be at least 1")
-    if floor_ms is not None and floor_ms < 0:
-        raise ConfigurationError("--floor-ms cannot be negative")
+    if floor_ms is not None and (not math.isfinite(floor_ms) or floor_ms < 0):
+        raise ConfigurationError(f"--floor-ms must be a finite number of milliseconds >= 0 (got {floor_ms:g})")
     return BaselineOptions(
         tolerance,
         defaults.min_samples if min_samples is None else min_samples,

@@ -7,16 +7,77 @@ test start, as in the original framework, or duration strings; they are held in 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Any, ClassVar, get_args
+from typing import Annotated, Any, ClassVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from perf_tests.errors import echo
 from perf_tests.models.durations import Minutes
+from perf_tests.models.fields import FileName, OptionsModel, PipelineParams, expand_user
 from perf_tests.thresholds.parser import check_thresholds
 
-__all__ = ["EntryFiles", "PipelineEntry", "ScenarioEntry"]
+__all__ = [
+    "FIXED_FIELDS",
+    "MAX_MATRIX_COMBINATIONS",
+    "MAX_NAME_LENGTH",
+    "EntryFiles",
+    "MatrixFactors",
+    "PipelineEntry",
+    "ScenarioEntry",
+    "check_matrix",
+]
+
+MAX_NAME_LENGTH = 200
+"""Characters of an entry name (names appear in one-line logs and become file and folder names)."""
+
+MAX_MATRIX_COMBINATIONS = 1000
+"""Entries one ``matrix`` may expand to."""
+
+FIXED_FIELDS = ("mode", "name", "startTime", "runTime", "matrix", "matrixStagger")
+"""Fields a matrix cannot vary: they place and name the expanded entries."""
+
+
+def check_matrix(value: object) -> dict[str, list[Any]]:
+    """A ``matrix`` (factor name -> non-empty list of values, at most ``MAX_MATRIX_COMBINATIONS``
+    combinations); ``ValueError`` saying what is wrong. Used by the model and by the expansion."""
+    if not isinstance(value, dict) or not value:
+        raise ValueError("expected an object of factor name -> list of values, e.g. {\"rate\": [1, 2, 4]}")
+    for factor, values in value.items():
+        if factor in FIXED_FIELDS or factor in ("start_time", "run_time", "matrix_stagger"):
+            raise ValueError(f"factor {echo(factor)} cannot vary; vary a mode field such as rate")
+        if not isinstance(values, list) or not values:
+            raise ValueError(f"factor {echo(factor)} needs a non-empty list of values")
+    count = math.prod(len(values) for values in value.values())
+    if count > MAX_MATRIX_COMBINATIONS:
+        raise ValueError(f"{count} combinations; at most {MAX_MATRIX_COMBINATIONS} are allowed")
+    return value
+
+
+MatrixFactors = Annotated[dict[str, list[Any]], BeforeValidator(check_matrix)]
+"""A ``matrix``: each factor (a field of the mode) with the values it takes, one entry per combination."""
+
+
+def _matrix_schema(schema: dict[str, Any], model: type[Any]) -> None:
+    """Type a mode's ``matrix`` in its JSON Schema: each factor is one of the mode's fields, and its
+    values are lists of what that field takes."""
+    properties: dict[str, Any] = schema.get("properties", {})
+    if "matrix" not in properties:
+        return
+    factors = {}
+    for key, field_schema in properties.items():
+        if key in FIXED_FIELDS or key in ("start_time", "run_time", "matrix_stagger"):
+            continue
+        item = {k: v for k, v in field_schema.items() if k not in ("default", "title", "description")}
+        factors[key] = {"type": "array", "minItems": 1, "items": item}
+    properties["matrix"] = {
+        "anyOf": [
+            {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": factors},
+            {"type": "null"},
+        ],
+        "description": properties["matrix"].get("description", ""),
+    }
 
 
 class EntryFiles:
@@ -27,7 +88,10 @@ class EntryFiles:
         self.data_dir = data_dir
 
     def candidates(self, name: str, folder: str) -> list[Path]:
-        given = Path(name).expanduser()
+        try:
+            given = expand_user(name)
+        except ValueError:  # an unknown ~user: the field's own check (FileName) says so
+            given = Path(name)
         if given.is_absolute():
             return [given]
         return [
@@ -39,8 +103,21 @@ class EntryFiles:
 
     def find(self, name: str, folder: str) -> Path | None:
         for candidate in self.candidates(name, folder):
-            if candidate.is_file():
-                return candidate.resolve()
+            try:
+                if candidate.is_file():
+                    return candidate.resolve()
+            except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+                continue
+        return None
+
+    def find_dir(self, name: str, folder: str) -> Path | None:
+        """The first candidate that is a folder, or None (never an error for a name the file system rejects)."""
+        for candidate in self.candidates(name, folder):
+            try:
+                if candidate.is_dir():
+                    return candidate.resolve()
+            except (OSError, ValueError):
+                continue
         return None
 
     def available(self, folder: str, pattern: str = "*") -> list[str]:
@@ -51,15 +128,15 @@ class EntryFiles:
         return sorted(names)
 
 
-class ScenarioEntry(BaseModel):
-    """Fields every scenario entry has. Subclass it per mode with ``mode: Literal["NAME"]``."""
+class ScenarioEntry(OptionsModel):
+    """Fields every scenario entry has. Subclass it per mode with ``mode: Literal["NAME"]``.
 
-    model_config = ConfigDict(
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=True,
-        validate_default=True,
-    )
+    ``matrix`` and ``matrixStagger`` are expanded by the scenario-file loader before the entries are
+    validated (an expanded entry has neither); they are fields here so that the JSON Schema, generated
+    from these models, has them too.
+    """
+
+    model_config = ConfigDict(validate_default=True, json_schema_extra=_matrix_schema)
 
     # Operation names this mode records, for threshold validation and reports (set per mode).
     operations: ClassVar[tuple[str, ...]] = ()
@@ -76,6 +153,15 @@ class ScenarioEntry(BaseModel):
     )
     allowed_failure_rate: float = Field(
         default=0.0, ge=0.0, le=1.0, description="Failed operations tolerated without thresholds (0..1)."
+    )
+    matrix: MatrixFactors | None = Field(
+        default=None, exclude=True,
+        description="Run the entry once per combination of factor values (factor: a field of the mode -> "
+        f"list of values), one after another; at most {MAX_MATRIX_COMBINATIONS} combinations.",
+    )
+    matrix_stagger: Minutes | None = Field(
+        default=None, exclude=True,
+        description="With matrix: minutes between the starts of the expanded entries (default: runTime).",
     )
 
     @field_validator("run_time")
@@ -95,8 +181,8 @@ class ScenarioEntry(BaseModel):
             raise ValueError("the name holds an invalid character (a lone surrogate escape)") from None
         if any(ord(char) < 32 for char in name):
             raise ValueError("the name cannot hold control characters (newlines, tabs)")
-        if len(name) > 200:
-            raise ValueError("the name is longer than 200 characters")
+        if len(name) > MAX_NAME_LENGTH:
+            raise ValueError(f"the name is longer than {MAX_NAME_LENGTH} characters ({len(name)})")
         return name
 
     @field_validator("thresholds")
@@ -126,10 +212,10 @@ class PipelineEntry(ScenarioEntry):
 
     num_times: int = Field(default=1, ge=1, le=100_000, description="Runs kept in flight (uploads for "
                            "PIPELINE_UPLOAD).")
-    pipeline_file_name: str = Field(
+    pipeline_file_name: FileName = Field(
         default="add_numbers.yaml", description="Pipeline package in test_data/pipeline_files/ or a path."
     )
-    params: dict[str, Any] = Field(default_factory=dict, description="Pipeline arguments of every run.")
+    params: PipelineParams = Field(default_factory=dict, description="Pipeline arguments of every run.")
     pipeline_path: Path | None = Field(default=None, exclude=True, description="Resolved pipeline file.")
 
     def check_files(self, files: EntryFiles) -> list[str]:
@@ -138,7 +224,7 @@ class PipelineEntry(ScenarioEntry):
         looked = ", ".join(str(p) for p in files.candidates(self.pipeline_file_name, "pipeline_files"))
         available = ", ".join(files.available("pipeline_files", "*.yaml")) or "none"
         return [
-            f"field 'pipelineFileName': pipeline file {self.pipeline_file_name!r} not found "
+            f"field 'pipelineFileName': pipeline file {echo(self.pipeline_file_name)} not found "
             f"(looked in {looked}; available: {available})"
         ]
 
@@ -149,7 +235,7 @@ class PipelineEntry(ScenarioEntry):
     def _pipeline_suffix(self) -> PipelineEntry:
         if not self.pipeline_file_name.endswith((".yaml", ".yml", ".json", ".zip", ".tar.gz", ".tgz")):
             raise ValueError(
-                f"pipelineFileName {self.pipeline_file_name!r} must be a compiled pipeline package "
+                f"pipelineFileName {echo(self.pipeline_file_name)} must be a compiled pipeline package "
                 "(.yaml, .yml, .json, .zip, .tar.gz)"
             )
         return self

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +19,26 @@ from typing import Annotated, Any, Union
 from pydantic import Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
-from perf_tests.errors import ScenarioError
+from perf_tests.errors import ScenarioError, echo, echo_json
 from perf_tests.models.durations import parse_duration
-from perf_tests.models.scenario import EntryFiles, ScenarioEntry
+from perf_tests.models.fields import check_file_name, expand_user
+from perf_tests.models.scenario import MAX_NAME_LENGTH, EntryFiles, ScenarioEntry, check_matrix
 
-__all__ = ["Scenario", "entry_adapter", "load_scenario", "resolve_scenario_path", "scenario_json_schema"]
+__all__ = [
+    "SCENARIO_SCHEMA_FILE",
+    "Scenario",
+    "entry_adapter",
+    "load_scenario",
+    "resolve_scenario_path",
+    "scenario_json_schema",
+]
 
 SCENARIOS_FOLDER = "scenarios"
-_MAX_MATRIX_COMBINATIONS = 1000
+SCENARIO_SCHEMA_FILE = Path(__file__).parent / "schemas" / "scenario.schema.json"
+"""The published JSON Schema of scenario files with the built-in modes (``python -m perf_tests schema``)."""
 _MAX_LABEL = 60
+_MAX_PROBLEMS = 20  # problems listed in one error; the rest are counted
+_MAX_LINE = 1000  # characters of one problem line; a longer one loses its middle
 
 
 @dataclass
@@ -49,17 +59,24 @@ def resolve_scenario_path(name: str, data_dir: Path) -> Path:
     """The scenario file ``name`` names: a path as given, or a file in ``<data_dir>/scenarios/``."""
     if not name.strip():
         raise ScenarioError("SCENARIO_FILE_NAME is empty: name a file in test_data/scenarios/ or a path")
-    given = Path(name).expanduser()
+    try:
+        check_file_name(name)
+        given = expand_user(name)
+    except ValueError as exc:
+        raise ScenarioError(f"scenario file name: {exc}") from None
     candidates = [given] if given.is_absolute() else [Path.cwd() / given, data_dir / SCENARIOS_FOLDER / given]
     if not given.suffix:
         candidates += [c.with_suffix(".json") for c in candidates]
     for candidate in candidates:
-        if candidate.is_file():
-            return candidate.resolve()
+        try:
+            if candidate.is_file():
+                return candidate.resolve()
+        except (OSError, ValueError):  # the folder and the name together are too long
+            continue
     folder = data_dir / SCENARIOS_FOLDER
     available = sorted(p.name for p in folder.glob("*.json")) if folder.is_dir() else []
     raise ScenarioError(
-        f"scenario file {name!r} not found (looked in: {', '.join(str(c) for c in candidates)}). "
+        f"scenario file {echo(name)} not found (looked in: {', '.join(str(c) for c in candidates)}). "
         f"Files in {folder}: {', '.join(available) or 'none'}"
     )
 
@@ -74,7 +91,8 @@ def entry_adapter(modes: Mapping[str, type[ScenarioEntry]]) -> TypeAdapter[Any]:
 
 
 def scenario_json_schema(modes: Mapping[str, type[ScenarioEntry]]) -> dict[str, Any]:
-    """JSON Schema of a scenario file (a list of entries), for editors."""
+    """JSON Schema of a scenario file (a list of entries), for editors: generated from the options models
+    the loader validates with, ``matrix`` included (``SCENARIO_SCHEMA_FILE`` is it for the built-in modes)."""
     item = entry_adapter(modes).json_schema(by_alias=True)
     defs = item.pop("$defs", {})
     schema: dict[str, Any] = {
@@ -123,7 +141,7 @@ def build_scenario(
         try:
             expanded = _expand_matrix(item, index)
         except _FieldError as exc:
-            problems.append(f"entry {label}: field {exc.field_name!r}: {exc}")
+            problems.append(f"entry {label}: {exc.line}")
             continue
         except ValueError as exc:
             problems.append(f"entry {label}: field 'matrix': {exc}")
@@ -138,7 +156,13 @@ def build_scenario(
                 continue
             if not entry.name:
                 entry.name = f"{entry.mode}#{index}"
-            file_problems = entry.check_files(files)
+            try:
+                file_problems = entry.check_files(files)
+            except (OSError, ValueError) as exc:  # a mode's own lookup of a name the file system rejects
+                name = getattr(exc, "filename", None)
+                what = f" {echo(str(name))}" if name else ""
+                file_problems = [f"a file it names{what} cannot be looked up "
+                                 f"({getattr(exc, 'strerror', None) or exc}); use a shorter, plain path"]
             problems.extend(f"entry {_label(index, sub)}: {p}" for p in file_problems)
             if not file_problems:
                 entry.resolve_files(files)
@@ -150,8 +174,17 @@ def build_scenario(
     if duplicates:
         problems.append(f"entry names must be unique; repeated: {', '.join(duplicates)}")
     if problems:
-        raise ScenarioError(f"{where}: " + ("\n  " if len(problems) > 1 else "") + "\n  ".join(problems))
+        raise ScenarioError(f"{where}: " + ("\n  " if len(problems) > 1 else "") + "\n  ".join(_bounded(problems)))
     return Scenario(path=path, raw=raw, entries=entries)
+
+
+def _bounded(problems: list[str]) -> list[str]:
+    """At most ``_MAX_PROBLEMS`` lines of at most ``_MAX_LINE`` characters: a message is read, not a dump."""
+    lines = [p if len(p) <= _MAX_LINE else f"{p[:_MAX_LINE * 2 // 3]} ... {p[-_MAX_LINE // 3:]}"
+             for p in problems[:_MAX_PROBLEMS]]
+    if len(problems) > _MAX_PROBLEMS:
+        lines.append(f"and {len(problems) - _MAX_PROBLEMS} more problems (fix these first)")
+    return lines
 
 
 def _read_json_list(path: Path) -> list[Any]:
@@ -211,9 +244,10 @@ def _label(index: int, item: Any) -> str:
 class _FieldError(ValueError):
     """A problem with one named field found while expanding a matrix entry."""
 
-    def __init__(self, field_name: str, message: str) -> None:
+    def __init__(self, field_name: str, message: str, line: str | None = None) -> None:
         super().__init__(message)
         self.field_name = field_name
+        self.line = line or f"field {field_name!r}: {message}"
 
 
 def _seconds_text(seconds: float) -> str:
@@ -229,41 +263,42 @@ def _expand_matrix(item: dict[str, Any], index: int) -> list[dict[str, Any]]:
         if stagger is not None:
             raise ValueError("matrixStagger is only allowed together with matrix")
         return [item]
-    if not isinstance(matrix, dict) or not matrix:
-        raise ValueError("expected an object of factor name -> list of values, e.g. {\"rate\": [1, 2, 4]}")
-    for factor, values in matrix.items():
-        if factor in ("mode", "name", "startTime", "runTime", "matrix", "matrixStagger"):
-            raise ValueError(f"factor {factor!r} cannot vary; vary a mode field such as rate")
-        if not isinstance(values, list) or not values:
-            raise ValueError(f"factor {factor!r} needs a non-empty list of values")
-    count = math.prod(len(values) for values in matrix.values())
-    if count > _MAX_MATRIX_COMBINATIONS:
-        raise ValueError(f"{count} combinations; at most {_MAX_MATRIX_COMBINATIONS} are allowed")
-    combinations = list(itertools.product(*matrix.values()))
+    factors = check_matrix(matrix)
+    combinations = list(itertools.product(*factors.values()))
     base = {k: v for k, v in item.items() if k not in ("matrix", "matrixStagger")}
-    times = {}
-    for field_name, value in (("startTime", item.get("startTime", 0)), ("runTime", item.get("runTime", 0)),
-                              ("matrixStagger", stagger)):
-        if value is None:
-            continue
-        try:
-            times[field_name] = parse_duration(value, 60.0)
-        except ValueError as exc:
-            raise _FieldError(field_name, f"{exc} (got {json.dumps(value)[:80]})") from None
-    start, run = times["startTime"], times["runTime"]
-    step = times.get("matrixStagger", run)
+    start = _matrix_time(item, "startTime")
+    run = _matrix_time(item, "runTime")
+    if run <= 0:
+        raise _FieldError("runTime", f"runTime must be greater than 0 (got {echo_json(item['runTime'])})")
+    step = run if stagger is None else _matrix_time(item, "matrixStagger")
     base_name = item.get("name") or f"{item.get('mode', 'ENTRY')}#{index}"
     expanded = []
     for number, combination in enumerate(combinations):
         sub = dict(base)
-        sub.update(zip(matrix.keys(), combination, strict=True))
+        sub.update(zip(factors.keys(), combination, strict=True))
         sub["startTime"] = _seconds_text(start + number * step)
         sub["runTime"] = _seconds_text(run)
         sub["name"] = f"{base_name}[" + ",".join(
-            f"{factor}={value}" for factor, value in zip(matrix.keys(), combination, strict=True)
+            f"{factor}={value}" for factor, value in zip(factors.keys(), combination, strict=True)
         ) + "]"
+        if isinstance(base_name, str) and len(sub["name"].strip()) > MAX_NAME_LENGTH:
+            raise ValueError(
+                f"the expanded entry names (name and factor values, e.g. {echo(sub['name'])}) would be longer "
+                f"than {MAX_NAME_LENGTH} characters; give a shorter name or shorter values"
+            )
         expanded.append(sub)
     return expanded
+
+
+def _matrix_time(item: dict[str, Any], field_name: str) -> float:
+    """Seconds of a time field of a matrix entry; ``_FieldError`` when it is missing or not a duration."""
+    if field_name not in item:
+        raise _FieldError(field_name, "is required", line=f"field {field_name!r} is required")
+    value = item[field_name]
+    try:
+        return parse_duration(value, 60.0)
+    except ValueError as exc:
+        raise _FieldError(field_name, f"{exc} (got {echo_json(value)})") from None
 
 
 def _describe(
@@ -279,11 +314,11 @@ def _describe(
             lines.append(f"field 'mode' is missing; valid modes: {valid_modes}")
             continue
         if kind == "union_tag_invalid":
-            lines.append(f"field 'mode': unknown mode {item.get('mode')!r}; valid modes: {valid_modes}")
+            lines.append(f"field 'mode': unknown mode {echo(item.get('mode'))}; valid modes: {valid_modes}")
             continue
         if loc and loc[0] in modes and len(modes) > 1:
             loc = loc[1:]  # drop the union tag
-        field_name = ".".join(loc) if loc else "(entry)"
+        field_name = _short(".".join(loc)) if loc else "(entry)"
         top = loc[0] if loc else ""
         model = modes.get(str(item.get("mode")))
         if kind == "extra_forbidden":
@@ -296,17 +331,22 @@ def _describe(
             lines.append(f"field {field_name!r} is required")
             continue
         shown = err.get("input")
-        got = f" (got {json.dumps(shown)[:80]})" if not isinstance(shown, dict) else ""
+        got = f" (got {echo_json(shown, 80)})" if not isinstance(shown, dict) else ""
         message = str(err["msg"]).removeprefix("Value error, ")
         what = "matrix factor" if top in factors else "field"
         lines.append(f"{what} {field_name!r}: {message}{got}")
     return lines
 
 
+def _short(text: str) -> str:
+    """A field name as echoed: an unknown key can be any length."""
+    return text if len(text) <= _MAX_LABEL else f"{text[:_MAX_LABEL]}... ({len(text)} characters)"
+
+
 def _aliases(model: type[ScenarioEntry]) -> list[str]:
     names = []
     for name, info in model.model_fields.items():
-        if info.exclude:
+        if info.exclude:  # resolved paths and matrix/matrixStagger (listed in the docs, not per mode)
             continue
         names.append(info.alias or to_camel(name))
     return names

@@ -20,15 +20,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from perf_tests.errors import ConfigurationError
+from perf_tests.errors import ConfigurationError, echo
+from perf_tests.models.fields import expand_user
 from perf_tests.recorder.recorder import EVENTS_FILE_NAME
 from perf_tests.reports.csv_report import write_summary_csv
 from perf_tests.reports.html_report import write_html_report
 from perf_tests.reports.replay import replay
 from perf_tests.reports.summary import SUMMARY_FILE_NAME, build_summary, write_summary
+from perf_tests.reports.summary_model import PlannedEntry, RunFile, model_problems, problems_text, read_summary
 from perf_tests.thresholds.evaluate import judge_with_thresholds
 
-__all__ = ["RUN_FILE_NAME", "ReportFiles", "rebuild_reports", "summary_from_events", "write_reports", "write_run_file"]
+__all__ = [
+    "RUN_FILE_NAME",
+    "ReportFiles",
+    "read_run_file",
+    "rebuild_reports",
+    "summary_from_events",
+    "write_reports",
+    "write_run_file",
+]
 
 RUN_FILE_NAME = "run.json"
 logger = logging.getLogger(__name__)
@@ -77,13 +87,19 @@ def write_reports(summary: Mapping[str, Any], results_dir: Path) -> tuple[Path, 
     return csv_path, html_path
 
 
-def _read_json(path: Path) -> Any:
+def read_run_file(path: Path) -> RunFile:
+    """``run.json``, checked (an empty one when it does not exist); ``ConfigurationError`` naming the file
+    and what is wrong otherwise."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return None
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"{path} cannot be read as JSON ({exc})") from None
+        return RunFile()
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ConfigurationError(f"{path} cannot be read as JSON ({str(exc)[:200]})") from None
+    problems = model_problems(RunFile, document)
+    if problems:
+        raise ConfigurationError(f"{path} is not a valid perf-tests run.json: {problems_text(problems)}")
+    return RunFile.model_validate(document)
 
 
 def summary_from_events(results_dir: Path) -> dict[str, Any]:
@@ -93,15 +109,13 @@ def summary_from_events(results_dir: Path) -> dict[str, Any]:
     if not events.is_file():
         raise ConfigurationError(f"{results_dir} has neither {SUMMARY_FILE_NAME} nor {EVENTS_FILE_NAME}; "
                                  "is it a perf-tests results directory?")
-    run = _read_json(results_dir / RUN_FILE_NAME)
-    run = run if isinstance(run, dict) else {}
+    run_path = results_dir / RUN_FILE_NAME
+    run = read_run_file(run_path)
     replayed = replay(events)
     recorder = replayed.recorder
-    entries: list[Mapping[str, Any]] = [e for e in run.get("entries") or [] if isinstance(e, Mapping)]
     planned: dict[str, dict[str, Any]] = {
-        str(entry.get("name")): {"mode": entry.get("mode"), "start_offset_s": entry.get("start_offset_s"),
-                                 "run_time_s": entry.get("run_time_s")}
-        for entry in entries
+        entry.name: {"mode": entry.mode, "start_offset_s": entry.start_offset_s, "run_time_s": entry.run_time_s}
+        for entry in run.entries
     }
     for name, record in recorder.scenarios.items():
         planned.setdefault(name, {"mode": record.mode})
@@ -109,26 +123,26 @@ def summary_from_events(results_dir: Path) -> dict[str, Any]:
             record.finished = replayed.last_by_scenario.get(name, record.started)
             record.status = "interrupted"
             record.message = "the run ended before this entry finished (summary rebuilt from events.jsonl)"
-    started = run.get("started") if isinstance(run.get("started"), int | float) else replayed.first
+    started = run.started if run.started is not None else replayed.first
     finished = replayed.last if replayed.last is not None else started
-    scenario_file = run.get("scenario_file")
     summary = build_summary(
-        str(run.get("run_id") or results_dir.name),
+        run.run_id or results_dir.name,
         recorder,
-        run.get("scenario") or [],
-        Path(scenario_file) if scenario_file else None,
+        run.scenario,
+        Path(run.scenario_file) if run.scenario_file else None,
         planned,
-        run.get("targets") or {},
+        {name: target.model_dump(exclude_none=True) for name, target in run.targets.items()},
         float(started or 0.0),
         float(finished or started or 0.0),
         interrupted=True,
     )
-    by_name = {str(entry.get("name")): entry for entry in entries}
+    by_name = {entry.name: (index, entry) for index, entry in enumerate(run.entries)}
     for part in summary["scenarios"]:
-        entry = by_name.get(part["name"], {})
-        thresholds = [str(t) for t in entry.get("thresholds") or []]
-        rate = entry.get("allowed_failure_rate")
-        verdict = judge_with_thresholds(part, float(rate) if isinstance(rate, int | float) else 0.0, thresholds)
+        index, entry = by_name.get(part["name"], (-1, PlannedEntry(name=part["name"])))
+        try:
+            verdict = judge_with_thresholds(part, entry.allowed_failure_rate or 0.0, entry.thresholds)
+        except ValueError as exc:
+            raise ConfigurationError(f"{run_path}: entries[{index}] ({entry.name[:60]}).thresholds: {exc}") from None
         part["verdict"] = verdict.as_json()
     summary["passed"] = False
     summary["rebuilt_from_events"] = True
@@ -138,18 +152,21 @@ def summary_from_events(results_dir: Path) -> dict[str, Any]:
 
 def rebuild_reports(results_dir: Path) -> ReportFiles:
     """Rewrite ``report.html`` and ``summary.csv`` (and ``summary.json`` if missing) of a results directory."""
-    results_dir = results_dir.expanduser()
-    if not results_dir.is_dir():
+    try:
+        results_dir = expand_user(str(results_dir))
+        is_dir = results_dir.is_dir()
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"results directory {echo(str(results_dir))}: {exc}") from None
+    if not is_dir:
         raise ConfigurationError(f"{results_dir} is not a directory; give a run's results directory")
     summary_path = results_dir / SUMMARY_FILE_NAME
-    summary = _read_json(summary_path)
     rebuilt = False
-    if summary is None:
+    try:
+        summary = read_summary(summary_path, "summary")
+    except FileNotFoundError:
         summary = summary_from_events(results_dir)
         summary_path = write_summary(summary, results_dir)
         rebuilt = True
         logger.info("rebuilt %s from %s", summary_path, EVENTS_FILE_NAME)
-    elif not isinstance(summary, dict) or "scenarios" not in summary:
-        raise ConfigurationError(f"{summary_path} is not a perf-tests summary (no scenarios list)")
     csv_path, html_path = write_reports(summary, results_dir)
     return ReportFiles(summary_path, csv_path, html_path, rebuilt)

@@ -1,5 +1,10 @@
 """Reading ``events.jsonl`` back: line by line, tolerating a torn last line (a run killed mid-write),
-and turning each line into the event the runner fired, so a ``Recorder`` can aggregate it again."""
+and turning each line into the event the runner fired, so a ``Recorder`` can aggregate it again.
+
+Every line that is a JSON object is checked against the shape its ``type`` has (finite numbers, counts,
+objects where objects belong); a line that is not is a ``ConfigurationError`` naming the file, the line
+and the field, not a traceback deep in a report. Lines of unknown types are skipped (newer writers).
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,23 @@ from pathlib import Path
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from perf_tests.errors import ConfigurationError, echo_json
 from perf_tests.recorder.events import AggregateRecord, Event, MetricsRecord, OperationEvent, ScenarioMark
 from perf_tests.recorder.recorder import Recorder
 from perf_tests.recorder.stats import new_histogram
+from perf_tests.reports.summary_model import check_operation_stats, error_message
 
-__all__ = ["Replay", "decode_histogram", "event_from_json", "histogram_values", "read_event_lines", "replay"]
+__all__ = [
+    "Replay",
+    "decode_histogram",
+    "event_from_json",
+    "histogram_values",
+    "line_problem",
+    "read_event_lines",
+    "replay",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +42,100 @@ logger = logging.getLogger(__name__)
 _COLLECT_EVERY = 500
 
 
+class _Line(BaseModel):
+    """Fields every events.jsonl line has; strict JSON types, finite numbers, other keys kept."""
+
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
+
+    t: float
+    scenario: str = ""
+    mode: str = ""
+
+
+class _OpLine(_Line):
+    op: str = ""
+    ms: float = Field(default=0.0, ge=0)
+    ok: bool = False
+    error_type: str | None = None
+    error: str | None = None
+    attrs: dict[str, Any] | None = None
+
+
+class _AggLine(_Line):
+    t: float = Field(ge=0)
+    op: str = ""
+    # Counts are whole numbers when this perf-tests writes them; any finite number >= 0 reads.
+    ok: float = Field(default=0, ge=0)
+    errors: dict[str, float] | None = None
+    hist: str | None = None
+    values: dict[str, str] | None = None
+    counters: dict[str, float] | None = None
+    attrs: dict[str, Any] | None = None
+
+    @field_validator("errors", "counters")
+    @classmethod
+    def _counts(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value and any(count < 0 for count in value.values()):
+            raise ValueError("counts cannot be negative")
+        return value
+
+
+class _MetricsLine(_Line):
+    op: str = ""
+    source: str | None = None
+    stats: dict[str, Any] | None = None
+
+    @field_validator("stats")
+    @classmethod
+    def _stats(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        problems = check_operation_stats(value or {})
+        if problems:
+            raise ValueError("; ".join(problems[:3]))
+        return value
+
+
+class _ScenarioLine(_Line):
+    phase: str = ""
+    status: str | None = None
+    message: str | None = None
+    attrs: dict[str, Any] | None = None
+
+
+_LINE_MODELS: dict[str, type[_Line]] = {
+    "op": _OpLine, "agg": _AggLine, "metrics": _MetricsLine, "scenario": _ScenarioLine,
+}
+
+
+def line_problem(item: dict[str, Any]) -> str | None:
+    """What is wrong with one events.jsonl object, or None when it has its type's shape."""
+    kind = item.get("type")
+    model = _LINE_MODELS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        return None
+    try:
+        model.model_validate(item)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        where = ".".join(str(part)[:60] for part in error["loc"]) or "(line)"
+        shown = error.get("input")
+        got = "" if error["type"] == "missing" or isinstance(shown, dict | list) else f" (got {echo_json(shown)})"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        return f"an event of type {item['type']!r}: field {where!r}: {error_message(error)}{got}{more}"
+    return None
+
+
+class _NotJsonConstant(ValueError):
+    pass
+
+
+def _constant(name: str) -> Any:
+    raise _NotJsonConstant(name)
+
+
 def read_event_lines(path: Path) -> Iterator[dict[str, Any]]:
-    """Every JSON object in an events file; lines that are not JSON objects (a torn last line) are skipped."""
+    """Every JSON object in an events file, checked (``line_problem``); lines that are not JSON (a torn last
+    line) are skipped. ``ConfigurationError`` naming the file and line for an object of the wrong shape, or
+    for ``NaN``/``Infinity``, which the writer never writes."""
     if not path.is_file():
         return
     skipped = 0
@@ -42,14 +150,24 @@ def read_event_lines(path: Path) -> Iterator[dict[str, Any]]:
             if not text:
                 continue
             try:
-                item = json.loads(text)
-            except json.JSONDecodeError:
+                item = json.loads(text, parse_constant=_constant)
+            except _NotJsonConstant as exc:
+                raise ConfigurationError(
+                    f"{path} line {number + 1}: {exc} is not a JSON number (events.jsonl is written without "
+                    "NaN or Infinity; was the file edited?)"
+                ) from None
+            except (json.JSONDecodeError, RecursionError):
                 skipped += 1
                 continue
-            if isinstance(item, dict):
-                yield item
-            else:
+            except ValueError as exc:  # an integer with more digits than Python converts
+                raise ConfigurationError(f"{path} line {number + 1}: {str(exc)[:200]}") from None
+            if not isinstance(item, dict):
                 skipped += 1
+                continue
+            problem = line_problem(item)
+            if problem:
+                raise ConfigurationError(f"{path} line {number + 1}: {problem}")
+            yield item
     if skipped:
         logger.warning("%s: skipped %d line(s) that are not JSON objects (torn by a crash?)", path, skipped)
 

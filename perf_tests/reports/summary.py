@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from perf_tests import __version__
-from perf_tests.recorder.recorder import Recorder, ScenarioRecord
+from perf_tests.recorder.recorder import Recorder, ScenarioRecord, finite_json
 
 __all__ = ["SCHEMA_VERSION", "SUMMARY_FILE_NAME", "build_summary", "write_summary"]
 
@@ -125,9 +125,11 @@ def build_summary(
 
 
 def write_summary(summary: Mapping[str, Any], results_dir: Path) -> Path:
-    """Write ``summary.json`` atomically (a crash never leaves half a file)."""
+    """Write ``summary.json`` atomically (a crash never leaves half a file), as strict JSON: a statistic
+    that is NaN or infinite (e.g. from GuideLLM) is written as null, which every JSON reader accepts."""
     path = results_dir / SUMMARY_FILE_NAME
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(finite_json(summary), indent=2, default=str, allow_nan=False) + "\n",
+                   encoding="utf-8")
     tmp.replace(path)
     return path

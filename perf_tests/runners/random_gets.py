@@ -29,8 +29,7 @@ import random
 import time
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator, model_validator
 
 from perf_tests.load import (
     DEFAULT_ENDPOINT_MIX,
@@ -47,6 +46,7 @@ from perf_tests.load import (
     kfp_session,
 )
 from perf_tests.models.durations import Seconds
+from perf_tests.models.fields import OptionsModel
 from perf_tests.models.scenario import ScenarioEntry
 from perf_tests.recorder.stream import StreamRecorder
 from perf_tests.runners.base_runner import AsyncRunner
@@ -61,14 +61,12 @@ DEFAULT_RATE = 10.0
 """Requests per second of an entry that gives neither ``rate`` nor ``stages`` (an original-format entry)."""
 
 
-class RateStage(BaseModel):
+class RateStage(OptionsModel):
     """One step of a ``stages`` profile: ``rate`` per second for ``duration``, optionally ramping.
 
     ``rampTo`` ramps linearly from ``rate`` to that rate over the step; ``ramp: true`` ramps to the next
     step's rate.
     """
-
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
     rate: float = Field(ge=0, description="Requests per second at the start of the step.")
     duration: Seconds = Field(description="How long the step lasts: seconds or a string like '2m'.")

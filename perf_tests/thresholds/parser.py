@@ -40,8 +40,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from perf_tests.errors import echo
+
 __all__ = [
     "COMPARATORS",
+    "MAX_THRESHOLD_LENGTH",
     "METRIC_NAMES",
     "BaselineMargin",
     "Threshold",
@@ -79,6 +82,16 @@ METRIC_NAMES: tuple[str, ...] = (
     "rate", "count", "failed", "success_rate", "error_rate", "dropped",
 )
 """The metric names, as listed in error messages (``pNN`` stands for any percentile)."""
+
+MAX_THRESHOLD_LENGTH = 200
+"""Characters a threshold may have; a longer one is a mistake (and is not echoed whole in the error)."""
+
+_MAX_LISTED = 5  # problems listed in one error; the rest are counted
+
+
+def _shown(text: str) -> str:
+    return echo(text, MAX_THRESHOLD_LENGTH)
+
 
 _PERCENTILE = re.compile(r"p(\d{1,2}(?:\.\d+)?|100)")
 _SHAPE = re.compile(
@@ -159,16 +172,16 @@ def _metric(name: str) -> tuple[str, Kind, str, bool]:
     if match:
         number = float(match.group(1))
         if not 0 < number <= 100:
-            raise ValueError(f"percentile {name!r} must be above p0 and at most p100")
+            raise ValueError(f"percentile {echo(name)} must be above p0 and at most p100")
         return lowered, "latency", f"p{number:g}_ms", True
-    raise ValueError(f"unknown metric {name!r}; valid metrics: {', '.join(METRIC_NAMES)}")
+    raise ValueError(f"unknown metric {echo(name)}; valid metrics: {', '.join(METRIC_NAMES)}")
 
 
 def _amount(text: str, kind: Kind, metric: str, relative_ok: bool) -> tuple[float, bool, bool]:
     """(value in canonical unit, written as a percentage, is a relative percentage) of a limit amount."""
     match = _AMOUNT.match(text.strip())
     if not match:
-        raise ValueError(f"limit {text!r} is not a number{_unit_hint(kind, metric)}")
+        raise ValueError(f"limit {echo(text)} is not a number{_unit_hint(kind, metric)}")
     number = float(match.group("num"))
     unit = (match.group("unit") or "").lower()
     if unit == "%":
@@ -177,20 +190,20 @@ def _amount(text: str, kind: Kind, metric: str, relative_ok: bool) -> tuple[floa
         if kind != "ratio":
             raise ValueError(f"'%' does not apply to {metric}{_unit_hint(kind, metric)}")
         if number > 100:
-            raise ValueError(f"{metric} limit {text!r} is above 100%")
+            raise ValueError(f"{metric} limit {echo(text)} is above 100%")
         return number / 100.0, True, False
     if kind == "latency":
         if unit and unit not in _DURATION_MS:
-            raise ValueError(f"unit {unit!r} does not apply to {metric}{_unit_hint(kind, metric)}")
+            raise ValueError(f"unit {echo(unit)} does not apply to {metric}{_unit_hint(kind, metric)}")
         return number * _DURATION_MS[unit or "ms"], False, False
     if kind == "rate":
         if unit and unit not in _PER_SECOND:
-            raise ValueError(f"unit {unit!r} does not apply to {metric}{_unit_hint(kind, metric)}")
+            raise ValueError(f"unit {echo(unit)} does not apply to {metric}{_unit_hint(kind, metric)}")
         return number * _PER_SECOND[unit or "/s"], False, False
     if unit:
-        raise ValueError(f"unit {unit!r} does not apply to {metric}{_unit_hint(kind, metric)}")
+        raise ValueError(f"unit {echo(unit)} does not apply to {metric}{_unit_hint(kind, metric)}")
     if kind == "ratio" and number > 1:
-        raise ValueError(f"{metric} limit {text!r} must be a fraction from 0 to 1 (or a percentage like 99%)")
+        raise ValueError(f"{metric} limit {echo(text)} must be a fraction from 0 to 1 (or a percentage like 99%)")
     return number, False, False
 
 
@@ -209,26 +222,29 @@ def parse_threshold(text: str, operations: Sequence[str] = (), mode: str = "") -
     unknown metric, or (when ``operations`` is given) an operation the mode does not record."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("a threshold must be a non-empty string like 'p95(create_run) < 2s'")
+    if len(text) > MAX_THRESHOLD_LENGTH:
+        raise ValueError(f"threshold {echo(text)} is longer than {MAX_THRESHOLD_LENGTH} characters")
     shape = _SHAPE.match(text)
     if not shape:
         raise ValueError(
-            f"threshold {text!r} is not of the form 'metric(operation) <comparator> limit', e.g. "
+            f"threshold {_shown(text)} is not of the form 'metric(operation) <comparator> limit', e.g. "
             "'p95(create_run) < 2s', 'success_rate >= 0.99', 'rate(list_runs) >= 190'"
         )
     try:
         name, kind, key, needs_operation = _metric(shape.group("metric"))
     except ValueError as exc:
-        raise ValueError(f"threshold {text!r}: {exc}") from None
+        raise ValueError(f"threshold {_shown(text)}: {exc}") from None
     operation = shape.group("op")
     if operation is not None and not operation:
-        raise ValueError(f"threshold {text!r}: empty operation in {name}(); name one, e.g. {name}(create_run)")
+        raise ValueError(f"threshold {_shown(text)}: empty operation in {name}(); name one, e.g. {name}(create_run)")
     where = f" for mode {mode}" if mode else ""
     if operation is None and needs_operation:
         example = operations[0] if operations else "create_run"
-        raise ValueError(f"threshold {text!r}: {name} needs an operation, e.g. {name}({example})")
+        raise ValueError(f"threshold {_shown(text)}: {name} needs an operation, e.g. {name}({example})")
     if operation is not None and operations and operation not in operations:
         raise ValueError(
-            f"threshold {text!r}: unknown operation {operation!r}{where}; valid operations: {', '.join(operations)}"
+            f"threshold {_shown(text)}: unknown operation {echo(operation)}{where}; "
+            f"valid operations: {', '.join(operations)}"
         )
     limit_text = shape.group("limit")
     value: float | None
@@ -241,15 +257,15 @@ def parse_threshold(text: str, operations: Sequence[str] = (), mode: str = "") -
             try:
                 amount, _, relative = _amount(baseline.group("amount"), kind, name, relative_ok=True)
             except ValueError as exc:
-                raise ValueError(f"threshold {text!r}: {exc}") from None
+                raise ValueError(f"threshold {_shown(text)}: {exc}") from None
             margin = BaselineMargin(1 if baseline.group("sign") == "+" else -1, amount, relative)
     else:
         try:
             value, percent, _ = _amount(limit_text, kind, name, relative_ok=False)
         except ValueError as exc:
-            raise ValueError(f"threshold {text!r}: {exc}") from None
+            raise ValueError(f"threshold {_shown(text)}: {exc}") from None
         if not math.isfinite(value):
-            raise ValueError(f"threshold {text!r}: the limit must be a finite number")
+            raise ValueError(f"threshold {_shown(text)}: the limit must be a finite number")
     return Threshold(
         text=text.strip(),
         metric=name,
@@ -274,5 +290,7 @@ def check_thresholds(texts: Iterable[str], operations: Sequence[str] = (), mode:
         except ValueError as exc:
             problems.append(str(exc))
     if problems:
-        raise ValueError("; ".join(problems))
+        shown = problems[:_MAX_LISTED]
+        more = f"; and {len(problems) - len(shown)} more invalid threshold(s)" if len(problems) > len(shown) else ""
+        raise ValueError("; ".join(shown) + more)
     return parsed

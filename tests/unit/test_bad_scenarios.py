@@ -137,10 +137,48 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "thresholds_bad_percentile.json": (ENTRY + "field 'thresholds'", "p101"),
     "thresholds_bad_unit.json": (ENTRY + "field 'thresholds'", "parsecs"),
     "thresholds_not_strings.json": (ENTRY + "field 'thresholds.0': Input should be a valid string (got 5)",),
+
+    "matrix_null_start_time.json": ("entry 0 (grid): field 'startTime': expected a number of minutes", "(got null)"),
+    "matrix_null_run_time.json": ("entry 0 (grid): field 'runTime': expected a number of minutes", "(got null)"),
+    "matrix_missing_run_time.json": ("entry 0 (grid): field 'runTime' is required",),
+    "matrix_names_too_long.json": ("field 'matrix': the expanded entry names", "would be longer than 200 characters"),
+    "pipeline_name_too_long.json": (
+        ENTRY + "field 'pipelineFileName': ", "is 305 bytes long; a file or folder name can have at most 255 bytes"),
+    "pipeline_path_too_long.json": (ENTRY + "field 'pipelineFileName': the path ", "is longer than 4096 bytes"),
+    "pipeline_unknown_user.json": (
+        ENTRY + "field 'pipelineFileName': '~nosuchuser/pipelines/add_numbers.yaml' starts with '~nosuchuser', "
+        "but user 'nosuchuser' has no home directory here; write the path out",),
+    "pipeline_nul_character.json": (ENTRY + "field 'pipelineFileName': a file name cannot hold a NUL character",),
+    "rate_infinity.json": ("entry 0 (RANDOM_GETS#0): field 'rate': Input should be a finite number (got Infinity)",),
+    "rate_huge_float.json": ("entry 0 (RANDOM_GETS#0): field 'rate': Input should be a finite number (got Infinity)",),
+    "rate_stage_infinity.json": ("entry 0 (RANDOM_GETS#0): field 'stages.1.rate': Input should be a finite number",),
+    "rate_endpoint_weight_nan.json": (
+        "entry 0 (RANDOM_GETS#0): field 'endpoints.list_runs': Input should be a finite number (got NaN)",),
+    "type_allowed_failure_rate_nan.json": (ENTRY + "field 'allowedFailureRate': Input should be a finite number",),
+    "type_max_polls_infinity.json": (ENTRY + "field 'maxPollsPerSecond': Input should be a finite number",),
+    "llm_mock_std_infinity.json": ("entry 0 (LLM_LOAD#0): field 'mockServer.ttftMsStd': ", "(got Infinity)"),
+    "llm_stage_rate_nan.json": ("entry 0 (LLM_LOAD#0): field 'stages.0.rate': ", "(got NaN)"),
+    "params_nested_900.json": (ENTRY + "field 'params': nested more than 32 levels deep",),
+    "params_nan.json": (ENTRY + "field 'params': nan is not a JSON number",),
+    "thresholds_100k_characters.json": (
+        ENTRY + "field 'thresholds': threshold 'p95(create_run) < 999", "(100018 characters) is longer than 200"),
+    "thresholds_many_invalid.json": ("threshold 'nonsense 4' is not of the form", "and 995 more invalid threshold(s)"),
+    "mode_100k_characters.json": ("entry 0: field 'mode': unknown mode 'MMM", "(100000 characters); valid modes: "),
+    "field_unknown_100k_characters.json": (
+        ENTRY + "field 'kkk", "(100000 characters)' is not allowed for mode PIPELINE_RUN; allowed fields: "),
+    "value_100k_characters.json": (ENTRY + "field 'numTimes': ", "(100003 characters))"),
+    "schedule_cron_100k_characters.json": ("entry 0 (PIPELINE_SCHEDULED_RUN#0): field '(entry)': cron '0 0 0",),
+    "llm_tokenizer_name_too_long.json": (
+        "entry 0 (LLM_LOAD#0): a file it names ", "cannot be looked up (File name too long)"),
+    "many_bad_entries.json": ("entry 19 (PIPELINE_RUN#19): field 'numTimes'",
+                              "and 980 more problems (fix these first)"),
 }
 
 MARKS: dict[str, pytest.MarkDecorator] = {
     # Cases that show a bug today: pytest.mark.xfail(strict=True, reason="BUG: ...").
+    "llm_mock_std_infinity.json": pytest.mark.xfail(
+        strict=True, reason="BUG: MockServerOptions (perf_tests/llm/options.py) accepts Infinity; it should "
+        "derive from perf_tests.models.OptionsModel"),
 }
 
 
@@ -175,7 +213,9 @@ def validate():
     its own and prints one ``error:`` block per bad file), so the suite pays for one interpreter start,
     not a hundred; ``test_each_file_alone_in_its_own_process`` runs a few files one per process.
     """
-    names = corpus_files()
+    # A file marked as a known bug may validate as OK and print to stdout, which would be charged to every
+    # file of the shared process: those run alone.
+    names = [name for name in corpus_files() if name not in MARKS]
     together = _validate_many([CORPUS / name for name in names])
     blocks: dict[str, list[str]] = {}
     current: list[str] | None = None
@@ -187,6 +227,8 @@ def validate():
             current.append(line)
 
     def get(name: str) -> Outcome:
+        if name in MARKS:
+            return _validate(CORPUS / name)
         stderr = "\n".join(blocks.get(name, [])) + "\n"
         # Anything that is not part of an error block (a traceback, a stray print) belongs to every file.
         if "Traceback" in together.stderr or together.stdout:
@@ -244,7 +286,8 @@ def test_bad_scenario_is_one_clear_error(name, validate):
     assert outcome.stdout == ""
     first, *more = outcome.stderr.rstrip("\n").split("\n")
     assert first.startswith(f"error: {CORPUS / name}: ")
-    assert all(line.startswith("  entry ") for line in more), "one error: then one problem per line"
+    assert all(line.startswith("  entry ") for line in more[:-1]), "one error: then one problem per line"
+    assert not more or more[-1].startswith(("  entry ", "  and ")), "the last line may count what is not shown"
     assert len(outcome.stderr) < 5000, "an error a person reads, not a dump"
     for fragment in EXPECTED[name]:
         assert fragment in outcome.stderr

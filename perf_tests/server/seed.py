@@ -49,7 +49,9 @@ class SeedError(Exception):
 class SeedPlan(BaseModel):
     """How many objects the simulator should hold at least (camelCase-free: the names are plain)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Like the scenario's own options models (perf_tests.models.OptionsModel), which the simulator does not
+    # import: unknown keys and NaN/Infinity are errors.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     pipelines: int = Field(default=3, ge=0, le=200, description="Pipelines (one version each).")
     experiments: int = Field(default=3, ge=0, le=200, description="Experiments, the Default one included.")

@@ -14,7 +14,6 @@ from perf_tests.llm.recording import entry_results_dir
 from perf_tests.models.fields import (
     MAX_NAME_BYTES,
     MAX_PARAMS_DEPTH,
-    OptionsModel,
     check_file_name,
     check_json_value,
 )

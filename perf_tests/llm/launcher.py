@@ -7,7 +7,10 @@ its window (``window <start> <end>``, epoch seconds) from its standard input and
 start until the window opens, so the first request is due exactly at the planned start; a constraint
 ends every benchmark when the window closes, even after a late start (which is reported, not
 stretched). Both act on ``NonDistributedEnvironment``, the seam GuideLLM provides for coordinating when
-a run starts; everything else is GuideLLM unchanged. Lines starting with ``perf-tests:`` report the hold.
+a run starts. Lines starting with ``perf-tests:`` report the hold.
+
+One GuideLLM 0.8 bug is worked around in every ``run``: a benchmark whose data file ends after its last
+request completed hung forever (``install_end_of_data_fix``). Everything else is GuideLLM unchanged.
 
 The launcher also ends its process group when the test run that started it dies (it watches its parent's
 pidfd), so a killed run leaves no GuideLLM behind.
@@ -28,7 +31,7 @@ from typing import Any, NoReturn
 
 from perf_tests.llm.startup import MARK, NO_LOAD_EXIT, PARENT_PID_ENV, READY_FD_ENV, parse_window_line
 
-__all__ = ["install_schedule", "main"]
+__all__ = ["install_end_of_data_fix", "install_schedule", "main"]
 
 DEADLINE_CONSTRAINT = "perf_tests_deadline"
 
@@ -163,13 +166,58 @@ def install_schedule() -> None:
     setattr(NonDistributedEnvironment, "sync_run_start", sync_run_start)  # noqa: B010
 
 
+def install_end_of_data_fix() -> None:
+    """Work around a GuideLLM 0.8 hang: a benchmark whose data ends after its last request never ends.
+
+    GuideLLM's coordinator (``WorkerGroupState`` in ``guidellm/scheduler/worker_group.py``,
+    https://github.com/vllm-project/guidellm/blob/main/src/guidellm/scheduler/worker_group.py) decides
+    that all requests were generated (``requests_generated_event``) and that the benchmark is over
+    (``shutdown_event``) only in ``received_callback``, i.e. when a request update arrives. With a finite
+    data file (JSONL, CSV, ...) the generator learns that the data ended only on its next ``next()``, which
+    for GuideLLM's torch ``DataLoader`` means joining its loader process: often slower than the last one or
+    two requests. If their final updates arrive first, no update follows, the two events are never set,
+    and the worker processes and the coordinator wait for each other forever: no more requests, no
+    report, not even at ``max_duration`` (its constraint stops processing but sets neither event). Under
+    CPU contention this hit about one run in three of a concurrent entry over ``prompts.jsonl``.
+
+    The fix: the coordinator's idle poll (``update_state()`` with no request, called by
+    ``WorkerProcessGroup.request_updates`` every ``mp_poll_interval`` while no update arrives) applies the
+    same end conditions as ``received_callback``. It changes nothing while updates flow.
+    """
+    from guidellm.scheduler.worker_group import WorkerGroupState
+
+    original = WorkerGroupState.update_state
+    if getattr(original, "_perf_tests_end_of_data_fix", False):
+        return
+
+    def update_state(self: Any, info: Any = None, add_constraints: Any = None, generation_delay: Any = None) -> Any:
+        update = original(self, info=info, add_constraints=add_constraints, generation_delay=generation_delay)
+        if info is None and add_constraints is None and generation_delay is None:  # the idle poll
+            state = update.state
+            if state.queued_requests == 0 and self.stop_send_requests_event.is_set():
+                self.requests_generated_event.set()
+            if update.stop_processing:
+                self.constraint_reached_event.set()
+            if (state.processed_requests == state.created_requests
+                    and self.stop_send_requests_event.is_set()
+                    and self.requests_generated_event.is_set()
+                    and self.constraint_reached_event.is_set()):
+                self.shutdown_event.set()
+        return update
+
+    update_state._perf_tests_end_of_data_fix = True  # type: ignore[attr-defined]
+    setattr(WorkerGroupState, "update_state", update_state)  # noqa: B010 - patching a method
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run GuideLLM's CLI with ``argv`` (default: this process's arguments)."""
     args = list(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _end_group)
     _watch_parent()
-    if args[:1] == ["run"] and os.environ.get(READY_FD_ENV):
-        install_schedule()
+    if args[:1] == ["run"]:
+        install_end_of_data_fix()
+        if os.environ.get(READY_FD_ENV):
+            install_schedule()
     from guidellm.cli import cli
 
     try:

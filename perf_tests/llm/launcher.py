@@ -12,6 +12,10 @@ a run starts. Lines starting with ``perf-tests:`` report the hold.
 One GuideLLM 0.8 bug is worked around in every ``run``: a benchmark whose data file ends after its last
 request completed hung forever (``install_end_of_data_fix``). Everything else is GuideLLM unchanged.
 
+With ``PERF_TESTS_SECRETS`` set (a JSON list: the entry's API key and header values), the launcher
+passes GuideLLM's output through a filter that masks them, line by line, before it reaches the log:
+GuideLLM prints its backend settings, request headers included, when it starts.
+
 The launcher also ends its process group when the test run that started it dies (it watches its parent's
 pidfd), so a killed run leaves no GuideLLM behind.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import select
 import signal
@@ -31,7 +36,7 @@ from typing import Any, NoReturn
 
 from perf_tests.llm.startup import MARK, NO_LOAD_EXIT, PARENT_PID_ENV, READY_FD_ENV, parse_window_line
 
-__all__ = ["install_end_of_data_fix", "install_schedule", "main"]
+__all__ = ["install_end_of_data_fix", "install_schedule", "main", "mask_secrets"]
 
 DEADLINE_CONSTRAINT = "perf_tests_deadline"
 
@@ -110,6 +115,7 @@ class _Deadline:
 def _no_load(message: str) -> NoReturn:
     """Exit without load; the executor then ends the rest of the process group (GuideLLM's workers)."""
     _say(f"error: {message}; no load was sent")
+    _drain_output(1.0)
     os._exit(NO_LOAD_EXIT)
 
 
@@ -209,9 +215,68 @@ def install_end_of_data_fix() -> None:
     setattr(WorkerGroupState, "update_state", update_state)  # noqa: B010 - patching a method
 
 
+_SECRETS_ENV = "PERF_TESTS_SECRETS"  # perf_tests.llm.command.SECRETS_ENV (not imported: no side effects here)
+_MASK = b"***"
+
+
+def mask_secrets(secrets: Sequence[str]) -> threading.Thread | None:
+    """Route this process's standard output and error (fds 1 and 2, inherited by GuideLLM's workers)
+    through a thread that masks ``secrets`` in each line; the thread, or None when there is nothing to mask."""
+    needles = sorted({secret.encode() for secret in secrets if secret}, key=len, reverse=True)
+    if not needles:
+        return None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    target = os.dup(1)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 1)
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def copy() -> None:
+        with os.fdopen(read_end, "rb") as source:
+            for line in source:  # a secret never spans lines: GuideLLM's progress bars are off
+                for needle in needles:
+                    line = line.replace(needle, _MASK)
+                os.write(target, line)
+
+    thread = threading.Thread(target=copy, name="perf-tests-mask-secrets", daemon=True)
+    thread.start()
+    _masking.append(thread)
+    return thread
+
+
+_masking: list[threading.Thread] = []
+
+
+def _drain_output(timeout: float = 5.0) -> None:
+    """Before exiting: let the masking thread write what is left (it ends when nothing holds the pipe)."""
+    if not _masking:
+        return
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    for thread in _masking:
+        thread.join(timeout)
+
+
+def _secrets_from_env() -> list[str]:
+    raw = os.environ.pop(_SECRETS_ENV, "")  # GuideLLM and its workers never see the list
+    try:
+        values = json.loads(raw) if raw else []
+    except ValueError:
+        return []
+    return [value for value in values if isinstance(value, str)] if isinstance(values, list) else []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run GuideLLM's CLI with ``argv`` (default: this process's arguments)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    mask_secrets(_secrets_from_env())
     signal.signal(signal.SIGTERM, _end_group)
     _watch_parent()
     if args[:1] == ["run"]:
@@ -224,6 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli.main(args=args, prog_name="guidellm")
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        _drain_output()
     return 0
 
 

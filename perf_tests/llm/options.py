@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from perf_tests.logger.redaction import register_secret
@@ -26,7 +35,10 @@ from perf_tests.models.scenario import EntryFiles, ScenarioEntry
 from perf_tests.tekton.options import TektonEntryFields
 from perf_tests.tekton.session import OPERATIONS as TEKTON_OPERATIONS
 
-_SECRET_KEY_WORDS = ("key", "token", "auth", "password", "secret", "header")
+_SECRET_KEY_WORDS = ("key", "token", "auth", "password", "secret", "header", "cookie", "credential")
+"""A ``backendOptions`` key containing one of these words holds a secret (e.g. GuideLLM's ``api_key``)."""
+
+BackendOption = str | int | float | bool | SecretStr | None
 
 __all__ = [
     "DATA_FILE_KINDS",
@@ -40,6 +52,7 @@ __all__ = [
     "MockServerOptions",
     "RateType",
     "data_file_problem",
+    "is_secret_key",
 ]
 
 RateType = Literal["synchronous", "throughput", "concurrent", "constant", "poisson", "sweep"]
@@ -208,9 +221,15 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
     extra_args: list[str] = Field(
         default_factory=list, description="More `guidellm run` arguments, passed through (e.g. --constraint)."
     )
-    backend_options: dict[str, str | int | float | bool | None] = Field(
+    backend_options: dict[str, BackendOption] = Field(
         default_factory=dict,
-        description="More keys of GuideLLM's --backend (e.g. request_format, timeout).",
+        description="More keys of GuideLLM's --backend (e.g. request_format, timeout, api_key); a key naming a "
+        "secret (api_key, ...token, ...password) is kept secret: masked in every results file and log.",
+    )
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="HTTP headers sent with every request (e.g. an API gateway key); their values are secrets, "
+        "masked in every results file and log.",
     )
     stages: list[LlmStage] | None = Field(
         default=None, description="Stair-step load [{rate, duration}]: total rate per step (constant/poisson)."
@@ -344,14 +363,29 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
 
     @field_validator("backend_options")
     @classmethod
-    def _no_core_backend_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key in ("kind", "target", "model"):
+    def _no_core_backend_keys(cls, value: dict[str, BackendOption]) -> dict[str, BackendOption]:
+        for key in ("kind", "target", "model", "extras"):
             if key in value:
-                raise ValueError(f"'{key}' is set by the framework; use targetUrl and model")
+                raise ValueError(f"'{key}' is set by the framework; use targetUrl, model and headers")
+        secret = {}
         for key, option in value.items():
-            # An API key for the model server is a secret: it must not reach command.txt, reports or logs.
-            if isinstance(option, str) and any(word in key.lower() for word in _SECRET_KEY_WORDS):
-                register_secret(option)
+            # An API key for the model server is a secret: typed so, no dump or log shows it.
+            if isinstance(option, str) and is_secret_key(key):
+                option = SecretStr(option)
+            if isinstance(option, SecretStr):
+                register_secret(option.get_secret_value())  # and redacted wherever it is echoed
+            secret[key] = option
+        return secret
+
+    @field_validator("headers")
+    @classmethod
+    def _header_values(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for name, header in value.items():
+            if not name.strip() or any(char in name for char in ":\r\n"):
+                raise ValueError(f"{name!r} is not a header name")
+            if any(char in header.get_secret_value() for char in "\r\n"):
+                raise ValueError(f"the value of header {name!r} contains a line break")  # never echo the value
+            register_secret(header.get_secret_value())
         return value
 
     # -- combinations -------------------------------------------------------------------------------
@@ -407,6 +441,14 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
             raise ValueError("maxSeconds and maxRequests do not combine with stages (each step has a duration)")
 
     # -- derived values -----------------------------------------------------------------------------
+    @property
+    def secret_values(self) -> list[str]:
+        """The real values of the entry's secrets (API key, header values): for GuideLLM only, never shown."""
+        values = [option.get_secret_value() for option in self.backend_options.values()
+                  if isinstance(option, SecretStr)]
+        values += [header.get_secret_value() for header in self.headers.values()]
+        return [value for value in values if value]
+
     @property
     def uses_mock(self) -> bool:
         """True when the load goes to the embedded mock server."""
@@ -474,6 +516,11 @@ _TEXT_COLUMN = re.compile(
     re.IGNORECASE,
 )
 """Column names GuideLLM's generative column mapper takes the prompt from (plural and turn suffixes too)."""
+
+
+def is_secret_key(key: str) -> bool:
+    """True for a ``backendOptions`` key that holds a secret (``api_key``, ``...token``, ...)."""
+    return any(word in key.lower() for word in _SECRET_KEY_WORDS)
 
 
 def data_file_problem(path: Path) -> str | None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any, Literal
 
 from perf_tests.errors import RunnerError, TargetError
@@ -199,6 +200,9 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
     # -- run helpers --------------------------------------------------------------------------------
     def _report_of(self, outcome: LaunchOutcome, problems: list[str]) -> GuidellmReport | None:
         spec = outcome.spec
+        if self.entry.secret_values:  # GuideLLM writes request headers into its report (and a Tekton log)
+            for path in (spec.report_path, spec.log_path):
+                scrub_secrets(path)
         report: GuidellmReport | None = None
         if spec.report_path.is_file():
             try:
@@ -264,6 +268,19 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
             out.append({"rate": stage.rate, "seconds": end - offset, "achieved": count / (end - offset)})
             offset = end
         return out
+
+
+def scrub_secrets(path: Path) -> None:
+    """Rewrite ``path`` with every registered secret masked (nothing when it has none or is missing)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError:
+        return
+    cleaned = redact(text)
+    if cleaned != text:
+        scratch = path.with_name(path.name + ".scrub")
+        scratch.write_text(cleaned, encoding="utf-8", errors="surrogateescape")
+        scratch.replace(path)
 
 
 def check_target(url: str, require_health: bool = True, timeout: float = 10.0) -> None:

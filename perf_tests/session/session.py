@@ -10,6 +10,7 @@ them if the process dies.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -22,7 +23,7 @@ from typing import Any
 from perf_tests.baseline import Baseline, BaselineOptions, load_baseline_settings
 from perf_tests.config.logging_config import configure_logging
 from perf_tests.config.settings import Settings, load_settings
-from perf_tests.logger.redaction import register_secret
+from perf_tests.logger.redaction import redact, register_secret
 from perf_tests.models.scenario_file import Scenario, load_scenario
 from perf_tests.recorder.events import EventHook
 from perf_tests.recorder.recorder import EVENTS_FILE_NAME, EventsFileWriter, Recorder
@@ -187,7 +188,7 @@ class PerfSession:
             entry.name: {"mode": entry.mode, "start_offset_s": entry.start_time, "run_time_s": entry.run_time}
             for entry in scenario.entries
         }
-        summary = build_summary(self.run_id, recorder, scenario.raw, scenario.path, planned, targets,
+        summary = build_summary(self.run_id, recorder, shown_raw(scenario), scenario.path, planned, targets,
                                 started, finished, interrupted=self.abort.is_set())
         by_name = {result.name: result for result in results}
         verdicts = []
@@ -223,7 +224,13 @@ class PerfSession:
              "allowed_failure_rate": entry.allowed_failure_rate}
             for entry in scenario.entries
         ]
-        write_run_file(self.results_dir, self.run_id, started, scenario.path, scenario.raw, entries, targets)
+        write_run_file(self.results_dir, self.run_id, started, scenario.path, shown_raw(scenario), entries, targets)
+
+
+def shown_raw(scenario: Scenario) -> list[Any]:
+    """The scenario file's entries as written, secrets masked (the models register them when validated)."""
+    shown: list[Any] = json.loads(redact(json.dumps(scenario.raw)))
+    return shown
 
 
 def safe_file_name(name: str) -> str:

@@ -124,8 +124,8 @@ class LocalExecutor(Executor):
 
     # -- helpers ------------------------------------------------------------------------------------
     def _spawn(self, spec: LaunchSpec) -> None:
-        child = ChildProcess(spec.name, launcher_argv(spec.command.args), spec.log_path, spec.command.env,
-                             control=True)
+        child = ChildProcess(spec.name, launcher_argv(spec.command.args), spec.log_path,
+                             {**spec.command.env, **spec.command.secret_env}, control=True)
         spec.report_path.unlink(missing_ok=True)  # never mistake an old report for this run's
         outcome = self._outcomes[spec.name]
         try:

@@ -7,9 +7,12 @@ final update arrived. Its transport (the worker processes and queues) is left ou
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -118,3 +121,26 @@ def test_installing_twice_wraps_once() -> None:
     patched = WorkerGroupState.update_state
     install_end_of_data_fix()
     assert WorkerGroupState.update_state is patched
+
+
+def test_guidellm_output_is_masked_at_the_file_descriptor(tmp_path: Path) -> None:
+    """What the launcher's process and its children (GuideLLM's workers) print passes the mask."""
+    script = (
+        "import os, subprocess, sys\n"
+        "from perf_tests.llm import launcher\n"
+        "launcher.mask_secrets(['sk-SECRET-1', 'hdr-SECRET-2'])\n"
+        "print('backend api_key=sk-SECRET-1 headers={\"X\": \"hdr-SECRET-2\"}')\n"
+        "print('to stderr sk-SECRET-1', file=sys.stderr)\n"
+        "sys.stdout.flush(); sys.stderr.flush()\n"
+        "subprocess.run(['sh', '-c', 'echo worker hdr-SECRET-2'])\n"
+        "os.write(2, b'last line without a newline sk-SECRET-1')\n"
+        "launcher._drain_output()\n"
+    )
+    log = tmp_path / "guidellm.log"
+    with log.open("wb") as handle:
+        subprocess.run([sys.executable, "-c", script], stdout=handle, stderr=subprocess.STDOUT, check=True,
+                       timeout=60)
+    text = log.read_text(encoding="utf-8")
+    assert "SECRET" not in text
+    assert "backend api_key=*** headers={\"X\": \"***\"}" in text
+    assert "worker ***" in text and "to stderr ***" in text and "last line without a newline ***" in text

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
+import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -240,6 +241,12 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
     workers: int | None = Field(
         default=None, ge=1, le=64, description="GuideLLM worker processes (default GuideLLM's 10)."
     )
+    data: str | dict[str, Any] | None = Field(
+        default=None,
+        exclude=True,
+        description="GuideLLM's spelling of the data, taken as the fields it stands for: "
+        "'prompt_tokens=64,output_tokens=32' (promptTokens/outputTokens) or a file name (dataFile).",
+    )
     startup_lead: Seconds = Field(
         default=30.0,
         description="How long before its start a GuideLLM process is launched (it needs 10-20 s to start, then "
@@ -391,6 +398,16 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
     # -- combinations -------------------------------------------------------------------------------
     @model_validator(mode="before")
     @classmethod
+    def _guidellm_data(cls, data: Any) -> Any:
+        """GuideLLM's own ``data`` spelling: ``"prompt_tokens=64,output_tokens=32"`` (or that as an object, or
+        JSON) for synthetic prompts, or a file name for ``dataFile``."""
+        if not isinstance(data, dict) or data.get("data") is None:
+            return data
+        data = dict(data)
+        return {**data, **guidellm_data_fields(data.pop("data"), data)}
+
+    @model_validator(mode="before")
+    @classmethod
     def _run_time_from_stages(cls, data: Any) -> Any:
         """With ``stages`` and no ``runTime``, the entry lasts as long as its steps."""
         if isinstance(data, dict) and "runTime" not in data and "run_time" not in data:
@@ -516,6 +533,61 @@ _TEXT_COLUMN = re.compile(
     re.IGNORECASE,
 )
 """Column names GuideLLM's generative column mapper takes the prompt from (plural and turn suffixes too)."""
+
+
+_DATA_KEYS = {"prompt_tokens": "promptTokens", "output_tokens": "outputTokens"}
+
+
+def guidellm_data_fields(value: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """The entry fields that GuideLLM's ``--data`` value ``value`` stands for (``ValueError`` when it cannot
+    be taken, naming the fields to use instead); ``given`` is the rest of the entry, to refuse conflicts."""
+    if isinstance(value, str):
+        text = value.strip()
+        if "=" not in text and not text.startswith("{"):
+            if given.get("dataFile") is not None or given.get("data_file") is not None:
+                raise ValueError("give either 'data' or 'dataFile', not both")
+            return {"dataFile": text, "data": None}
+        pairs = _parse_data_text(text)
+    elif isinstance(value, dict):
+        pairs = dict(value)
+    else:
+        raise ValueError("'data' takes GuideLLM's form, e.g. \"prompt_tokens=64,output_tokens=32\", or a file name")
+    kind = pairs.pop("kind", "synthetic_text")
+    if kind != "synthetic_text":
+        raise ValueError(f"'data' of kind {kind!r} is not taken; give a data file as dataFile, or synthetic data "
+                         "as promptTokens/outputTokens")
+    unknown = sorted(set(pairs) - set(_DATA_KEYS))
+    if unknown:
+        raise ValueError(f"'data' key {unknown[0]!r} is not supported; the entry takes prompt_tokens and "
+                         "output_tokens (or the fields promptTokens/outputTokens), or a data file (dataFile)")
+    fields: dict[str, Any] = {"data": None}
+    for key, field_name in _DATA_KEYS.items():
+        if key in pairs:
+            snake = "prompt_tokens" if field_name == "promptTokens" else "output_tokens"
+            if given.get(field_name) is not None or given.get(snake) is not None:
+                raise ValueError(f"give {key} either in 'data' or as {field_name}, not both")
+            fields[field_name] = pairs[key]
+    return fields
+
+
+def _parse_data_text(text: str) -> dict[str, Any]:
+    """``key=value,...`` (values read as YAML) or a JSON object, as GuideLLM's CLI reads ``--data``."""
+    try:
+        if text.startswith("{"):
+            parsed = json.loads(text)
+        else:
+            parsed = {}
+            for pair in text.split(","):
+                key, sep, raw = pair.partition("=")
+                if not sep or not key.strip():
+                    raise ValueError(pair)
+                parsed[key.strip()] = yaml.safe_load(raw.strip())
+    except (ValueError, yaml.YAMLError):
+        raise ValueError(f"'data' {text[:80]!r} is not GuideLLM's form key=value,... (e.g. "
+                         "\"prompt_tokens=64,output_tokens=32\") or a JSON object") from None
+    if not isinstance(parsed, dict):
+        raise ValueError("'data' must be key=value pairs or a JSON object")
+    return parsed
 
 
 def is_secret_key(key: str) -> bool:

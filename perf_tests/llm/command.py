@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from pydantic import SecretStr
 
-from perf_tests.llm.options import DATA_FILE_KINDS, HUB_TOKENIZER_PREFIX, LlmLoadFields
+from perf_tests.llm.options import DATA_FILE_KINDS, HUB_TOKENIZER_PREFIX, REQUEST_FORMATS, LlmLoadFields
 from perf_tests.llm.plan import Launch
 
 __all__ = [
@@ -214,6 +214,8 @@ def _backend(entry: LlmLoadFields, target_url: str) -> dict[str, Any]:
     backend: dict[str, Any] = {"kind": "openai_http", "target": target_url}
     if entry.model is not None:
         backend["model"] = entry.model
+    if entry.request_format is not None:
+        backend["request_format"] = REQUEST_FORMATS[entry.request_format]
     backend.update(entry.backend_options)
     if entry.headers:
         backend["extras"] = {"headers": dict(entry.headers)}  # GuideLLM's per-request headers

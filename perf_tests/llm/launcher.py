@@ -10,7 +10,11 @@ stretched). Both act on ``NonDistributedEnvironment``, the seam GuideLLM provide
 a run starts. Lines starting with ``perf-tests:`` report the hold.
 
 One GuideLLM 0.8 bug is worked around in every ``run``: a benchmark whose data file ends after its last
-request completed hung forever (``install_end_of_data_fix``). Everything else is GuideLLM unchanged.
+request completed hung forever (``install_end_of_data_fix``). And GuideLLM records a failed request as
+httpx's ``Client error '400 Bad Request' for url ...``, without the server's answer: its HTTP clients (in
+this process and in its spawned workers, which import this module as ``__mp_main__``) read an error
+answer's body and raise with it (``install_error_bodies``), so the report says what the server said.
+Everything else is GuideLLM unchanged.
 
 With ``PERF_TESTS_SECRETS`` set (a JSON list: the entry's API key and header values), the launcher
 passes GuideLLM's output through a filter that masks them, line by line, before it reaches the log:
@@ -215,6 +219,59 @@ def install_end_of_data_fix() -> None:
     setattr(WorkerGroupState, "update_state", update_state)  # noqa: B010 - patching a method
 
 
+ERROR_MESSAGE_LIMIT = 300
+"""Characters of a server's error answer kept in a failed request's error."""
+
+
+def server_message(body: str) -> str:
+    """The message of an error answer: OpenAI's ``error.message``, vLLM's ``message``, FastAPI's ``detail``,
+    or the text itself; on one line, at most ``ERROR_MESSAGE_LIMIT`` characters."""
+    message: Any = body
+    with contextlib.suppress(ValueError):
+        data = json.loads(body)
+        if isinstance(data, dict):
+            error = data.get("error")
+            if isinstance(error, dict):
+                error = error.get("message")
+            message = data.get("message") or error or data.get("detail") or body
+    text = " ".join(str(message).split())
+    return text if len(text) <= ERROR_MESSAGE_LIMIT else text[:ERROR_MESSAGE_LIMIT - 3] + "..."
+
+
+async def _raise_with_body(response: Any) -> None:
+    """An httpx response hook: an error answer raises ``HTTPStatusError`` naming its status and message."""
+    if response.status_code < 400:
+        return
+    import httpx
+
+    await response.aread()
+    message = server_message(response.text) or "(empty answer)"
+    raise httpx.HTTPStatusError(
+        f"HTTP {response.status_code} {response.reason_phrase} from {response.request.url.path}: {message}",
+        request=response.request, response=response,
+    )
+
+
+def install_error_bodies() -> None:
+    """Every ``httpx.AsyncClient`` of this process (GuideLLM's backend) raises with the server's message.
+
+    GuideLLM calls ``raise_for_status()`` on every answer it gets, so raising from the response hook
+    instead changes only the message (httpx closes the response as it does for its own error).
+    """
+    import httpx
+
+    original = httpx.AsyncClient.__init__
+    if getattr(original, "_perf_tests_error_bodies", False):
+        return
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.event_hooks["response"].append(_raise_with_body)
+
+    __init__._perf_tests_error_bodies = True  # type: ignore[attr-defined]
+    setattr(httpx.AsyncClient, "__init__", __init__)  # noqa: B010 - patching a method
+
+
 _SECRETS_ENV = "PERF_TESTS_SECRETS"  # perf_tests.llm.command.SECRETS_ENV (not imported: no side effects here)
 _MASK = b"***"
 
@@ -281,6 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _watch_parent()
     if args[:1] == ["run"]:
         install_end_of_data_fix()
+        install_error_bodies()
         if os.environ.get(READY_FD_ENV):
             install_schedule()
     from guidellm.cli import cli
@@ -294,5 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":  # spawned GuideLLM workers import this module as __mp_main__: no side effects
+if __name__ == "__main__":
     sys.exit(main())
+elif __name__ == "__mp_main__":  # a spawned GuideLLM worker: its HTTP client keeps error answers (see above)
+    install_error_bodies()

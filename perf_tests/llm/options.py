@@ -47,14 +47,20 @@ __all__ = [
     "HUB_TOKENIZER_PREFIX",
     "METRIC_NAMES",
     "RATE_TYPES",
+    "REQUEST_FORMATS",
     "RESERVED_ARGS",
     "LlmLoadFields",
     "LlmStage",
     "MockServerOptions",
     "RateType",
+    "RequestFormat",
     "data_file_problem",
     "is_secret_key",
 ]
+
+RequestFormat = Literal["chat", "completions"]
+REQUEST_FORMATS: dict[str, str] = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
+"""``requestFormat`` to GuideLLM's ``--backend request_format`` (the API route each request goes to)."""
 
 RateType = Literal["synchronous", "throughput", "concurrent", "constant", "poisson", "sweep"]
 RATE_TYPES: tuple[str, ...] = ("synchronous", "throughput", "concurrent", "constant", "poisson", "sweep")
@@ -193,6 +199,11 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
         default=None,
         description="Local Hugging Face tokenizer folder (or 'hf:org/name'); default: a small one the "
         "framework builds.",
+    )
+    request_format: RequestFormat | None = Field(
+        default=None,
+        description="API of each request: chat (/v1/chat/completions, GuideLLM's default; the model needs a chat "
+        "template) or completions (/v1/completions, plain prompts).",
     )
     rate_type: RateType = Field(default="constant", description=f"Load pattern: {', '.join(RATE_TYPES)}.")
     rate: float | None = Field(
@@ -427,6 +438,8 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
             self._check_stages()
         if self.data_file is not None and (self.prompt_tokens is not None or self.output_tokens is not None):
             raise ValueError("give either dataFile or promptTokens/outputTokens (synthetic data), not both")
+        if self.request_format is not None and "request_format" in self.backend_options:
+            raise ValueError("give either requestFormat or backendOptions.request_format, not both")
         if self.target_url is not None and self.mock_server is not None:
             raise ValueError("mockServer applies only to the embedded mock target; remove it or targetUrl")
         return self

@@ -23,6 +23,7 @@ __all__ = [
     "REQUEST_OPERATION",
     "classify_request_error",
     "entry_results_dir",
+    "first_errors",
     "record_results",
     "safe_name",
     "warning_notes",
@@ -42,12 +43,23 @@ def entry_results_dir(results_dir: Path, entry_name: str) -> Path:
     return results_dir / safe_name(entry_name)
 
 
+_HTTP_STATUS = (
+    re.compile(r"\bhttp[ /]?(?:status )?([1-5]\d\d)\b"),  # the launcher's "HTTP 400 Bad Request from ..."
+    re.compile(r"\berror '([1-5]\d\d) "),  # httpx's "Client error '400 Bad Request' for url ..."
+    re.compile(r"\bstatus(?: code)?[ :=]{1,3}([1-5]\d\d)\b"),
+)
+
+
 def classify_request_error(error: str | None) -> str:
-    """A short, countable error type for a failed request (``http_500``, ``timeout``, ``connection`` ...)."""
+    """A short, countable error type for a failed request (``http_400``, ``timeout``, ``connection`` ...).
+
+    The status comes from the words around it, never from a URL (``http://127.0.0.1`` is no ``http_127``).
+    """
     text = (error or "").lower()
-    match = re.search(r"(?:http|status|code)[^0-9]{0,12}([1-5]\d\d)\b", text)
-    if match:
-        return f"http_{match.group(1)}"
+    for pattern in _HTTP_STATUS:
+        match = pattern.search(text)
+        if match:
+            return f"http_{match.group(1)}"
     if "timeout" in text or "timed out" in text:
         return "timeout"
     if "connect" in text or "refused" in text or "reset" in text:
@@ -84,6 +96,18 @@ def record_results(hook: EventHook, scenario: str, mode: str, results: LlmResult
             values={"lateness": lateness} if lateness is not None else None,
         )
     stream.flush()
+
+
+def first_errors(results: LlmResults) -> dict[str, tuple[int, str]]:
+    """Per error type of the failed requests: how many, and the first one's error (as GuideLLM recorded it)."""
+    found: dict[str, tuple[int, str]] = {}
+    for request in results.requests:
+        if request.status != "errored":
+            continue
+        kind = classify_request_error(request.error)
+        count, first = found.get(kind, (0, request.error or ""))
+        found[kind] = (count + 1, first)
+    return found
 
 
 def warning_notes(warnings: Iterable[GuidellmWarning]) -> list[str]:

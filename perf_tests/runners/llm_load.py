@@ -20,6 +20,7 @@ Files of an entry: ``<results_dir>/<entry name sanitized>/`` holds ``command.txt
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -33,7 +34,7 @@ from perf_tests.llm.mock_server import MockServer, shared_mock_servers
 from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
 from perf_tests.llm.plan import plan_launches
 from perf_tests.llm.processes import log_tail
-from perf_tests.llm.recording import entry_results_dir, record_results, warning_notes
+from perf_tests.llm.recording import entry_results_dir, first_errors, record_results, warning_notes
 from perf_tests.llm.report import GuidellmReport, LlmResults, load_report, summarize
 from perf_tests.llm.tokenizer import default_tokenizer
 from perf_tests.llm.universal_report import (
@@ -233,6 +234,9 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
                        self.context.clock.wall_now())
         for note in warning_notes(results.warnings):
             self.mark("note", message=note)
+        for kind, (count, first) in first_errors(results).items():
+            self.mark("note", message=failure_note(kind, count, results.total, first),
+                      attrs={f"failed_{kind}": count})
         metrics = results.metrics()
         attrs: dict[str, Any] = {}
         if self.entry.stages is not None:
@@ -268,6 +272,23 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
             out.append({"rate": stage.rate, "seconds": end - offset, "achieved": count / (end - offset)})
             offset = end
         return out
+
+
+_NOTE_LIMIT = 300
+_EXCEPTION_REPR = re.compile(r"^\w+\((['\"])(.*)\1\)$", re.DOTALL)
+
+
+def failure_note(kind: str, count: int, total: int, error: str) -> str:
+    """``N of M requests failed with <kind>; the first: <its error>`` (the server's message when it sent one),
+    redacted before it is cut to a bounded length."""
+    text = error.strip()
+    match = _EXCEPTION_REPR.match(text)
+    if match:  # GuideLLM records repr(exc): HTTPStatusError('HTTP 400 Bad Request from /v1/...: message')
+        text = match.group(2).replace("\\n", " ").replace("\\'", "'")
+    text = redact(" ".join(text.split())) or "(no message)"
+    if len(text) > _NOTE_LIMIT:
+        text = text[:_NOTE_LIMIT - 3] + "..."
+    return f"{count} of {total} requests failed with {kind}; the first: {text}"
 
 
 def scrub_secrets(path: Path) -> None:

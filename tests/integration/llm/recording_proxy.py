@@ -22,6 +22,7 @@ class ProxyLog:
 
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     errors: dict[str, tuple[int, str]] = field(default_factory=dict)  # path -> (status, message)
+    # "{authorization}" in a message is replaced by the request's Authorization header (a server echoing it)
 
     def headers_of(self, path: str) -> list[dict[str, str]]:
         return [headers for _, seen, headers in self.requests if seen == path]
@@ -39,6 +40,7 @@ def recording_proxy(upstream: str, errors: dict[str, tuple[int, str]] | None = N
         log.requests.append((request.method, request.path, {k.lower(): v for k, v in request.headers.items()}))
         if request.path in log.errors:
             status, message = log.errors[request.path]
+            message = message.replace("{authorization}", request.headers.get("Authorization", ""))  # an echo
             body = {"object": "error", "message": message, "type": "BadRequestError", "param": None,
                     "code": status}
             return web.json_response(body, status=status)

@@ -49,6 +49,8 @@ HEADER = "hdr-unit-SECRET-27ab"
 CASES: list[dict[str, Any]] = [
     {"rate": 5},
     {"rate": 1, "backendOptions": {"api_key": API_KEY, "timeout": 5}, "headers": {"X-Gateway-Key": HEADER}},
+    {"rate": 1, "requestFormat": "completions"},
+    {"rate": 1, "requestFormat": "chat"},
     {"rateType": "poisson", "rate": 2.5, "maxConcurrency": 16},
     {"rateType": "synchronous", "maxRequests": 20},
     {"rateType": "throughput"},
@@ -196,3 +198,17 @@ def test_a_header_value_with_a_line_break_is_refused_without_echoing_it() -> Non
                        ) as info:
         build_scenario(raw, options_models(), DATA_DIR)
     assert "hdr-unit-SECRET" not in str(info.value)
+
+
+@pytest.mark.parametrize(("request_format", "route"), [("chat", "/v1/chat/completions"),
+                                                       ("completions", "/v1/completions")])
+def test_request_format_is_guidellms_request_format(request_format: str, route: str) -> None:
+    cmd = command(entry(rate=1, requestFormat=request_format))
+    assert cmd.options["--backend"]["request_format"] == route
+
+
+def test_request_format_is_given_once() -> None:
+    raw = [{"mode": "LLM_LOAD", "startTime": 0, "runTime": "5s", "rate": 1, "requestFormat": "chat",
+            "backendOptions": {"request_format": "/v1/completions"}}]
+    with pytest.raises(ScenarioError, match=r"give either requestFormat or backendOptions\.request_format"):
+        build_scenario(raw, options_models(), DATA_DIR)

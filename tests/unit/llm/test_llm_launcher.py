@@ -25,7 +25,7 @@ from guidellm.scheduler.schemas import ConversationGraph, ConversationNode
 from guidellm.scheduler.strategies import ConcurrentStrategy
 from guidellm.scheduler.worker_group import WorkerGroupState
 
-from perf_tests.llm.launcher import install_end_of_data_fix
+from perf_tests.llm.launcher import install_end_of_data_fix, server_message
 
 
 @pytest.fixture
@@ -144,3 +144,15 @@ def test_guidellm_output_is_masked_at_the_file_descriptor(tmp_path: Path) -> Non
     assert "SECRET" not in text
     assert "backend api_key=*** headers={\"X\": \"***\"}" in text
     assert "worker ***" in text and "to stderr ***" in text and "last line without a newline ***" in text
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ('{"object": "error", "message": "default chat template is no longer allowed", "code": 400}',
+     "default chat template is no longer allowed"),  # vLLM
+    ('{"error": {"message": "Invalid API key", "type": "invalid_request_error"}}', "Invalid API key"),  # OpenAI
+    ('{"detail": "Not Found"}', "Not Found"),  # FastAPI
+    ("upstream\n  connect error", "upstream connect error"),
+    ("x" * 1000, "x" * 297 + "..."),
+])
+def test_the_servers_message_is_taken_from_its_error_answer(body: str, message: str) -> None:
+    assert server_message(body) == message

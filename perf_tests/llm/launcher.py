@@ -38,9 +38,24 @@ import time
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from perf_tests.llm.startup import MARK, NO_LOAD_EXIT, PARENT_PID_ENV, READY_FD_ENV, parse_window_line
+from perf_tests.llm.startup import (
+    MARK,
+    NO_LOAD_EXIT,
+    PARENT_PID_ENV,
+    READY_FD_ENV,
+    REQUESTS_ENV,
+    parse_window_line,
+)
 
-__all__ = ["install_end_of_data_fix", "install_schedule", "main", "mask_secrets"]
+__all__ = [
+    "install_end_of_data_fix",
+    "install_error_bodies",
+    "install_request_log",
+    "install_schedule",
+    "main",
+    "mask_secrets",
+    "server_message",
+]
 
 DEADLINE_CONSTRAINT = "perf_tests_deadline"
 
@@ -272,6 +287,41 @@ def install_error_bodies() -> None:
     setattr(httpx.AsyncClient, "__init__", __init__)  # noqa: B010 - patching a method
 
 
+_FINAL = {"completed": "successful", "errored": "errored", "cancelled": "incomplete"}
+
+
+def install_request_log(path: str) -> None:
+    """Append each finished request to ``path`` (JSON lines) as GuideLLM's scheduler reports it.
+
+    GuideLLM writes its report only at the end, so a stopped or killed run had nothing; this file keeps
+    every request that finished until then. Each line is one ``os.write`` on an ``O_APPEND`` file: a
+    reader sees whole lines, and what was written survives a SIGKILL. The fields are the timings
+    GuideLLM's report gives each request (epoch seconds); a cancelled request that never started is
+    left out, as GuideLLM's report leaves it out.
+    """
+    from guidellm.scheduler.environments import NonDistributedEnvironment
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    original = NonDistributedEnvironment.update_run_iteration
+
+    async def update_run_iteration(self: Any, response: Any, request: Any, info: Any, state: Any) -> Any:
+        result = await original(self, response, request, info, state)
+        status = _FINAL.get(str(info.status))
+        timings = info.timings
+        start = timings.request_start if timings.request_start is not None else timings.resolve_start
+        if status is not None and not (status == "incomplete" and start is None):
+            end = timings.request_end if timings.request_end is not None else timings.resolve_end
+            line = {"status": status, "targeted_start": timings.targeted_start, "start": start, "end": end,
+                    "latency": (timings.request_end - timings.request_start)
+                    if timings.request_end is not None and timings.request_start is not None else None,
+                    "first_token": timings.first_token_iteration, "error": info.error or None}
+            with contextlib.suppress(OSError):
+                os.write(fd, (json.dumps(line) + "\n").encode())
+        return result
+
+    setattr(NonDistributedEnvironment, "update_run_iteration", update_run_iteration)  # noqa: B010
+
+
 _SECRETS_ENV = "PERF_TESTS_SECRETS"  # perf_tests.llm.command.SECRETS_ENV (not imported: no side effects here)
 _MASK = b"***"
 
@@ -339,6 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args[:1] == ["run"]:
         install_end_of_data_fix()
         install_error_bodies()
+        if os.environ.get(REQUESTS_ENV):
+            install_request_log(os.environ[REQUESTS_ENV])
         if os.environ.get(READY_FD_ENV):
             install_schedule()
     from guidellm.cli import cli

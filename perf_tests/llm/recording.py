@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from perf_tests.llm.report import FELL_BEHIND_WARNINGS, GuidellmWarning, LlmResults
+from perf_tests.llm.report import FELL_BEHIND_WARNINGS, GuidellmWarning, LlmResults, RequestRecord
 from perf_tests.recorder.events import EventHook, MetricsRecord
 from perf_tests.recorder.stream import StreamRecorder
 
@@ -24,6 +24,7 @@ __all__ = [
     "classify_request_error",
     "entry_results_dir",
     "first_errors",
+    "record_request",
     "record_results",
     "safe_name",
     "warning_notes",
@@ -69,33 +70,42 @@ def classify_request_error(error: str | None) -> str:
     return "error"
 
 
-def record_results(hook: EventHook, scenario: str, mode: str, results: LlmResults, now: float) -> None:
-    """Fire the entry's ``MetricsRecord``s and replay its requests as ``llm_request`` operations."""
+def record_results(hook: EventHook, scenario: str, mode: str, results: LlmResults, now: float,
+                   replay_requests: bool = True) -> None:
+    """Fire the entry's ``MetricsRecord``s and (unless they were recorded live, ``perf_tests.llm.live``)
+    replay its requests as ``llm_request`` operations."""
     for name, stats in results.metrics().items():
         hook.fire(MetricsRecord(scenario, mode, name, now, stats, source=SOURCE))
+    if not replay_requests:
+        return
     stream = StreamRecorder(hook, scenario, mode)
     for request in results.requests:
-        start = request.start if request.start is not None else request.targeted_start
-        if start is None:
-            continue
-        if request.status == "incomplete":
-            stream.count(REQUEST_OPERATION, "incomplete", at=start)
-            continue
-        duration = request.latency
-        if duration is None:
-            duration = (request.end - start) if request.end is not None else 0.0
-        ok = request.status == "successful"
-        lateness = request.lateness
-        stream.record(
-            REQUEST_OPERATION,
-            start,
-            max(0.0, duration),
-            ok,
-            None if ok else classify_request_error(request.error),
-            None if ok else request.error,
-            values={"lateness": lateness} if lateness is not None else None,
-        )
+        record_request(stream, request)
     stream.flush()
+
+
+def record_request(stream: StreamRecorder, request: RequestRecord) -> None:
+    """One GuideLLM request as an ``llm_request`` attempt (``incomplete`` ones are counted, not attempts)."""
+    start = request.start if request.start is not None else request.targeted_start
+    if start is None:
+        return
+    if request.status == "incomplete":
+        stream.count(REQUEST_OPERATION, "incomplete", at=start)
+        return
+    duration = request.latency
+    if duration is None:
+        duration = (request.end - start) if request.end is not None else 0.0
+    ok = request.status == "successful"
+    lateness = request.lateness
+    stream.record(
+        REQUEST_OPERATION,
+        start,
+        max(0.0, duration),
+        ok,
+        None if ok else classify_request_error(request.error),
+        None if ok else request.error,
+        values={"lateness": lateness} if lateness is not None else None,
+    )
 
 
 def first_errors(results: LlmResults) -> dict[str, tuple[int, str]]:

@@ -13,8 +13,12 @@ and rate or stages, limits, data, pass-through arguments, mock settings). Lifecy
    report (``benchmark_report.yaml``/``.json``). A failed process is an error naming the reason.
 3. ``cleanup``: stop whatever still runs; release the mock server.
 
+While the load runs, each request GuideLLM finishes is recorded at once (``perf_tests.llm.live``), so a
+stopped or killed run keeps the requests that finished; GuideLLM's statistics come from its report.
+
 Files of an entry: ``<results_dir>/<entry name sanitized>/`` holds ``command.txt``, GuideLLM's
-``guidellm[-n].json`` and ``.log``, ``metrics.json`` (our parsed metrics) and the universal report.
+``guidellm[-n].json`` and ``.log``, ``guidellm[-n].requests.jsonl`` (its requests as they finished),
+``metrics.json`` (our parsed metrics) and the universal report.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from perf_tests.errors import RunnerError, TargetError
 from perf_tests.llm.command import build_command
 from perf_tests.llm.diagnostics import hold_report
 from perf_tests.llm.executors import EXECUTOR_CLASSES, Executor, LaunchOutcome, LaunchSpec
+from perf_tests.llm.live import LiveRequests
 from perf_tests.llm.mock_server import MockServer, shared_mock_servers
 from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
 from perf_tests.llm.plan import plan_launches
@@ -88,6 +93,7 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         self.target = ""
         self.guidellm_version = ""
         self.results: LlmResults | None = None
+        self.live_requests = 0  # requests recorded while the load ran (perf_tests.llm.live)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -125,7 +131,15 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         self.executor.prepare(self.specs)
 
     def run(self) -> None:
-        outcomes = self.executor.run()
+        live = None
+        if self.entry.executor == "local":  # the launcher writes each request as it finishes
+            live = LiveRequests(self.context.events, self.entry.name, self.entry.mode,
+                                [spec.requests_path for spec in self.specs])
+            live.start()
+        try:
+            outcomes = self.executor.run()
+        finally:  # stopped or failed too: what finished is recorded
+            self.live_requests = live.finish() if live is not None else 0
         problems: list[str] = []
         reports: list[GuidellmReport] = []
         for outcome in outcomes:
@@ -202,7 +216,7 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
     def _report_of(self, outcome: LaunchOutcome, problems: list[str]) -> GuidellmReport | None:
         spec = outcome.spec
         if self.entry.secret_values:  # GuideLLM writes request headers into its report (and a Tekton log)
-            for path in (spec.report_path, spec.log_path):
+            for path in (spec.report_path, spec.log_path, spec.requests_path):
                 scrub_secrets(path)
         report: GuidellmReport | None = None
         if spec.report_path.is_file():
@@ -231,7 +245,7 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         results = summarize(reports)
         self.results = results
         record_results(self.context.events, self.entry.name, self.entry.mode, results,
-                       self.context.clock.wall_now())
+                       self.context.clock.wall_now(), replay_requests=not self.live_requests)
         for note in warning_notes(results.warnings):
             self.mark("note", message=note)
         for kind, (count, first) in first_errors(results).items():

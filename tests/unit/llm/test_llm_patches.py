@@ -1,8 +1,9 @@
-"""The launcher's workaround for GuideLLM 0.8's end-of-data hang, on GuideLLM's own coordinator.
+"""The launcher's changes to GuideLLM 0.8 (``perf_tests.llm.patches``) and its output masking.
 
-GuideLLM's ``WorkerGroupState`` is driven through the order of events that hung a concurrent entry over a
-JSONL file about one CI run in three: the data source reports its end only after the last request's
-final update arrived. Its transport (the worker processes and queues) is left out: the order is set here.
+For the end-of-data hang, GuideLLM's own ``WorkerGroupState`` is driven through the order of events that
+hung a concurrent entry over a JSONL file about one CI run in three: the data source reports its end only
+after the last request's final update arrived. Its transport (worker processes and queues) is left out:
+the order is set here.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from guidellm.scheduler.schemas import ConversationGraph, ConversationNode
 from guidellm.scheduler.strategies import ConcurrentStrategy
 from guidellm.scheduler.worker_group import WorkerGroupState
 
-from perf_tests.llm.launcher import install_end_of_data_fix, server_message
+from perf_tests.llm.patches import install_end_of_data_fix, server_message
 
 
 @pytest.fixture
@@ -127,14 +128,14 @@ def test_guidellm_output_is_masked_at_the_file_descriptor(tmp_path: Path) -> Non
     """What the launcher's process and its children (GuideLLM's workers) print passes the mask."""
     script = (
         "import os, subprocess, sys\n"
-        "from perf_tests.llm import launcher\n"
-        "launcher.mask_secrets(['sk-SECRET-1', 'hdr-SECRET-2'])\n"
+        "from perf_tests.llm import masking\n"
+        "masking.mask_secrets(['sk-SECRET-1', 'hdr-SECRET-2'])\n"
         "print('backend api_key=sk-SECRET-1 headers={\"X\": \"hdr-SECRET-2\"}')\n"
         "print('to stderr sk-SECRET-1', file=sys.stderr)\n"
         "sys.stdout.flush(); sys.stderr.flush()\n"
         "subprocess.run(['sh', '-c', 'echo worker hdr-SECRET-2'])\n"
         "os.write(2, b'last line without a newline sk-SECRET-1')\n"
-        "launcher._drain_output()\n"
+        "masking.drain_output()\n"
     )
     log = tmp_path / "guidellm.log"
     with log.open("wb") as handle:

@@ -6,6 +6,10 @@ GuideLLM 0.8's CLI takes one option per part of a benchmark, each a ``kind=...``
 and returns a ``GuidellmCommand``: the arguments, the same options as structured data (for reports and
 for executors that template them elsewhere, e.g. a Tekton task) and the environment the process needs.
 Every executor runs exactly these arguments; only the program in front differs.
+
+Secrets (an ``api_key`` in ``backendOptions``, header values) stay ``SecretStr`` in ``options`` and in
+what is shown (``shell()``, ``shown_args``: masked); only ``args``, the command line GuideLLM is started
+with, holds their values. ``secret_env`` gives the launcher the values to scrub from GuideLLM's output.
 """
 
 from __future__ import annotations
@@ -20,21 +24,27 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import SecretStr
 
-from perf_tests.llm.options import DATA_FILE_KINDS, HUB_TOKENIZER_PREFIX, LlmLoadFields
+from perf_tests.llm.options import DATA_FILE_KINDS, HUB_TOKENIZER_PREFIX, REQUEST_FORMATS, LlmLoadFields
 from perf_tests.llm.plan import Launch
 
 __all__ = [
     "OFFLINE_ENV",
+    "SECRETS_ENV",
     "GuidellmCommand",
     "build_command",
     "launch_seed",
     "pending_buffer_percent",
     "render_option",
+    "reveal",
 ]
 
 OFFLINE_ENV: Mapping[str, str] = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 """Set for the GuideLLM process when the tokenizer is a local folder: nothing is fetched from a hub."""
+
+SECRETS_ENV = "PERF_TESTS_SECRETS"
+"""JSON list of the entry's secret values, for the launcher to scrub from GuideLLM's output (never shown)."""
 
 GUIDELLM_MAX_CONCURRENCY = 10240
 """GuideLLM's default cap on requests in flight when the profile sets none (its ``max_concurrency`` setting)."""
@@ -49,19 +59,25 @@ class GuidellmCommand:
     for reports and for executors that build the arguments elsewhere; ``args`` is the exact command line.
     """
 
-    args: tuple[str, ...]
+    args: tuple[str, ...] = field(repr=False)  # holds the secrets' values
     options: Mapping[str, Any]
     env: Mapping[str, str] = field(default_factory=dict)
     output_path: str = ""
+    shown_args: tuple[str, ...] = ()
+    secret_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def argv(self, program: Sequence[str] = ("guidellm",)) -> list[str]:
-        """The full command line with ``program`` in front (e.g. ``["guidellm"]``)."""
+        """The full command line with ``program`` in front (e.g. ``["guidellm"]``), secrets included."""
         return [*program, *self.args]
 
+    def shown_argv(self, program: Sequence[str] = ("guidellm",)) -> list[str]:
+        """The command line as shown in logs and reports: secrets masked."""
+        return [*program, *(self.shown_args or self.args)]
+
     def shell(self, program: Sequence[str] = ("guidellm",)) -> str:
-        """The command as one shell line, environment first, for logs and ``command.txt``."""
+        """The command as one shell line, environment first, for logs and ``command.txt`` (secrets masked)."""
         env = " ".join(f"{key}={shlex.quote(value)}" for key, value in sorted(self.env.items()))
-        line = shlex.join(self.argv(program))
+        line = shlex.join(self.shown_argv(program))
         return f"{env} {line}" if env else line
 
 
@@ -144,11 +160,15 @@ def build_command(
     if not any(arg.split("=", 1)[0] == "--seed" for arg in entry.extra_args):
         options["--seed"] = {"kind": "static", "value": launch_seed(entry.name, launch)}
     args: list[str] = ["run"]
+    shown: list[str] = ["run"]
     for flag, value in options.items():
         for item in value if isinstance(value, list) else [value]:
-            args += [flag, render_option(item)]
+            args += [flag, render_option(reveal(item))]
+            shown += [flag, render_option(reveal(item, mask=True))]
     args.append(_QUIET)
+    shown.append(_QUIET)
     args += entry.extra_args
+    shown += entry.extra_args
     env: dict[str, str] = {}
     if tokenizer is None or not str(tokenizer).startswith(HUB_TOKENIZER_PREFIX):
         env.update(OFFLINE_ENV)
@@ -157,7 +177,23 @@ def build_command(
     buffer = pending_buffer_percent(entry, launch)
     if buffer is not None:
         env["GUIDELLM__MP_MAX_PENDING_BUFFER_PERCENT"] = buffer
-    return GuidellmCommand(tuple(args), options, env, str(output_path))
+    secrets = entry.secret_values
+    secret_env = {SECRETS_ENV: json.dumps(secrets)} if secrets else {}
+    return GuidellmCommand(tuple(args), options, env, str(output_path), tuple(shown), secret_env)
+
+
+_MASK = "**********"  # what pydantic shows for a SecretStr
+
+
+def reveal(value: Any, *, mask: bool = False) -> Any:
+    """``value`` with every ``SecretStr`` (in dicts and lists too) replaced by its value, or masked."""
+    if isinstance(value, SecretStr):
+        return _MASK if mask else value.get_secret_value()
+    if isinstance(value, Mapping):
+        return {key: reveal(item, mask=mask) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [reveal(item, mask=mask) for item in value]
+    return value
 
 
 def pending_buffer_percent(entry: LlmLoadFields, launch: Launch) -> str | None:
@@ -178,7 +214,11 @@ def _backend(entry: LlmLoadFields, target_url: str) -> dict[str, Any]:
     backend: dict[str, Any] = {"kind": "openai_http", "target": target_url}
     if entry.model is not None:
         backend["model"] = entry.model
+    if entry.request_format is not None:
+        backend["request_format"] = REQUEST_FORMATS[entry.request_format]
     backend.update(entry.backend_options)
+    if entry.headers:
+        backend["extras"] = {"headers": dict(entry.headers)}  # GuideLLM's per-request headers
     return backend
 
 

@@ -7,7 +7,15 @@ its window (``window <start> <end>``, epoch seconds) from its standard input and
 start until the window opens, so the first request is due exactly at the planned start; a constraint
 ends every benchmark when the window closes, even after a late start (which is reported, not
 stretched). Both act on ``NonDistributedEnvironment``, the seam GuideLLM provides for coordinating when
-a run starts; everything else is GuideLLM unchanged. Lines starting with ``perf-tests:`` report the hold.
+a run starts. Lines starting with ``perf-tests:`` report the hold.
+
+Every ``run`` also gets the changes of ``perf_tests.llm.patches``: the workaround for GuideLLM 0.8's
+end-of-data hang, errors that carry the server's message (also in GuideLLM's spawned workers, which
+import this module as ``__mp_main__``), and, with ``PERF_TESTS_REQUESTS_FILE`` set, each finished request
+appended to that file. Everything else is GuideLLM unchanged.
+
+With ``PERF_TESTS_SECRETS`` set, GuideLLM's output passes ``perf_tests.llm.masking`` before it reaches
+the log: the entry's secrets are masked.
 
 The launcher also ends its process group when the test run that started it dies (it watches its parent's
 pidfd), so a killed run leaves no GuideLLM behind.
@@ -26,7 +34,16 @@ import time
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from perf_tests.llm.startup import MARK, NO_LOAD_EXIT, PARENT_PID_ENV, READY_FD_ENV, parse_window_line
+from perf_tests.llm.masking import drain_output, mask_secrets, secrets_from_env
+from perf_tests.llm.patches import install_end_of_data_fix, install_error_bodies, install_request_log
+from perf_tests.llm.startup import (
+    MARK,
+    NO_LOAD_EXIT,
+    PARENT_PID_ENV,
+    READY_FD_ENV,
+    REQUESTS_ENV,
+    parse_window_line,
+)
 
 __all__ = ["install_schedule", "main"]
 
@@ -107,6 +124,7 @@ class _Deadline:
 def _no_load(message: str) -> NoReturn:
     """Exit without load; the executor then ends the rest of the process group (GuideLLM's workers)."""
     _say(f"error: {message}; no load was sent")
+    drain_output(1.0)
     os._exit(NO_LOAD_EXIT)
 
 
@@ -166,18 +184,28 @@ def install_schedule() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run GuideLLM's CLI with ``argv`` (default: this process's arguments)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    mask_secrets(secrets_from_env())
     signal.signal(signal.SIGTERM, _end_group)
     _watch_parent()
-    if args[:1] == ["run"] and os.environ.get(READY_FD_ENV):
-        install_schedule()
+    if args[:1] == ["run"]:
+        install_end_of_data_fix()
+        install_error_bodies()
+        if os.environ.get(REQUESTS_ENV):
+            install_request_log(os.environ[REQUESTS_ENV])
+        if os.environ.get(READY_FD_ENV):
+            install_schedule()
     from guidellm.cli import cli
 
     try:
         cli.main(args=args, prog_name="guidellm")
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        drain_output()
     return 0
 
 
-if __name__ == "__main__":  # spawned GuideLLM workers import this module as __mp_main__: no side effects
+if __name__ == "__main__":
     sys.exit(main())
+elif __name__ == "__mp_main__":  # a spawned GuideLLM worker: its HTTP client keeps error answers (see above)
+    install_error_bodies()

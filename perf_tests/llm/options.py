@@ -17,16 +17,27 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+import yaml
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from perf_tests.logger.redaction import register_secret
 from perf_tests.models.durations import Seconds
+from perf_tests.models.fields import OptionsModel
 from perf_tests.models.scenario import EntryFiles, ScenarioEntry
 from perf_tests.tekton.options import TektonEntryFields
 from perf_tests.tekton.session import OPERATIONS as TEKTON_OPERATIONS
 
-_SECRET_KEY_WORDS = ("key", "token", "auth", "password", "secret", "header")
+_SECRET_KEY_WORDS = ("key", "token", "auth", "password", "secret", "header", "cookie", "credential")
+"""A ``backendOptions`` key containing one of these words holds a secret (e.g. GuideLLM's ``api_key``)."""
+
+BackendOption = str | int | float | bool | SecretStr | None
 
 __all__ = [
     "DATA_FILE_KINDS",
@@ -34,13 +45,20 @@ __all__ = [
     "HUB_TOKENIZER_PREFIX",
     "METRIC_NAMES",
     "RATE_TYPES",
+    "REQUEST_FORMATS",
     "RESERVED_ARGS",
     "LlmLoadFields",
     "LlmStage",
     "MockServerOptions",
     "RateType",
+    "RequestFormat",
     "data_file_problem",
+    "is_secret_key",
 ]
+
+RequestFormat = Literal["chat", "completions"]
+REQUEST_FORMATS: dict[str, str] = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
+"""``requestFormat`` to GuideLLM's ``--backend request_format`` (the API route each request goes to)."""
 
 RateType = Literal["synchronous", "throughput", "concurrent", "constant", "poisson", "sweep"]
 RATE_TYPES: tuple[str, ...] = ("synchronous", "throughput", "concurrent", "constant", "poisson", "sweep")
@@ -96,13 +114,8 @@ RESERVED_ARGS: tuple[str, ...] = (
 """GuideLLM options the framework sets itself; ``extraArgs`` may not repeat them."""
 
 _MAX_RATE = 100_000.0
-_CAMEL = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
-
-
-class LlmStage(BaseModel):
+class LlmStage(OptionsModel):
     """One step of a stair-step load: ``rate`` requests per second in total for ``duration``."""
-
-    model_config = _CAMEL
 
     rate: float = Field(ge=0, le=_MAX_RATE, description="Total requests per second during the step.")
     duration: Seconds = Field(description="How long the step lasts: seconds or a string like '10m'.")
@@ -115,10 +128,8 @@ class LlmStage(BaseModel):
         return value
 
 
-class MockServerOptions(BaseModel):
+class MockServerOptions(OptionsModel):
     """How the embedded ``guidellm mock-server`` answers (used when ``targetUrl`` is unset)."""
-
-    model_config = _CAMEL
 
     model: str = Field(default="mock-llm", min_length=1, description="Model name the mock reports.")
     ttft_ms: float = Field(default=50.0, ge=0, le=600_000, description="Time to first token (ms).")
@@ -180,6 +191,11 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
         description="Local Hugging Face tokenizer folder (or 'hf:org/name'); default: a small one the "
         "framework builds.",
     )
+    request_format: RequestFormat | None = Field(
+        default=None,
+        description="API of each request: chat (/v1/chat/completions, GuideLLM's default; the model needs a chat "
+        "template) or completions (/v1/completions, plain prompts).",
+    )
     rate_type: RateType = Field(default="constant", description=f"Load pattern: {', '.join(RATE_TYPES)}.")
     rate: float | None = Field(
         default=None,
@@ -208,9 +224,15 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
     extra_args: list[str] = Field(
         default_factory=list, description="More `guidellm run` arguments, passed through (e.g. --constraint)."
     )
-    backend_options: dict[str, str | int | float | bool | None] = Field(
+    backend_options: dict[str, BackendOption] = Field(
         default_factory=dict,
-        description="More keys of GuideLLM's --backend (e.g. request_format, timeout).",
+        description="More keys of GuideLLM's --backend (e.g. request_format, timeout, api_key); a key naming a "
+        "secret (api_key, ...token, ...password) is kept secret: masked in every results file and log.",
+    )
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="HTTP headers sent with every request (e.g. an API gateway key); their values are secrets, "
+        "masked in every results file and log.",
     )
     stages: list[LlmStage] | None = Field(
         default=None, description="Stair-step load [{rate, duration}]: total rate per step (constant/poisson)."
@@ -220,6 +242,12 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
     )
     workers: int | None = Field(
         default=None, ge=1, le=64, description="GuideLLM worker processes (default GuideLLM's 10)."
+    )
+    data: str | dict[str, Any] | None = Field(
+        default=None,
+        exclude=True,
+        description="GuideLLM's spelling of the data, taken as the fields it stands for: "
+        "'prompt_tokens=64,output_tokens=32' (promptTokens/outputTokens) or a file name (dataFile).",
     )
     startup_lead: Seconds = Field(
         default=30.0,
@@ -344,17 +372,42 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
 
     @field_validator("backend_options")
     @classmethod
-    def _no_core_backend_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key in ("kind", "target", "model"):
+    def _no_core_backend_keys(cls, value: dict[str, BackendOption]) -> dict[str, BackendOption]:
+        for key in ("kind", "target", "model", "extras"):
             if key in value:
-                raise ValueError(f"'{key}' is set by the framework; use targetUrl and model")
+                raise ValueError(f"'{key}' is set by the framework; use targetUrl, model and headers")
+        secret = {}
         for key, option in value.items():
-            # An API key for the model server is a secret: it must not reach command.txt, reports or logs.
-            if isinstance(option, str) and any(word in key.lower() for word in _SECRET_KEY_WORDS):
-                register_secret(option)
+            # An API key for the model server is a secret: typed so, no dump or log shows it.
+            if isinstance(option, str) and is_secret_key(key):
+                option = SecretStr(option)
+            if isinstance(option, SecretStr):
+                register_secret(option.get_secret_value())  # and redacted wherever it is echoed
+            secret[key] = option
+        return secret
+
+    @field_validator("headers")
+    @classmethod
+    def _header_values(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for name, header in value.items():
+            if not name.strip() or any(char in name for char in ":\r\n"):
+                raise ValueError(f"{name!r} is not a header name")
+            if any(char in header.get_secret_value() for char in "\r\n"):
+                raise ValueError(f"the value of header {name!r} contains a line break")  # never echo the value
+            register_secret(header.get_secret_value())
         return value
 
     # -- combinations -------------------------------------------------------------------------------
+    @model_validator(mode="before")
+    @classmethod
+    def _guidellm_data(cls, data: Any) -> Any:
+        """GuideLLM's own ``data`` spelling: ``"prompt_tokens=64,output_tokens=32"`` (or that as an object, or
+        JSON) for synthetic prompts, or a file name for ``dataFile``."""
+        if not isinstance(data, dict) or data.get("data") is None:
+            return data
+        data = dict(data)
+        return {**data, **guidellm_data_fields(data.pop("data"), data)}
+
     @model_validator(mode="before")
     @classmethod
     def _run_time_from_stages(cls, data: Any) -> Any:
@@ -376,6 +429,8 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
             self._check_stages()
         if self.data_file is not None and (self.prompt_tokens is not None or self.output_tokens is not None):
             raise ValueError("give either dataFile or promptTokens/outputTokens (synthetic data), not both")
+        if self.request_format is not None and "request_format" in self.backend_options:
+            raise ValueError("give either requestFormat or backendOptions.request_format, not both")
         if self.target_url is not None and self.mock_server is not None:
             raise ValueError("mockServer applies only to the embedded mock target; remove it or targetUrl")
         return self
@@ -407,6 +462,14 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
             raise ValueError("maxSeconds and maxRequests do not combine with stages (each step has a duration)")
 
     # -- derived values -----------------------------------------------------------------------------
+    @property
+    def secret_values(self) -> list[str]:
+        """The real values of the entry's secrets (API key, header values): for GuideLLM only, never shown."""
+        values = [option.get_secret_value() for option in self.backend_options.values()
+                  if isinstance(option, SecretStr)]
+        values += [header.get_secret_value() for header in self.headers.values()]
+        return [value for value in values if value]
+
     @property
     def uses_mock(self) -> bool:
         """True when the load goes to the embedded mock server."""
@@ -474,6 +537,66 @@ _TEXT_COLUMN = re.compile(
     re.IGNORECASE,
 )
 """Column names GuideLLM's generative column mapper takes the prompt from (plural and turn suffixes too)."""
+
+
+_DATA_KEYS = {"prompt_tokens": "promptTokens", "output_tokens": "outputTokens"}
+
+
+def guidellm_data_fields(value: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """The entry fields that GuideLLM's ``--data`` value ``value`` stands for (``ValueError`` when it cannot
+    be taken, naming the fields to use instead); ``given`` is the rest of the entry, to refuse conflicts."""
+    if isinstance(value, str):
+        text = value.strip()
+        if "=" not in text and not text.startswith("{"):
+            if given.get("dataFile") is not None or given.get("data_file") is not None:
+                raise ValueError("give either 'data' or 'dataFile', not both")
+            return {"dataFile": text, "data": None}
+        pairs = _parse_data_text(text)
+    elif isinstance(value, dict):
+        pairs = dict(value)
+    else:
+        raise ValueError("'data' takes GuideLLM's form, e.g. \"prompt_tokens=64,output_tokens=32\", or a file name")
+    kind = pairs.pop("kind", "synthetic_text")
+    if kind != "synthetic_text":
+        raise ValueError(f"'data' of kind {kind!r} is not taken; give a data file as dataFile, or synthetic data "
+                         "as promptTokens/outputTokens")
+    unknown = sorted(set(pairs) - set(_DATA_KEYS))
+    if unknown:
+        raise ValueError(f"'data' key {unknown[0]!r} is not supported; the entry takes prompt_tokens and "
+                         "output_tokens (or the fields promptTokens/outputTokens), or a data file (dataFile)")
+    fields: dict[str, Any] = {"data": None}
+    for key, field_name in _DATA_KEYS.items():
+        if key in pairs:
+            snake = "prompt_tokens" if field_name == "promptTokens" else "output_tokens"
+            if given.get(field_name) is not None or given.get(snake) is not None:
+                raise ValueError(f"give {key} either in 'data' or as {field_name}, not both")
+            fields[field_name] = pairs[key]
+    return fields
+
+
+def _parse_data_text(text: str) -> dict[str, Any]:
+    """``key=value,...`` (values read as YAML) or a JSON object, as GuideLLM's CLI reads ``--data``."""
+    try:
+        if text.startswith("{"):
+            parsed = json.loads(text)
+        else:
+            parsed = {}
+            for pair in text.split(","):
+                key, sep, raw = pair.partition("=")
+                if not sep or not key.strip():
+                    raise ValueError(pair)
+                parsed[key.strip()] = yaml.safe_load(raw.strip())
+    except (ValueError, yaml.YAMLError):
+        raise ValueError(f"'data' {text[:80]!r} is not GuideLLM's form key=value,... (e.g. "
+                         "\"prompt_tokens=64,output_tokens=32\") or a JSON object") from None
+    if not isinstance(parsed, dict):
+        raise ValueError("'data' must be key=value pairs or a JSON object")
+    return parsed
+
+
+def is_secret_key(key: str) -> bool:
+    """True for a ``backendOptions`` key that holds a secret (``api_key``, ``...token``, ...)."""
+    return any(word in key.lower() for word in _SECRET_KEY_WORDS)
 
 
 def data_file_problem(path: Path) -> str | None:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from perf_tests.llm.report import FELL_BEHIND_WARNINGS, GuidellmWarning, LlmResults
+from perf_tests.llm.report import FELL_BEHIND_WARNINGS, GuidellmWarning, LlmResults, RequestRecord
 from perf_tests.recorder.events import EventHook, MetricsRecord
 from perf_tests.recorder.stream import StreamRecorder
 
@@ -23,6 +23,8 @@ __all__ = [
     "REQUEST_OPERATION",
     "classify_request_error",
     "entry_results_dir",
+    "first_errors",
+    "record_request",
     "record_results",
     "safe_name",
     "warning_notes",
@@ -42,12 +44,23 @@ def entry_results_dir(results_dir: Path, entry_name: str) -> Path:
     return results_dir / safe_name(entry_name)
 
 
+_HTTP_STATUS = (
+    re.compile(r"\bhttp[ /]?(?:status )?([1-5]\d\d)\b"),  # the launcher's "HTTP 400 Bad Request from ..."
+    re.compile(r"\berror '([1-5]\d\d) "),  # httpx's "Client error '400 Bad Request' for url ..."
+    re.compile(r"\bstatus(?: code)?[ :=]{1,3}([1-5]\d\d)\b"),
+)
+
+
 def classify_request_error(error: str | None) -> str:
-    """A short, countable error type for a failed request (``http_500``, ``timeout``, ``connection`` ...)."""
+    """A short, countable error type for a failed request (``http_400``, ``timeout``, ``connection`` ...).
+
+    The status comes from the words around it, never from a URL (``http://127.0.0.1`` is no ``http_127``).
+    """
     text = (error or "").lower()
-    match = re.search(r"(?:http|status|code)[^0-9]{0,12}([1-5]\d\d)\b", text)
-    if match:
-        return f"http_{match.group(1)}"
+    for pattern in _HTTP_STATUS:
+        match = pattern.search(text)
+        if match:
+            return f"http_{match.group(1)}"
     if "timeout" in text or "timed out" in text:
         return "timeout"
     if "connect" in text or "refused" in text or "reset" in text:
@@ -57,33 +70,54 @@ def classify_request_error(error: str | None) -> str:
     return "error"
 
 
-def record_results(hook: EventHook, scenario: str, mode: str, results: LlmResults, now: float) -> None:
-    """Fire the entry's ``MetricsRecord``s and replay its requests as ``llm_request`` operations."""
+def record_results(hook: EventHook, scenario: str, mode: str, results: LlmResults, now: float,
+                   replay_requests: bool = True) -> None:
+    """Fire the entry's ``MetricsRecord``s and (unless they were recorded live, ``perf_tests.llm.live``)
+    replay its requests as ``llm_request`` operations."""
     for name, stats in results.metrics().items():
         hook.fire(MetricsRecord(scenario, mode, name, now, stats, source=SOURCE))
+    if not replay_requests:
+        return
     stream = StreamRecorder(hook, scenario, mode)
     for request in results.requests:
-        start = request.start if request.start is not None else request.targeted_start
-        if start is None:
-            continue
-        if request.status == "incomplete":
-            stream.count(REQUEST_OPERATION, "incomplete", at=start)
-            continue
-        duration = request.latency
-        if duration is None:
-            duration = (request.end - start) if request.end is not None else 0.0
-        ok = request.status == "successful"
-        lateness = request.lateness
-        stream.record(
-            REQUEST_OPERATION,
-            start,
-            max(0.0, duration),
-            ok,
-            None if ok else classify_request_error(request.error),
-            None if ok else request.error,
-            values={"lateness": lateness} if lateness is not None else None,
-        )
+        record_request(stream, request)
     stream.flush()
+
+
+def record_request(stream: StreamRecorder, request: RequestRecord) -> None:
+    """One GuideLLM request as an ``llm_request`` attempt (``incomplete`` ones are counted, not attempts)."""
+    start = request.start if request.start is not None else request.targeted_start
+    if start is None:
+        return
+    if request.status == "incomplete":
+        stream.count(REQUEST_OPERATION, "incomplete", at=start)
+        return
+    duration = request.latency
+    if duration is None:
+        duration = (request.end - start) if request.end is not None else 0.0
+    ok = request.status == "successful"
+    lateness = request.lateness
+    stream.record(
+        REQUEST_OPERATION,
+        start,
+        max(0.0, duration),
+        ok,
+        None if ok else classify_request_error(request.error),
+        None if ok else request.error,
+        values={"lateness": lateness} if lateness is not None else None,
+    )
+
+
+def first_errors(results: LlmResults) -> dict[str, tuple[int, str]]:
+    """Per error type of the failed requests: how many, and the first one's error (as GuideLLM recorded it)."""
+    found: dict[str, tuple[int, str]] = {}
+    for request in results.requests:
+        if request.status != "errored":
+            continue
+        kind = classify_request_error(request.error)
+        count, first = found.get(kind, (0, request.error or ""))
+        found[kind] = (count + 1, first)
+    return found
 
 
 def warning_notes(warnings: Iterable[GuidellmWarning]) -> list[str]:

@@ -12,9 +12,13 @@ as ``python -m perf_tests.llm.launcher``.
 
 from __future__ import annotations
 
-__all__ = ["MARK", "NO_LOAD_EXIT", "PARENT_PID_ENV", "READY_FD_ENV", "parse_window_line", "window_line"]
+__all__ = ["MARK", "NO_LOAD_EXIT", "PARENT_PID_ENV", "READY_FD_ENV", "REQUESTS_ENV", "parse_window_line",
+           "window_line"]
 
 READY_FD_ENV = "PERF_TESTS_READY_FD"
+REQUESTS_ENV = "PERF_TESTS_REQUESTS_FILE"
+"""Where the launcher appends one JSON line per finished request, as GuideLLM learns of it
+(``perf_tests.llm.live`` reads it while the load runs)."""
 PARENT_PID_ENV = "PERF_TESTS_PARENT_PID"
 MARK = "perf-tests:"
 NO_LOAD_EXIT = 3

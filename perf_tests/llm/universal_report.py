@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from perf_tests.llm.command import GuidellmCommand
+from perf_tests.llm.command import GuidellmCommand, reveal
 from perf_tests.llm.options import LlmLoadFields
 from perf_tests.llm.report import Distribution, LlmResults
 from perf_tests.logger.redaction import redact
@@ -92,10 +92,10 @@ def _sequence_length(configured: int | None, observed: Distribution | None) -> d
 
 def _native_args(commands: Sequence[GuidellmCommand]) -> dict[str, Any]:
     if len(commands) == 1:
-        native: dict[str, Any] = {**commands[0].options, "_argv": list(commands[0].argv())}
+        native: dict[str, Any] = {**reveal(commands[0].options, mask=True), "_argv": commands[0].shown_argv()}
     else:
-        native = {"launches": [{**c.options, "_argv": list(c.argv())} for c in commands]}
-    redacted: dict[str, Any] = json.loads(redact(json.dumps(native, default=str)))  # no API keys in reports
+        native = {"launches": [{**reveal(c.options, mask=True), "_argv": c.shown_argv()} for c in commands]}
+    redacted: dict[str, Any] = json.loads(redact(json.dumps(native, default=str)))  # and anything echoed
     return redacted
 
 

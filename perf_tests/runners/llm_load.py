@@ -13,26 +13,33 @@ and rate or stages, limits, data, pass-through arguments, mock settings). Lifecy
    report (``benchmark_report.yaml``/``.json``). A failed process is an error naming the reason.
 3. ``cleanup``: stop whatever still runs; release the mock server.
 
+While the load runs, each request GuideLLM finishes is recorded at once (``perf_tests.llm.live``), so a
+stopped or killed run keeps the requests that finished; GuideLLM's statistics come from its report.
+
 Files of an entry: ``<results_dir>/<entry name sanitized>/`` holds ``command.txt``, GuideLLM's
-``guidellm[-n].json`` and ``.log``, ``metrics.json`` (our parsed metrics) and the universal report.
+``guidellm[-n].json`` and ``.log``, ``guidellm[-n].requests.jsonl`` (its requests as they finished),
+``metrics.json`` (our parsed metrics) and the universal report.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any, Literal
 
 from perf_tests.errors import RunnerError, TargetError
 from perf_tests.llm.command import build_command
 from perf_tests.llm.diagnostics import hold_report
 from perf_tests.llm.executors import EXECUTOR_CLASSES, Executor, LaunchOutcome, LaunchSpec
+from perf_tests.llm.live import LiveRequests
 from perf_tests.llm.mock_server import MockServer, shared_mock_servers
 from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
 from perf_tests.llm.plan import plan_launches
 from perf_tests.llm.processes import log_tail
-from perf_tests.llm.recording import entry_results_dir, record_results, warning_notes
+from perf_tests.llm.recording import entry_results_dir, first_errors, record_results, warning_notes
 from perf_tests.llm.report import GuidellmReport, LlmResults, load_report, summarize
 from perf_tests.llm.tokenizer import default_tokenizer
 from perf_tests.llm.universal_report import (
@@ -86,6 +93,7 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         self.target = ""
         self.guidellm_version = ""
         self.results: LlmResults | None = None
+        self.live_requests = 0  # requests recorded while the load ran (perf_tests.llm.live)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -123,7 +131,15 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         self.executor.prepare(self.specs)
 
     def run(self) -> None:
-        outcomes = self.executor.run()
+        live = None
+        if self.entry.executor == "local":  # the launcher writes each request as it finishes
+            live = LiveRequests(self.context.events, self.entry.name, self.entry.mode,
+                                [spec.requests_path for spec in self.specs])
+            live.start()
+        try:
+            outcomes = self.executor.run()
+        finally:  # stopped or failed too: what finished is recorded
+            self.live_requests = live.finish() if live is not None else 0
         problems: list[str] = []
         reports: list[GuidellmReport] = []
         for outcome in outcomes:
@@ -199,6 +215,9 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
     # -- run helpers --------------------------------------------------------------------------------
     def _report_of(self, outcome: LaunchOutcome, problems: list[str]) -> GuidellmReport | None:
         spec = outcome.spec
+        if self.entry.secret_values:  # GuideLLM writes request headers into its report (and a Tekton log)
+            for path in (spec.report_path, spec.log_path, spec.requests_path):
+                scrub_secrets(path)
         report: GuidellmReport | None = None
         if spec.report_path.is_file():
             try:
@@ -226,9 +245,12 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         results = summarize(reports)
         self.results = results
         record_results(self.context.events, self.entry.name, self.entry.mode, results,
-                       self.context.clock.wall_now())
+                       self.context.clock.wall_now(), replay_requests=not self.live_requests)
         for note in warning_notes(results.warnings):
             self.mark("note", message=note)
+        for kind, (count, first) in first_errors(results).items():
+            self.mark("note", message=failure_note(kind, count, results.total, first),
+                      attrs={f"failed_{kind}": count})
         metrics = results.metrics()
         attrs: dict[str, Any] = {}
         if self.entry.stages is not None:
@@ -264,6 +286,36 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
             out.append({"rate": stage.rate, "seconds": end - offset, "achieved": count / (end - offset)})
             offset = end
         return out
+
+
+_NOTE_LIMIT = 300
+_EXCEPTION_REPR = re.compile(r"^\w+\((['\"])(.*)\1\)$", re.DOTALL)
+
+
+def failure_note(kind: str, count: int, total: int, error: str) -> str:
+    """``N of M requests failed with <kind>; the first: <its error>`` (the server's message when it sent one),
+    redacted before it is cut to a bounded length."""
+    text = error.strip()
+    match = _EXCEPTION_REPR.match(text)
+    if match:  # GuideLLM records repr(exc): HTTPStatusError('HTTP 400 Bad Request from /v1/...: message')
+        text = match.group(2).replace("\\n", " ").replace("\\'", "'")
+    text = redact(" ".join(text.split())) or "(no message)"
+    if len(text) > _NOTE_LIMIT:
+        text = text[:_NOTE_LIMIT - 3] + "..."
+    return f"{count} of {total} requests failed with {kind}; the first: {text}"
+
+
+def scrub_secrets(path: Path) -> None:
+    """Rewrite ``path`` with every registered secret masked (nothing when it has none or is missing)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError:
+        return
+    cleaned = redact(text)
+    if cleaned != text:
+        scratch = path.with_name(path.name + ".scrub")
+        scratch.write_text(cleaned, encoding="utf-8", errors="surrogateescape")
+        scratch.replace(path)
 
 
 def check_target(url: str, require_health: bool = True, timeout: float = 10.0) -> None:

@@ -22,6 +22,8 @@ from typing import Any
 import urllib3
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from perf_tests.targets.deadline import Deadline, install_deadline_pools
+
 __all__ = ["SeedError", "SeedPlan", "SeedResult", "seed_simulator"]
 
 API = "/apis/v2beta1"
@@ -98,6 +100,7 @@ class _Api:
         self.base = url.rstrip("/")
         self.deadline = deadline
         self.requests = 0
+        self.timeout = timeout
         self._pool = urllib3.PoolManager(
             timeout=urllib3.Timeout(total=timeout),
             retries=urllib3.Retry(
@@ -106,6 +109,7 @@ class _Api:
                 redirect=False,
             ),
         )
+        install_deadline_pools(self._pool)  # urllib3's timeouts bound each read, not the call
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         if time.monotonic() > self.deadline:
@@ -113,8 +117,9 @@ class _Api:
         data = None if body is None else json.dumps(body).encode()
         self.requests += 1
         try:
-            response = self._pool.request(method, self.base + path, body=data,
-                                          headers={"Content-Type": "application/json"})
+            with Deadline(self.timeout * 5, f"seeding's {method} {path} (with its retries)"):
+                response = self._pool.request(method, self.base + path, body=data,
+                                              headers={"Content-Type": "application/json"})
         except urllib3.exceptions.HTTPError as exc:
             raise SeedError(f"{method} {path} failed: {type(exc).__name__}: {exc}") from None
         text = response.data.decode("utf-8", "replace")

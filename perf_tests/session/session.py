@@ -261,7 +261,7 @@ class PerfSession:
         }
         # Decided once: an interrupt that arrives while the results are written does not change them.
         interrupted = self.abort.is_set()
-        summary = build_summary(self.run_id, recorder, scenario.raw, scenario.path, planned, targets,
+        summary = build_summary(self.run_id, recorder, redact_data(scenario.raw), scenario.path, planned, targets,
                                 started, finished, interrupted=interrupted)
         by_name = {result.name: result for result in results}
         verdicts = []

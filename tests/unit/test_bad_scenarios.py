@@ -176,9 +176,6 @@ EXPECTED: dict[str, tuple[str, ...]] = {
 
 MARKS: dict[str, pytest.MarkDecorator] = {
     # Cases that show a bug today: pytest.mark.xfail(strict=True, reason="BUG: ...").
-    "llm_mock_std_infinity.json": pytest.mark.xfail(
-        strict=True, reason="BUG: MockServerOptions (perf_tests/llm/options.py) accepts Infinity; it should "
-        "derive from perf_tests.models.OptionsModel"),
 }
 
 

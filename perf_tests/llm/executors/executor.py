@@ -58,6 +58,11 @@ class LaunchSpec:
     def name(self) -> str:
         return self.launch.label
 
+    @property
+    def requests_path(self) -> Path:
+        """Where the launcher appends each request as it finishes (``perf_tests.llm.live``)."""
+        return self.report_path.with_name(f"{self.report_path.stem}.requests.jsonl")
+
 
 @dataclass
 class LaunchOutcome:

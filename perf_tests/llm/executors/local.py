@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from perf_tests.llm.diagnostics import failure_reason, progress_line
 from perf_tests.llm.executors.executor import Executor, LaunchOutcome, LaunchSpec
 from perf_tests.llm.processes import ChildProcess, launcher_argv, log_tail
+from perf_tests.llm.startup import REQUESTS_ENV
 from perf_tests.llm.version import check_guidellm
 from perf_tests.scheduler.clock import Clock
 
@@ -124,9 +125,10 @@ class LocalExecutor(Executor):
 
     # -- helpers ------------------------------------------------------------------------------------
     def _spawn(self, spec: LaunchSpec) -> None:
-        child = ChildProcess(spec.name, launcher_argv(spec.command.args), spec.log_path, spec.command.env,
-                             control=True)
+        env = {**spec.command.env, **spec.command.secret_env, REQUESTS_ENV: str(spec.requests_path)}
+        child = ChildProcess(spec.name, launcher_argv(spec.command.args), spec.log_path, env, control=True)
         spec.report_path.unlink(missing_ok=True)  # never mistake an old report for this run's
+        spec.requests_path.unlink(missing_ok=True)
         outcome = self._outcomes[spec.name]
         try:
             child.start()

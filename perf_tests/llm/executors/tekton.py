@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from perf_tests.errors import ConfigurationError, RunnerError
-from perf_tests.llm.command import GuidellmCommand, build_command
+from perf_tests.llm.command import GuidellmCommand, build_command, reveal
 from perf_tests.llm.executors.executor import Executor, LaunchOutcome, LaunchSpec
 from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
 from perf_tests.llm.plan import Launch
@@ -75,7 +75,7 @@ def command_for(entry: LlmLoadFields, launch: Launch) -> GuidellmCommand:
 
 def task_params(entry: LlmLoadFields, launch: Launch, command: GuidellmCommand) -> dict[str, str]:
     """The Task's params (all strings) that make its script run exactly ``command``'s arguments."""
-    options: Mapping[str, Any] = command.options
+    options: Mapping[str, Any] = reveal(command.options)  # the PipelineRun's params carry the real values
     backend = dict(options["--backend"])
     backend.pop("kind", None)
     params: dict[str, str] = {"target-url": str(backend.pop("target"))}

@@ -10,9 +10,20 @@ from typing import Any
 
 import pytest
 
-from perf_tests.llm.command import OFFLINE_ENV, GuidellmCommand, build_command, launch_seed, render_option
+from perf_tests.errors import ScenarioError
+from perf_tests.llm.command import (
+    OFFLINE_ENV,
+    SECRETS_ENV,
+    GuidellmCommand,
+    build_command,
+    launch_seed,
+    render_option,
+    reveal,
+)
 from perf_tests.llm.options import LlmLoadFields
 from perf_tests.llm.plan import plan_launches
+from perf_tests.models.scenario_file import build_scenario
+from perf_tests.runners.registry import options_models
 
 DATA_DIR = Path(__file__).resolve().parents[3] / "test_data"
 
@@ -33,8 +44,13 @@ def flag_values(cmd: GuidellmCommand, flag: str) -> list[str]:
     return [args[i + 1] for i, arg in enumerate(args) if arg == flag]
 
 
+API_KEY = "sk-unit-SECRET-91f3"
+HEADER = "hdr-unit-SECRET-27ab"
 CASES: list[dict[str, Any]] = [
     {"rate": 5},
+    {"rate": 1, "backendOptions": {"api_key": API_KEY, "timeout": 5}, "headers": {"X-Gateway-Key": HEADER}},
+    {"rate": 1, "requestFormat": "completions"},
+    {"rate": 1, "requestFormat": "chat"},
     {"rateType": "poisson", "rate": 2.5, "maxConcurrency": 16},
     {"rateType": "synchronous", "maxRequests": 20},
     {"rateType": "throughput"},
@@ -153,7 +169,46 @@ def test_guidellm_reads_back_what_we_meant(fields: dict[str, Any]) -> None:
         spec: dict[str, Any] = {}
         for flag, value in cmd.options.items():
             parsed = [cli.parse_arguments(None, None, text) for text in flag_values(cmd, flag)]
-            assert parsed == (value if isinstance(value, list) else [value]), flag
+            assert parsed == reveal(value if isinstance(value, list) else [value]), flag
             key = {"--constraint": "constraints", "--output": "outputs"}.get(flag, flag.removeprefix("--"))
             spec[key] = parsed if isinstance(value, list) else parsed[0]
         benchmark.BenchmarkArgs.model_validate(spec)
+
+
+def test_secrets_reach_only_the_arguments_guidellm_runs_with() -> None:
+    the_entry = entry(rate=1, backendOptions={"api_key": API_KEY, "access_token": "tok-unit-SECRET"},
+                      headers={"X-Gateway-Key": HEADER})
+    cmd = command(the_entry)
+    backend = json.loads(flag_values(cmd, "--backend")[0])
+    assert backend["api_key"] == API_KEY and backend["extras"] == {"headers": {"X-Gateway-Key": HEADER}}
+    assert json.loads(cmd.secret_env[SECRETS_ENV]) == [API_KEY, "tok-unit-SECRET", HEADER]
+    shown = [cmd.shell(), repr(cmd), json.dumps(reveal(cmd.options, mask=True)), " ".join(cmd.shown_argv()),
+             the_entry.model_dump_json(), json.dumps(the_entry.model_dump(mode="json")), repr(the_entry),
+             json.dumps(dict(cmd.env))]
+    for text in shown:
+        for secret in (API_KEY, HEADER, "tok-unit-SECRET"):
+            assert secret not in text, text
+    assert '"api_key":"**********"' in cmd.shell()
+
+
+def test_a_header_value_with_a_line_break_is_refused_without_echoing_it() -> None:
+    raw = [{"mode": "LLM_LOAD", "startTime": 0, "runTime": "5s", "rate": 1,
+            "headers": {"X-Key": "hdr-unit-SECRET\r\nX-Evil: 1"}}]
+    with pytest.raises(ScenarioError, match="field 'headers': the value of header 'X-Key' contains a line break"
+                       ) as info:
+        build_scenario(raw, options_models(), DATA_DIR)
+    assert "hdr-unit-SECRET" not in str(info.value)
+
+
+@pytest.mark.parametrize(("request_format", "route"), [("chat", "/v1/chat/completions"),
+                                                       ("completions", "/v1/completions")])
+def test_request_format_is_guidellms_request_format(request_format: str, route: str) -> None:
+    cmd = command(entry(rate=1, requestFormat=request_format))
+    assert cmd.options["--backend"]["request_format"] == route
+
+
+def test_request_format_is_given_once() -> None:
+    raw = [{"mode": "LLM_LOAD", "startTime": 0, "runTime": "5s", "rate": 1, "requestFormat": "chat",
+            "backendOptions": {"request_format": "/v1/completions"}}]
+    with pytest.raises(ScenarioError, match=r"give either requestFormat or backendOptions\.request_format"):
+        build_scenario(raw, options_models(), DATA_DIR)

@@ -163,3 +163,45 @@ def test_entry_json_round_trip(tmp_path: Path) -> None:
     dumped = entry.model_dump(mode="json", by_alias=True, exclude_none=True)
     assert dumped["mockServer"]["ttftMs"] == 10
     assert "dataPath" not in dumped and "tokenizerPath" not in dumped
+
+
+@pytest.mark.parametrize(
+    ("data", "prompt", "output"),
+    [
+        ("prompt_tokens=64,output_tokens=32", 64, 32),
+        ("kind=synthetic_text,prompt_tokens=16", 16, None),
+        ('{"prompt_tokens": 8, "output_tokens": 4}', 8, 4),
+        ({"output_tokens": 12}, None, 12),
+    ],
+)
+def test_guidellms_data_spelling_is_taken_as_prompt_and_output_tokens(
+        data: Any, prompt: int | None, output: int | None) -> None:
+    [entry] = load({"rate": 1, "data": data})
+    assert (entry.prompt_tokens, entry.output_tokens, entry.data_file) == (prompt, output, None)
+    assert "data" not in entry.model_dump(by_alias=True)  # the scenario as run shows the fields
+
+
+def test_guidellms_data_naming_a_file_is_the_data_file() -> None:
+    [entry] = load({"rate": 1, "data": "prompts.jsonl"})
+    assert entry.data_file == "prompts.jsonl" and entry.data_path == DATA_DIR / "llm" / "prompts.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"data": "prompt_tokens=64,prompt_tokens_stdev=4"},
+         "'data' key 'prompt_tokens_stdev' is not supported; the entry takes prompt_tokens and output_tokens "
+         "(or the fields promptTokens/outputTokens), or a data file (dataFile)"),
+        ({"data": "prompt_tokens=64", "promptTokens": 32}, "give prompt_tokens either in 'data' or as promptTokens"),
+        ({"data": "kind=json_file,path=x.jsonl"}, "give a data file as dataFile"),
+        ({"data": "prompt_tokens=64", "dataFile": "prompts.jsonl"},
+         "give either dataFile or promptTokens/outputTokens (synthetic data), not both"),
+        ({"data": "prompts.jsonl", "dataFile": "prompts.jsonl"}, "give either 'data' or 'dataFile', not both"),
+        ({"data": 5}, "'data' takes GuideLLM's form, e.g. \"prompt_tokens=64,output_tokens=32\", or a file name"),
+        ({"data": "prompt_tokens=0"}, "field 'promptTokens'"),
+    ],
+)
+def test_guidellms_data_spelling_errors_name_the_fields_to_use(fields: dict[str, Any], message: str) -> None:
+    text = problem({"rate": 1, **fields})
+    assert message in text, text
+    assert "Traceback" not in text

@@ -8,7 +8,9 @@ import pytest
 
 from perf_tests.llm.recording import classify_request_error, entry_results_dir, record_results, safe_name, warning_notes
 from perf_tests.llm.report import GuidellmWarning, load_report, summarize
+from perf_tests.logger.redaction import register_secret
 from perf_tests.recorder import EventHook, MetricsRecord, Recorder
+from perf_tests.runners.llm_load import failure_note
 from perf_tests.thresholds import parse_threshold
 from perf_tests.thresholds.evaluate import measure
 
@@ -58,6 +60,12 @@ def test_thresholds_read_the_metrics() -> None:
 @pytest.mark.parametrize(("error", "kind"), [
     ("HTTPStatusError: Server error '500 Internal Server Error' for url ..., status 500", "http_500"),
     ("Client error '429 Too Many Requests', status code 429", "http_429"),
+    # GuideLLM's own text for a 400: the URL's host must not be taken for the status (it was http_127)
+    ("HTTPStatusError(\"Client error '400 Bad Request' for url 'http://127.0.0.1:8000/v1/chat/completions'\\n"
+     "For more information check: https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/400\")", "http_400"),
+    ("HTTPStatusError('HTTP 400 Bad Request from /v1/chat/completions: default chat template is no longer "
+     "allowed')", "http_400"),
+    ("ConnectError: cannot reach http://10.0.0.5:8000", "connection"),
     ("ReadTimeout: timed out", "timeout"),
     ("ConnectError: [Errno 111] Connection refused", "connection"),
     ("Request was cancelled", "cancelled"),
@@ -84,3 +92,14 @@ def test_entry_folder_names_are_safe(tmp_path: Path) -> None:
     assert safe_name("LLM_LOAD#0") == "LLM_LOAD_0"
     assert safe_name("///") == "entry"
     assert entry_results_dir(tmp_path, "a b") == tmp_path / "a_b"
+
+
+def test_a_failure_note_is_redacted_before_it_is_cut() -> None:
+    secret = "sk-note-SECRET-" + "z" * 40
+    register_secret(secret)
+    error = f"HTTPStatusError('HTTP 401 Unauthorized from /v1/chat/completions: bad key {secret}')"
+    note = failure_note("http_401", 3, 10, error)
+    assert note == "3 of 10 requests failed with http_401; the first: HTTP 401 Unauthorized from " \
+                   "/v1/chat/completions: bad key ***"
+    long = failure_note("http_500", 1, 1, "boom " * 200 + secret)
+    assert len(long) < 400 and long.endswith("...") and "sk-note" not in long

@@ -23,12 +23,6 @@ from perf_tests.runners.registry import options_models
 REPO = Path(__file__).resolve().parents[3]
 PIPELINE = REPO / "test_data" / "pipeline_files" / "add_numbers.yaml"
 
-# Nested options models owned elsewhere that still accept NaN/Infinity: fix them by deriving from
-# OptionsModel (the marks are strict, so a fix turns them into a failure that asks to remove the mark).
-KNOWN_BUGS = {
-    "MockServerOptions": "BUG: perf_tests/llm/options.py MockServerOptions accepts Infinity (e.g. ttftMsStd)",
-    "LlmStage": "BUG: perf_tests/llm/options.py LlmStage does not derive from OptionsModel",
-}
 
 
 def _nested_models(model: type[BaseModel], seen: dict[str, type[BaseModel]]) -> None:
@@ -53,10 +47,7 @@ def _all_options_models() -> dict[str, type[BaseModel]]:
     return seen
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[name]) if name in KNOWN_BUGS else ())
-    for name in sorted(_all_options_models())
-])
+@pytest.mark.parametrize("name", sorted(_all_options_models()))
 def test_every_options_model_rejects_nan_and_infinity(name):
     """Every model a scenario entry validates into, nested ones included, treats NaN/Infinity as errors."""
     model = _all_options_models()[name]

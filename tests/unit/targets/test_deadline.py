@@ -147,6 +147,7 @@ _KNOWN = {
     "tekton/client.py",  # ApiClient with install_deadline_pools and a Deadline per call
     "load/http.py",  # aiohttp.ClientTimeout(total=...) is a total deadline
     "server/child.py",  # the embedded simulator's own child process on loopback
+    "server/seed.py",  # install_deadline_pools and a Deadline per call (with its retries)
     "llm/mock_server.py",  # LLM health probes (urllib, per-read timeout): owned by the LLM code
     "runners/llm_load.py",
 }

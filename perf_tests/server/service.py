@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import sqlite3
 import uuid
@@ -129,7 +130,6 @@ def _timestamp(source: Mapping[str, Any], *keys: str) -> float | None:
         raise ApiError.invalid(f"{keys[0]} must be an RFC 3339 timestamp, got {text!r}") from None
 
 
-
 def _plan(listable: Any, query: Query, scope: Mapping[str, Any]) -> Any:
     """A list query's plan from the request's paging, sort and filter parameters."""
     return plan_list(
@@ -140,6 +140,7 @@ def _plan(listable: Any, query: Query, scope: Mapping[str, Any]) -> Any:
         filter_text=query.get("filter"),
         scope=scope,
     )
+
 
 class KfpService:
     """The simulated KFP API server, minus HTTP.
@@ -178,7 +179,7 @@ class KfpService:
             return experiment_id
         existing = self.store.find_experiment("", DEFAULT_EXPERIMENT)
         if existing is None:
-            now = self.clock()
+            now = self._whole_now()
             existing = ExperimentRow(
                 experiment_id=_new_id(),
                 display_name=DEFAULT_EXPERIMENT,
@@ -191,6 +192,11 @@ class KfpService:
             self.store.insert_experiment(existing)
         self.store.set_meta("default_experiment_id", existing.experiment_id)
         return existing.experiment_id
+
+    def _whole_now(self) -> float:
+        """Now in whole seconds: the store keeps ``CreatedAtInSec``-style integers, so objects created in
+        one second tie on ``created_at`` and are ordered by id, as in the real store."""
+        return float(math.floor(self.clock()))
 
     def _spec_json(self, digest: str) -> str:
         return self.store.spec(digest)[0]
@@ -214,7 +220,7 @@ class KfpService:
             display_name=name,
             description=_string(data, "description"),
             namespace=self._namespace(_string(data, "namespace")),
-            created_at=self.clock(),
+            created_at=self._whole_now(),
             storage_state="AVAILABLE",
             last_run_created_at=0.0,
         )
@@ -267,7 +273,7 @@ class KfpService:
         name = (query.get("name") or query.get("display_name") or _stem(filename) or spec.name).strip()
         if not name:
             raise ApiError.invalid("Failed to upload pipeline: the pipeline name is empty")
-        now = self.clock()
+        now = self._whole_now()
         pipeline = PipelineRow(
             pipeline_id=_new_id(),
             name=name,
@@ -316,7 +322,7 @@ class KfpService:
             name=name,
             display_name=(query.get("display_name") or name).strip(),
             description=query.get("description") or "",
-            created_at=self.clock(),
+            created_at=self._whole_now(),
             spec_digest=spec.digest,
             code_source_url="",
             package_url="",
@@ -352,7 +358,7 @@ class KfpService:
             display_name=display or name,
             description=_string(data, "description"),
             namespace=self._namespace(_string(data, "namespace")),
-            created_at=self.clock(),
+            created_at=self._whole_now(),
         )
 
     def _version_from(self, data: Mapping[str, Any], pipeline_id: str) -> tuple[PipelineVersionRow, PipelineSpec]:
@@ -374,7 +380,7 @@ class KfpService:
             name=name,
             display_name=_string(data, "display_name", "displayName").strip() or name,
             description=_string(data, "description"),
-            created_at=self.clock(),
+            created_at=self._whole_now(),
             spec_digest=spec.digest,
             code_source_url=_string(data, "code_source_url", "codeSourceUrl"),
             package_url=package_url,
@@ -574,7 +580,8 @@ class KfpService:
         _, task_names = self.store.spec(digest)
         plan = plan_run(len(task_names), self.config, self.rng)
         timeline = Timeline.start(now, plan)
-        scheduled = now if scheduled_at is None else scheduled_at
+        created = float(math.floor(now))
+        scheduled = created if scheduled_at is None else scheduled_at
         static = run_static_json(
             {
                 "experiment_id": experiment.experiment_id,
@@ -586,7 +593,7 @@ class KfpService:
                 ),
                 "runtime_config": runtime_config,
                 "service_account": service_account,
-                "created_at": format_ts(now),
+                "created_at": format_ts(created),
                 "scheduled_at": format_ts(scheduled),
                 "recurring_run_id": recurring_run_id,
             }
@@ -597,7 +604,7 @@ class KfpService:
             namespace=experiment.namespace,
             display_name=name,
             description=description,
-            created_at=now,
+            created_at=created,
             scheduled_at=scheduled,
             storage_state="AVAILABLE",
             pipeline_id=pipeline_id,
@@ -638,7 +645,11 @@ class KfpService:
         return run_json(row, self.clock(), spec_json if row.embed_spec else None, task_names, self.run_cache)
 
     def list_runs(self, query: Query) -> str:
-        """``GET /runs`` (by experiment, namespace, filter, sort, page)."""
+        """``GET /runs`` (by experiment, namespace, filter, sort, page).
+
+        Each run carries ``run_details.task_details`` as in ``get_run``: ``RunStore.ListRuns`` joins the
+        tasks table (``addMetricsResourceReferencesAndTasks``), so pages weigh what real pages weigh.
+        """
         plan = _plan(
             RUNS,
             query,
@@ -656,7 +667,7 @@ class KfpService:
         items: list[str] = []
         missing: dict[int, str] = {}
         for index, (run_id, static_json, storage_state, seg_start, cancel_at, digest, embed, _) in enumerate(rows):
-            tail = cache.get(run_id, False, seg_start, cancel_at)
+            tail = cache.get(run_id, True, seg_start, cancel_at)
             if tail is None:
                 missing[index] = run_id
                 items.append("")
@@ -666,7 +677,8 @@ class KfpService:
             full = self.store.get_runs(list(missing.values()))
             for index, run_id in missing.items():
                 row = full[run_id]
-                items[index] = run_json(row, now, spec(row.spec_digest)[0] if row.embed_spec else None, None, cache)
+                spec_json, task_names = spec(row.spec_digest)
+                items[index] = run_json(row, now, spec_json if row.embed_spec else None, task_names, cache)
         return list_json("runs", items, total, token)
 
     def delete_run(self, run_id: str) -> str:
@@ -722,7 +734,7 @@ class KfpService:
         no_catchup = data.get("no_catchup", data.get("noCatchup", False))
         if not isinstance(no_catchup, bool):
             raise ApiError.invalid("no_catchup must be a boolean")
-        now = self.clock()
+        now = self._whole_now()
         enabled = mode != "DISABLE"
         row = RecurringRunRow(
             recurring_run_id=_new_id(),
@@ -788,11 +800,11 @@ class KfpService:
     def set_recurring_enabled(self, recurring_run_id: str, enabled: bool) -> str:
         """``POST /recurringruns/{id}:enable`` and ``:disable``."""
         row = self._recurring(recurring_run_id)
-        now = self.clock()
+        now = self._whole_now()
         changes: dict[str, Any] = {"enabled": int(enabled), "updated_at": now}
         if enabled and not row.enabled and row.next_fire_at is None:
             _, schedule = _trigger(json.loads(row.trigger_json))
-            changes["next_fire_at"] = schedule.first_fire(now)
+            changes["next_fire_at"] = schedule.first_fire(row.created_at)
         self.store.update_recurring(recurring_run_id, **changes)
         self.on_schedule_change()
         return EMPTY
@@ -814,8 +826,8 @@ class KfpService:
         due = row.next_fire_at
         count = row.fire_count
         held_back = False
-        if due is not None and row.no_catchup:
-            due = schedule.latest_due(due, now)
+        if due is not None and row.no_catchup and due <= now:
+            due = schedule.due_without_catchup(due, now)
         experiment = self.store.get_experiment(row.experiment_id)
         if experiment is None:
             raise ApiError.not_found("Experiment", row.experiment_id)
@@ -850,39 +862,54 @@ class KfpService:
 
 
 class _Schedule:
-    """A trigger's timing: cron or a periodic interval, bounded by start and end times."""
+    """A trigger's timing as the ScheduledWorkflow controller computes it, in whole epoch seconds.
+
+    Periodic: ``PeriodicSchedule.GetNextScheduledEpoch`` and ``GetNextScheduledEpochNoCatchup``
+    (``crd/controller/scheduledworkflow/util/periodic_schedule.go``); cron: ``CronSchedule.
+    GetNextScheduledTime`` and ``getNextScheduledTimeImp`` (``cron_schedule.go``). Without a previous
+    fire, counting starts at ``start_time`` if set, else at the recurring run's creation, so a past
+    ``start_time`` backfills every missed fire (catch-up) or fires once now (``no_catchup``), and a
+    future one fires first one interval (periodic) or the first cron time after it.
+    """
 
     def __init__(self, cron: CronSchedule | None, interval: float | None, start: float | None, end: float | None):
         self.cron = cron
         self.interval = interval
-        self.start = start
-        self.end = end
+        self.start = None if start is None else float(math.floor(start))
+        self.end = None if end is None else float(math.floor(end))
 
     def _bounded(self, moment: float | None) -> float | None:
         if moment is None or (self.end is not None and moment > self.end):
             return None
         return moment
 
-    def first_fire(self, now: float) -> float | None:
-        """The first fire time of a schedule (re-)enabled at ``now``."""
-        base = max(now, self.start) if self.start is not None else now
+    def first_fire(self, created_at: float) -> float | None:
+        """The first fire time (with catch-up) of a recurring run created at ``created_at``."""
+        effective = self.start if self.start is not None else float(math.floor(created_at))
+        return self.next_after(effective)
+
+    def next_after(self, last: float) -> float | None:
+        """The fire time following the one scheduled at ``last`` (with catch-up)."""
         if self.interval is not None:
-            return self._bounded(base + self.interval)
+            if self.start is not None and self.start > last:
+                return self.start
+            return self._bounded(math.floor(last) + self.interval)
         assert self.cron is not None
+        base = max(last, self.start) if self.start is not None else last
         return self._bounded(self.cron.next_after(base))
 
-    def next_after(self, moment: float) -> float | None:
-        """The fire time following ``moment``."""
+    def due_without_catchup(self, due: float, now: float) -> float:
+        """``no_catchup``: the one fire to make instead of a backlog that starts at ``due``."""
+        whole_now = float(math.floor(now))
         if self.interval is not None:
-            return self._bounded(moment + self.interval)
-        assert self.cron is not None
-        return self._bounded(self.cron.next_after(moment))
-
-    def latest_due(self, due: float, now: float) -> float:
-        """Skip missed fire times (``no_catchup``): the last fire time not after ``now``."""
+            # GetNextScheduledEpochNoCatchup: behind by a whole interval → fire now (or at end_time).
+            if whole_now >= due + self.interval:
+                return self.end if self.end is not None and self.end < whole_now else whole_now
+            return due
+        # getNextScheduledTimeImp with catchup=false: the last cron time not after now (nor end_time).
         for _ in range(_MAX_CATCHUP_SKIP):
             following = self.next_after(due)
-            if following is None or following > now:
+            if following is None or following > whole_now:
                 return due
             due = following
         return due

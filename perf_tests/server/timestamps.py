@@ -1,7 +1,12 @@
-"""RFC 3339 timestamps as protobuf JSON writes them (UTC, ``Z``, 0 or 3 fractional digits)."""
+"""RFC 3339 timestamps as the KFP API server writes them: whole seconds, UTC, ``Z``.
+
+The store keeps ``...AtInSec`` integers and ``toApiRun`` (``server/api_converter.go``) answers
+``timestamppb.New(time.Unix(sec, 0))``, which protobuf JSON writes without a fraction.
+"""
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 
@@ -16,17 +21,15 @@ _CACHE_LIMIT = 65536
 
 
 def format_ts(seconds: float) -> str:
-    """Format epoch seconds with millisecond precision: ``2024-05-01T12:00:00.250Z``."""
-    whole, millis = divmod(round(seconds * 1000), 1000)
+    """Format epoch seconds as whole seconds (the fraction is dropped): ``2024-05-01T12:00:00Z``."""
+    whole = math.floor(seconds)
     text = _WHOLE_SECONDS.get(whole)
     if text is None:
         # Timestamps of one test cluster in few seconds, and strftime is the slow part of rendering a run.
         if len(_WHOLE_SECONDS) >= _CACHE_LIMIT:
             _WHOLE_SECONDS.clear()
-        text = _WHOLE_SECONDS[whole] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-    if millis:
-        return f"{text}.{millis:03d}Z"
-    return f"{text}Z"
+        text = _WHOLE_SECONDS[whole] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(whole))
+    return text
 
 
 def parse_ts(text: str) -> float:

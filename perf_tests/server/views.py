@@ -176,16 +176,27 @@ def _run_tail(row: RunRow, now: float, task_names: Sequence[str] | None) -> tupl
 
 
 def _task_details(row: RunRow, timeline: Timeline, names: Sequence[str], now: float) -> list[dict[str, Any]]:
+    """``PipelineTaskDetail``s as ``toApiPipelineTaskDetail`` renders stored tasks: whole-second times,
+    an int64 ``execution_id`` (a string in JSON), the task's ``state_history`` and its pod as a child task."""
     details = []
+    pod_prefix = row.run_id[:8]
     for task in timeline.tasks(names, now):
+        ended = task.end is not None and task.end <= now
+        history = [{"update_time": format_ts(task.start), "state": "RUNNING"}]
+        if ended and task.state != "RUNNING":
+            assert task.end is not None
+            history.append({"update_time": format_ts(task.end), "state": task.state})
         entry: dict[str, Any] = {
             "run_id": row.run_id,
-            "task_id": f"{row.run_id[:8]}-task-{task.index}",
+            "task_id": f"{pod_prefix}-task-{task.index}",
             "display_name": task.name,
             "create_time": format_ts(task.start),
             "start_time": format_ts(task.start),
-            "end_time": EPOCH if task.end is None or task.end > now else format_ts(task.end),
+            "end_time": format_ts(task.end) if ended and task.end is not None else EPOCH,
             "state": task.state,
+            "execution_id": str(task.index + 1),
+            "state_history": history,
+            "child_tasks": [{"pod_name": f"{pod_prefix}-system-container-impl-{task.index}"}],
         }
         details.append(entry)
     return details

@@ -92,13 +92,69 @@ def test_periodic_schedule_fires_each_interval_with_catchup() -> None:
     assert service.next_fire_time() == T0 + 40
 
 
-def test_no_catchup_fires_only_the_latest_missed_time() -> None:
+def test_no_catchup_fires_once_now() -> None:
+    """Periodic ``no_catchup`` behind by an interval fires once at now, then counts from there
+    (``PeriodicSchedule.GetNextScheduledEpochNoCatchup``)."""
     clock = Clock()
     service = make_service(clock, task_seconds=0.0, pending_seconds=0.0)
     rid = recurring(service, trigger={"periodic_schedule": {"interval_second": "10"}}, no_catchup=True)
     clock.now += 35
     service.fire_due_recurring_runs()
-    assert [r["scheduled_at"] for r in runs_of(service, rid)] == [format_ts(T0 + 30)]
+    assert [r["scheduled_at"] for r in runs_of(service, rid)] == [format_ts(T0 + 35)]
+    assert service.next_fire_time() == T0 + 45
+
+
+def test_periodic_counts_from_a_past_start_time_and_backfills() -> None:
+    """No fire yet: ``GetNextScheduledEpoch`` counts from ``start_time``, so a past one is caught up at once."""
+    clock = Clock()
+    service = make_service(clock, task_seconds=0.0, pending_seconds=0.0)
+    trigger = {"periodic_schedule": {"interval_second": "30", "start_time": format_ts(T0 - 100)}}
+    rid = recurring(service, trigger=trigger, max_concurrency=10)
+    service.fire_due_recurring_runs()
+    assert [r["scheduled_at"] for r in runs_of(service, rid)] == [format_ts(T0 - s) for s in (70, 40, 10)]
+    assert service.next_fire_time() == T0 + 20
+
+
+def test_periodic_past_start_time_without_catchup_fires_once_now() -> None:
+    clock = Clock()
+    service = make_service(clock, task_seconds=0.0, pending_seconds=0.0)
+    trigger = {"periodic_schedule": {"interval_second": "30", "start_time": format_ts(T0 - 100)}}
+    rid = recurring(service, trigger=trigger, no_catchup=True, max_concurrency=10)
+    service.fire_due_recurring_runs()
+    assert [r["scheduled_at"] for r in runs_of(service, rid)] == [format_ts(T0)]
+    assert service.next_fire_time() == T0 + 30
+
+
+def test_periodic_future_start_time_fires_one_interval_after_it() -> None:
+    """``getNextScheduledEpoch(start)`` is ``start + interval`` (the start itself is not a fire time)."""
+    clock = Clock()
+    service = make_service(clock, task_seconds=0.0, pending_seconds=0.0)
+    trigger = {"periodic_schedule": {"interval_second": "30", "start_time": format_ts(T0 + 100)}}
+    recurring(service, trigger=trigger)
+    assert service.next_fire_time() == T0 + 130
+
+
+def test_cron_counts_from_a_past_start_time() -> None:
+    """``CronSchedule.getNextScheduledTimeImp``: ``Next(start_time)`` with catch-up, else the last due time."""
+    clock = Clock()  # T0 is 22:13:20 UTC
+    service = make_service(clock, task_seconds=0.0, pending_seconds=0.0)
+    trigger = {"cron_schedule": {"cron": "0/10 * * * * *", "start_time": format_ts(T0 - 35)}}
+    rid = recurring(service, trigger=trigger, max_concurrency=10)
+    lazy = recurring(service, trigger=trigger, max_concurrency=10, no_catchup=True)
+    service.fire_due_recurring_runs()
+    assert [r["scheduled_at"] for r in runs_of(service, rid)] == [format_ts(T0 - s) for s in (30, 20, 10, 0)]
+    assert [r["scheduled_at"] for r in runs_of(service, lazy)] == [format_ts(T0)]
+    assert service.next_fire_time() == T0 + 10
+
+
+def test_five_field_cron_fires_every_five_seconds() -> None:
+    """robfig/cron v1.2.0 ``cron.Parse``: a 5-field spec is seconds-first, so ``*/5 * * * *`` is every 5 s."""
+    clock = Clock()
+    service = make_service(clock, task_seconds=0.0, pending_seconds=0.0)
+    rid = recurring(service, trigger={"cron_schedule": {"cron": "*/5 * * * *"}}, max_concurrency=10)
+    clock.now += 60
+    service.fire_due_recurring_runs()
+    assert len(runs_of(service, rid)) == 12
 
 
 def test_max_concurrency_holds_runs_back() -> None:
@@ -136,10 +192,15 @@ def test_cron_schedule_with_start_and_end_time() -> None:
     assert service.next_fire_time() is None
 
 
-def test_disable_and_enable() -> None:
+@pytest.mark.parametrize(("no_catchup", "fired"), [(False, 11), (True, 1)])
+def test_disable_and_enable(no_catchup: bool, fired: int) -> None:
+    """Enabling only patches ``spec.enabled`` (``ResourceManager.ChangeJobMode``): the controller then counts
+    from the creation time, so catch-up backfills what the disabled time missed."""
     clock = Clock()
     service = make_service(clock, task_seconds=0.0, pending_seconds=0.0)
-    rid = recurring(service, trigger={"periodic_schedule": {"interval_second": 10}}, mode="DISABLE")
+    rid = recurring(
+        service, trigger={"periodic_schedule": {"interval_second": 10}}, mode="DISABLE", no_catchup=no_catchup
+    )
     assert json.loads(service.get_recurring_run(rid))["status"] == "DISABLED"
     clock.now += 100
     service.fire_due_recurring_runs()
@@ -148,7 +209,7 @@ def test_disable_and_enable() -> None:
     assert json.loads(service.get_recurring_run(rid))["mode"] == "ENABLE"
     clock.now += 10
     service.fire_due_recurring_runs()
-    assert len(runs_of(service, rid)) == 1
+    assert len(runs_of(service, rid)) == fired
 
 
 def test_recurring_run_of_a_deleted_version_disables_itself() -> None:

@@ -157,6 +157,8 @@ class KfpSimulatorApp:
         if config.seed != self.config.seed:
             self._fate_rng.seed(config.seed)
             self._fault_rng.seed(None if config.seed is None else config.seed + 1)
+        if config.timestamp_precision != self.config.timestamp_precision:
+            self.service.run_cache.clear()  # cached answers hold rendered times
         self.config = config
         self.service.config = config
         self._wake_scheduler()
@@ -365,6 +367,7 @@ class KfpSimulatorApp:
         r.add("GET", "pipelines/names/{name}", lambda c: s.get_pipeline_by_name(c.params["name"], c.query))
         r.add("GET", "pipelines/{pipeline_id}", lambda c: s.get_pipeline(c.params["pipeline_id"]))
         r.add("DELETE", "pipelines/{pipeline_id}", lambda c: s.delete_pipeline(c.params["pipeline_id"], c.query))
+        r.add("PATCH", "pipelines/{pipeline_id}", lambda c: s.update_pipeline(c.params["pipeline_id"], c.body))
         r.add(
             "POST",
             "pipelines/{pipeline_id}/versions",
@@ -379,6 +382,11 @@ class KfpSimulatorApp:
             "GET",
             "pipelines/{pipeline_id}/versions/{pipeline_version_id}",
             lambda c: s.get_pipeline_version(c.params["pipeline_id"], c.params["pipeline_version_id"]),
+        )
+        r.add(
+            "PATCH",
+            "pipelines/{pipeline_id}/versions/{pipeline_version_id}",
+            lambda c: s.update_pipeline_version(c.params["pipeline_id"], c.params["pipeline_version_id"], c.body),
         )
         r.add(
             "DELETE",

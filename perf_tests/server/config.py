@@ -7,7 +7,7 @@ a dry run and a person at a terminal all change the same knobs. Defaults inject 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -59,6 +59,11 @@ class SimulatorConfig(BaseModel):
     drop_probability: Probability = 0.0
     hang_probability: Probability = 0.0
     faults_on_healthz: bool = False
+
+    # Fidelity.
+    timestamp_precision: Literal["seconds", "milliseconds"] = "seconds"
+    """``seconds`` as the KFP API server (whole-second ``created_at``, so objects of one second are
+    ordered by id; run and task times whole seconds); ``milliseconds`` for tests timing 0.2 s runs."""
 
     # Identity and randomness.
     multi_user: bool = False

@@ -19,8 +19,9 @@ from typing import Any
 from perf_tests.server.config import SimulatorConfig
 from perf_tests.server.cron import CronSchedule
 from perf_tests.server.errors import ApiError
-from perf_tests.server.lifecycle import CANCELED, FAILED, Timeline, plan_run
+from perf_tests.server.lifecycle import CANCELED, FAILED, PENDING, RUNNING, Timeline, plan_run
 from perf_tests.server.listing import plan_list
+from perf_tests.server.messages import check_fields
 from perf_tests.server.pipeline_spec import PipelineSpec, load_package, spec_from_object
 from perf_tests.server.store import (
     EXPERIMENTS,
@@ -68,7 +69,7 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
-def _object(body: bytes) -> dict[str, Any]:
+def _object(body: bytes, message: str) -> dict[str, Any]:
     if not body.strip():
         raise ApiError.invalid("The request body is empty; expected a JSON object")
     try:
@@ -77,6 +78,7 @@ def _object(body: bytes) -> dict[str, Any]:
         raise ApiError.invalid(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise ApiError.invalid("The request body must be a JSON object")
+    check_fields(value, message)
     return value
 
 
@@ -92,13 +94,15 @@ def _string(source: Mapping[str, Any], *keys: str, what: str = "") -> str:
     return ""
 
 
-def _mapping(source: Mapping[str, Any], *keys: str) -> dict[str, Any] | None:
+def _mapping(source: Mapping[str, Any], *keys: str, message: str | None = None) -> dict[str, Any] | None:
     for key in keys:
         value = source.get(key)
         if value is None:
             continue
         if not isinstance(value, dict):
             raise ApiError.invalid(f"{keys[0]} must be a JSON object")
+        if message is not None:
+            check_fields(value, message)
         return value
     return None
 
@@ -193,10 +197,24 @@ class KfpService:
         self.store.set_meta("default_experiment_id", existing.experiment_id)
         return existing.experiment_id
 
+    @property
+    def _whole_seconds(self) -> bool:
+        return self.config.timestamp_precision == "seconds"
+
     def _whole_now(self) -> float:
-        """Now in whole seconds: the store keeps ``CreatedAtInSec``-style integers, so objects created in
-        one second tie on ``created_at`` and are ordered by id, as in the real store."""
-        return float(math.floor(self.clock()))
+        """Now as stored: whole seconds like the store's ``CreatedAtInSec`` (objects created in one second
+        tie on ``created_at`` and are ordered by id, as in the real store), unless milliseconds are asked for."""
+        now = self.clock()
+        return float(math.floor(now)) if self._whole_seconds else now
+
+    def _run_scope(self, query: Query) -> dict[str, Any]:
+        """The scope of a run or recurring run list: an experiment (which must exist, ``BaseRunServer.listRuns``
+        and ``BaseJobServer.listJobs`` fetch its namespace first) or a namespace."""
+        experiment_id = query.get("experiment_id")
+        if experiment_id:
+            self._experiment(experiment_id)
+            return {"experiment_id": experiment_id}
+        return {"namespace": self._namespace(query.get("namespace"))}
 
     def _spec_json(self, digest: str) -> str:
         return self.store.spec(digest)[0]
@@ -211,7 +229,7 @@ class KfpService:
 
     def create_experiment(self, body: bytes) -> str:
         """``POST /experiments``."""
-        data = _object(body)
+        data = _object(body, "Experiment")
         name = _string(data, "display_name", "displayName", "name").strip()
         if not name:
             raise ApiError.invalid("Experiment must have a non-empty display_name")
@@ -254,7 +272,12 @@ class KfpService:
         return list_json("experiments", items, total, token)
 
     def delete_experiment(self, experiment_id: str) -> str:
-        """``DELETE /experiments/{id}``."""
+        """``DELETE /experiments/{id}``; the Default experiment is refused (``ResourceManager.DeleteExperiment``:
+        ``NewBadRequestError``, i.e. ABORTED / HTTP 409)."""
+        if experiment_id == self.store.get_meta("default_experiment_id"):
+            raise ApiError.aborted(
+                f"Failed to delete experiment {experiment_id}. The default experiment cannot be deleted"
+            )
         if not self.store.delete_experiment(experiment_id):
             raise ApiError.not_found("Experiment", experiment_id)
         return EMPTY
@@ -342,7 +365,7 @@ class KfpService:
 
     def create_pipeline(self, body: bytes) -> str:
         """``POST /pipelines``: a pipeline without versions."""
-        pipeline = self._pipeline_from(_object(body))
+        pipeline = self._pipeline_from(_object(body, "Pipeline"))
         self._insert_pipeline(pipeline, None, None)
         return pipeline_json(pipeline)
 
@@ -363,7 +386,7 @@ class KfpService:
 
     def _version_from(self, data: Mapping[str, Any], pipeline_id: str) -> tuple[PipelineVersionRow, PipelineSpec]:
         raw_spec = data.get("pipeline_spec", data.get("pipelineSpec"))
-        package = _mapping(data, "package_url", "packageUrl") or {}
+        package = _mapping(data, "package_url", "packageUrl", message="Url") or {}
         package_url = _string(package, "pipeline_url", "pipelineUrl", what="package_url.pipeline_url")
         if raw_spec is None:
             raise ApiError.invalid(
@@ -389,10 +412,10 @@ class KfpService:
 
     def create_pipeline_and_version(self, body: bytes) -> str:
         """``POST /pipelines/create``: a pipeline and its first version."""
-        data = _object(body)
-        pipeline = self._pipeline_from(_mapping(data, "pipeline") or {})
+        data = _object(body, "CreatePipelineAndVersionRequest")
+        pipeline = self._pipeline_from(_mapping(data, "pipeline", message="Pipeline") or {})
         version, spec = self._version_from(
-            _mapping(data, "pipeline_version", "pipelineVersion") or {}, pipeline.pipeline_id
+            _mapping(data, "pipeline_version", "pipelineVersion", message="PipelineVersion") or {}, pipeline.pipeline_id
         )
         self._insert_pipeline(pipeline, version, spec)
         return pipeline_json(pipeline)
@@ -400,7 +423,7 @@ class KfpService:
     def create_pipeline_version(self, pipeline_id: str, body: bytes) -> str:
         """``POST /pipelines/{id}/versions``."""
         self._pipeline(pipeline_id)
-        data = _object(body)
+        data = _object(body, "PipelineVersion")
         version, spec = self._version_from(data, pipeline_id)
         self._insert_version(version, spec)
         return pipeline_version_json(version, spec.json_text)
@@ -433,17 +456,38 @@ class KfpService:
         return list_json("pipelines", [pipeline_json(PipelineRow._make(r[:-1])) for r in rows], total, token)
 
     def delete_pipeline(self, pipeline_id: str, query: Query) -> str:
-        """``DELETE /pipelines/{id}``: refused while versions exist unless ``cascade=true``, as in KFP."""
+        """``DELETE /pipelines/{id}``: refused while versions exist unless ``cascade=true``
+        (``ResourceManager.DeletePipeline``: INVALID_ARGUMENT)."""
         self._pipeline(pipeline_id)
         cascade = (query.get("cascade") or "").lower() in ("true", "1")
-        versions = self.store.count_versions(pipeline_id)
-        if versions and not cascade:
-            raise ApiError.failed_precondition(
-                f"Failed to delete pipeline {pipeline_id}: it has {versions} pipeline version(s); delete them "
-                "first or pass cascade=true"
+        latest = self.store.latest_version(pipeline_id)
+        if latest is not None and not cascade:
+            raise ApiError.invalid(
+                f"Failed to delete pipeline with id {pipeline_id} as it has existing pipeline versions (e.g. "
+                f"{latest.pipeline_version_id}). Set cascade=true to delete all versions"
             )
         self.store.delete_pipeline(pipeline_id)
         return EMPTY
+
+    def update_pipeline(self, pipeline_id: str, body: bytes) -> str:
+        """``PATCH /pipelines/{id}`` (body: the ``Pipeline``): a new ``display_name`` if one is given
+        (``PipelineServer.UpdatePipeline`` → ``ResourceManager.UpdatePipeline``)."""
+        data = _object(body, "Pipeline")
+        self._pipeline(pipeline_id)
+        display = _string(data, "display_name", "displayName").strip()
+        if display:
+            self.store.update_display_name("pipelines", "pipeline_id", pipeline_id, display)
+        return pipeline_json(self._pipeline(pipeline_id))
+
+    def update_pipeline_version(self, pipeline_id: str, version_id: str, body: bytes) -> str:
+        """``PATCH /pipelines/{id}/versions/{version_id}`` (body: the ``PipelineVersion``)."""
+        data = _object(body, "PipelineVersion")
+        self._version(pipeline_id, version_id)
+        display = _string(data, "display_name", "displayName").strip()
+        if display:
+            self.store.update_display_name("pipeline_versions", "pipeline_version_id", version_id, display)
+        row = self._version(pipeline_id, version_id)
+        return pipeline_version_json(row, self._spec_json(row.spec_digest))
 
     def _version(self, pipeline_id: str, version_id: str) -> PipelineVersionRow:
         row = self.store.get_version(version_id)
@@ -457,7 +501,9 @@ class KfpService:
         return pipeline_version_json(row, self._spec_json(row.spec_digest))
 
     def list_pipeline_versions(self, pipeline_id: str, query: Query) -> str:
-        """``GET /pipelines/{id}/versions``."""
+        """``GET /pipelines/{id}/versions``; an unknown pipeline is NOT_FOUND (``listPipelineVersions`` reads
+        its namespace first)."""
+        self._pipeline(pipeline_id)
         plan = _plan(
             PIPELINE_VERSIONS,
             query,
@@ -481,7 +527,9 @@ class KfpService:
     def _source(self, data: Mapping[str, Any]) -> tuple[str, str, str, bool]:
         """(pipeline_id, pipeline_version_id, spec digest, embed spec?) of a run or recurring run body."""
         raw_spec = data.get("pipeline_spec", data.get("pipelineSpec"))
-        reference = _mapping(data, "pipeline_version_reference", "pipelineVersionReference")
+        reference = _mapping(
+            data, "pipeline_version_reference", "pipelineVersionReference", message="PipelineVersionReference"
+        )
         if raw_spec is not None and reference:
             raise ApiError.invalid("Specify either pipeline_spec or pipeline_version_reference, not both")
         if raw_spec is not None:
@@ -513,7 +561,7 @@ class KfpService:
         return version.pipeline_id, version.pipeline_version_id, version.spec_digest, False
 
     def _runtime_config(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        config = _mapping(data, "runtime_config", "runtimeConfig") or {}
+        config = _mapping(data, "runtime_config", "runtimeConfig", message="RuntimeConfig") or {}
         parameters = config.get("parameters")
         if parameters is not None and not isinstance(parameters, dict):
             raise ApiError.invalid("runtime_config.parameters must be a JSON object")
@@ -535,7 +583,7 @@ class KfpService:
 
     def create_run(self, body: bytes, query: Query | None = None) -> str:
         """``POST /runs``."""
-        data = _object(body)
+        data = _object(body, "Run")
         if query and query.get("experiment_id") and not data.get("experiment_id"):
             data["experiment_id"] = query["experiment_id"]
         name = _string(data, "display_name", "displayName").strip()
@@ -558,7 +606,9 @@ class KfpService:
             now=self.clock(),
             scheduled_at=None,
         )
-        return run_json(row, row.created_at, self._spec_json(digest) if embed else None)
+        return run_json(
+            row, row.created_at, self._spec_json(digest) if embed else None, whole_seconds=self._whole_seconds
+        )
 
     def _new_run(
         self,
@@ -580,7 +630,7 @@ class KfpService:
         _, task_names = self.store.spec(digest)
         plan = plan_run(len(task_names), self.config, self.rng)
         timeline = Timeline.start(now, plan)
-        created = float(math.floor(now))
+        created = float(math.floor(now)) if self._whole_seconds else now
         scheduled = created if scheduled_at is None else scheduled_at
         static = run_static_json(
             {
@@ -642,10 +692,18 @@ class KfpService:
             return join_run(static_json, storage_state, tail, self.store.spec(digest)[0] if embed else None)
         row = self._run(run_id)
         spec_json, task_names = self.store.spec(row.spec_digest)
-        return run_json(row, self.clock(), spec_json if row.embed_spec else None, task_names, self.run_cache)
+        return run_json(
+            row,
+            self.clock(),
+            spec_json if row.embed_spec else None,
+            task_names,
+            self.run_cache,
+            whole_seconds=self._whole_seconds,
+        )
 
     def list_runs(self, query: Query) -> str:
-        """``GET /runs`` (by experiment, namespace, filter, sort, page).
+        """``GET /runs`` (by experiment, namespace, filter, sort, page); an unknown experiment is NOT_FOUND
+        (``BaseRunServer.listRuns`` reads its namespace first).
 
         Each run carries ``run_details.task_details`` as in ``get_run``: ``RunStore.ListRuns`` joins the
         tasks table (``addMetricsResourceReferencesAndTasks``), so pages weigh what real pages weigh.
@@ -653,10 +711,7 @@ class KfpService:
         plan = _plan(
             RUNS,
             query,
-            scope={
-                "experiment_id": query.get("experiment_id"),
-                "namespace": self._namespace(query.get("namespace")),
-            },
+            scope=self._run_scope(query),
         )
         now = self.clock()
         # Read only what the render cache needs; fetch whole rows just for runs not answered from it.
@@ -664,6 +719,7 @@ class KfpService:
         rows, token, total = self.store.list_page(plan, now)
         spec = self.store.spec
         cache = self.run_cache
+        whole = self._whole_seconds
         items: list[str] = []
         missing: dict[int, str] = {}
         for index, (run_id, static_json, storage_state, seg_start, cancel_at, digest, embed, _) in enumerate(rows):
@@ -678,7 +734,9 @@ class KfpService:
             for index, run_id in missing.items():
                 row = full[run_id]
                 spec_json, task_names = spec(row.spec_digest)
-                items[index] = run_json(row, now, spec_json if row.embed_spec else None, task_names, cache)
+                items[index] = run_json(
+                    row, now, spec_json if row.embed_spec else None, task_names, cache, whole_seconds=whole
+                )
         return list_json("runs", items, total, token)
 
     def delete_run(self, run_id: str) -> str:
@@ -687,11 +745,22 @@ class KfpService:
         return EMPTY
 
     def terminate_run(self, run_id: str) -> str:
-        """``POST /runs/{id}:terminate``: CANCELING, then CANCELED; a finished run is left as it is."""
+        """``POST /runs/{id}:terminate``: CANCELING, then CANCELED.
+
+        Only a PENDING or RUNNING run (PAUSED and UNSPECIFIED do not occur here) can be terminated:
+        ``RunStore.TerminateRun`` updates ``WHERE State IN (...)`` and answers INVALID_ARGUMENT (HTTP 400)
+        when no row changed, so terminating a finished or already CANCELING run is an error.
+        """
         row = self._run(run_id)
-        terminated = row.timeline().terminated(self.clock(), self.config.canceling_seconds)
-        if terminated is not None:
-            self.store.update_run_timeline(run_id, terminated)
+        now = self.clock()
+        timeline = row.timeline()
+        state = timeline.state(now)
+        terminated = timeline.terminated(now, self.config.canceling_seconds) if state in (PENDING, RUNNING) else None
+        if terminated is None:
+            raise ApiError.invalid(
+                f"Failed to terminate run {run_id}: Failed to terminate a run {run_id}. Row not found"
+            )
+        self.store.update_run_timeline(run_id, terminated)
         return EMPTY
 
     def retry_run(self, run_id: str) -> str:
@@ -701,16 +770,24 @@ class KfpService:
         timeline = row.timeline()
         state = timeline.state(now)
         if state not in (FAILED, CANCELED):
-            raise ApiError.failed_precondition(
-                f"Failed to retry run {run_id}: only FAILED or CANCELED runs can be retried, it is {state}"
+            # Workflow.GenerateRetryExecution: NewBadRequestError (ABORTED, HTTP 409) unless Failed/Error.
+            raise ApiError.aborted(
+                f"Failed to retry run {run_id}: Workflow must be Failed/Error to retry (it is {state})"
             )
         _, task_names = self.store.spec(row.spec_digest)
         self.store.update_run_timeline(run_id, timeline.retried(now, plan_run(len(task_names), self.config, self.rng)))
         return EMPTY
 
     def set_run_archived(self, run_id: str, archived: bool) -> str:
-        """``POST /runs/{id}:archive`` and ``:unarchive``."""
-        self._run(run_id)
+        """``POST /runs/{id}:archive`` and ``:unarchive``; unarchiving a run of an archived experiment is
+        FAILED_PRECONDITION (``ResourceManager.UnarchiveRun``)."""
+        row = self._run(run_id)
+        if not archived:
+            experiment = self.store.get_experiment(row.experiment_id)
+            if experiment is not None and experiment.storage_state == "ARCHIVED":
+                raise ApiError.failed_precondition(
+                    f"Failed to unarchive run {run_id} as experiment {row.experiment_id} must be un-archived first"
+                )
         self.store.set_run_storage(run_id, "ARCHIVED" if archived else "AVAILABLE")
         return EMPTY
 
@@ -718,13 +795,13 @@ class KfpService:
 
     def create_recurring_run(self, body: bytes) -> str:
         """``POST /recurringruns``."""
-        data = _object(body)
+        data = _object(body, "RecurringRun")
         name = _string(data, "display_name", "displayName").strip()
         if not name:
             raise ApiError.invalid("Failed to create a recurring run: display_name is required")
         experiment = self._experiment_for(data)
         pipeline_id, version_id, digest, embed = self._source(data)
-        trigger, schedule = _trigger(_mapping(data, "trigger") or {})
+        trigger, schedule = _trigger(_mapping(data, "trigger", message="Trigger") or {})
         max_concurrency = _integer(data, "max_concurrency", "maxConcurrency", default=1)
         if not 1 <= max_concurrency <= 10:
             raise ApiError.invalid(f"max_concurrency must be between 1 and 10, got {max_concurrency}")
@@ -777,10 +854,7 @@ class KfpService:
         plan = _plan(
             RECURRING_RUNS,
             query,
-            scope={
-                "experiment_id": query.get("experiment_id"),
-                "namespace": self._namespace(query.get("namespace")),
-            },
+            scope=self._run_scope(query),
         )
         rows, token, total = self.store.list_page(plan, self.clock())
         items = []
@@ -917,8 +991,8 @@ class _Schedule:
 
 def _trigger(data: Mapping[str, Any]) -> tuple[dict[str, Any], _Schedule]:
     """Validate a ``trigger`` object; return it as echoed (int64 as strings) and its schedule."""
-    cron = _mapping(data, "cron_schedule", "cronSchedule")
-    periodic = _mapping(data, "periodic_schedule", "periodicSchedule")
+    cron = _mapping(data, "cron_schedule", "cronSchedule", message="CronSchedule")
+    periodic = _mapping(data, "periodic_schedule", "periodicSchedule", message="PeriodicSchedule")
     if (cron is None) == (periodic is None):
         raise ApiError.invalid("trigger needs exactly one of cron_schedule or periodic_schedule")
     source = cron if cron is not None else periodic
@@ -927,9 +1001,9 @@ def _trigger(data: Mapping[str, Any]) -> tuple[dict[str, Any], _Schedule]:
     end = _timestamp(source, "end_time", "endTime")
     echo: dict[str, Any] = {}
     if start is not None:
-        echo["start_time"] = format_ts(start)
+        echo["start_time"] = format_ts(math.floor(start))
     if end is not None:
-        echo["end_time"] = format_ts(end)
+        echo["end_time"] = format_ts(math.floor(end))
     if cron is not None:
         spec = _string(cron, "cron", what="trigger.cron_schedule.cron")
         try:

@@ -563,6 +563,12 @@ class Store:
         ).fetchone()
         return None if row is None else PipelineRow._make(row)
 
+    def update_display_name(self, table: str, key: str, ident: str, display_name: str) -> None:
+        """Rename a pipeline or pipeline version (``table`` and ``key`` are ours, never the client's)."""
+        assert (table, key) in (("pipelines", "pipeline_id"), ("pipeline_versions", "pipeline_version_id"))
+        self._conn.execute(f"UPDATE {table} SET display_name = ? WHERE {key} = ?", (display_name, ident))
+        self._changed(table)
+
     def count_versions(self, pipeline_id: str) -> int:
         """How many versions a pipeline has."""
         return int(self._scalar("SELECT count(*) FROM pipeline_versions WHERE pipeline_id = ?", (pipeline_id,)))

@@ -285,7 +285,7 @@ def test_delete_pipeline_with_versions_is_refused(raw: Http) -> None:
     status, pipeline = raw.upload(f"{API}/pipelines/upload?name=keep", "p.yaml", PIPELINE.read_bytes())
     assert status == 200
     status, body, _ = raw.request("DELETE", f"{API}/pipelines/{pipeline['pipeline_id']}")
-    assert_error(status, body, 400, 9, "version")
+    assert_error(status, body, 400, 3, "version")  # ResourceManager.DeletePipeline: NewInvalidInputError
     status, body, _ = raw.request("DELETE", f"{API}/pipelines/{pipeline['pipeline_id']}?cascade=true")
     assert status == 200
     assert body == {}
@@ -298,4 +298,4 @@ def test_retry_of_a_running_run_is_refused(raw: Http, fresh_kfp_server: Embedded
     status, run, _ = raw.request("POST", f"{API}/runs", body)
     assert status == 200
     status, data, _ = raw.request("POST", f"{API}/runs/{run['run_id']}:retry")
-    assert_error(status, data, 400, 9, "retry")
+    assert_error(status, data, 409, 10, "retry")  # GenerateRetryExecution: NewBadRequestError (Aborted)

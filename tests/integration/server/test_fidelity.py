@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
+import urllib.request
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,26 @@ import kfp
 import kfp_server_api
 import pytest
 
+from perf_tests.server import EmbeddedKfpServer, SimulatorConfig
+
 PIPELINE = Path(__file__).resolve().parents[3] / "test_data" / "pipeline_files" / "add_numbers.yaml"
+
+
+FAITHFUL = SimulatorConfig(task_seconds=0.05, pending_seconds=0.02, canceling_seconds=0.05, seed=7)
+"""Fast runs, otherwise the defaults: whole-second timestamps as the real server has them."""
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmbeddedKfpServer]:
+    with EmbeddedKfpServer(FAITHFUL) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(server: EmbeddedKfpServer) -> Iterator[kfp.Client]:
+    made = kfp.Client(host=server.url)
+    yield made
+    made._run_api.api_client.rest_client.pool_manager.clear()
 
 
 def unique(prefix: str) -> str:
@@ -36,11 +58,11 @@ def runs_of(client: kfp.Client, experiment_id: str) -> list[Any]:
 # -- load shaping --------------------------------------------------------------------------------
 
 
-def test_five_field_cron_fires_every_second_not_every_minute(kfp_client: kfp.Client) -> None:
+def test_five_field_cron_fires_every_second_not_every_minute(client: kfp.Client) -> None:
     """robfig/cron v1.2.0 ``cron.Parse`` (as ``cron_schedule.go`` ``getNextScheduledTimeImp`` uses it) reads
     5 fields as ``second minute hour dom month``: ``* * * * *`` fires every second."""
-    experiment = kfp_client.create_experiment(unique("cron5"))
-    recurring = kfp_client.create_recurring_run(
+    experiment = client.create_experiment(unique("cron5"))
+    recurring = client.create_recurring_run(
         experiment.experiment_id,
         "every-second",
         cron_expression="* * * * *",
@@ -49,23 +71,23 @@ def test_five_field_cron_fires_every_second_not_every_minute(kfp_client: kfp.Cli
     )
     try:
         deadline = time.monotonic() + 10
-        while len(runs_of(kfp_client, experiment.experiment_id)) < 2:
+        while len(runs_of(client, experiment.experiment_id)) < 2:
             assert time.monotonic() < deadline, "a 5-field cron did not fire twice within 10 s"
             time.sleep(0.1)
-        scheduled = sorted(r.scheduled_at for r in runs_of(kfp_client, experiment.experiment_id))
+        scheduled = sorted(r.scheduled_at for r in runs_of(client, experiment.experiment_id))
         assert scheduled[1] - scheduled[0] == timedelta(seconds=1)
     finally:
-        kfp_client.delete_recurring_run(recurring.recurring_run_id)
+        client.delete_recurring_run(recurring.recurring_run_id)
 
 
-def test_past_start_time_backfills_with_catchup_and_fires_once_without(kfp_client: kfp.Client) -> None:
+def test_past_start_time_backfills_with_catchup_and_fires_once_without(client: kfp.Client) -> None:
     """``PeriodicSchedule.GetNextScheduledEpoch``: no fire yet → count from ``start_time`` (catch-up fires
     every missed interval); ``GetNextScheduledEpochNoCatchup``: behind by an interval → one fire now."""
     start = (datetime.now(UTC) - timedelta(seconds=50)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    eager = kfp_client.create_experiment(unique("catchup"))
-    lazy = kfp_client.create_experiment(unique("nocatchup"))
+    eager = client.create_experiment(unique("catchup"))
+    lazy = client.create_experiment(unique("nocatchup"))
     created = [
-        kfp_client.create_recurring_run(
+        client.create_recurring_run(
             experiment.experiment_id,
             "past-start",
             start_time=start,
@@ -78,28 +100,28 @@ def test_past_start_time_backfills_with_catchup_and_fires_once_without(kfp_clien
     ]
     try:
         deadline = time.monotonic() + 10
-        while len(runs_of(kfp_client, eager.experiment_id)) < 5 or not runs_of(kfp_client, lazy.experiment_id):
+        while len(runs_of(client, eager.experiment_id)) < 5 or not runs_of(client, lazy.experiment_id):
             assert time.monotonic() < deadline, "the past start time was not caught up"
             time.sleep(0.05)
-        backfilled = sorted(r.scheduled_at for r in runs_of(kfp_client, eager.experiment_id))[:5]
+        backfilled = sorted(r.scheduled_at for r in runs_of(client, eager.experiment_id))[:5]
         first = datetime.strptime(start, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         assert backfilled == [first + timedelta(seconds=10 * i) for i in range(1, 6)]
-        once = runs_of(kfp_client, lazy.experiment_id)
+        once = runs_of(client, lazy.experiment_id)
         assert len(once) == 1
         assert abs((once[0].scheduled_at - datetime.now(UTC)).total_seconds()) < 5
     finally:
         for recurring in created:
-            kfp_client.delete_recurring_run(recurring.recurring_run_id)
+            client.delete_recurring_run(recurring.recurring_run_id)
 
 
-def test_list_runs_carries_task_details_and_whole_second_timestamps(kfp_client: kfp.Client) -> None:
+def test_list_runs_carries_task_details_and_whole_second_timestamps(client: kfp.Client) -> None:
     """``RunStore.ListRuns`` joins the tasks table (``addMetricsResourceReferencesAndTasks``), so listed runs
     carry ``run_details.task_details`` as ``get_run`` does; ``toApiRun`` writes whole seconds."""
-    experiment = kfp_client.create_experiment(unique("payload"))
-    result = kfp_client.create_run_from_pipeline_package(str(PIPELINE), experiment_id=experiment.experiment_id)
-    kfp_client.wait_for_run_completion(result.run_id, timeout=20, sleep_duration=0.05)
-    listed = kfp_client.list_runs(experiment_id=experiment.experiment_id).runs[0]
-    fetched = kfp_client.get_run(result.run_id)
+    experiment = client.create_experiment(unique("payload"))
+    result = client.create_run_from_pipeline_package(str(PIPELINE), experiment_id=experiment.experiment_id)
+    client.wait_for_run_completion(result.run_id, timeout=20, sleep_duration=0.05)
+    listed = client.list_runs(experiment_id=experiment.experiment_id).runs[0]
+    fetched = client.get_run(result.run_id)
     assert listed.run_details is not None
     assert listed.run_details.to_dict() == fetched.run_details.to_dict()
     tasks = listed.run_details.task_details
@@ -107,3 +129,117 @@ def test_list_runs_carries_task_details_and_whole_second_timestamps(kfp_client: 
     assert all(t.execution_id and t.child_tasks and t.state_history for t in tasks)
     for stamp in (listed.created_at, listed.scheduled_at, listed.finished_at, tasks[0].start_time):
         assert stamp.microsecond == 0
+
+
+# -- errors a scenario can hit -------------------------------------------------------------------
+
+
+def _finished_run(client: kfp.Client) -> tuple[str, str]:
+    experiment = client.create_experiment(unique("errors"))
+    result = client.create_run_from_pipeline_package(str(PIPELINE), experiment_id=experiment.experiment_id)
+    client.wait_for_run_completion(result.run_id, timeout=20, sleep_duration=0.05)
+    return experiment.experiment_id, result.run_id
+
+
+def test_terminating_a_finished_run_is_invalid_argument(client: kfp.Client) -> None:
+    """``RunStore.TerminateRun``: ``UPDATE ... WHERE State IN (PAUSED, PENDING, RUNNING, UNSPECIFIED)``, and
+    no changed row is ``NewInvalidInputError`` (HTTP 400)."""
+    _, run_id = _finished_run(client)
+    with pytest.raises(kfp_server_api.ApiException) as caught:
+        client.terminate_run(run_id)
+    assert caught.value.status == 400
+    assert api_error(caught)["code"] == 3
+
+
+def test_retrying_a_succeeded_run_is_aborted(client: kfp.Client) -> None:
+    """``Workflow.GenerateRetryExecution``: not Failed/Error → ``NewBadRequestError`` (ABORTED, HTTP 409)."""
+    _, run_id = _finished_run(client)
+    with pytest.raises(kfp_server_api.ApiException) as caught:
+        client._run_api.run_service_retry_run(run_id)
+    assert caught.value.status == 409
+    assert api_error(caught)["code"] == 10
+
+
+def test_the_default_experiment_cannot_be_deleted(client: kfp.Client) -> None:
+    """``ResourceManager.DeleteExperiment``: the default experiment is refused (ABORTED, HTTP 409)."""
+    default = client.get_experiment(experiment_name="Default")
+    with pytest.raises(kfp_server_api.ApiException) as caught:
+        client.delete_experiment(default.experiment_id)
+    assert caught.value.status == 409
+    assert "default experiment cannot be deleted" in api_error(caught)["message"]
+    assert client.get_experiment(experiment_id=default.experiment_id).display_name == "Default"
+
+
+def test_unarchiving_a_run_of_an_archived_experiment_is_a_failed_precondition(client: kfp.Client) -> None:
+    """``ResourceManager.UnarchiveRun``: the experiment must be un-archived first (FAILED_PRECONDITION)."""
+    experiment_id, run_id = _finished_run(client)
+    client.archive_experiment(experiment_id)
+    assert client.get_run(run_id).storage_state == "ARCHIVED"
+    with pytest.raises(kfp_server_api.ApiException) as caught:
+        client.unarchive_run(run_id)
+    assert caught.value.status == 400
+    assert api_error(caught)["code"] == 9
+    client.unarchive_experiment(experiment_id)
+    client.unarchive_run(run_id)
+    assert client.get_run(run_id).storage_state == "AVAILABLE"
+
+
+def test_listing_under_an_unknown_experiment_or_pipeline_is_not_found(client: kfp.Client) -> None:
+    """``BaseRunServer.listRuns`` / ``BaseJobServer.listJobs`` read the experiment's namespace first and
+    ``listPipelineVersions`` the pipeline's, so an unknown id is NOT_FOUND rather than an empty page."""
+    missing = str(uuid.uuid4())
+    for call in (
+        lambda: client.list_runs(experiment_id=missing),
+        lambda: client.list_recurring_runs(experiment_id=missing),
+        lambda: client.list_pipeline_versions(missing),
+    ):
+        with pytest.raises(kfp_server_api.ApiException) as caught:
+            call()
+        assert caught.value.status == 404
+        assert api_error(caught)["code"] == 5
+
+
+def test_unknown_fields_in_a_body_are_rejected(server: EmbeddedKfpServer) -> None:
+    """``common.CustomMarshaler``: protojson with ``DiscardUnknown: false`` → INVALID_ARGUMENT."""
+    for path, body in (
+        ("experiments", {"display_name": unique("x"), "descripton": "typo"}),
+        ("runs", {"display_name": "r", "pipeline_spec": {}, "runtime_config": {"paramters": {}}}),
+        ("recurringruns", {"display_name": "r", "trigger": {"cron_schedule": {"cron": "* * * * * *", "x": 1}}}),
+    ):
+        request = urllib.request.Request(
+            f"{server.url}/apis/v2beta1/{path}", data=json.dumps(body).encode(), method="POST"
+        )
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request, timeout=10)
+        answer = json.loads(caught.value.read())
+        assert caught.value.code == 400
+        assert answer["code"] == 3
+        assert "unknown field" in answer["message"]
+
+
+def test_pipelines_and_versions_can_be_renamed_with_patch(client: kfp.Client) -> None:
+    """``PipelineServer.UpdatePipeline`` / ``UpdatePipelineVersion`` (``PATCH`` in the v2beta1 swagger)."""
+    pipeline = client.upload_pipeline(str(PIPELINE), pipeline_name=unique("patch"))
+    renamed = client._pipelines_api.pipeline_service_update_pipeline(
+        pipeline_pipeline_id=pipeline.pipeline_id,
+        pipeline=kfp_server_api.V2beta1Pipeline(display_name="Renamed pipeline"),
+    )
+    assert renamed.display_name == "Renamed pipeline"
+    assert client.get_pipeline(pipeline.pipeline_id).display_name == "Renamed pipeline"
+    version = client.list_pipeline_versions(pipeline.pipeline_id).pipeline_versions[0]
+    updated = client._pipelines_api.pipeline_service_update_pipeline_version(
+        pipeline_version_pipeline_id=pipeline.pipeline_id,
+        pipeline_version_pipeline_version_id=version.pipeline_version_id,
+        pipeline_version=kfp_server_api.V2beta1PipelineVersion(display_name="Renamed version"),
+    )
+    assert updated.display_name == "Renamed version"
+    assert updated.pipeline_spec is not None
+
+
+def test_deleting_a_pipeline_with_versions_is_invalid_argument(client: kfp.Client) -> None:
+    """``ResourceManager.DeletePipeline`` without cascade: ``NewInvalidInputError`` (code 3, HTTP 400)."""
+    pipeline = client.upload_pipeline(str(PIPELINE), pipeline_name=unique("keep"))
+    with pytest.raises(kfp_server_api.ApiException) as caught:
+        client.delete_pipeline(pipeline.pipeline_id)
+    assert caught.value.status == 400
+    assert api_error(caught)["code"] == 3

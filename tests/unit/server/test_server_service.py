@@ -14,7 +14,7 @@ from perf_tests.server.config import SimulatorConfig
 from perf_tests.server.errors import ApiError
 from perf_tests.server.service import KfpService
 from perf_tests.server.store import Store
-from perf_tests.server.timestamps import format_ts
+from perf_tests.server.timestamps import format_ts, format_ts_whole
 
 PIPELINE = Path(__file__).resolve().parents[3] / "test_data" / "pipeline_files" / "add_numbers.yaml"
 SPEC = yaml.safe_load(PIPELINE.read_text())
@@ -62,20 +62,23 @@ def test_run_state_follows_the_clock() -> None:
     clock.now += 3.0
     done = json.loads(service.get_run(run["run_id"]))
     assert done["state"] == "SUCCEEDED"
-    assert done["finished_at"] == format_ts(T0 + 3.5)
+    assert done["finished_at"] == format_ts_whole(T0 + 3.5) == format_ts(T0 + 3)  # toApiRun: whole seconds
     assert [t["state"] for t in done["run_details"]["task_details"]] == ["SUCCEEDED"] * 3
 
 
-def test_default_experiment_exists_once_and_is_recreated() -> None:
+def test_default_experiment_exists_once_and_cannot_be_deleted() -> None:
+    """``ResourceManager.DeleteExperiment`` refuses the default experiment with ``NewBadRequestError`` (ABORTED)."""
     clock = Clock()
     service = make_service(clock)
     experiments = json.loads(service.list_experiments({}))["experiments"]
     assert [e["display_name"] for e in experiments] == ["Default"]
-    service.delete_experiment(experiments[0]["experiment_id"])
+    with pytest.raises(ApiError, match="default experiment cannot be deleted") as caught:
+        service.delete_experiment(experiments[0]["experiment_id"])
+    assert caught.value.http_status == 409
     run = json.loads(service.create_run(body(display_name="r", pipeline_spec=SPEC)))
-    recreated = json.loads(service.get_experiment(run["experiment_id"]))
-    assert recreated["display_name"] == "Default"
-    assert recreated["last_run_created_at"] == format_ts(T0)
+    assert run["experiment_id"] == experiments[0]["experiment_id"]
+    shown = json.loads(service.get_experiment(run["experiment_id"]))
+    assert shown["last_run_created_at"] == format_ts(T0)
 
 
 def test_periodic_schedule_fires_each_interval_with_catchup() -> None:
@@ -222,6 +225,7 @@ def test_recurring_run_of_a_deleted_version_disables_itself() -> None:
         service.create_recurring_run(
             body(
                 display_name="v",
+                experiment_id=json.loads(service.create_experiment(body(display_name="doomed")))["experiment_id"],
                 pipeline_version_reference=reference,
                 trigger={"periodic_schedule": {"interval_second": 1}},
             )

@@ -243,3 +243,62 @@ def test_deleting_a_pipeline_with_versions_is_invalid_argument(client: kfp.Clien
         client.delete_pipeline(pipeline.pipeline_id)
     assert caught.value.status == 400
     assert api_error(caught)["code"] == 3
+
+
+# -- sort and filter field sets ------------------------------------------------------------------
+
+
+def _filter(key: str, operation: int, value: str) -> str:
+    return json.dumps({"predicates": [{"key": key, "operation": operation, "string_value": value}]})
+
+
+def test_run_sort_and_filter_fields_are_the_go_map(client: kfp.Client) -> None:
+    """``runAPIToModelFieldMap`` (+ ``metric:<name>`` in ``Run.GetField``): sortable on state, storage_state,
+    description, experiment_id, status, metrics; filterable on status; not on pipeline_id
+    (``filter.ReplaceKeys``: "no support for filtering on unrecognized field")."""
+    experiment_id, run_id = _finished_run(client)
+    for sort_by in ("state", "storage_state desc", "description", "experiment_id", "status", "metric:accuracy desc"):
+        page = client.list_runs(experiment_id=experiment_id, sort_by=sort_by)
+        assert [r.run_id for r in page.runs] == [run_id], sort_by
+    succeeded = client.list_runs(experiment_id=experiment_id, filter=_filter("status", 1, "Succeeded"))
+    assert [r.run_id for r in succeeded.runs] == [run_id]
+    for key in ("pipeline_id", "pipeline_version_id"):
+        with pytest.raises(kfp_server_api.ApiException) as caught:
+            client.list_runs(experiment_id=experiment_id, filter=_filter(key, 1, "x"))
+        assert caught.value.status == 400
+        assert "unrecognized field" in api_error(caught)["message"]
+    with pytest.raises(kfp_server_api.ApiException) as caught:
+        client.list_runs(experiment_id=experiment_id, sort_by="pipeline_id")
+    assert caught.value.status == 400
+
+
+def test_recurring_run_and_version_filters_reject_what_go_rejects(client: kfp.Client) -> None:
+    """``jobAPIToModelFieldMap`` has no experiment_id/pipeline_id; ``PipelineVersion.APIToModelFieldMap`` no
+    pipeline_id; experiments sort on description (``experimentAPIToModelFieldMap``)."""
+    with pytest.raises(kfp_server_api.ApiException) as caught:
+        client.list_recurring_runs(filter=_filter("experiment_id", 1, "x"))
+    assert caught.value.status == 400
+    pipeline = client.upload_pipeline(str(PIPELINE), pipeline_name=unique("fields"))
+    with pytest.raises(kfp_server_api.ApiException) as caught:
+        client.list_pipeline_versions(pipeline.pipeline_id, filter=_filter("pipeline_id", 1, pipeline.pipeline_id))
+    assert caught.value.status == 400
+    ready = client.list_pipeline_versions(pipeline.pipeline_id, filter=_filter("status", 1, "READY"))
+    assert ready.total_size == 1
+    assert client.list_experiments(sort_by="description desc", page_size=1).experiments
+
+
+def test_substring_filters_use_like_wildcards_and_ignore_case(client: kfp.Client) -> None:
+    """``Filter.AddToSelect`` builds ``LIKE '%v%'`` from the raw value: "_" matches any one character, "%"
+    any run of them; comparisons ignore case as MySQL's default ``_ci`` collation does (assumed, not run)."""
+    prefix = unique("Like")
+    for suffix in ("a_b", "axb", "A%B", "ab"):
+        client.create_experiment(f"{prefix}-{suffix}")
+
+    def names(key: str, operation: int, value: str) -> list[str]:
+        listed = client.list_experiments(filter=_filter(key, operation, value), sort_by="name", page_size=50)
+        return [e.display_name for e in listed.experiments or []]
+
+    # Sorted by name case-insensitively too: "A%B" < "a_b" < "ab" < "axb".
+    assert names("display_name", 9, f"{prefix}-a_b") == [f"{prefix}-A%B", f"{prefix}-a_b", f"{prefix}-axb"]
+    assert names("display_name", 9, f"{prefix}-a%b") == [f"{prefix}-{s}" for s in ("A%B", "a_b", "ab", "axb")]
+    assert names("display_name", 1, f"{prefix.upper()}-AXB") == [f"{prefix}-axb"]

@@ -243,7 +243,7 @@ class KfpSimulatorApp:
         if path.startswith("/_admin/"):
             return await self._admin(request, path[len("/_admin/") :])
         self.stats.record("unmatched", 404)
-        return _error(ApiError(GrpcCode.NOT_FOUND, f"Not Found: {request.method} {path}"))
+        return _error(ApiError(GrpcCode.NOT_FOUND, f"Not Found: {request.method} {path}"), routing=True)
 
     async def _api(self, request: web.BaseRequest, path: str) -> web.StreamResponse:
         route, params, path_known = self._router.match(request.method, path)
@@ -256,9 +256,11 @@ class KfpSimulatorApp:
         if route is None:
             if path_known:
                 self.stats.record(name, 405)
-                return _error(ApiError(GrpcCode.UNIMPLEMENTED, "Method Not Allowed", http_status=405))
+                return _error(ApiError(GrpcCode.UNIMPLEMENTED, "Method Not Allowed", http_status=405), routing=True)
             self.stats.record(name, 404)
-            return _error(ApiError(GrpcCode.NOT_FOUND, f"Not Found: {request.method} {API_PREFIX}/{path}"))
+            return _error(
+                ApiError(GrpcCode.NOT_FOUND, f"Not Found: {request.method} {API_PREFIX}/{path}"), routing=True
+            )
         try:
             query = {k: v for k, v in request.query.items() if v != ""}
             if route.upload is not None:
@@ -270,7 +272,7 @@ class KfpSimulatorApp:
                 text = route.handler(_Call(params, query, body))
         except ApiError as exc:
             self.stats.record(name, exc.http_status)
-            return _error(exc)
+            return _upload_error(exc) if route.upload is not None else _error(exc)
         except web.HTTPRequestEntityTooLarge as exc:
             self.stats.record(name, 413)
             return _error(
@@ -439,8 +441,20 @@ class KfpSimulatorApp:
         return r
 
 
-def _error(exc: ApiError) -> web.Response:
-    body = json.dumps({"error": exc.message, "code": int(exc.code), "message": exc.message, "details": []})
+_STATUS_TYPE = "type.googleapis.com/google.rpc.Status"
+
+
+def _error(exc: ApiError, *, routing: bool = False) -> web.Response:
+    """grpc-gateway's ``google.rpc.Status`` body. KFP's ``UserError.GRPCStatus`` attaches one detail, itself a
+    ``google.rpc.Status`` with the external message; the gateway's own routing errors have none."""
+    details = [] if routing else [{"@type": _STATUS_TYPE, "code": int(exc.code), "message": exc.message}]
+    body = json.dumps({"code": int(exc.code), "message": exc.message, "details": details})
+    return web.Response(body=body.encode(), status=exc.http_status, headers=_HEADERS)
+
+
+def _upload_error(exc: ApiError) -> web.Response:
+    """The upload endpoints' own body (``PipelineUploadServer.writeErrorToResponse``: ``apiv1beta1.Error``)."""
+    body = json.dumps({"error_message": exc.message, "error_details": exc.message})
     return web.Response(body=body.encode(), status=exc.http_status, headers=_HEADERS)
 
 

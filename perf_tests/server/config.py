@@ -66,6 +66,10 @@ class SimulatorConfig(BaseModel):
     ordered by id; run and task times whole seconds); ``milliseconds`` for tests timing 0.2 s runs."""
 
     # Identity and randomness.
+    commit_sha: str = "unknown"
+    """``healthz`` ``commit_sha`` (the API server's ``COMMIT_SHA``, ``unknown`` when unset)."""
+    tag_name: str = "embedded-simulator"
+    """``healthz`` ``tag_name`` (the API server's ``TAG_NAME``, its release tag on a cluster)."""
     multi_user: bool = False
     seed: int | None = None
 

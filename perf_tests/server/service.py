@@ -222,8 +222,16 @@ class KfpService:
     # -- healthz ---------------------------------------------------------------------------------
 
     def healthz(self) -> str:
-        """``GET /healthz``."""
-        return json.dumps({"multi_user": self.config.multi_user, "pipeline_store": "database"})
+        """``GET /healthz`` as ``newHealthzResponse`` (``apiserver/main.go``) writes it."""
+        config = self.config
+        return json.dumps(
+            {
+                "commit_sha": config.commit_sha,
+                "tag_name": config.tag_name,
+                "multi_user": config.multi_user,
+                "pipeline_store": "database",
+            }
+        )
 
     # -- experiments -----------------------------------------------------------------------------
 

@@ -66,12 +66,18 @@ def raw(fresh_kfp_server: EmbeddedKfpServer) -> Iterator[Http]:
 
 def assert_error(status: int, body: dict[str, Any], expected_status: int, code: int, *words: str) -> None:
     assert status == expected_status, body
-    assert body["code"] == code
-    assert body["message"]
-    assert body["error"] == body["message"]
-    assert "Traceback" not in body["message"]
+    if "error_message" in body:  # the upload endpoints' shape (PipelineUploadServer.writeErrorToResponse)
+        assert set(body) == {"error_message", "error_details"}
+        message = body["error_message"]
+    else:  # grpc-gateway's google.rpc.Status, with KFP's UserError detail (UserError.GRPCStatus)
+        assert body["code"] == code
+        message = body["message"]
+        status_type = "type.googleapis.com/google.rpc.Status"
+        assert body["details"] in ([], [{"@type": status_type, "code": code, "message": message}])
+    assert message
+    assert "Traceback" not in message
     for word in words:
-        assert word.lower() in body["message"].lower(), body["message"]
+        assert word.lower() in message.lower(), message
 
 
 def filter_query(value: str) -> str:

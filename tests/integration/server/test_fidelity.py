@@ -302,3 +302,43 @@ def test_substring_filters_use_like_wildcards_and_ignore_case(client: kfp.Client
     assert names("display_name", 9, f"{prefix}-a_b") == [f"{prefix}-A%B", f"{prefix}-a_b", f"{prefix}-axb"]
     assert names("display_name", 9, f"{prefix}-a%b") == [f"{prefix}-{s}" for s in ("A%B", "a_b", "ab", "axb")]
     assert names("display_name", 1, f"{prefix.upper()}-AXB") == [f"{prefix}-axb"]
+
+
+# -- answer shapes -------------------------------------------------------------------------------
+
+
+def test_healthz_has_commit_sha_and_tag_name(client: kfp.Client, server: EmbeddedKfpServer) -> None:
+    """``newHealthzResponse`` (``apiserver/main.go``): ``commit_sha``, ``tag_name``, ``multi_user``,
+    ``pipeline_store`` (kfp_server_api 2.17 models only the last two, so raw HTTP for the rest)."""
+    health = client.get_kfp_healthz()
+    assert (health.multi_user, health.pipeline_store) == (False, "database")
+    with urllib.request.urlopen(f"{server.url}/apis/v2beta1/healthz", timeout=10) as answer:
+        body = json.loads(answer.read())
+    assert body == {
+        "commit_sha": "unknown",
+        "tag_name": "embedded-simulator",
+        "multi_user": False,
+        "pipeline_store": "database",
+    }
+
+
+def test_error_bodies_are_google_rpc_status_with_a_status_detail(client: kfp.Client) -> None:
+    """``UserError.GRPCStatus`` adds one ``google.rpc.Status`` detail that grpc-gateway writes with its type."""
+    with pytest.raises(kfp_server_api.ApiException) as caught:
+        client.get_run(str(uuid.uuid4()))
+    body = api_error(caught)
+    assert set(body) == {"code", "message", "details"}
+    assert body["code"] == 5
+    assert body["details"] == [
+        {"@type": "type.googleapis.com/google.rpc.Status", "code": 5, "message": body["message"]}
+    ]
+
+
+def test_upload_errors_have_the_upload_servers_own_shape(client: kfp.Client) -> None:
+    """``PipelineUploadServer.writeErrorToResponse`` answers ``{"error_message", "error_details"}``."""
+    name = unique("dup")
+    client.upload_pipeline(str(PIPELINE), pipeline_name=name)
+    with pytest.raises(kfp_server_api.ApiException) as caught:
+        client.upload_pipeline(str(PIPELINE), pipeline_name=name)
+    assert caught.value.status == 409
+    assert set(api_error(caught)) == {"error_message", "error_details"}

@@ -75,9 +75,8 @@ def test_upload_duplicate_pipeline_name_is_a_conflict(kfp_client: kfp.Client) ->
     with pytest.raises(kfp_server_api.ApiException) as caught:
         kfp_client.upload_pipeline(str(PIPELINE), pipeline_name=name)
     assert caught.value.status == 409
-    body = json.loads(caught.value.body)
-    assert body["code"] == 6
-    assert "already exists" in body["message"]
+    body = json.loads(caught.value.body)  # the upload endpoint's own shape (writeErrorToResponse)
+    assert "already exists" in body["error_message"]
 
 
 def test_upload_pipeline_version_and_list_versions_newest_first(kfp_client: kfp.Client) -> None:

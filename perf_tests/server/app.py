@@ -7,7 +7,8 @@ is one JSON body with ``Content-Length`` and the ``X-Perf-Tests-Target: embedded
 header, written in one send on a ``TCP_NODELAY`` socket, so keep-alive clients see no Nagle stalls.
 
 Admin endpoints (never faulted): ``GET /_admin/info``, ``GET|PUT|PATCH /_admin/config``,
-``GET /_admin/stats``, ``POST /_admin/reset``.
+``GET /_admin/stats``, ``POST /_admin/reset``; and ``GET /metrics`` (Prometheus text format, never faulted,
+not counted in the request statistics; see :mod:`perf_tests.server.metrics`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pydantic import ValidationError
 from perf_tests import __version__
 from perf_tests.server.config import SimulatorConfig
 from perf_tests.server.errors import ApiError, GrpcCode
+from perf_tests.server.metrics import CONTENT_TYPE, SimulatorMetrics
 from perf_tests.server.service import EMPTY, KfpService, Query
 from perf_tests.server.stats import RequestStats
 from perf_tests.server.store import Store
@@ -50,6 +52,8 @@ _HEADERS = {
     VERSION_HEADER: SERVER_VERSION,
 }
 _HEALTHZ = "GET /apis/v2beta1/healthz"
+_GRPC_CODE = web.ResponseKey("grpc_code", GrpcCode)
+"""The gRPC code of an error answer, for the metrics."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,7 @@ class KfpSimulatorApp:
         self.config = config
         self.clock = clock
         self.stats = RequestStats()
+        self.metrics = SimulatorMetrics(self._metrics_snapshot)
         self._fate_rng = random.Random(config.seed)
         self._fault_rng = random.Random(None if config.seed is None else config.seed + 1)
         self._wake: asyncio.Event | None = None
@@ -176,6 +181,9 @@ class KfpSimulatorApp:
     def stats_snapshot(self) -> dict[str, Any]:
         """Request counters, object counts and identity, as served by ``GET /_admin/stats``."""
         return {"target": TARGET_NAME, **self.stats.snapshot(), "objects": self.store.counts()}
+
+    def _metrics_snapshot(self) -> tuple[dict[str, int], dict[str, int]]:
+        return self.store.counts(), self.store.count_runs_by_state(self.clock())
 
     @staticmethod
     def info() -> dict[str, Any]:
@@ -242,12 +250,31 @@ class KfpSimulatorApp:
             return await self._api(request, path[len(API_PREFIX) + 1 :])
         if path.startswith("/_admin/"):
             return await self._admin(request, path[len("/_admin/") :])
+        if path == "/metrics" and request.method == "GET":
+            return web.Response(
+                body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE, TARGET_HEADER: TARGET_NAME}
+            )
         self.stats.record("unmatched", 404)
         return _error(ApiError(GrpcCode.NOT_FOUND, f"Not Found: {request.method} {path}"), routing=True)
 
     async def _api(self, request: web.BaseRequest, path: str) -> web.StreamResponse:
+        started = time.perf_counter()
         route, params, path_known = self._router.match(request.method, path)
         name = route.name if route is not None else "unmatched"
+        response = await self._answer(request, path, route, params, path_known, name)
+        code = response.get(_GRPC_CODE, GrpcCode.OK)
+        self.metrics.observe(name, response.status, time.perf_counter() - started, code)
+        return response
+
+    async def _answer(
+        self,
+        request: web.BaseRequest,
+        path: str,
+        route: _Route | None,
+        params: dict[str, str],
+        path_known: bool,
+        name: str,
+    ) -> web.StreamResponse:
         config = self.config
         if config.has_api_faults and (name != _HEALTHZ or config.faults_on_healthz):
             fault = await self._inject(request, name, config)
@@ -449,13 +476,17 @@ def _error(exc: ApiError, *, routing: bool = False) -> web.Response:
     ``google.rpc.Status`` with the external message; the gateway's own routing errors have none."""
     details = [] if routing else [{"@type": _STATUS_TYPE, "code": int(exc.code), "message": exc.message}]
     body = json.dumps({"code": int(exc.code), "message": exc.message, "details": details})
-    return web.Response(body=body.encode(), status=exc.http_status, headers=_HEADERS)
+    response = web.Response(body=body.encode(), status=exc.http_status, headers=_HEADERS)
+    response[_GRPC_CODE] = exc.code  # for the metrics
+    return response
 
 
 def _upload_error(exc: ApiError) -> web.Response:
     """The upload endpoints' own body (``PipelineUploadServer.writeErrorToResponse``: ``apiv1beta1.Error``)."""
     body = json.dumps({"error_message": exc.message, "error_details": exc.message})
-    return web.Response(body=body.encode(), status=exc.http_status, headers=_HEADERS)
+    response = web.Response(body=body.encode(), status=exc.http_status, headers=_HEADERS)
+    response[_GRPC_CODE] = exc.code
+    return response
 
 
 def _drop(request: web.BaseRequest) -> web.StreamResponse:

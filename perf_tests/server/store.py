@@ -19,7 +19,15 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from perf_tests.server.filters import FieldKind, FilterField, Operation, Scalar
-from perf_tests.server.lifecycle import ACTIVE_STATES, FINISHED_AT_SQL, NEVER, STATE_SQL, Timeline, state_condition
+from perf_tests.server.lifecycle import (
+    ACTIVE_STATES,
+    FINISHED_AT_SQL,
+    NEVER,
+    STATE_CONDITIONS,
+    STATE_SQL,
+    Timeline,
+    state_condition,
+)
 from perf_tests.server.listing import Listable, ListPlan
 from perf_tests.server.pipeline_spec import PipelineSpec
 
@@ -433,6 +441,13 @@ class Store:
             table: int(self._scalar(f"SELECT count(*) FROM {table}"))
             for table in ("experiments", "pipelines", "pipeline_versions", "recurring_runs")
         } | {"runs": self._run_counts[("", "")]}
+
+    def count_runs_by_state(self, now: float) -> dict[str, int]:
+        """Runs in each state at ``now`` (each count answered from the state indexes)."""
+        return {
+            state: int(self._scalar(f"SELECT count(*) FROM runs WHERE {condition}", {"now": now}))
+            for state, condition in STATE_CONDITIONS.items()
+        }
 
     # -- meta -----------------------------------------------------------------------------------
 

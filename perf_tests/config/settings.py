@@ -10,7 +10,8 @@ Connection to the KFP API (``ConnectionSettings``)
     ``VERIFY_SSL``       verify TLS certificates (default true; turning it off logs a warning once).
     ``CA_BUNDLE``        path to a CA bundle for TLS verification.
     ``NAMESPACE``        Kubernetes namespace for multi-user KFP (default ``kubeflow``).
-    ``MULTI_USER``       send the namespace with every call (default false).
+    ``MULTI_USER``       send the namespace with every call (default false); the embedded simulator then
+                         runs multi-user too, allowing ``NAMESPACE`` only.
     ``REQUEST_TIMEOUT``  seconds for every API call (default 30; kfp has none by default).
     ``CACHE_ENABLED``    let KFP reuse cached task results (default false: a perf run must run).
     ``EMBEDDED_SIMULATOR`` JSON object of embedded-simulator settings for dry runs when ``API_HOST`` is

@@ -10,7 +10,7 @@ as the "embedded KFP simulator" (``X-Perf-Tests-Target: embedded-kfp-simulator``
 """
 
 from perf_tests.server.app import SERVER_VERSION, TARGET_HEADER, TARGET_NAME, KfpSimulatorApp
-from perf_tests.server.config import SimulatorConfig
+from perf_tests.server.config import SimulatorConfig, multi_user_settings
 from perf_tests.server.embedded import EmbeddedKfpServer, EventLoopKind, Isolation
 from perf_tests.server.store import Store
 
@@ -24,4 +24,5 @@ __all__ = [
     "KfpSimulatorApp",
     "SimulatorConfig",
     "Store",
+    "multi_user_settings",
 ]

@@ -289,6 +289,7 @@ class KfpSimulatorApp:
                 ApiError(GrpcCode.NOT_FOUND, f"Not Found: {request.method} {API_PREFIX}/{path}"), routing=True
             )
         try:
+            self.service.current_user = self._identify(request) if config.multi_user and name != _HEALTHZ else None
             query = {k: v for k, v in request.query.items() if v != ""}
             if route.upload is not None:
                 data, filename = await _read_upload(request)
@@ -311,6 +312,42 @@ class KfpSimulatorApp:
             return _error(ApiError(GrpcCode.INTERNAL, f"internal error in the embedded KFP simulator: {exc!r}"))
         self.stats.record(name, 200)
         return web.Response(body=text.encode(), headers=_HEADERS)
+
+    def _identify(self, request: web.BaseRequest) -> str:
+        """The request's user, as a profile deployment's gateway and KFP's authenticators find it
+        (``HTTPHeaderAuthenticator``, then ``TokenReviewAuthenticator``); 401 when there is none."""
+        config = self.config
+        values = request.headers.getall(config.user_id_header, [])
+        if len(values) > 1:
+            raise ApiError.aborted(
+                f"Request header error: unexpected number of '{config.user_id_header}' headers. Expect 1 got "
+                f"{len(values)}"
+            )
+        if values:
+            if not values[0].startswith(config.user_id_prefix):
+                raise ApiError.aborted(
+                    f"Header '{config.user_id_header}' is incorrectly formatted. Expected prefix "
+                    f"'{config.user_id_prefix}'"
+                )
+            user = values[0][len(config.user_id_prefix) :]
+            if user:
+                return user
+        authorization = request.headers.get("Authorization", "")
+        if authorization.startswith("Bearer ") and config.bearer_tokens:
+            token_user = config.bearer_tokens.get(authorization[len("Bearer ") :].strip())
+            if token_user:
+                return token_user
+        if config.session_cookies:
+            for name, value in request.cookies.items():
+                cookie_user = config.session_cookies.get(f"{name}={value}")
+                if cookie_user:
+                    return cookie_user
+        if config.anonymous_user:
+            return config.anonymous_user
+        raise ApiError(
+            GrpcCode.UNAUTHENTICATED,
+            "Failed to check authorization. User identity is empty in the request header",
+        )
 
     async def _inject(self, request: web.BaseRequest, route: str, config: SimulatorConfig) -> web.StreamResponse | None:
         """Draw this request's faults: added latency, then at most one of error, drop and hang."""
@@ -353,7 +390,7 @@ class KfpSimulatorApp:
             if path == "info" and request.method == "GET":
                 text = json.dumps(self.info())
             elif path == "config" and request.method == "GET":
-                text = self.config.model_dump_json()
+                text = self.config.redacted_json()
             elif path == "config" and request.method in ("PUT", "PATCH"):
                 changes = _json_object(await request.read(), allow_empty=False)
                 try:
@@ -361,7 +398,7 @@ class KfpSimulatorApp:
                 except ValidationError as exc:
                     raise ApiError.invalid(f"invalid simulator configuration: {_pydantic_message(exc)}") from None
                 self.set_config(new_config)
-                text = new_config.model_dump_json()
+                text = new_config.redacted_json()
             elif path == "stats" and request.method == "GET":
                 text = json.dumps(self.stats_snapshot())
             elif path == "reset" and request.method == "POST":

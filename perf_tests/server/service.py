@@ -18,7 +18,7 @@ from typing import Any
 
 from perf_tests.server.config import SimulatorConfig
 from perf_tests.server.cron import CronSchedule
-from perf_tests.server.errors import ApiError
+from perf_tests.server.errors import ApiError, GrpcCode
 from perf_tests.server.lifecycle import CANCELED, FAILED, PENDING, RUNNING, Timeline, plan_run
 from perf_tests.server.listing import plan_list
 from perf_tests.server.messages import check_fields
@@ -168,13 +168,48 @@ class KfpService:
         self.clock = clock
         self.on_schedule_change = on_schedule_change
         self.run_cache = RunJsonCache()
+        self.current_user: str | None = None
+        """The identity of the request being answered (multi-user mode; set by the HTTP layer)."""
         self.ensure_default_experiment()
 
     # -- helpers ---------------------------------------------------------------------------------
 
     def _namespace(self, value: str | None) -> str:
-        """Single-user mode has no namespaces: whatever the client sends is stored as ``""``."""
+        """Single-user mode has no namespaces (``ResourceManager.ReplaceNamespace``): stored as ``""``."""
         return (value or "") if self.config.multi_user else ""
+
+    def _authorize(self, namespace: str) -> None:
+        """Multi-user: the request's user must have access to ``namespace`` (``ResourceManager.IsAuthorized``,
+        whose SubjectAccessReview is the configured access table here); shared objects (``""``) are open."""
+        if not self.config.multi_user or not namespace:
+            return
+        user = self.current_user
+        if user is None:
+            raise ApiError(
+                GrpcCode.UNAUTHENTICATED,
+                "Failed to check authorization. User identity is empty in the request header",
+            )
+        if namespace not in self.config.namespace_access.get(user, ()):
+            raise ApiError(
+                GrpcCode.PERMISSION_DENIED,
+                f"User '{user}' is not authorized with reason: no access to namespace '{namespace}' "
+                "(the embedded KFP simulator's namespace_access)",
+            )
+
+    def _authorized_namespace(self, value: str | None) -> str:
+        """A namespace that may be empty (shared pipelines), authorized when given."""
+        namespace = self._namespace(value)
+        self._authorize(namespace)
+        return namespace
+
+    def _required_namespace(self, value: str | None, what: str) -> str:
+        """Multi-user: a namespace is required (and authorized); single-user: always ``""``."""
+        namespace = self._namespace(value)
+        if self.config.multi_user:
+            if not namespace:
+                raise ApiError.invalid(f"{what} requires a namespace in multi-user mode")
+            self._authorize(namespace)
+        return namespace
 
     def ensure_default_experiment(self) -> str:
         """The id of the ``Default`` experiment, creating it if missing (as the API server does at start)."""
@@ -212,9 +247,9 @@ class KfpService:
         and ``BaseJobServer.listJobs`` fetch its namespace first) or a namespace."""
         experiment_id = query.get("experiment_id")
         if experiment_id:
-            self._experiment(experiment_id)
+            self._experiment(experiment_id)  # its namespace wins over a namespace parameter, and is authorized
             return {"experiment_id": experiment_id}
-        return {"namespace": self._namespace(query.get("namespace"))}
+        return {"namespace": self._required_namespace(query.get("namespace"), "Listing runs or recurring runs")}
 
     def _spec_json(self, digest: str) -> str:
         return self.store.spec(digest)[0]
@@ -245,7 +280,7 @@ class KfpService:
             experiment_id=_new_id(),
             display_name=name,
             description=_string(data, "description"),
-            namespace=self._namespace(_string(data, "namespace")),
+            namespace=self._required_namespace(_string(data, "namespace"), "Creating an experiment"),
             created_at=self._whole_now(),
             storage_state="AVAILABLE",
             last_run_created_at=0.0,
@@ -262,6 +297,7 @@ class KfpService:
         row = self.store.get_experiment(experiment_id)
         if row is None:
             raise ApiError.not_found("Experiment", experiment_id)
+        self._authorize(row.namespace)
         return row
 
     def get_experiment(self, experiment_id: str) -> str:
@@ -273,7 +309,7 @@ class KfpService:
         plan = _plan(
             EXPERIMENTS,
             query,
-            scope={"namespace": self._namespace(query.get("namespace"))},
+            scope={"namespace": self._required_namespace(query.get("namespace"), "Listing experiments")},
         )
         rows, token, total = self.store.list_page(plan, self.clock())
         items = [experiment_json(ExperimentRow._make(row[:-1])) for row in rows]
@@ -282,6 +318,7 @@ class KfpService:
     def delete_experiment(self, experiment_id: str) -> str:
         """``DELETE /experiments/{id}``; the Default experiment is refused (``ResourceManager.DeleteExperiment``:
         ``NewBadRequestError``, i.e. ABORTED / HTTP 409)."""
+        self._experiment(experiment_id)
         if experiment_id == self.store.get_meta("default_experiment_id"):
             raise ApiError.aborted(
                 f"Failed to delete experiment {experiment_id}. The default experiment cannot be deleted"
@@ -310,7 +347,7 @@ class KfpService:
             name=name,
             display_name=(query.get("display_name") or name).strip(),
             description=query.get("description") or "",
-            namespace=self._namespace(query.get("namespace")),
+            namespace=self._authorized_namespace(query.get("namespace")),
             created_at=now,
         )
         version = PipelineVersionRow(
@@ -388,7 +425,7 @@ class KfpService:
             name=name,
             display_name=display or name,
             description=_string(data, "description"),
-            namespace=self._namespace(_string(data, "namespace")),
+            namespace=self._authorized_namespace(_string(data, "namespace")),
             created_at=self._whole_now(),
         )
 
@@ -440,6 +477,7 @@ class KfpService:
         row = self.store.get_pipeline(pipeline_id)
         if row is None:
             raise ApiError.not_found("Pipeline", pipeline_id)
+        self._authorize(row.namespace)
         return row
 
     def get_pipeline(self, pipeline_id: str) -> str:
@@ -448,18 +486,18 @@ class KfpService:
 
     def get_pipeline_by_name(self, name: str, query: Query) -> str:
         """``GET /pipelines/names/{name}``."""
-        row = self.store.find_pipeline(self._namespace(query.get("namespace")), name)
+        namespace = self._namespace(query.get("namespace"))
+        self._authorize(namespace)
+        row = self.store.find_pipeline(namespace, name)
         if row is None:
             raise ApiError.not_found("Pipeline named", repr(name))
         return pipeline_json(row)
 
     def list_pipelines(self, query: Query) -> str:
         """``GET /pipelines``."""
-        plan = _plan(
-            PIPELINES,
-            query,
-            scope={"namespace": self._namespace(query.get("namespace"))},
-        )
+        namespace = self._namespace(query.get("namespace"))
+        self._authorize(namespace)
+        plan = _plan(PIPELINES, query, scope={"namespace": namespace})
         rows, token, total = self.store.list_page(plan, self.clock())
         return list_json("pipelines", [pipeline_json(PipelineRow._make(r[:-1])) for r in rows], total, token)
 
@@ -501,6 +539,8 @@ class KfpService:
         row = self.store.get_version(version_id)
         if row is None or (pipeline_id and row.pipeline_id != pipeline_id):
             raise ApiError.not_found("Pipeline version", version_id)
+        if self.config.multi_user:
+            self._pipeline(row.pipeline_id)
         return row
 
     def get_pipeline_version(self, pipeline_id: str, version_id: str) -> str:
@@ -583,6 +623,9 @@ class KfpService:
 
     def _experiment_for(self, data: Mapping[str, Any]) -> ExperimentRow:
         experiment_id = _string(data, "experiment_id", "experimentId")
+        if not experiment_id and self.config.multi_user:
+            # ResourceManager.GetValidExperimentNamespacePair
+            raise ApiError.invalid("Experiment id can not be empty in multi-user mode")
         if not experiment_id:
             experiment_id = self.ensure_default_experiment()
         return self._experiment(experiment_id)
@@ -687,10 +730,13 @@ class KfpService:
         row = self.store.get_run(run_id)
         if row is None:
             raise ApiError.not_found("Run", run_id)
+        self._authorize(row.namespace)
         return row
 
     def get_run(self, run_id: str) -> str:
         """``GET /runs/{id}``, with task details."""
+        if self.config.multi_user:
+            self._run(run_id)
         light = self.store.get_run_cache_columns(run_id)
         if light is None:
             raise ApiError.not_found("Run", run_id)
@@ -850,6 +896,7 @@ class KfpService:
         row = self.store.get_recurring(recurring_run_id)
         if row is None:
             raise ApiError.not_found("Recurring run", recurring_run_id)
+        self._authorize(row.namespace)
         return row
 
     def get_recurring_run(self, recurring_run_id: str) -> str:
@@ -874,6 +921,7 @@ class KfpService:
 
     def delete_recurring_run(self, recurring_run_id: str) -> str:
         """``DELETE /recurringruns/{id}``."""
+        self._recurring(recurring_run_id)
         if not self.store.delete_recurring(recurring_run_id):
             raise ApiError.not_found("Recurring run", recurring_run_id)
         self.on_schedule_change()

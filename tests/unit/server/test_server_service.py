@@ -279,12 +279,19 @@ def test_single_user_ignores_namespaces_multi_user_keeps_them() -> None:
     assert "namespace" not in created
     assert json.loads(single.list_experiments({"namespace": "team-b"}))["total_size"] == 2
 
-    multi = make_service(Clock(), multi_user=True)
+    multi = make_service(Clock(), multi_user=True, namespace_access={"ann": ["team-a", "team-b"]})
+    multi.current_user = "ann"
     assert json.loads(multi.healthz())["multi_user"] is True
     multi.create_experiment(body(display_name="e", namespace="team-a"))
     multi.create_experiment(body(display_name="e", namespace="team-b"))
     listed = json.loads(multi.list_experiments({"namespace": "team-a"}))
     assert [e["namespace"] for e in listed["experiments"]] == ["team-a"]
+    with pytest.raises(ApiError, match="requires a namespace in multi-user mode"):
+        multi.list_experiments({})
+    multi.current_user = "bob"
+    with pytest.raises(ApiError, match="not authorized") as caught:
+        multi.list_experiments({"namespace": "team-a"})
+    assert caught.value.http_status == 403
 
 
 def test_empty_lists_leave_fields_out_like_proto_json() -> None:

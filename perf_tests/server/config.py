@@ -71,8 +71,9 @@ class SimulatorConfig(BaseModel):
     ordered by id; run and task times whole seconds); ``milliseconds`` for tests timing 0.2 s runs."""
 
     # Identity and randomness.
-    commit_sha: str = "unknown"
-    """``healthz`` ``commit_sha`` (the API server's ``COMMIT_SHA``, ``unknown`` when unset)."""
+    commit_sha: str = "embedded-simulator"
+    """``healthz`` ``commit_sha`` (the API server's ``COMMIT_SHA``; it says ``unknown`` when unset, but the
+    framework reports this field as the target's version, so the simulator names itself)."""
     tag_name: str = "embedded-simulator"
     """``healthz`` ``tag_name`` (the API server's ``TAG_NAME``, its release tag on a cluster)."""
     multi_user: bool = False

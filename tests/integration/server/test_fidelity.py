@@ -315,7 +315,7 @@ def test_healthz_has_commit_sha_and_tag_name(client: kfp.Client, server: Embedde
     with urllib.request.urlopen(f"{server.url}/apis/v2beta1/healthz", timeout=10) as answer:
         body = json.loads(answer.read())
     assert body == {
-        "commit_sha": "unknown",
+        "commit_sha": "embedded-simulator",
         "tag_name": "embedded-simulator",
         "multi_user": False,
         "pipeline_store": "database",

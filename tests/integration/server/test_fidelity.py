@@ -342,3 +342,11 @@ def test_upload_errors_have_the_upload_servers_own_shape(client: kfp.Client) -> 
         client.upload_pipeline(str(PIPELINE), pipeline_name=name)
     assert caught.value.status == 409
     assert set(api_error(caught)) == {"error_message", "error_details"}
+
+
+def test_admin_info_says_list_latency_is_flat_here(server: EmbeddedKfpServer) -> None:
+    """The data for the report's table-size note: the simulator's lists do not slow down with the table."""
+    with urllib.request.urlopen(f"{server.url}/_admin/info", timeout=10) as answer:
+        info = json.loads(answer.read())
+    assert info["list_latency_grows_with_table_size"] is False
+    assert "not of KFP" in info["table_size_note"]

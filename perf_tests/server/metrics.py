@@ -12,11 +12,11 @@ histograms by route, runs by state and table sizes. Everything is per server (it
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
-from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from perf_tests.server.errors import GrpcCode
@@ -29,6 +29,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 _GRPC_BUCKETS = (0.005, 0.01, 0.03, 0.1, 0.3, 1, 3, 10, 15, 30, 60, 120, 300)
 _HTTP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _SERVICE = "kubeflow.pipelines.backend.api.v2beta1."
+_GRPC_LABELS = ["grpc_type", "grpc_service", "grpc_method"]
 _HTTP_TO_GRPC_CODE = {200: "OK", 400: "InvalidArgument", 401: "Unauthenticated", 403: "PermissionDenied",
                       404: "NotFound", 409: "AlreadyExists", 500: "Internal", 501: "Unimplemented",
                       503: "Unavailable"}  # fmt: skip
@@ -82,13 +83,123 @@ Snapshot = Callable[[], tuple[dict[str, int], dict[str, int]]]
 """Returns (object counts by table, run counts by state) at scrape time."""
 
 
-class _ObjectsCollector(Collector):
-    """Gauges read from the store at scrape time: table sizes and runs by state."""
+class _Histogram:
+    """One histogram series, kept as plain numbers (observing costs a bisect, not a lock)."""
+
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect_left(self.bounds, seconds)] += 1
+        self.total += seconds
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        buckets, running = [], 0
+        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
+            running += count
+            buckets.append(("+Inf" if bound == float("inf") else repr(float(bound)), float(running)))
+        return buckets
+
+
+class _Series:
+    """What one (route, status, gRPC code) has seen; the histograms are shared per route / per method."""
+
+    __slots__ = ("count", "grpc", "latency", "rpc_latency")
+
+    def __init__(self, latency: _Histogram, grpc: tuple[str, str, str, str] | None, rpc: _Histogram | None) -> None:
+        self.count = 0
+        self.latency = latency
+        self.grpc = grpc
+        self.rpc_latency = rpc
+
+
+class SimulatorMetrics(Collector):
+    """The per-server registry. :meth:`observe` (once per answered ``/apis/...`` request) only adds to plain
+    numbers; prometheus_client's metric families and text format are built when ``/metrics`` is read."""
 
     def __init__(self, snapshot: Snapshot) -> None:
         self._snapshot = snapshot
+        self._series: dict[tuple[str, int, GrpcCode | None], _Series] = {}
+        self._latency: dict[str, _Histogram] = {}
+        self._rpc_latency: dict[tuple[str, str], _Histogram] = {}
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def observe(self, route: str, status: int, seconds: float, grpc_code: GrpcCode | None = None) -> None:
+        """Count one answered request of ``route`` (e.g. ``GET /apis/v2beta1/runs``) and its latency."""
+        key = (route, status, grpc_code)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = self._new_series(route, status, grpc_code)
+        series.count += 1
+        series.latency.observe(seconds)
+        if series.rpc_latency is not None:
+            series.rpc_latency.observe(seconds)
+
+    def _new_series(self, route: str, status: int, grpc_code: GrpcCode | None) -> _Series:
+        latency = self._latency.setdefault(route, _Histogram(_HTTP_BUCKETS))
+        method, _, path = route.partition(" ")
+        rpc = _RPC.get(f"{method} {path.removeprefix('/apis/v2beta1/')}")
+        if rpc is None:
+            return _Series(latency, None, None)
+        service = _SERVICE + rpc[0]
+        code = _grpc_code_name(grpc_code) if grpc_code is not None else _HTTP_TO_GRPC_CODE.get(status, "Unknown")
+        rpc_latency = self._rpc_latency.setdefault((service, rpc[1]), _Histogram(_GRPC_BUCKETS))
+        return _Series(latency, ("unary", service, rpc[1], code), rpc_latency)
+
+    def collect(self) -> Iterator[Metric]:
+        """The metric families, built at scrape time."""
+        requests = CounterMetricFamily(
+            "kfp_simulator_http_requests",
+            "API requests answered, by route template and HTTP status.",
+            labels=["route", "status"],
+        )
+        started = CounterMetricFamily(
+            "grpc_server_started", "Total number of RPCs started on the server.", labels=_GRPC_LABELS
+        )
+        handled = CounterMetricFamily(
+            "grpc_server_handled",
+            "Total number of RPCs completed on the server, regardless of success or failure.",
+            labels=[*_GRPC_LABELS, "grpc_code"],
+        )
+        per_method: dict[tuple[str, str, str], int] = {}
+        by_route_status: dict[tuple[str, str], int] = {}
+        for (route, status, _), series in sorted(self._series.items(), key=lambda item: (item[0][0], item[0][1])):
+            by_route_status[(route, str(status))] = by_route_status.get((route, str(status)), 0) + series.count
+            if series.grpc is not None:
+                handled.add_metric(list(series.grpc), series.count)
+                labels = series.grpc[:3]
+                per_method[labels] = per_method.get(labels, 0) + series.count
+        for labels_and_count in sorted(by_route_status.items()):
+            requests.add_metric(list(labels_and_count[0]), labels_and_count[1])
+        for labels, count in sorted(per_method.items()):
+            started.add_metric(list(labels), count)
+        yield requests
+        latency = HistogramMetricFamily(
+            "kfp_simulator_http_request_duration_seconds",
+            "Time from reading a request to its answer (injected latency included), by route template.",
+            labels=["route"],
+        )
+        for route, histogram in sorted(self._latency.items()):
+            latency.add_metric([route], histogram.cumulative(), histogram.total)
+        yield latency
+        yield started
+        yield handled
+        handling = HistogramMetricFamily(
+            "grpc_server_handling_seconds",
+            "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
+            labels=_GRPC_LABELS,
+        )
+        for (service, method), histogram in sorted(self._rpc_latency.items()):
+            handling.add_metric(["unary", service, method], histogram.cumulative(), histogram.total)
+        yield handling
+        yield from self._objects()
+
+    def _objects(self) -> Iterator[Metric]:
         counts, states = self._snapshot()
         tables = GaugeMetricFamily("kfp_simulator_objects", "Stored objects by table.", labels=["table"])
         for table, count in sorted(counts.items()):
@@ -101,76 +212,6 @@ class _ObjectsCollector(Collector):
         for name, table, what in _KFP_GAUGES:
             text = f"The current number of {what} in Kubeflow Pipelines instance"
             yield GaugeMetricFamily(name, text, value=counts.get(table, 0))
-
-
-class SimulatorMetrics:
-    """The per-server registry; :meth:`observe` is called once per answered ``/apis/...`` request."""
-
-    def __init__(self, snapshot: Snapshot) -> None:
-        self.registry = CollectorRegistry(auto_describe=False)
-        self._requests = Counter(
-            "kfp_simulator_http_requests",
-            "API requests answered, by route template and HTTP status.",
-            ["route", "status"],
-            registry=self.registry,
-        )
-        self._latency = Histogram(
-            "kfp_simulator_http_request_duration_seconds",
-            "Time from reading a request to its answer (injected latency included), by route template.",
-            ["route"],
-            buckets=_HTTP_BUCKETS,
-            registry=self.registry,
-        )
-        grpc_labels = ["grpc_type", "grpc_service", "grpc_method"]
-        self._grpc_started = Counter(
-            "grpc_server_started", "Total number of RPCs started on the server.", grpc_labels, registry=self.registry
-        )
-        self._grpc_handled = Counter(
-            "grpc_server_handled",
-            "Total number of RPCs completed on the server, regardless of success or failure.",
-            [*grpc_labels, "grpc_code"],
-            registry=self.registry,
-        )
-        self._grpc_seconds = Histogram(
-            "grpc_server_handling_seconds",
-            "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
-            grpc_labels,
-            buckets=_GRPC_BUCKETS,
-            registry=self.registry,
-        )
-        self.registry.register(_ObjectsCollector(snapshot))
-        self._children: dict[tuple[str, int, GrpcCode | None], tuple[Any, ...]] = {}
-
-    def observe(self, route: str, status: int, seconds: float, grpc_code: GrpcCode | None = None) -> None:
-        """Count one answered request of ``route`` (e.g. ``GET /apis/v2beta1/runs``) and its latency."""
-        key = (route, status, grpc_code)
-        children = self._children.get(key)
-        if children is None:
-            children = self._children[key] = self._make_children(route, status, grpc_code)
-        requests, latency, started, handled, grpc_seconds = children
-        requests.inc()
-        latency.observe(seconds)
-        if started is not None:
-            started.inc()
-            handled.inc()
-            grpc_seconds.observe(seconds)
-
-    def _make_children(self, route: str, status: int, grpc_code: GrpcCode | None) -> tuple[Any, ...]:
-        requests = self._requests.labels(route, str(status))
-        latency = self._latency.labels(route)
-        method, _, path = route.partition(" ")
-        rpc = _RPC.get(f"{method} {path.removeprefix('/apis/v2beta1/')}")
-        if rpc is None:
-            return requests, latency, None, None, None
-        labels = ("unary", _SERVICE + rpc[0], rpc[1])
-        code = _grpc_code_name(grpc_code) if grpc_code is not None else _HTTP_TO_GRPC_CODE.get(status, "Unknown")
-        return (
-            requests,
-            latency,
-            self._grpc_started.labels(*labels),
-            self._grpc_handled.labels(*labels, code),
-            self._grpc_seconds.labels(*labels),
-        )
 
     def render(self) -> bytes:
         """The registry in the Prometheus text format."""

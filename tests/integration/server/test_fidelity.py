@@ -350,3 +350,21 @@ def test_admin_info_says_list_latency_is_flat_here(server: EmbeddedKfpServer) ->
         info = json.loads(answer.read())
     assert info["list_latency_grows_with_table_size"] is False
     assert "not of KFP" in info["table_size_note"]
+
+
+def test_paging_by_name_follows_the_case_insensitive_order(client: kfp.Client) -> None:
+    """Keyset pages (``Options.AddSortingToSelect``: sort value, then id) in the collation's order."""
+    prefix = unique("Page")
+    names = [f"{prefix}-{suffix}" for suffix in ("b", "A", "c", "B2", "a1")]
+    for name in names:
+        client.create_experiment(name)
+    substring = _filter("display_name", 9, prefix)
+    seen: list[str] = []
+    token = ""
+    while True:
+        page = client.list_experiments(filter=substring, sort_by="name", page_size=2, page_token=token)
+        seen += [e.display_name for e in page.experiments]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == sorted(names, key=str.lower)

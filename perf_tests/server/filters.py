@@ -264,9 +264,11 @@ def compile_filter(
             if field.kind is not FieldKind.STRING:
                 raise ApiError.invalid(f"invalid filter: IS_SUBSTRING needs a text key, {predicate.key!r} is not")
             # Filter.AddToSelect: squirrel.Like{key: "%v%"} with v as given, so "%" and "_" in it are LIKE
-            # wildcards there too; SQLite's LIKE is case-insensitive for ASCII like MySQL's _ci collations.
+            # wildcards there too, and "\" escapes the next character as MySQL's default LIKE escape (a
+            # trailing one escapes the closing "%" there as here). SQLite's LIKE is case-insensitive for
+            # ASCII like MySQL's _ci collations.
             name = _bind(params, f"%{converted[0]}%")
-            clauses.append(f"{field.sql} LIKE :{name}")
+            clauses.append(f"{field.sql} LIKE :{name} ESCAPE '\\'")
         else:
             name = _bind(params, converted[0])
             clauses.append(f"{field.sql}{_collation(field)} {_SQL_OPERATORS[predicate.operation]} :{name}")

@@ -89,6 +89,8 @@ def test_double_encoded_filter_is_accepted() -> None:
         (predicate(key="name", operation=9, string_value="a_b"), ["alpha_beta"]),
         (predicate(key="name", operation=9, string_value="%"), ["alpha", "alpha_beta", "beta", "gamma%"]),
         (predicate(key="name", operation=9, string_value="a%a"), ["alpha", "alpha_beta", "gamma%"]),
+        (predicate(key="name", operation=9, string_value="a\\_b"), ["alpha_beta"]),  # MySQL's escape character
+        (predicate(key="name", operation=9, string_value="a\\%"), ["gamma%"]),
         # String comparisons are case-insensitive, as under MySQL's default _ci collation (assumed).
         (predicate(key="name", operation=1, string_value="ALPHA"), ["alpha"]),
         (predicate(key="name", operation=9, string_value="BET"), ["alpha_beta", "beta"]),

@@ -247,7 +247,10 @@ class KfpService:
         and ``BaseJobServer.listJobs`` fetch its namespace first) or a namespace."""
         experiment_id = query.get("experiment_id")
         if experiment_id:
-            self._experiment(experiment_id)  # its namespace wins over a namespace parameter, and is authorized
+            namespace = self.store.experiment_namespace(experiment_id)
+            if namespace is None:
+                raise ApiError.not_found("Experiment", experiment_id)
+            self._authorize(namespace)  # the experiment's namespace wins over a namespace parameter
             return {"experiment_id": experiment_id}
         return {"namespace": self._required_namespace(query.get("namespace"), "Listing runs or recurring runs")}
 

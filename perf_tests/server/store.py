@@ -531,6 +531,13 @@ class Store:
         ).fetchone()
         return None if row is None else ExperimentRow._make(row)
 
+    def experiment_namespace(self, experiment_id: str) -> str | None:
+        """An experiment's namespace, or None when it does not exist (cheaper than the whole row)."""
+        row = self._conn.execute(
+            "SELECT namespace FROM experiments WHERE experiment_id = ?", (experiment_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def find_experiment(self, namespace: str, display_name: str) -> ExperimentRow | None:
         """An experiment by namespace and name."""
         row = self._conn.execute(

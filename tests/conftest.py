@@ -9,8 +9,11 @@ import pytest
 
 from perf_tests.server import EmbeddedKfpServer, SimulatorConfig
 
-FAST_RUNS = SimulatorConfig(task_seconds=0.05, pending_seconds=0.02, canceling_seconds=0.05, seed=20240501)
-"""Short simulated times so runs finish within a test: 3 tasks → about 0.17 s from creation to SUCCEEDED."""
+FAST_RUNS = SimulatorConfig(
+    task_seconds=0.05, pending_seconds=0.02, canceling_seconds=0.05, seed=20240501, timestamp_precision="milliseconds"
+)
+"""Short simulated times so runs finish within a test: 3 tasks → about 0.17 s from creation to SUCCEEDED.
+Millisecond timestamps, because the real server's whole seconds would make such runs last 0 or 1 s."""
 
 
 def _close(client: kfp.Client) -> None:

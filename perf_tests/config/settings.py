@@ -11,7 +11,8 @@ Connection to the KFP API (``ConnectionSettings``)
     ``VERIFY_SSL``       verify TLS certificates (default true; turning it off logs a warning once).
     ``CA_BUNDLE``        path to a PEM file of CA certificates for TLS verification (checked at start).
     ``NAMESPACE``        Kubernetes namespace for multi-user KFP (default ``kubeflow``).
-    ``MULTI_USER``       send the namespace with every call (default false).
+    ``MULTI_USER``       send the namespace with every call (default false); the embedded simulator then
+                         runs multi-user too, allowing ``NAMESPACE`` only.
     ``REQUEST_TIMEOUT``  total seconds for every API call, not per read (default 30, at most 86400; kfp has
                          none by default).
     ``CACHE_ENABLED``    let KFP reuse cached task results (default false: a perf run must run).

@@ -9,13 +9,14 @@ as the "embedded KFP simulator" (``X-Perf-Tests-Target: embedded-kfp-simulator``
 ``GET /_admin/info``).
 """
 
-from perf_tests.server.app import SERVER_VERSION, TARGET_HEADER, TARGET_NAME, KfpSimulatorApp
-from perf_tests.server.config import SimulatorConfig
+from perf_tests.server.app import SERVER_VERSION, TABLE_SIZE_NOTE, TARGET_HEADER, TARGET_NAME, KfpSimulatorApp
+from perf_tests.server.config import SimulatorConfig, multi_user_settings
 from perf_tests.server.embedded import EmbeddedKfpServer, EventLoopKind, Isolation
 from perf_tests.server.store import Store
 
 __all__ = [
     "SERVER_VERSION",
+    "TABLE_SIZE_NOTE",
     "TARGET_HEADER",
     "TARGET_NAME",
     "EmbeddedKfpServer",
@@ -24,4 +25,5 @@ __all__ = [
     "KfpSimulatorApp",
     "SimulatorConfig",
     "Store",
+    "multi_user_settings",
 ]

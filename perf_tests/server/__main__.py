@@ -54,7 +54,12 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, S
     parser.add_argument(
         "--event-loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="event loop (default auto)"
     )
-    parser.add_argument("--multi-user", action="store_true", help="report multi-user mode and keep namespaces")
+    parser.add_argument(
+        "--multi-user",
+        action="store_true",
+        help="behave like a Kubeflow profile deployment: kubeflow-userid header (or --set bearer_tokens=...) "
+        "required (401), namespaces limited by namespace_access (403)",
+    )
     for flag, (field, kind, text) in _SHORTCUTS.items():
         parser.add_argument(flag, dest=field, type=kind, default=None, help=text)
     parser.add_argument("--config", help="simulator settings as a JSON object")

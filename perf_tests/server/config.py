@@ -7,11 +7,16 @@ a dry run and a person at a terminal all change the same knobs. Defaults inject 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, field_serializer, model_validator
 
-__all__ = ["Probability", "SimulatorConfig"]
+__all__ = ["DEFAULT_PROFILE_NAMESPACE", "DEFAULT_USER", "Probability", "SimulatorConfig", "multi_user_settings"]
+
+DEFAULT_USER = "user@example.com"
+"""The user of Kubeflow's example profile (``kubeflow/manifests``)."""
+DEFAULT_PROFILE_NAMESPACE = "kubeflow-user-example-com"
+"""That user's profile namespace."""
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 """A probability in ``[0, 1]``."""
@@ -60,8 +65,31 @@ class SimulatorConfig(BaseModel):
     hang_probability: Probability = 0.0
     faults_on_healthz: bool = False
 
+    # Fidelity.
+    timestamp_precision: Literal["seconds", "milliseconds"] = "seconds"
+    """``seconds`` as the KFP API server (whole-second ``created_at``, so objects of one second are
+    ordered by id; run and task times whole seconds); ``milliseconds`` for tests timing 0.2 s runs."""
+
     # Identity and randomness.
+    commit_sha: str = "embedded-simulator"
+    """``healthz`` ``commit_sha`` (the API server's ``COMMIT_SHA``; it says ``unknown`` when unset, but the
+    framework reports this field as the target's version, so the simulator names itself)."""
+    tag_name: str = "embedded-simulator"
+    """``healthz`` ``tag_name`` (the API server's ``TAG_NAME``, its release tag on a cluster)."""
     multi_user: bool = False
+    """Behave like a Kubeflow profile deployment (see the class docstring)."""
+    user_id_header: str = "kubeflow-userid"
+    """Where the user identity comes from (the API server's ``KUBEFLOW_USERID_HEADER``)."""
+    user_id_prefix: str = ""
+    """Prefix stripped from that header, which must carry it (``KUBEFLOW_USERID_PREFIX``)."""
+    namespace_access: dict[str, list[str]] = Field(default_factory=lambda: {DEFAULT_USER: [DEFAULT_PROFILE_NAMESPACE]})
+    """Which namespaces each user may use (the SubjectAccessReview answers); others are 403."""
+    bearer_tokens: dict[str, str] = Field(default_factory=dict, repr=False)
+    """``Authorization: Bearer <token>`` → user, as KFP's TokenReview authenticator resolves it."""
+    session_cookies: dict[str, str] = Field(default_factory=dict, repr=False)
+    """``name=value`` of a ``Cookie`` → user, as a Kubeflow gateway (authservice) resolves a session."""
+    anonymous_user: str | None = None
+    """The identity of requests that bring none (a gateway that always injects one); None: they are 401."""
     seed: int | None = None
 
     @model_validator(mode="after")
@@ -75,6 +103,16 @@ class SimulatorConfig(BaseModel):
         if self.run_failure_probability + self.run_never_finishes_probability > 1.0 + 1e-9:
             raise ValueError("run_failure_probability + run_never_finishes_probability must not exceed 1")
         return self
+
+    @field_serializer("bearer_tokens", "session_cookies")
+    def _mask_secrets(self, value: dict[str, str], info: SerializationInfo) -> dict[str, str]:
+        if isinstance(info.context, dict) and info.context.get("redact"):
+            return {f"***{index}": user for index, user in enumerate(value.values())}
+        return value
+
+    def redacted_json(self) -> str:
+        """The configuration as JSON with tokens and cookies masked (what ``GET /_admin/config`` shows)."""
+        return self.model_dump_json(context={"redact": True})
 
     def merged(self, **changes: Any) -> SimulatorConfig:
         """Return a validated copy with ``changes`` applied (unknown keys are an error)."""
@@ -91,3 +129,21 @@ class SimulatorConfig(BaseModel):
             or self.drop_probability
             or self.hang_probability
         )
+
+
+def multi_user_settings(namespace: str, token: str | None = None, cookie: str | None = None) -> dict[str, Any]:
+    """Simulator settings for a framework run with ``MULTI_USER=true`` against the embedded default.
+
+    The simulated user (:data:`DEFAULT_USER`) may use ``namespace`` (``NAMESPACE``) only. With a token
+    (``API_TOKEN``) or a cookie (``API_COOKIE``) only that credential identifies the user, so a wrong one
+    is a 401; with neither, requests are the user's, as behind a gateway that adds the identity header.
+    """
+    settings: dict[str, Any] = {"multi_user": True, "namespace_access": {DEFAULT_USER: [namespace]}}
+    if token:
+        settings["bearer_tokens"] = {token: DEFAULT_USER}
+    if cookie:
+        pairs = [part.strip() for part in cookie.split(";") if "=" in part]
+        settings["session_cookies"] = dict.fromkeys(pairs, DEFAULT_USER)
+    if not token and not cookie:
+        settings["anonymous_user"] = DEFAULT_USER
+    return settings

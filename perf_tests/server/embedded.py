@@ -173,7 +173,11 @@ class EmbeddedKfpServer:
             child, self._child = self._child, None
             if child.alive:
                 with contextlib.suppress(RuntimeError, OSError):  # keep what can be kept for a restart
-                    self._config = SimulatorConfig.model_validate(child.request("GET", "/_admin/config"))
+                    shown = SimulatorConfig.model_validate(child.request("GET", "/_admin/config"))
+                    # The child masks tokens and cookies; keep ours.
+                    self._config = shown.merged(
+                        bearer_tokens=self._config.bearer_tokens, session_cookies=self._config.session_cookies
+                    )
                     self._last_stats = child.request("GET", "/_admin/stats")
             child.stop(timeout)
             return

@@ -19,10 +19,13 @@ class GrpcCode(IntEnum):
     INVALID_ARGUMENT = 3
     NOT_FOUND = 5
     ALREADY_EXISTS = 6
+    PERMISSION_DENIED = 7
     FAILED_PRECONDITION = 9
+    ABORTED = 10
     UNIMPLEMENTED = 12
     INTERNAL = 13
     UNAVAILABLE = 14
+    UNAUTHENTICATED = 16
 
     @property
     def http_status(self) -> int:
@@ -36,11 +39,15 @@ _HTTP_STATUS: dict[GrpcCode, int] = {
     GrpcCode.INVALID_ARGUMENT: 400,
     GrpcCode.NOT_FOUND: 404,
     GrpcCode.ALREADY_EXISTS: 409,
+    GrpcCode.PERMISSION_DENIED: 403,
     GrpcCode.FAILED_PRECONDITION: 400,
+    GrpcCode.ABORTED: 409,
     GrpcCode.UNIMPLEMENTED: 501,
     GrpcCode.INTERNAL: 500,
     GrpcCode.UNAVAILABLE: 503,
+    GrpcCode.UNAUTHENTICATED: 401,
 }
+"""grpc-gateway's ``runtime.HTTPStatusFromCode``."""
 
 
 class ApiError(Exception):
@@ -66,6 +73,11 @@ class ApiError(Exception):
     def already_exists(cls, message: str) -> ApiError:
         """ALREADY_EXISTS (HTTP 409), e.g. a duplicate pipeline name."""
         return cls(GrpcCode.ALREADY_EXISTS, message)
+
+    @classmethod
+    def aborted(cls, message: str) -> ApiError:
+        """ABORTED (HTTP 409): what KFP's ``util.NewBadRequestError`` answers (e.g. retrying a running run)."""
+        return cls(GrpcCode.ABORTED, message)
 
     @classmethod
     def failed_precondition(cls, message: str) -> ApiError:

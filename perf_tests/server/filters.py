@@ -70,6 +70,8 @@ class FilterField:
     normalize: Callable[[str], str] | None = None
     compile: Callable[[Operation, Sequence[Scalar], bool], str | None] | None = None
     """Custom SQL for an operation, its values and whether it is for the count query (None falls back)."""
+    collate: bool = True
+    """Text compares case-insensitively (MySQL ``_ci``); ids and enum columns need not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +245,8 @@ def compile_filter(
         if field is None:
             supported = ", ".join(sorted(fields))
             raise ApiError.invalid(
-                f"invalid filter: cannot filter {resource} on {predicate.key!r}; supported keys: {supported}"
+                f"no support for filtering on unrecognized field {predicate.key!r} of {resource}; "
+                f"supported keys: {supported}"
             )
         volatile = volatile or field.volatile
         values = predicate.value if isinstance(predicate.value, tuple) else (predicate.value,)
@@ -256,17 +259,24 @@ def compile_filter(
                 clauses.append("0")
                 continue
             names = [_bind(params, v) for v in converted]
-            clauses.append(f"{field.sql} IN ({', '.join(':' + n for n in names)})")
+            clauses.append(f"{field.sql}{_collation(field)} IN ({', '.join(':' + n for n in names)})")
         elif predicate.operation is Operation.IS_SUBSTRING:
             if field.kind is not FieldKind.STRING:
                 raise ApiError.invalid(f"invalid filter: IS_SUBSTRING needs a text key, {predicate.key!r} is not")
-            escaped = str(converted[0]).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            name = _bind(params, f"%{escaped}%")
+            # Filter.AddToSelect: squirrel.Like{key: "%v%"} with v as given, so "%" and "_" in it are LIKE
+            # wildcards there too, and "\" escapes the next character as MySQL's default LIKE escape (a
+            # trailing one escapes the closing "%" there as here). SQLite's LIKE is case-insensitive for
+            # ASCII like MySQL's _ci collations.
+            name = _bind(params, f"%{converted[0]}%")
             clauses.append(f"{field.sql} LIKE :{name} ESCAPE '\\'")
         else:
             name = _bind(params, converted[0])
-            clauses.append(f"{field.sql} {_SQL_OPERATORS[predicate.operation]} :{name}")
+            clauses.append(f"{field.sql}{_collation(field)} {_SQL_OPERATORS[predicate.operation]} :{name}")
     return clauses, volatile
+
+
+def _collation(field: FilterField) -> str:
+    return " COLLATE NOCASE" if field.kind is FieldKind.STRING and field.collate else ""
 
 
 def _bind(params: dict[str, Any], value: Scalar) -> str:

@@ -34,6 +34,18 @@ class Listable:
     sort_fields: Mapping[str, str]
     filter_fields: Mapping[str, FilterField]
     default_sort: str = "created_at"
+    sort_prefixes: Mapping[str, str] = field(default_factory=dict)
+    """Sort keys by prefix (runs' ``metric:<name>``) and the SQL they sort by."""
+
+    def sort_expr(self, key: str) -> str | None:
+        """The SQL a sort key sorts by, or None when the key cannot be sorted on."""
+        expr = self.sort_fields.get(key)
+        if expr is not None:
+            return expr
+        for prefix, prefixed in self.sort_prefixes.items():
+            if key.startswith(prefix) and len(key) > len(prefix):
+                return prefixed
+        return None
 
 
 @dataclass
@@ -102,7 +114,7 @@ def _decode_page_token(token: str, listable: Listable) -> dict[str, Any]:
     if payload["m"] != listable.resource:
         raise ApiError.invalid(f"Invalid page token: it was issued for {payload['m']}, not {listable.resource}")
     if (
-        payload["s"] not in listable.sort_fields
+        listable.sort_expr(payload["s"]) is None
         or not isinstance(payload.get("sv"), str | int | float)
         or isinstance(payload.get("sv"), bool)
         or not isinstance(payload.get("q", ""), str)
@@ -120,8 +132,8 @@ def _parse_sort_by(sort_by: str, listable: Listable) -> tuple[str, bool]:
         )
     if not words:
         return listable.default_sort, False
-    if words[0] not in listable.sort_fields:
-        supported = ", ".join(sorted(listable.sort_fields))
+    if listable.sort_expr(words[0]) is None:
+        supported = ", ".join(sorted(listable.sort_fields) + [f"{p}<name>" for p in listable.sort_prefixes])
         raise ApiError.invalid(f"Invalid sorting field: {words[0]!r} on {listable.resource}; supported: {supported}")
     return words[0], len(words) == 2 and words[1] == "desc"
 
@@ -179,7 +191,7 @@ def plan_list(
         listable=listable,
         page_size=size,
         sort_key=sort_key,
-        sort_expr=listable.sort_fields[sort_key],
+        sort_expr=listable.sort_expr(sort_key) or "created_at",
         desc=desc,
         filter_text=canonical,
         raw_filter=(filter_text or "") if not token else (filter_text or token.get("q") or ""),

@@ -19,7 +19,15 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from perf_tests.server.filters import FieldKind, FilterField, Operation, Scalar
-from perf_tests.server.lifecycle import ACTIVE_STATES, FINISHED_AT_SQL, NEVER, STATE_SQL, Timeline, state_condition
+from perf_tests.server.lifecycle import (
+    ACTIVE_STATES,
+    FINISHED_AT_SQL,
+    NEVER,
+    STATE_CONDITIONS,
+    STATE_SQL,
+    Timeline,
+    state_condition,
+)
 from perf_tests.server.listing import Listable, ListPlan
 from perf_tests.server.pipeline_spec import PipelineSpec
 
@@ -52,7 +60,7 @@ CREATE TABLE IF NOT EXISTS pipelines (
     pipeline_id TEXT PRIMARY KEY, name TEXT NOT NULL, display_name TEXT NOT NULL, description TEXT NOT NULL,
     namespace TEXT NOT NULL, created_at REAL NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS pipelines_name ON pipelines (namespace, name);
-CREATE INDEX IF NOT EXISTS pipelines_display ON pipelines (display_name, pipeline_id);
+CREATE INDEX IF NOT EXISTS pipelines_display ON pipelines (display_name COLLATE NOCASE, pipeline_id);
 CREATE INDEX IF NOT EXISTS pipelines_created ON pipelines (created_at, pipeline_id);
 CREATE TABLE IF NOT EXISTS pipeline_versions (
     pipeline_version_id TEXT PRIMARY KEY, pipeline_id TEXT NOT NULL, name TEXT NOT NULL,
@@ -71,7 +79,7 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at, run_id);
 CREATE INDEX IF NOT EXISTS runs_experiment ON runs (experiment_id, created_at, run_id);
 CREATE INDEX IF NOT EXISTS runs_namespace ON runs (namespace, created_at, run_id) WHERE namespace != '';
-CREATE INDEX IF NOT EXISTS runs_name ON runs (display_name, run_id);
+CREATE INDEX IF NOT EXISTS runs_name ON runs (display_name COLLATE NOCASE, run_id);
 CREATE INDEX IF NOT EXISTS runs_recurring ON runs (recurring_run_id) WHERE recurring_run_id != '';
 CREATE INDEX IF NOT EXISTS runs_state ON runs (end_at, outcome, start_at, cancel_at) WHERE cancel_at IS NULL;
 CREATE INDEX IF NOT EXISTS runs_canceled ON runs (canceled_at, cancel_at) WHERE cancel_at IS NOT NULL;
@@ -223,134 +231,144 @@ def _normalize_storage_state(value: str) -> str:
 
 _STRING = FieldKind.STRING
 _TIME = FieldKind.TIMESTAMP
+_NOCASE = " COLLATE NOCASE"
+"""Text compares and sorts case-insensitively, as under MySQL's default ``_ci`` collations (KFP's tables are
+utf8 / utf8mb4 with the server's default collation; assumed, not run here). SQLite's NOCASE folds ASCII
+letters only; MySQL also folds accents and (``utf8_general_ci``) ignores trailing spaces."""
 
+
+def _text(sql: str, **options: Any) -> FilterField:
+    return FilterField(sql, _STRING, **options)
+
+
+def _fields(fields: dict[str, FilterField]) -> tuple[dict[str, str], dict[str, FilterField]]:
+    """One Go ``...APIToModelFieldMap`` → the sort expressions and filter fields (the same keys, as
+    ``list.NewOptions`` sorts with ``GetField`` and filters with ``ReplaceKeys`` on that one map)."""
+    sort = {
+        key: field.sql + (_NOCASE if field.kind is _STRING and field.collate else "") for key, field in fields.items()
+    }
+    return sort, fields
+
+
+# model/experiment.go experimentAPIToModelFieldMap.
+_EXPERIMENT_SORT, _EXPERIMENT_FILTER = _fields(
+    {
+        "id": _text("experiment_id", collate=False),
+        "experiment_id": _text("experiment_id", collate=False),
+        "name": _text("display_name"),
+        "display_name": _text("display_name"),
+        "created_at": FilterField("created_at", _TIME),
+        "last_run_created_at": FilterField("last_run_created_at", _TIME),
+        "description": _text("description"),
+        "namespace": _text("namespace"),
+        "storage_state": _text("storage_state", normalize=_normalize_storage_state),
+    }
+)
 EXPERIMENTS = Listable(
     resource="experiments",
     table="experiments",
     key="experiment_id",
     columns=_columns(ExperimentRow),
-    sort_fields={
-        "created_at": "created_at",
-        "id": "experiment_id",
-        "experiment_id": "experiment_id",
-        "name": "display_name",
-        "display_name": "display_name",
-        "last_run_created_at": "last_run_created_at",
-    },
-    filter_fields={
-        "id": FilterField("experiment_id"),
-        "experiment_id": FilterField("experiment_id"),
-        "name": FilterField("display_name"),
-        "display_name": FilterField("display_name"),
-        "description": FilterField("description"),
-        "namespace": FilterField("namespace"),
+    sort_fields=_EXPERIMENT_SORT,
+    filter_fields=_EXPERIMENT_FILTER,
+)
+# model/pipeline.go pipelineAPIToModelFieldMap.
+_PIPELINE_SORT, _PIPELINE_FILTER = _fields(
+    {
+        "id": _text("pipeline_id", collate=False),
+        "pipeline_id": _text("pipeline_id", collate=False),
+        "name": _text("name"),
+        "display_name": _text("display_name"),
         "created_at": FilterField("created_at", _TIME),
-        "last_run_created_at": FilterField("last_run_created_at", _TIME),
-        "storage_state": FilterField("storage_state", normalize=_normalize_storage_state),
-    },
+        "description": _text("description"),
+        "namespace": _text("namespace"),
+    }
 )
 PIPELINES = Listable(
     resource="pipelines",
     table="pipelines",
     key="pipeline_id",
     columns=_columns(PipelineRow),
-    sort_fields={
-        "created_at": "created_at",
-        "id": "pipeline_id",
-        "pipeline_id": "pipeline_id",
-        "name": "name",
-        "display_name": "display_name",
-    },
-    filter_fields={
-        "id": FilterField("pipeline_id"),
-        "pipeline_id": FilterField("pipeline_id"),
-        "name": FilterField("name"),
-        "display_name": FilterField("display_name"),
-        "description": FilterField("description"),
-        "namespace": FilterField("namespace"),
+    sort_fields=_PIPELINE_SORT,
+    filter_fields=_PIPELINE_FILTER,
+)
+# model/pipeline_version.go PipelineVersion.APIToModelFieldMap (no pipeline_id: the path scopes it).
+_VERSION_SORT, _VERSION_FILTER = _fields(
+    {
+        "id": _text("pipeline_version_id", collate=False),
+        "pipeline_version_id": _text("pipeline_version_id", collate=False),
+        "name": _text("name"),
+        "display_name": _text("display_name"),
         "created_at": FilterField("created_at", _TIME),
-    },
+        "status": _text("'READY'"),  # every stored version is READY (no DELETING versions are kept)
+        "description": _text("description"),
+        "pipeline_spec": _text("(SELECT json_text FROM specs WHERE specs.digest = spec_digest)"),
+    }
 )
 PIPELINE_VERSIONS = Listable(
     resource="pipeline_versions",
     table="pipeline_versions",
     key="pipeline_version_id",
     columns=_columns(PipelineVersionRow),
-    sort_fields={
-        "created_at": "created_at",
-        "id": "pipeline_version_id",
-        "pipeline_version_id": "pipeline_version_id",
-        "name": "name",
-        "display_name": "display_name",
-    },
-    filter_fields={
-        "id": FilterField("pipeline_version_id"),
-        "pipeline_version_id": FilterField("pipeline_version_id"),
-        "pipeline_id": FilterField("pipeline_id"),
-        "name": FilterField("name"),
-        "display_name": FilterField("display_name"),
-        "description": FilterField("description"),
-        "created_at": FilterField("created_at", _TIME),
-    },
+    sort_fields=_VERSION_SORT,
+    filter_fields=_VERSION_FILTER,
 )
+# The v1 ``Conditions`` column as RuntimeState.ToV1 writes it (CANCELED is "Failed" there).
+_CONDITIONS_SQL = (
+    f"(CASE {STATE_SQL} WHEN 'PENDING' THEN 'Pending' WHEN 'RUNNING' THEN 'Running' WHEN 'SUCCEEDED' THEN "
+    "'Succeeded' WHEN 'CANCELING' THEN 'Terminating' ELSE 'Failed' END)"
+)
+# model/run.go runAPIToModelFieldMap; sorting also takes "metric:<name>" (Run.GetField).
+_RUN_SORT, _RUN_FILTER = _fields(
+    {
+        "run_id": _text("run_id", collate=False),
+        "id": _text("run_id", collate=False),
+        "display_name": _text("display_name"),
+        "name": _text("display_name"),
+        "created_at": FilterField("created_at", _TIME),
+        "finished_at": FilterField(FINISHED_AT_SQL, _TIME, volatile=True),
+        "description": _text("description"),
+        "scheduled_at": FilterField("scheduled_at", _TIME),
+        "storage_state": _text("storage_state", normalize=_normalize_storage_state),
+        "status": _text(_CONDITIONS_SQL, volatile=True),
+        "namespace": _text("namespace"),
+        "experiment_id": _text("experiment_id", collate=False),
+        "state": _text(STATE_SQL, volatile=True, normalize=str.upper, compile=_state_filter, collate=False),
+        "state_history": _text("COALESCE(history_json, '')"),
+        "runtime_details": _text("''"),  # the simulator keeps no PipelineRuntimeManifest
+        "recurring_run_id": _text("recurring_run_id", collate=False),
+    }
+)
+_RUN_SORT["state"] = STATE_SQL
 RUNS = Listable(
     resource="runs",
     table="runs",
     key="run_id",
     columns=_columns(RunRow),
-    sort_fields={
-        "created_at": "created_at",
-        "id": "run_id",
-        "run_id": "run_id",
-        "name": "display_name",
-        "display_name": "display_name",
-        "scheduled_at": "scheduled_at",
-        "finished_at": FINISHED_AT_SQL,
-    },
-    filter_fields={
-        "id": FilterField("run_id"),
-        "run_id": FilterField("run_id"),
-        "name": FilterField("display_name"),
-        "display_name": FilterField("display_name"),
-        "description": FilterField("description"),
-        "namespace": FilterField("namespace"),
-        "experiment_id": FilterField("experiment_id"),
-        "pipeline_id": FilterField("pipeline_id"),
-        "pipeline_version_id": FilterField("pipeline_version_id"),
-        "recurring_run_id": FilterField("recurring_run_id"),
-        "storage_state": FilterField("storage_state", normalize=_normalize_storage_state),
+    sort_fields=_RUN_SORT,
+    filter_fields=_RUN_FILTER,
+    # No run has metrics here, so every run ties on a metric (NULL in KFP's LEFT JOIN) and goes by id.
+    sort_prefixes={"metric:": "(0 + 0)"},  # an expression, not "0": ORDER BY 0 would be a column number
+)
+# model/job.go jobAPIToModelFieldMap.
+_JOB_SORT, _JOB_FILTER = _fields(
+    {
+        "id": _text("recurring_run_id", collate=False),
+        "recurring_run_id": _text("recurring_run_id", collate=False),
+        "name": _text("display_name"),
+        "display_name": _text("display_name"),
         "created_at": FilterField("created_at", _TIME),
-        "scheduled_at": FilterField("scheduled_at", _TIME),
-        "finished_at": FilterField(FINISHED_AT_SQL, _TIME, volatile=True),
-        "state": FilterField(STATE_SQL, volatile=True, normalize=str.upper, compile=_state_filter),
-    },
+        "updated_at": FilterField("updated_at", _TIME),
+        "description": _text("description"),
+    }
 )
 RECURRING_RUNS = Listable(
     resource="recurring_runs",
     table="recurring_runs",
     key="recurring_run_id",
     columns=_columns(RecurringRunRow),
-    sort_fields={
-        "created_at": "created_at",
-        "updated_at": "updated_at",
-        "id": "recurring_run_id",
-        "recurring_run_id": "recurring_run_id",
-        "name": "display_name",
-        "display_name": "display_name",
-    },
-    filter_fields={
-        "id": FilterField("recurring_run_id"),
-        "recurring_run_id": FilterField("recurring_run_id"),
-        "name": FilterField("display_name"),
-        "display_name": FilterField("display_name"),
-        "description": FilterField("description"),
-        "namespace": FilterField("namespace"),
-        "experiment_id": FilterField("experiment_id"),
-        "pipeline_id": FilterField("pipeline_id"),
-        "pipeline_version_id": FilterField("pipeline_version_id"),
-        "created_at": FilterField("created_at", _TIME),
-        "updated_at": FilterField("updated_at", _TIME),
-    },
+    sort_fields=_JOB_SORT,
+    filter_fields=_JOB_FILTER,
 )
 
 
@@ -423,6 +441,13 @@ class Store:
             table: int(self._scalar(f"SELECT count(*) FROM {table}"))
             for table in ("experiments", "pipelines", "pipeline_versions", "recurring_runs")
         } | {"runs": self._run_counts[("", "")]}
+
+    def count_runs_by_state(self, now: float) -> dict[str, int]:
+        """Runs in each state at ``now`` (each count answered from the state indexes)."""
+        return {
+            state: int(self._scalar(f"SELECT count(*) FROM runs WHERE {condition}", {"now": now}))
+            for state, condition in STATE_CONDITIONS.items()
+        }
 
     # -- meta -----------------------------------------------------------------------------------
 
@@ -506,6 +531,13 @@ class Store:
         ).fetchone()
         return None if row is None else ExperimentRow._make(row)
 
+    def experiment_namespace(self, experiment_id: str) -> str | None:
+        """An experiment's namespace, or None when it does not exist (cheaper than the whole row)."""
+        row = self._conn.execute(
+            "SELECT namespace FROM experiments WHERE experiment_id = ?", (experiment_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def find_experiment(self, namespace: str, display_name: str) -> ExperimentRow | None:
         """An experiment by namespace and name."""
         row = self._conn.execute(
@@ -562,6 +594,12 @@ class Store:
             f"SELECT {_columns(PipelineRow)} FROM pipelines WHERE namespace = ? AND name = ?", (namespace, name)
         ).fetchone()
         return None if row is None else PipelineRow._make(row)
+
+    def update_display_name(self, table: str, key: str, ident: str, display_name: str) -> None:
+        """Rename a pipeline or pipeline version (``table`` and ``key`` are ours, never the client's)."""
+        assert (table, key) in (("pipelines", "pipeline_id"), ("pipeline_versions", "pipeline_version_id"))
+        self._conn.execute(f"UPDATE {table} SET display_name = ? WHERE {key} = ?", (display_name, ident))
+        self._changed(table)
 
     def count_versions(self, pipeline_id: str) -> int:
         """How many versions a pipeline has."""

@@ -1,11 +1,18 @@
-"""RFC 3339 timestamps as protobuf JSON writes them (UTC, ``Z``, 0 or 3 fractional digits)."""
+"""RFC 3339 timestamps as protobuf JSON writes them (UTC, ``Z``, 0 or 3 fractional digits).
+
+The KFP API server keeps ``...AtInSec`` integers and answers ``timestamppb.New(time.Unix(sec, 0))``
+(``toApiRun`` in ``server/api_converter.go``), so its timestamps are whole seconds: the simulator stores
+whole seconds (``timestamp_precision="seconds"``, the default) and renders run times with
+:func:`format_ts_whole`; ``"milliseconds"`` keeps the fraction for tests whose runs last 0.2 s.
+"""
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 
-__all__ = ["EPOCH", "format_ts", "parse_ts"]
+__all__ = ["EPOCH", "format_ts", "format_ts_whole", "parse_ts"]
 
 EPOCH = "1970-01-01T00:00:00Z"
 """What the KFP API answers for an unset timestamp, e.g. ``finished_at`` of a running run."""
@@ -27,6 +34,11 @@ def format_ts(seconds: float) -> str:
     if millis:
         return f"{text}.{millis:03d}Z"
     return f"{text}Z"
+
+
+def format_ts_whole(seconds: float) -> str:
+    """Format epoch seconds without the fraction (dropped, as ``time.Unix(sec, 0)`` of a truncated value)."""
+    return format_ts(math.floor(seconds))
 
 
 def parse_ts(text: str) -> float:

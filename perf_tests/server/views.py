@@ -9,12 +9,12 @@ keeps ``get_run`` and ``list_runs`` cheap.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from perf_tests.server.lifecycle import FAILED, FINAL_STATES, Timeline
 from perf_tests.server.store import ExperimentRow, PipelineRow, PipelineVersionRow, RecurringRunRow, RunRow
-from perf_tests.server.timestamps import EPOCH, format_ts
+from perf_tests.server.timestamps import EPOCH, format_ts, format_ts_whole
 
 __all__ = [
     "RunJsonCache",
@@ -135,12 +135,14 @@ def run_json(
     spec_json: str | None,
     task_names: Sequence[str] | None = None,
     cache: RunJsonCache | None = None,
+    *,
+    whole_seconds: bool = True,
 ) -> str:
     """A ``V2beta1Run`` as of ``now``; with ``task_names``, also ``run_details.task_details``."""
     details = task_names is not None
     tail = cache.get(row.run_id, details, row.seg_start, row.cancel_at) if cache is not None else None
     if tail is None:
-        tail, final = _run_tail(row, now, task_names)
+        tail, final = _run_tail(row, now, task_names, format_ts_whole if whole_seconds else format_ts)
         if final and cache is not None:
             cache.put(row.run_id, details, row.seg_start, row.cancel_at, tail)
     return join_run(row.static_json, row.storage_state, tail, spec_json)
@@ -153,14 +155,16 @@ def join_run(static_json: str, storage_state: str, tail: str, spec_json: str | N
     return f'{{{static_json},"storage_state":"{storage_state}","pipeline_spec":{spec_json}{tail}'
 
 
-def _run_tail(row: RunRow, now: float, task_names: Sequence[str] | None) -> tuple[str, bool]:
+def _run_tail(
+    row: RunRow, now: float, task_names: Sequence[str] | None, fmt: Callable[[float], str]
+) -> tuple[str, bool]:
     timeline = row.timeline()
     state = timeline.state(now)
     finished = timeline.finished_at(now)
-    history = ",".join(f'{{"update_time":"{format_ts(ts)}","state":"{s}"}}' for s, ts in timeline.history(now))
+    history = ",".join(f'{{"update_time":"{fmt(ts)}","state":"{s}"}}' for s, ts in timeline.history(now))
     parts = [
         ',"finished_at":"',
-        EPOCH if finished is None else format_ts(finished),
+        EPOCH if finished is None else fmt(finished),
         '","state":"',
         state,
         '","state_history":[',
@@ -170,22 +174,35 @@ def _run_tail(row: RunRow, now: float, task_names: Sequence[str] | None) -> tupl
     if state == FAILED:
         parts += [',"error":', _RUN_ERROR]
     if task_names is not None:
-        parts += [',"run_details":', dumps({"task_details": _task_details(row, timeline, task_names, now)})]
+        parts += [',"run_details":', dumps({"task_details": _task_details(row, timeline, task_names, now, fmt)})]
     parts.append("}")
     return "".join(parts), state in FINAL_STATES
 
 
-def _task_details(row: RunRow, timeline: Timeline, names: Sequence[str], now: float) -> list[dict[str, Any]]:
+def _task_details(
+    row: RunRow, timeline: Timeline, names: Sequence[str], now: float, fmt: Callable[[float], str]
+) -> list[dict[str, Any]]:
+    """``PipelineTaskDetail``s as ``toApiPipelineTaskDetail`` renders stored tasks: whole-second times,
+    an int64 ``execution_id`` (a string in JSON), the task's ``state_history`` and its pod as a child task."""
     details = []
+    pod_prefix = row.run_id[:8]
     for task in timeline.tasks(names, now):
+        ended = task.end is not None and task.end <= now
+        history = [{"update_time": fmt(task.start), "state": "RUNNING"}]
+        if ended and task.state != "RUNNING":
+            assert task.end is not None
+            history.append({"update_time": fmt(task.end), "state": task.state})
         entry: dict[str, Any] = {
             "run_id": row.run_id,
-            "task_id": f"{row.run_id[:8]}-task-{task.index}",
+            "task_id": f"{pod_prefix}-task-{task.index}",
             "display_name": task.name,
-            "create_time": format_ts(task.start),
-            "start_time": format_ts(task.start),
-            "end_time": EPOCH if task.end is None or task.end > now else format_ts(task.end),
+            "create_time": fmt(task.start),
+            "start_time": fmt(task.start),
+            "end_time": fmt(task.end) if ended and task.end is not None else EPOCH,
             "state": task.state,
+            "execution_id": str(task.index + 1),
+            "state_history": history,
+            "child_tasks": [{"pod_name": f"{pod_prefix}-system-container-impl-{task.index}"}],
         }
         details.append(entry)
     return details

@@ -98,7 +98,12 @@ def resolve_kfp_target(connection: ConnectionSettings, auth: AuthSettings, timeo
     if connection.embedded:
         from perf_tests.targets.embedded import start_embedded_server
 
-        server = start_embedded_server(**connection.embedded_simulator)
+        simulator = dict(connection.embedded_simulator)
+        if connection.multi_user:  # the embedded default says no like a profile deployment, too
+            from perf_tests.server import multi_user_settings
+
+            simulator = multi_user_settings(connection.namespace, auth.bearer_token(), auth.cookie()) | simulator
+        server = start_embedded_server(**simulator)
         target = KfpTarget(url=server.url, kind=EMBEDDED_KIND, connection=connection, auth=auth,
                            embedded_server=server)
     else:

@@ -66,12 +66,18 @@ def raw(fresh_kfp_server: EmbeddedKfpServer) -> Iterator[Http]:
 
 def assert_error(status: int, body: dict[str, Any], expected_status: int, code: int, *words: str) -> None:
     assert status == expected_status, body
-    assert body["code"] == code
-    assert body["message"]
-    assert body["error"] == body["message"]
-    assert "Traceback" not in body["message"]
+    if "error_message" in body:  # the upload endpoints' shape (PipelineUploadServer.writeErrorToResponse)
+        assert set(body) == {"error_message", "error_details"}
+        message = body["error_message"]
+    else:  # grpc-gateway's google.rpc.Status, with KFP's UserError detail (UserError.GRPCStatus)
+        assert body["code"] == code
+        message = body["message"]
+        status_type = "type.googleapis.com/google.rpc.Status"
+        assert body["details"] in ([], [{"@type": status_type, "code": code, "message": message}])
+    assert message
+    assert "Traceback" not in message
     for word in words:
-        assert word.lower() in body["message"].lower(), body["message"]
+        assert word.lower() in message.lower(), message
 
 
 def filter_query(value: str) -> str:
@@ -285,7 +291,7 @@ def test_delete_pipeline_with_versions_is_refused(raw: Http) -> None:
     status, pipeline = raw.upload(f"{API}/pipelines/upload?name=keep", "p.yaml", PIPELINE.read_bytes())
     assert status == 200
     status, body, _ = raw.request("DELETE", f"{API}/pipelines/{pipeline['pipeline_id']}")
-    assert_error(status, body, 400, 9, "version")
+    assert_error(status, body, 400, 3, "version")  # ResourceManager.DeletePipeline: NewInvalidInputError
     status, body, _ = raw.request("DELETE", f"{API}/pipelines/{pipeline['pipeline_id']}?cascade=true")
     assert status == 200
     assert body == {}
@@ -298,4 +304,4 @@ def test_retry_of_a_running_run_is_refused(raw: Http, fresh_kfp_server: Embedded
     status, run, _ = raw.request("POST", f"{API}/runs", body)
     assert status == 200
     status, data, _ = raw.request("POST", f"{API}/runs/{run['run_id']}:retry")
-    assert_error(status, data, 400, 9, "retry")
+    assert_error(status, data, 409, 10, "retry")  # GenerateRetryExecution: NewBadRequestError (Aborted)

@@ -75,9 +75,8 @@ def test_upload_duplicate_pipeline_name_is_a_conflict(kfp_client: kfp.Client) ->
     with pytest.raises(kfp_server_api.ApiException) as caught:
         kfp_client.upload_pipeline(str(PIPELINE), pipeline_name=name)
     assert caught.value.status == 409
-    body = json.loads(caught.value.body)
-    assert body["code"] == 6
-    assert "already exists" in body["message"]
+    body = json.loads(caught.value.body)  # the upload endpoint's own shape (writeErrorToResponse)
+    assert "already exists" in body["error_message"]
 
 
 def test_upload_pipeline_version_and_list_versions_newest_first(kfp_client: kfp.Client) -> None:
@@ -87,7 +86,10 @@ def test_upload_pipeline_version_and_list_versions_newest_first(kfp_client: kfp.
     assert v2.display_name == "v2"
     listed = kfp_client.list_pipeline_versions(pipeline.pipeline_id, sort_by="created_at desc")
     assert listed.total_size == 2
-    assert [v.display_name for v in listed.pipeline_versions] == ["v2", pipeline.display_name]
+    # Whole-second created_at: versions of one second are ordered by id (Options.AddSortingToSelect).
+    expected = sorted(listed.pipeline_versions, key=lambda v: (v.created_at, v.pipeline_version_id), reverse=True)
+    assert [v.pipeline_version_id for v in listed.pipeline_versions] == [v.pipeline_version_id for v in expected]
+    assert {v.display_name for v in listed.pipeline_versions} == {"v2", pipeline.display_name}
     by_name = kfp_client.upload_pipeline_version(str(PIPELINE), "v3", pipeline_name=pipeline.display_name)
     assert by_name.pipeline_id == pipeline.pipeline_id
 
@@ -155,12 +157,18 @@ def test_run_pipeline_with_a_pipeline_version(kfp_client: kfp.Client) -> None:
 
 
 def test_list_runs_pages_and_sorts(kfp_client: kfp.Client) -> None:
+    """Whole-second ``created_at`` (``toApiRun``), ties broken by run id: ``Options.AddSortingToSelect`` orders
+    by the sort field, then ``UUID``, both in the requested direction."""
     experiment = kfp_client.create_experiment(unique("paging"))
     names = [f"run-{i}" for i in range(5)]
+    created = []
     for name in names:
-        kfp_client.create_run_from_pipeline_package(
+        result = kfp_client.create_run_from_pipeline_package(
             str(PIPELINE), run_name=name, experiment_id=experiment.experiment_id
         )
+        run = kfp_client.get_run(result.run_id)
+        created.append((run.created_at, run.run_id, name))
+    expected = [name for *_, name in sorted(created, reverse=True)]
 
     seen: list[str] = []
     token = ""
@@ -176,7 +184,7 @@ def test_list_runs_pages_and_sorts(kfp_client: kfp.Client) -> None:
         if not token:
             break
     assert pages == 3
-    assert seen == names[::-1]
+    assert seen == expected
 
     by_name = kfp_client.list_runs(experiment_id=experiment.experiment_id, sort_by="name desc", page_size=10)
     assert [r.display_name for r in by_name.runs] == sorted(names, reverse=True)
@@ -353,7 +361,10 @@ def test_lists_of_experiments_and_pipelines_filter_and_page(kfp_client: kfp.Clie
         kfp_client.upload_pipeline(str(PIPELINE), pipeline_name=name)
     in_filter = json.dumps({"predicates": [{"operation": 8, "key": "name", "string_values": {"values": names}}]})
     pipelines = kfp_client.list_pipelines(filter=in_filter, sort_by="created_at desc")
-    assert [p.display_name for p in pipelines.pipelines] == names[::-1]
+    # Whole-second created_at; ties go by id, in the sort's direction (Options.AddSortingToSelect).
+    expected = sorted(pipelines.pipelines, key=lambda p: (p.created_at, p.pipeline_id), reverse=True)
+    assert [p.pipeline_id for p in pipelines.pipelines] == [p.pipeline_id for p in expected]
+    assert sorted(p.display_name for p in pipelines.pipelines) == names
 
 
 def test_uploaded_spec_round_trips_camel_case(kfp_client: kfp.Client) -> None:

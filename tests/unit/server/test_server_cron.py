@@ -1,4 +1,7 @@
-"""Cron specs (6 fields, seconds first, as KFP uses) and Go durations for ``@every``."""
+"""Cron specs as robfig/cron v1.2.0 ``cron.Parse`` (KFP's pin) reads them, and Go durations for ``@every``.
+
+Expected values follow ``parser.go`` / ``spec.go`` / ``constantdelay.go`` at tag v1.2.0.
+"""
 
 from __future__ import annotations
 
@@ -24,14 +27,21 @@ def next_fire(spec: str, after: str) -> str:
         ("0 30 8 1 * *", "2024-05-01T09:00:00Z", "2024-06-01T08:30:00Z"),
         ("0 0 0 29 FEB *", "2024-03-01T00:00:00Z", "2028-02-29T00:00:00Z"),
         ("0 0 12 * * SUN", "2024-05-01T00:00:00Z", "2024-05-05T12:00:00Z"),
-        ("0 0 12 * * 7", "2024-05-01T00:00:00Z", "2024-05-05T12:00:00Z"),
+        ("0 0 12 * * sun", "2024-05-01T00:00:00Z", "2024-05-05T12:00:00Z"),  # names in any case
         ("15,45 * * * * *", "2024-05-01T12:00:20Z", "2024-05-01T12:00:45Z"),
         ("0 0-10/5 * * * *", "2024-05-01T12:06:00Z", "2024-05-01T12:10:00Z"),
-        ("*/5 * * * *", "2024-05-01T12:01:00Z", "2024-05-01T12:05:00Z"),  # 5 fields: second 0
+        # 5 fields are "second minute hour dom month" (DowOptional): every 5 SECONDS, not minutes.
+        ("*/5 * * * *", "2024-05-01T12:01:00Z", "2024-05-01T12:01:05Z"),
+        ("0 */5 * * *", "2024-05-01T12:01:00Z", "2024-05-01T12:05:00Z"),
+        ("1,,2 * * * * *", "2024-05-01T12:00:01Z", "2024-05-01T12:00:02Z"),  # FieldsFunc drops empty items
+        # getRange sets the star bit for "*/2" too, so day-of-month AND day-of-week (Thu 2 May is even).
+        ("0 0 0 */2 * THU", "2024-05-01T00:00:00Z", "2024-05-09T00:00:00Z"),
         ("0 0 1 1 * MON", "2024-01-02T00:00:00Z", "2024-01-08T01:00:00Z"),  # day OR weekday when both set
         ("@hourly", "2024-05-01T12:00:00Z", "2024-05-01T13:00:00Z"),
         ("@daily", "2024-05-01T12:00:00Z", "2024-05-02T00:00:00Z"),
         ("@every 1m30s", "2024-05-01T12:00:00Z", "2024-05-01T12:01:30Z"),
+        ("@every 1500ms", "2024-05-01T12:00:00.700Z", "2024-05-01T12:00:01Z"),  # Every(): whole seconds
+        ("@every 0s", "2024-05-01T12:00:00Z", "2024-05-01T12:00:01Z"),  # at least 1 s
     ],
 )
 def test_next_fire_time(spec: str, after: str, expected: str) -> None:
@@ -50,9 +60,10 @@ def test_next_fire_time(spec: str, after: str, expected: str) -> None:
         "*/0 * * * * *",
         "a * * * * *",
         "5-1 * * * * *",
-        "1,,2 * * * * *",
+        "0 0 12 * * 7",  # day-of-week is 0-6 in v1.2.0
+        "* * * * * * *",
+        "@Daily",  # descriptors are case-sensitive
         "@every",
-        "@every 0s",
         "@every soon",
     ],
 )

@@ -84,8 +84,17 @@ def test_double_encoded_filter_is_accepted() -> None:
         (predicate(key="size", operation=8, int_values={"values": [1, 4]}), ["alpha", "gamma%"]),
         (predicate(key="name", operation=8, stringValues={"values": []}), []),
         (predicate(key="name", operation=9, string_value="beta"), ["alpha_beta", "beta"]),
-        (predicate(key="name", operation=9, string_value="_"), ["alpha_beta"]),  # LIKE wildcards are escaped
-        (predicate(key="name", operation=9, string_value="%"), ["gamma%"]),
+        # Filter.AddToSelect passes the value into LIKE unescaped: "_" and "%" are wildcards, as in MySQL.
+        (predicate(key="name", operation=9, string_value="_"), ["alpha", "alpha_beta", "beta", "gamma%"]),
+        (predicate(key="name", operation=9, string_value="a_b"), ["alpha_beta"]),
+        (predicate(key="name", operation=9, string_value="%"), ["alpha", "alpha_beta", "beta", "gamma%"]),
+        (predicate(key="name", operation=9, string_value="a%a"), ["alpha", "alpha_beta", "gamma%"]),
+        (predicate(key="name", operation=9, string_value="a\\_b"), ["alpha_beta"]),  # MySQL's escape character
+        (predicate(key="name", operation=9, string_value="a\\%"), ["gamma%"]),
+        # String comparisons are case-insensitive, as under MySQL's default _ci collation (assumed).
+        (predicate(key="name", operation=1, string_value="ALPHA"), ["alpha"]),
+        (predicate(key="name", operation=9, string_value="BET"), ["alpha_beta", "beta"]),
+        (predicate(key="name", operation=8, string_values={"values": ["Beta"]}), ["beta"]),
         (predicate(key="created_at", operation=3, timestamp_value="2024-01-02T00:00:00Z"), ["alpha_beta", "gamma%"]),
         (predicate(key="created_at", operation=6, string_value="2024-01-02T00:00:00+00:00"), ["alpha"]),
         (predicate(key="created_at", operation=7, long_value=str(int(ROWS[1][1]))), ["alpha", "beta"]),
@@ -150,7 +159,7 @@ def test_invalid_filters_are_invalid_argument(text: str, message: str) -> None:
 
 
 def test_unknown_key_and_wrong_kind_fail_at_compile() -> None:
-    with pytest.raises(ApiError, match="cannot filter things on 'color'; supported keys: created_at, name"):
+    with pytest.raises(ApiError, match="unrecognized field 'color' of things; supported keys: created_at, name"):
         compile_filter(parse_filter(predicate(key="color", operation=1, string_value="x")), FIELDS, {}, "things")
     with pytest.raises(ApiError, match="timestamp"):
         compile_filter(parse_filter(predicate(key="created_at", operation=1, string_value="x")), FIELDS, {}, "t")

@@ -14,7 +14,7 @@ from perf_tests.server.config import SimulatorConfig
 from perf_tests.server.errors import ApiError
 from perf_tests.server.service import KfpService
 from perf_tests.server.store import Store
-from perf_tests.server.timestamps import format_ts
+from perf_tests.server.timestamps import format_ts, format_ts_whole
 
 PIPELINE = Path(__file__).resolve().parents[3] / "test_data" / "pipeline_files" / "add_numbers.yaml"
 SPEC = yaml.safe_load(PIPELINE.read_text())
@@ -62,20 +62,23 @@ def test_run_state_follows_the_clock() -> None:
     clock.now += 3.0
     done = json.loads(service.get_run(run["run_id"]))
     assert done["state"] == "SUCCEEDED"
-    assert done["finished_at"] == format_ts(T0 + 3.5)
+    assert done["finished_at"] == format_ts_whole(T0 + 3.5) == format_ts(T0 + 3)  # toApiRun: whole seconds
     assert [t["state"] for t in done["run_details"]["task_details"]] == ["SUCCEEDED"] * 3
 
 
-def test_default_experiment_exists_once_and_is_recreated() -> None:
+def test_default_experiment_exists_once_and_cannot_be_deleted() -> None:
+    """``ResourceManager.DeleteExperiment`` refuses the default experiment with ``NewBadRequestError`` (ABORTED)."""
     clock = Clock()
     service = make_service(clock)
     experiments = json.loads(service.list_experiments({}))["experiments"]
     assert [e["display_name"] for e in experiments] == ["Default"]
-    service.delete_experiment(experiments[0]["experiment_id"])
+    with pytest.raises(ApiError, match="default experiment cannot be deleted") as caught:
+        service.delete_experiment(experiments[0]["experiment_id"])
+    assert caught.value.http_status == 409
     run = json.loads(service.create_run(body(display_name="r", pipeline_spec=SPEC)))
-    recreated = json.loads(service.get_experiment(run["experiment_id"]))
-    assert recreated["display_name"] == "Default"
-    assert recreated["last_run_created_at"] == format_ts(T0)
+    assert run["experiment_id"] == experiments[0]["experiment_id"]
+    shown = json.loads(service.get_experiment(run["experiment_id"]))
+    assert shown["last_run_created_at"] == format_ts(T0)
 
 
 def test_periodic_schedule_fires_each_interval_with_catchup() -> None:
@@ -92,13 +95,69 @@ def test_periodic_schedule_fires_each_interval_with_catchup() -> None:
     assert service.next_fire_time() == T0 + 40
 
 
-def test_no_catchup_fires_only_the_latest_missed_time() -> None:
+def test_no_catchup_fires_once_now() -> None:
+    """Periodic ``no_catchup`` behind by an interval fires once at now, then counts from there
+    (``PeriodicSchedule.GetNextScheduledEpochNoCatchup``)."""
     clock = Clock()
     service = make_service(clock, task_seconds=0.0, pending_seconds=0.0)
     rid = recurring(service, trigger={"periodic_schedule": {"interval_second": "10"}}, no_catchup=True)
     clock.now += 35
     service.fire_due_recurring_runs()
-    assert [r["scheduled_at"] for r in runs_of(service, rid)] == [format_ts(T0 + 30)]
+    assert [r["scheduled_at"] for r in runs_of(service, rid)] == [format_ts(T0 + 35)]
+    assert service.next_fire_time() == T0 + 45
+
+
+def test_periodic_counts_from_a_past_start_time_and_backfills() -> None:
+    """No fire yet: ``GetNextScheduledEpoch`` counts from ``start_time``, so a past one is caught up at once."""
+    clock = Clock()
+    service = make_service(clock, task_seconds=0.0, pending_seconds=0.0)
+    trigger = {"periodic_schedule": {"interval_second": "30", "start_time": format_ts(T0 - 100)}}
+    rid = recurring(service, trigger=trigger, max_concurrency=10)
+    service.fire_due_recurring_runs()
+    assert [r["scheduled_at"] for r in runs_of(service, rid)] == [format_ts(T0 - s) for s in (70, 40, 10)]
+    assert service.next_fire_time() == T0 + 20
+
+
+def test_periodic_past_start_time_without_catchup_fires_once_now() -> None:
+    clock = Clock()
+    service = make_service(clock, task_seconds=0.0, pending_seconds=0.0)
+    trigger = {"periodic_schedule": {"interval_second": "30", "start_time": format_ts(T0 - 100)}}
+    rid = recurring(service, trigger=trigger, no_catchup=True, max_concurrency=10)
+    service.fire_due_recurring_runs()
+    assert [r["scheduled_at"] for r in runs_of(service, rid)] == [format_ts(T0)]
+    assert service.next_fire_time() == T0 + 30
+
+
+def test_periodic_future_start_time_fires_one_interval_after_it() -> None:
+    """``getNextScheduledEpoch(start)`` is ``start + interval`` (the start itself is not a fire time)."""
+    clock = Clock()
+    service = make_service(clock, task_seconds=0.0, pending_seconds=0.0)
+    trigger = {"periodic_schedule": {"interval_second": "30", "start_time": format_ts(T0 + 100)}}
+    recurring(service, trigger=trigger)
+    assert service.next_fire_time() == T0 + 130
+
+
+def test_cron_counts_from_a_past_start_time() -> None:
+    """``CronSchedule.getNextScheduledTimeImp``: ``Next(start_time)`` with catch-up, else the last due time."""
+    clock = Clock()  # T0 is 22:13:20 UTC
+    service = make_service(clock, task_seconds=0.0, pending_seconds=0.0)
+    trigger = {"cron_schedule": {"cron": "0/10 * * * * *", "start_time": format_ts(T0 - 35)}}
+    rid = recurring(service, trigger=trigger, max_concurrency=10)
+    lazy = recurring(service, trigger=trigger, max_concurrency=10, no_catchup=True)
+    service.fire_due_recurring_runs()
+    assert [r["scheduled_at"] for r in runs_of(service, rid)] == [format_ts(T0 - s) for s in (30, 20, 10, 0)]
+    assert [r["scheduled_at"] for r in runs_of(service, lazy)] == [format_ts(T0)]
+    assert service.next_fire_time() == T0 + 10
+
+
+def test_five_field_cron_fires_every_five_seconds() -> None:
+    """robfig/cron v1.2.0 ``cron.Parse``: a 5-field spec is seconds-first, so ``*/5 * * * *`` is every 5 s."""
+    clock = Clock()
+    service = make_service(clock, task_seconds=0.0, pending_seconds=0.0)
+    rid = recurring(service, trigger={"cron_schedule": {"cron": "*/5 * * * *"}}, max_concurrency=10)
+    clock.now += 60
+    service.fire_due_recurring_runs()
+    assert len(runs_of(service, rid)) == 12
 
 
 def test_max_concurrency_holds_runs_back() -> None:
@@ -136,10 +195,15 @@ def test_cron_schedule_with_start_and_end_time() -> None:
     assert service.next_fire_time() is None
 
 
-def test_disable_and_enable() -> None:
+@pytest.mark.parametrize(("no_catchup", "fired"), [(False, 11), (True, 1)])
+def test_disable_and_enable(no_catchup: bool, fired: int) -> None:
+    """Enabling only patches ``spec.enabled`` (``ResourceManager.ChangeJobMode``): the controller then counts
+    from the creation time, so catch-up backfills what the disabled time missed."""
     clock = Clock()
     service = make_service(clock, task_seconds=0.0, pending_seconds=0.0)
-    rid = recurring(service, trigger={"periodic_schedule": {"interval_second": 10}}, mode="DISABLE")
+    rid = recurring(
+        service, trigger={"periodic_schedule": {"interval_second": 10}}, mode="DISABLE", no_catchup=no_catchup
+    )
     assert json.loads(service.get_recurring_run(rid))["status"] == "DISABLED"
     clock.now += 100
     service.fire_due_recurring_runs()
@@ -148,7 +212,7 @@ def test_disable_and_enable() -> None:
     assert json.loads(service.get_recurring_run(rid))["mode"] == "ENABLE"
     clock.now += 10
     service.fire_due_recurring_runs()
-    assert len(runs_of(service, rid)) == 1
+    assert len(runs_of(service, rid)) == fired
 
 
 def test_recurring_run_of_a_deleted_version_disables_itself() -> None:
@@ -161,6 +225,7 @@ def test_recurring_run_of_a_deleted_version_disables_itself() -> None:
         service.create_recurring_run(
             body(
                 display_name="v",
+                experiment_id=json.loads(service.create_experiment(body(display_name="doomed")))["experiment_id"],
                 pipeline_version_reference=reference,
                 trigger={"periodic_schedule": {"interval_second": 1}},
             )
@@ -214,12 +279,19 @@ def test_single_user_ignores_namespaces_multi_user_keeps_them() -> None:
     assert "namespace" not in created
     assert json.loads(single.list_experiments({"namespace": "team-b"}))["total_size"] == 2
 
-    multi = make_service(Clock(), multi_user=True)
+    multi = make_service(Clock(), multi_user=True, namespace_access={"ann": ["team-a", "team-b"]})
+    multi.current_user = "ann"
     assert json.loads(multi.healthz())["multi_user"] is True
     multi.create_experiment(body(display_name="e", namespace="team-a"))
     multi.create_experiment(body(display_name="e", namespace="team-b"))
     listed = json.loads(multi.list_experiments({"namespace": "team-a"}))
     assert [e["namespace"] for e in listed["experiments"]] == ["team-a"]
+    with pytest.raises(ApiError, match="requires a namespace in multi-user mode"):
+        multi.list_experiments({})
+    multi.current_user = "bob"
+    with pytest.raises(ApiError, match="not authorized") as caught:
+        multi.list_experiments({"namespace": "team-a"})
+    assert caught.value.http_status == 403
 
 
 def test_empty_lists_leave_fields_out_like_proto_json() -> None:

@@ -50,7 +50,7 @@ def _first_message(body: str) -> str:
     except ValueError:
         return redact(body)[:120]  # redact before cutting: a cut secret no longer matches
     if isinstance(data, dict):
-        return redact(str(data.get("message") or data.get("error") or ""))[:200]
+        return redact(str(data.get("message") or data.get("error_message") or data.get("error") or ""))[:200]
     return ""
 
 

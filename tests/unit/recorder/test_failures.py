@@ -53,6 +53,8 @@ def test_kfp_api_exception_is_an_http_status():
     [
         ('{"error": "x", "message": "pipeline not found", "code": 5}', "HTTP 404 Not Found pipeline not found"),
         ('{"error": "only an error field"}', "HTTP 404 Not Found only an error field"),
+        # The upload endpoints' own body (pipeline_upload_server.go), as the simulator now answers too.
+        ('{"error_message": "no file", "error_details": "x"}', "HTTP 404 Not Found no file"),
         (b'{"message": "as bytes"}', "HTTP 404 Not Found as bytes"),
         ("plain text body", "HTTP 404 Not Found plain text body"),
         ("[1, 2]", "HTTP 404 Not Found"),

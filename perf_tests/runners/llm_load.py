@@ -248,8 +248,11 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
                        self.context.clock.wall_now(), replay_requests=not self.live_requests)
         for note in warning_notes(results.warnings):
             self.mark("note", message=note)
+        # Count and total from the same list of requests: GuideLLM's request_totals can differ from its
+        # per-request list (seen: 7 errored in the totals, 8 errored requests listed).
+        attempted = sum(1 for request in results.requests if request.status != "incomplete")
         for kind, (count, first) in first_errors(results).items():
-            self.mark("note", message=failure_note(kind, count, results.total, first),
+            self.mark("note", message=failure_note(kind, count, max(attempted, count), first),
                       attrs={f"failed_{kind}": count})
         metrics = results.metrics()
         attrs: dict[str, Any] = {}

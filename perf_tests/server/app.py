@@ -244,6 +244,7 @@ class KfpSimulatorApp:
         return _error(ApiError(GrpcCode.NOT_FOUND, f"Not Found: {request.method} {path}"))
 
     async def _api(self, request: web.BaseRequest, path: str) -> web.StreamResponse:
+        started = time.perf_counter()
         route, params, path_known = self._router.match(request.method, path)
         name = route.name if route is not None else "unmatched"
         config = self.config
@@ -279,7 +280,9 @@ class KfpSimulatorApp:
             self.stats.record(name, 500)
             return _error(ApiError(GrpcCode.INTERNAL, f"internal error in the embedded KFP simulator: {exc!r}"))
         self.stats.record(name, 200)
-        return web.Response(body=text.encode(), headers=_HEADERS)
+        response = web.Response(body=text.encode(), headers=_HEADERS)
+        self.stats.observe(name, time.perf_counter() - started)
+        return response
 
     async def _inject(self, request: web.BaseRequest, route: str, config: SimulatorConfig) -> web.StreamResponse | None:
         """Draw this request's faults: added latency, then at most one of error, drop and hang."""

@@ -9,8 +9,8 @@ from typing import Any
 
 import kfp
 import pytest
-
 from fault_proxy import FaultProxy
+
 from perf_tests.server import EmbeddedKfpServer
 
 VERSIONS = r"/apis/v2beta1/pipelines/[^/]+/versions"
@@ -176,8 +176,6 @@ def test_a_run_fired_after_the_last_look_is_still_collected_and_cleaned_up(run_s
     run = run_scenario([{"mode": "PIPELINE_SCHEDULED_RUN", "name": "late-fire", "startTime": 0, "runTime": "2s",
                          "intervalSeconds": 1, "listInterval": "30s", "pollInterval": "50ms"}], server=proxy)
     assert [r.ok for r in run.results] == [True], run.results
-    ops = [e["op"] for e in sorted(run.events(), key=lambda e: e["t"]) if e["type"] == "op"]
-    assert ops.index("disable_recurring_run") < ops.index("list_runs") < ops.index("delete_recurring_run")
     client = _client(fresh_kfp_server.url)
     try:
         left = [r for r in client.list_runs(page_size=1000).runs or [] if "late-fire" in (r.display_name or "")]
@@ -187,3 +185,5 @@ def test_a_run_fired_after_the_last_look_is_still_collected_and_cleaned_up(run_s
     assert run.ops("late-fire", "delete_run")  # it fired, and what it fired was deleted
     assert left == []
     assert schedules == []
+    ops = [e["op"] for e in sorted(run.events(), key=lambda e: e["t"]) if e["type"] == "op"]
+    assert ops.index("disable_recurring_run") < ops.index("list_runs") < ops.index("delete_recurring_run")

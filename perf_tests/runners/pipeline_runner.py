@@ -30,6 +30,7 @@ from perf_tests.models.scenario import PipelineEntry
 from perf_tests.recorder.failures import classify_exception
 from perf_tests.runners.base_runner import AsyncRunner
 from perf_tests.runners.poll_limiter import PollLimiter
+from perf_tests.runners.run_status import fetch_run
 
 __all__ = ["TERMINAL_STATES", "PipelineOptions", "PipelineRunner"]
 
@@ -334,7 +335,7 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
                 attrs: dict[str, Any] = {"poll_gap": round(gap, 6)}
                 if failed_polls:
                     attrs.update(run_id=run_id, retry=failed_polls)
-                outcome = await self.attempt("get_run", self.client.get_run, run_id, attrs=attrs)
+                outcome = await self.attempt("get_run", fetch_run, self.client, run_id, attrs=attrs)
             run = outcome.result
             if run is None:
                 not_found = not_found + 1 if outcome.error_type == "http_404" else 0

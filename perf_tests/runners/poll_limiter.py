@@ -19,17 +19,20 @@ __all__ = ["PollLimiter"]
 
 
 class PollLimiter:
-    """At most ``rate`` acquisitions per second (bursts up to ``rate``), granted in arrival order.
+    """At most ``rate`` acquisitions per second (bursts up to ``burst``, by default ``rate``), granted in
+    arrival order.
 
     Use ``async with limiter:``; bind it to one event loop (create it inside the loop that uses it).
     """
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, burst: float | None = None) -> None:
         if not rate > 0:
             raise ValueError(f"rate must be positive, got {rate!r}")
         self.rate = rate
-        # max_rate per time_period 1 s: the bucket holds at most max(1, rate) so a rate under 1/s still works.
-        capacity = max(1.0, rate)
+        # By default a second's worth (at least one, so that a rate under 1/s works) may go at once.
+        capacity = max(1.0, rate) if burst is None else burst
+        if not capacity >= 1:
+            raise ValueError(f"burst must be at least 1, got {burst!r}")
         self._bucket = AsyncLimiter(capacity, capacity / rate)
         self._line = asyncio.Lock()
         self.waiting = 0  # tasks in acquire() now

@@ -12,7 +12,7 @@ def test_a_thousand_waiters_are_served_in_arrival_order_at_the_rate():
     served: list[int] = []
 
     async def main():
-        limiter = PollLimiter(rate=4000, burst=1)
+        limiter = PollLimiter(rate=2000, burst=1)
 
         async def poll(number):
             async with limiter:
@@ -28,7 +28,9 @@ def test_a_thousand_waiters_are_served_in_arrival_order_at_the_rate():
 
     elapsed = asyncio.run(main())
     assert served == list(range(1000))  # nobody overtakes: first come, first served
-    assert 0.1 < elapsed < 2.0  # about 900 at 4,000/s: paced, not all at once
+    # About 900 were waiting, at most 2,000/s: paced (at least 0.45 s), not let through at once. (The upper
+    # bound is loose: on a loaded machine each timer wake-up comes late.)
+    assert 0.4 < elapsed < 10.0
 
 
 def test_a_thousand_waiters_cost_about_nothing_while_they_wait():
@@ -45,7 +47,7 @@ def test_a_thousand_waiters_cost_about_nothing_while_they_wait():
         await asyncio.gather(*waiters, return_exceptions=True)
         return spent
 
-    # asyncio-throttle woke each waiter every 10 ms: 100,000 wake-ups in this second, ~1 s of CPU.
+    # asyncio-throttle woke each waiter every 10 ms: 100,000 wake-ups in this second (0.35 s of CPU measured here).
     assert asyncio.run(main()) < 0.05
 
 

@@ -30,7 +30,7 @@ from perf_tests.models.scenario import PipelineEntry
 from perf_tests.recorder.failures import classify_exception
 from perf_tests.runners.base_runner import AsyncRunner
 from perf_tests.runners.poll_limiter import PollLimiter
-from perf_tests.runners.run_status import fetch_run
+from perf_tests.runners.run_status import fetch_run, submit_run
 
 __all__ = ["TERMINAL_STATES", "PipelineOptions", "PipelineRunner"]
 
@@ -259,7 +259,8 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         used_pipeline = self.pipeline_id
         outcome = await self.attempt(
             "create_run",
-            self.client.run_pipeline,
+            submit_run,
+            self.client,
             on_late_result=self._adopt_late_run,
             experiment_id=self.experiment_id,
             job_name=name,

@@ -77,6 +77,12 @@ class PipelineUploadRunner(PipelineRunner[PipelineUploadOptions]):  # type: igno
                 await asyncio.wait(uploads)
         finally:
             await self.gather_cancelled({task for task in uploads if not task.done()})
+            # Uploads due before the entry stopped that the loop never got to were not made either.
+            now = time.monotonic()
+            while number < entry.num_times and self.context.clock.monotonic_at(
+                    entry.start_time + number * interval) <= now:
+                dropped_by_second[int(self.context.clock.wall_at(entry.start_time + number * interval))] += 1
+                number += 1
             self._account(number, dropped_by_second)
 
     @staticmethod

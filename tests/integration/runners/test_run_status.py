@@ -8,7 +8,7 @@ import kfp
 import kfp_server_api
 import pytest
 
-from perf_tests.runners.run_status import PolledRun, fetch_run
+from perf_tests.runners.run_status import PolledRun, fetch_run, submit_run
 
 PIPELINE = "test_data/pipeline_files/add_numbers.yaml"
 
@@ -41,3 +41,17 @@ def test_fetch_run_raises_what_get_run_raises(client):
     with pytest.raises(kfp_server_api.ApiException) as caught:
         fetch_run(client, "no-such-run")
     assert caught.value.status == 404
+
+
+def test_submit_run_sends_what_run_pipeline_sends(client):
+    pipeline = client.upload_pipeline(PIPELINE, pipeline_name="submit-check")
+    version = client.list_pipeline_versions(pipeline_id=pipeline.pipeline_id).pipeline_versions[0]
+    experiment = client.create_experiment(name="Default")
+    fields = {"experiment_id": experiment.experiment_id, "params": {"a": 1, "b": 2},
+              "pipeline_id": pipeline.pipeline_id, "version_id": version.pipeline_version_id, "enable_caching": False}
+    ours = submit_run(client, job_name="ours", **fields)
+    theirs = client.run_pipeline(job_name="theirs", **fields)
+    mine, kfps = client.get_run(ours.run_id), client.get_run(theirs.run_id)
+    for field in ("experiment_id", "pipeline_version_reference", "runtime_config", "service_account"):
+        assert getattr(mine, field) == getattr(kfps, field), field
+    assert mine.display_name == "ours"

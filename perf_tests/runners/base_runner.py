@@ -320,20 +320,22 @@ class AsyncRunner(BaseRunner[EntryT]):
         *args: Any,
         attrs: dict[str, Any] | None = None,
         on_late_result: Callable[[T], None] | None = None,
+        requested_at: float | None = None,
         **kwargs: Any,
     ) -> Attempt[T]:
         """Time a blocking call as ``operation`` in the runner's bounded executor and record it.
 
         The call is timed from the moment it starts in its thread: the time it waited for a free thread
         is the harness's backlog, not the target's latency, and is recorded beside it as the event's
-        ``queue_wait`` attribute (seconds).
+        ``queue_wait`` attribute (seconds), counted from ``requested_at`` (``time.perf_counter()``) when
+        the caller waited for its turn before this, else from now.
 
         The call is recorded exactly once even when the awaiting task is cancelled while the call is
         under way (the runner winding down): the call finishes in its thread, is recorded there, and
         ``on_late_result`` receives its result (e.g. to clean up a run created at the last moment).
         """
         assert self._executor is not None
-        submitted = time.perf_counter()
+        submitted = time.perf_counter() if requested_at is None else requested_at
         times: list[float] = []  # wall start, perf start, perf end: written by the call's thread
 
         def timed_call() -> T:

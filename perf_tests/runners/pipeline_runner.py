@@ -115,9 +115,14 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         self.late_polls = 0
         self.longest_poll_gap = 0.0
         self._limiter: PollLimiter | None = None
+        self._create_slots: asyncio.Semaphore | None = None
         self._reprepared: asyncio.Task[bool] | None = None
         self._lost_at_reprepare = 0
-        self.max_blocking_calls = min(64, max(8, entry.num_times * 2))
+        # Threads for blocking client calls. More threads than this do not make a CPU-bound client faster
+        # (one GIL); they make every call wait for the others while it is timed: creating 1,000 runs at
+        # once recorded create_run p50 185 ms with 64 threads, 56 ms with 16 (bench/RESULTS.md). The wait
+        # for a free thread instead is recorded apart, as queue_wait.
+        self.max_blocking_calls = min(16, max(8, entry.num_times * 2))
 
     # -- prepare ------------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -201,6 +206,13 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
 
     # -- running ------------------------------------------------------------------------------------
     @property
+    def create_slots(self) -> asyncio.Semaphore:
+        """Creates under way at once: half the blocking-call threads (created on the runner's loop)."""
+        if self._create_slots is None:
+            self._create_slots = asyncio.Semaphore(max(1, self.max_blocking_calls // 2))
+        return self._create_slots
+
+    @property
     def limiter(self) -> PollLimiter:
         """The entry's cap on ``get_run`` calls per second (created on the runner's event loop)."""
         if self._limiter is None:
@@ -255,20 +267,24 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
     async def track_run(self, number: int) -> bool:
         """Create one run and poll it to a terminal state (or until stopped); False if the create failed."""
         name = unique_name("perf", self.entry.name, str(number))
-        created_at = time.time()
-        used_pipeline = self.pipeline_id
-        outcome = await self.attempt(
-            "create_run",
-            submit_run,
-            self.client,
-            on_late_result=self._adopt_late_run,
-            experiment_id=self.experiment_id,
-            job_name=name,
-            params=self.entry.params or None,
-            pipeline_id=self.pipeline_id,
-            version_id=self.version_id,
-            enable_caching=self.context.settings.connection.cache_enabled,
-        )
+        requested = time.perf_counter()
+        # Creates take at most half the threads: a burst of thousands must not queue ahead of every poll.
+        async with self.create_slots:
+            created_at = time.time()
+            used_pipeline = self.pipeline_id
+            outcome = await self.attempt(
+                "create_run",
+                submit_run,
+                self.client,
+                on_late_result=self._adopt_late_run,
+                requested_at=requested,
+                experiment_id=self.experiment_id,
+                job_name=name,
+                params=self.entry.params or None,
+                pipeline_id=self.pipeline_id,
+                version_id=self.version_id,
+                enable_caching=self.context.settings.connection.cache_enabled,
+            )
         run = outcome.result
         if run is None:
             if outcome.error_type == "http_404" and self.lost_runs:

@@ -27,8 +27,9 @@ EVENTS_FILE_NAME = "events.jsonl"
 events_logger = logging.getLogger(EVENTS_LOGGER)
 #: Attributes of an operation event (seconds) aggregated as histograms of their own, summarised under
 #: their name: ``lateness`` and ``latency`` of a load-engine request, ``queue_wait`` of a runner's
-#: blocking call (time waiting for a free thread, not part of the call's duration).
-SECONDARY_DURATIONS = ("lateness", "latency", "queue_wait")
+#: blocking call (time waiting for a free thread, not part of the call's duration), ``poll_gap`` of a
+#: ``get_run`` poll (time since the run's previous poll: the poll interval it actually got).
+SECONDARY_DURATIONS = ("lateness", "latency", "queue_wait", "poll_gap")
 
 
 @dataclass

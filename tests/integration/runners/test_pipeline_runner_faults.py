@@ -161,6 +161,8 @@ def test_polls_the_cap_cannot_give_every_run_are_noted(run_scenario):
     assert "wants 200 polls/s, above maxPollsPerSecond 20" in notes
     gaps = [e["attrs"]["poll_gap"] for e in run.ops("capped", "get_run")]
     assert gaps and max(gaps) > 0.1
+    summary = run.recorder.scenarios["capped"].operations["get_run"].summary()
+    assert summary["poll_gap"]["p99_ms"] > 100  # the interval the runs got, in the summary
 
 
 def test_total_runs_not_reached_in_the_run_time_is_noted(run_scenario, fresh_kfp_server):
@@ -192,3 +194,14 @@ def test_a_run_fired_after_the_last_look_is_still_collected_and_cleaned_up(run_s
     assert schedules == []
     ops = [e["op"] for e in sorted(run.events(), key=lambda e: e["t"]) if e["type"] == "op"]
     assert ops.index("disable_recurring_run") < ops.index("list_runs") < ops.index("delete_recurring_run")
+
+
+def test_drain_time_keeps_following_runs_in_flight_after_run_time(run_scenario, fresh_kfp_server):
+    fresh_kfp_server.configure(run_duration_seconds=1.5)
+    run = run_scenario([{"mode": "PIPELINE_RUN", "name": "drained", "startTime": 0, "runTime": "0.5s",
+                         "numTimes": 2, "pollInterval": "100ms", "drainTime": "5s"}], server=fresh_kfp_server)
+    durations = run.ops("drained", "run_duration")
+    # Both runs end about 1 s after runTime, inside drainTime: they are followed to their end and counted.
+    assert len(durations) == 2 and all(e["ok"] for e in durations)
+    assert not run.ops("drained", "terminate_run")
+    assert not any("had not ended" in note for note in _notes(run, "drained"))

@@ -7,7 +7,8 @@ its CPU time is the framework's alone. For each N it prints:
 
 - harness CPU per second of the entry (share of one core), over the whole entry and its second half;
 - ``create_run`` / ``get_run`` latency as recorded, next to the simulator's own service time for the same
-  calls (``GET /_admin/stats`` ``service_ms``, the same window) and the difference at p50;
+  calls (``GET /_admin/stats`` ``service_ms``, the same window), the difference at p50, and the p50 of the
+  same call made alone just before the entry (what one call costs this client on this machine now);
 - ``queue_wait``: how long calls waited for one of the runner's blocking-call threads (not in the latency);
 - the poll interval each run actually got (``poll_gap`` of ``get_run``, p50/p99) against the interval,
   and whether the cap allows every run its interval (N / pollInterval <= maxPollsPerSecond).
@@ -119,6 +120,7 @@ def harness(url: str, runs: int, seconds: float, interval: float, cap: float, ou
     target = KfpTarget(url=url, kind=EMBEDDED_KIND, connection=connection, auth=AuthSettings())
     context = RunContext(run_id="bench", settings=settings, events=hook, clock=Clock(), results_dir=results,
                          data_dir=ROOT / "test_data", kfp_target=target)
+    floor = call_floor(target, ROOT / "test_data" / "pipeline_files" / "add_numbers.yaml")
     runner = runner_for("PIPELINE_RUN")(scenario.entries[0], context)
     if threads:
         runner.max_blocking_calls = threads  # type: ignore[attr-defined]  # before prepare sizes the pool
@@ -158,7 +160,48 @@ def harness(url: str, runs: int, seconds: float, interval: float, cap: float, ou
         "operations": {k: v for k, v in operations.items() if k in ("create_run", "get_run", "run_duration")},
         "notes": record.notes,
         "threads": getattr(runner, "max_blocking_calls", None),
+        "floor": floor,
     }, default=str))
+
+
+def call_floor(target: Any, pipeline: Path, count: int = 100) -> dict[str, float]:
+    """p50 (ms) of create_run and get_run made one at a time, nothing else running: what one call costs
+    this client on this machine now, measured the way the runner calls (its raw-answer helpers when
+    the checkout has them, else kfp's client)."""
+    client = target.client(pool_size=2)
+    name = f"bench-floor-{time.time_ns()}"
+    uploaded = client.upload_pipeline(pipeline_package_path=str(pipeline), pipeline_name=name)
+    version = client.list_pipeline_versions(pipeline_id=uploaded.pipeline_id).pipeline_versions[0]
+    experiment = client.create_experiment(name="Default")
+    fields = {"experiment_id": experiment.experiment_id, "params": None, "pipeline_id": uploaded.pipeline_id,
+              "version_id": version.pipeline_version_id}
+    try:
+        from perf_tests.runners.run_status import fetch_run, submit_run
+
+        def create() -> Any:
+            return submit_run(client, job_name=name, **fields)
+
+        def get(run_id: str) -> Any:
+            return fetch_run(client, run_id)
+    except ImportError:
+        def create() -> Any:
+            return client.run_pipeline(job_name=name, **fields)
+
+        def get(run_id: str) -> Any:
+            return client.get_run(run_id)
+
+    creates, gets = [], []
+    run_id = ""
+    for _ in range(count // 4):
+        began = time.perf_counter()
+        run_id = create().run_id
+        creates.append(time.perf_counter() - began)
+    for _ in range(count):
+        began = time.perf_counter()
+        get(run_id)
+        gets.append(time.perf_counter() - began)
+    return {"create_run_p50_ms": sorted(creates)[len(creates) // 2] * 1000,
+            "get_run_p50_ms": sorted(gets)[len(gets) // 2] * 1000}
 
 
 # -- one configuration -----------------------------------------------------------------------------
@@ -217,8 +260,9 @@ def report(label: str, runs: int, interval: float, cap: float, result: dict[str,
         lines.append(
             f"  {op:<10} n={mine.get('count', 0):<6} recorded p50 {_ms(p50)} p99 {_ms(mine.get('p99_ms'))} ms | "
             f"server p50 {_ms(server_p50)} p99 {_ms(theirs.get('p99'))} ms (n={theirs.get('count', 0)}) | "
-            f"recorded - server at p50: {_ms(diff)} ms | queue_wait p50 {_ms(_get(mine, 'queue_wait', 'p50_ms'))} "
-            f"p99 {_ms(_get(mine, 'queue_wait', 'p99_ms'))} ms"
+            f"recorded - server at p50: {_ms(diff)} ms | the same call alone: p50 "
+            f"{_ms(_get(result, 'floor', f'{op}_p50_ms'))} ms | queue_wait p50 "
+            f"{_ms(_get(mine, 'queue_wait', 'p50_ms'))} p99 {_ms(_get(mine, 'queue_wait', 'p99_ms'))} ms"
         )
     gap = _get(ops, "get_run", "poll_gap")
     if isinstance(gap, dict):

@@ -511,5 +511,6 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def pause_before_retry(self, attempt: int) -> bool:
-        """Wait before retry ``attempt + 1`` (0.25 s, doubling); True when the entry was stopped meanwhile."""
-        return self.stopping.wait(_RETRY_PAUSE * 2**attempt)
+        """Wait before retry ``attempt + 1`` (0.25 s, doubling); True when the test run was aborted
+        meanwhile (Ctrl-C, SIGTERM). Not the entry's own stop: clean-up always runs after it."""
+        return self.context.abort.wait(_RETRY_PAUSE * 2**attempt)

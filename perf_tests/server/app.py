@@ -322,7 +322,9 @@ class KfpSimulatorApp:
             self.stats.record(name, 500)
             return _error(ApiError(GrpcCode.INTERNAL, f"internal error in the embedded KFP simulator: {exc!r}"))
         self.stats.record(name, 200)
-        return web.Response(body=text.encode(), headers=_HEADERS)
+        response = web.Response(body=text.encode(), headers=_HEADERS)
+        self.stats.observe(name, time.perf_counter() - started)
+        return response
 
     def _identify(self, request: web.BaseRequest) -> str:
         """The request's user, as a profile deployment's gateway and KFP's authenticators find it

@@ -274,7 +274,10 @@ class KfpSimulatorApp:
         name = route.name if route is not None else "unmatched"
         response = await self._answer(request, path, route, params, path_known, name)
         code = response.get(_GRPC_CODE, GrpcCode.OK)
-        self.metrics.observe(name, response.status, time.perf_counter() - started, code)
+        elapsed = time.perf_counter() - started
+        self.metrics.observe(name, response.status, elapsed, code)
+        if response.status == 200:  # /_admin/stats times successful answers only
+            self.stats.observe(name, elapsed)
         return response
 
     async def _answer(
@@ -322,9 +325,7 @@ class KfpSimulatorApp:
             self.stats.record(name, 500)
             return _error(ApiError(GrpcCode.INTERNAL, f"internal error in the embedded KFP simulator: {exc!r}"))
         self.stats.record(name, 200)
-        response = web.Response(body=text.encode(), headers=_HEADERS)
-        self.stats.observe(name, time.perf_counter() - started)
-        return response
+        return web.Response(body=text.encode(), headers=_HEADERS)
 
     def _identify(self, request: web.BaseRequest) -> str:
         """The request's user, as a profile deployment's gateway and KFP's authenticators find it

@@ -27,6 +27,11 @@ __all__ = ["EVENTS_FILE_NAME", "EventsFileWriter", "Recorder", "ScenarioRecord"]
 
 EVENTS_FILE_NAME = "events.jsonl"
 events_logger = logging.getLogger(EVENTS_LOGGER)
+#: Attributes of an operation event (seconds) aggregated as histograms of their own, summarised under
+#: their name: ``lateness`` and ``latency`` of a load-engine request, ``queue_wait`` of a runner's
+#: blocking call (time waiting for a free thread, not part of the call's duration), ``poll_gap`` of a
+#: ``get_run`` poll (time since the run's previous poll: the poll interval it actually got).
+SECONDARY_DURATIONS = ("lateness", "latency", "queue_wait", "poll_gap")
 
 
 @dataclass
@@ -76,8 +81,9 @@ class Recorder:
                 stats = self._scenario(event.scenario, event.mode).stats(event.operation)
                 stats.add(event.start, event.duration, event.ok, event.error_type)
                 if event.attrs:
-                    # Secondary durations of a load-engine request logged on its own (every-request mode).
-                    for name in ("lateness", "latency"):
+                    # Secondary durations: a load-engine request's send lateness and latency from its due
+                    # time (every-request mode); a runner's blocking call's wait for a free thread.
+                    for name in SECONDARY_DURATIONS:
                         value = event.attrs.get(name)
                         if isinstance(value, int | float):
                             stats.add_value(name, to_us(value))

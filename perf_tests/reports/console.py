@@ -63,6 +63,9 @@ def format_summary_table(summary: Mapping[str, Any], verdicts: Sequence[Mapping[
             lateness = op.get("lateness")
             if isinstance(lateness, Mapping):
                 extras.append(f"send lateness p99 {_ms(lateness.get('p99_ms'))}")
+            queue_wait = op.get("queue_wait")
+            if isinstance(queue_wait, Mapping) and (queue_wait.get("p99_ms") or 0) >= 1:
+                extras.append(f"queue wait p99 {_ms(queue_wait.get('p99_ms'))} (not in the latency)")
             if op.get("errors"):
                 extras.append("errors " + ", ".join(f"{k} {v}" for k, v in op["errors"].items()))
             if extras:

@@ -278,6 +278,9 @@ def _operations_table(part: Mapping[str, Any]) -> str:
         lateness = op.get("lateness")
         if isinstance(lateness, Mapping):
             extras.append(f"lateness p99 {_ms(lateness.get('p99_ms'))}")
+        queue_wait = op.get("queue_wait")
+        if isinstance(queue_wait, Mapping) and (queue_wait.get("p99_ms") or 0) >= 1:
+            extras.append(f"queue wait p99 {_ms(queue_wait.get('p99_ms'))}")
         if op.get("source"):
             extras.append(f"from {op['source']}")
         success = op.get("success_rate")

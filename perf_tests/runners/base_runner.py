@@ -27,6 +27,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from perf_tests.errors import PerfTestsError
@@ -36,11 +37,20 @@ from perf_tests.recorder.events import OperationEvent, ScenarioMark
 from perf_tests.recorder.failures import classify_exception
 from perf_tests.runners.context import RunContext
 
-__all__ = ["AsyncRunner", "BaseRunner", "EntryT"]
+__all__ = ["AsyncRunner", "Attempt", "BaseRunner", "EntryT", "QueueWaits"]
 
 EntryT = TypeVar("EntryT", bound=ScenarioEntry)
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt(Generic[T]):
+    """How a measured call ended: its result, or the error type and message it was recorded with."""
+
+    result: T | None
+    error_type: str | None = None
+    error: str | None = None
 
 
 class BaseRunner(ABC, Generic[EntryT]):
@@ -201,6 +211,10 @@ class AsyncRunner(BaseRunner[EntryT]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped_async: asyncio.Event | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._sleepers: set[asyncio.Future[None]] = set()
+        self._stop_callbacks: list[Callable[[], None]] = []
+        self.stopped_at: float | None = None  # time.monotonic() when the stop signal reached the loop
+        self.queue_waits = QueueWaits()
 
     def run(self) -> None:
         runner = _new_loop_runner()
@@ -214,12 +228,15 @@ class AsyncRunner(BaseRunner[EntryT]):
             max_workers=self.max_blocking_calls, thread_name_prefix=f"{self.entry.name}-io"
         )
         if self.stopping.is_set():
+            self.stopped_at = time.monotonic()
             self._stopped_async.set()
         try:
             await self.run_async()
         finally:
             # Calls under way finish (bounded by the request timeout) so that each is recorded.
             self._executor.shutdown(wait=True, cancel_futures=True)
+            for note in self.queue_waits.notes(self.max_blocking_calls):
+                self.mark("note", message=note)
 
     @abstractmethod
     async def run_async(self) -> None:
@@ -230,7 +247,24 @@ class AsyncRunner(BaseRunner[EntryT]):
         loop, event = self._loop, self._stopped_async
         if loop is not None and event is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # loop closed between the check and the call
-                loop.call_soon_threadsafe(event.set)
+                loop.call_soon_threadsafe(self._signal_stopped)
+
+    def _signal_stopped(self) -> None:
+        """On the loop: wake everything waiting for the stop signal."""
+        assert self._stopped_async is not None
+        if self.stopped_at is None:
+            self.stopped_at = time.monotonic()
+        self._stopped_async.set()
+        for sleeper in list(self._sleepers):
+            _wake(sleeper)
+        for callback in self._stop_callbacks:
+            callback()
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` on the runner's loop when the stop signal arrives (at once if it has)."""
+        self._stop_callbacks.append(callback)
+        if self._stopped_async is not None and self._stopped_async.is_set():
+            callback()
 
     @property
     def stopped(self) -> bool:
@@ -238,12 +272,25 @@ class AsyncRunner(BaseRunner[EntryT]):
 
     async def wait_stopped(self, timeout: float | None = None) -> bool:
         """Wait up to ``timeout`` seconds for the stop signal; True when stopped."""
-        assert self._stopped_async is not None
-        if self._stopped_async.is_set():
+        event = self._stopped_async
+        assert event is not None
+        if event.is_set():
             return True
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopped_async.wait(), timeout)
-        return self._stopped_async.is_set()
+        if timeout is None:
+            await event.wait()
+            return True
+        # A future and a timer, not asyncio.wait_for (a task per wait): a thousand runs each sleep between
+        # polls, and this is what most of them are doing most of the time.
+        loop = asyncio.get_running_loop()
+        sleeper: asyncio.Future[None] = loop.create_future()
+        timer = loop.call_later(timeout, _wake, sleeper)
+        self._sleepers.add(sleeper)
+        try:
+            await sleeper
+        finally:
+            timer.cancel()
+            self._sleepers.discard(sleeper)
+        return event.is_set()
 
     async def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking function in the runner's bounded executor."""
@@ -261,32 +308,65 @@ class AsyncRunner(BaseRunner[EntryT]):
     ) -> T | None:
         """Time a blocking call as ``operation``; record it; return its result, or None on failure.
 
+        See ``attempt``, which also says how a call failed.
+        """
+        outcome = await self.attempt(operation, func, *args, attrs=attrs, on_late_result=on_late_result, **kwargs)
+        return outcome.result
+
+    async def attempt(
+        self,
+        operation: str,
+        func: Callable[..., T],
+        *args: Any,
+        attrs: dict[str, Any] | None = None,
+        on_late_result: Callable[[T], None] | None = None,
+        requested_at: float | None = None,
+        **kwargs: Any,
+    ) -> Attempt[T]:
+        """Time a blocking call as ``operation`` in the runner's bounded executor and record it.
+
+        The call is timed from the moment it starts in its thread: the time it waited for a free thread
+        is the harness's backlog, not the target's latency, and is recorded beside it as the event's
+        ``queue_wait`` attribute (seconds), counted from ``requested_at`` (``time.perf_counter()``) when
+        the caller waited for its turn before this, else from now.
+
         The call is recorded exactly once even when the awaiting task is cancelled while the call is
         under way (the runner winding down): the call finishes in its thread, is recorded there, and
         ``on_late_result`` receives its result (e.g. to clean up a run created at the last moment).
         """
         assert self._executor is not None
-        start_wall = time.time()
-        start = time.perf_counter()
-        call = self._executor.submit(func, *args, **kwargs)
+        submitted = time.perf_counter() if requested_at is None else requested_at
+        times: list[float] = []  # wall start, perf start, perf end: written by the call's thread
 
-        def record(done: Future[T]) -> T | None:
-            if done.cancelled():
-                return None  # never started: not an attempt
-            duration = time.perf_counter() - start
+        def timed_call() -> T:
+            times.extend((time.time(), time.perf_counter()))
+            try:
+                return func(*args, **kwargs)
+            finally:
+                times.append(time.perf_counter())
+
+        call = self._executor.submit(timed_call)
+
+        def record(done: Future[T]) -> Attempt[T]:
+            if done.cancelled() or len(times) < 3:
+                return Attempt(None, "not_started")  # never started: not an attempt
+            start_wall, start, end = times
+            wait = start - submitted
+            self.queue_waits.add(operation, wait, end - start)
+            extra = {**(attrs or {}), "queue_wait": round(wait, 6)}
             exc = done.exception()
             if exc is not None:
                 error_type, message = classify_exception(exc)
-                self.emit(operation, start_wall, duration, False, error_type, message, attrs)
-                return None
-            self.emit(operation, start_wall, duration, True, attrs=attrs)
-            return done.result()
+                self.emit(operation, start_wall, end - start, False, error_type, message, extra)
+                return Attempt(None, error_type, message)
+            self.emit(operation, start_wall, end - start, True, attrs=extra)
+            return Attempt(done.result())
 
         try:
             await asyncio.wrap_future(call)
         except asyncio.CancelledError:
             def record_late(done: Future[T]) -> None:
-                result = record(done)
+                result = record(done).result
                 if result is not None and on_late_result is not None:
                     on_late_result(result)
 
@@ -308,6 +388,54 @@ class AsyncRunner(BaseRunner[EntryT]):
         """Sleep unless stopped first; True when stopped."""
         return await self.wait_stopped(max(0.0, seconds))
 
+
+
+class QueueWaits:
+    """Per operation: how long measured calls waited for a thread against how long they took.
+
+    Thread-safe (a late call is recorded from its own thread). ``notes`` says which operations waited
+    long compared with their latency: there the harness, not the target, was the bottleneck.
+    """
+
+    #: A note when the mean wait is at least this share of the mean latency ...
+    share: ClassVar[float] = 0.2
+    #: ... and at least this many seconds.
+    floor: ClassVar[float] = 0.005
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._totals: dict[str, list[float]] = {}  # operation -> [count, wait sum, latency sum, max wait]
+
+    def add(self, operation: str, wait: float, latency: float) -> None:
+        with self._lock:
+            totals = self._totals.get(operation)
+            if totals is None:
+                totals = self._totals[operation] = [0.0, 0.0, 0.0, 0.0]
+            totals[0] += 1
+            totals[1] += wait
+            totals[2] += latency
+            totals[3] = max(totals[3], wait)
+
+    def notes(self, threads: int) -> list[str]:
+        """One line per operation whose calls queued long compared with their latency."""
+        with self._lock:
+            items = sorted(self._totals.items())
+        notes = []
+        for operation, (count, waits, latencies, longest) in items:
+            wait, latency = waits / count, latencies / count
+            if wait >= self.floor and wait >= self.share * latency:
+                notes.append(
+                    f"{operation} calls waited {wait * 1000:.0f} ms on average (longest {longest * 1000:.0f} ms) "
+                    f"for one of the runner's {threads} blocking-call threads, against {latency * 1000:.0f} ms "
+                    "of latency: the harness was the bottleneck (the wait is recorded as queue_wait, not as "
+                    "latency; fewer calls at once, e.g. a smaller numTimes, avoid it)"
+                )
+        return notes
+
+
+def _wake(sleeper: asyncio.Future[None]) -> None:
+    if not sleeper.done():
+        sleeper.set_result(None)
 
 
 def _new_loop_runner() -> asyncio.Runner:

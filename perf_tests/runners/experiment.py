@@ -7,7 +7,6 @@ from typing import Literal
 from pydantic import Field
 
 from perf_tests.errors import RunnerError
-from perf_tests.recorder.failures import classify_exception
 from perf_tests.runners.pipeline_runner import PipelineOptions, PipelineRunner, unique_name
 from perf_tests.runners.registry import register
 
@@ -29,21 +28,19 @@ class ExperimentRunner(PipelineRunner[ExperimentOptions]):
 
     options_model = ExperimentOptions
 
-    def prepare(self) -> None:
-        super().prepare()
+    def create_objects(self) -> None:
         name = self.entry.experiment_name or unique_name("perf", self.context.run_id, self.entry.name)
         connection = self.context.settings.connection
-        try:
-            with self.timed("create_experiment", {"experiment_name": name}):
-                experiment = self.client.create_experiment(
-                    name=name,
-                    description=f"perf-tests run {self.context.run_id}",
-                    namespace=connection.namespace if connection.multi_user else None,
-                )
-        except Exception as exc:
-            raise RunnerError(f"could not create experiment {name}: {classify_exception(exc)[1]}") from None
+        # kfp's create_experiment gets the experiment of that name, or creates it: safe to retry.
+        experiment, error = self.retried_call(
+            "create_experiment", self.client.create_experiment, name=name,
+            description=f"perf-tests run {self.context.run_id}",
+            namespace=connection.namespace if connection.multi_user else None, phase="prepare",
+        )
+        if experiment is None:
+            raise RunnerError(f"could not create experiment {name}: {error}")
         self.experiment_id = experiment.experiment_id
-        if self.entry.experiment_name is None:
+        if self.entry.experiment_name is None and str(experiment.experiment_id) not in self.created_experiments:
             # kfp's create_experiment returns an existing experiment of the same name: only the
             # uniquely named one is surely ours to delete.
             self.created_experiments.append(str(experiment.experiment_id))

@@ -22,8 +22,7 @@ class PipelineRunRunner(PipelineRunner[PipelineRunOptions]):
 
     options_model = PipelineRunOptions
 
-    def prepare(self) -> None:
-        super().prepare()
+    def create_objects(self) -> None:
         self.use_default_experiment()
         self.prepare_pipeline()
 

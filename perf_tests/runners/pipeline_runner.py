@@ -3,8 +3,14 @@
 ``PipelineRunner`` builds the client in ``prepare``, uploads the entry's pipeline once under a name that
 is unique to the test run, and keeps track of what it created so ``cleanup`` can delete it as the
 ``PERF_CLEANUP`` policy says (``none``, ``runs``, or ``all`` — never anything the test did not create).
-``track_run`` creates one run and polls it with ``get_run`` (rate-capped with asyncio-throttle) until a
-terminal state, recording create latency, time to RUNNING, run duration and final state.
+``track_run`` creates one run and polls it with ``get_run`` (capped by a FIFO ``PollLimiter``) until a
+terminal state, recording create latency, time to RUNNING, run duration and final state. A run the
+target no longer knows (``get_run`` answers 404 twice in a row: the target restarted, or something
+deleted it) is an outcome too: ``run_duration`` fails with ``run_lost`` and the entry goes on.
+
+Set-up and clean-up calls that are idempotent (lists, gets, get-or-create, deletes) are retried with
+backoff when they fail transiently; an upload is retried after checking that the failed attempt did not
+create the pipeline after all. Every attempt is recorded.
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from asyncio_throttle.throttler import Throttler
 from pydantic import Field
 
 from perf_tests.errors import RunnerError
@@ -24,6 +29,8 @@ from perf_tests.models.durations import Seconds
 from perf_tests.models.scenario import PipelineEntry
 from perf_tests.recorder.failures import classify_exception
 from perf_tests.runners.base_runner import AsyncRunner
+from perf_tests.runners.poll_limiter import PollLimiter
+from perf_tests.runners.run_status import fetch_run, submit_run
 
 __all__ = ["TERMINAL_STATES", "PipelineOptions", "PipelineRunner"]
 
@@ -31,8 +38,16 @@ TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "SKIPPED", "ERROR", "CANCELE
 STARTED_STATES = frozenset({"RUNNING"}) | TERMINAL_STATES
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _MAX_POLL_BACKOFF = 5.0
-_CLEANUP_ATTEMPTS = 3
+_RETRY_ATTEMPTS = 5  # an idempotent set-up or clean-up call: pauses of 0.25, 0.5, 1 and 2 s between attempts
+_RETRY_PAUSE = 0.25
 _CLEANUP_CONCURRENCY = 8
+_LOST_AFTER_404S = 2  # consecutive "not found" answers to get_run before a run counts as lost
+_LATE_POLL_FACTOR = 2.0  # a poll later than this many poll intervals after the run's previous one is late
+
+
+def is_transient(error_type: str) -> bool:
+    """Whether a failed call may succeed if tried again (connection, timeout, HTTP 5xx, 429)."""
+    return error_type in ("connection", "timeout", "http_429") or error_type.startswith("http_5")
 
 
 class PipelineOptions(PipelineEntry):
@@ -93,34 +108,78 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         self.created_experiments: list[str] = []
         self.created_runs: list[str] = []
         self.unfinished_runs: set[str] = set()
+        self.lost_runs: set[str] = set()
         self.runs_done = 0
         self.runs_failed = 0
-        self._throttler: Throttler | None = None
-        self.max_blocking_calls = min(64, max(8, entry.num_times * 2))
+        self.polls = 0
+        self.late_polls = 0
+        self.longest_poll_gap = 0.0
+        self._limiter: PollLimiter | None = None
+        self._create_slots: asyncio.Semaphore | None = None
+        self._reprepared: asyncio.Task[bool] | None = None
+        self._lost_at_reprepare = 0
+        # Threads for blocking client calls. More threads than this do not make a CPU-bound client faster
+        # (one GIL); they make every call wait for the others while it is timed: creating 1,000 runs at
+        # once recorded create_run p50 185 ms with 64 threads, 56 ms with 16 (bench/RESULTS.md). The wait
+        # for a free thread instead is recorded apart, as queue_wait.
+        self.max_blocking_calls = min(16, max(8, entry.num_times * 2))
 
     # -- prepare ------------------------------------------------------------------------------------
     def prepare(self) -> None:
         target = self.context.require_kfp()
         self.client = target.client(pool_size=self.max_blocking_calls)
+        self.create_objects()
+
+    def create_objects(self) -> None:
+        """What the entry needs on the target before it starts (and again if the target forgot it)."""
 
     def upload_pipeline(self, suffix: str = "") -> tuple[str, str]:
-        """Upload the entry's pipeline under a unique name; return (pipeline id, version id)."""
+        """Upload the entry's pipeline under a unique name; return (pipeline id, version id).
+
+        A transient failure is retried; before each retry the name is looked up, since an upload whose
+        answer was lost may have created the pipeline after all (it is then used, not uploaded twice).
+        """
         assert self.entry.pipeline_path is not None, "scenario loader resolves pipeline files"
         name = unique_name("perf", self.context.run_id, self.entry.name, suffix, self.entry.pipeline_path.stem)
-        with self.timed("upload_pipeline", {"pipeline_name": name}) as attrs:
-            pipeline = self.client.upload_pipeline(
-                pipeline_package_path=str(self.entry.pipeline_path),
-                pipeline_name=name,
-                description=f"perf-tests run {self.context.run_id}, entry {self.entry.name}",
-            )
-            attrs["pipeline_id"] = pipeline.pipeline_id
-        self.created_pipelines.append(pipeline.pipeline_id)
-        versions = self._cleanup_call("find_pipeline_versions", self.client.list_pipeline_versions,
-                                      pipeline_id=pipeline.pipeline_id, page_size=1)
-        version_list = (versions.pipeline_versions or []) if versions is not None else []
+        pipeline_id: str | None = None
+        for attempt in range(_RETRY_ATTEMPTS):
+            try:
+                with self.timed("upload_pipeline", {"pipeline_name": name, **({"retry": attempt} if attempt else {})}) \
+                        as attrs:
+                    pipeline = self.client.upload_pipeline(
+                        pipeline_package_path=str(self.entry.pipeline_path),
+                        pipeline_name=name,
+                        description=f"perf-tests run {self.context.run_id}, entry {self.entry.name}",
+                    )
+                    attrs["pipeline_id"] = pipeline.pipeline_id
+                pipeline_id = str(pipeline.pipeline_id)
+                break
+            except Exception as exc:
+                error_type, message = classify_exception(exc)
+                # 409: an earlier attempt whose answer was lost created it. Otherwise only transient errors.
+                if error_type != "http_409" and (not is_transient(error_type) or attempt == _RETRY_ATTEMPTS - 1):
+                    tries = f" (after {attempt + 1} attempts)" if attempt else ""
+                    raise RunnerError(
+                        f"could not upload pipeline {self.entry.pipeline_file_name} as {name}: {message}{tries}"
+                    ) from None
+                found, _ = self.retried_call("find_pipeline", self.client.get_pipeline_id, name, phase="prepare")
+                if found:
+                    pipeline_id = str(found)
+                    break
+                if error_type == "http_409" or self.pause_before_retry(attempt):
+                    raise RunnerError(
+                        f"could not upload pipeline {self.entry.pipeline_file_name} as {name}: {message}"
+                    ) from None
+        assert pipeline_id is not None
+        self.created_pipelines.append(pipeline_id)
+        versions, error = self.retried_call("find_pipeline_versions", self.client.list_pipeline_versions,
+                                            pipeline_id=pipeline_id, page_size=1, phase="prepare")
+        if versions is None:
+            raise RunnerError(f"pipeline {name} was uploaded, but listing its versions failed: {error}")
+        version_list = versions.pipeline_versions or []
         if not version_list:
             raise RunnerError(f"pipeline {name} was uploaded but the API lists no version for it")
-        return str(pipeline.pipeline_id), str(version_list[0].pipeline_version_id)
+        return pipeline_id, str(version_list[0].pipeline_version_id)
 
     def prepare_pipeline(self) -> None:
         """Upload once; a failure ends the entry with a clear error."""
@@ -138,47 +197,69 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         """The experiment named ``Default`` (created if missing, never deleted)."""
         namespace = self.context.settings.connection.namespace if self.context.settings.connection.multi_user \
             else None
-        # Get-or-create by name is idempotent: transient failures are retried like clean-up calls.
-        experiment = self._cleanup_call("get_default_experiment", self.client.create_experiment, name="Default",
-                                        namespace=namespace)
+        # Get-or-create by name is idempotent: transient failures are retried.
+        experiment, error = self.retried_call("get_default_experiment", self.client.create_experiment,
+                                              name="Default", namespace=namespace, phase="prepare")
         if experiment is None:
-            raise RunnerError("could not get the default experiment (see the get_default_experiment errors)")
+            raise RunnerError(f"could not get the default experiment: {error}")
         self.experiment_id = experiment.experiment_id
 
     # -- running ------------------------------------------------------------------------------------
     @property
-    def throttler(self) -> Throttler:
-        if self._throttler is None:
-            self._throttler = Throttler(rate_limit=max(1, round(self.entry.max_polls_per_second)), period=1.0)
-        return self._throttler
+    def create_slots(self) -> asyncio.Semaphore:
+        """Creates under way at once: half the blocking-call threads (created on the runner's loop)."""
+        if self._create_slots is None:
+            self._create_slots = asyncio.Semaphore(max(1, self.max_blocking_calls // 2))
+        return self._create_slots
+
+    @property
+    def limiter(self) -> PollLimiter:
+        """The entry's cap on ``get_run`` calls per second (created on the runner's event loop)."""
+        if self._limiter is None:
+            self._limiter = PollLimiter(self.entry.max_polls_per_second)
+        return self._limiter
 
     async def keep_runs_in_flight(self) -> None:
         """Keep ``numTimes`` runs in flight until stopped or ``totalRuns`` were created."""
         in_flight: set[asyncio.Task[bool]] = set()
+        ended: list[asyncio.Task[bool]] = []
+        changed = asyncio.Event()
+        self.on_stop(changed.set)
+
+        def on_done(task: asyncio.Task[bool]) -> None:
+            ended.append(task)
+            changed.set()
+
         created = 0
         limit = self.entry.total_runs
         refused_in_a_row = 0
         while not self.stopped and (limit is None or created < limit):
             while len(in_flight) < self.entry.num_times and (limit is None or created < limit):
                 created += 1
-                in_flight.add(asyncio.create_task(self.track_run(created)))
-            stop_waiter = asyncio.create_task(self.wait_stopped())
-            done, _ = await asyncio.wait(in_flight | {stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
-            stop_waiter.cancel()
-            finished = {task for task in done if task is not stop_waiter}
-            in_flight -= finished
-            refused = sum(1 for task in finished if not task.result())
+                task = asyncio.create_task(self.track_run(created))
+                task.add_done_callback(on_done)
+                in_flight.add(task)
+            # One event for every run's end: waiting on 1,000 tasks with asyncio.wait each time one of
+            # them ends would cost a callback per task per ended run.
+            await changed.wait()
+            changed.clear()
+            finished, ended[:] = list(ended), []
+            in_flight.difference_update(finished)
+            refused = sum(1 for task in finished if not task.cancelled() and not task.result())
             refused_in_a_row = refused_in_a_row + refused if refused else 0
             # A target refusing every create must not be hammered in a tight loop: back off a little.
             if refused_in_a_row and await self.sleep(min(5.0, 0.1 * refused_in_a_row)):
                 break
+        if limit is not None and created < limit:
+            self.mark("note", message=f"created {created} of the {limit} runs of totalRuns before the entry "
+                      "ended", attrs={"runs_not_created": limit - created})
         if in_flight and not self.stopped:
             # totalRuns reached: the last runs still count, follow them until they end or runTime does.
-            stop_waiter = asyncio.create_task(self.wait_stopped())
-            while in_flight and not stop_waiter.done():
-                done, _ = await asyncio.wait(in_flight | {stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
-                in_flight -= {task for task in done if task is not stop_waiter}
-            stop_waiter.cancel()
+            while in_flight and not self.stopped:
+                await changed.wait()
+                changed.clear()
+                in_flight.difference_update(ended)
+                ended.clear()
         if in_flight and self.entry.drain_time > 0:
             await asyncio.wait(in_flight, timeout=self.entry.drain_time)
         await self.gather_cancelled({t for t in in_flight if not t.done()})
@@ -186,24 +267,58 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
     async def track_run(self, number: int) -> bool:
         """Create one run and poll it to a terminal state (or until stopped); False if the create failed."""
         name = unique_name("perf", self.entry.name, str(number))
-        created_at = time.time()
-        run = await self.measure(
-            "create_run",
-            self.client.run_pipeline,
-            on_late_result=self._adopt_late_run,
-            experiment_id=self.experiment_id,
-            job_name=name,
-            params=self.entry.params or None,
-            pipeline_id=self.pipeline_id,
-            version_id=self.version_id,
-            enable_caching=self.context.settings.connection.cache_enabled,
-        )
+        requested = time.perf_counter()
+        # Creates take at most half the threads: a burst of thousands must not queue ahead of every poll.
+        async with self.create_slots:
+            created_at = time.time()
+            used_pipeline = self.pipeline_id
+            outcome = await self.attempt(
+                "create_run",
+                submit_run,
+                self.client,
+                on_late_result=self._adopt_late_run,
+                requested_at=requested,
+                experiment_id=self.experiment_id,
+                job_name=name,
+                params=self.entry.params or None,
+                pipeline_id=self.pipeline_id,
+                version_id=self.version_id,
+                enable_caching=self.context.settings.connection.cache_enabled,
+            )
+        run = outcome.result
         if run is None:
+            if outcome.error_type == "http_404" and self.lost_runs:
+                await self.create_objects_again(used_pipeline)
             return False
         run_id = str(run.run_id)
         self.created_runs.append(run_id)
         self.unfinished_runs.add(run_id)
         await self.follow_run(run_id, created_at)
+        return True
+
+    async def create_objects_again(self, used_pipeline: str | None) -> bool:
+        """The target lost runs and now refuses new ones as "not found": it forgot the pipeline (and
+        experiment) too, e.g. it restarted without its database. Create them again, at most once per
+        loss, and not when the failed create used objects an earlier re-creation already replaced."""
+        previous = self._reprepared
+        if previous is None or (previous.done() and used_pipeline == self.pipeline_id
+                                and self._lost_at_reprepare < len(self.lost_runs)):
+            self._lost_at_reprepare = len(self.lost_runs)
+            self._reprepared = asyncio.create_task(self._create_objects_again())
+        assert self._reprepared is not None
+        return await asyncio.shield(self._reprepared)
+
+    async def _create_objects_again(self) -> bool:
+        old = self.pipeline_id
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.create_objects)
+        except Exception as exc:
+            message = str(exc) if isinstance(exc, RunnerError) else classify_exception(exc)[1]
+            self.mark("note", message=f"the target lost {len(self.lost_runs)} runs and refuses new ones (not "
+                      f"found); creating the pipeline and experiment again failed: {message}")
+            return False
+        self.mark("note", message=f"the target lost {len(self.lost_runs)} runs and refused new ones as not found "
+                  f"(restarted without its data?): the pipeline was uploaded again ({old} -> {self.pipeline_id})")
         return True
 
     def _adopt_late_run(self, run: Any) -> None:
@@ -212,22 +327,41 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         self.unfinished_runs.add(str(run.run_id))
 
     async def follow_run(self, run_id: str, created_at: float) -> None:
-        """Poll ``get_run`` until the run ends; record time to RUNNING, duration and final state."""
+        """Poll ``get_run`` until the run ends; record time to RUNNING, duration and final state.
+
+        Each ``get_run`` event carries ``poll_gap``: seconds since this run's previous poll began (or since
+        it was created), the poll interval the run actually got.
+        """
         seen_running = False
         failed_polls = 0
+        not_found = 0
+        interval = self.entry.poll_interval
+        last_poll = time.monotonic()
         while True:
             # A failed poll is a data point, not a reason to stop tracking the run: retry with backoff.
-            delay = self.entry.poll_interval if not failed_polls else min(_MAX_POLL_BACKOFF,
-                                                                         self.entry.poll_interval * 2**failed_polls)
-            if await self.sleep(delay):
+            delay = interval if not failed_polls else min(_MAX_POLL_BACKOFF, interval * 2**failed_polls)
+            if await self.poll_pause(delay):
                 return
-            async with self.throttler:
-                run = await self.measure("get_run", self.client.get_run, run_id,
-                                         attrs={"run_id": run_id, "retry": failed_polls} if failed_polls else None)
+            async with self.limiter:
+                now = time.monotonic()
+                gap, last_poll = now - last_poll, now
+                self.polls += 1
+                self.longest_poll_gap = max(self.longest_poll_gap, gap)
+                if not failed_polls and gap > _LATE_POLL_FACTOR * interval:
+                    self.late_polls += 1
+                attrs: dict[str, Any] = {"poll_gap": round(gap, 6)}
+                if failed_polls:
+                    attrs.update(run_id=run_id, retry=failed_polls)
+                outcome = await self.attempt("get_run", fetch_run, self.client, run_id, attrs=attrs)
+            run = outcome.result
             if run is None:
+                not_found = not_found + 1 if outcome.error_type == "http_404" else 0
+                if not_found >= _LOST_AFTER_404S:
+                    self.record_lost_run(run_id, created_at)
+                    return
                 failed_polls += 1
                 continue
-            failed_polls = 0
+            failed_polls = not_found = 0
             state = str(run.state or "").upper()
             if not seen_running and state in STARTED_STATES:
                 seen_running = True
@@ -236,6 +370,48 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
                 self.unfinished_runs.discard(run_id)
                 self.record_finished_run(run, run_id, state, created_at)
                 return
+
+    async def poll_pause(self, delay: float) -> bool:
+        """Sleep ``delay`` between two polls of a run; True when the run is no longer to be followed:
+        the entry stopped and ``drainTime`` is over (or there is none, or the run was aborted)."""
+        began = time.monotonic()
+        if not await self.sleep(delay):
+            return False
+        if self.entry.drain_time <= 0 or self.context.abort.is_set():
+            return True
+        deadline = (self.stopped_at or began) + self.entry.drain_time
+        rest = delay - (time.monotonic() - began)
+        if time.monotonic() + max(0.0, rest) >= deadline:
+            return True
+        await asyncio.sleep(max(0.0, rest))
+        return self.context.abort.is_set()
+
+    def record_lost_run(self, run_id: str, created_at: float) -> None:
+        """A run the target no longer knows: a ``run_duration`` that ended ``run_lost``."""
+        self.unfinished_runs.discard(run_id)
+        self.lost_runs.add(run_id)
+        self.runs_done += 1
+        self.runs_failed += 1
+        self.emit("run_duration", created_at, max(0.0, time.time() - created_at), False, error_type="run_lost",
+                  error=f"the target no longer knows run {run_id} (get_run answered 404 {_LOST_AFTER_404S} times)",
+                  attrs={"run_id": run_id, "state": "LOST"})
+
+    def poll_notes(self) -> list[str]:
+        """What did not go as planned with the polls and runs (for the entry's notes)."""
+        notes = []
+        if self.late_polls:
+            interval = self.entry.poll_interval
+            wanted = self.entry.num_times / interval
+            cap = self.entry.max_polls_per_second
+            why = (f"numTimes {self.entry.num_times} every {interval:g}s wants {wanted:g} polls/s, above "
+                   f"maxPollsPerSecond {cap:g}" if wanted > cap else "the harness or the target fell behind")
+            notes.append(f"{self.late_polls} of {self.polls} get_run polls came more than {_LATE_POLL_FACTOR:g}x "
+                         f"pollInterval ({interval:g}s) after the run's previous poll (longest gap "
+                         f"{self.longest_poll_gap:.1f}s): {why}")
+        if self.lost_runs:
+            notes.append(f"{len(self.lost_runs)} runs disappeared from the target while followed (get_run answered "
+                         "404: it restarted, or something deleted them); recorded as run_duration run_lost")
+        return notes
 
     def record_time_to_running(self, run: Any, run_id: str, created_at: float) -> None:
         """Creation to RUNNING: from the server's state history when it has one (poll-interval free),
@@ -282,6 +458,8 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         if self.client is None:
             return
         policy = self.context.settings.results.cleanup
+        for note in self.poll_notes():
+            self.mark("note", message=note)
         if self.unfinished_runs:
             self.mark("note", message=f"{len(self.unfinished_runs)} runs had not ended when the entry stopped "
                       "and were terminated (not counted in run_duration; drainTime lets them finish)",
@@ -294,7 +472,7 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
             if policy == "none":
                 return
             list(pool.map(lambda run_id: self._cleanup_call("delete_run", self.client.delete_run, run_id),
-                          self.created_runs))
+                          [run_id for run_id in self.created_runs if run_id not in self.lost_runs]))
             if policy != "all":
                 return
             list(pool.map(self._delete_pipeline, self.created_pipelines))
@@ -318,18 +496,29 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         self._cleanup_call("delete_pipeline", self.client.delete_pipeline, pipeline_id)
 
     def _cleanup_call(self, operation: str, func: Any, *args: Any, **kwargs: Any) -> Any:
-        """An idempotent set-up or clean-up call (a get, a delete), recorded; transient failures are
-        retried twice. Returns the result, or None when it failed."""
-        for attempt in range(_CLEANUP_ATTEMPTS):
+        """An idempotent clean-up call, retried; its result, or None when it failed (logged)."""
+        return self.retried_call(operation, func, *args, **kwargs)[0]
+
+    def retried_call(self, operation: str, func: Any, *args: Any, phase: str = "cleanup",
+                     **kwargs: Any) -> tuple[Any, str | None]:
+        """An idempotent set-up or clean-up call (a list, a get, a get-or-create, a delete), each attempt
+        recorded; transient failures are retried with backoff. Returns (result, None), or (None, what
+        failed) once it failed for good (logged as failing during ``phase``)."""
+        for attempt in range(_RETRY_ATTEMPTS):
             try:
                 with self.timed(operation, {"retry": attempt} if attempt else None):
-                    return func(*args, **kwargs)
+                    return func(*args, **kwargs), None
             except Exception as exc:
                 error_type, message = classify_exception(exc)
-                transient = error_type in ("connection", "timeout") or error_type.startswith("http_5")
-                if not transient or attempt == _CLEANUP_ATTEMPTS - 1:
-                    target = args[0] if args else kwargs.get("pipeline_id", "")
-                    self.log.warning("%s %s failed during cleanup: %s", operation, target, message)
-                    return None
-                time.sleep(0.2 * (attempt + 1))  # a short pause before retrying an idempotent delete
-        return None
+                last = not is_transient(error_type) or attempt == _RETRY_ATTEMPTS - 1
+                if last or self.pause_before_retry(attempt):
+                    target = args[0] if args else kwargs.get("pipeline_id", kwargs.get("name", ""))
+                    tries = f" (after {attempt + 1} attempts)" if attempt else ""
+                    self.log.warning("%s %s failed during %s: %s%s", operation, target, phase, message, tries)
+                    return None, f"{operation} failed: {message}{tries}"
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def pause_before_retry(self, attempt: int) -> bool:
+        """Wait before retry ``attempt + 1`` (0.25 s, doubling); True when the test run was aborted
+        meanwhile (Ctrl-C, SIGTERM). Not the entry's own stop: clean-up always runs after it."""
+        return self.context.abort.wait(_RETRY_PAUSE * 2**attempt)

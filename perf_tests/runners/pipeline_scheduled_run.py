@@ -1,24 +1,29 @@
 """PIPELINE_SCHEDULED_RUN: a recurring run (cron or interval) that fires for runTime; its runs are tracked.
 
-At the end the recurring run is disabled and deleted (both measured); runs it started that are still
-going are terminated at cleanup.
+At the end the recurring run is disabled first, then its runs are collected a last time, then it is
+deleted (all measured): a run fired between the last look and the disable is still found, followed for
+``drainTime`` and cleaned up. Runs it started that are still going are terminated at cleanup.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from perf_tests.errors import RunnerError
 from perf_tests.models.durations import Seconds
-from perf_tests.recorder.failures import classify_exception
 from perf_tests.runners.pipeline_runner import PipelineOptions, PipelineRunner, unique_name
 from perf_tests.runners.registry import register
 
 __all__ = ["ScheduledRunOptions", "ScheduledRunRunner"]
+
+
+def _epoch(value: Any) -> float | None:
+    return value.timestamp() if isinstance(value, datetime) else None
 
 
 class ScheduledRunOptions(PipelineOptions):
@@ -58,10 +63,10 @@ class ScheduledRunRunner(PipelineRunner[ScheduledRunOptions]):
     def __init__(self, entry: ScheduledRunOptions, context: Any) -> None:
         super().__init__(entry, context)
         self.recurring_run_id: str | None = None
+        self._created_at: Any = None
         self._followed: set[str] = set()
 
-    def prepare(self) -> None:
-        super().prepare()
+    def create_objects(self) -> None:
         self.use_default_experiment()
         self.prepare_pipeline()
 
@@ -87,53 +92,79 @@ class ScheduledRunRunner(PipelineRunner[ScheduledRunOptions]):
         if recurring is None:
             raise RunnerError("could not create the recurring run (see the create_recurring_run error)")
         self.recurring_run_id = str(recurring.recurring_run_id)
+        self._created_at = getattr(recurring, "created_at", None)
         followers: set[asyncio.Task[None]] = set()
+
+        def follow(found: list[tuple[str, float]]) -> None:
+            for run_id, created_at in found:
+                followers.add(asyncio.create_task(self.follow_run(run_id, created_at)))
+
         try:
             while not await self.sleep(self.entry.list_interval):
-                for run_id, created_at in await self._new_runs():
-                    followers.add(asyncio.create_task(self.follow_run(run_id, created_at)))
+                follow(await self._new_runs())
                 followers = {task for task in followers if not task.done()}
-            for run_id, created_at in await self._new_runs():
-                followers.add(asyncio.create_task(self.follow_run(run_id, created_at)))
         finally:
-            await self._end_schedule()
+            # Disable first, then collect: a run fired after the last look is still found and cleaned up.
+            disabled = await self._disable_schedule()
+            follow(await self._new_runs())
+            if not disabled:
+                self.mark("note", message="the recurring run could not be disabled: runs it fires after the "
+                          "last look for new runs are not tracked or cleaned up")
+            await self._delete_schedule()
             if self.entry.drain_time > 0 and followers:
                 await asyncio.wait(followers, timeout=self.entry.drain_time)
             await self.gather_cancelled({task for task in followers if not task.done()})
 
     async def _new_runs(self) -> list[tuple[str, float]]:
-        page = await self.measure(
-            "list_runs", self.client.list_runs, experiment_id=self.experiment_id, page_size=100,
-            sort_by="created_at desc",
-        )
+        """Runs of the recurring run not seen before, newest first, page by page until the pages reach
+        runs older than the recurring run (other entries may share the experiment)."""
         found = []
-        for run in (page.runs or []) if page is not None else []:
-            run_id = str(run.run_id)
-            if getattr(run, "recurring_run_id", None) != self.recurring_run_id or run_id in self._followed:
-                continue
-            self._followed.add(run_id)
-            self.created_runs.append(run_id)
-            self.unfinished_runs.add(run_id)
-            created = run.created_at.timestamp() if run.created_at else time.time()
-            found.append((run_id, created))
+        token: str | None = None
+        since = _epoch(self._created_at)
+        while True:
+            page = await self.measure(
+                "list_runs", self.client.list_runs, experiment_id=self.experiment_id, page_size=100,
+                sort_by="created_at desc", page_token=token or "",
+            )
+            if page is None:
+                break
+            runs = page.runs or []
+            for run in runs:
+                run_id = str(run.run_id)
+                if getattr(run, "recurring_run_id", None) != self.recurring_run_id or run_id in self._followed:
+                    continue
+                self._followed.add(run_id)
+                self.created_runs.append(run_id)
+                self.unfinished_runs.add(run_id)
+                created = run.created_at.timestamp() if run.created_at else time.time()
+                found.append((run_id, created))
+            token = getattr(page, "next_page_token", None)
+            oldest = _epoch(runs[-1].created_at) if runs else None
+            if not token or not runs or since is None or oldest is None or oldest < since:
+                break
         return found
 
-    async def _end_schedule(self) -> None:
+    async def _disable_schedule(self) -> bool:
+        if self.recurring_run_id is None:
+            return True
+        outcome = await self.attempt("disable_recurring_run", self.client.disable_recurring_run,
+                                     self.recurring_run_id)
+        return outcome.error_type is None
+
+    async def _delete_schedule(self) -> None:
         if self.recurring_run_id is None:
             return
-        await self.measure("disable_recurring_run", self.client.disable_recurring_run, self.recurring_run_id)
-        deleted = await self.measure("delete_recurring_run", self.client.delete_recurring_run, self.recurring_run_id)
-        if deleted is None:
-            self.log.warning("recurring run %s could not be deleted", self.recurring_run_id)
-        self.recurring_run_id = None
+        outcome = await self.attempt("delete_recurring_run", self.client.delete_recurring_run,
+                                     self.recurring_run_id)
+        if outcome.error_type is None:
+            self.recurring_run_id = None  # else cleanup tries again
 
     def context_stats(self) -> str:
         return f"{len(self._followed)} scheduled runs seen, " + super().context_stats()
 
     def cleanup(self) -> None:
         if self.recurring_run_id is not None and self.client is not None:
-            try:
-                self.client.delete_recurring_run(self.recurring_run_id)
-            except Exception as exc:
-                self.log.warning("recurring run cleanup failed: %s", classify_exception(exc)[1])
+            # The end of run() could not delete it (or never got there): disable, then delete, retried.
+            self._cleanup_call("disable_recurring_run", self.client.disable_recurring_run, self.recurring_run_id)
+            self._cleanup_call("delete_recurring_run", self.client.delete_recurring_run, self.recurring_run_id)
         super().cleanup()

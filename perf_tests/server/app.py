@@ -274,7 +274,10 @@ class KfpSimulatorApp:
         name = route.name if route is not None else "unmatched"
         response = await self._answer(request, path, route, params, path_known, name)
         code = response.get(_GRPC_CODE, GrpcCode.OK)
-        self.metrics.observe(name, response.status, time.perf_counter() - started, code)
+        elapsed = time.perf_counter() - started
+        self.metrics.observe(name, response.status, elapsed, code)
+        if response.status == 200:  # /_admin/stats times successful answers only
+            self.stats.observe(name, elapsed)
         return response
 
     async def _answer(

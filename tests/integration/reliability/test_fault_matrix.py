@@ -93,8 +93,9 @@ def test_runs_that_never_finish_are_terminated_and_noted(run_scenario, fresh_kfp
 
 
 def test_server_stopped_and_restarted_mid_run(run_scenario, tmp_path):
-    # A file database keeps the runs across the restart, as a real KFP's MySQL would.
-    with EmbeddedKfpServer(FAST_RUNS, db_path=tmp_path / "kfp.db") as server:
+    # A file database keeps the runs across the restart, as a real KFP's MySQL would. Runs last 2 s, so
+    # that runs are in flight (and polled) during the outage whatever the phase of the stop.
+    with EmbeddedKfpServer(FAST_RUNS.merged(run_duration_seconds=2.0), db_path=tmp_path / "kfp.db") as server:
         def bounce() -> None:
             server.stop()
             time.sleep(1.0)  # the outage itself, not synchronisation

@@ -240,3 +240,17 @@ def test_process_isolation_reports_a_failed_start(tmp_path: Path) -> None:
         with pytest.raises(RuntimeError, match="did not start"):
             server.start()
         assert not server.running
+
+
+def test_admin_stats_give_each_route_its_service_time(fresh_kfp_server: EmbeddedKfpServer) -> None:
+    fresh_kfp_server.configure(latency_ms=30)
+    for _ in range(3):
+        assert get_json(fresh_kfp_server, "GET", "/apis/v2beta1/experiments")[0] == 200
+    get_json(fresh_kfp_server, "GET", "/apis/v2beta1/runs/nope")  # a 404: counted, not timed
+    service = fresh_kfp_server.stats()["service_ms"]
+    listed = service["GET /apis/v2beta1/experiments"]
+    assert listed["count"] == 3
+    assert 30 <= listed["p50"] < 200 and listed["p50"] <= listed["p99"] <= listed["max"]  # the added latency
+    assert "GET /apis/v2beta1/runs/{run_id}" not in service
+    fresh_kfp_server.reset(data=False)
+    assert fresh_kfp_server.stats()["service_ms"] == {}

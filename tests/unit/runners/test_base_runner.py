@@ -218,3 +218,52 @@ def test_measured_events_carry_the_entry_name_and_mode(sleepy, context, async_ru
     assert {(e.scenario, e.mode, e.operation) for e in events} == {("named", "TEST_SLEEPY", "work")}
     failed = [e for e in events if not e.ok]
     assert all(e.error == "HTTP 503 Service Unavailable try later" for e in failed)
+
+
+def test_time_waiting_for_a_thread_is_queue_wait_not_latency(sleepy, context, recorder, async_runner_class):
+    events: list[OperationEvent] = []
+    notes: list[str] = []
+    context.events.add_listener(lambda e: events.append(e) if isinstance(e, OperationEvent) else None)
+    context.events.add_listener(
+        lambda e: notes.append(e.message) if isinstance(e, ScenarioMark) and e.phase == "note" else None
+    )
+
+    class OneThread(async_runner_class):
+        max_blocking_calls = 1
+
+        def slow(self):
+            time.sleep(0.2)
+            return "ok"
+
+        async def run_async(self):
+            import asyncio
+
+            self.results = await asyncio.gather(*(self.measure("slow", self.slow) for _ in range(3)))
+
+    entry = sleepy.SleepyOptions(mode="TEST_SLEEPY", name="queued", start_time=0, run_time="5s")
+    runner = OneThread(entry, context)
+    runner.run()
+    assert runner.results == ["ok", "ok", "ok"]
+    waits = sorted(e.attrs["queue_wait"] for e in events)
+    # One thread, three 0.2 s calls at once: each took 0.2 s; the second and third waited 0.2 s and 0.4 s.
+    assert all(e.duration == pytest.approx(0.2, abs=0.1) for e in events)
+    assert waits[0] < 0.05
+    assert waits[1] == pytest.approx(0.2, abs=0.1)
+    assert waits[2] == pytest.approx(0.4, abs=0.15)
+    summary = recorder.scenarios["queued"].operations["slow"].summary()
+    assert summary["p99_ms"] < 350  # the latency is the call's own
+    assert summary["queue_wait"]["max_ms"] == pytest.approx(400, abs=150)
+    # Waiting about as long as the calls take: the entry's notes say the harness was the bottleneck.
+    (note,) = notes
+    assert note.startswith("slow calls waited ") and "1 blocking-call threads" in note and "queue_wait" in note
+
+
+def test_short_queue_waits_leave_no_note(sleepy, context, recorder, async_runner_class):
+    notes: list[str] = []
+    context.events.add_listener(
+        lambda e: notes.append(e.message) if isinstance(e, ScenarioMark) and e.phase == "note" else None
+    )
+    entry = sleepy.SleepyOptions(mode="TEST_SLEEPY", name="unqueued", start_time=0, run_time="0.3s")
+    schedule(context, async_runner_class(entry, context))
+    assert recorder.scenarios["unqueued"].operations["work"].summary()["queue_wait"]["p50_ms"] < 5
+    assert notes == []

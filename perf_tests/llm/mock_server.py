@@ -14,11 +14,12 @@ import logging
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
+import urllib3
+
 from perf_tests.errors import TargetError
+from perf_tests.llm.health import health_status
 from perf_tests.llm.options import MockServerOptions
 from perf_tests.llm.processes import ChildProcess, launcher_argv, log_tail
 
@@ -119,9 +120,8 @@ class MockServer:
 def healthy(url: str, timeout: float = 1.0) -> bool:
     """True when ``<url>/health`` answers 200."""
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError, ValueError):
+        return health_status(url, timeout) == 200
+    except (urllib3.exceptions.HTTPError, OSError, ValueError):
         return False
 
 

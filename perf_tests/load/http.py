@@ -24,12 +24,15 @@ from typing import TYPE_CHECKING
 import aiohttp
 from yarl import URL
 
+from perf_tests.logger.redaction import redact
+
 if TYPE_CHECKING:
     from perf_tests.targets.kfp_target import KfpTarget
 
 __all__ = ["HttpStatusError", "get_bytes", "kfp_session", "open_session"]
 
 DEFAULT_KEEPALIVE = 30.0
+_MAX_BODY = 1000  # bytes of an error answer kept for its message
 
 
 class HttpStatusError(Exception):
@@ -43,7 +46,9 @@ class HttpStatusError(Exception):
         super().__init__(f"HTTP {status} {reason}")
         self.status = status
         self.reason = reason
-        self.body = body[:1000]
+        if len(body) > _MAX_BODY:  # redact before cutting: a cut secret no longer matches (short ones later)
+            body = redact(body.decode("utf-8", "replace")).encode()[:_MAX_BODY]
+        self.body = body
 
 
 def open_session(

@@ -25,15 +25,16 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any, Literal
+
+import urllib3
 
 from perf_tests.errors import RunnerError, TargetError
 from perf_tests.llm.command import build_command
 from perf_tests.llm.diagnostics import hold_report
 from perf_tests.llm.executors import EXECUTOR_CLASSES, Executor, LaunchOutcome, LaunchSpec
+from perf_tests.llm.health import health_status
 from perf_tests.llm.live import LiveRequests
 from perf_tests.llm.mock_server import MockServer, shared_mock_servers
 from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
@@ -324,19 +325,15 @@ def scrub_secrets(path: Path) -> None:
 def check_target(url: str, require_health: bool = True, timeout: float = 10.0) -> None:
     """``TargetError`` unless ``<url>/health`` answers (GuideLLM checks the same before its first request)."""
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as response:
-            response.read(256)
-    except urllib.error.HTTPError as exc:
-        exc.close()  # it holds the response
-        if require_health:
-            raise TargetError(
-                f"targetUrl {url} answers HTTP {exc.code} on /health, which GuideLLM requires before it sends "
-                "load; check that targetUrl is the server's base URL, or set backendOptions.validate_backend "
-                "to false for a server without /health"
-            ) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
+        status = health_status(url, timeout)
+    except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
         raise TargetError(
-            f"targetUrl {url} is unreachable ({reason}); check the URL and that the server is running"
+            f"targetUrl {url} is unreachable ({exc}); check the URL and that the server is running"
         ) from None
+    if status >= 400 and require_health:
+        raise TargetError(
+            f"targetUrl {url} answers HTTP {status} on /health, which GuideLLM requires before it sends "
+            "load; check that targetUrl is the server's base URL, or set backendOptions.validate_backend "
+            "to false for a server without /health"
+        )
 

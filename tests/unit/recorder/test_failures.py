@@ -145,3 +145,15 @@ def test_a_secret_cut_by_the_body_limit_does_not_leak():
     body = "x" * 110 + secret  # the 120-character cut falls inside the secret
     _, message = classify_exception(api_exception(500, "Internal Server Error", body))
     assert secret[:10] not in message
+
+
+def test_a_secret_cut_by_the_load_engines_body_limit_does_not_leak():
+    """The load engine keeps 1000 bytes of an error answer: it redacts before it cuts, too."""
+    from perf_tests.load.http import HttpStatusError
+
+    secret = f"straddle-{uuid.uuid4().hex}"
+    register_secret(secret)
+    error = HttpStatusError(500, "Internal Server Error", ("x" * 990 + secret).encode())
+    assert secret[:9].encode() not in error.body
+    _, message = classify_exception(error)
+    assert secret[:9] not in message

@@ -148,8 +148,7 @@ _KNOWN = {
     "load/http.py",  # aiohttp.ClientTimeout(total=...) is a total deadline
     "server/child.py",  # the embedded simulator's own child process on loopback
     "server/seed.py",  # install_deadline_pools and a Deadline per call (with its retries)
-    "llm/mock_server.py",  # LLM health probes (urllib, per-read timeout): owned by the LLM code
-    "runners/llm_load.py",
+    "llm/health.py",  # LLM servers' /health on a DeadlinePoolManager
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,11 +188,22 @@ def _bounded(problems: list[str]) -> list[str]:
     return lines
 
 
+MAX_SCENARIO_BYTES = 64 * 1024 * 1024
+"""A scenario file larger than this is refused (it is read whole into memory)."""
+
+
 def _read_json_list(path: Path) -> list[Any]:
     try:
-        data = path.read_bytes()
+        # Regular files only, read to a bound: a FIFO would hang the run and /dev/zero fill the memory.
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ScenarioError(f"{path}: not a regular file; give a scenario file (a JSON list)")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_SCENARIO_BYTES + 1)
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    if len(data) > MAX_SCENARIO_BYTES:
+        raise ScenarioError(f"{path}: larger than {MAX_SCENARIO_BYTES // (1024 * 1024)} MiB; a scenario file "
+                            "is a short JSON list of entries")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -540,3 +540,28 @@ def test_the_schema_accepts_every_duration_the_loader_accepts(modes, data_dir, v
     raw = [entry(startTime=value)]
     build_scenario(raw, modes, data_dir)  # the loader accepts it
     assert Draft202012Validator(scenario_json_schema(modes)).is_valid(raw)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_fifo_or_a_device_is_one_clear_error_without_reading_it(modes, data_dir, tmp_path, kind):
+    """A FIFO would hang the run and /dev/zero fill the memory: neither is read."""
+    import os
+
+    if kind == "fifo":
+        path = tmp_path / "scenario.json"
+        os.mkfifo(path)
+    else:
+        path = tmp_path / "zero.json"
+        path.symlink_to("/dev/zero")
+    with pytest.raises(ScenarioError, match=r"not found|not a regular file"):
+        load_scenario(str(path), modes, data_dir)
+
+
+def test_a_huge_file_is_refused_by_its_size(modes, data_dir, tmp_path, monkeypatch):
+    import perf_tests.models.scenario_file as scenario_file
+
+    monkeypatch.setattr(scenario_file, "MAX_SCENARIO_BYTES", 100)
+    path = tmp_path / "big.json"
+    path.write_text("[" + " " * 200 + "]", encoding="utf-8")
+    with pytest.raises(ScenarioError, match="larger than"):
+        load_scenario(str(path), modes, data_dir)

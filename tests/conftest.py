@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import kfp
 import pytest
 
 from perf_tests.server import EmbeddedKfpServer, SimulatorConfig
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Undo what importing test modules did to the event loop policy: ``import guidellm`` installs uvloop's
+    for the whole process, so tests would run on another loop depending on which modules were collected."""
+    asyncio.set_event_loop_policy(None)
 
 FAST_RUNS = SimulatorConfig(
     task_seconds=0.05, pending_seconds=0.02, canceling_seconds=0.05, seed=20240501, timestamp_precision="milliseconds"

@@ -151,9 +151,7 @@ class FakeKube:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.Server)
-        port = server.sockets[0].getsockname()[1]
+        port = runner.addresses[0][1]  # any loop's server (uvloop's is no asyncio.Server)
         self.url = f"http://127.0.0.1:{port}"
         self._ready.set()
         try:

@@ -24,15 +24,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import logging
 import os
-import shutil
-import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
 from perf_tests.errors import RunnerError
+from perf_tests.llm.cached_folder import cached_folder
 from perf_tests.llm.tokenizer import corpus_text, default_tokenizer
 
 __all__ = [
@@ -48,7 +45,6 @@ __all__ = [
     "vllm_env",
 ]
 
-logger = logging.getLogger(__name__)
 
 _BUILDER_VERSION = 1  # bump when the recipe changes in a way MODEL_CONFIG does not show
 _SEED = 0
@@ -81,7 +77,6 @@ SERVED_MODEL_NAME = "tiny-llama"
 VLLM_PYTHON = Path(".venv-vllm/bin/python")
 """The interpreter of ``make vllm-env``'s virtualenv, relative to the checkout."""
 
-_lock = threading.Lock()
 
 
 def _key(corpus: str) -> str:
@@ -125,24 +120,10 @@ def tiny_model(cache_dir: Path) -> Path:
 
     Its tokenizer is the framework's default one, built (or reused) under ``cache_dir`` as well.
     """
-    target = cache_dir / _key(corpus_text())
-    with _lock:
-        if all((target / name).is_file() for name in MODEL_FILES):
-            return target
-        tokenizer_dir = default_tokenizer(cache_dir / "tokenizers")
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=".building-", dir=cache_dir))
-        try:
-            build_tiny_model(scratch, tokenizer_dir)
-            try:
-                os.replace(scratch, target)
-            except OSError:  # another process won the race: its folder is as good as ours
-                if not all((target / name).is_file() for name in MODEL_FILES):
-                    raise
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        logger.info("built the tiny model in %s", target)
-        return target
+    return cached_folder(
+        cache_dir / _key(corpus_text()), MODEL_FILES,
+        lambda scratch: build_tiny_model(scratch, default_tokenizer(cache_dir / "tokenizers")), "the tiny model",
+    )
 
 
 def vllm_argv(python: Path, model_dir: Path, host: str = "127.0.0.1", port: int = 8000, *,

@@ -11,26 +11,20 @@ the corpus and the settings, so a built folder is reused as long as nothing chan
 from __future__ import annotations
 
 import hashlib
-import logging
-import os
-import shutil
-import tempfile
-import threading
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from perf_tests.errors import RunnerError
+from perf_tests.llm.cached_folder import cached_folder
 
 __all__ = ["TOKENIZER_FILES", "VOCAB_SIZE", "build_tokenizer", "corpus_text", "default_tokenizer"]
 
-logger = logging.getLogger(__name__)
 
 VOCAB_SIZE = 4096
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 _BUILDER_VERSION = 1  # bump when the training recipe changes
 _SPECIAL = "<|endoftext|>"
-_lock = threading.Lock()
 
 
 def corpus_text() -> str:
@@ -85,20 +79,5 @@ def default_tokenizer(cache_dir: Path) -> Path:
     Built in a temporary folder and renamed into place, so a half-written folder is never used.
     """
     corpus = corpus_text()
-    target = cache_dir / _key(corpus)
-    with _lock:
-        if all((target / name).is_file() for name in TOKENIZER_FILES):
-            return target
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=".building-", dir=cache_dir))
-        try:
-            build_tokenizer(scratch, corpus)
-            try:
-                os.replace(scratch, target)
-            except OSError:  # another process won the race: its folder is as good as ours
-                if not all((target / name).is_file() for name in TOKENIZER_FILES):
-                    raise
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        logger.info("built the default tokenizer in %s", target)
-        return target
+    return cached_folder(cache_dir / _key(corpus), TOKENIZER_FILES, lambda scratch: build_tokenizer(scratch, corpus),
+                         "the default tokenizer")

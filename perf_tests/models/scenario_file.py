@@ -94,7 +94,8 @@ def entry_adapter(modes: Mapping[str, type[ScenarioEntry]]) -> TypeAdapter[Any]:
 def scenario_json_schema(modes: Mapping[str, type[ScenarioEntry]]) -> dict[str, Any]:
     """JSON Schema of a scenario file (a list of entries), for editors: generated from the options models
     the loader validates with, ``matrix`` included (``SCENARIO_SCHEMA_FILE`` is it for the built-in modes)."""
-    item = entry_adapter(modes).json_schema(by_alias=True)
+    # By mode name: the registry's order is the order modules were imported in, which differs by entry point.
+    item = entry_adapter(dict(sorted(modes.items()))).json_schema(by_alias=True)
     defs = item.pop("$defs", {})
     schema: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

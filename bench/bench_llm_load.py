@@ -20,7 +20,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ from perf_tests.recorder import EventHook, Recorder  # noqa: E402
 from perf_tests.runners.context import RunContext  # noqa: E402
 from perf_tests.runners.llm_load import LlmLoadOptions, LlmLoadRunner  # noqa: E402
 from perf_tests.runners.registry import options_models  # noqa: E402
-from perf_tests.scheduler import Clock, Scheduler  # noqa: E402
+from perf_tests.scheduler import Clock, Scheduler, StopToken  # noqa: E402
 
 TOLERANCE = 0.02
 
@@ -68,7 +67,7 @@ def run_llm_load(entry: dict[str, Any], out: Path) -> tuple[dict[str, float], fl
     context = RunContext(run_id=f"bench-{int(time.time())}", settings=Settings(), events=hook, clock=Clock(),
                          results_dir=out, data_dir=ROOT / "test_data")
     began = time.monotonic()
-    [result] = Scheduler([LlmLoadRunner(options, context)], context.clock, threading.Event(),
+    [result] = Scheduler([LlmLoadRunner(options, context)], context.clock, StopToken(),
                          progress_interval=None).run()
     wall = time.monotonic() - began
     if not result.ok:

@@ -32,7 +32,6 @@ import asyncio
 import contextlib
 import itertools
 import math
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -40,10 +39,11 @@ from typing import Any, Generic, Protocol, TypeVar
 from perf_tests.load.arrivals import ArrivalModel, ConcurrentArrivals, ScheduledArrivals
 from perf_tests.recorder.failures import classify_exception
 from perf_tests.recorder.stream import StreamRecorder
+from perf_tests.scheduler.clock import Clock
+from perf_tests.scheduler.stop import StopToken
 
 __all__ = ["LoadEngine", "LoadResult", "Operation", "Workload"]
 
-_now = time.monotonic
 _LONG_WAIT = 0.05  # a long wait for the next arrival is cut into slices so that stop() is seen quickly
 CANCELLED = "cancelled"
 
@@ -144,10 +144,11 @@ class LoadEngine(Generic[OpT]):
     3. cancel: the rest are cancelled and recorded as failed attempts of type ``cancelled``;
     4. flush: every remaining second goes to the recorder's hook; a ``LoadResult`` is returned.
 
-    ``stop()`` may be called from any thread. ``wall_offset`` maps ``time.monotonic()`` to epoch
-    seconds (pass the run clock's ``t0_wall - t0_monotonic`` so records line up with other runners).
-    ``start_at`` anchors the schedule at a ``time.monotonic()`` reading (e.g. the entry's start on the
-    run clock) instead of the moment ``run()`` begins.
+    ``stop()`` may be called from any thread; ``stopping`` (a ``StopToken``, e.g. the runner's own) stops
+    it too. Every reading is on ``clock`` (the run's clock, so records line up with other runners' events
+    and marks; wall time is derived from the same monotonic reading); the waits between arrivals are the
+    event loop's timers, so the clock's source must be the real time. ``start_at`` anchors the schedule
+    at a monotonic reading of that clock (e.g. the entry's start) instead of the moment ``run()`` begins.
     ``spin`` > 0 busy-yields the last ``spin`` seconds before each due time for sub-millisecond
     lateness with the default event loop, at the cost of CPU.
     """
@@ -163,7 +164,8 @@ class LoadEngine(Generic[OpT]):
         drain_timeout: float = 10.0,
         flush_interval: float = 0.5,
         spin: float = 0.0,
-        wall_offset: float | None = None,
+        clock: Clock | None = None,
+        stopping: StopToken | None = None,
         start_at: float | None = None,
     ) -> None:
         if max_concurrency < 1:
@@ -182,10 +184,13 @@ class LoadEngine(Generic[OpT]):
         self.drain_timeout = drain_timeout
         self.flush_interval = flush_interval
         self.spin = spin
-        self.wall_offset = time.time() - _now() if wall_offset is None else wall_offset
+        self.clock = clock or Clock()
+        self._now = self.clock.source.monotonic  # the bare reading: called per request
+        self.wall_offset = self.clock.wall_offset
         self.start_at = start_at
-        self._stopping = False
+        self.stopping = stopping or StopToken()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._dispatching = True  # closed loop: False once the deadline passed (workers end after a request)
         self._in_flight = 0
         self._started: float | None = None
         self._dispatch_end: float | None = None
@@ -207,9 +212,9 @@ class LoadEngine(Generic[OpT]):
         self.max_seen_lateness = 0.0
 
     # -- control ------------------------------------------------------------------------------------
-    def stop(self) -> None:
+    def stop(self, reason: str = "stopped") -> None:
         """Stop dispatching; ``run()`` then drains and returns. Thread-safe, returns at once."""
-        self._stopping = True
+        self.stopping.set(reason)
 
     @property
     def in_flight(self) -> int:
@@ -219,7 +224,7 @@ class LoadEngine(Generic[OpT]):
     def progress(self) -> str:
         """A short line: attempts, failures, drops and the rate so far."""
         started = self._started
-        elapsed = (_now() - started) if started is not None else 0.0
+        elapsed = (self._now() - started) if started is not None else 0.0
         rate = self.sent / elapsed if elapsed > 0 else 0.0
         return (
             f"{self.sent} sent ({rate:.1f}/s), {self.failed} failed, {self.dropped} dropped, "
@@ -231,17 +236,17 @@ class LoadEngine(Generic[OpT]):
         """Dispatch, drain, cancel and flush (see the class docstring); return the totals."""
         flusher = asyncio.create_task(self._flush_periodically())
         try:
-            self._started = _now() if self.start_at is None else self.start_at
+            self._started = self._now() if self.start_at is None else self.start_at
             if isinstance(self.arrivals, ConcurrentArrivals):
                 await self._closed_loop(self.arrivals)
             else:
                 assert isinstance(self.arrivals, ScheduledArrivals)
                 await self._open_loop(self.arrivals)
-            self._dispatch_end = _now()
+            self._dispatch_end = self._now()
             await self._drain()
         finally:
             if self._dispatch_end is None:
-                self._dispatch_end = _now()
+                self._dispatch_end = self._now()
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
@@ -258,8 +263,8 @@ class LoadEngine(Generic[OpT]):
 
     def result(self) -> LoadResult:
         """The totals so far."""
-        start = self._started if self._started is not None else _now()
-        end = self._dispatch_end if self._dispatch_end is not None else _now()
+        start = self._started if self._started is not None else self._now()
+        end = self._dispatch_end if self._dispatch_end is not None else self._now()
         cut_off = self.cut_off_due + self.cut_off_later
         return LoadResult(
             arrival=self.arrivals.describe(),
@@ -295,6 +300,8 @@ class LoadEngine(Generic[OpT]):
         wall = self.wall_offset
         start = self._started
         assert start is not None
+        _now = self._now
+        stopped = self.stopping.is_set
         offsets = iter(arrivals.offsets())
         offset: float | None = None  # taken from the schedule and not yet sent or dropped
         try:
@@ -304,14 +311,14 @@ class LoadEngine(Generic[OpT]):
                 if now < due:
                     # The loop's timers are only millisecond-accurate (uvloop may fire early): sleep,
                     # then check the clock again; a sub-millisecond rest becomes a zero sleep.
-                    while now < due and not self._stopping:
+                    while now < due and not stopped():
                         left = due - now
                         if left > spin:
                             await sleep(min(left - spin, _LONG_WAIT))
                         else:
                             await sleep(0)
                         now = _now()
-                if self._stopping:
+                if stopped():
                     break
                 offset = None
                 self.scheduled += 1
@@ -342,7 +349,7 @@ class LoadEngine(Generic[OpT]):
         dropped (what the dispatcher would have done), the other due ones and the ones not yet due as cut
         off. The length of a random schedule is only known by walking it: ``_count_rest`` does that once
         the requests in flight are done, so that the walk does not delay their responses."""
-        now = _now()
+        now = self._now()
         start = self._started
         assert start is not None
         wall = self.wall_offset
@@ -386,17 +393,18 @@ class LoadEngine(Generic[OpT]):
             worker.add_done_callback(self._tasks.discard)
         # Dispatch ends at the deadline or stop(); the requests then in flight are drained like open-loop
         # ones (each worker ends after its current request).
-        while not self._stopping and self._tasks:
-            left = deadline - _now()
+        while not self.stopping.is_set() and self._tasks:
+            left = deadline - self._now()
             if left <= 0:
                 break
             await asyncio.sleep(min(left, _LONG_WAIT))
-        self._stopping = True
+        self._dispatching = False
 
     async def _worker(self, deadline: float) -> None:
         pick = self.workload.pick
         attempt = self._attempt
-        while not self._stopping and _now() < deadline:
+        _now = self._now
+        while self._dispatching and not self.stopping.is_set() and _now() < deadline:
             self.scheduled += 1
             self._in_flight += 1
             if self._in_flight > self.max_in_flight:
@@ -405,7 +413,7 @@ class LoadEngine(Generic[OpT]):
 
     async def _attempt(self, operation: OpT, due: float | None) -> None:
         """One request: time it and record it exactly once (even when cancelled)."""
-        send = _now()
+        send = self._now()
         self.sent += 1
         self._last_send = send
         if self._first_send is None:
@@ -414,20 +422,20 @@ class LoadEngine(Generic[OpT]):
         try:
             attrs = await self.workload.send(operation)
         except asyncio.CancelledError:
-            end = _now()
+            end = self._now()
             self.failed += 1
             self.cancelled += 1
             self.recorder.record(name, self.wall_offset + send, end - send, False, CANCELLED,
                                  "still in flight when the run stopped", self._values(due, send, end))
             raise
         except Exception as exc:
-            end = _now()
+            end = self._now()
             self.failed += 1
             error_type, message = classify_exception(exc)
             self.recorder.record(name, self.wall_offset + send, end - send, False, error_type, message,
                                  self._values(due, send, end))
         else:
-            end = _now()
+            end = self._now()
             self.ok += 1
             self.recorder.record(name, self.wall_offset + send, end - send, True, None, None,
                                  self._values(due, send, end), attrs)
@@ -457,4 +465,4 @@ class LoadEngine(Generic[OpT]):
     async def _flush_periodically(self) -> None:
         while True:
             await asyncio.sleep(self.flush_interval)
-            self.recorder.flush(before=self.wall_offset + _now())
+            self.recorder.flush(before=self.wall_offset + self._now())

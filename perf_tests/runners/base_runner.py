@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import logging
 import threading
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,6 +35,7 @@ from perf_tests.models.scenario import ScenarioEntry
 from perf_tests.recorder.events import OperationEvent, ScenarioMark
 from perf_tests.recorder.failures import classify_exception
 from perf_tests.runners.context import RunContext
+from perf_tests.scheduler.stop import STOPPED, StopToken
 
 __all__ = ["AsyncRunner", "Attempt", "BaseRunner", "EntryT", "QueueWaits"]
 
@@ -64,7 +64,7 @@ class BaseRunner(ABC, Generic[EntryT]):
     def __init__(self, entry: EntryT, context: RunContext) -> None:
         self.entry = entry
         self.context = context
-        self.stopping = threading.Event()
+        self.stopping = StopToken()  # set by ``stop``; shared with what the runner drives (engine, executor)
         self.log = logging.LoggerAdapter(logger, {"scenario": entry.name, "mode": entry.mode})
         self._setup_error: BaseException | None = None
 
@@ -119,9 +119,9 @@ class BaseRunner(ABC, Generic[EntryT]):
                 self.mark("note", message=f"cleanup failed: {redact(str(exc))}")
             self.mark("finished", status=status, message=message)
 
-    def stop(self) -> None:
-        """Ask ``run`` to end; thread-safe, returns at once."""
-        self.stopping.set()
+    def stop(self, reason: str = STOPPED) -> None:
+        """Ask ``run`` to end (sets ``self.stopping`` with ``reason``); thread-safe, returns at once."""
+        self.stopping.set(reason)
 
     def progress(self) -> str:
         """A short description of the work in progress, for the periodic progress line."""
@@ -142,13 +142,8 @@ class BaseRunner(ABC, Generic[EntryT]):
     # -- helpers ------------------------------------------------------------------------------------
     def wait_until(self, offset: float) -> bool:
         """Sleep until ``offset`` seconds after t0; False when stopped first."""
-        deadline = self.context.clock.monotonic_at(offset)
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return not self.stopping.is_set()
-            if self.stopping.wait(timeout=min(left, 1.0)):
-                return False
+        clock = self.context.clock
+        return not clock.wait_until(self.stopping.event, clock.monotonic_at(offset))
 
     def seconds_left(self) -> float:
         """Seconds until this entry's end on the shared clock."""
@@ -185,16 +180,16 @@ class BaseRunner(ABC, Generic[EntryT]):
         The yielded dict collects attributes to attach to the event.
         """
         extra: dict[str, Any] = dict(attrs or {})
-        start_wall = time.time()
-        start = time.perf_counter()
+        clock = self.context.clock
+        start = clock.monotonic()
         try:
             yield extra
         except Exception as exc:
             error_type, message = classify_exception(exc)
-            self.emit(operation, start_wall, time.perf_counter() - start, False, error_type, message,
+            self.emit(operation, clock.wall_of(start), clock.monotonic() - start, False, error_type, message,
                       extra or None)
             raise
-        self.emit(operation, start_wall, time.perf_counter() - start, True, attrs=extra or None)
+        self.emit(operation, clock.wall_of(start), clock.monotonic() - start, True, attrs=extra or None)
 
     def context_stats(self) -> str:
         """Counts of this entry's operations so far, e.g. ``create_run 12 ok 0 failed``."""
@@ -209,11 +204,8 @@ class AsyncRunner(BaseRunner[EntryT]):
     def __init__(self, entry: EntryT, context: RunContext) -> None:
         super().__init__(entry, context)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopped_async: asyncio.Event | None = None
         self._executor: ThreadPoolExecutor | None = None
-        self._sleepers: set[asyncio.Future[None]] = set()
-        self._stop_callbacks: list[Callable[[], None]] = []
-        self.stopped_at: float | None = None  # time.monotonic() when the stop signal reached the loop
+        self.stopped_at: float | None = None  # clock.monotonic() when the stop signal reached the loop
         self.queue_waits = QueueWaits()
 
     def run(self) -> None:
@@ -223,13 +215,10 @@ class AsyncRunner(BaseRunner[EntryT]):
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._stopped_async = asyncio.Event()
         self._executor = ThreadPoolExecutor(
             max_workers=self.max_blocking_calls, thread_name_prefix=f"{self.entry.name}-io"
         )
-        if self.stopping.is_set():
-            self.stopped_at = time.monotonic()
-            self._stopped_async.set()
+        self.on_stop(self._note_stopped)
         try:
             await self.run_async()
         finally:
@@ -238,59 +227,32 @@ class AsyncRunner(BaseRunner[EntryT]):
             for note in self.queue_waits.notes(self.max_blocking_calls):
                 self.mark("note", message=note)
 
+    def _note_stopped(self) -> None:
+        if self.stopped_at is None:
+            self.stopped_at = self.context.clock.monotonic()
+
     @abstractmethod
     async def run_async(self) -> None:
         """The work, until ``await self.wait_stopped(...)`` says stop or the work is done."""
 
-    def stop(self) -> None:
-        super().stop()
-        loop, event = self._loop, self._stopped_async
-        if loop is not None and event is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # loop closed between the check and the call
-                loop.call_soon_threadsafe(self._signal_stopped)
+    def on_stop(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` on the runner's loop when the stop signal arrives (soon, if it has); call
+        from the loop. Returns a function that removes it."""
+        loop = asyncio.get_running_loop()
 
-    def _signal_stopped(self) -> None:
-        """On the loop: wake everything waiting for the stop signal."""
-        assert self._stopped_async is not None
-        if self.stopped_at is None:
-            self.stopped_at = time.monotonic()
-        self._stopped_async.set()
-        for sleeper in list(self._sleepers):
-            _wake(sleeper)
-        for callback in self._stop_callbacks:
-            callback()
+        def on_loop() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the run is over
+                loop.call_soon_threadsafe(callback)
 
-    def on_stop(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` on the runner's loop when the stop signal arrives (at once if it has)."""
-        self._stop_callbacks.append(callback)
-        if self._stopped_async is not None and self._stopped_async.is_set():
-            callback()
+        return self.stopping.add_callback(on_loop)
 
     @property
     def stopped(self) -> bool:
         return self.stopping.is_set()
 
     async def wait_stopped(self, timeout: float | None = None) -> bool:
-        """Wait up to ``timeout`` seconds for the stop signal; True when stopped."""
-        event = self._stopped_async
-        assert event is not None
-        if event.is_set():
-            return True
-        if timeout is None:
-            await event.wait()
-            return True
-        # A future and a timer, not asyncio.wait_for (a task per wait): a thousand runs each sleep between
-        # polls, and this is what most of them are doing most of the time.
-        loop = asyncio.get_running_loop()
-        sleeper: asyncio.Future[None] = loop.create_future()
-        timer = loop.call_later(timeout, _wake, sleeper)
-        self._sleepers.add(sleeper)
-        try:
-            await sleeper
-        finally:
-            timer.cancel()
-            self._sleepers.discard(sleeper)
-        return event.is_set()
+        """Wait up to ``timeout`` seconds (on the run clock) for the stop signal; True when stopped."""
+        return await self.stopping.wait_async(timeout, clock=self.context.clock)
 
     async def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking function in the runner's bounded executor."""
@@ -327,7 +289,7 @@ class AsyncRunner(BaseRunner[EntryT]):
 
         The call is timed from the moment it starts in its thread: the time it waited for a free thread
         is the harness's backlog, not the target's latency, and is recorded beside it as the event's
-        ``queue_wait`` attribute (seconds), counted from ``requested_at`` (``time.perf_counter()``) when
+        ``queue_wait`` attribute (seconds), counted from ``requested_at`` (``clock.monotonic()``) when
         the caller waited for its turn before this, else from now.
 
         The call is recorded exactly once even when the awaiting task is cancelled while the call is
@@ -335,22 +297,25 @@ class AsyncRunner(BaseRunner[EntryT]):
         ``on_late_result`` receives its result (e.g. to clean up a run created at the last moment).
         """
         assert self._executor is not None
-        submitted = time.perf_counter() if requested_at is None else requested_at
-        times: list[float] = []  # wall start, perf start, perf end: written by the call's thread
+        clock = self.context.clock
+        now = clock.monotonic
+        submitted = now() if requested_at is None else requested_at
+        times: list[float] = []  # start, end (monotonic): written by the call's thread
 
         def timed_call() -> T:
-            times.extend((time.time(), time.perf_counter()))
+            times.append(now())
             try:
                 return func(*args, **kwargs)
             finally:
-                times.append(time.perf_counter())
+                times.append(now())
 
         call = self._executor.submit(timed_call)
 
         def record(done: Future[T]) -> Attempt[T]:
-            if done.cancelled() or len(times) < 3:
+            if done.cancelled() or len(times) < 2:
                 return Attempt(None, "not_started")  # never started: not an attempt
-            start_wall, start, end = times
+            start, end = times
+            start_wall = clock.wall_of(start)
             wait = start - submitted
             self.queue_waits.add(operation, wait, end - start)
             extra = {**(attrs or {}), "queue_wait": round(wait, 6)}
@@ -431,11 +396,6 @@ class QueueWaits:
                     "latency; fewer calls at once, e.g. a smaller numTimes, avoid it)"
                 )
         return notes
-
-
-def _wake(sleeper: asyncio.Future[None]) -> None:
-    if not sleeper.done():
-        sleeper.set_result(None)
 
 
 def _new_loop_runner() -> asyncio.Runner:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 from perf_tests.config.settings import Settings
 from perf_tests.recorder.events import EventHook
 from perf_tests.scheduler.clock import Clock
+from perf_tests.scheduler.stop import StopToken
 
 if TYPE_CHECKING:
     from perf_tests.targets.kfp_target import KfpTarget
@@ -23,7 +23,8 @@ class RunContext:
     """Shared by every runner of a test run.
 
     ``kfp_target`` is resolved before any runner starts when a KFP mode is in the scenario (the embedded
-    simulator or the configured cluster); ``abort`` is set on Ctrl-C / SIGTERM.
+    simulator or the configured cluster); ``abort`` is the test run's stop token, set with a reason on
+    Ctrl-C / SIGTERM or when a results file cannot be written.
     """
 
     run_id: str
@@ -32,7 +33,7 @@ class RunContext:
     clock: Clock
     results_dir: Path
     data_dir: Path
-    abort: threading.Event = field(default_factory=threading.Event)
+    abort: StopToken = field(default_factory=StopToken)
     kfp_target: KfpTarget | None = None
     # Called with a label and a function to run at the end of the test (cleanup registry).
     on_cleanup: list[Callable[[], None]] = field(default_factory=list)

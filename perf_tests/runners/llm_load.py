@@ -85,7 +85,7 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
             entry_end_offset=entry.end_time,
             startup_lead=entry.startup_lead,
             abort=context.abort,
-            stopping=self.stopping,
+            stopping=self.stopping,  # the runner's own token: its stop reaches the executor at once
         )
         self.executor.bind(entry, context.run_id, self.emit)
         self.lead_time = self.executor.lead_time  # run() begins this early to launch GuideLLM in time
@@ -168,10 +168,6 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         or Tekton's queueing): the scheduler stops the runner then."""
         return self.entry.end_time + self.executor.end_extension
 
-    def stop(self) -> None:
-        super().stop()
-        self.executor.stop()  # it shares ``self.stopping``; an executor may also act at once (cancel)
-
     def progress(self) -> str:
         return self.executor.progress() or ("running" if self.specs else "preparing")
 
@@ -193,7 +189,7 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
     def _resolve_target(self) -> str:
         entry = self.entry
         if entry.uses_mock:
-            self.mock = shared_mock_servers.acquire(entry.mock, self.entry_dir, cancel=self.stopping)
+            self.mock = shared_mock_servers.acquire(entry.mock, self.entry_dir, cancel=self.stopping.event)
             self.target = self.mock.description
             return self.mock.url
         assert entry.target_url is not None

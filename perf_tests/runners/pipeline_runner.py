@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
@@ -267,10 +266,10 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
     async def track_run(self, number: int) -> bool:
         """Create one run and poll it to a terminal state (or until stopped); False if the create failed."""
         name = unique_name("perf", self.entry.name, str(number))
-        requested = time.perf_counter()
+        requested = self.context.clock.monotonic()
         # Creates take at most half the threads: a burst of thousands must not queue ahead of every poll.
         async with self.create_slots:
-            created_at = time.time()
+            created_at = self.context.clock.wall_now()
             used_pipeline = self.pipeline_id
             outcome = await self.attempt(
                 "create_run",
@@ -336,14 +335,14 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         failed_polls = 0
         not_found = 0
         interval = self.entry.poll_interval
-        last_poll = time.monotonic()
+        last_poll = self.context.clock.monotonic()
         while True:
             # A failed poll is a data point, not a reason to stop tracking the run: retry with backoff.
             delay = interval if not failed_polls else min(_MAX_POLL_BACKOFF, interval * 2**failed_polls)
             if await self.poll_pause(delay):
                 return
             async with self.limiter:
-                now = time.monotonic()
+                now = self.context.clock.monotonic()
                 gap, last_poll = now - last_poll, now
                 self.polls += 1
                 self.longest_poll_gap = max(self.longest_poll_gap, gap)
@@ -374,14 +373,14 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
     async def poll_pause(self, delay: float) -> bool:
         """Sleep ``delay`` between two polls of a run; True when the run is no longer to be followed:
         the entry stopped and ``drainTime`` is over (or there is none, or the run was aborted)."""
-        began = time.monotonic()
+        began = self.context.clock.monotonic()
         if not await self.sleep(delay):
             return False
         if self.entry.drain_time <= 0 or self.context.abort.is_set():
             return True
         deadline = (self.stopped_at or began) + self.entry.drain_time
-        rest = delay - (time.monotonic() - began)
-        if time.monotonic() + max(0.0, rest) >= deadline:
+        rest = delay - (self.context.clock.monotonic() - began)
+        if self.context.clock.monotonic() + max(0.0, rest) >= deadline:
             return True
         await asyncio.sleep(max(0.0, rest))
         return self.context.abort.is_set()
@@ -392,7 +391,8 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         self.lost_runs.add(run_id)
         self.runs_done += 1
         self.runs_failed += 1
-        self.emit("run_duration", created_at, max(0.0, time.time() - created_at), False, error_type="run_lost",
+        lost_after = max(0.0, self.context.clock.wall_now() - created_at)
+        self.emit("run_duration", created_at, lost_after, False, error_type="run_lost",
                   error=f"the target no longer knows run {run_id} (get_run answered 404 {_LOST_AFTER_404S} times)",
                   attrs={"run_id": run_id, "state": "LOST"})
 
@@ -425,12 +425,12 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         if server_created is not None and running_at is not None:
             start, duration, source = server_created, running_at - server_created, "server"
         else:
-            start, duration, source = created_at, time.time() - created_at, "client"
+            start, duration, source = created_at, self.context.clock.wall_now() - created_at, "client"
         self.emit("time_to_running", start, max(0.0, duration), True, attrs={"run_id": run_id, "source": source})
 
     def record_finished_run(self, run: Any, run_id: str, state: str, created_at: float) -> None:
         started = _timestamp(run.created_at) or created_at
-        finished = _timestamp(run.finished_at) or time.time()
+        finished = _timestamp(run.finished_at) or self.context.clock.wall_now()
         ok = state == "SUCCEEDED"
         self.runs_done += 1
         if not ok:
@@ -521,4 +521,4 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
     def pause_before_retry(self, attempt: int) -> bool:
         """Wait before retry ``attempt + 1`` (0.25 s, doubling); True when the test run was aborted
         meanwhile (Ctrl-C, SIGTERM). Not the entry's own stop: clean-up always runs after it."""
-        return self.context.abort.wait(_RETRY_PAUSE * 2**attempt)
+        return self.context.abort.wait(_RETRY_PAUSE * 2**attempt, clock=self.context.clock)

@@ -8,7 +8,6 @@ deleted (all measured): a run fired between the last look and the disable is sti
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
@@ -136,7 +135,7 @@ class ScheduledRunRunner(PipelineRunner[ScheduledRunOptions]):
                 self._followed.add(run_id)
                 self.created_runs.append(run_id)
                 self.unfinished_runs.add(run_id)
-                created = run.created_at.timestamp() if run.created_at else time.time()
+                created = run.created_at.timestamp() if run.created_at else self.context.clock.wall_now()
                 found.append((run_id, created))
             token = getattr(page, "next_page_token", None)
             oldest = _epoch(runs[-1].created_at) if runs else None

@@ -10,7 +10,6 @@ of the planned uploads were made, so a plan the run could not carry out never pa
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from typing import ClassVar, Literal
 
@@ -58,12 +57,12 @@ class PipelineUploadRunner(PipelineRunner[PipelineUploadOptions]):  # type: igno
         try:
             while number < entry.num_times:
                 due_offset = entry.start_time + number * interval
-                if await self.sleep(self.context.clock.monotonic_at(due_offset) - time.monotonic()):
+                if await self.sleep(self.context.clock.monotonic_at(due_offset) - self.context.clock.monotonic()):
                     break
                 # Start every upload that is due by now (several when the loop woke late).
                 while number < entry.num_times:
                     due = self.context.clock.monotonic_at(entry.start_time + number * interval)
-                    if due > time.monotonic():
+                    if due > self.context.clock.monotonic():
                         break
                     if await self._slot(slots, due + entry.max_lateness):
                         task = asyncio.create_task(self._upload(number))
@@ -78,20 +77,19 @@ class PipelineUploadRunner(PipelineRunner[PipelineUploadOptions]):  # type: igno
         finally:
             await self.gather_cancelled({task for task in uploads if not task.done()})
             # Uploads due before the entry stopped that the loop never got to were not made either.
-            now = time.monotonic()
+            now = self.context.clock.monotonic()
             while number < entry.num_times and self.context.clock.monotonic_at(
                     entry.start_time + number * interval) <= now:
                 dropped_by_second[int(self.context.clock.wall_at(entry.start_time + number * interval))] += 1
                 number += 1
             self._account(number, dropped_by_second)
 
-    @staticmethod
-    async def _slot(slots: asyncio.Semaphore, deadline: float) -> bool:
+    async def _slot(self, slots: asyncio.Semaphore, deadline: float) -> bool:
         """A free upload thread by ``deadline`` (monotonic); False when there was none in time."""
         if not slots.locked():
             await slots.acquire()
             return True
-        left = deadline - time.monotonic()
+        left = deadline - self.context.clock.monotonic()
         if left <= 0:
             return False
         try:

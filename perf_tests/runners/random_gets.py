@@ -26,7 +26,6 @@ load that any KFP API serves and that still gives hundreds of samples per endpoi
 from __future__ import annotations
 
 import random
-import time
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -241,12 +240,6 @@ class RandomGetsRunner(AsyncRunner[RandomGetsOptions]):
             return target.connection.namespace
         return self.entry.namespace
 
-    def stop(self) -> None:
-        super().stop()
-        engine = self.engine
-        if engine is not None:
-            engine.stop()
-
     async def run_async(self) -> None:
         entry = self.entry
         target = self.context.require_kfp()
@@ -267,12 +260,10 @@ class RandomGetsRunner(AsyncRunner[RandomGetsOptions]):
                 arrivals, workload, recorder,
                 max_concurrency=entry.max_concurrency, max_lateness=entry.max_lateness,
                 drain_timeout=min(target.connection.request_timeout, 10.0),
-                wall_offset=clock.t0_wall - clock.t0_monotonic,
+                clock=clock, stopping=self.stopping,  # the runner's stop is the engine's
                 start_at=self._schedule_start(entry.max_lateness),
             )
             self.engine = engine
-            if self.stopped:  # stop() came before the engine existed, so it could not reach it
-                engine.stop()
             self.result = result = await engine.run()
         self.log.info("%s", result.describe())
         self.mark("note", message=result.describe(), attrs={"load": result.as_json()})
@@ -284,7 +275,7 @@ class RandomGetsRunner(AsyncRunner[RandomGetsOptions]):
         """The entry's start on the run clock, so arrivals fill [startTime, startTime + runTime); None
         (start now) when the runner got here too late for that to be fair to the first arrivals."""
         anchor = self.context.clock.monotonic_at(self.entry.start_time)
-        return anchor if time.monotonic() - anchor < max_lateness / 2 else None
+        return anchor if self.context.clock.monotonic() - anchor < max_lateness / 2 else None
 
     def context_stats(self) -> str:
         engine = self.engine

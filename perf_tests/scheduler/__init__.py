@@ -1,7 +1,25 @@
-"""Scheduling: the shared clock, the runner protocol and the thread-pool scheduler."""
+"""Scheduling: the run clock and its time source, the stop token, the runner protocol and the scheduler.
 
-from perf_tests.scheduler.clock import Clock
+``FakeTime`` (``fake_clock.py``) is the time source tests drive by hand.
+"""
+
+from perf_tests.scheduler.clock import SYSTEM_TIME, Clock, SystemTime, TimeSource
+from perf_tests.scheduler.fake_clock import FakeTime
 from perf_tests.scheduler.protocol import ScheduledRunner
 from perf_tests.scheduler.scheduler import RunnerResult, Scheduler
+from perf_tests.scheduler.stop import ABORTED, END, STOPPED, StopToken
 
-__all__ = ["Clock", "RunnerResult", "ScheduledRunner", "Scheduler"]
+__all__ = [
+    "ABORTED",
+    "END",
+    "STOPPED",
+    "SYSTEM_TIME",
+    "Clock",
+    "FakeTime",
+    "RunnerResult",
+    "ScheduledRunner",
+    "Scheduler",
+    "StopToken",
+    "SystemTime",
+    "TimeSource",
+]

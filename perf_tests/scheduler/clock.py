@@ -1,28 +1,109 @@
-"""The one shared clock of a test run: every entry's start and end are offsets from t0.
+"""The one clock of a test run: every reading, wait, event, mark and the load engine go through it.
 
-t0 is set by ``start()`` when every runner has prepared (the scheduler calls it), so slow preparation
-(an upload, a tokenizer build) never shifts the planned start times; before that, t0 is the clock's
-creation time.
+A ``TimeSource`` gives one reading, the monotonic time, and waits; wall-clock time (epoch seconds, for
+records) is derived from that reading with one offset fixed when the source was made, so monotonic and
+wall time cannot drift apart over a long nightly (an NTP step moves neither). ``SystemTime`` is the
+real one; ``FakeTime`` (``perf_tests.scheduler.fake_clock``) is advanced by a test, so the scheduler and
+the runners are tested exactly, without sleeps.
+
+``Clock`` holds the run's t0 on that source. t0 is set by ``start()`` when every runner has prepared
+(the scheduler calls it), so slow preparation (an upload, a tokenizer build) never shifts the planned
+start times; before that, t0 is the clock's creation time. Entries' windows are offsets from t0.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Clock"]
+__all__ = ["SYSTEM_TIME", "Cancellable", "Clock", "SystemTime", "TimeSource"]
+
+
+class Cancellable(Protocol):
+    """A timer that can be cancelled (``asyncio.TimerHandle`` is one)."""
+
+    def cancel(self) -> None:
+        """Do not fire."""
+
+
+@runtime_checkable
+class TimeSource(Protocol):
+    """Where a clock reads the time and waits."""
+
+    monotonic: Callable[[], float]
+    """Seconds on a clock that never goes back (``time.monotonic`` for the real source)."""
+
+    wall_offset: float
+    """Epoch seconds minus ``monotonic()``: fixed, so wall time is one reading plus this offset."""
+
+    def wait(self, event: threading.Event, timeout: float | None) -> bool:
+        """Block until ``event`` is set (True) or ``timeout`` seconds of this source pass (False)."""
+        ...
+
+    def call_later(
+        self, loop: asyncio.AbstractEventLoop, delay: float, callback: Callable[..., Any], *args: Any
+    ) -> Cancellable:
+        """Call ``callback(*args)`` on ``loop`` after ``delay`` seconds of this source (call from the loop)."""
+        ...
+
+
+class SystemTime:
+    """The real time: ``time.monotonic`` and ``threading.Event.wait``; wall time from one offset."""
+
+    # A builtin, not a method: the load engine calls it per request.
+    monotonic: Callable[[], float] = staticmethod(time.monotonic)
+
+    def __init__(self) -> None:
+        self.wall_offset = time.time() - time.monotonic()
+
+    def wait(self, event: threading.Event, timeout: float | None) -> bool:
+        return event.wait(timeout)
+
+    def call_later(
+        self, loop: asyncio.AbstractEventLoop, delay: float, callback: Callable[..., Any], *args: Any
+    ) -> Cancellable:
+        return loop.call_later(delay, callback, *args)
+
+
+SYSTEM_TIME = SystemTime()
+"""The process's real time source (one wall offset for every clock of the process)."""
 
 
 class Clock:
-    """t0 as both a monotonic reading (for waiting) and a wall-clock time (for records)."""
+    """t0 on one time source, as a monotonic reading (for waiting) and a wall time (for records)."""
 
-    def __init__(self) -> None:
-        self.t0_monotonic = time.monotonic()
-        self.t0_wall = time.time()
+    def __init__(self, source: TimeSource | None = None) -> None:
+        self.source: TimeSource = source if source is not None else SYSTEM_TIME
+        self.t0_monotonic = self.source.monotonic()
 
     def start(self) -> None:
         """Set t0 to now."""
-        self.t0_monotonic = time.monotonic()
-        self.t0_wall = time.time()
+        self.t0_monotonic = self.source.monotonic()
+
+    @property
+    def t0_wall(self) -> float:
+        """t0 in epoch seconds."""
+        return self.t0_monotonic + self.source.wall_offset
+
+    @property
+    def wall_offset(self) -> float:
+        """Epoch seconds minus the monotonic reading (the same for every reading of this clock)."""
+        return self.source.wall_offset
+
+    def monotonic(self) -> float:
+        """Now, on the monotonic clock (durations and deadlines)."""
+        return self.source.monotonic()
+
+    def wall_now(self) -> float:
+        """Now in epoch seconds, derived from the monotonic reading so that it never jumps."""
+        return self.source.monotonic() + self.source.wall_offset
+
+    def wall_of(self, monotonic: float) -> float:
+        """The epoch seconds of a monotonic reading of this clock."""
+        return monotonic + self.source.wall_offset
 
     def monotonic_at(self, offset: float) -> float:
         """The monotonic time ``offset`` seconds after t0."""
@@ -34,8 +115,12 @@ class Clock:
 
     def elapsed(self) -> float:
         """Seconds since t0."""
-        return time.monotonic() - self.t0_monotonic
+        return self.source.monotonic() - self.t0_monotonic
 
-    def wall_now(self) -> float:
-        """Wall-clock now, derived from the monotonic clock so that it never jumps."""
-        return self.t0_wall + self.elapsed()
+    def wait(self, event: threading.Event, timeout: float | None) -> bool:
+        """Block until ``event`` is set (True) or ``timeout`` seconds pass on this clock (False)."""
+        return self.source.wait(event, None if timeout is None else max(0.0, timeout))
+
+    def wait_until(self, event: threading.Event, deadline: float) -> bool:
+        """Block until ``event`` is set (True) or the monotonic ``deadline`` (False)."""
+        return self.wait(event, deadline - self.source.monotonic())

@@ -34,8 +34,8 @@ class ScheduledRunner(Protocol):
         """Wait for the start time, do the work, clean up; return when done (raise on failure)."""
         ...
 
-    def stop(self) -> None:
-        """Ask the work to end soon; thread-safe and returns at once."""
+    def stop(self, reason: str = "stopped") -> None:
+        """Ask the work to end soon, saying why (``end``, or the abort's reason); thread-safe, returns at once."""
         ...
 
     def progress(self) -> str:

@@ -2,7 +2,8 @@
 
 Two phases: every runner's ``setup`` runs concurrently first; when all have finished (or failed), the
 scheduler starts the clock (t0) and every runner's ``execute`` waits for its own start time. The
-scheduler's thread calls ``stop()`` on each at ``t0 + end_offset`` and waits for every runner to return.
+scheduler's thread calls ``stop("end")`` on each at ``t0 + end_offset`` and waits for every runner to
+return; on an abort it calls ``stop(reason)`` with the abort token's reason at once.
 A runner that does not return within ``stop_grace`` seconds of its stop is reported as hung and
 abandoned. An abort during set-up stops every runner, calls ``on_abort_in_setup`` once (the session cuts
 the blocking calls under way short) and waits at most ``stop_grace`` seconds for the set-ups: one still
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -24,6 +24,7 @@ from perf_tests.errors import PerfTestsError
 from perf_tests.logger.redaction import redact
 from perf_tests.scheduler.clock import Clock
 from perf_tests.scheduler.protocol import ScheduledRunner
+from perf_tests.scheduler.stop import ABORTED, END, StopToken
 
 __all__ = ["RunnerResult", "Scheduler"]
 
@@ -41,13 +42,18 @@ class RunnerResult:
 
 
 class Scheduler:
-    """Runs every runner on the shared clock."""
+    """Runs every runner on the shared clock.
+
+    ``abort`` is the test run's stop token: when it is set the scheduler stops every runner with its
+    reason (it wakes at once: the token calls back). Every wait is on ``clock``, so a fake clock drives
+    the scheduler exactly.
+    """
 
     def __init__(
         self,
         runners: Sequence[ScheduledRunner],
         clock: Clock,
-        abort: threading.Event,
+        abort: StopToken,
         stop_grace: float = 30.0,
         progress_interval: float | None = 10.0,
         on_progress: Callable[[str], None] | None = None,
@@ -66,51 +72,62 @@ class Scheduler:
         """Run every runner to its end; never raises for a runner's failure."""
         if not self.runners:
             return []
+        unlink = self.abort.add_callback(self._changed.set)
+        try:
+            return self._run()
+        finally:
+            unlink()
+
+    def _abort_reason(self) -> str:
+        return self.abort.reason or ABORTED
+
+    def _run(self) -> list[RunnerResult]:
+        clock = self.clock
         aborted_at: float | None = None
         if self.abort.is_set():
             # Interrupted before anything started: prepare nothing (nothing to clean up on the target).
-            aborted_at = time.monotonic()
+            aborted_at = clock.monotonic()
             for runner in self.runners:
-                runner.stop()
+                runner.stop(self._abort_reason())
         setups = {} if aborted_at is not None else {
             r.name: self._spawn(r.setup, f"setup-{r.name}") for r in self.runners
         }
         while not all(future.done() for future in setups.values()):
             if self.abort.is_set() and aborted_at is None:
-                aborted_at = time.monotonic()
+                aborted_at = clock.monotonic()
                 for runner in self.runners:
-                    runner.stop()
+                    runner.stop(self._abort_reason())
                 if self.on_abort_in_setup is not None:
                     self.on_abort_in_setup()
-            if aborted_at is not None and time.monotonic() - aborted_at > self.stop_grace:
+            if aborted_at is not None and clock.monotonic() - aborted_at >= self.stop_grace:
                 break  # the set-ups still busy are hung: their daemon threads are abandoned
-            left = self.stop_grace - (time.monotonic() - aborted_at) if aborted_at is not None else 0.5
-            self._wait(min(0.5, left))
+            self._wait_until(None if aborted_at is None else aborted_at + self.stop_grace)
         stuck = {name for name, future in setups.items() if not future.done()}
-        self.clock.start()
+        clock.start()
         futures = {r.name: self._spawn(r.execute, f"runner-{r.name}") for r in self.runners if r.name not in stuck}
         stop_times: dict[str, float] = {}
-        next_progress = time.monotonic() + (self.progress_interval or float("inf"))
+        next_progress = clock.monotonic() + (self.progress_interval or float("inf"))
         while True:
-            now = time.monotonic()
+            now = clock.monotonic()
             pending = [r for r in self.runners if r.name in futures and not futures[r.name].done()]
             if not pending:
                 break
+            aborted = self.abort.is_set()
             for runner in pending:
-                due = self.abort.is_set() or now >= self.clock.monotonic_at(runner.end_offset)
-                if due and runner.name not in stop_times:
+                if runner.name not in stop_times and (aborted or now >= clock.monotonic_at(runner.end_offset)):
                     stop_times[runner.name] = now
-                    runner.stop()
-            if all(r.name in stop_times and now - stop_times[r.name] > self.stop_grace for r in pending):
+                    runner.stop(self._abort_reason() if aborted else END)
+            if all(r.name in stop_times and now - stop_times[r.name] >= self.stop_grace for r in pending):
                 break  # the rest are hung: their daemon threads are abandoned
             if now >= next_progress:
                 self._report_progress(pending)
                 next_progress = now + (self.progress_interval or float("inf"))
             wake = min(
-                [self.clock.monotonic_at(r.end_offset) for r in pending if r.name not in stop_times]
-                + [next_progress, now + 0.5]
+                [clock.monotonic_at(r.end_offset) for r in pending if r.name not in stop_times]
+                + [stop_times[r.name] + self.stop_grace for r in pending if r.name in stop_times]
+                + [next_progress]
             )
-            self._wait(wake - time.monotonic())
+            self._wait_until(wake)
         return [
             RunnerResult(r.name, ok=False, hung=True,
                          error=f"did not finish preparing within {self.stop_grace:g}s of the interrupt; what it "
@@ -137,9 +154,14 @@ class Scheduler:
         threading.Thread(target=target, name=name, daemon=True).start()
         return future
 
-    def _wait(self, seconds: float) -> None:
-        """Sleep until a runner thread ends or ``seconds`` pass (at most 0.5 s, so aborts are seen)."""
-        self._changed.wait(timeout=max(0.01, min(seconds, 0.5)))
+    def _wait_until(self, deadline: float | None) -> None:
+        """Sleep until a runner thread ends, the abort, or the monotonic ``deadline`` (None: no deadline)."""
+        if deadline is None:
+            self.clock.wait(self._changed, None)
+        elif deadline != float("inf"):
+            self.clock.wait_until(self._changed, deadline)
+        else:
+            self.clock.wait(self._changed, None)
         self._changed.clear()
 
     def _report_progress(self, pending: Sequence[ScheduledRunner]) -> None:

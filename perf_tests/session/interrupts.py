@@ -17,6 +17,8 @@ import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 
+from perf_tests.scheduler.stop import StopToken
+
 __all__ = ["EXIT_INTERRUPTED", "graceful_interrupts"]
 
 logger = logging.getLogger(__name__)
@@ -24,8 +26,9 @@ EXIT_INTERRUPTED = 130
 
 
 @contextlib.contextmanager
-def graceful_interrupts(abort: threading.Event, results_state: Callable[[], str] | None = None) -> Iterator[None]:
-    """Within the block, SIGINT/SIGTERM set ``abort``; a second signal exits the process at once.
+def graceful_interrupts(abort: StopToken, results_state: Callable[[], str] | None = None) -> Iterator[None]:
+    """Within the block, SIGINT/SIGTERM set ``abort`` (the reason names the signal); a second signal exits
+    the process at once.
 
     ``results_state`` (called on that second signal) tidies up and returns one sentence on what the
     results directory holds, e.g. how to rebuild the summary.
@@ -47,11 +50,12 @@ def graceful_interrupts(abort: threading.Event, results_state: Callable[[], str]
                 sys.stderr.write(f"second interrupt: exiting at once. {state}".rstrip() + "\n")
                 sys.stderr.flush()
             os._exit(EXIT_INTERRUPTED)
-        abort.set()
+        name = signal.Signals(signum).name
+        abort.set(f"interrupted ({name})")
         logger.warning(
             "%s: stopping every scenario, cancelling what the run started and writing results "
             "(press Ctrl-C again to exit at once)",
-            signal.Signals(signum).name,
+            name,
         )
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}

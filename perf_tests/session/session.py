@@ -16,7 +16,6 @@ import contextlib
 import logging
 import re
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +36,7 @@ from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import options_models, runner_for
 from perf_tests.scheduler.clock import Clock
 from perf_tests.scheduler.scheduler import RunnerResult, Scheduler
+from perf_tests.scheduler.stop import StopToken
 from perf_tests.session.interrupts import graceful_interrupts
 from perf_tests.session.results_dir import prepare_results_dir
 from perf_tests.targets.deadline import cancel_open_deadlines
@@ -126,7 +126,7 @@ class PerfSession:
         else:
             self.results_dir_source = "the default results directory"
         self.console_logging = console_logging
-        self.abort = threading.Event()
+        self.abort = StopToken()  # the test run's stop: its reason says why (signal, full disk)
         self.storage_error: str | None = None  # the first failed write of a results file, which stops the run
         self._storage_lock = threading.Lock()
         self._summary_written = False
@@ -169,7 +169,8 @@ class PerfSession:
         hook.add_listener(writer)
         runner_classes = [runner_for(entry.mode) for entry in scenario.entries]
         kfp_target: KfpTarget | None = None
-        started = time.time()
+        clock = Clock()
+        started = clock.wall_now()
         results: list[RunnerResult] = []
         try:
             self._write_run_file(scenario, started, {})
@@ -190,7 +191,7 @@ class PerfSession:
                 run_id=self.run_id,
                 settings=self.settings,
                 events=hook,
-                clock=Clock(),
+                clock=clock,
                 results_dir=self.results_dir,
                 data_dir=self.data_dir,
                 abort=self.abort,
@@ -211,7 +212,7 @@ class PerfSession:
                 if not result.ok:
                     logger.error("%s: %s", result.name, result.error)
         finally:
-            finished = time.time()
+            finished = clock.wall_now()
             writer.close()
             targets: dict[str, Any] = {}
             if kfp_target is not None:
@@ -232,7 +233,7 @@ class PerfSession:
             if self.storage_error is not None:
                 return
             self.storage_error = f"cannot write {name} in {self.results_dir} ({exc.strerror or exc})"
-        self.abort.set()
+        self.abort.set(self.storage_error)
         logger.error("%s: stopping the run; what was written before is kept", self.storage_error)
 
     def _results_state(self) -> str:

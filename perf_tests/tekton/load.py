@@ -17,13 +17,13 @@ Its phases follow the runner lifecycle:
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from perf_tests.errors import RunnerError, TargetError
+from perf_tests.scheduler.clock import Clock
+from perf_tests.scheduler.stop import STOPPED, StopToken
 from perf_tests.tekton.client import TektonClient
 from perf_tests.tekton.pipelinerun import TaskLocation, Workspace, apply_template, build_pipelinerun, run_labels
 from perf_tests.tekton.session import Emit, PipelineRunSession, RunResult
@@ -63,6 +63,7 @@ class TektonLoad:
         emit: Emit | None = None,
         template: Mapping[str, Any] | None = None,
         keep: bool | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
         self.run_id = run_id
@@ -75,19 +76,17 @@ class TektonLoad:
         self.labels = run_labels(run_id, scenario)
         self._client: TektonClient | None = None
         self._session: PipelineRunSession | None = None
-        self._lock = threading.Lock()
-        self._stopped: str | None = None
+        self.clock = clock or Clock()
+        # Why the PipelineRuns are cancelled: set by ``stop`` or by the session (timeout, error); shared.
+        self.stopping = StopToken()
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def prepare(self, params: Mapping[str, str] | None = None) -> None:
         """Connect and check the Task (raises TargetError with what to do)."""
         client = TektonClient.connect(self.settings)
-        session = PipelineRunSession(client, self.settings, self.labels, self.emit)
-        with self._lock:
-            self._client, self._session = client, session
-            stopped = self._stopped
-        if stopped is not None:
-            session.stop(stopped)
+        session = PipelineRunSession(client, self.settings, self.labels, self.emit, stopping=self.stopping,
+                                     clock=self.clock)
+        self._client, self._session = client, session
         logger.info(
             "Tekton: %s, PipelineRuns in namespace %s, Task %s/%s via the cluster resolver",
             client.where,
@@ -130,10 +129,10 @@ class TektonLoad:
         """
         session = self._require_session()
         timeout = self.timeout(instances)
-        deadline = time.monotonic() + timeout
+        deadline = self.clock.monotonic() + timeout
         try:
             for item in instances:
-                if self._stopped is not None:
+                if self.stopping.is_set():
                     break
                 session.create(self.body(item, timeout), item.instance)
         except BaseException:
@@ -146,20 +145,14 @@ class TektonLoad:
             raise session.fatal
         return results
 
-    def stop(self, reason: str = "stopped") -> None:
+    def stop(self, reason: str = STOPPED) -> None:
         """Cancel the unfinished PipelineRuns now; thread-safe, returns at once."""
-        with self._lock:
-            if self._stopped is None:
-                self._stopped = reason
-            session = self._session
-        if session is not None:
-            session.stop(reason)
+        self.stopping.set(reason)
 
     @property
     def stop_reason(self) -> str | None:
         """Why the PipelineRuns were cancelled (``timeout``, ``stopped``, ``error``); None when they were not."""
-        session = self._session
-        return session.stop_reason if session is not None else self._stopped
+        return self.stopping.reason
 
     def progress(self) -> str:
         """What the PipelineRuns are doing, for the progress line."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,8 @@ from typing import Any
 from perf_tests.errors import PerfTestsError, TargetError
 from perf_tests.logger.redaction import redact
 from perf_tests.recorder.events import EmitOperation
+from perf_tests.scheduler.clock import Clock
+from perf_tests.scheduler.stop import STOPPED, StopToken
 from perf_tests.tekton.client import TektonClient, WatchExpired
 from perf_tests.tekton.logs import StepFailure, extract_report, failed_step, step_containers
 from perf_tests.tekton.pipelinerun import Outcome, TaskLocation, outcome, parse_time, pipelinerun_results
@@ -114,7 +115,14 @@ class PipelineRunSession:
     """Creates and follows the PipelineRuns of one scenario entry (one per load instance)."""
 
     def __init__(
-        self, client: TektonClient, settings: TektonSettings, labels: Mapping[str, str], emit: Emit | None = None
+        self,
+        client: TektonClient,
+        settings: TektonSettings,
+        labels: Mapping[str, str],
+        emit: Emit | None = None,
+        *,
+        stopping: StopToken | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
@@ -123,7 +131,10 @@ class PipelineRunSession:
         self.emit: Emit = emit or _no_emit
         self._runs: dict[str, _Run] = {}
         self._cond = threading.Condition()
-        self._stop_reason: str | None = None
+        self.clock = clock or Clock()
+        # Why the runs are cancelled ("stopped", "timeout", "error"); shared with the TektonLoad driving it.
+        self.stopping = stopping or StopToken()
+        self.stopping.add_callback(self._wake)
         self._closed = False
         self._fatal: PerfTestsError | None = None
         self._follower: threading.Thread | None = None
@@ -151,15 +162,15 @@ class PipelineRunSession:
     # -- running -----------------------------------------------------------------------------------------
     def create(self, body: dict[str, Any], instance: int | None = None) -> str:
         """Create one PipelineRun; its name."""
-        start_wall, start = time.time(), time.perf_counter()
+        start = self.clock.monotonic()
         attrs: dict[str, Any] = {"instance": instance} if instance is not None else {}
         try:
             created = self.client.create_pipelinerun(body)
         except PerfTestsError as exc:
             self.emit(
                 "tekton_create",
-                start_wall,
-                time.perf_counter() - start,
+                self.clock.wall_of(start),
+                self.clock.monotonic() - start,
                 False,
                 "create_failed",
                 str(exc),
@@ -167,7 +178,8 @@ class PipelineRunSession:
             )
             raise
         name = str((created.get("metadata") or {}).get("name", ""))
-        self.emit("tekton_create", start_wall, time.perf_counter() - start, True, attrs={**attrs, "pipelinerun": name})
+        self.emit("tekton_create", self.clock.wall_of(start), self.clock.monotonic() - start, True,
+                  attrs={**attrs, "pipelinerun": name})
         logger.info("created PipelineRun %s/%s", self.client.namespace, name)
         with self._cond:
             self._runs[name] = _Run(name, instance, created)
@@ -180,11 +192,12 @@ class PipelineRunSession:
         with self._cond:
             return list(self._runs)
 
-    def stop(self, reason: str = "stopped") -> None:
+    def stop(self, reason: str = STOPPED) -> None:
         """Ask ``wait`` to cancel the unfinished PipelineRuns now; thread-safe, returns at once."""
+        self.stopping.set(reason)
+
+    def _wake(self) -> None:
         with self._cond:
-            if self._stop_reason is None:
-                self._stop_reason = reason
             self._cond.notify_all()
 
     def progress(self) -> str:
@@ -210,12 +223,12 @@ class PipelineRunSession:
             with self._cond:
                 if self._all_done():
                     return
-                if self._fatal is not None and self._stop_reason is None:
-                    self._stop_reason = "error"
-                reason = self._stop_reason
-                now = time.monotonic()
-                if reason is None and now >= deadline:
-                    reason = self._stop_reason = "timeout"
+                if self._fatal is not None:
+                    self.stopping.set("error")
+                now = self.clock.monotonic()
+                if now >= deadline:
+                    self.stopping.set("timeout")
+                reason = self.stopping.reason
                 if cancel_deadline is not None and now >= cancel_deadline:
                     return
                 if reason is None or cancel_deadline is not None:
@@ -223,7 +236,7 @@ class PipelineRunSession:
                     self._cond.wait(timeout=max(0.0, wake - now))
                     continue
             self.cancel_unfinished(reason)
-            cancel_deadline = time.monotonic() + self.settings.cancel_grace
+            cancel_deadline = self.clock.monotonic() + self.settings.cancel_grace
             if self._fatal is not None:
                 return
 
@@ -235,7 +248,7 @@ class PipelineRunSession:
     @property
     def stop_reason(self) -> str | None:
         """Why the runs were cancelled (``timeout``, ``stopped``, ``error``), None when they were not."""
-        return self._stop_reason
+        return self.stopping.reason
 
     def cancel_unfinished(self, reason: str) -> None:
         """Cancel every PipelineRun that is not done yet (each once)."""
@@ -244,14 +257,14 @@ class PipelineRunSession:
             for run in pending:
                 run.cancelled = reason
         for run in pending:
-            start_wall, start = time.time(), time.perf_counter()
+            start = self.clock.monotonic()
             try:
                 present = self.client.cancel_pipelinerun(run.name)
             except PerfTestsError as exc:
                 self.emit(
                     "tekton_cancel",
-                    start_wall,
-                    time.perf_counter() - start,
+                    self.clock.wall_of(start),
+                    self.clock.monotonic() - start,
                     False,
                     "cancel_failed",
                     str(exc),
@@ -261,8 +274,8 @@ class PipelineRunSession:
                 continue
             self.emit(
                 "tekton_cancel",
-                start_wall,
-                time.perf_counter() - start,
+                self.clock.wall_of(start),
+                self.clock.monotonic() - start,
                 True,
                 attrs={"pipelinerun": run.name, "reason": reason},
             )
@@ -378,7 +391,7 @@ class PipelineRunSession:
             begin = result.started if result.started is not None else result.created
             self.emit(
                 "tekton_run",
-                begin or time.time(),
+                begin or self.clock.wall_now(),
                 result.duration or 0.0,
                 result.ok,
                 None if result.ok else (result.outcome.reason or "unfinished"),
@@ -456,14 +469,14 @@ class PipelineRunSession:
             return
         errors = []
         for run in runs:
-            start_wall, start = time.time(), time.perf_counter()
+            start = self.clock.monotonic()
             try:
                 self.client.delete_pipelinerun(run.name)
             except PerfTestsError as exc:
                 self.emit(
                     "tekton_delete",
-                    start_wall,
-                    time.perf_counter() - start,
+                    self.clock.wall_of(start),
+                    self.clock.monotonic() - start,
                     False,
                     "delete_failed",
                     str(exc),
@@ -471,7 +484,8 @@ class PipelineRunSession:
                 )
                 errors.append(f"{run.name}: {exc}")
                 continue
-            self.emit("tekton_delete", start_wall, time.perf_counter() - start, True, attrs={"pipelinerun": run.name})
+            self.emit("tekton_delete", self.clock.wall_of(start), self.clock.monotonic() - start, True,
+                      attrs={"pipelinerun": run.name})
         if errors:
             raise TargetError(
                 "could not delete PipelineRuns (delete them with `kubectl delete pipelinerun -l "

@@ -8,7 +8,6 @@ a silently lower rate; every attempt is in events.jsonl exactly once.
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 import uuid
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from perf_tests.config.settings import AuthSettings, ConnectionSettings, Setting
 from perf_tests.recorder import EVENTS_FILE_NAME, EventHook, EventsFileWriter, Recorder
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.random_gets import RandomGetsOptions, RandomGetsRunner
-from perf_tests.scheduler import Clock, RunnerResult, Scheduler
+from perf_tests.scheduler import Clock, RunnerResult, Scheduler, StopToken
 from perf_tests.server import EmbeddedKfpServer
 from perf_tests.targets.kfp_target import EMBEDDED_KIND, KfpTarget
 
@@ -92,7 +91,7 @@ def run_entry(server: EmbeddedKfpServer, tmp_path: Path, **fields: Any) -> Outco
                          data_dir=tmp_path, kfp_target=target)
     runner = RandomGetsRunner(entry, context)
     try:
-        results = Scheduler([runner], clock, threading.Event(), progress_interval=None).run()
+        results = Scheduler([runner], clock, StopToken(), progress_interval=None).run()
     finally:
         writer.close()
     lines = (tmp_path / EVENTS_FILE_NAME).read_text().splitlines()

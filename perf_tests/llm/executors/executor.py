@@ -25,7 +25,6 @@ Lifecycle, called by ``LlmLoadRunner`` in order from the runner's thread (``stop
 
 from __future__ import annotations
 
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from perf_tests.llm.options import LlmLoadFields
 from perf_tests.llm.plan import Launch
 from perf_tests.recorder.events import EmitOperation
 from perf_tests.scheduler.clock import Clock
+from perf_tests.scheduler.stop import STOPPED, StopToken
 
 __all__ = ["EmitOperation", "Executor", "LaunchOutcome", "LaunchSpec"]
 
@@ -86,13 +86,13 @@ class Executor(ABC):
     name: ClassVar[str]
 
     def __init__(self, clock: Clock, *, entry_start_offset: float, entry_end_offset: float, startup_lead: float,
-                 abort: threading.Event | None = None, stopping: threading.Event | None = None) -> None:
+                 abort: StopToken | None = None, stopping: StopToken | None = None) -> None:
         self.clock = clock
         self.entry_start_offset = entry_start_offset
         self.entry_end_offset = entry_end_offset
         self.startup_lead = startup_lead
-        self.abort = abort or threading.Event()
-        self.stopping = stopping or threading.Event()  # the runner's own, so its stop reaches us at once
+        self.abort = abort or StopToken()  # the test run's
+        self.stopping = stopping or StopToken()  # the runner's own, so its stop reaches us at once
 
     def bind(self, entry: LlmLoadFields, run_id: str, emit: EmitOperation | None = None) -> None:
         """The entry it runs, the test run's id and where to report its own operations (default: kept)."""
@@ -117,9 +117,9 @@ class Executor(ABC):
     def run(self) -> list[LaunchOutcome]:
         """Launch the rest on time, wait for every process, return how each ended."""
 
-    def stop(self) -> None:
+    def stop(self, reason: str = STOPPED) -> None:
         """Ask ``prepare``/``run`` to wind down; thread-safe, returns at once."""
-        self.stopping.set()
+        self.stopping.set(reason)
 
     @abstractmethod
     def cleanup(self) -> None:

@@ -15,8 +15,6 @@ for a long run's report); what still runs then is stopped without a report.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Sequence
 
 from perf_tests.llm.diagnostics import failure_reason, progress_line
@@ -25,6 +23,7 @@ from perf_tests.llm.processes import ChildProcess, launcher_argv, log_tail
 from perf_tests.llm.startup import REQUESTS_ENV
 from perf_tests.llm.version import check_guidellm
 from perf_tests.scheduler.clock import Clock
+from perf_tests.scheduler.stop import StopToken
 
 __all__ = ["FINISH_GRACE", "READY_TIMEOUT", "LocalExecutor"]
 
@@ -44,7 +43,7 @@ class LocalExecutor(Executor):
     name = "local"
 
     def __init__(self, clock: Clock, *, entry_start_offset: float, entry_end_offset: float, startup_lead: float,
-                 abort: threading.Event | None = None, stopping: threading.Event | None = None,
+                 abort: StopToken | None = None, stopping: StopToken | None = None,
                  finish_grace: float = FINISH_GRACE, ready_timeout: float = READY_TIMEOUT) -> None:
         super().__init__(clock, entry_start_offset=entry_start_offset, entry_end_offset=entry_end_offset,
                          startup_lead=startup_lead, abort=abort, stopping=stopping)
@@ -95,8 +94,8 @@ class LocalExecutor(Executor):
             wake = _POLL
             if self._pending:
                 next_launch = self.clock.monotonic_at(self.launch_offset(self._pending[0]))
-                wake = min(wake, max(0.0, next_launch - time.monotonic()))
-            self.stopping.wait(wake)
+                wake = min(wake, max(0.0, next_launch - self.clock.monotonic()))
+            self.stopping.wait(wake, clock=self.clock)
         return [self._outcomes[name] for name in self._order]
 
     def cleanup(self) -> None:
@@ -105,7 +104,7 @@ class LocalExecutor(Executor):
             outcome = self._outcomes[name]
             outcome.stopped = True
             outcome.exit_code = code
-            outcome.ended_at = time.time()
+            outcome.ended_at = self.clock.wall_now()
             outcome.error = outcome.error or "stopped during cleanup before it finished"
         self._running.clear()
 
@@ -135,25 +134,25 @@ class LocalExecutor(Executor):
         except OSError as exc:
             outcome.error = f"could not start GuideLLM: {exc}"
             return
-        outcome.launched_at = time.time()
+        outcome.launched_at = self.clock.wall_now()
         self._running[spec.name] = child
         logger.info("launched %s (pid %s) for its load %.1fs to %.1fs after t0", spec.name, child.pid,
                     spec.start_offset, spec.end_offset)
 
     def _wait_ready(self, children: list[ChildProcess]) -> None:
         """Wait until every child is ready (or gone), the timeout passes or we are stopped."""
-        started = time.monotonic()
+        started = self.clock.monotonic()
         deadline = started + self.ready_timeout
         for child in children:
             while not child.ready.wait(_POLL):
                 if self.stopping.is_set() or child.poll() is not None:
                     return
-                if time.monotonic() >= deadline:
+                if self.clock.monotonic() >= deadline:
                     logger.warning("%s is not ready after %.0fs; the run starts without waiting for it",
                                    child.name, self.ready_timeout)
                     return
         if children:
-            logger.info("%d GuideLLM process(es) ready after %.1fs", len(children), time.monotonic() - started)
+            logger.info("%d GuideLLM process(es) ready after %.1fs", len(children), self.clock.monotonic() - started)
 
     def _send_window(self, name: str) -> None:
         child = self._running.get(name)
@@ -174,7 +173,7 @@ class LocalExecutor(Executor):
 
     def _record_exit(self, outcome: LaunchOutcome, code: int | None) -> None:
         outcome.exit_code = code
-        outcome.ended_at = time.time()
+        outcome.ended_at = self.clock.wall_now()
         if code != 0 and outcome.error is None:
             reason = failure_reason(log_tail(outcome.spec.log_path))
             outcome.error = f"GuideLLM exited with code {code}: {reason or 'no error in its log'}"
@@ -188,7 +187,7 @@ class LocalExecutor(Executor):
         self._pending.clear()
         if not early:  # normally stopped at end + end_extension already: this waits only on an early call
             deadline = self.clock.monotonic_at(self.entry_end_offset + self.end_extension)
-            while self._running and time.monotonic() < deadline:
+            while self._running and self.clock.monotonic() < deadline:
                 self._reap()
                 if self._running:
                     next(iter(self._running.values())).wait(_POLL)
@@ -199,7 +198,7 @@ class LocalExecutor(Executor):
             outcome = self._outcomes[name]
             outcome.stopped = True
             outcome.exit_code = code
-            outcome.ended_at = time.time()
+            outcome.ended_at = self.clock.wall_now()
             if early:
                 outcome.error = "stopped before the entry's end (the run was aborted); GuideLLM writes no report then"
             else:

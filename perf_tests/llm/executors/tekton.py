@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,6 +24,7 @@ from perf_tests.llm.executors.executor import Executor, LaunchOutcome, LaunchSpe
 from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
 from perf_tests.llm.plan import Launch
 from perf_tests.scheduler.clock import Clock
+from perf_tests.scheduler.stop import StopToken
 from perf_tests.tekton.load import LoadInstance, TektonLoad
 from perf_tests.tekton.options import load_template
 from perf_tests.tekton.session import Emit, RunResult
@@ -130,7 +129,7 @@ class TektonExecutor(Executor):
     name = "tekton"
 
     def __init__(self, clock: Clock, *, entry_start_offset: float, entry_end_offset: float, startup_lead: float,
-                 abort: threading.Event | None = None, stopping: threading.Event | None = None,
+                 abort: StopToken | None = None, stopping: StopToken | None = None,
                  settings: TektonSettings | None = None) -> None:  # fmt: skip
         super().__init__(clock, entry_start_offset=entry_start_offset, entry_end_offset=entry_end_offset,
                          startup_lead=startup_lead, abort=abort, stopping=stopping)  # fmt: skip
@@ -142,6 +141,7 @@ class TektonExecutor(Executor):
         self.specs: list[LaunchSpec] = []
         self.instances: list[LoadInstance] = []
         self._settings_error: ConfigurationError | None = None
+        self.stopping.add_callback(self._cancel_load)  # a stop cancels the PipelineRuns at once
 
     def bind(self, entry: LlmLoadFields, run_id: str, emit: Emit | None = None) -> None:
         """The entry it runs, the test run's id (labels) and where to report Tekton operations.
@@ -180,9 +180,9 @@ class TektonExecutor(Executor):
         self.load = TektonLoad(
             self.settings, run_id=self.run_id, scenario=entry.name, run_time=entry.run_time, emit=self.emit,
             template=load_template(template_path) if template_path is not None else None,
-            keep=getattr(entry, "keep_pipeline_runs", None),
+            keep=getattr(entry, "keep_pipeline_runs", None), clock=self.clock,
         )  # fmt: skip
-        if self.stopping.is_set():
+        if self.stopping.is_set():  # stopped before the load existed, so the stop could not reach it
             self.load.stop(self._stop_reason())
         self.load.prepare(self.instances[0].params if self.instances else None)
 
@@ -192,7 +192,7 @@ class TektonExecutor(Executor):
             raise RunnerError("the tekton executor's run() was called before prepare()")
         if self.stopping.is_set():
             load.stop(self._stop_reason())
-        launched = time.time()
+        launched = self.clock.wall_now()
         results = load.run(self.instances)
         return [self._outcome(spec, result, launched) for spec, result in zip(self.specs, results, strict=False)]
 
@@ -229,10 +229,10 @@ class TektonExecutor(Executor):
         spec.log_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return outcome
 
-    def stop(self) -> None:
-        super().stop()
-        if self.load is not None:
-            self.load.stop(self._stop_reason())
+    def _cancel_load(self) -> None:
+        load = self.load
+        if load is not None:
+            load.stop(self._stop_reason())
 
     def progress(self) -> str:
         return self.load.progress() if self.load is not None else "connecting"

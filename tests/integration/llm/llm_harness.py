@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ from perf_tests.recorder import EVENTS_FILE_NAME, EventHook, EventsFileWriter, R
 from perf_tests.recorder.events import Event
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import options_models, runner_for
-from perf_tests.scheduler import Clock, RunnerResult, Scheduler
+from perf_tests.scheduler import Clock, RunnerResult, Scheduler, StopToken
 
 DATA_DIR = Path(__file__).resolve().parents[3] / "test_data"
 
@@ -30,7 +29,7 @@ class LlmRun:
     results_dir: Path
 
 
-def run_scenario(scenario: Scenario, results_dir: Path, abort: threading.Event | None = None,
+def run_scenario(scenario: Scenario, results_dir: Path, abort: StopToken | None = None,
                  stop_grace: float = 30.0, listener: Callable[[Event], None] | None = None) -> LlmRun:
     """Run every entry of ``scenario`` on a fresh clock, recording into a fresh recorder and events file."""
     hook = EventHook()
@@ -40,7 +39,7 @@ def run_scenario(scenario: Scenario, results_dir: Path, abort: threading.Event |
     hook.add_listener(writer)
     if listener is not None:
         hook.add_listener(listener)
-    stop = abort or threading.Event()
+    stop = abort or StopToken()
     context = RunContext(run_id="llm-test-run", settings=Settings(), events=hook, clock=Clock(),
                          results_dir=results_dir, data_dir=DATA_DIR, abort=stop)
     runners = [runner_for(entry.mode)(entry, context) for entry in scenario.entries]
@@ -51,7 +50,7 @@ def run_scenario(scenario: Scenario, results_dir: Path, abort: threading.Event |
     return LlmRun(scenario, context, {r.name: r for r in results}, recorder, results_dir)
 
 
-def run_entries(entries: Sequence[dict[str, Any]], results_dir: Path, abort: threading.Event | None = None,
+def run_entries(entries: Sequence[dict[str, Any]], results_dir: Path, abort: StopToken | None = None,
                 listener: Callable[[Event], None] | None = None) -> LlmRun:
     """Validate ``entries`` like a scenario file and run them."""
     return run_scenario(build_scenario(list(entries), options_models(), DATA_DIR), results_dir, abort,

@@ -20,6 +20,7 @@ from perf_tests.llm.mock_server import MockServer, free_port
 from perf_tests.llm.processes import live_children
 from perf_tests.recorder import ScenarioMark
 from perf_tests.recorder.events import Event
+from perf_tests.scheduler import StopToken
 
 pytestmark = pytest.mark.llm
 
@@ -76,7 +77,7 @@ def test_target_without_health_endpoint_is_named(guidellm: None, tokenizer_dir: 
 def test_abort_during_the_load_stops_guidellm_and_its_workers(mock_target: MockServer, tokenizer_dir: Path,
                                                               tmp_path: Path) -> None:
     """Ctrl-C sets the run's abort event: the running GuideLLM is stopped at once, with its workers."""
-    abort = threading.Event()
+    abort = StopToken()
     started = threading.Event()
 
     def on_event(event: Event) -> None:

@@ -11,7 +11,7 @@ import pytest
 from perf_tests.logger.redaction import register_secret
 from perf_tests.recorder import OperationEvent, ScenarioMark
 from perf_tests.runners.base_runner import AsyncRunner
-from perf_tests.scheduler import RunnerResult, Scheduler
+from perf_tests.scheduler import RunnerResult, Scheduler, StopToken
 
 TOLERANCE = 0.3
 
@@ -82,7 +82,7 @@ def test_a_failing_cleanup_is_a_note_not_a_failure(sleepy, context, recorder):
 
 
 def test_stopped_before_its_start_time_it_does_not_run(sleepy, context, recorder):
-    abort = threading.Event()
+    abort = StopToken()
     runner = sleepy_runner(sleepy, context, startTime="30s", runTime="1s")
     aborted: list[float] = []
 

@@ -10,7 +10,7 @@ import pytest
 
 from perf_tests.errors import RunnerError
 from perf_tests.logger.redaction import register_secret
-from perf_tests.scheduler import Clock, RunnerResult, ScheduledRunner, Scheduler
+from perf_tests.scheduler import Clock, RunnerResult, ScheduledRunner, Scheduler, StopToken
 
 TOLERANCE = 0.3  # seconds; two cores shared with other test runs
 
@@ -55,7 +55,7 @@ class FakeRunner:
         finally:
             self.returned_at = self.clock.elapsed()
 
-    def stop(self):
+    def stop(self, reason="stopped"):
         self.stop_calls.append(self.clock.elapsed())
         self.stopping.set()
 
@@ -119,13 +119,13 @@ def test_fake_runner_satisfies_the_protocol(clock):
 
 
 def test_no_runners_no_results(clock):
-    assert Scheduler([], clock, threading.Event()).run() == []
+    assert Scheduler([], clock, StopToken()).run() == []
 
 
 def test_entries_start_and_stop_on_time(clock, runners):
     windows = {"a": (0.0, 1.0), "b": (0.5, 1.5), "c": (1.0, 2.0)}
     made = [make(runners, name, clock, start, end) for name, (start, end) in windows.items()]
-    results, took = run(Scheduler(made, clock, threading.Event(), progress_interval=None))
+    results, took = run(Scheduler(made, clock, StopToken(), progress_interval=None))
     assert results == [RunnerResult(name, ok=True) for name in windows]
     for runner in made:
         assert runner.started_at == pytest.approx(runner.start_offset, abs=TOLERANCE)
@@ -139,14 +139,14 @@ def test_entries_start_and_stop_on_time(clock, runners):
 
 def test_a_runner_that_finishes_early_does_not_wait_for_its_end(clock, runners):
     runner = make(runners, "quick", clock, 0.0, 30.0, work_for=0.2)
-    results, took = run(Scheduler([runner], clock, threading.Event(), progress_interval=None))
+    results, took = run(Scheduler([runner], clock, StopToken(), progress_interval=None))
     assert results == [RunnerResult("quick", ok=True)]
     assert took < 0.2 + TOLERANCE
     assert runner.stop_calls == []
 
 
 def test_abort_stops_everything(clock, runners):
-    abort = threading.Event()
+    abort = StopToken()
     running = make(runners, "running", clock, 0.0, 30.0)
     waiting = make(runners, "waiting", clock, 20.0, 30.0)
     with AbortLater(abort, 0.5) as later:
@@ -164,7 +164,7 @@ def test_abort_stops_everything(clock, runners):
 
 
 def test_abort_before_the_run_stops_every_runner_at_once(clock, runners):
-    abort = threading.Event()
+    abort = StopToken()
     abort.set()
     made = [make(runners, name, clock, 0.0, 30.0) for name in ("a", "b")]
     results, took = run(Scheduler(made, clock, abort, progress_interval=None))
@@ -178,7 +178,7 @@ def test_a_failing_runner_is_reported_with_its_message(clock, runners):
     failing = make(runners, "failing", clock, 0.0, 1.0, fail=RuntimeError(f"cannot connect with {secret}"))
     clear = make(runners, "clear", clock, 0.0, 1.0, fail=RunnerError("could not upload the pipeline"))
     fine = make(runners, "fine", clock, 0.0, 1.0)
-    results, _ = run(Scheduler([failing, clear, fine], clock, threading.Event(), progress_interval=None))
+    results, _ = run(Scheduler([failing, clear, fine], clock, StopToken(), progress_interval=None))
     assert results == [
         RunnerResult("failing", ok=False, error="RuntimeError: cannot connect with ***"),
         RunnerResult("clear", ok=False, error="could not upload the pipeline"),
@@ -190,7 +190,7 @@ def test_a_failing_runner_is_reported_with_its_message(clock, runners):
 def test_a_runner_ignoring_stop_is_reported_hung_after_the_grace(clock, runners):
     hung = make(runners, "hung", clock, 0.0, 0.5, ignore_stop=True)
     fine = make(runners, "fine", clock, 0.0, 0.5)
-    results, took = run(Scheduler([hung, fine], clock, threading.Event(), stop_grace=0.5, progress_interval=None))
+    results, took = run(Scheduler([hung, fine], clock, StopToken(), stop_grace=0.5, progress_interval=None))
     assert results == [
         RunnerResult("hung", ok=False, error="did not stop within 0.5s of its end time", hung=True),
         RunnerResult("fine", ok=True),
@@ -200,7 +200,7 @@ def test_a_runner_ignoring_stop_is_reported_hung_after_the_grace(clock, runners)
 
 
 def test_progress_lines(clock, runners):
-    abort = threading.Event()
+    abort = StopToken()
     lines: list[str] = []
 
     def on_progress(line):
@@ -224,7 +224,7 @@ def test_waiting_after_abort_does_not_spin(clock, runners):
             self.stopping.wait()
             self.release.wait(timeout=1.0)  # takes a second to wind down
 
-    abort = threading.Event()
+    abort = StopToken()
     abort.set()
     runner = Lingering("slow", clock, 0.0, 30.0)
     runners.append(runner)
@@ -240,7 +240,7 @@ def test_slow_setup_does_not_shift_start_times(clock, runners):
     slow = make(runners, "slow", clock, 0.0, 1.0, setup_for=0.8)
     fast = make(runners, "fast", clock, 0.5, 1.0)
     began = time.monotonic()
-    results, took = run(Scheduler([slow, fast], clock, threading.Event(), progress_interval=None))
+    results, took = run(Scheduler([slow, fast], clock, StopToken(), progress_interval=None))
     assert all(r.ok for r in results)
     assert fast.setup_done_at - began < TOLERANCE  # setups run concurrently
     assert clock.t0_monotonic >= slow.setup_done_at  # t0 once every runner has prepared
@@ -252,7 +252,7 @@ def test_slow_setup_does_not_shift_start_times(clock, runners):
 
 
 def test_abort_during_setup_stops_everything(clock, runners):
-    abort = threading.Event()
+    abort = StopToken()
     made = [make(runners, name, clock, 0.0, 30.0, setup_for=5.0) for name in ("a", "b")]
     with AbortLater(abort, 0.3) as later:
         results, _ = run(Scheduler(made, clock, abort, progress_interval=None))
@@ -268,7 +268,7 @@ def test_abort_during_setup_stops_each_runner_once_without_spinning(clock, runne
             self.stopping.wait()
             self.release.wait(timeout=0.5)  # setup takes half a second to notice
 
-    abort = threading.Event()
+    abort = StopToken()
     abort.set()
     runner = SlowToStop("slow", clock, 0.0, 30.0)
     runners.append(runner)
@@ -283,7 +283,7 @@ def test_abort_during_setup_stops_each_runner_once_without_spinning(clock, runne
 HUNG_SCRIPT = textwrap.dedent(
     """
     import threading
-    from perf_tests.scheduler import Clock, Scheduler
+    from perf_tests.scheduler import Clock, Scheduler, StopToken
 
     class Hung:
         name, start_offset, end_offset = "hung", 0.0, 0.2
@@ -291,12 +291,12 @@ HUNG_SCRIPT = textwrap.dedent(
             pass
         def execute(self):
             threading.Event().wait()  # never returns
-        def stop(self):
+        def stop(self, reason="stopped"):
             pass
         def progress(self):
             return "stuck"
 
-    results = Scheduler([Hung()], Clock(), threading.Event(), stop_grace=0.3, progress_interval=None).run()
+    results = Scheduler([Hung()], Clock(), StopToken(), stop_grace=0.3, progress_interval=None).run()
     print("hung" if results[0].hung else "not hung", flush=True)
     """
 )
@@ -317,7 +317,7 @@ def test_a_setup_that_ignores_the_abort_is_hung_after_the_grace_and_never_execut
         def setup(self):
             self.release.wait()  # a blocking call that ignores stop (e.g. a server trickling bytes)
 
-    abort = threading.Event()
+    abort = StopToken()
     stuck = StuckInSetup("stuck", clock, 0.0, 30.0)
     runners.append(stuck)
     quick = make(runners, "quick", clock, 0.0, 30.0)
@@ -338,7 +338,7 @@ def test_a_setup_that_ignores_the_abort_is_hung_after_the_grace_and_never_execut
 
 
 def test_an_abort_before_the_run_prepares_nothing(clock, runners):
-    abort = threading.Event()
+    abort = StopToken()
     abort.set()
     made = [make(runners, name, clock, 0.0, 30.0, setup_for=5.0) for name in ("a", "b")]
     results, took = run(Scheduler(made, clock, abort, progress_interval=None))

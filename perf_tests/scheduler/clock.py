@@ -44,9 +44,13 @@ class TimeSource(Protocol):
         ...
 
     def call_later(
-        self, loop: asyncio.AbstractEventLoop, delay: float, callback: Callable[..., Any], *args: Any
+        self, loop: asyncio.AbstractEventLoop, delay: float, callback: Callable[[], Any],
+        until: threading.Event | None = None,
     ) -> Cancellable:
-        """Call ``callback(*args)`` on ``loop`` after ``delay`` seconds of this source (call from the loop)."""
+        """Call ``callback()`` on ``loop`` after ``delay`` seconds of this source; call from the loop.
+
+        ``until``: the event that ends the wait this timer bounds (a fake source no longer counts the
+        timer as blocked once it is set)."""
         ...
 
 
@@ -63,9 +67,10 @@ class SystemTime:
         return event.wait(timeout)
 
     def call_later(
-        self, loop: asyncio.AbstractEventLoop, delay: float, callback: Callable[..., Any], *args: Any
+        self, loop: asyncio.AbstractEventLoop, delay: float, callback: Callable[[], Any],
+        until: threading.Event | None = None,
     ) -> Cancellable:
-        return loop.call_later(delay, callback, *args)
+        return loop.call_later(delay, callback)
 
 
 SYSTEM_TIME = SystemTime()
@@ -76,7 +81,9 @@ class Clock:
     """t0 on one time source, as a monotonic reading (for waiting) and a wall time (for records)."""
 
     def __init__(self, source: TimeSource | None = None) -> None:
-        self.source: TimeSource = source if source is not None else SYSTEM_TIME
+        # A fresh real source per run: its wall offset is measured at the run's start (child processes
+        # such as GuideLLM compare our wall times with their own time.time()).
+        self.source: TimeSource = source if source is not None else SystemTime()
         self.t0_monotonic = self.source.monotonic()
 
     def start(self) -> None:

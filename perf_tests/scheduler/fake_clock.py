@@ -2,11 +2,16 @@
 
 ``FakeTime`` is a ``TimeSource`` (``perf_tests.scheduler.clock``): ``Clock(FakeTime())`` is a run clock
 on which the scheduler and the runners wait as they do on the real one. Threads wait on it with
-``wait(event, timeout)``, event loops through ``call_later`` timers; both count as *blocked* while their
-deadline lies ahead and their event is not set. A test moves time with ``advance`` or, to be exact,
-with ``step(blocked)``: wait (in real time, bounded) until ``blocked`` waiters are blocked, then jump to
-the earliest deadline, so each woken thread reads exactly its deadline (the idea of clockwork's
-``BlockUntil`` + ``Advance`` and of trio's ``MockClock``).
+``wait(event, timeout)``, event loops through ``call_later`` timers. A waiter is *blocked* while its
+deadline lies ahead and its event is not set; a thread is *busy* from the moment a wait of its returns
+(or is about to: its deadline came or its event is set; or a timer of its loop fires or is cancelled)
+until it waits again, sets a timer or ends.
+
+A test moves time with ``step(blocked)``: wait (in real time, bounded) until no thread is busy and
+exactly ``blocked`` waiters are blocked, then jump to the earliest deadline, so each woken thread reads
+exactly its deadline (clockwork's ``BlockUntil`` + ``Advance``, trio's ``MockClock``). ``advance`` moves
+time without waiting. A loop thread counts as busy from a timer's firing until it sets its next timer
+or waits: drive loops whose tasks keep sleeping on the clock.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["FakeTime"]
@@ -29,12 +34,12 @@ class _Waiter:
     """A thread in ``wait`` or a loop timer: blocked until ``deadline`` (None: no deadline)."""
 
     deadline: float | None
+    thread: threading.Thread
     event: threading.Event | None = None
     fire: Callable[[], None] | None = None  # a loop timer's call
-    cancelled: bool = field(default=False)
 
     def blocked(self, now: float) -> bool:
-        if self.cancelled or (self.event is not None and self.event.is_set()):
+        if self.event is not None and self.event.is_set():
             return False
         return self.deadline is None or self.deadline > now
 
@@ -57,6 +62,7 @@ class FakeTime:
         self.wall_offset = wall_start - start
         self._cond = threading.Condition()
         self._waiters: list[_Waiter] = []
+        self._busy: set[threading.Thread] = set()
         self.monotonic: Callable[[], float] = self._read
 
     def _read(self) -> float:
@@ -64,13 +70,15 @@ class FakeTime:
 
     # -- the TimeSource side --------------------------------------------------------------------------
     def wait(self, event: threading.Event, timeout: float | None) -> bool:
-        if event.is_set():
-            return True
-        if timeout is not None and timeout <= 0:
-            return False
+        thread = threading.current_thread()
         with self._cond:
-            waiter = _Waiter(None if timeout is None else self._now + timeout, event)
+            if event.is_set():
+                return True
+            if timeout is not None and timeout <= 0:
+                return False
+            waiter = _Waiter(None if timeout is None else self._now + timeout, thread, event)
             self._waiters.append(waiter)
+            self._busy.discard(thread)
             self._cond.notify_all()
             try:
                 while not event.is_set():
@@ -80,33 +88,46 @@ class FakeTime:
                 return True
             finally:
                 self._waiters.remove(waiter)
+                self._busy.add(thread)
                 self._cond.notify_all()
 
     def call_later(
-        self, loop: asyncio.AbstractEventLoop, delay: float, callback: Callable[..., Any], *args: Any
+        self, loop: asyncio.AbstractEventLoop, delay: float, callback: Callable[[], Any],
+        until: threading.Event | None = None,
     ) -> _FakeTimer:
+        thread = threading.current_thread()
+
         def fire() -> None:
             with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
-                loop.call_soon_threadsafe(callback, *args)
+                loop.call_soon_threadsafe(callback)
 
         with self._cond:
-            waiter = _Waiter(self._now + max(0.0, delay), fire=fire)
+            waiter = _Waiter(self._now + max(0.0, delay), thread, until, fire)
             self._waiters.append(waiter)
+            self._busy.discard(thread)
             self._cond.notify_all()
         return _FakeTimer(self, waiter)
 
     def _forget(self, waiter: _Waiter) -> None:
         with self._cond:
-            waiter.cancelled = True
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
+            self._busy.add(threading.current_thread())  # it cancels a timer: it is running
             self._cond.notify_all()
 
     # -- the test's side ------------------------------------------------------------------------------
     def blocked(self) -> int:
         """Threads and timers waiting for a time that has not come (with their event not set)."""
         with self._cond:
-            return sum(1 for waiter in self._waiters if waiter.blocked(self._now))
+            return self._blocked()
+
+    def _blocked(self) -> int:
+        return sum(1 for waiter in self._waiters if waiter.blocked(self._now))
+
+    def _any_busy(self) -> bool:
+        """A thread runs, or a waiter is about to wake (its deadline came or its event is set)."""
+        self._busy = {thread for thread in self._busy if thread.is_alive()}
+        return bool(self._busy) or any(not waiter.blocked(self._now) for waiter in self._waiters)
 
     def next_deadline(self) -> float | None:
         """The earliest deadline of a blocked waiter; None when none has one."""
@@ -125,27 +146,31 @@ class FakeTime:
         with self._cond:
             self._now = max(self._now, monotonic)
             due = [w for w in self._waiters if w.fire is not None and w.deadline is not None
-                   and w.deadline <= self._now and not w.cancelled]
+                   and w.deadline <= self._now]
             for waiter in due:
                 self._waiters.remove(waiter)
+                self._busy.add(waiter.thread)  # the loop runs the timer's callback
             self._cond.notify_all()
         for waiter in sorted(due, key=lambda w: w.deadline or 0.0):
             assert waiter.fire is not None
             waiter.fire()
 
     def wait_blocked(self, count: int, timeout: float = 10.0) -> None:
-        """Wait (real time, at most ``timeout`` s) until exactly ``count`` waiters are blocked."""
+        """Wait (real time, at most ``timeout`` s) until no thread is busy and ``count`` waiters are blocked."""
         give_up = time.monotonic() + timeout
         with self._cond:
-            while sum(1 for waiter in self._waiters if waiter.blocked(self._now)) != count:
+            while self._any_busy() or self._blocked() != count:
                 left = give_up - time.monotonic()
                 if left <= 0:
-                    states = [(w.deadline, w.event is not None and w.event.is_set()) for w in self._waiters]
-                    raise AssertionError(f"expected {count} blocked waiters at {self._now}, have {states}")
+                    raise AssertionError(
+                        f"expected {count} blocked waiters and no busy thread at {self._now}; blocked: "
+                        f"{self._blocked()}, busy: {sorted(t.name for t in self._busy)}"
+                    )
                 self._cond.wait(min(left, _POLL))
 
     def step(self, blocked: int, timeout: float = 10.0) -> float:
-        """When ``blocked`` waiters are blocked, jump to the earliest deadline; the new time."""
+        """When no thread is busy and ``blocked`` waiters are blocked, jump to the earliest deadline; the
+        new monotonic time."""
         self.wait_blocked(blocked, timeout)
         deadline = self.next_deadline()
         if deadline is None:

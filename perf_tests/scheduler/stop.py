@@ -128,8 +128,8 @@ class StopToken:
         timer: Cancellable | None = None
         if timeout is not None:
             delay = max(0.0, timeout)
-            timer = (clock.source.call_later(loop, delay, _wake, waiter) if clock is not None
-                     else loop.call_later(delay, _wake, waiter))
+            timer = (clock.source.call_later(loop, delay, lambda: _wake(waiter), until=self._event)
+                     if clock is not None else loop.call_later(delay, _wake, waiter))
         try:
             await waiter
         finally:

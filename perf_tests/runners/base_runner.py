@@ -1,17 +1,23 @@
 """The base of every mode's runner and its documented lifecycle.
 
-Lifecycle, in order, in a runner thread except ``stop``:
+Lifecycle (``perf_tests.scheduler.lifecycle``'s, with a wait for the start time), in order, in a runner
+thread except ``stop``:
 
 1. ``prepare()``: before t0 (the scheduler starts the clock once every runner has prepared). Connect,
    upload, create what the run needs. May be slow.
 2. wait for the start time: ``t0 + startTime - lead_time`` on the shared clock (returns early when
    stopped). ``lead_time`` lets a runner whose load begins late (a subprocess that takes seconds to
    start) begin ``run()`` early so that its load starts on time.
-3. ``run()``: do the work until ``stop()`` is called or the work is done.
-4. ``stop()``: called by the scheduler at ``t0 + startTime + runTime`` (or on abort) from another
-   thread. Thread-safe, returns at once; ``run()`` then winds down.
+3. ``run()``: do the work until ``self.stopping`` is set or the work is done.
+4. ``stop(reason)``: called by the scheduler at ``t0 + startTime + runTime`` (reason ``end``) or on
+   abort (the abort's reason) from another thread: sets ``self.stopping`` and returns at once;
+   ``run()`` then winds down. Hand ``self.stopping`` to what the runner drives (the load engine, an
+   executor) rather than overriding ``stop`` (it is final).
 5. ``cleanup()``: always, after ``run()`` returned or raised: delete what the runner created, as the
    ``PERF_CLEANUP`` policy says.
+
+The scheduler calls the ``@final`` template methods ``setup`` (phase 1) and ``execute`` (phases 2-5,
+with the ``started``/``finished`` marks); a mode fills in ``prepare``, ``run`` and ``cleanup``.
 
 ``AsyncRunner`` runs an ``async def run_async()`` on an event loop in the runner's thread (uvloop when
 installed) with a bounded executor for blocking client calls.
@@ -27,7 +33,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, final
 
 from perf_tests.errors import PerfTestsError
 from perf_tests.logger.redaction import redact
@@ -35,7 +41,7 @@ from perf_tests.models.scenario import ScenarioEntry
 from perf_tests.recorder.events import OperationEvent, ScenarioMark
 from perf_tests.recorder.failures import classify_exception
 from perf_tests.runners.context import RunContext
-from perf_tests.scheduler.stop import STOPPED, StopToken
+from perf_tests.scheduler.lifecycle import Stoppable
 
 __all__ = ["AsyncRunner", "Attempt", "BaseRunner", "EntryT", "QueueWaits"]
 
@@ -53,7 +59,7 @@ class Attempt(Generic[T]):
     error: str | None = None
 
 
-class BaseRunner(ABC, Generic[EntryT]):
+class BaseRunner(Stoppable, ABC, Generic[EntryT]):
     """One scenario entry's work. Subclasses set ``options_model`` and implement ``run``."""
 
     options_model: ClassVar[type[ScenarioEntry]]
@@ -62,9 +68,9 @@ class BaseRunner(ABC, Generic[EntryT]):
     late_start_note_after: ClassVar[float] = 0.5
 
     def __init__(self, entry: EntryT, context: RunContext) -> None:
+        super().__init__()  # ``self.stopping``: set by ``stop``; shared with what the runner drives
         self.entry = entry
         self.context = context
-        self.stopping = StopToken()  # set by ``stop``; shared with what the runner drives (engine, executor)
         self.log = logging.LoggerAdapter(logger, {"scenario": entry.name, "mode": entry.mode})
         self._setup_error: BaseException | None = None
 
@@ -81,6 +87,7 @@ class BaseRunner(ABC, Generic[EntryT]):
     def end_offset(self) -> float:
         return self.entry.end_time
 
+    @final
     def setup(self) -> None:
         """Phase 1 (``prepare``), run by the scheduler before t0; a failure is re-raised by ``execute``."""
         try:
@@ -89,6 +96,7 @@ class BaseRunner(ABC, Generic[EntryT]):
             self._setup_error = exc
             raise
 
+    @final
     def execute(self) -> None:
         """Phases 2-5; records scenario marks; raises what ``prepare`` or ``run`` raised."""
         status, message = "passed", None
@@ -119,10 +127,6 @@ class BaseRunner(ABC, Generic[EntryT]):
                 self.mark("note", message=f"cleanup failed: {redact(str(exc))}")
             self.mark("finished", status=status, message=message)
 
-    def stop(self, reason: str = STOPPED) -> None:
-        """Ask ``run`` to end (sets ``self.stopping`` with ``reason``); thread-safe, returns at once."""
-        self.stopping.set(reason)
-
     def progress(self) -> str:
         """A short description of the work in progress, for the periodic progress line."""
         stats = self.context_stats()
@@ -140,6 +144,7 @@ class BaseRunner(ABC, Generic[EntryT]):
         """Phase 5: delete what the runner created (default: nothing)."""
 
     # -- helpers ------------------------------------------------------------------------------------
+    @final
     def wait_until(self, offset: float) -> bool:
         """Sleep until ``offset`` seconds after t0; False when stopped first."""
         clock = self.context.clock
@@ -208,6 +213,7 @@ class AsyncRunner(BaseRunner[EntryT]):
         self.stopped_at: float | None = None  # clock.monotonic() when the stop signal reached the loop
         self.queue_waits = QueueWaits()
 
+    @final
     def run(self) -> None:
         runner = _new_loop_runner()
         with runner:

@@ -2,7 +2,7 @@
 
 ``TektonLoad`` knows nothing of GuideLLM's options: it takes each instance's Task params (strings, the
 names ``deploy/tekton/task-load-generator.yaml`` declares) and gives back each instance's report bytes.
-Its phases follow the runner lifecycle:
+Its phases are the lifecycle of ``perf_tests.scheduler.lifecycle``:
 
 1. ``prepare()``: connect (kubeconfig or in-cluster), and check that the cluster resolver will find the
    Task and that the Task declares every param sent (not with a ``pipelineRunTemplate``).
@@ -10,7 +10,8 @@ Its phases follow the runner lifecycle:
    pipeline, or the user's template with the params substituted); follow them until each
    ``Succeeded`` condition is True or False; cancel them at the deadline (runTime + the largest
    ``start-delay`` + ``TEKTON_TIMEOUT_MARGIN``) or on ``stop()``; collect reports and failures.
-3. ``stop()``: thread-safe; the unfinished PipelineRuns are cancelled at once.
+3. ``stop(reason)``: thread-safe; the unfinished PipelineRuns are cancelled at once (the token is the
+   session's too; its reason is each cancel's: ``stopped``, ``timeout``, ``error``).
 4. ``cleanup()``: delete the PipelineRuns unless ``keepPipelineRuns`` / ``TEKTON_KEEP_PIPELINERUNS``.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 
 from perf_tests.errors import RunnerError, TargetError
 from perf_tests.scheduler.clock import Clock
-from perf_tests.scheduler.stop import STOPPED, StopToken
+from perf_tests.scheduler.lifecycle import Stoppable
 from perf_tests.tekton.client import TektonClient
 from perf_tests.tekton.pipelinerun import TaskLocation, Workspace, apply_template, build_pipelinerun, run_labels
 from perf_tests.tekton.session import Emit, PipelineRunSession, RunResult
@@ -50,7 +51,7 @@ class LoadInstance:
             return 0.0
 
 
-class TektonLoad:
+class TektonLoad(Stoppable):
     """Runs an entry's load instances as PipelineRuns of the shared load generator Task."""
 
     def __init__(
@@ -76,9 +77,8 @@ class TektonLoad:
         self.labels = run_labels(run_id, scenario)
         self._client: TektonClient | None = None
         self._session: PipelineRunSession | None = None
+        super().__init__()  # why the PipelineRuns are cancelled: set by ``stop`` or the session
         self.clock = clock or Clock()
-        # Why the PipelineRuns are cancelled: set by ``stop`` or by the session (timeout, error); shared.
-        self.stopping = StopToken()
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def prepare(self, params: Mapping[str, str] | None = None) -> None:
@@ -144,15 +144,6 @@ class TektonLoad:
         if session.fatal is not None:
             raise session.fatal
         return results
-
-    def stop(self, reason: str = STOPPED) -> None:
-        """Cancel the unfinished PipelineRuns now; thread-safe, returns at once."""
-        self.stopping.set(reason)
-
-    @property
-    def stop_reason(self) -> str | None:
-        """Why the PipelineRuns were cancelled (``timeout``, ``stopped``, ``error``); None when they were not."""
-        return self.stopping.reason
 
     def progress(self) -> str:
         """What the PipelineRuns are doing, for the progress line."""

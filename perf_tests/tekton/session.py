@@ -10,6 +10,11 @@ seconds for Tekton to wind them down. ``collect`` reads each run's outcome, resu
 (creation to the first TaskRun pod's start), the report between the markers of the pod log and, for a
 failure, the failing step and its last log lines. Operations are reported through ``emit`` as
 ``tekton_create``, ``tekton_queue``, ``tekton_run``, ``tekton_cancel`` and ``tekton_delete``.
+
+Its phases are the lifecycle of ``perf_tests.scheduler.lifecycle``: prepare is ``check_task``; run is
+``create`` (each PipelineRun), ``wait`` and ``collect``; ``stop(reason)`` (final, from any thread; the
+token is shared with the ``TektonLoad`` driving it, and ``wait`` sets it itself with ``timeout`` or
+``error``); ``cleanup`` last, always.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from perf_tests.errors import PerfTestsError, TargetError
 from perf_tests.logger.redaction import redact
 from perf_tests.recorder.events import EmitOperation
 from perf_tests.scheduler.clock import Clock
-from perf_tests.scheduler.stop import STOPPED, StopToken
+from perf_tests.scheduler.lifecycle import Stoppable
+from perf_tests.scheduler.stop import StopToken
 from perf_tests.tekton.client import TektonClient, WatchExpired
 from perf_tests.tekton.logs import StepFailure, extract_report, failed_step, step_containers
 from perf_tests.tekton.pipelinerun import Outcome, TaskLocation, outcome, parse_time, pipelinerun_results
@@ -111,7 +117,7 @@ class RunResult:
         return redact(text)
 
 
-class PipelineRunSession:
+class PipelineRunSession(Stoppable):
     """Creates and follows the PipelineRuns of one scenario entry (one per load instance)."""
 
     def __init__(
@@ -133,7 +139,7 @@ class PipelineRunSession:
         self._cond = threading.Condition()
         self.clock = clock or Clock()
         # Why the runs are cancelled ("stopped", "timeout", "error"); shared with the TektonLoad driving it.
-        self.stopping = stopping or StopToken()
+        super().__init__(stopping)
         self.stopping.add_callback(self._wake)
         self._closed = False
         self._fatal: PerfTestsError | None = None
@@ -192,10 +198,6 @@ class PipelineRunSession:
         with self._cond:
             return list(self._runs)
 
-    def stop(self, reason: str = STOPPED) -> None:
-        """Ask ``wait`` to cancel the unfinished PipelineRuns now; thread-safe, returns at once."""
-        self.stopping.set(reason)
-
     def _wake(self) -> None:
         with self._cond:
             self._cond.notify_all()
@@ -244,11 +246,6 @@ class PipelineRunSession:
     def fatal(self) -> PerfTestsError | None:
         """An error that made following the PipelineRuns impossible (raise it after ``wait``)."""
         return self._fatal
-
-    @property
-    def stop_reason(self) -> str | None:
-        """Why the runs were cancelled (``timeout``, ``stopped``, ``error``), None when they were not."""
-        return self.stopping.reason
 
     def cancel_unfinished(self, reason: str) -> None:
         """Cancel every PipelineRun that is not done yet (each once)."""

@@ -6,7 +6,8 @@ where the JSON report and the log must end up locally. The executor only runs th
 ended (``LaunchOutcome``); the runner then parses the reports (``perf_tests.llm.report``) and writes the
 universal report, whatever ran them.
 
-Lifecycle, called by ``LlmLoadRunner`` in order from the runner's thread (``stop`` from any thread):
+Lifecycle (``perf_tests.scheduler.lifecycle``'s), called by ``LlmLoadRunner`` in order from the runner's
+thread (``stop`` from any thread):
 
 0. ``bind(entry, run_id, emit)``: when the runner is made: the entry, the test run's id and where to
    report the executor's own operations (e.g. creating a PipelineRun).
@@ -19,7 +20,9 @@ Lifecycle, called by ``LlmLoadRunner`` in order from the runner's thread (``stop
    The scheduler stops the runner ``end_extension`` seconds after the entry's end (time for the
    processes to write their reports); what still runs then is ended, and so is everything on an
    earlier stop (abort).
-3. ``stop()``: ask ``prepare``/``run`` to return; thread-safe, returns at once.
+3. ``stop(reason)``: ask ``prepare``/``run`` to return; thread-safe, returns at once. The executor's
+   token is the runner's, so the runner's stop is the executor's; an executor that must act at once
+   (cancel) registers a callback on ``self.stopping``.
 4. ``cleanup()``: always, last: nothing the executor started is left running.
 """
 
@@ -36,7 +39,8 @@ from perf_tests.llm.options import LlmLoadFields
 from perf_tests.llm.plan import Launch
 from perf_tests.recorder.events import EmitOperation
 from perf_tests.scheduler.clock import Clock
-from perf_tests.scheduler.stop import STOPPED, StopToken
+from perf_tests.scheduler.lifecycle import Stoppable
+from perf_tests.scheduler.stop import StopToken
 
 __all__ = ["EmitOperation", "Executor", "LaunchOutcome", "LaunchSpec"]
 
@@ -80,19 +84,19 @@ class LaunchOutcome:
         return self.error is None and self.exit_code == 0 and self.spec.report_path.is_file()
 
 
-class Executor(ABC):
+class Executor(Stoppable, ABC):
     """Runs the GuideLLM processes of one entry somewhere (see the module docstring for the lifecycle)."""
 
     name: ClassVar[str]
 
     def __init__(self, clock: Clock, *, entry_start_offset: float, entry_end_offset: float, startup_lead: float,
                  abort: StopToken | None = None, stopping: StopToken | None = None) -> None:
+        super().__init__(stopping)  # the runner's own token, so its stop reaches us at once
         self.clock = clock
         self.entry_start_offset = entry_start_offset
         self.entry_end_offset = entry_end_offset
         self.startup_lead = startup_lead
         self.abort = abort or StopToken()  # the test run's
-        self.stopping = stopping or StopToken()  # the runner's own, so its stop reaches us at once
 
     def bind(self, entry: LlmLoadFields, run_id: str, emit: EmitOperation | None = None) -> None:
         """The entry it runs, the test run's id and where to report its own operations (default: kept)."""
@@ -117,17 +121,9 @@ class Executor(ABC):
     def run(self) -> list[LaunchOutcome]:
         """Launch the rest on time, wait for every process, return how each ended."""
 
-    def stop(self, reason: str = STOPPED) -> None:
-        """Ask ``prepare``/``run`` to wind down; thread-safe, returns at once."""
-        self.stopping.set(reason)
-
     @abstractmethod
     def cleanup(self) -> None:
         """End anything still running; always called last."""
-
-    def progress(self) -> str:
-        """One short line on what the processes are doing."""
-        return ""
 
     def launch_offset(self, spec: LaunchSpec) -> float:
         """When (seconds after t0) a process is launched: its start minus the startup lead, not before t0."""

@@ -155,25 +155,36 @@ class FakeTime:
             assert waiter.fire is not None
             waiter.fire()
 
-    def wait_blocked(self, count: int, timeout: float = 10.0) -> None:
-        """Wait (real time, at most ``timeout`` s) until no thread is busy and ``count`` waiters are blocked."""
+    def wait_blocked(self, count: int | Callable[[], int], timeout: float = 10.0,
+                     stop_when: Callable[[], bool] | None = None) -> bool:
+        """Wait (real time, at most ``timeout`` s) until no thread is busy and ``count`` waiters are
+        blocked (a function: re-read while waiting, e.g. the threads still alive); False when
+        ``stop_when()`` became true first."""
         give_up = time.monotonic() + timeout
         with self._cond:
-            while self._any_busy() or self._blocked() != count:
+            while True:
+                if stop_when is not None and stop_when():
+                    return False
+                expected = count() if callable(count) else count
+                if not self._any_busy() and self._blocked() == expected:
+                    return True
                 left = give_up - time.monotonic()
                 if left <= 0:
                     raise AssertionError(
-                        f"expected {count} blocked waiters and no busy thread at {self._now}; blocked: "
+                        f"expected {expected} blocked waiters and no busy thread at {self._now}; blocked: "
                         f"{self._blocked()}, busy: {sorted(t.name for t in self._busy)}"
                     )
                 self._cond.wait(min(left, _POLL))
 
-    def step(self, blocked: int, timeout: float = 10.0) -> float:
-        """When no thread is busy and ``blocked`` waiters are blocked, jump to the earliest deadline; the
-        new monotonic time."""
-        self.wait_blocked(blocked, timeout)
+    def step(self, blocked: int | Callable[[], int], timeout: float = 10.0,
+             stop_when: Callable[[], bool] | None = None) -> float | None:
+        """When no thread is busy and ``blocked`` waiters are blocked, jump to the earliest deadline and
+        return the new monotonic time; None when ``stop_when()`` became true first."""
+        if not self.wait_blocked(blocked, timeout, stop_when):
+            return None
         deadline = self.next_deadline()
         if deadline is None:
-            raise AssertionError(f"{blocked} waiters are blocked and none has a deadline: nothing can happen")
+            raise AssertionError(f"{self.blocked()} waiters are blocked and none has a deadline: nothing can "
+                                 "happen")
         self.advance_to(deadline)
         return self._now

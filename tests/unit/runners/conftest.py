@@ -1,4 +1,5 @@
-"""Fixtures for the runner tests: the TEST_SLEEPY mode registered for one test, and a run context."""
+"""Fixtures for the runner tests: the TEST_SLEEPY mode registered for one test, and a run context on a
+fake clock (``fake_time`` moves it)."""
 
 import importlib
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from perf_tests.config.settings import Settings
 from perf_tests.recorder import EventHook, Recorder
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import register, unregister
-from perf_tests.scheduler import Clock
+from perf_tests.scheduler import Clock, FakeTime
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -40,15 +41,20 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture
-def context(tmp_path: Path, recorder: Recorder, data_dir: Path) -> RunContext:
-    """A run context whose events feed ``recorder``."""
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def context(tmp_path: Path, recorder: Recorder, data_dir: Path, fake_time: FakeTime) -> RunContext:
+    """A run context on the fake clock whose events feed ``recorder``."""
     hook = EventHook()
     hook.add_listener(recorder)
     return RunContext(
         run_id="test-run",
         settings=Settings(),
         events=hook,
-        clock=Clock(),
+        clock=Clock(fake_time),
         results_dir=tmp_path / "results",
         data_dir=data_dir,
     )

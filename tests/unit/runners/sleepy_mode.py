@@ -1,8 +1,8 @@
 """TEST_SLEEPY: a throw-away mode proving that adding a mode is one file, an options model and a runner.
 
 Importing this module registers the mode; tests ``unregister("TEST_SLEEPY")`` when done. The runner
-naps in a loop (one ``nap`` operation per nap) until stopped, and keeps the order of its lifecycle
-calls in ``calls`` so tests can check it.
+naps in a loop (one ``nap`` operation per nap, on the run clock, so a fake clock drives it) until
+stopped, and keeps the order of its lifecycle calls in ``calls`` so tests can check it.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class SleepyRunner(BaseRunner[SleepyOptions]):
         self._maybe_fail("run")
         while not self.stopping.is_set():
             with self.timed("nap"):
-                self.stopping.wait(self.entry.nap)
+                self.stopping.wait(self.entry.nap, clock=self.context.clock)
 
     def cleanup(self) -> None:
         self.calls.append("cleanup")

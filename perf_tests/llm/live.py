@@ -23,7 +23,7 @@ from typing import Any
 from perf_tests.llm.recording import record_request
 from perf_tests.llm.report import RequestRecord
 from perf_tests.recorder.events import EventHook
-from perf_tests.recorder.stream import StreamRecorder
+from perf_tests.recorder.per_second import PerSecondAggregator
 
 __all__ = ["LAG", "LiveRequests", "parse_request_line"]
 
@@ -59,7 +59,7 @@ class LiveRequests:
     """Reads the requests files of an entry's GuideLLM processes in a thread and records each request."""
 
     def __init__(self, hook: EventHook, scenario: str, mode: str, paths: Sequence[Path]) -> None:
-        self._stream = StreamRecorder(hook, scenario, mode)
+        self._stream = PerSecondAggregator(hook, scenario, mode)
         self._paths = list(paths)
         self._offsets = dict.fromkeys(self._paths, 0)
         self._stop = threading.Event()

@@ -4,7 +4,7 @@ An arrival model says when requests start (``ConstantArrivals``, ``PoissonArriva
 ``StagesArrivals`` on an absolute schedule, or the closed-loop ``ConcurrentArrivals``); a workload
 picks and sends each request (``KfpGetsWorkload`` for KFP reads); the ``LoadEngine`` drives one with
 the other, counts arrivals it cannot send in time as dropped, and records every attempt's service
-time, lateness and corrected latency through a ``StreamRecorder``.
+time, lateness and corrected latency through a ``PerSecondAggregator``.
 """
 
 from perf_tests.load.arrivals import (

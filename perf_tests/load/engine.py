@@ -14,7 +14,7 @@ the ones it did not reach are counted: those already more than ``max_lateness`` 
 they would have been), the rest are ``cut_off`` (``cut_off_due`` of them were already due: the sender
 was behind). For an endless schedule ``planned`` is what came due before the stop.
 
-For every attempt the engine records, through a ``StreamRecorder``: the send time (the event's start),
+For every attempt the engine records, through a ``PerSecondAggregator``: the send time (the event's start),
 the service time (send to response, the event's duration) and, in open loop, the ``lateness`` (send
 minus due time) and the ``latency`` from the due time (response minus due time, corrected for
 coordinated omission, always >= the service time). Completed seconds are flushed every
@@ -39,7 +39,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from perf_tests.load.arrivals import ArrivalModel, ConcurrentArrivals, ScheduledArrivals
 from perf_tests.recorder.failures import classify_exception
-from perf_tests.recorder.stream import StreamRecorder
+from perf_tests.recorder.per_second import PerSecondAggregator
 
 __all__ = ["LoadEngine", "LoadResult", "Operation", "Workload"]
 
@@ -156,7 +156,7 @@ class LoadEngine(Generic[OpT]):
         self,
         arrivals: ArrivalModel,
         workload: Workload[OpT],
-        recorder: StreamRecorder,
+        recorder: PerSecondAggregator,
         *,
         max_concurrency: int = 1000,
         max_lateness: float = 1.0,

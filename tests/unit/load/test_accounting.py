@@ -16,10 +16,10 @@ from load_helpers import Collected, Fixed, Url, new_session
 
 from perf_tests.load import ConstantArrivals, LoadEngine, LoadResult, PoissonArrivals, Stage, StagesArrivals
 from perf_tests.load.arrivals import ScheduledArrivals
-from perf_tests.recorder import StreamRecorder
+from perf_tests.recorder import PerSecondAggregator
 
 
-def run_stopped(arrivals: ScheduledArrivals, recorder: StreamRecorder, url: str, stop_after: float | None,
+def run_stopped(arrivals: ScheduledArrivals, recorder: PerSecondAggregator, url: str, stop_after: float | None,
                 **options: object) -> LoadResult:
     """Run the engine and call ``stop()`` ``stop_after`` seconds after the schedule's start (as the
     scheduler does at an entry's end), or let the schedule run out."""

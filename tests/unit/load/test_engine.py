@@ -11,10 +11,10 @@ from load_helpers import Fixed, Url, new_session
 
 from perf_tests.load import ConcurrentArrivals, ConstantArrivals, LoadEngine, LoadResult, StagesArrivals
 from perf_tests.load.arrivals import ArrivalModel, Stage
-from perf_tests.recorder import StreamRecorder
+from perf_tests.recorder import PerSecondAggregator
 
 
-def run_engine(arrivals: ArrivalModel, recorder: StreamRecorder, *urls: Url, max_connections: int = 100,
+def run_engine(arrivals: ArrivalModel, recorder: PerSecondAggregator, *urls: Url, max_connections: int = 100,
                **options: object) -> LoadResult:
     async def main() -> LoadResult:
         async with new_session(max_connections=max_connections) as session:
@@ -169,7 +169,7 @@ def test_stages_schedule_through_the_engine(server, make_recorder, collected):
 
 
 def test_invalid_engine_settings():
-    recorder = StreamRecorder.__new__(StreamRecorder)
+    recorder = PerSecondAggregator.__new__(PerSecondAggregator)
     with pytest.raises(ValueError, match="max_concurrency must be at least 1"):
         LoadEngine(ConstantArrivals(1), Fixed(None), recorder, max_concurrency=0)
     with pytest.raises(ValueError, match="concurrency 5 is above max_concurrency 2"):

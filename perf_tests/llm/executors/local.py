@@ -1,7 +1,7 @@
 """The ``local`` executor: GuideLLM processes on this machine, children of the test run.
 
-Each process is ``python -m perf_tests.llm.launcher run ...`` (GuideLLM's CLI, held at its start; see
-``perf_tests.llm.startup``), in its own process group with its output in ``<label>.log``. GuideLLM needs
+Each process is ``python -m perf_tests.llm.process.launcher run ...`` (GuideLLM's CLI, held at its start; see
+``perf_tests.llm.process.startup``), in its own process group with its output in ``<label>.log``. GuideLLM needs
 10-20 s to start, so each is launched ``startupLead`` seconds before its start and then told its load
 window; it holds until the window opens, so its first request is due on time. A process that must
 start within ``startupLead`` of t0 is launched in ``prepare``, before t0, and ``prepare`` waits until it
@@ -19,10 +19,10 @@ import threading
 import time
 from collections.abc import Sequence
 
-from perf_tests.llm.diagnostics import failure_reason, progress_line
 from perf_tests.llm.executors.executor import Executor, LaunchOutcome, LaunchSpec
-from perf_tests.llm.processes import ChildProcess, launcher_argv, log_tail
-from perf_tests.llm.startup import REQUESTS_ENV
+from perf_tests.llm.process.children import ChildProcess, launcher_argv, log_tail
+from perf_tests.llm.process.diagnostics import failure_reason, progress_line
+from perf_tests.llm.process.startup import REQUESTS_ENV
 from perf_tests.llm.version import check_guidellm
 from perf_tests.scheduler.clock import Clock
 

@@ -30,7 +30,7 @@ import yaml
 
 from perf_tests.llm.command import GuidellmCommand, reveal
 from perf_tests.llm.options import LlmLoadFields
-from perf_tests.llm.report import Distribution, LlmResults
+from perf_tests.llm.results.parsing import Distribution, LlmResults
 from perf_tests.logger.redaction import redact
 
 __all__ = [
@@ -212,7 +212,7 @@ def write_universal_report(report: Mapping[str, Any], directory: Path,
 @cache
 def universal_report_schema() -> Mapping[str, Any]:
     """The bundled JSON Schema of the llm-d benchmark report v0.2.1."""
-    text = resources.files("perf_tests.llm").joinpath(f"schemas/{SCHEMA_FILE}").read_text(encoding="utf-8")
+    text = resources.files("perf_tests.llm.results").joinpath(f"schemas/{SCHEMA_FILE}").read_text(encoding="utf-8")
     schema: Mapping[str, Any] = json.loads(text)
     return schema
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from perf_tests.llm.report import FELL_BEHIND_WARNINGS, GuidellmWarning, LlmResults, RequestRecord
+from perf_tests.llm.results.parsing import FELL_BEHIND_WARNINGS, GuidellmWarning, LlmResults, RequestRecord
 from perf_tests.recorder.events import EventHook, MetricsRecord
 from perf_tests.recorder.per_second import PerSecondAggregator
 
@@ -72,7 +72,7 @@ def classify_request_error(error: str | None) -> str:
 
 def record_results(hook: EventHook, scenario: str, mode: str, results: LlmResults, now: float,
                    replay_requests: bool = True) -> None:
-    """Fire the entry's ``MetricsRecord``s and (unless they were recorded live, ``perf_tests.llm.live``)
+    """Fire the entry's ``MetricsRecord``s and (unless they were recorded live, ``perf_tests.llm.results.live``)
     replay its requests as ``llm_request`` operations."""
     for name, stats in results.metrics().items():
         hook.fire(MetricsRecord(scenario, mode, name, now, stats, source=SOURCE))

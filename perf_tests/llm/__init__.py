@@ -10,9 +10,9 @@ The data path of an entry, one module or subpackage each:
 - ``process``: GuideLLM as a child process: the ``launcher`` (GuideLLM's CLI held until the start time)
   and its patches, ``children`` (no child left behind), ``startup`` (the hold protocol) and
   ``diagnostics`` (reading GuideLLM's logs).
-- ``results``: GuideLLM's JSON report -> ``LlmResults`` (``parsing``), metrics and per-request replay
-  into the recorder (``recording``, ``live``), and the llm-d benchmark report v0.2.1
-  (``universal_report``, schema bundled in ``schemas/``).
+- ``results``: GuideLLM's JSON report read (``parsing``) and merged into ``LlmResults`` (``merging``),
+  metrics and per-request replay into the recorder (``recording``, ``live``), and the llm-d benchmark
+  report v0.2.1 (``universal_report``, schema bundled in ``schemas/``).
 - ``assets``: the default tokenizer and the tiny model, built locally (no model hub).
 - ``mock_server``, ``health``, ``version``: the embedded mock target, its health check, and the
   supported GuideLLM version.
@@ -33,16 +33,15 @@ from perf_tests.llm.options import (
 )
 from perf_tests.llm.plan import Launch, plan_launches, stage_layers
 from perf_tests.llm.process.diagnostics import HoldReport, failure_reason, hold_report, progress_line
+from perf_tests.llm.results.merging import LlmResults, summarize
 from perf_tests.llm.results.parsing import (
     BenchmarkResult,
     Distribution,
     GuidellmReport,
     GuidellmWarning,
-    LlmResults,
     RequestRecord,
     load_report,
     parse_report,
-    summarize,
 )
 from perf_tests.llm.results.recording import entry_results_dir, record_results, safe_name, warning_notes
 from perf_tests.llm.results.universal_report import (

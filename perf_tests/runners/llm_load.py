@@ -41,7 +41,8 @@ from perf_tests.llm.plan import plan_launches
 from perf_tests.llm.process.children import log_tail
 from perf_tests.llm.process.diagnostics import hold_report
 from perf_tests.llm.results.live import LiveRequests
-from perf_tests.llm.results.parsing import GuidellmReport, LlmResults, load_report, summarize
+from perf_tests.llm.results.merging import LlmResults, summarize
+from perf_tests.llm.results.parsing import GuidellmReport, load_report
 from perf_tests.llm.results.recording import entry_results_dir, first_errors, record_results, warning_notes
 from perf_tests.llm.results.universal_report import (
     build_universal_report,

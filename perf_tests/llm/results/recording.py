@@ -15,7 +15,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from perf_tests.llm.results.parsing import FELL_BEHIND_WARNINGS, GuidellmWarning, LlmResults, RequestRecord
+from perf_tests.llm.results.merging import LlmResults
+from perf_tests.llm.results.parsing import FELL_BEHIND_WARNINGS, GuidellmWarning, RequestRecord
 from perf_tests.recorder.events import EventHook, MetricsRecord
 from perf_tests.recorder.per_second import PerSecondAggregator
 

@@ -30,7 +30,8 @@ import yaml
 
 from perf_tests.llm.command import GuidellmCommand, reveal
 from perf_tests.llm.options import LlmLoadFields
-from perf_tests.llm.results.parsing import Distribution, LlmResults
+from perf_tests.llm.results.merging import LlmResults
+from perf_tests.llm.results.parsing import Distribution
 from perf_tests.logger.redaction import redact
 
 __all__ = [

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from perf_tests.llm.results.parsing import GuidellmWarning, load_report, summarize
+from perf_tests.llm.results.merging import summarize
+from perf_tests.llm.results.parsing import GuidellmWarning, load_report
 from perf_tests.llm.results.recording import (
     classify_request_error,
     entry_results_dir,

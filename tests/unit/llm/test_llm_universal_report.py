@@ -12,7 +12,8 @@ import yaml
 from perf_tests.llm.command import build_command
 from perf_tests.llm.options import LlmLoadFields
 from perf_tests.llm.plan import plan_launches
-from perf_tests.llm.results.parsing import load_report, summarize
+from perf_tests.llm.results.merging import summarize
+from perf_tests.llm.results.parsing import load_report
 from perf_tests.llm.results.universal_report import (
     build_universal_report,
     universal_report_schema,

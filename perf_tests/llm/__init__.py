@@ -10,7 +10,7 @@ The data path of an entry, one module or subpackage each:
 - ``process``: GuideLLM as a child process: the ``launcher`` (GuideLLM's CLI held until the start time)
   and its patches, ``children`` (no child left behind), ``startup`` (the hold protocol) and
   ``diagnostics`` (reading GuideLLM's logs).
-- ``results``: GuideLLM's JSON report read (``parsing``) and merged into ``LlmResults`` (``merging``),
+- ``results``: GuideLLM's JSON report read (``parsing``) and merged into ``MergedLlmResults`` (``merging``),
   metrics and per-request replay into the recorder (``recording``, ``live``), and the llm-d benchmark
   report v0.2.1 (``universal_report``, schema bundled in ``schemas/``).
 - ``assets``: the default tokenizer and the tiny model, built locally (no model hub).
@@ -20,7 +20,7 @@ The data path of an entry, one module or subpackage each:
 
 from perf_tests.llm.assets.tokenizer import build_tokenizer, default_tokenizer
 from perf_tests.llm.command import OFFLINE_ENV, GuidellmCommand, build_command, launch_seed, render_option
-from perf_tests.llm.executors import EXECUTOR_CLASSES, Executor, LaunchOutcome, LaunchSpec, LocalExecutor
+from perf_tests.llm.executors import EXECUTOR_CLASSES, Executor, LaunchSpec, LocalExecutor, ProcessExit
 from perf_tests.llm.mock_server import MockServer, MockServerPool, shared_mock_servers
 from perf_tests.llm.options import (
     EXECUTORS,
@@ -33,10 +33,10 @@ from perf_tests.llm.options import (
 )
 from perf_tests.llm.plan import Launch, plan_launches, stage_layers
 from perf_tests.llm.process.diagnostics import HoldReport, failure_reason, hold_report, progress_line
-from perf_tests.llm.results.merging import LlmResults, summarize
+from perf_tests.llm.results.merging import MergedLlmResults, summarize
 from perf_tests.llm.results.parsing import (
-    BenchmarkResult,
     Distribution,
+    GuidellmBenchmark,
     GuidellmReport,
     GuidellmWarning,
     RequestRecord,
@@ -59,23 +59,23 @@ __all__ = [
     "OFFLINE_ENV",
     "RATE_TYPES",
     "SUPPORTED_RANGE",
-    "BenchmarkResult",
     "Distribution",
     "Executor",
+    "GuidellmBenchmark",
     "GuidellmCommand",
     "GuidellmReport",
     "GuidellmWarning",
     "HoldReport",
     "Launch",
-    "LaunchOutcome",
     "LaunchSpec",
     "LlmLoadFields",
-    "LlmResults",
     "LlmStage",
     "LocalExecutor",
+    "MergedLlmResults",
     "MockServer",
     "MockServerOptions",
     "MockServerPool",
+    "ProcessExit",
     "RateType",
     "RequestRecord",
     "build_command",

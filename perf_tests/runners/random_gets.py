@@ -39,7 +39,7 @@ from perf_tests.load import (
     ConstantArrivals,
     KfpGetsWorkload,
     LoadEngine,
-    LoadResult,
+    LoadTotals,
     PoissonArrivals,
     Stage,
     StagesArrivals,
@@ -216,7 +216,7 @@ class RandomGetsRunner(AsyncRunner[RandomGetsOptions]):
     def __init__(self, entry: RandomGetsOptions, context: RunContext) -> None:
         super().__init__(entry, context)
         self.engine: LoadEngine[Any] | None = None
-        self.result: LoadResult | None = None
+        self.result: LoadTotals | None = None
 
     def prepare(self) -> None:
         """Seed the embedded simulator (only it) so the reads that need an id have some."""

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from perf_tests.llm.executors.executor import Executor, LaunchOutcome, LaunchSpec
+from perf_tests.llm.executors.executor import Executor, LaunchSpec, ProcessExit
 from perf_tests.llm.process.children import ChildProcess, launcher_argv, log_tail
 from perf_tests.llm.process.diagnostics import failure_reason, progress_line
 from perf_tests.llm.process.startup import REQUESTS_ENV
@@ -54,7 +54,7 @@ class LocalExecutor(Executor):
         self._pending: list[LaunchSpec] = []
         self._running: dict[str, ChildProcess] = {}
         self._windowed: set[str] = set()
-        self._outcomes: dict[str, LaunchOutcome] = {}
+        self._outcomes: dict[str, ProcessExit] = {}
         self._order: list[str] = []
 
     @property
@@ -70,7 +70,7 @@ class LocalExecutor(Executor):
         self.guidellm_version = check_guidellm()
         self._pending = sorted(specs, key=self.launch_offset)
         self._order = [spec.name for spec in specs]
-        self._outcomes = {spec.name: LaunchOutcome(spec) for spec in specs}
+        self._outcomes = {spec.name: ProcessExit(spec) for spec in specs}
         run_begins = self.entry_start_offset - self.lead_time
         early = [spec for spec in self._pending if spec.start_offset - self.startup_lead < run_begins]
         for spec in early:
@@ -78,7 +78,7 @@ class LocalExecutor(Executor):
             self._spawn(spec)
         self._wait_ready(list(self._running.values()))
 
-    def run(self) -> list[LaunchOutcome]:
+    def run(self) -> list[ProcessExit]:
         for name in list(self._running):  # launched before t0: t0 is known now
             self._send_window(name)
         while True:
@@ -172,7 +172,7 @@ class LocalExecutor(Executor):
             del self._running[name]
             self._record_exit(self._outcomes[name], code)
 
-    def _record_exit(self, outcome: LaunchOutcome, code: int | None) -> None:
+    def _record_exit(self, outcome: ProcessExit, code: int | None) -> None:
         outcome.exit_code = code
         outcome.ended_at = time.time()
         if code != 0 and outcome.error is None:

@@ -1,16 +1,16 @@
 """An LLM_LOAD entry's results: GuideLLM's JSON report read, merged, recorded and published.
 
 - ``parsing``: one GuideLLM JSON report -> ``GuidellmReport`` (no GuideLLM import needed).
-- ``merging``: the reports of one entry -> ``LlmResults``, the framework's metrics.
+- ``merging``: the reports of one entry -> ``MergedLlmResults``, the framework's metrics.
 - ``recording``: metrics and per-request replay into the recorder; where an entry's files go.
 - ``live``: requests recorded as GuideLLM finishes them, so a stopped run keeps what it measured.
 - ``universal_report``: the llm-d benchmark report v0.2.1 (schema bundled in ``schemas/``).
 """
 
-from perf_tests.llm.results.merging import LlmResults, summarize
+from perf_tests.llm.results.merging import MergedLlmResults, summarize
 from perf_tests.llm.results.parsing import (
-    BenchmarkResult,
     Distribution,
+    GuidellmBenchmark,
     GuidellmReport,
     GuidellmWarning,
     RequestRecord,
@@ -26,11 +26,11 @@ from perf_tests.llm.results.universal_report import (
 )
 
 __all__ = [
-    "BenchmarkResult",
     "Distribution",
+    "GuidellmBenchmark",
     "GuidellmReport",
     "GuidellmWarning",
-    "LlmResults",
+    "MergedLlmResults",
     "RequestRecord",
     "build_universal_report",
     "entry_results_dir",

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from perf_tests.llm.results.recording import record_request
 from perf_tests.llm.results.parsing import RequestRecord
+from perf_tests.llm.results.recording import record_request
 from perf_tests.recorder.events import EventHook
 from perf_tests.recorder.per_second import PerSecondAggregator
 

@@ -1,6 +1,6 @@
-"""Merging the GuideLLM reports of one entry into the framework's metrics (``LlmResults``).
+"""Merging the GuideLLM reports of one entry into the framework's metrics (``MergedLlmResults``).
 
-``summarize`` turns the reports of one entry (``perf_tests.llm.results.parsing``) into ``LlmResults``:
+``summarize`` turns the reports of one entry (``perf_tests.llm.results.parsing``) into ``MergedLlmResults``:
 one statistics dict per metric name in the recorder's ``MetricsRecord`` form (``count``, ``ok``,
 ``failed``, ``success_rate``, ``throughput``, ``mean_ms``, ``p50_ms`` ...). With one benchmark the
 numbers are GuideLLM's own; with several (stair-step layers, a sweep) they are merged from the
@@ -17,25 +17,25 @@ from typing import Any
 from perf_tests.errors import RunnerError
 from perf_tests.llm.results.parsing import (
     LATENCY_METRICS,
-    BenchmarkResult,
     Distribution,
+    GuidellmBenchmark,
     GuidellmReport,
     GuidellmWarning,
     RequestRecord,
 )
 
-__all__ = ["LlmResults", "summarize"]
+__all__ = ["MergedLlmResults", "summarize"]
 
 
 @dataclass(frozen=True)
-class LlmResults:
+class MergedLlmResults:
     """An entry's results over all its GuideLLM benchmarks.
 
     ``distributions`` holds latencies in milliseconds (our metric names) and token counts per request
     (``prompt_tokens``, ``output_tokens``); ``metrics`` is the ``MetricsRecord`` form of everything.
     """
 
-    benchmarks: tuple[BenchmarkResult, ...]
+    benchmarks: tuple[GuidellmBenchmark, ...]
     successful: int
     errored: int
     incomplete: int
@@ -115,7 +115,7 @@ def _plain_stats(distribution: Distribution) -> dict[str, Any]:
 _TOKEN_METRICS = {"prompt_tokens": "prompt_token_count", "output_tokens": "output_token_count"}
 
 
-def summarize(reports: Sequence[GuidellmReport]) -> LlmResults:
+def summarize(reports: Sequence[GuidellmReport]) -> MergedLlmResults:
     """The results of one entry from the reports of its GuideLLM processes.
 
     Raises ``RunnerError`` when there is no benchmark at all.
@@ -136,7 +136,7 @@ def summarize(reports: Sequence[GuidellmReport]) -> LlmResults:
         for name, source in _TOKEN_METRICS.items():
             if source in only.metrics:
                 distributions[name] = only.metrics[source]
-        return LlmResults(
+        return MergedLlmResults(
             benchmarks, only.successful, only.errored, only.incomplete, start, end,
             request_rate=only.rates.get("requests_per_second", 0.0),
             output_token_rate=only.rates.get("output_tokens_per_second", 0.0),
@@ -148,7 +148,7 @@ def summarize(reports: Sequence[GuidellmReport]) -> LlmResults:
     merged = _merged_distributions(ok, scheduled=all("request_scheduled_latency" in b.metrics for b in benchmarks))
     output_tokens = sum(r.output_tokens or 0 for r in ok)
     prompt_tokens = sum(r.prompt_tokens or 0 for r in ok)
-    return LlmResults(
+    return MergedLlmResults(
         benchmarks,
         successful,
         sum(b.errored for b in benchmarks),

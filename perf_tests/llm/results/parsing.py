@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,8 @@ __all__ = [
     "FELL_BEHIND_WARNINGS",
     "LATENCY_METRICS",
     "PERCENTILES",
-    "BenchmarkResult",
     "Distribution",
+    "GuidellmBenchmark",
     "GuidellmReport",
     "GuidellmWarning",
     "RequestRecord",
@@ -183,7 +183,7 @@ class GuidellmWarning:
 
 
 @dataclass(frozen=True)
-class BenchmarkResult:
+class GuidellmBenchmark:
     """One GuideLLM benchmark: one strategy (e.g. ``constant@5.00``) run for its duration."""
 
     strategy: str
@@ -215,7 +215,7 @@ class GuidellmReport:
 
     path: Path | None
     guidellm_version: str
-    benchmarks: tuple[BenchmarkResult, ...]
+    benchmarks: tuple[GuidellmBenchmark, ...]
     config: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -251,7 +251,7 @@ def parse_report(data: Any, path: Path | None = None) -> GuidellmReport:
                           data.get("config") or {})
 
 
-def _benchmark(data: Mapping[str, Any]) -> BenchmarkResult:
+def _benchmark(data: Mapping[str, Any]) -> GuidellmBenchmark:
     metrics_raw = data["metrics"]
     totals = metrics_raw.get("request_totals") or {}
     metrics: dict[str, Distribution] = {}
@@ -275,7 +275,7 @@ def _benchmark(data: Mapping[str, Any]) -> BenchmarkResult:
         for status in ("successful", "errored", "incomplete")
         for item in requests.get(status) or []
     ]
-    return BenchmarkResult(
+    return GuidellmBenchmark(
         strategy=str(strategy.get("type_", "unknown")),
         strategy_rate=float(rate) if isinstance(rate, int | float) else None,
         start=float(data["start_time"]),

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from perf_tests.llm.results.merging import LlmResults
+from perf_tests.llm.results.merging import MergedLlmResults
 from perf_tests.llm.results.parsing import FELL_BEHIND_WARNINGS, GuidellmWarning, RequestRecord
 from perf_tests.recorder.events import EventHook, MetricsRecord
 from perf_tests.recorder.per_second import PerSecondAggregator
@@ -71,7 +71,7 @@ def classify_request_error(error: str | None) -> str:
     return "error"
 
 
-def record_results(hook: EventHook, scenario: str, mode: str, results: LlmResults, now: float,
+def record_results(hook: EventHook, scenario: str, mode: str, results: MergedLlmResults, now: float,
                    replay_requests: bool = True) -> None:
     """Fire the entry's ``MetricsRecord``s and (unless they were recorded live, ``perf_tests.llm.results.live``)
     replay its requests as ``llm_request`` operations."""
@@ -109,7 +109,7 @@ def record_request(stream: PerSecondAggregator, request: RequestRecord) -> None:
     )
 
 
-def first_errors(results: LlmResults) -> dict[str, tuple[int, str]]:
+def first_errors(results: MergedLlmResults) -> dict[str, tuple[int, str]]:
     """Per error type of the failed requests: how many, and the first one's error (as GuideLLM recorded it)."""
     found: dict[str, tuple[int, str]] = {}
     for request in results.requests:

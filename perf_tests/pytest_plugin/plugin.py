@@ -103,7 +103,7 @@ def perf_session(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture(scope="session")
 def perf_outcome(request: pytest.FixtureRequest, perf_session: Any) -> Any:
-    """Runs the scenario once per pytest session and returns its ``RunOutcome``."""
+    """Runs the scenario once per pytest session and returns its ``CompletedRun``."""
     config = request.config
     if _OUTCOME_KEY not in config.stash:
         try:

@@ -12,7 +12,7 @@ from perf_tests.tekton.client import PERMISSIONS, Permission, TektonClient
 from perf_tests.tekton.load import LoadInstance, TektonLoad, raise_for_results
 from perf_tests.tekton.logs import StepFailure, extract_report, failed_step, format_report_block
 from perf_tests.tekton.pipelinerun import (
-    Outcome,
+    SucceededCondition,
     TaskLocation,
     Workspace,
     apply_template,
@@ -20,18 +20,18 @@ from perf_tests.tekton.pipelinerun import (
     outcome,
     run_labels,
 )
-from perf_tests.tekton.session import OPERATIONS, PipelineRunSession, RunResult
+from perf_tests.tekton.session import OPERATIONS, FinishedPipelineRun, PipelineRunSession
 from perf_tests.tekton.settings import TektonSettings, load_tekton_settings
 
 __all__ = [
     "OPERATIONS",
     "PERMISSIONS",
+    "FinishedPipelineRun",
     "LoadInstance",
-    "Outcome",
     "Permission",
     "PipelineRunSession",
-    "RunResult",
     "StepFailure",
+    "SucceededCondition",
     "TaskLocation",
     "TektonClient",
     "TektonLoad",

@@ -5,7 +5,7 @@ child processes on this machine. ``EXECUTOR_CLASSES`` maps the entry's ``executo
 Tekton executor adds ``tekton.py`` and one line here (and its name to ``options.EXECUTORS``).
 """
 
-from perf_tests.llm.executors.executor import Executor, LaunchOutcome, LaunchSpec
+from perf_tests.llm.executors.executor import Executor, LaunchSpec, ProcessExit
 from perf_tests.llm.executors.local import FINISH_GRACE, LocalExecutor
 from perf_tests.llm.executors.tekton import TektonExecutor
 
@@ -16,8 +16,8 @@ __all__ = [
     "EXECUTOR_CLASSES",
     "FINISH_GRACE",
     "Executor",
-    "LaunchOutcome",
     "LaunchSpec",
     "LocalExecutor",
+    "ProcessExit",
     "TektonExecutor",
 ]

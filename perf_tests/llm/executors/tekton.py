@@ -22,13 +22,13 @@ from typing import Any
 
 from perf_tests.errors import ConfigurationError, RunnerError
 from perf_tests.llm.command import GuidellmCommand, build_command, reveal
-from perf_tests.llm.executors.executor import Executor, LaunchOutcome, LaunchSpec
+from perf_tests.llm.executors.executor import Executor, LaunchSpec, ProcessExit
 from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
 from perf_tests.llm.plan import Launch
 from perf_tests.scheduler.clock import Clock
 from perf_tests.tekton.load import LoadInstance, TektonLoad
 from perf_tests.tekton.options import load_template
-from perf_tests.tekton.session import Emit, RunResult
+from perf_tests.tekton.session import Emit, FinishedPipelineRun
 from perf_tests.tekton.settings import TektonSettings, load_tekton_settings
 
 __all__ = ["RESULTS_MOUNT", "TektonExecutor", "check_entry", "command_for", "task_params"]
@@ -186,7 +186,7 @@ class TektonExecutor(Executor):
             self.load.stop(self._stop_reason())
         self.load.prepare(self.instances[0].params if self.instances else None)
 
-    def run(self) -> list[LaunchOutcome]:
+    def run(self) -> list[ProcessExit]:
         load = self.load
         if load is None:
             raise RunnerError("the tekton executor's run() was called before prepare()")
@@ -200,8 +200,8 @@ class TektonExecutor(Executor):
         # Before the entry's end it is an abort (Ctrl-C); after it, the runner's end_extension ran out.
         return "stopped" if self.early_stop else "timeout"
 
-    def _outcome(self, spec: LaunchSpec, result: RunResult, launched: float) -> LaunchOutcome:
-        outcome = LaunchOutcome(spec, launched_at=result.created or launched, ended_at=result.completed,
+    def _outcome(self, spec: LaunchSpec, result: FinishedPipelineRun, launched: float) -> ProcessExit:
+        outcome = ProcessExit(spec, launched_at=result.created or launched, ended_at=result.completed,
                                 stopped=bool(result.cancelled))  # fmt: skip
         lines = [f"PipelineRun {self.load.settings.namespace if self.load else ''}/{result.name}: "
                  f"{result.outcome.reason or 'Pending'}"]  # fmt: skip

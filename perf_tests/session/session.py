@@ -181,7 +181,7 @@ class PerfSession:
         try:
             logger.info("run %s: %d scenario entries from %s; results in %s", self.run_id, len(scenario.entries),
                         scenario.path, self.results_dir)
-            if any(getattr(cls, "needs_kfp", True) for cls in runner_classes):
+            if any(cls.needs_kfp for cls in runner_classes):
                 kfp_target = resolve_kfp_target(self.settings.connection, self.settings.auth)
                 logger.info("target: %s", kfp_target.description)
                 with contextlib.suppress(OSError):  # a full disk is reported by the files that hit it

@@ -34,13 +34,8 @@ class ExecutorOptions(BaseModel):
 
     @classmethod
     def given_executor_fields(cls, entry: LlmLoadFields) -> list[str]:
-        """The aliases of this model's fields that ``entry`` sets (resolved paths, excluded, not counted)."""
-        fields = cls.model_fields
-        return [
-            field.alias or name
-            for name, field in fields.items()
-            if not field.exclude and getattr(entry, name) is not None
-        ]
+        """The aliases of this model's fields that ``entry`` sets."""
+        return [field.alias or name for name, field in cls.model_fields.items() if getattr(entry, name) is not None]
 
     @classmethod
     def executor_problems(cls, entry: LlmLoadFields) -> None:

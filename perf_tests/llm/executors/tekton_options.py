@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from perf_tests.errors import ScenarioError
 from perf_tests.llm.executors.options import ExecutorOptions
@@ -45,7 +45,17 @@ class TektonExecutorOptions(ExecutorOptions):
         default=None,
         description="Keep the PipelineRuns after the run (executor tekton; default TEKTON_KEEP_PIPELINERUNS).",
     )
-    pipeline_run_template_path: Path | None = Field(default=None, exclude=True, description="Resolved template file.")
+    # Resolved by ``resolve_executor_files``; not a field, so a scenario file cannot set it.
+    _pipeline_run_template_path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def pipeline_run_template_path(self) -> Path | None:
+        """The PipelineRun template found for ``pipelineRunTemplate``."""
+        return self._pipeline_run_template_path
+
+    @pipeline_run_template_path.setter
+    def pipeline_run_template_path(self, value: Path | None) -> None:
+        self._pipeline_run_template_path = value
 
     @classmethod
     def executor_problems(cls, entry: LlmLoadFields) -> None:

@@ -6,7 +6,6 @@ runner class: ``register`` adds a mode; ``load_modes`` imports the built-in ones
 ``perf_tests.runners`` entry points.
 """
 
-from perf_tests.recorder.failures import classify_exception
 from perf_tests.runners.base_runner import AsyncRunner, BaseRunner
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import MODES, load_modes, options_models, register, registered_runners, runner_for
@@ -16,7 +15,6 @@ __all__ = [
     "AsyncRunner",
     "BaseRunner",
     "RunContext",
-    "classify_exception",
     "load_modes",
     "options_models",
     "register",

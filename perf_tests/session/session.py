@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -322,8 +321,3 @@ class PerfSession:
         ]
         write_run_file(self.results_dir, self.run_id, started, scenario.path, redact_data(scenario.raw), entries,
                        redact_data(targets))
-
-
-def safe_file_name(name: str) -> str:
-    """A file-system-safe version of an entry name."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "entry"

@@ -10,7 +10,7 @@ prints between markers in its log. The executor itself, and its entry fields (``
 """
 
 from perf_tests.tekton.client import PERMISSIONS, Permission, TektonClient
-from perf_tests.tekton.load import LoadInstance, TektonLoad, raise_for_results
+from perf_tests.tekton.load import LoadInstance, TektonLoad
 from perf_tests.tekton.logs import StepFailure, extract_report, failed_step, format_report_block
 from perf_tests.tekton.pipelinerun import (
     SucceededCondition,
@@ -45,6 +45,5 @@ __all__ = [
     "format_report_block",
     "load_tekton_settings",
     "outcome",
-    "raise_for_results",
     "run_labels",
 ]

@@ -20,10 +20,14 @@ The data path of an entry, one module or subpackage each:
 
 from perf_tests.llm.assets.tokenizer import build_tokenizer, default_tokenizer
 from perf_tests.llm.command import OFFLINE_ENV, GuidellmCommand, build_command, launch_seed, render_option
-from perf_tests.llm.executors import EXECUTOR_CLASSES, Executor, LaunchSpec, LocalExecutor, ProcessExit
+from perf_tests.llm.executors.executor import Executor, LaunchSpec, ProcessExit
+from perf_tests.llm.executors.local import LocalExecutor
+from perf_tests.llm.executors.options import ExecutorOptions
+from perf_tests.llm.executors.registry import EXECUTORS
+from perf_tests.llm.executors.tekton import TektonExecutor
+from perf_tests.llm.executors.tekton_options import TektonExecutorOptions
 from perf_tests.llm.mock_server import MockServer, MockServerPool, shared_mock_servers
 from perf_tests.llm.options import (
-    EXECUTORS,
     METRIC_NAMES,
     RATE_TYPES,
     LlmLoadFields,
@@ -54,13 +58,13 @@ from perf_tests.llm.version import SUPPORTED_RANGE, check_guidellm, guidellm_pro
 
 __all__ = [
     "EXECUTORS",
-    "EXECUTOR_CLASSES",
     "METRIC_NAMES",
     "OFFLINE_ENV",
     "RATE_TYPES",
     "SUPPORTED_RANGE",
     "Distribution",
     "Executor",
+    "ExecutorOptions",
     "GuidellmBenchmark",
     "GuidellmCommand",
     "GuidellmReport",
@@ -78,6 +82,8 @@ __all__ = [
     "ProcessExit",
     "RateType",
     "RequestRecord",
+    "TektonExecutor",
+    "TektonExecutorOptions",
     "build_command",
     "build_tokenizer",
     "build_universal_report",

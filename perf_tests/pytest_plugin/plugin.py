@@ -37,10 +37,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "(default: $PERF_MAX_REGRESSION or 10%%)")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "perf: a performance scenario test (runs the scenario file)")
-
-
 class PerfEntry:
     """One scenario entry as a test parameter: its name, or the error that stopped the scenario loading."""
 

@@ -33,7 +33,8 @@ import urllib3
 from perf_tests.errors import RunnerError, TargetError
 from perf_tests.llm.assets.tokenizer import default_tokenizer
 from perf_tests.llm.command import build_command
-from perf_tests.llm.executors import EXECUTOR_CLASSES, Executor, LaunchSpec, ProcessExit
+from perf_tests.llm.executors.executor import Executor, LaunchSpec, ProcessExit
+from perf_tests.llm.executors.registry import EXECUTORS
 from perf_tests.llm.health import health_status
 from perf_tests.llm.mock_server import MockServer, shared_mock_servers
 from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
@@ -79,7 +80,7 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
     def __init__(self, entry: LlmLoadOptions, context: RunContext) -> None:
         super().__init__(entry, context)
         self.entry_dir = entry_results_dir(context.results_dir, entry.name)
-        executor_class = EXECUTOR_CLASSES[entry.executor]
+        executor_class = EXECUTORS.get(entry.executor)
         self.executor: Executor = executor_class(
             context.clock,
             entry_start_offset=entry.start_time,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -181,7 +180,7 @@ class PerfSession:
         try:
             logger.info("run %s: %d scenario entries from %s; results in %s", self.run_id, len(scenario.entries),
                         scenario.path, self.results_dir)
-            if any(getattr(cls, "needs_kfp", True) for cls in runner_classes):
+            if any(cls.needs_kfp for cls in runner_classes):
                 kfp_target = resolve_kfp_target(self.settings.connection, self.settings.auth)
                 logger.info("target: %s", kfp_target.description)
                 with contextlib.suppress(OSError):  # a full disk is reported by the files that hit it
@@ -322,8 +321,3 @@ class PerfSession:
         ]
         write_run_file(self.results_dir, self.run_id, started, scenario.path, redact_data(scenario.raw), entries,
                        redact_data(targets))
-
-
-def safe_file_name(name: str) -> str:
-    """A file-system-safe version of an entry name."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "entry"

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from perf_tests.llm.command import GuidellmCommand
+from perf_tests.llm.executors.options import ExecutorOptions
 from perf_tests.llm.options import LlmLoadFields
 from perf_tests.llm.plan import Launch
 from perf_tests.recorder.events import EmitOperation
@@ -84,6 +85,8 @@ class Executor(ABC):
     """Runs the GuideLLM processes of one entry somewhere (see the module docstring for the lifecycle)."""
 
     name: ClassVar[str]
+    options_model: ClassVar[type[ExecutorOptions]] = ExecutorOptions
+    """The executor's own entry fields and checks (none by default; see ``options.py``)."""
 
     def __init__(self, clock: Clock, *, entry_start_offset: float, entry_end_offset: float, startup_lead: float,
                  abort: threading.Event | None = None, stopping: threading.Event | None = None) -> None:

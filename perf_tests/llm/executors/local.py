@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 
 from perf_tests.llm.executors.executor import Executor, LaunchSpec, ProcessExit
+from perf_tests.llm.executors.registry import EXECUTORS
 from perf_tests.llm.process.children import ChildProcess, launcher_argv, log_tail
 from perf_tests.llm.process.diagnostics import failure_reason, progress_line
 from perf_tests.llm.process.startup import REQUESTS_ENV
@@ -38,6 +39,7 @@ READY_TIMEOUT = 240.0
 _POLL = 0.25
 
 
+@EXECUTORS.include
 class LocalExecutor(Executor):
     """Runs each ``LaunchSpec`` as a local child process (see the module docstring)."""
 

@@ -23,11 +23,12 @@ from typing import Any
 from perf_tests.errors import ConfigurationError, RunnerError
 from perf_tests.llm.command import GuidellmCommand, build_command, reveal
 from perf_tests.llm.executors.executor import Executor, LaunchSpec, ProcessExit
+from perf_tests.llm.executors.registry import EXECUTORS
+from perf_tests.llm.executors.tekton_options import TektonExecutorOptions, load_template
 from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
 from perf_tests.llm.plan import Launch
 from perf_tests.scheduler.clock import Clock
 from perf_tests.tekton.load import LoadInstance, TektonLoad
-from perf_tests.tekton.options import load_template
 from perf_tests.tekton.session import Emit, FinishedPipelineRun
 from perf_tests.tekton.settings import TektonSettings, load_tekton_settings
 
@@ -116,6 +117,7 @@ def task_params(entry: LlmLoadFields, launch: Launch, command: GuidellmCommand) 
     return params
 
 
+@EXECUTORS.include
 class TektonExecutor(Executor):
     """Runs each ``LaunchSpec`` as a PipelineRun of the shared Task (see the module docstring).
 
@@ -128,6 +130,7 @@ class TektonExecutor(Executor):
     """
 
     name = "tekton"
+    options_model = TektonExecutorOptions
 
     def __init__(self, clock: Clock, *, entry_start_offset: float, entry_end_offset: float, startup_lead: float,
                  abort: threading.Event | None = None, stopping: threading.Event | None = None,
@@ -176,11 +179,11 @@ class TektonExecutor(Executor):
             LoadInstance(task_params(entry, spec.launch, spec.command), spec.launch.index if several else None)
             for spec in self.specs
         ]
-        template_path = getattr(entry, "pipeline_run_template_path", None)
+        template_path = entry.pipeline_run_template_path
         self.load = TektonLoad(
             self.settings, run_id=self.run_id, scenario=entry.name, run_time=entry.run_time, emit=self.emit,
             template=load_template(template_path) if template_path is not None else None,
-            keep=getattr(entry, "keep_pipeline_runs", None),
+            keep=entry.keep_pipeline_runs,
         )  # fmt: skip
         if self.stopping.is_set():
             self.load.stop(self._stop_reason())

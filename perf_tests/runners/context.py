@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,8 +34,6 @@ class RunContext:
     data_dir: Path
     abort: StopToken = field(default_factory=StopToken)
     kfp_target: KfpTarget | None = None
-    # Called with a label and a function to run at the end of the test (cleanup registry).
-    on_cleanup: list[Callable[[], None]] = field(default_factory=list)
 
     def require_kfp(self) -> KfpTarget:
         """The KFP target; a runner that needs it can rely on the session having resolved it."""

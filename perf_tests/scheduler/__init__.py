@@ -1,4 +1,5 @@
-"""Scheduling: the run clock and its time source, the stop token, the runner protocol and the scheduler.
+"""Scheduling: the run clock and its time sources, the stop token, the one lifecycle, the runner protocol
+and the thread-pool scheduler.
 
 ``FakeTime`` (``fake_clock.py``) is the time source tests drive by hand.
 """
@@ -6,7 +7,7 @@
 from perf_tests.scheduler.clock import SYSTEM_TIME, Clock, SystemTime, TimeSource
 from perf_tests.scheduler.fake_clock import FakeTime
 from perf_tests.scheduler.protocol import ScheduledRunner
-from perf_tests.scheduler.scheduler import RunnerResult, Scheduler
+from perf_tests.scheduler.scheduler import RunnerExit, Scheduler
 from perf_tests.scheduler.stop import ABORTED, END, STOPPED, StopToken
 
 __all__ = [
@@ -16,7 +17,7 @@ __all__ = [
     "SYSTEM_TIME",
     "Clock",
     "FakeTime",
-    "RunnerResult",
+    "RunnerExit",
     "ScheduledRunner",
     "Scheduler",
     "StopToken",

@@ -9,7 +9,11 @@ __all__ = ["ScheduledRunner"]
 
 @runtime_checkable
 class ScheduledRunner(Protocol):
-    """A unit of work with a window on the shared clock."""
+    """A unit of work with a window on the shared clock.
+
+    ``setup`` is the lifecycle's prepare phase (``perf_tests.scheduler.lifecycle``), ``execute`` the rest
+    of it (wait for the start, run, cleanup); ``stop`` is the lifecycle's. ``BaseRunner`` is one.
+    """
 
     @property
     def name(self) -> str:

@@ -33,10 +33,10 @@ from perf_tests.scheduler.lifecycle import Stoppable
 from perf_tests.scheduler.stop import StopToken
 from perf_tests.tekton.client import TektonClient, WatchExpired
 from perf_tests.tekton.logs import StepFailure, extract_report, failed_step, step_containers
-from perf_tests.tekton.pipelinerun import Outcome, TaskLocation, outcome, parse_time, pipelinerun_results
+from perf_tests.tekton.pipelinerun import SucceededCondition, TaskLocation, outcome, parse_time, pipelinerun_results
 from perf_tests.tekton.settings import TektonSettings
 
-__all__ = ["OPERATIONS", "Emit", "PipelineRunSession", "RunResult"]
+__all__ = ["OPERATIONS", "Emit", "FinishedPipelineRun", "PipelineRunSession"]
 
 OPERATIONS = ("tekton_cancel", "tekton_create", "tekton_delete", "tekton_queue", "tekton_run")
 _MAX_POLL_BACKOFF = 60.0
@@ -67,12 +67,12 @@ class _Run:
 
 
 @dataclass
-class RunResult:
+class FinishedPipelineRun:
     """What one finished (or abandoned) PipelineRun left: outcome, timings, report, failure details."""
 
     name: str
     instance: int | None
-    outcome: Outcome
+    outcome: SucceededCondition
     results: dict[str, str] = field(default_factory=dict)
     report: tuple[str, bytes] | None = None
     created: float | None = None
@@ -372,8 +372,8 @@ class PipelineRunSession(Stoppable):
             self._cond.notify_all()
 
     # -- after -------------------------------------------------------------------------------------------
-    def collect(self) -> list[RunResult]:
-        """Outcome, timings, report and failure details of every PipelineRun, in creation order."""
+    def collect(self) -> list[FinishedPipelineRun]:
+        """SucceededCondition, timings, report and failure details of every PipelineRun, in creation order."""
         with self._cond:
             runs = list(self._runs.values())
         results = []
@@ -397,11 +397,11 @@ class PipelineRunSession(Stoppable):
             )
         return results
 
-    def _collect(self, run: _Run) -> RunResult:
+    def _collect(self, run: _Run) -> FinishedPipelineRun:
         latest = run.latest
         metadata = latest.get("metadata") or {}
         status = latest.get("status") or {}
-        result = RunResult(
+        result = FinishedPipelineRun(
             name=run.name,
             instance=run.instance,
             outcome=outcome(latest),

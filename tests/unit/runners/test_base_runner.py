@@ -12,7 +12,7 @@ import pytest
 from perf_tests.logger.redaction import register_secret
 from perf_tests.recorder import OperationEvent, ScenarioMark
 from perf_tests.runners.base_runner import AsyncRunner
-from perf_tests.scheduler import RunnerResult, Scheduler, StopToken
+from perf_tests.scheduler import RunnerExit, Scheduler, StopToken
 
 # Threads that wait on the clock while a runner is scheduled: the scheduler's, the runners' and the aborter.
 PARTICIPANTS = ("scheduler", "setup-", "runner-", "aborter")
@@ -54,7 +54,7 @@ def schedule(context, fake_time, *runners, abort=None, stop_grace=5.0, blocked=p
 
 def test_lifecycle_order(sleepy, context, recorder, fake_time):
     runner = sleepy_runner(sleepy, context)
-    assert schedule(context, fake_time, runner) == [RunnerResult("sleepy", ok=True)]
+    assert schedule(context, fake_time, runner) == [RunnerExit("sleepy", ok=True)]
     assert runner.calls == ["prepare", "mark:started", "run", "cleanup", "mark:finished"]
     record = recorder.scenarios["sleepy"]
     assert record.status == "passed"
@@ -70,7 +70,7 @@ def test_an_exception_in_run_still_runs_cleanup_and_marks_error(sleepy, context,
     register_secret(secret)
     runner = sleepy_runner(sleepy, context, failIn="run", failMessage=f"lost {secret}")
     (result,) = schedule(context, fake_time, runner)
-    assert result == RunnerResult("sleepy", ok=False, error="RuntimeError: lost ***")
+    assert result == RunnerExit("sleepy", ok=False, error="RuntimeError: lost ***")
     assert runner.calls == ["prepare", "mark:started", "run", "cleanup", "mark:finished"]
     record = recorder.scenarios["sleepy"]
     assert (record.status, record.message) == ("error", "RuntimeError: lost ***")
@@ -86,14 +86,14 @@ def test_a_framework_error_keeps_its_message_without_the_type(sleepy, context, r
 def test_an_exception_in_prepare_skips_run_but_cleans_up(sleepy, context, recorder, fake_time):
     runner = sleepy_runner(sleepy, context, failIn="prepare")
     (result,) = schedule(context, fake_time, runner)
-    assert result == RunnerResult("sleepy", ok=False, error="RuntimeError: the sleeper fell out of bed")
+    assert result == RunnerExit("sleepy", ok=False, error="RuntimeError: the sleeper fell out of bed")
     assert runner.calls == ["prepare", "cleanup", "mark:finished"]
     assert recorder.scenarios["sleepy"].status == "error"
 
 
 def test_a_failing_cleanup_is_a_note_not_a_failure(sleepy, context, recorder, fake_time):
     runner = sleepy_runner(sleepy, context, failIn="cleanup")
-    assert schedule(context, fake_time, runner) == [RunnerResult("sleepy", ok=True)]
+    assert schedule(context, fake_time, runner) == [RunnerExit("sleepy", ok=True)]
     record = recorder.scenarios["sleepy"]
     assert record.status == "passed"
     assert record.notes == ["cleanup failed: the sleeper fell out of bed"]
@@ -109,7 +109,7 @@ def test_stopped_before_its_start_time_it_does_not_run(sleepy, context, recorder
         abort.set("interrupted (SIGTERM)")
 
     threading.Thread(target=abort_later, name="aborter", daemon=True).start()
-    assert schedule(context, fake_time, runner, abort=abort) == [RunnerResult("sleepy", ok=True)]
+    assert schedule(context, fake_time, runner, abort=abort) == [RunnerExit("sleepy", ok=True)]
     assert context.clock.elapsed() == pytest.approx(0.3)  # at the abort, not at its start time
     assert runner.calls == ["prepare", "mark:note", "cleanup", "mark:finished"]
     assert runner.stopping.reason == "interrupted (SIGTERM)"
@@ -185,7 +185,7 @@ def async_runner_class(sleepy):
 def test_async_runner_measures_until_stopped(sleepy, context, recorder, async_runner_class, fake_time):
     entry = sleepy.SleepyOptions(mode="TEST_SLEEPY", name="async", start_time=0, run_time="0.61s")
     runner = async_runner_class(entry, context)
-    assert schedule(context, fake_time, runner, blocked=SCHEDULER_AND_ONE_TASK) == [RunnerResult("async", ok=True)]
+    assert schedule(context, fake_time, runner, blocked=SCHEDULER_AND_ONE_TASK) == [RunnerExit("async", ok=True)]
     assert runner.stopped_seen_at == pytest.approx(0.61)
     stats = recorder.scenarios["async"].operations["work"]
     assert stats.count == runner.calls == 30  # one call every 20 ms for 0.61 s
@@ -246,17 +246,23 @@ def test_time_waiting_for_a_thread_is_queue_wait_not_latency(sleepy, context, re
         lambda e: notes.append(e.message) if isinstance(e, ScenarioMark) and e.phase == "note" else None
     )
 
+    submitted = threading.Event()  # all three calls are in the executor's queue: time may move
+
     class OneThread(async_runner_class):
         max_blocking_calls = 1
 
         def slow(self):
+            submitted.wait(timeout=10)
             self.context.clock.wait(threading.Event(), 0.2)
             return "ok"
 
         async def run_async(self):
             import asyncio
 
-            self.results = await asyncio.gather(*(self.measure("slow", self.slow) for _ in range(3)))
+            calls = [asyncio.ensure_future(self.measure("slow", self.slow)) for _ in range(3)]
+            await asyncio.sleep(0)  # each call is submitted
+            submitted.set()
+            self.results = await asyncio.gather(*calls)
 
     entry = sleepy.SleepyOptions(mode="TEST_SLEEPY", name="queued", start_time=0, run_time="5s")
     runner = OneThread(entry, context)

@@ -3,7 +3,8 @@ its final ``stop`` and one stop token along the chain."""
 
 import pytest
 
-from perf_tests.llm.executors import LocalExecutor, TektonExecutor
+from perf_tests.llm.executors.local import LocalExecutor
+from perf_tests.llm.executors.tekton import TektonExecutor
 from perf_tests.runners.base_runner import AsyncRunner, BaseRunner
 from perf_tests.runners.random_gets import RandomGetsRunner
 from perf_tests.scheduler import Clock, StopToken

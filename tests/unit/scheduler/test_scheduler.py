@@ -15,7 +15,7 @@ import pytest
 
 from perf_tests.errors import RunnerError
 from perf_tests.logger.redaction import register_secret
-from perf_tests.scheduler import Clock, FakeTime, RunnerResult, ScheduledRunner, Scheduler, StopToken
+from perf_tests.scheduler import Clock, FakeTime, RunnerExit, ScheduledRunner, Scheduler, StopToken
 
 # Threads that wait on the clock during a scheduled run: the scheduler's, its runners' and the aborter.
 PARTICIPANTS = ("scheduler", "setup-", "runner-", "aborter")
@@ -109,7 +109,7 @@ def drive(fake_time, clock, scheduler):
     """Run the scheduler in its own thread, moving time from deadline to deadline until it returns; its
     results and how long it took on the clock."""
     began = clock.monotonic()
-    results: list[RunnerResult] = []
+    results: list[RunnerExit] = []
     thread = threading.Thread(target=lambda: results.extend(scheduler.run()), name="scheduler", daemon=True)
     thread.start()
     while fake_time.step(blocked=participants, stop_when=lambda: not thread.is_alive()) is not None:
@@ -130,7 +130,7 @@ def test_entries_start_and_stop_on_time(fake_time, clock, runners):
     windows = {"a": (0.0, 1.0), "b": (0.5, 1.5), "c": (1.0, 2.0)}
     made = [make(runners, name, clock, start, end) for name, (start, end) in windows.items()]
     results, took = drive(fake_time, clock, Scheduler(made, clock, StopToken(), progress_interval=None))
-    assert results == [RunnerResult(name, ok=True) for name in windows]
+    assert results == [RunnerExit(name, ok=True) for name in windows]
     for runner in made:
         assert runner.started_at == runner.start_offset
         assert runner.stop_calls == [runner.end_offset]
@@ -142,7 +142,7 @@ def test_entries_start_and_stop_on_time(fake_time, clock, runners):
 def test_a_runner_that_finishes_early_does_not_wait_for_its_end(fake_time, clock, runners):
     runner = make(runners, "quick", clock, 0.0, 30.0, work_for=0.2)
     results, took = drive(fake_time, clock, Scheduler([runner], clock, StopToken(), progress_interval=None))
-    assert results == [RunnerResult("quick", ok=True)]
+    assert results == [RunnerExit("quick", ok=True)]
     assert took == pytest.approx(0.2)  # exact but for float rounding
     assert runner.stop_calls == []
 
@@ -181,9 +181,9 @@ def test_a_failing_runner_is_reported_with_its_message(fake_time, clock, runners
     scheduler = Scheduler([failing, clear, fine], clock, StopToken(), progress_interval=None)
     results, _ = drive(fake_time, clock, scheduler)
     assert results == [
-        RunnerResult("failing", ok=False, error="RuntimeError: cannot connect with ***"),
-        RunnerResult("clear", ok=False, error="could not upload the pipeline"),
-        RunnerResult("fine", ok=True),
+        RunnerExit("failing", ok=False, error="RuntimeError: cannot connect with ***"),
+        RunnerExit("clear", ok=False, error="could not upload the pipeline"),
+        RunnerExit("fine", ok=True),
     ]
     assert fine.stop_calls == [1.0]
 
@@ -194,8 +194,8 @@ def test_a_runner_ignoring_stop_is_reported_hung_after_the_grace(fake_time, cloc
     scheduler = Scheduler([hung, fine], clock, StopToken(), stop_grace=0.5, progress_interval=None)
     results, took = drive(fake_time, clock, scheduler)
     assert results == [
-        RunnerResult("hung", ok=False, error="did not stop within 0.5s of its end time", hung=True),
-        RunnerResult("fine", ok=True),
+        RunnerExit("hung", ok=False, error="did not stop within 0.5s of its end time", hung=True),
+        RunnerExit("fine", ok=True),
     ]
     assert took == 0.5 + 0.5  # its end, then the grace
     assert hung.returned_at is None  # still blocked: abandoned, not waited for
@@ -241,7 +241,7 @@ def test_waiting_after_abort_does_not_spin(real_clock, runners):
     cpu, began = time.thread_time(), time.monotonic()
     results = Scheduler([runner], real_clock, abort, progress_interval=None).run()
     cpu, took = time.thread_time() - cpu, time.monotonic() - began
-    assert results == [RunnerResult("slow", ok=True)]
+    assert results == [RunnerExit("slow", ok=True)]
     assert took >= 0.9
     assert cpu < 0.05, f"the scheduler thread used {cpu:.2f}s of CPU in {took:.2f}s"
 
@@ -284,7 +284,7 @@ def test_abort_during_setup_stops_each_runner_once_without_spinning(real_clock, 
     cpu = time.thread_time()
     results = Scheduler([runner], real_clock, abort, progress_interval=None).run()
     cpu = time.thread_time() - cpu
-    assert results == [RunnerResult("slow", ok=True)]
+    assert results == [RunnerExit("slow", ok=True)]
     assert cpu < 0.05
     assert len(runner.stop_calls) <= 2
 
@@ -342,7 +342,7 @@ def test_a_setup_that_ignores_the_abort_is_hung_after_the_grace_and_never_execut
     assert hung.hung and not hung.ok
     assert "did not finish preparing within 0.5s of the interrupt" in (hung.error or "")
     assert stuck.started_at is None and stuck.returned_at is None  # never executed
-    assert ok == RunnerResult("quick", ok=True)
+    assert ok == RunnerExit("quick", ok=True)
 
 
 def test_an_abort_before_the_run_prepares_nothing(fake_time, clock, runners):

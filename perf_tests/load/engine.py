@@ -189,6 +189,9 @@ class LoadEngine(Generic[OpT]):
         self.wall_offset = self.clock.wall_offset
         self.start_at = start_at
         self.stopping = stopping or StopToken()
+        # The token's state as a plain attribute, read per arrival on the hot path (set from any thread).
+        self._halted = False
+        self.stopping.add_callback(self._halt)
         self._tasks: set[asyncio.Task[None]] = set()
         self._dispatching = True  # closed loop: False once the deadline passed (workers end after a request)
         self._in_flight = 0
@@ -215,6 +218,9 @@ class LoadEngine(Generic[OpT]):
     def stop(self, reason: str = "stopped") -> None:
         """Stop dispatching; ``run()`` then drains and returns. Thread-safe, returns at once."""
         self.stopping.set(reason)
+
+    def _halt(self) -> None:
+        self._halted = True
 
     @property
     def in_flight(self) -> int:
@@ -301,7 +307,6 @@ class LoadEngine(Generic[OpT]):
         start = self._started
         assert start is not None
         _now = self._now
-        stopped = self.stopping.is_set
         offsets = iter(arrivals.offsets())
         offset: float | None = None  # taken from the schedule and not yet sent or dropped
         try:
@@ -311,14 +316,14 @@ class LoadEngine(Generic[OpT]):
                 if now < due:
                     # The loop's timers are only millisecond-accurate (uvloop may fire early): sleep,
                     # then check the clock again; a sub-millisecond rest becomes a zero sleep.
-                    while now < due and not stopped():
+                    while now < due and not self._halted:
                         left = due - now
                         if left > spin:
                             await sleep(min(left - spin, _LONG_WAIT))
                         else:
                             await sleep(0)
                         now = _now()
-                if stopped():
+                if self._halted:
                     break
                 offset = None
                 self.scheduled += 1
@@ -393,7 +398,7 @@ class LoadEngine(Generic[OpT]):
             worker.add_done_callback(self._tasks.discard)
         # Dispatch ends at the deadline or stop(); the requests then in flight are drained like open-loop
         # ones (each worker ends after its current request).
-        while not self.stopping.is_set() and self._tasks:
+        while not self._halted and self._tasks:
             left = deadline - self._now()
             if left <= 0:
                 break
@@ -404,7 +409,7 @@ class LoadEngine(Generic[OpT]):
         pick = self.workload.pick
         attempt = self._attempt
         _now = self._now
-        while self._dispatching and not self.stopping.is_set() and _now() < deadline:
+        while self._dispatching and not self._halted and _now() < deadline:
             self.scheduled += 1
             self._in_flight += 1
             if self._in_flight > self.max_in_flight:
@@ -413,7 +418,8 @@ class LoadEngine(Generic[OpT]):
 
     async def _attempt(self, operation: OpT, due: float | None) -> None:
         """One request: time it and record it exactly once (even when cancelled)."""
-        send = self._now()
+        _now = self._now
+        send = _now()
         self.sent += 1
         self._last_send = send
         if self._first_send is None:
@@ -422,20 +428,20 @@ class LoadEngine(Generic[OpT]):
         try:
             attrs = await self.workload.send(operation)
         except asyncio.CancelledError:
-            end = self._now()
+            end = _now()
             self.failed += 1
             self.cancelled += 1
             self.recorder.record(name, self.wall_offset + send, end - send, False, CANCELLED,
                                  "still in flight when the run stopped", self._values(due, send, end))
             raise
         except Exception as exc:
-            end = self._now()
+            end = _now()
             self.failed += 1
             error_type, message = classify_exception(exc)
             self.recorder.record(name, self.wall_offset + send, end - send, False, error_type, message,
                                  self._values(due, send, end))
         else:
-            end = self._now()
+            end = _now()
             self.ok += 1
             self.recorder.record(name, self.wall_offset + send, end - send, True, None, None,
                                  self._values(due, send, end), attrs)

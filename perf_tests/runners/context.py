@@ -13,6 +13,7 @@ from perf_tests.recorder.events import EventHook
 from perf_tests.scheduler.clock import Clock
 
 if TYPE_CHECKING:
+    from perf_tests.scaleout.shard import ShardSpec
     from perf_tests.targets.kfp_target import KfpTarget
 
 __all__ = ["RunContext"]
@@ -23,7 +24,8 @@ class RunContext:
     """Shared by every runner of a test run.
 
     ``kfp_target`` is resolved before any runner starts when a KFP mode is in the scenario (the embedded
-    simulator or the configured cluster); ``abort`` is set on Ctrl-C / SIGTERM.
+    simulator or the configured cluster); ``abort`` is set on Ctrl-C / SIGTERM; ``shard`` is set in one
+    shard of a scaled-out run.
     """
 
     run_id: str
@@ -36,6 +38,9 @@ class RunContext:
     kfp_target: KfpTarget | None = None
     # Called with a label and a function to run at the end of the test (cleanup registry).
     on_cleanup: list[Callable[[], None]] = field(default_factory=list)
+    # Shard i of N of a scaled-out run (perf_tests.scaleout): the entries are already split; open-loop
+    # runners keep every N-th arrival of their schedule. None: the whole scenario in this process.
+    shard: ShardSpec | None = None
 
     def require_kfp(self) -> KfpTarget:
         """The KFP target; a runner that needs it can rely on the session having resolved it."""

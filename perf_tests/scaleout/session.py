@@ -4,6 +4,7 @@ target, and at the end its ``shard.json`` (the recorder's state) beside its usua
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,14 +27,53 @@ logger = logging.getLogger("perf_tests")
 
 
 class FixedStartClock(Clock):
-    """A clock whose t0 is a given wall-clock time (the same on every shard), not "when prepared"."""
+    """A clock whose t0 is a given wall-clock time (the same on every shard), not "when prepared".
 
-    def __init__(self, start_at: float) -> None:
+    With a ``barrier`` folder (shards on one file system: pytest-xdist workers, pods on a shared volume)
+    each shard writes its ready time there and waits (at most ``barrier_timeout``, or until ``abort``) for
+    every other's; t0 is then the later of the start time and the last shard's ready time plus
+    ``BARRIER_MARGIN``, the same instant on every shard, so a slow worker start cannot cut the load short.
+    """
+
+    BARRIER_MARGIN = 0.5
+
+    def __init__(self, start_at: float, barrier: Path | None = None, index: int = 0, count: int = 1,
+                 abort: threading.Event | None = None, barrier_timeout: float = 300.0) -> None:
         super().__init__()
         self.start_at = start_at
+        self.barrier = barrier
+        self.index = index
+        self.count = count
+        self.abort = abort or threading.Event()
+        self.barrier_timeout = barrier_timeout
         self.lateness = 0.0
 
+    def _meet(self) -> None:
+        """Wait for every shard at the barrier; move ``start_at`` past the last one's ready time."""
+        assert self.barrier is not None
+        self.barrier.mkdir(parents=True, exist_ok=True)
+        mine = self.barrier / f"ready-{self.index}"
+        mine.with_suffix(".tmp").write_text(repr(time.time()), encoding="utf-8")
+        mine.with_suffix(".tmp").replace(mine)
+        deadline = time.monotonic() + self.barrier_timeout
+        while not self.abort.is_set():
+            times = []
+            for index in range(self.count):
+                try:
+                    times.append(float((self.barrier / f"ready-{index}").read_text(encoding="utf-8")))
+                except (OSError, ValueError):
+                    break
+            if len(times) == self.count:
+                self.start_at = max(self.start_at, max(times) + self.BARRIER_MARGIN)
+                return
+            if time.monotonic() > deadline:
+                logger.warning("not every shard was ready within %.0fs; starting without them", self.barrier_timeout)
+                return
+            self.abort.wait(0.05)
+
     def start(self) -> None:
+        if self.barrier is not None and self.count > 1:
+            self._meet()
         now_wall, now_monotonic = time.time(), time.monotonic()
         self.t0_wall = self.start_at
         self.t0_monotonic = now_monotonic + (self.start_at - now_wall)
@@ -75,7 +115,10 @@ class ShardSession(PerfSession):
 
     def new_clock(self) -> Clock:
         assert self.shard is not None
-        self._clock = FixedStartClock(self.shard.start_at if self.shard.start_at is not None else time.time())
+        spec = self.shard
+        barrier = Path(spec.barrier) if spec.barrier else None
+        self._clock = FixedStartClock(spec.start_at if spec.start_at is not None else time.time(), barrier,
+                                      spec.index, spec.count, self.abort)
         return self._clock
 
     def resolve_kfp_target(self) -> KfpTarget:

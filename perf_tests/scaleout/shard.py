@@ -13,7 +13,7 @@ from perf_tests.errors import ConfigurationError, echo
 
 __all__ = ["DEFAULT_START_LEAD", "ShardSpec", "parse_shard", "parse_start_at", "split_count"]
 
-DEFAULT_START_LEAD = 15.0
+DEFAULT_START_LEAD = 5.0
 """Seconds ahead of now the shared start time is set when none is given (workers start and prepare)."""
 
 _SHARD = re.compile(r"^\s*(\d{1,6})\s*/\s*(\d{1,6})\s*$")
@@ -36,6 +36,8 @@ class ShardSpec(BaseModel):
     run_id: str | None = None
     seed: int = 0
     simulator_url: str | None = None
+    barrier: str | None = Field(default=None, description="A folder every shard can write: they meet there before "
+                                "t0 (see FixedStartClock).")
 
     @model_validator(mode="after")
     def _index_below_count(self) -> ShardSpec:

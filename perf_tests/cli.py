@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
                      "(default: 5 s from now)")
     run.add_argument("--barrier", type=Path, help="with --shard: a folder every shard can write; shards meet there "
                      "before the start")
+    run.add_argument("--print-result", action="store_true", help="with --shard: print shard.json to stdout between "
+                     "markers at the end (how pods hand their results over)")
+    run.add_argument("--pods", type=int, help="run the scenario as a Kubernetes Indexed Job of this many shard pods "
+                     "(SCALE_OUT_IMAGE, TEKTON_NAMESPACE, KUBECONFIG) and merge their results here")
     merge = commands.add_parser("merge", help="merge shards' results directories into one and judge it")
     merge.add_argument("shard_dirs", nargs="+", type=Path, help="results directories of 'run --shard I/N'")
     merge.add_argument("--out", type=Path, required=True, help="the merged results directory")
@@ -90,9 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _summary_schema(args.output, args.check)
         if args.command == "merge":
             return _merge(args.shard_dirs, args.out, args.baseline, args.max_regression)
+        if args.pods is not None:
+            return _run_pods(args.scenario, args.results_dir, args.data_dir, args.pods)
         if args.shard is not None:
             return _run_shard(args.scenario, args.results_dir, args.data_dir, args.shard, args.start_at,
-                              args.barrier)
+                              args.barrier, args.print_result)
         return _run(args.scenario, args.results_dir, args.data_dir, args.baseline, args.max_regression)
     except PerfTestsError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -184,7 +190,7 @@ def _summary_schema(output: Path | None, check: Sequence[Path] | None) -> int:
 
 
 def _run_shard(scenario: str | None, results_dir: Path | None, data_dir: Path, shard: str,
-               start_at: str | None, barrier: Path | None) -> int:
+               start_at: str | None, barrier: Path | None, print_result: bool = False) -> int:
     from perf_tests.scaleout.session import ShardSession
     from perf_tests.scaleout.shard import ShardSpec, parse_shard, parse_start_at
 
@@ -202,7 +208,56 @@ def _run_shard(scenario: str | None, results_dir: Path | None, data_dir: Path, s
     outcome = session.run()
     print(outcome.table())
     print(f"shard {spec.label} results: {outcome.results_dir} (merge them with 'python -m perf_tests merge')")
+    if print_result and session.result is not None:
+        from perf_tests.scaleout.result import SHARD_FILE_NAME
+        from perf_tests.tekton.logs import format_report_block
+
+        print(format_report_block(session.result.model_dump_json().encode("utf-8"), SHARD_FILE_NAME), end="")
+    sys.stdout.flush()
     return 0 if session.result is not None and not outcome.results_error else EXIT_FAILED
+
+
+def _run_pods(scenario: str | None, results_dir: Path | None, data_dir: Path, pods: int) -> int:
+    import signal
+    import threading
+
+    from perf_tests.models.scenario_file import load_scenario
+    from perf_tests.runners.registry import options_models
+    from perf_tests.scaleout.kube import JobClient, PodsRun, ScaleOutSettings, write_shards
+    from perf_tests.scaleout.merge import merge_results, shard_lines
+    from perf_tests.session.session import new_run_id
+    from perf_tests.tekton.settings import load_tekton_settings
+
+    if pods < 1:
+        raise ConfigurationError(f"--pods {pods}: give at least 1 pod")
+    loaded = load_scenario(scenario or os.environ.get("SCENARIO_FILE_NAME") or "smoke.json", options_models(),
+                           data_dir.resolve())
+    if loaded.path is None:
+        raise ConfigurationError("--pods needs a scenario file")
+    client = JobClient.connect(load_tekton_settings())
+    abort = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: abort.set())
+    run = PodsRun(client, loaded.path, pods, ScaleOutSettings(), abort)
+    try:
+        try:
+            results = run.run()
+        except KeyboardInterrupt:
+            abort.set()
+            client.delete_job(run.name)
+            raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        client.close()
+    root = (results_dir or Path.cwd() / "results" / new_run_id()).resolve()
+    outcome = merge_results(results, root, shard_dirs=write_shards(results, root))
+    print(outcome.table())
+    for line in shard_lines(outcome.summary):
+        print(line)
+    print(f"results: {outcome.results_dir}")
+    if not outcome.passed:
+        print(outcome.failure_message(), file=sys.stderr)
+        return EXIT_FAILED
+    return 0
 
 
 def _merge(shard_dirs: Sequence[Path], out: Path, baseline: Path | None, max_regression: str | None) -> int:

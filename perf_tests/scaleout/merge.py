@@ -27,6 +27,7 @@ from perf_tests.scaleout.result import SHARD_FILE_NAME, ShardResult
 from perf_tests.scaleout.snapshot import merge_snapshots, restore
 from perf_tests.session.session import RunOutcome
 from perf_tests.thresholds.evaluate import baseline_overrides, fill_percentiles, judge_with_thresholds
+from perf_tests.thresholds.verdict import Check
 
 __all__ = ["check_shards", "merge_results", "shard_dir_name", "shard_lines"]
 
@@ -60,6 +61,24 @@ def check_shards(results: Sequence[ShardResult]) -> int:
     if missing:
         raise ConfigurationError(f"shard(s) {', '.join(missing)} missing: a verdict needs every shard's results")
     return count
+
+
+START_TOLERANCE = 1.0
+"""Seconds a shard may reach the shared start late before the merged verdict says its load was cut short."""
+
+
+def _on_time_check(name: str, results: Sequence[ShardResult]) -> Check:
+    """Every shard that ran the entry reached the shared start in time (else its part of the load was cut)."""
+    late = [(result.shard.label, result.start_lateness_s) for result in results
+            if name in result.ran and result.start_lateness_s > START_TOLERANCE]
+    if not late:
+        return Check("shards_on_time", True, f"{name}: every shard reached the shared start in time")
+    worst = max(seconds for _, seconds in late)
+    shards = ", ".join(f"shard {label} {seconds:.1f}s late" for label, seconds in late)
+    return Check("shards_on_time", False,
+                 f"{name}: {shards} at the shared start: those shards' part of the load was cut short; give a "
+                 "longer lead (--perf-shard-lead, SCALE_OUT_START_LEAD, or a later --start-at)",
+                 measured=round(worst, 3), limit=START_TOLERANCE)
 
 
 def _shard_part(result: ShardResult) -> dict[str, Any]:
@@ -117,6 +136,7 @@ def merge_results(
         verdict = judge_with_thresholds(part, entry.allowed_failure_rate, entry.thresholds, baseline_part)
         if baseline is not None:
             verdict.checks.extend(baseline.judge(part, baseline_overrides(entry.thresholds)))
+        verdict.checks.append(_on_time_check(entry.name, results))
         part["verdict"] = verdict.as_json()
         verdicts.append(verdict)
     summary["passed"] = all(v.passed for v in verdicts) and not interrupted

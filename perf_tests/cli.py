@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                      "(default: 5 s from now)")
     run.add_argument("--barrier", type=Path, help="with --shard: a folder every shard can write; shards meet there "
                      "before the start")
+    run.add_argument("--run-id", help="with --shard: the whole run's id, the same on every shard (default: from "
+                     "--start-at; give it when the shards' --start-at is relative, e.g. the Job's uid)")
     run.add_argument("--print-result", action="store_true", help="with --shard: print shard.json to stdout between "
                      "markers at the end (how pods hand their results over)")
     run.add_argument("--pods", type=int, help="run the scenario as a Kubernetes Indexed Job of this many shard pods "
@@ -98,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_pods(args.scenario, args.results_dir, args.data_dir, args.pods)
         if args.shard is not None:
             return _run_shard(args.scenario, args.results_dir, args.data_dir, args.shard, args.start_at,
-                              args.barrier, args.print_result)
+                              args.barrier, args.print_result, args.run_id)
         return _run(args.scenario, args.results_dir, args.data_dir, args.baseline, args.max_regression)
     except PerfTestsError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -190,17 +192,23 @@ def _summary_schema(output: Path | None, check: Sequence[Path] | None) -> int:
 
 
 def _run_shard(scenario: str | None, results_dir: Path | None, data_dir: Path, shard: str,
-               start_at: str | None, barrier: Path | None, print_result: bool = False) -> int:
+               start_at: str | None, barrier: Path | None, print_result: bool = False,
+               run_id: str | None = None) -> int:
     from perf_tests.scaleout.session import ShardSession
     from perf_tests.scaleout.shard import ShardSpec, parse_shard, parse_start_at
 
     index, count = parse_shard(shard)
     at = parse_start_at(start_at)
     # Every shard of one run has the same id: derived from the shared start time.
+    import zlib
     from datetime import UTC, datetime
 
-    run_id = datetime.fromtimestamp(at, UTC).strftime("%Y%m%d-%H%M%S-%f")[:-3]
-    spec = ShardSpec(index=index, count=count, start_at=at, run_id=run_id, seed=int(at * 1000) % 2**31,
+    seed = int(at * 1000) % 2**31
+    if run_id:
+        seed = zlib.crc32(run_id.encode("utf-8")) % 2**31  # the same on every shard, like the run id
+    else:
+        run_id = datetime.fromtimestamp(at, UTC).strftime("%Y%m%d-%H%M%S-%f")[:-3]
+    spec = ShardSpec(index=index, count=count, start_at=at, run_id=run_id, seed=seed,
                      barrier=str(barrier) if barrier else None)
     session = ShardSession(spec, scenario=scenario, data_dir=data_dir.resolve(), results_dir=results_dir,
                            results_dir_source="--results-dir")

@@ -30,8 +30,8 @@ class FixedStartClock(Clock):
     """A clock whose t0 is a given wall-clock time (the same on every shard), not "when prepared".
 
     With a ``barrier`` folder (shards on one file system: pytest-xdist workers, pods on a shared volume)
-    each shard writes its ready time there and waits (at most ``barrier_timeout``, or until ``abort``) for
-    every other's; t0 is then the later of the start time and the last shard's ready time plus
+    each shard writes the later of its start time and its ready time there and waits (at most
+    ``barrier_timeout``, or until ``abort``) for every other's; t0 is the latest of them plus
     ``BARRIER_MARGIN``, the same instant on every shard, so a slow worker start cannot cut the load short.
     """
 
@@ -53,7 +53,9 @@ class FixedStartClock(Clock):
         assert self.barrier is not None
         self.barrier.mkdir(parents=True, exist_ok=True)
         mine = self.barrier / f"ready-{self.index}"
-        mine.with_suffix(".tmp").write_text(repr(time.time()), encoding="utf-8")
+        # The later of this shard's start time and now: every shard takes the latest of all of them, so shards
+        # given a relative start (+30 in each pod) still agree on one instant.
+        mine.with_suffix(".tmp").write_text(repr(max(self.start_at, time.time())), encoding="utf-8")
         mine.with_suffix(".tmp").replace(mine)
         deadline = time.monotonic() + self.barrier_timeout
         while not self.abort.is_set():
@@ -64,7 +66,7 @@ class FixedStartClock(Clock):
                 except (OSError, ValueError):
                     break
             if len(times) == self.count:
-                self.start_at = max(self.start_at, max(times) + self.BARRIER_MARGIN)
+                self.start_at = max(times) + self.BARRIER_MARGIN
                 return
             if time.monotonic() > deadline:
                 logger.warning("not every shard was ready within %.0fs; starting without them", self.barrier_timeout)

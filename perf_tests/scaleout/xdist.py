@@ -113,7 +113,7 @@ class ShardController:
                 simulator_url = self._start_simulator(session)
             except PerfTestsError as exc:
                 logger.error("%s", exc)
-        barrier = str(self.root / ".shards") if self.root is not None else None
+        barrier = str(self.root / ".shards" / run_id) if self.root is not None else None
         self.spec = ShardSpec(index=0, count=self.count, start_at=time.time() + lead, run_id=run_id,
                               seed=random.SystemRandom().randrange(2**31), simulator_url=simulator_url,
                               barrier=barrier)

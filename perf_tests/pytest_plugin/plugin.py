@@ -40,7 +40,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "perf: a performance scenario test (runs the scenario file)")
     if config.pluginmanager.hasplugin("xdist"):  # pytest -n N: one scenario split over the workers
         from perf_tests.scaleout.xdist import install
 
@@ -139,7 +138,7 @@ def perf_session(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture(scope="session")
 def perf_outcome(request: pytest.FixtureRequest, perf_session: Any) -> Any:
-    """Runs the scenario once per pytest session and returns its ``RunOutcome``."""
+    """Runs the scenario once per pytest session and returns its ``CompletedRun``."""
     config = request.config
     if _OUTCOME_KEY not in config.stash:
         try:

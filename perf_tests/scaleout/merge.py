@@ -25,7 +25,7 @@ from perf_tests.reports.rebuild import write_reports, write_run_file
 from perf_tests.reports.summary import SUMMARY_FILE_NAME, build_summary, scenario_summary, write_summary
 from perf_tests.scaleout.result import SHARD_FILE_NAME, ShardResult
 from perf_tests.scaleout.snapshot import merge_snapshots, restore
-from perf_tests.session.session import RunOutcome
+from perf_tests.session.session import CompletedRun
 from perf_tests.thresholds.evaluate import baseline_overrides, fill_percentiles, judge_with_thresholds
 from perf_tests.thresholds.verdict import Check
 
@@ -107,7 +107,7 @@ def merge_results(
     out_dir: Path,
     baseline: Baseline | None = None,
     shard_dirs: Sequence[Path] | None = None,
-) -> RunOutcome:
+) -> CompletedRun:
     """Merge every shard's results into ``out_dir`` and judge them (see the module docstring).
 
     ``shard_dirs`` are the shards' results directories; those not already ``out_dir/shard-<i>`` are
@@ -152,7 +152,7 @@ def merge_results(
     except Exception:  # a report bug must not cost the merge its summary and verdict
         logger.exception("could not write summary.csv / report.html; rebuild them with "
                          "'python -m perf_tests report %s'", out_dir)
-    return RunOutcome(first.run_id, out_dir, summary, verdicts, interrupted=interrupted)
+    return CompletedRun(first.run_id, out_dir, summary, verdicts, interrupted=interrupted)
 
 
 def _gather_shard_files(results: Sequence[ShardResult], out_dir: Path, shard_dirs: Sequence[Path] | None) -> None:

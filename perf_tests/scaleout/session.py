@@ -17,8 +17,8 @@ from perf_tests.scaleout.result import PlannedEntry, ShardResult, write_shard_re
 from perf_tests.scaleout.shard import ShardSpec
 from perf_tests.scaleout.snapshot import snapshot
 from perf_tests.scheduler.clock import Clock
-from perf_tests.scheduler.scheduler import RunnerResult
-from perf_tests.session.session import PerfSession, RunOutcome
+from perf_tests.scheduler.scheduler import RunnerExit
+from perf_tests.session.session import CompletedRun, PerfSession
 from perf_tests.targets.kfp_target import EMBEDDED_KIND, KfpTarget, check_kfp_health
 
 __all__ = ["FixedStartClock", "ShardSession"]
@@ -134,8 +134,8 @@ class ShardSession(PerfSession):
         target.version = "embedded"
         return target
 
-    def _finish(self, scenario: Scenario, recorder: Recorder, results: list[RunnerResult],
-                targets: dict[str, Any], started: float, finished: float) -> RunOutcome:
+    def _finish(self, scenario: Scenario, recorder: Recorder, results: list[RunnerExit],
+                targets: dict[str, Any], started: float, finished: float) -> CompletedRun:
         outcome = super()._finish(scenario, recorder, results, targets, started, finished)
         assert self.shard is not None
         whole = self.whole_scenario

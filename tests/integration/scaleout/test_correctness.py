@@ -2,8 +2,9 @@
 
 Each gives the same counts; the merged percentiles are those of every request the shards recorded (within
 the HDR histogram's precision); the merged arrival times are the one schedule ``t0 + k / rate``, with no
-duplicate and no gap. All three load the same simulator (in a process of its own, so the loads' processes
-do not share its GIL).
+duplicate and no gap. The one-process and ``--shard`` runs load a simulator in a process of its own (so the
+loads' processes do not share its GIL); the ``-n 2`` run has ``API_HOST`` unset, so its controller starts
+one embedded simulator for both workers.
 """
 
 from __future__ import annotations
@@ -93,12 +94,16 @@ def test_one_process_xdist_and_shards_give_the_same_counts(tmp_path: Path, targe
     assert (_healthz(_summary(tmp_path / "one"))["count"], _healthz(_summary(tmp_path / "one"))["failed"]) == (
         PLANNED, 0)
 
+    # API_HOST unset: the controller starts ONE embedded simulator for both workers.
+    embedded = {key: value for key, value in target.items() if key not in ("API_HOST", "API_PORT")}
     xdist = _run(["-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "test_performance.py", "--scenario",
-                  str(scenario), "--perf-results-dir", str(tmp_path / "xdist"), "--perf-shard-lead", "2"], target)
+                  str(scenario), "--perf-results-dir", str(tmp_path / "xdist"), "--perf-shard-lead", "2"], embedded)
     assert xdist.returncode == 0, xdist.stdout[-3000:]
     assert "test_scenario[gets] PASSED" in xdist.stdout or "3 passed" in xdist.stdout, xdist.stdout[-2000:]
     assert "scale-out: 2 shards, merged" in xdist.stdout
     _check_merged(tmp_path / "xdist")
+    targets = [_summary(tmp_path / "xdist" / f"shard-{index}")["targets"]["kfp"] for index in range(2)]
+    assert targets[0]["kind"] == "embedded-kfp-simulator" and targets[0]["url"] == targets[1]["url"]
 
     barrier = tmp_path / "barrier"
     start_at = f"{time.time() + 4:.3f}"  # one absolute instant for both (the run id is derived from it)

@@ -118,6 +118,9 @@ def merge_results(
     first = results[0]
     out_dir.mkdir(parents=True, exist_ok=True)
     recorder = merge_snapshots([(f"shard {result.shard.label}", result.snapshot) for result in results])
+    sources = list(shard_dirs) if shard_dirs else [Path(result.results_dir) for result in results]
+    llm_notes = {entry.name: _merge_llm(recorder, entry.name, sources) for entry in first.entries
+                 if entry.mode == "LLM_LOAD"}
     planned = {entry.name: {"mode": entry.mode, "start_offset_s": entry.start_offset_s, "run_time_s": entry.run_time_s}
                for entry in first.entries}
     started = min(result.started for result in results)
@@ -131,6 +134,8 @@ def merge_results(
         note = first.plan_notes.get(entry.name)
         if note:
             part["notes"].insert(0, note)
+        if llm_notes.get(entry.name):
+            part["notes"].append(llm_notes[entry.name])
         fill_percentiles(part, recorder.scenarios.get(entry.name), entry.thresholds)
         baseline_part = baseline.part(entry.name) if baseline is not None else None
         verdict = judge_with_thresholds(part, entry.allowed_failure_rate, entry.thresholds, baseline_part)
@@ -153,6 +158,38 @@ def merge_results(
         logger.exception("could not write summary.csv / report.html; rebuild them with "
                          "'python -m perf_tests report %s'", out_dir)
     return CompletedRun(first.run_id, out_dir, summary, verdicts, interrupted=interrupted)
+
+
+def _merge_llm(recorder: Recorder, name: str, shard_dirs: Sequence[Path]) -> str | None:
+    """An LLM_LOAD entry's GuideLLM statistics over every shard's GuideLLM reports, merged from their
+    per-request records as GuideLLM computes them (``summarize``); a note when they could not be."""
+    from perf_tests.errors import RunnerError
+    from perf_tests.llm.results.merging import summarize
+    from perf_tests.llm.results.parsing import load_report
+    from perf_tests.llm.results.recording import SOURCE, entry_results_dir
+
+    reports = []
+    shards_with_reports = 0
+    for folder in shard_dirs:
+        found = False
+        for path in sorted(entry_results_dir(folder, name).glob("*.json")):
+            if path.name.startswith("benchmark_report"):
+                continue  # the universal report, not GuideLLM's
+            try:
+                reports.append(load_report(path))
+                found = True
+            except RunnerError:
+                continue
+        shards_with_reports += found
+    record = recorder.scenarios.get(name)
+    if record is None or not record.external:
+        return None
+    if shards_with_reports < len(shard_dirs):
+        return ("GuideLLM's statistics (ttft, itl, ...) are the first shard's: not every shard's GuideLLM report "
+                "is here to merge")
+    merged = summarize(reports)
+    record.external = {metric: {**stats, "source": SOURCE} for metric, stats in merged.metrics().items()}
+    return f"GuideLLM's statistics merged from {len(reports)} reports of {len(shard_dirs)} shards (per request)"
 
 
 def _gather_shard_files(results: Sequence[ShardResult], out_dir: Path, shard_dirs: Sequence[Path] | None) -> None:

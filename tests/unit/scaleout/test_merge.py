@@ -54,6 +54,8 @@ def test_merge_writes_one_judged_results_directory(tmp_path: Path) -> None:
     assert [shard["shard"] for shard in summary["scaleout"]["per_shard"]] == ["0/2", "1/2"]
     for name in ("report.html", "summary.csv", "run.json", "shard-0/shard.json", "shard-1/shard.json"):
         assert (tmp_path / "merged" / name).is_file(), name
+    page = (tmp_path / "merged" / "report.html").read_text(encoding="utf-8")
+    assert "<h3>Shards (2, merged above)</h3>" in page and "<td>1/2</td><td>gets</td><td>healthz</td>" in page
 
 
 def test_a_late_shard_fails_the_merged_verdict(tmp_path: Path) -> None:

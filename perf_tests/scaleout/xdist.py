@@ -5,7 +5,7 @@ The controller (the pytest process that starts the workers):
 - picks one absolute start time (now + ``--perf-shard-lead``), a run id and a seed, and hands each worker
   its shard through ``workerinput`` (``gw<i>`` runs shard ``i`` of ``N``);
 - with ``API_HOST`` unset and a KFP mode in the scenario, starts ONE embedded simulator in its own process
-  for every worker;
+  for every worker (once a worker has collected its shard item);
 - schedules the items itself, whatever ``--dist`` says (``ShardScheduling``): each worker runs its one
   ``perf_shard[i/N]`` item (the shard's whole part of the scenario), other tests are spread once;
 - when every worker is down, merges their results (``workeroutput``: the recorder's snapshot, HDR
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import time
 from collections.abc import Generator, Sequence
 from pathlib import Path
@@ -91,6 +92,7 @@ class ShardController:
         self.spec: ShardSpec | None = None
         self.root: Path | None = None
         self.simulator: Any = None
+        self._simulator_settings: dict[str, Any] = {}
         self.session: Any = None
 
     def _prepare(self) -> None:
@@ -119,7 +121,11 @@ class ShardController:
                               barrier=barrier)
 
     def _start_simulator(self, session: Any) -> str | None:
-        """One embedded simulator for every worker, in its own process (API_HOST unset, KFP modes only)."""
+        """The URL of one embedded simulator for every worker (API_HOST unset, KFP modes only).
+
+        Only its port is chosen here; it starts, in its own process, once a worker has collected a shard item
+        (``pytest -n 2 tests/`` without the perf test starts none), before any shard is scheduled.
+        """
         from perf_tests.runners.registry import runner_for
 
         try:
@@ -127,19 +133,29 @@ class ShardController:
         except PerfTestsError:
             return None  # the workers report the scenario's error
         connection = session.settings.connection
-        if not connection.embedded or not any(getattr(runner_for(e.mode), "needs_kfp", True) for e in entries):
+        if not connection.embedded or not any(runner_for(e.mode).needs_kfp for e in entries):
             return None
-        from perf_tests.targets.embedded import start_embedded_server
-
         simulator = dict(connection.embedded_simulator)
         if connection.multi_user:
             from perf_tests.server import multi_user_settings
 
             auth = session.settings.auth
             simulator = multi_user_settings(connection.namespace, auth.bearer_token(), auth.cookie()) | simulator
-        simulator.setdefault("isolation", "process")
-        self.simulator = start_embedded_server(**simulator)
-        return str(self.simulator.url)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        self._simulator_settings = {"isolation": "process", **simulator, "host": "127.0.0.1", "port": port}
+        return f"http://127.0.0.1:{port}"
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: Sequence[str]) -> None:
+        if self.simulator is None and self._simulator_settings and any(_SHARD_ITEM in nodeid for nodeid in ids):
+            from perf_tests.targets.embedded import start_embedded_server
+
+            try:
+                self.simulator = start_embedded_server(**self._simulator_settings)
+            except (PerfTestsError, OSError, RuntimeError) as exc:
+                logger.error("could not start the embedded KFP simulator for the shards: %s", exc)
+                self._simulator_settings = {}
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> ShardScheduling:

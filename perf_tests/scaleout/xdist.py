@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import random
 import socket
+import sys
 import time
 from collections.abc import Generator, Sequence
 from pathlib import Path
@@ -184,6 +185,11 @@ class ShardController:
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
         try:
             result = yield
+        except KeyboardInterrupt:
+            if self.root is not None:  # the shards wrote what they had; the merge can be made afterwards
+                sys.stderr.write(f"\ninterrupted before the merge: merge what the shards wrote with 'python -m "
+                                 f"perf_tests merge {self.root}/shard-* --out {self.root}'\n")
+            raise
         finally:
             self._stop_simulator()
         if self.items:

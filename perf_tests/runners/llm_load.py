@@ -276,6 +276,19 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
             self.log.warning("the universal report does not match the llm-d schema v0.2.1: %s", "; ".join(problems))
             self.mark("note", message=f"universal report schema problems: {'; '.join(problems[:3])}")
 
+    def observation_windows(self) -> list[tuple[str, str, float, float]]:
+        """One window per stage of a stair-step entry, on the shared clock."""
+        if self.entry.stages is None:
+            return []
+        windows = []
+        offset = self.entry.start_time
+        for number, stage in enumerate(self.entry.stages):
+            end = self.entry.end_time if number == len(self.entry.stages) - 1 else offset + stage.duration
+            windows.append((f"stage {number + 1} ({stage.rate:g}/s)", "stage", self.context.clock.wall_at(offset),
+                            self.context.clock.wall_at(end)))
+            offset = end
+        return windows
+
     def _stage_rates(self, results: LlmResults) -> list[dict[str, float]]:
         """Each step's planned rate and the rate of request starts GuideLLM achieved in it."""
         assert self.entry.stages is not None

@@ -149,6 +149,7 @@ _KNOWN = {
     "server/child.py",  # the embedded simulator's own child process on loopback
     "server/seed.py",  # install_deadline_pools and a Deadline per call (with its retries)
     "llm/health.py",  # LLM servers' /health on a DeadlinePoolManager
+    "observability/client.py",  # Prometheus HTTP API on a DeadlinePoolManager (PROMETHEUS_TIMEOUT)
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import wait_scraped
+from prometheus_helpers import wait_scraped
 
 from perf_tests.config.settings import ConnectionSettings, PrometheusSettings, ResultsSettings, Settings
 from perf_tests.errors import TargetError
@@ -37,7 +37,8 @@ def scraped_simulator(prometheus: LocalPrometheus) -> EmbeddedKfpServer:
         yield server
 
 
-def _session(tmp_path: Path, entries: Any, server_url: str, prometheus_url: str, token: str | None = None) -> PerfSession:
+def _session(tmp_path: Path, entries: Any, server_url: str, prometheus_url: str,
+             token: str | None = None) -> PerfSession:
     path = tmp_path / "scenario.json"
     path.write_text(json.dumps(entries), encoding="utf-8")
     parts = urlsplit(server_url)

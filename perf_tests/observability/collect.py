@@ -19,7 +19,8 @@ from perf_tests.models.prometheus import PrometheusBlock
 from perf_tests.observability.client import PrometheusClient, PrometheusQueryError
 from perf_tests.observability.models import EntryObservation, QueryResult, Window, aggregate, parse_matrix
 
-__all__ = ["OBSERVATIONS_FOLDER", "check_queries", "not_configured", "observe_entry", "write_observation"]
+__all__ = ["OBSERVATIONS_FOLDER", "check_queries", "not_configured", "observation_path", "observe_entry",
+           "write_observation"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +76,15 @@ def _range(client: PrometheusClient, name: str, expr: str, window: Window, step:
     return QueryResult(name=name, expr=expr, status="ok", aggregate=summary, series=series)
 
 
+def observation_path(results_dir: Path, entry: str) -> Path:
+    """``<results_dir>/prometheus/<entry name sanitized>.json``."""
+    return results_dir / OBSERVATIONS_FOLDER / f"{_file_name(entry)}.json"
+
+
 def write_observation(observation: EntryObservation, results_dir: Path) -> Path:
     """``prometheus/<entry>.json`` with every series."""
-    folder = results_dir / OBSERVATIONS_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{_file_name(observation.entry)}.json"
+    path = observation_path(results_dir, observation.entry)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(observation.model_dump(mode="json"), indent=1) + "\n", encoding="utf-8")
     return path
 

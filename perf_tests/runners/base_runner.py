@@ -145,6 +145,10 @@ class BaseRunner(ABC, Generic[EntryT]):
         ``(name, kind, start, end)`` with kind ``stage`` or ``copy`` and epoch seconds (none by default)."""
         return []
 
+    def attach_observation(self, observation: Any) -> None:
+        """After the run: what Prometheus saw over the entry's windows (an ``EntryObservation``), for a runner
+        whose own reports have a place for it (nothing by default)."""
+
     def wait_until(self, offset: float) -> bool:
         """Sleep until ``offset`` seconds after t0; False when stopped first."""
         deadline = self.context.clock.monotonic_at(offset)

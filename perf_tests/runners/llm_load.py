@@ -44,6 +44,7 @@ from perf_tests.llm.recording import entry_results_dir, first_errors, record_res
 from perf_tests.llm.report import GuidellmReport, LlmResults, load_report, summarize
 from perf_tests.llm.tokenizer import default_tokenizer
 from perf_tests.llm.universal_report import (
+    REPORT_FILE_STEM,
     build_universal_report,
     validate_universal_report,
     write_universal_report,
@@ -275,6 +276,31 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         if problems:
             self.log.warning("the universal report does not match the llm-d schema v0.2.1: %s", "; ".join(problems))
             self.mark("note", message=f"universal report schema problems: {'; '.join(problems[:3])}")
+
+    def attach_observation(self, observation: Any) -> None:
+        """Put the Prometheus series into the universal report's ``results.observability`` (rewritten)."""
+        from perf_tests.observability.collect import observation_path
+        from perf_tests.observability.models import EntryObservation
+        from perf_tests.observability.universal import observability_section
+
+        path = self.entry_dir / f"{REPORT_FILE_STEM}.json"
+        if not isinstance(observation, EntryObservation) or not path.is_file():
+            return
+        stored = observation_path(self.context.results_dir, self.entry.name)
+        section = observability_section(observation, str(stored.relative_to(self.context.results_dir)))
+        if section is None:
+            return
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+            report.setdefault("results", {})["observability"] = section
+            problems = validate_universal_report(report)
+            if problems:
+                self.log.warning("the universal report with observability does not match the llm-d schema "
+                                 "v0.2.1 (kept without it): %s", "; ".join(problems[:3]))
+                return
+            write_universal_report(report, self.entry_dir)
+        except (OSError, ValueError) as exc:
+            self.log.warning("could not add observability to the universal report: %s", exc)
 
     def observation_windows(self) -> list[tuple[str, str, float, float]]:
         """One window per stage of a stair-step entry, on the shared clock."""

@@ -291,6 +291,7 @@ class PerfSession:
                 write_observation(observation, self.results_dir)
             except OSError as exc:
                 self._storage_failed(f"prometheus/{entry.name}.json", exc)
+            runner.attach_observation(observation)
 
     @staticmethod
     def _cut_set_up_calls_short() -> None:

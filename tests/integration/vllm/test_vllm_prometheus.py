@@ -7,6 +7,7 @@ series on the load's time axis.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 from pathlib import Path
@@ -73,3 +74,30 @@ def test_a_threshold_on_a_series_passes_and_an_impossible_one_fails_with_the_val
     assert not impossible["passed"]
     peak = stairs.summary["scenarios"][0]["prometheus"]["queries"]["running"]["aggregate"]["max"]
     assert f"measured {peak:g}" in impossible["message"], impossible["message"]
+
+
+def test_the_report_draws_the_series_in_chromium(stairs: Any, tmp_path: Path) -> None:
+    from test_report_browser import CHROMIUM, _assert_rendered, _render
+
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed")
+    checked, errors, png = asyncio.run(_render(stairs.results_dir / "report.html", tmp_path))
+    _assert_rendered(checked, errors, png)
+    titles = checked["titles"]
+    assert "Prometheus: running (every 1s)" in titles, titles
+    assert "Prometheus: waiting (every 1s)" in titles, titles
+    assert any(title.startswith("Load generator: CPU") for title in titles), titles
+    html = (stairs.results_dir / "report.html").read_text(encoding="utf-8")
+    assert "prom:kv_cache" in html
+
+
+def test_the_universal_report_carries_the_series_where_its_schema_has_fields(stairs: Any) -> None:
+    from perf_tests.llm.universal_report import validate_universal_report
+
+    report = json.loads((stairs.results_dir / "stairs" / "benchmark_report.json").read_text(encoding="utf-8"))
+    assert validate_universal_report(report) == []
+    component = report["results"]["observability"]["components"][0]
+    running = component["time_series"]["num_requests_running"]
+    assert running["units"] == "count" and len(running["series"]) >= 10
+    assert component["time_series"]["kv_cache_usage"]["units"] == "percent"
+    assert component["raw_data_path"] == "prometheus/stairs.json"

@@ -70,6 +70,6 @@ def test_without_prometheus_the_threshold_says_to_set_the_url():
     ("max(prom:waiting) < 2s", "plain number"),
 ])
 def test_bad_prometheus_thresholds(text, said):
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="threshold") as info:
         parse_threshold(text)
     assert said in str(info.value)

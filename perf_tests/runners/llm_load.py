@@ -93,6 +93,7 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         self.mock: MockServer | None = None
         self.specs: list[LaunchSpec] = []
         self.target = ""
+        self.copy_windows: list[tuple[str, tuple[float, float]]] = []  # Tekton copies' own load windows
         self.guidellm_version = ""
         self.results: LlmResults | None = None
         self.live_requests = 0  # requests recorded while the load ran (perf_tests.llm.live)
@@ -144,6 +145,8 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
             self.live_requests = live.finish() if live is not None else 0
         problems: list[str] = []
         reports: list[GuidellmReport] = []
+        self.copy_windows = [(outcome.spec.name, outcome.load_window) for outcome in outcomes
+                             if outcome.load_window is not None]
         for outcome in outcomes:
             report = self._report_of(outcome, problems)
             if report is not None:
@@ -303,10 +306,11 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
             self.log.warning("could not add observability to the universal report: %s", exc)
 
     def observation_windows(self) -> list[tuple[str, str, float, float]]:
-        """One window per stage of a stair-step entry, on the shared clock."""
+        """One window per stage of a stair-step entry, on the shared clock, and one per Tekton copy from its
+        Task's start-time/end-time results."""
+        windows = [(f"copy {name}", "copy", begin, end) for name, (begin, end) in self.copy_windows]
         if self.entry.stages is None:
-            return []
-        windows = []
+            return windows
         offset = self.entry.start_time
         for number, stage in enumerate(self.entry.stages):
             end = self.entry.end_time if number == len(self.entry.stages) - 1 else offset + stage.duration

@@ -27,7 +27,7 @@ START_TIMEOUT = 60.0
 
 
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now."""
+    """A TCP port free on 127.0.0.1 now (used when no port is given)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -37,12 +37,12 @@ class LocalPrometheus:
     """One Prometheus process scraping file-listed targets every ``scrape_interval`` seconds."""
 
     def __init__(self, folder: Path, scrape_interval: float = 1.0, binary: str = "prometheus",
-                 basic_auth_hash: str | None = None) -> None:
+                 basic_auth_hash: str | None = None, port: int = 0) -> None:
         self.folder = folder
         self.scrape_interval = scrape_interval
         self.binary = shutil.which(binary) or binary
         self.basic_auth_hash = basic_auth_hash
-        self.port = 0
+        self.port = port
         self.process: subprocess.Popen[bytes] | None = None
         self.targets: dict[str, list[str]] = {}
 
@@ -72,7 +72,7 @@ class LocalPrometheus:
                   f"scrape_configs:\n  - job_name: files\n    file_sd_configs:\n"
                   f"      - files: ['{self.folder / 'targets.json'}']\n        refresh_interval: 1s\n")
         (self.folder / "prometheus.yml").write_text(config, encoding="utf-8")
-        self.port = free_port()
+        self.port = self.port or free_port()
         argv = [self.binary, f"--config.file={self.folder / 'prometheus.yml'}",
                 f"--storage.tsdb.path={self.folder / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
                 "--log.level=warn"]

@@ -19,6 +19,7 @@ from prometheus_helpers import wait_scraped
 from perf_tests.config.settings import ConnectionSettings, PrometheusSettings, ResultsSettings, Settings
 from perf_tests.errors import TargetError
 from perf_tests.observability.local_prometheus import LocalPrometheus, free_port
+from perf_tests.reports import validate_summary
 from perf_tests.server import EmbeddedKfpServer
 from perf_tests.session.session import PerfSession
 
@@ -80,6 +81,12 @@ def test_kfp_preset_sees_the_entry_s_own_request_rate(tmp_path, prometheus, scra
     mysql = checks["max(prom:mysql_connections) < 1"]
     assert not mysql["passed"]
     assert "no data" in mysql["message"]
+    # The published summary schema knows the prometheus part, prom:<query> thresholds and the harness.
+    assert validate_summary(json.loads((outcome.results_dir / "summary.json").read_text())) == []
+    assert outcome.summary["harness"]["samples"], outcome.summary["harness"]
+    assert "reads" in outcome.summary["harness"]["loop_lag_p99_ms"]
+    html = (outcome.results_dir / "report.html").read_text(encoding="utf-8")
+    assert "Prometheus: request_rate (every 1s)" in html and "prom:mysql_connections" in html
 
 
 def _fails_before_load(session: PerfSession) -> tuple[str, float]:

@@ -129,3 +129,15 @@ def test_a_401_names_the_token_settings_and_never_the_token(tmp_path, prometheus
     for path in (tmp_path / "results").rglob("*"):
         if path.is_file():
             assert "s3cr3t-token-value" not in path.read_text(errors="replace"), path
+
+
+def test_without_prometheus_url_no_query_is_made_and_the_report_says_so(tmp_path, kfp_server):
+    entries = [{"mode": "RANDOM_GETS", "name": "reads", "startTime": 0, "runTime": "2s", "rate": 5,
+                "prometheus": {"presets": ["kfp"]}}]
+    outcome = _session(tmp_path, entries, kfp_server.url, "").run()
+    observed = outcome.summary["scenarios"][0]["prometheus"]
+    assert observed["status"] == "not_configured"
+    assert "PROMETHEUS_URL is not set" in observed["message"]
+    assert not (outcome.results_dir / "prometheus").exists()
+    assert "PROMETHEUS_URL is not set: no Prometheus query was made" in \
+        (outcome.results_dir / "report.html").read_text(encoding="utf-8")

@@ -57,6 +57,7 @@ class LocalPrometheus:
     def add_target(self, job: str, address: str) -> None:
         """Scrape ``address`` (``host:port``, path ``/metrics``) as ``job`` from now on."""
         self.targets.setdefault(job, []).append(address)
+        self.folder.mkdir(parents=True, exist_ok=True)
         groups = [{"targets": addresses, "labels": {"job": name}} for name, addresses in self.targets.items()]
         scratch = self.folder / "targets.json.tmp"
         scratch.write_text(json.dumps(groups), encoding="utf-8")

@@ -345,6 +345,23 @@ def _scenario_section(part: Mapping[str, Any], charts: list[tuple[str, dict[str,
     return "".join(parts), specs
 
 
+def _charts_section(title: str, charts: list[tuple[str, dict[str, Any]]], first_id: int) -> tuple[str, dict[str, Any]]:
+    """A section of charts only (the load generator's health); empty without charts."""
+    if not charts:
+        return "", {}
+    specs: dict[str, Any] = {}
+    boxes = []
+    for offset, (chart_title, spec) in enumerate(charts):
+        chart_id = f"c{first_id + offset}"
+        specs[chart_id] = {**spec, "title": chart_title}
+        boxes.append(f'<div class="chart-box"><h4>{escape(chart_title)}</h4><div class="chart" '
+                     f'data-chart="{chart_id}"></div></div>')
+    html = (f'<section class="scenario" id="{_anchor(title)}"><header><h2>{escape(title)}</h2>'
+            '<span class="muted">this process, sampled every second</span></header>'
+            '<div class="charts">' + "".join(boxes) + "</div></section>")
+    return html, specs
+
+
 def _targets(summary: Mapping[str, Any]) -> tuple[str, str]:
     items = []
     banner = ""
@@ -396,9 +413,7 @@ def render_html(summary: Mapping[str, Any], timelines: Timelines | None = None,
         )
     banners = [target_banner, harness_html(summary)]
     t0_run = timelines.t0 if timelines else (_epoch(summary, "start") or 0.0)
-    harness_part, harness_specs = _scenario_section(
-        {"name": "load generator", "mode": "harness", "status": "sampled every second"},
-        harness_charts(summary, t0_run), len(specs), None) if summary.get("harness") else ("", {})
+    harness_part, harness_specs = _charts_section("Load generator", harness_charts(summary, t0_run), len(specs))
     specs.update(harness_specs)
     if interrupted:
         banners.append('<div class="banner fail">The run was interrupted: entries may have stopped early.</div>')

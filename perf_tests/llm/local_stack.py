@@ -19,9 +19,9 @@ from pathlib import Path
 import urllib3
 
 from perf_tests.errors import ConfigurationError, TargetError
+from perf_tests.llm.assets.tiny_model import SERVED_MODEL_NAME, VLLM_PYTHON, tiny_model, vllm_argv, vllm_env
 from perf_tests.llm.health import health_status
-from perf_tests.llm.processes import ChildProcess, log_tail
-from perf_tests.llm.tiny_model import SERVED_MODEL_NAME, VLLM_PYTHON, tiny_model, vllm_argv, vllm_env
+from perf_tests.llm.process.children import ChildProcess, log_tail
 from perf_tests.observability.local_prometheus import LocalPrometheus
 
 __all__ = ["DEFAULT_PROMETHEUS_PORT", "DEFAULT_VLLM_PORT", "run_local_stack"]

@@ -92,7 +92,7 @@ def test_the_report_draws_the_series_in_chromium(stairs: Any, tmp_path: Path) ->
 
 
 def test_the_universal_report_carries_the_series_where_its_schema_has_fields(stairs: Any) -> None:
-    from perf_tests.llm.universal_report import validate_universal_report
+    from perf_tests.llm.results.universal_report import validate_universal_report
 
     report = json.loads((stairs.results_dir / "stairs" / "benchmark_report.json").read_text(encoding="utf-8"))
     assert validate_universal_report(report) == []

@@ -18,7 +18,7 @@ def _query(name, values):
 
 def test_the_section_validates_against_the_bundled_schema():
     pytest.importorskip("jsonschema")
-    from perf_tests.llm.universal_report import validate_universal_report
+    from perf_tests.llm.results.universal_report import validate_universal_report
 
     observation = EntryObservation(entry="e", status="ok", step_s=1, windows=[Window(name="e", start=0, end=3, queries=[
         _query("running", [0, 2, 3]), _query("waiting", [0, 0, 1]), _query("kv_cache", [0.1, 0.2, 0.25]),

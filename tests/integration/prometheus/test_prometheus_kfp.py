@@ -55,7 +55,7 @@ def _session(tmp_path: Path, entries: Any, server_url: str, prometheus_url: str,
 def test_kfp_preset_sees_the_entry_s_own_request_rate(tmp_path, prometheus, scraped_simulator):
     entries = {
         "prometheus": {"step": "1s", "rateWindow": "3s", "presets": ["kfp"]},
-        "entries": [{"mode": "RANDOM_GETS", "name": "reads", "startTime": 0, "runTime": "14s", "rate": 40,
+        "entries": [{"mode": "RANDOM_GETS", "name": "reads", "startTime": 0, "runTime": "10s", "rate": 40,
                      "thresholds": ["max(prom:request_rate) > 20", "max(prom:mysql_connections) < 1"]}],
     }
     outcome = _session(tmp_path, entries, scraped_simulator.url, prometheus.url).run()

@@ -48,6 +48,8 @@ Results (``ResultsSettings``)
                             everything it created, never anything else).
     ``PERF_STOP_GRACE``     seconds an entry may take to wind down after its end or an interrupt (set-up
                             included) before it is reported hung and abandoned (default 30).
+    ``PERF_HARNESS_LATENESS_MS`` p99 send lateness or event-loop lag (ms) above which the load generator
+                            counts as saturated (default 100; ``strictHarness`` entries then fail).
 """
 
 from __future__ import annotations
@@ -386,6 +388,8 @@ class ResultsSettings(BaseSettings):
     log_every_request: bool = Field(default=False, validation_alias="PERF_LOG_EVERY_REQUEST")
     cleanup: Literal["none", "runs", "all"] = Field(default="all", validation_alias="PERF_CLEANUP")
     stop_grace: float = Field(default=30.0, gt=0, le=3600, allow_inf_nan=False, validation_alias="PERF_STOP_GRACE")
+    harness_lateness_ms: float = Field(default=100.0, gt=0, le=3_600_000, allow_inf_nan=False,
+                                       validation_alias="PERF_HARNESS_LATENESS_MS")
 
     @field_validator("results_dir", mode="before")
     @classmethod

@@ -180,7 +180,7 @@ class PerfSession:
         results: list[RunnerExit] = []
         runners: list[Any] = []
         prometheus: PrometheusClient | None = None
-        harness = HarnessMonitor()
+        harness = HarnessMonitor(lateness_bound_ms=self.settings.results.harness_lateness_ms)
         try:
             self._write_run_file(scenario, started, {})
         except OSError as exc:

@@ -141,3 +141,22 @@ def test_without_prometheus_url_no_query_is_made_and_the_report_says_so(tmp_path
     assert not (outcome.results_dir / "prometheus").exists()
     assert "PROMETHEUS_URL is not set: no Prometheus query was made" in \
         (outcome.results_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_saturated_generator_fails_strict_entries_and_warns_on_the_others(tmp_path, kfp_server):
+    """PERF_HARNESS_LATENESS_MS at 1 us: any real send lateness counts as saturation."""
+    entries = [{"mode": "RANDOM_GETS", "name": "strict", "startTime": 0, "runTime": "3s", "rate": 20,
+                "strictHarness": True},
+               {"mode": "RANDOM_GETS", "name": "lenient", "startTime": 0, "runTime": "3s", "rate": 20}]
+    session = _session(tmp_path, entries, kfp_server.url, "")
+    session.settings.results.harness_lateness_ms = 0.001
+    outcome = session.run()
+    harness = outcome.summary["harness"]
+    assert harness["saturated"], harness
+    assert any("send lateness p99" in reason for reason in harness["reasons"])
+    strict, lenient = outcome.summary["scenarios"]
+    assert not outcome.verdict("strict").passed
+    assert [c["name"] for c in strict["verdict"]["checks"] if not c["passed"]] == ["harness"]
+    assert outcome.verdict("lenient").passed
+    assert any("the load generator was saturated" in note for note in lenient["notes"])
+    assert "The load generator was saturated" in (outcome.results_dir / "report.html").read_text(encoding="utf-8")

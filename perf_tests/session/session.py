@@ -2,7 +2,9 @@
 
 ``PerfSession`` reads the settings and the scenario, makes the results directory and logging, resolves
 the KFP target when a KFP mode is in the scenario (starting the embedded simulator when ``API_HOST`` is
-unset), runs every entry on the shared clock, then judges each entry (default checks, thresholds and,
+unset), runs every entry on the shared clock (with entries' Prometheus queries checked before and run over
+their windows after, and the generator's own health sampled meanwhile: ``perf_tests.observability``),
+then judges each entry (default checks, thresholds and,
 with a baseline, regressions) and writes ``summary.json``, ``summary.csv`` and ``report.html`` (also
 when interrupted). ``run.json``, written at the start, lets ``python -m perf_tests report`` rebuild
 them if the process dies. The results directory is created and checked for writing before anything
@@ -284,7 +286,13 @@ class PerfSession:
             windows = [Window(name=entry.name, start=record.started, end=end)]
             windows += [Window(name=name, kind=kind, start=start, end=finish)
                         for name, kind, start, finish in runner.observation_windows()]
-            observation = observe_entry(client, entry.name, entry.prometheus, expressions[entry.name], windows)
+            try:
+                observation = observe_entry(client, entry.name, entry.prometheus, expressions[entry.name], windows)
+            except Exception as exc:  # a query bug must not cost the run its summary and verdicts
+                logger.exception("%s: the Prometheus queries failed", entry.name)
+                self.observations[entry.name] = EntryObservation(entry=entry.name, status="error",
+                                                                 message=f"the Prometheus queries failed: {exc}")
+                continue
             self.observations[entry.name] = observation
             try:
                 write_observation(observation, self.results_dir)

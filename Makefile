@@ -47,8 +47,17 @@ system-deps:
 	@if ! command -v kubectl >/dev/null; then \
 		apt-get update -qq && apt-get install -y -qq kubernetes-client >/dev/null; fi
 
+# Scenarios whose target is the local stack (`python -m perf_tests local-stack`: vLLM on CPU with the tiny
+# model at 127.0.0.1:18000 and a Prometheus scraping it at 127.0.0.1:19090, PROMETHEUS_URL set for the run).
+STACK_SCENARIOS := llm_vllm_stairs.json
+
+ifneq ($(filter $(SCENARIO),$(STACK_SCENARIOS)),)
+perf: setup system-deps vllm-env
+	$(PY) -m perf_tests local-stack -- env SCENARIO_FILE_NAME=$(SCENARIO) $(PY) -m pytest test_performance.py -v $(PYTEST_ARGS)
+else
 perf: setup
 	SCENARIO_FILE_NAME=$(SCENARIO) $(PY) -m pytest test_performance.py -v $(PYTEST_ARGS)
+endif
 
 test: setup system-deps vllm-env
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -10,6 +10,7 @@
 A file that cannot be read as what it should be (scenario, summary.json, events.jsonl, run.json) is one
 ``error:`` line naming it, and exit code 2.
 ``summary-schema``  print (or write) the JSON Schema of summary.json, or check summaries against it.
+``local-stack``     start vLLM on CPU (tiny model) and a Prometheus scraping it, run a command, stop both.
 """
 
 from __future__ import annotations
@@ -78,6 +79,14 @@ def _parser() -> argparse.ArgumentParser:
     summary_schema.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
     summary_schema.add_argument("--check", nargs="+", type=Path, metavar="SUMMARY",
                                 help="validate these summary.json files instead (needs jsonschema)")
+    stack = commands.add_parser("local-stack", help="start vLLM (tiny model) and Prometheus, run a command with "
+                                "PROMETHEUS_URL set, stop both (no command: until Ctrl-C)")
+    stack.add_argument("--vllm-port", type=int, default=18000, help="vLLM's port on 127.0.0.1 (default 18000)")
+    stack.add_argument("--prometheus-port", type=int, default=19090, help="Prometheus' port (default 19090)")
+    stack.add_argument("--folder", type=Path, default=Path("results") / "local-stack",
+                       help="logs and Prometheus data (default results/local-stack)")
+    stack.add_argument("stack_command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
+                       help="what to run while the stack is up")
     return parser
 
 
@@ -101,6 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.shard is not None:
             return _run_shard(args.scenario, args.results_dir, args.data_dir, args.shard, args.start_at,
                               args.barrier, args.print_result, args.run_id)
+        if args.command == "local-stack":
+            from perf_tests.llm.local_stack import run_local_stack
+
+            command = list(args.stack_command)
+            if command[:1] == ["--"]:
+                command = command[1:]
+            return run_local_stack(command, args.folder.resolve(), args.vllm_port, args.prometheus_port)
         return _run(args.scenario, args.results_dir, args.data_dir, args.baseline, args.max_regression)
     except PerfTestsError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -105,11 +105,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _summary_schema(args.output, args.check)
         if args.command == "merge":
             return _merge(args.shard_dirs, args.out, args.baseline, args.max_regression)
-        if args.pods is not None:
-            return _run_pods(args.scenario, args.results_dir, args.data_dir, args.pods)
-        if args.shard is not None:
-            return _run_shard(args.scenario, args.results_dir, args.data_dir, args.shard, args.start_at,
-                              args.barrier, args.print_result, args.run_id)
         if args.command == "local-stack":
             from perf_tests.llm.local_stack import run_local_stack
 
@@ -117,6 +112,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if command[:1] == ["--"]:
                 command = command[1:]
             return run_local_stack(command, args.folder.resolve(), args.vllm_port, args.prometheus_port)
+        if args.pods is not None:
+            return _run_pods(args.scenario, args.results_dir, args.data_dir, args.pods)
+        if args.shard is not None:
+            return _run_shard(args.scenario, args.results_dir, args.data_dir, args.shard, args.start_at,
+                              args.barrier, args.print_result, args.run_id)
         return _run(args.scenario, args.results_dir, args.data_dir, args.baseline, args.max_regression)
     except PerfTestsError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -9,6 +9,7 @@ uses it: ``pytest test_performance.py::TestPerformance::test_scenario``.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = ["PerfEntry"]
 
 _OUTCOME_KEY = pytest.StashKey[Any]()
 _SESSION_KEY = pytest.StashKey[Any]()
+_EXIT_STATUS_KEY = pytest.StashKey[int]()
 _ERROR_ID = "scenario-error"
 
 
@@ -153,3 +155,24 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write_line(f"report: {outcome.results_dir / 'report.html'}")
     if os.environ.get("CI"):
         terminalreporter.write_line(f"summary: {outcome.results_dir / 'summary.json'}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_EXIT_STATUS_KEY] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """After a hung entry is reported, leave at once, as ``python -m perf_tests run`` does.
+
+    A hung entry's thread is still blocked in a call (until that call's deadline, maybe minutes away), and
+    interpreter shutdown joins the scheduler's worker threads; everything is written and reported by now
+    (JUnit XML and the terminal summary come before ``pytest_unconfigure``).
+    """
+    outcome = config.stash.get(_OUTCOME_KEY, None)
+    if outcome is None or isinstance(outcome, PerfTestsError) or not outcome.hung:
+        return
+    print(f"exiting although {', '.join(outcome.hung)} did not stop (reported as hung)", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(config.stash.get(_EXIT_STATUS_KEY, 1) or 1)

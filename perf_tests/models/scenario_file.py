@@ -72,14 +72,29 @@ def resolve_scenario_path(name: str, data_dir: Path) -> Path:
         try:
             if candidate.is_file():
                 return candidate.resolve()
-        except (OSError, ValueError):  # the folder and the name together are too long
+            mode = candidate.stat().st_mode
+        except (OSError, ValueError):  # missing, or the folder and the name together are too long
             continue
+        if not stat.S_ISDIR(mode):  # a FIFO would hang the run, a device such as /dev/zero fill the memory
+            raise ScenarioError(
+                f"{candidate}: not a regular file (it is {_file_kind(mode)}); give a scenario file (a JSON list)"
+            )
     folder = data_dir / SCENARIOS_FOLDER
     available = sorted(p.name for p in folder.glob("*.json")) if folder.is_dir() else []
     raise ScenarioError(
         f"scenario file {echo(name)} not found (looked in: {', '.join(str(c) for c in candidates)}). "
         f"Files in {folder}: {', '.join(available) or 'none'}"
     )
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 def entry_adapter(modes: Mapping[str, type[ScenarioEntry]]) -> TypeAdapter[Any]:
@@ -196,8 +211,11 @@ MAX_SCENARIO_BYTES = 64 * 1024 * 1024
 def _read_json_list(path: Path) -> list[Any]:
     try:
         # Regular files only, read to a bound: a FIFO would hang the run and /dev/zero fill the memory.
-        if not stat.S_ISREG(path.stat().st_mode):
-            raise ScenarioError(f"{path}: not a regular file; give a scenario file (a JSON list)")
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise ScenarioError(
+                f"{path}: not a regular file (it is {_file_kind(mode)}); give a scenario file (a JSON list)"
+            )
         with path.open("rb") as handle:
             data = handle.read(MAX_SCENARIO_BYTES + 1)
     except OSError as exc:

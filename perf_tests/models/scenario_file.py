@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,10 @@ SCENARIOS_FOLDER = "scenarios"
 SCENARIO_SCHEMA_FILE = Path(__file__).parent / "schemas" / "scenario.schema.json"
 """The published JSON Schema of scenario files with the built-in modes (``python -m perf_tests schema``)."""
 _MAX_LABEL = 60
+# pydantic names the branch of a union in an error's location ("simulatorData.bool",
+# "simulatorData.function-after[_runs_need_a_pipeline(), SeedPlan]"); a user knows only the field.
+_UNION_BRANCH = re.compile(r"^(?:function-(?:after|before|wrap|plain)\[.*\]|is-instance\[.*\]|bool|int|float|str)$")
+_SCALAR_BRANCHES = {"bool", "int", "float", "str"}
 _MAX_PROBLEMS = 20  # problems listed in one error; the rest are counted
 _MAX_LINE = 1000  # characters of one problem line; a longer one loses its middle
 
@@ -336,11 +341,15 @@ def _describe(
     exc: ValidationError, modes: Mapping[str, type[ScenarioEntry]], item: dict[str, Any]
 ) -> list[str]:
     lines: list[str] = []
+    scalar_branch_lines: dict[str, list[str]] = {}  # field -> "not a bool/int/..." lines of union branches
+    fields_with_errors: set[str] = set()
     valid_modes = ", ".join(sorted(modes))
     factors = set(item.get("matrix") or {}) if isinstance(item.get("matrix"), dict) else set()
     for err in exc.errors(include_url=False):
         kind = err["type"]
         loc = [str(part) for part in err["loc"]]
+        branches = [part for part in loc[1:] if _UNION_BRANCH.match(part)]
+        loc = loc[:1] + [part for part in loc[1:] if not _UNION_BRANCH.match(part)]
         if kind == "union_tag_not_found":
             lines.append(f"field 'mode' is missing; valid modes: {valid_modes}")
             continue
@@ -365,7 +374,16 @@ def _describe(
         got = f" (got {echo_json(shown, 80)})" if not isinstance(shown, dict) else ""
         message = str(err["msg"]).removeprefix("Value error, ")
         what = "matrix factor" if top in factors else "field"
-        lines.append(f"{what} {field_name!r}: {message}{got}")
+        line = f"{what} {field_name!r}: {message}{got}"
+        if branches and branches[-1] in _SCALAR_BRANCHES and kind.endswith(("_type", "_parsing")):
+            scalar_branch_lines.setdefault(field_name, []).append(line)
+            continue
+        fields_with_errors.add(field_name)
+        lines.append(line)
+    # "Input should be a valid boolean" for {"runs": ...} says nothing when the object's own error is shown.
+    for field_name, branch_lines in scalar_branch_lines.items():
+        if not any(shown == field_name or shown.startswith(field_name + ".") for shown in fields_with_errors):
+            lines.extend(dict.fromkeys(branch_lines))
     return lines
 
 

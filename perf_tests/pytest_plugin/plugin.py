@@ -33,8 +33,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "or results/<timestamp>)")
     group.addoption("--perf-data-dir", default=None, help="folder with scenarios/ and pipeline_files/ "
                     "(default: ./test_data)")
-    group.addoption("--baseline", default=None, help="a previous run's summary.json to compare with "
-                    "(default: $PERF_BASELINE); regressions fail the entry")
+    group.addoption("--baseline", default=None, help="a previous run's summary.json, or an s3:// reference "
+                    "(s3://bucket/prefix/latest), to compare with (default: $PERF_BASELINE); regressions fail "
+                    "the entry")
     group.addoption("--max-regression", default=None, help="tolerated change against the baseline, e.g. 10%% "
                     "(default: $PERF_MAX_REGRESSION or 10%%)")
 
@@ -71,7 +72,7 @@ def _session(config: pytest.Config) -> Any:
                 scenario=option,
                 data_dir=Path(data).resolve() if data else Path(str(config.rootpath)) / "test_data",
                 results_dir=Path(results) if results else None,
-                baseline=Path(baseline) if baseline else None,
+                baseline=baseline or None,
                 baseline_options=options,
             )
         except PerfTestsError as exc:
@@ -155,10 +156,16 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write_line(f"report: {outcome.results_dir / 'report.html'}")
     if os.environ.get("CI"):
         terminalreporter.write_line(f"summary: {outcome.results_dir / 'summary.json'}")
+    if outcome.upload is not None:
+        terminalreporter.write_line(outcome.upload.describe(), red=not outcome.upload.ok)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    session.config.stash[_EXIT_STATUS_KEY] = int(exitstatus)
+    outcome = session.config.stash.get(_OUTCOME_KEY, None)
+    if getattr(outcome, "upload_failed", False) and session.exitstatus == pytest.ExitCode.OK:
+        # PERF_UPLOAD_REQUIRED=true: the results could not be uploaded, which fails the run.
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    session.config.stash[_EXIT_STATUS_KEY] = int(session.exitstatus)
 
 
 @pytest.hookimpl(trylast=True)

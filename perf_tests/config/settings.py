@@ -39,6 +39,11 @@ Results (``ResultsSettings``)
                             everything it created, never anything else).
     ``PERF_STOP_GRACE``     seconds an entry may take to wind down after its end or an interrupt (set-up
                             included) before it is reported hung and abandoned (default 30).
+
+Two groups live with the subsystems they configure (and are read when a run is made, like these):
+``perf_tests/baseline/settings.py`` (``PERF_BASELINE``, ``PERF_MAX_REGRESSION``, ...) and
+``perf_tests/storage/settings.py`` (``PERF_RESULTS_URL``, ``PERF_S3_ENDPOINT``, ``PERF_S3_REGION``,
+``PERF_S3_TIMEOUT``, ``PERF_S3_RETRIES``, ``PERF_S3_MULTIPART_MB``, ``PERF_UPLOAD_REQUIRED``).
 """
 
 from __future__ import annotations

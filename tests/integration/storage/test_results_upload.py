@@ -22,7 +22,8 @@ from perf_tests.errors import StorageError
 from perf_tests.session.session import PerfSession, RunOutcome
 from perf_tests.storage import ResultsUploader, S3Location, load_storage_settings, open_store, upload_results
 
-ENTRY = {"mode": "RANDOM_GETS", "name": "gets", "startTime": 0, "runTime": "1s", "rate": 5}
+ENTRY = {"mode": "RANDOM_GETS", "name": "gets", "startTime": 0, "runTime": "1s", "rate": 5,
+         "endpoints": {"list_runs": 1, "healthz": 1}}
 
 
 @pytest.fixture
@@ -64,6 +65,7 @@ def test_runs_upload_latest_moves_only_when_finished_and_baselines_come_back(
     client = s3_env.client()
 
     first = run(tmp_path, "first")
+    assert first.passed, first.failure_message()
     assert first.upload is not None and first.upload.ok, first.upload
     assert first.upload.latest == f"s3://{bucket}/nightly/latest/nightly.json"
     uploaded = keys(client, bucket, f"nightly/{first.run_id}/")
@@ -202,9 +204,10 @@ def test_the_session_reports_a_failed_upload_and_fails_only_when_required(
     assert "definitely-not-the-secret" not in err
     assert (results / "summary.json").is_file()
     monkeypatch.setenv("PERF_UPLOAD_REQUIRED", "false")
-    outcome = run(tmp_path, "not-required")
-    assert outcome.upload is not None and not outcome.upload.ok
-    assert not outcome.upload_failed, "a warning only"
+    code = main(["run", str(scenario_file(tmp_path)), "--results-dir", str(tmp_path / "not-required")])
+    err = capsys.readouterr().err
+    assert code == 0, "the entry passed; a failed upload is a warning only"
+    assert "rejected the credentials (SignatureDoesNotMatch" in err
 
 
 def test_large_files_go_up_in_parts(s3_env: Any, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -252,3 +255,23 @@ def test_a_baseline_that_is_not_there_is_one_clear_error(s3_env: Any, bucket: st
         fetch_summary(f"s3://{bucket}/nightly/latest", "baseline")
     with pytest.raises(StorageError, match=r"baseline s3://.*/nightly/20990101-000000-000/summary.json does not exist"):
         fetch_summary(f"s3://{bucket}/nightly/20990101-000000-000", "baseline")
+
+
+def test_under_pytest_a_required_upload_that_fails_fails_the_session(
+    s3_env: Any, bucket: str, kfp_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """test_performance.py's items all pass; only the upload fails, and PERF_UPLOAD_REQUIRED makes pytest exit 1."""
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[3]
+    env = dict(os.environ, PERF_RESULTS_URL=f"s3://{bucket}/ci", PERF_UPLOAD_REQUIRED="true",
+               AWS_SECRET_ACCESS_KEY="not-the-secret-either", PERF_RESULTS_DIR=str(tmp_path / "results"))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_performance.py",
+                           "--scenario", str(scenario_file(tmp_path))], cwd=repo, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert "1 passed" in done.stdout
+    assert "rejected the credentials (SignatureDoesNotMatch" in done.stdout
+    assert "not-the-secret-either" not in done.stdout + done.stderr

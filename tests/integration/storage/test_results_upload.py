@@ -19,7 +19,7 @@ from trickle_server import TrickleServer
 
 from perf_tests.cli import main
 from perf_tests.errors import StorageError
-from perf_tests.session.session import PerfSession, RunOutcome
+from perf_tests.session.session import CompletedRun, PerfSession
 from perf_tests.storage import ResultsUploader, S3Location, load_storage_settings, open_store, upload_results
 
 ENTRY = {"mode": "RANDOM_GETS", "name": "gets", "startTime": 0, "runTime": "1s", "rate": 5,
@@ -39,7 +39,7 @@ def scenario_file(tmp_path: Path) -> Path:
     return path
 
 
-def run(tmp_path: Path, name: str, interrupted: bool = False, baseline: str | None = None) -> RunOutcome:
+def run(tmp_path: Path, name: str, interrupted: bool = False, baseline: str | None = None) -> CompletedRun:
     session = PerfSession(scenario=scenario_file(tmp_path), results_dir=tmp_path / name, console_logging=False,
                           baseline=baseline)  # fmt: skip
     if interrupted:

@@ -275,3 +275,19 @@ def test_under_pytest_a_required_upload_that_fails_fails_the_session(
     assert "1 passed" in done.stdout
     assert "rejected the credentials (SignatureDoesNotMatch" in done.stdout
     assert "not-the-secret-either" not in done.stdout + done.stderr
+
+
+def test_an_interrupt_during_the_upload_stops_it_and_leaves_the_pointer(s3_env: Any, bucket: str,
+                                                                        tmp_path: Path) -> None:  # fmt: skip
+    folder = small_results(tmp_path)
+    uploaded: list[str] = []
+    store = open_store(load_storage_settings())
+    try:
+        outcome = upload_results(store, S3Location(bucket, "p"), folder, "r1", "nightly.json", finished=True,
+                                 stop=lambda: bool(uploaded), on_file=uploaded.append)  # fmt: skip
+    finally:
+        store.close()
+    assert uploaded == ["summary.json"]
+    assert outcome.error == "interrupted during the upload"
+    assert outcome.latest is None
+    assert keys(s3_env.client(), bucket) == ["p/r1/summary.json"]

@@ -16,9 +16,10 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Union
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
 from perf_tests.errors import ScenarioError, echo, echo_json
@@ -374,6 +375,8 @@ def _describe(
         got = f" (got {echo_json(shown, 80)})" if not isinstance(shown, dict) else ""
         message = str(err["msg"]).removeprefix("Value error, ")
         what = "matrix factor" if top in factors else "field"
+        if kind in _BOUND_ERRORS and model is not None:
+            message += _allowed_range(model, loc)
         line = f"{what} {field_name!r}: {message}{got}"
         if branches and branches[-1] in _SCALAR_BRANCHES and kind.endswith(("_type", "_parsing")):
             scalar_branch_lines.setdefault(field_name, []).append(line)
@@ -385,6 +388,64 @@ def _describe(
         if not any(shown == field_name or shown.startswith(field_name + ".") for shown in fields_with_errors):
             lines.extend(dict.fromkeys(branch_lines))
     return lines
+
+
+_BOUND_ERRORS = {"less_than", "less_than_equal", "greater_than", "greater_than_equal"}
+
+
+def _allowed_range(model: type[BaseModel], loc: Sequence[str]) -> str:
+    """``; allowed: 0 < x <= 100000`` for the field at ``loc`` (by alias), or '' when not both ends are known."""
+    import annotated_types
+
+    annotation: Any = model
+    metadata: list[Any] = []
+    for part in loc:
+        annotation, extra = _unwrap(annotation)
+        metadata = extra
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found = next((info for name, info in annotation.model_fields.items()
+                          if part in (name, info.alias)), None)  # fmt: skip
+            if found is None:
+                return ""
+            annotation, metadata = found.annotation, list(found.metadata)
+        elif get_origin(annotation) in (list, dict):
+            annotation = get_args(annotation)[-1]  # an index or a key: the items' type
+        else:
+            return ""
+    annotation, extra = _unwrap(annotation)
+    metadata = metadata + extra
+    low = high = None
+    for m in metadata:
+        if isinstance(m, annotated_types.Ge | annotated_types.Gt) and low is None:
+            low = ("<=", m.ge) if isinstance(m, annotated_types.Ge) else ("<", m.gt)
+        if isinstance(m, annotated_types.Le | annotated_types.Lt) and high is None:
+            high = ("<=", m.le) if isinstance(m, annotated_types.Le) else ("<", m.lt)
+    if low is None or high is None:
+        return ""
+    return f"; allowed: {_number(low[1])} {low[0]} {loc[-1]} {high[0]} {_number(high[1])}"
+
+
+def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
+    """``annotation`` without ``Optional`` and ``Annotated``, and the metadata ``Annotated`` carried."""
+    metadata: list[Any] = []
+    while True:
+        if get_origin(annotation) is Annotated:
+            annotation, *extra = get_args(annotation)
+            metadata += [m for item in extra for m in (getattr(item, "metadata", None) or [item])]
+            continue
+        arguments = [a for a in get_args(annotation) if a is not type(None)]
+        if get_origin(annotation) in (Union, UnionType):
+            models = [a for a in arguments if isinstance(a, type) and issubclass(a, BaseModel)]
+            if len(arguments) == 1 or models:  # Optional[X], or the object branch of e.g. SeedPlan | bool
+                annotation = models[0] if models else arguments[0]
+                continue
+        return annotation, metadata
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        value = int(value)
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 def _short(text: str) -> str:

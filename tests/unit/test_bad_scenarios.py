@@ -69,7 +69,8 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "field_missing_run_time.json": ("entry 0 (exp): field 'runTime' is required",),
     "type_num_times_string.json": (ENTRY + "field 'numTimes': Input should be a valid integer", '(got "many")'),
     "type_num_times_fraction.json": (ENTRY + "field 'numTimes': Input should be a valid integer", "(got 2.5)"),
-    "type_num_times_zero.json": (ENTRY + "field 'numTimes': Input should be greater than or equal to 1; allowed: 1 <= numTimes <= 100000 (got 0)",),
+    "type_num_times_zero.json": (ENTRY + "field 'numTimes': Input should be greater than or equal to 1; "
+                                 "allowed: 1 <= numTimes <= 100000 (got 0)",),
     "type_num_times_huge.json": (ENTRY + "field 'numTimes': Input should be less than or equal to 100000",),
     "type_params_list.json": (ENTRY + "field 'params': Input should be a valid dictionary (got [1, 2])",),
     "type_name_number.json": (ENTRY + "field 'name': Input should be a valid string (got 42)",),

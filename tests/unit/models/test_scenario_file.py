@@ -241,7 +241,8 @@ def test_mistyped_field_shows_the_value(modes, data_dir):
     ("fields", "expected"),
     [
         ({"numTimes": 2.5}, "field 'numTimes': Input should be a valid integer"),
-        ({"numTimes": 0}, "field 'numTimes': Input should be greater than or equal to 1; allowed: 1 <= numTimes <= 100000 (got 0)"),
+        ({"numTimes": 0}, "field 'numTimes': Input should be greater than or equal to 1; "
+                          "allowed: 1 <= numTimes <= 100000 (got 0)"),
         ({"numTimes": 10**30}, "field 'numTimes': Input should be less than or equal to 100000"),
         ({"params": [1, 2]}, "field 'params': Input should be a valid dictionary (got [1, 2])"),
         ({"thresholds": "p95 < 2s"}, "field 'thresholds': Input should be a valid list"),

@@ -3,12 +3,16 @@
 ``run``             run a scenario file and print the results table (exit 0 passed, 1 failed, 2 bad input).
 ``validate``        check scenario files without running them.
 ``schema``          print (or write) the JSON Schema of scenario files, for editors (generated from the models).
-``report``          rebuild report.html and summary.csv of a results directory (summary.json too if missing).
-``compare``         compare two summary.json files without running anything (exit 1 on regressions).
+``report``          rebuild report.html and summary.csv of a results directory (summary.json too if missing);
+                    an ``s3://`` run (``s3://bucket/prefix/<run_id>`` or ``.../latest``) is downloaded first.
+``compare``         compare two summary.json files without running anything (exit 1 on regressions); either
+                    may be an ``s3://`` reference.
+``merge``           merge the results of ``run --shard I/N`` runs into one and judge it (exit 1 failed).
 
 A file that cannot be read as what it should be (scenario, summary.json, events.jsonl, run.json) is one
 ``error:`` line naming it, and exit code 2.
 ``summary-schema``  print (or write) the JSON Schema of summary.json, or check summaries against it.
+``local-stack``     start vLLM on CPU (tiny model) and a Prometheus scraping it, run a command, stop both.
 """
 
 from __future__ import annotations
@@ -36,20 +40,41 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--results-dir", type=Path, help="results directory (default: results/<timestamp>)")
     run.add_argument("--data-dir", type=Path, default=Path("test_data"), help="folder with scenarios/ and "
                      "pipeline_files/")
-    run.add_argument("--baseline", type=Path, help="a previous summary.json to compare with (default: "
-                     "$PERF_BASELINE); regressions fail the run")
+    run.add_argument("--baseline", help="a previous summary.json, its results directory or an s3:// reference "
+                     "(s3://bucket/prefix/latest, .../<run_id>) to compare with (default: $PERF_BASELINE); "
+                     "regressions fail the run")
     run.add_argument("--max-regression", help="tolerated change against the baseline, e.g. 10%% (default: "
                      "$PERF_MAX_REGRESSION or 10%%)")
+    run.add_argument("--shard", help="run shard I of N of every entry (0-based, e.g. 0/2); merge the shards' "
+                     "results directories with 'merge'")
+    run.add_argument("--start-at", help="with --shard: the shared start time, epoch seconds, +SECONDS or ISO 8601 "
+                     "(default: 5 s from now)")
+    run.add_argument("--barrier", type=Path, help="with --shard: a folder every shard can write; shards meet there "
+                     "before the start")
+    run.add_argument("--run-id", help="with --shard: the whole run's id, the same on every shard (default: from "
+                     "--start-at; give it when the shards' --start-at is relative, e.g. the Job's uid)")
+    run.add_argument("--print-result", action="store_true", help="with --shard: print shard.json to stdout between "
+                     "markers at the end (how pods hand their results over)")
+    run.add_argument("--pods", type=int, help="run the scenario as a Kubernetes Indexed Job of this many shard pods "
+                     "(SCALE_OUT_IMAGE, TEKTON_NAMESPACE, KUBECONFIG) and merge their results here")
+    merge = commands.add_parser("merge", help="merge shards' results directories into one and judge it")
+    merge.add_argument("shard_dirs", nargs="+", type=Path, help="results directories of 'run --shard I/N'")
+    merge.add_argument("--out", type=Path, required=True, help="the merged results directory")
+    merge.add_argument("--baseline", type=Path, help="a previous summary.json to compare the merged run with")
+    merge.add_argument("--max-regression", help="tolerated change against the baseline, e.g. 10%%")
     validate = commands.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("files", nargs="+", help="scenario files (paths or names in test_data/scenarios/)")
     validate.add_argument("--data-dir", type=Path, default=Path("test_data"))
     schema = commands.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
     report = commands.add_parser("report", help="rebuild report.html and summary.csv of a results directory")
-    report.add_argument("results_dir", type=Path, help="a run's results directory (with events.jsonl)")
+    report.add_argument("results_dir", help="a run's results directory (with events.jsonl), or an s3:// run "
+                        "(s3://bucket/prefix/<run_id>, .../latest/<scenario file>), downloaded first")
+    report.add_argument("--download-dir", type=Path, default=Path("results") / "from-s3",
+                        help="where an s3:// run is downloaded to (default: results/from-s3/<run_id>)")
     compare = commands.add_parser("compare", help="compare two summary.json files (exit 1 on regressions)")
-    compare.add_argument("old", type=Path, help="the baseline: a summary.json or a results directory")
-    compare.add_argument("new", type=Path, help="the run to judge: a summary.json or a results directory")
+    compare.add_argument("old", help="the baseline: a summary.json, a results directory or an s3:// reference")
+    compare.add_argument("new", help="the run to judge: a summary.json, a results directory or an s3:// reference")
     compare.add_argument("--max-regression", help="tolerated change, e.g. 10%% (default: $PERF_MAX_REGRESSION "
                          "or 10%%)")
     compare.add_argument("--min-samples", type=int, help="attempts an operation needs in both runs (default: "
@@ -60,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     summary_schema.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
     summary_schema.add_argument("--check", nargs="+", type=Path, metavar="SUMMARY",
                                 help="validate these summary.json files instead (needs jsonschema)")
+    stack = commands.add_parser("local-stack", help="start vLLM (tiny model) and Prometheus, run a command with "
+                                "PROMETHEUS_URL set, stop both (no command: until Ctrl-C)")
+    stack.add_argument("--vllm-port", type=int, default=18000, help="vLLM's port on 127.0.0.1 (default 18000)")
+    stack.add_argument("--prometheus-port", type=int, default=19090, help="Prometheus' port (default 19090)")
+    stack.add_argument("--folder", type=Path, default=Path("results") / "local-stack",
+                       help="logs and Prometheus data (default results/local-stack)")
+    stack.add_argument("stack_command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
+                       help="what to run while the stack is up")
     return parser
 
 
@@ -71,11 +104,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "schema":
             return _schema(args.output)
         if args.command == "report":
-            return _report(args.results_dir)
+            return _report(args.results_dir, args.download_dir)
         if args.command == "compare":
             return _compare(args.old, args.new, args.max_regression, args.min_samples, args.floor_ms)
         if args.command == "summary-schema":
             return _summary_schema(args.output, args.check)
+        if args.command == "merge":
+            return _merge(args.shard_dirs, args.out, args.baseline, args.max_regression)
+        if args.command == "local-stack":
+            from perf_tests.llm.local_stack import run_local_stack
+
+            command = list(args.stack_command)
+            if command[:1] == ["--"]:
+                command = command[1:]
+            return run_local_stack(command, args.folder.resolve(), args.vllm_port, args.prometheus_port)
+        if args.pods is not None:
+            return _run_pods(args.scenario, args.results_dir, args.data_dir, args.pods)
+        if args.shard is not None:
+            return _run_shard(args.scenario, args.results_dir, args.data_dir, args.shard, args.start_at,
+                              args.barrier, args.print_result, args.run_id)
         return _run(args.scenario, args.results_dir, args.data_dir, args.baseline, args.max_regression)
     except PerfTestsError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -115,10 +162,17 @@ def _schema(output: Path | None) -> int:
     return 0
 
 
-def _report(results_dir: Path) -> int:
+def _report(results_dir: str, download_dir: Path) -> int:
     from perf_tests.reports.rebuild import rebuild_reports
+    from perf_tests.storage.location import is_s3_url
 
-    files = rebuild_reports(results_dir)
+    local = Path(results_dir)
+    if is_s3_url(results_dir):
+        from perf_tests.storage.remote import download_run
+
+        local = download_run(results_dir, download_dir)
+        print(f"downloaded {results_dir} to {local}")
+    files = rebuild_reports(local)
     if files.rebuilt:
         print(f"rebuilt {files.summary} from events.jsonl")
     print(f"wrote {files.html}")
@@ -126,12 +180,12 @@ def _report(results_dir: Path) -> int:
     return 0
 
 
-def _compare(old: Path, new: Path, max_regression: str | None, min_samples: int | None,
+def _compare(old: str, new: str, max_regression: str | None, min_samples: int | None,
              floor_ms: float | None) -> int:
-    from perf_tests.baseline import baseline_options, compare_summaries, format_comparisons, load_summary
+    from perf_tests.baseline import baseline_options, compare_summaries, format_comparisons, load_summary_reference
 
     options = baseline_options(max_regression, min_samples, floor_ms)
-    old_summary, new_summary = load_summary(old, "baseline"), load_summary(new, "run")
+    old_summary, new_summary = load_summary_reference(old, "baseline"), load_summary_reference(new, "run")
     comparisons = compare_summaries(old_summary, new_summary, options)
     print(format_comparisons(comparisons, options, f"baseline {old_summary.get('run_id') or old}",
                              f"run {new_summary.get('run_id') or new}"))
@@ -166,7 +220,105 @@ def _summary_schema(output: Path | None, check: Sequence[Path] | None) -> int:
     return 0
 
 
-def _run(scenario: str | None, results_dir: Path | None, data_dir: Path, baseline: Path | None = None,
+def _run_shard(scenario: str | None, results_dir: Path | None, data_dir: Path, shard: str,
+               start_at: str | None, barrier: Path | None, print_result: bool = False,
+               run_id: str | None = None) -> int:
+    from perf_tests.scaleout.session import ShardSession
+    from perf_tests.scaleout.shard import ShardSpec, parse_shard, parse_start_at
+
+    index, count = parse_shard(shard)
+    at = parse_start_at(start_at)
+    # Every shard of one run has the same id: derived from the shared start time.
+    import zlib
+    from datetime import UTC, datetime
+
+    seed = int(at * 1000) % 2**31
+    if run_id:
+        seed = zlib.crc32(run_id.encode("utf-8")) % 2**31  # the same on every shard, like the run id
+    else:
+        run_id = datetime.fromtimestamp(at, UTC).strftime("%Y%m%d-%H%M%S-%f")[:-3]
+    spec = ShardSpec(index=index, count=count, start_at=at, run_id=run_id, seed=seed,
+                     barrier=str(barrier) if barrier else None)
+    session = ShardSession(spec, scenario=scenario, data_dir=data_dir.resolve(), results_dir=results_dir,
+                           results_dir_source="--results-dir")
+    session.scenario  # noqa: B018 - validate before anything starts
+    outcome = session.run()
+    print(outcome.table())
+    print(f"shard {spec.label} results: {outcome.results_dir} (merge them with 'python -m perf_tests merge')")
+    if print_result and session.result is not None:
+        from perf_tests.scaleout.result import SHARD_FILE_NAME
+        from perf_tests.tekton.logs import format_report_block
+
+        print(format_report_block(session.result.model_dump_json().encode("utf-8"), SHARD_FILE_NAME), end="")
+    sys.stdout.flush()
+    return 0 if session.result is not None and not outcome.results_error else EXIT_FAILED
+
+
+def _run_pods(scenario: str | None, results_dir: Path | None, data_dir: Path, pods: int) -> int:
+    import signal
+
+    from perf_tests.models.scenario_file import load_scenario
+    from perf_tests.runners.registry import options_models
+    from perf_tests.scaleout.kube import JobClient, PodsRun, ScaleOutSettings, write_shards
+    from perf_tests.scaleout.merge import merge_results, shard_lines
+    from perf_tests.scheduler.stop import StopToken
+    from perf_tests.session.session import new_run_id
+    from perf_tests.tekton.settings import load_tekton_settings
+
+    if pods < 1:
+        raise ConfigurationError(f"--pods {pods}: give at least 1 pod")
+    loaded = load_scenario(scenario or os.environ.get("SCENARIO_FILE_NAME") or "smoke.json", options_models(),
+                           data_dir.resolve())
+    if loaded.path is None:
+        raise ConfigurationError("--pods needs a scenario file")
+    client = JobClient.connect(load_tekton_settings())
+    abort = StopToken()
+    previous = signal.signal(signal.SIGTERM, lambda *_: abort.set("interrupted (SIGTERM)"))
+    run = PodsRun(client, loaded.path, pods, ScaleOutSettings(), abort)
+    try:
+        try:
+            results = run.run()
+        except KeyboardInterrupt:
+            abort.set("interrupted (SIGINT)")
+            client.delete_job(run.name)
+            raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        client.close()
+    root = (results_dir or Path.cwd() / "results" / new_run_id()).resolve()
+    outcome = merge_results(results, root, shard_dirs=write_shards(results, root))
+    print(outcome.table())
+    for line in shard_lines(outcome.summary):
+        print(line)
+    print(f"results: {outcome.results_dir}")
+    if not outcome.passed:
+        print(outcome.failure_message(), file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+def _merge(shard_dirs: Sequence[Path], out: Path, baseline: Path | None, max_regression: str | None) -> int:
+    from perf_tests.baseline import Baseline, baseline_options, load_baseline_settings
+    from perf_tests.scaleout.merge import merge_results
+    from perf_tests.scaleout.result import read_shard_result
+
+    results = [read_shard_result(path) for path in shard_dirs]
+    options = baseline_options(max_regression) if max_regression is not None else load_baseline_settings().options()
+    judge = Baseline(baseline, options) if baseline is not None else None
+    outcome = merge_results(results, out.resolve(), judge, shard_dirs=list(shard_dirs))
+    print(outcome.table())
+    from perf_tests.scaleout.merge import shard_lines
+
+    for line in shard_lines(outcome.summary):
+        print(line)
+    print(f"results: {outcome.results_dir}")
+    if not outcome.passed:
+        print(outcome.failure_message(), file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+def _run(scenario: str | None, results_dir: Path | None, data_dir: Path, baseline: str | None = None,
          max_regression: str | None = None) -> int:
     from perf_tests.baseline import baseline_options
     from perf_tests.session.session import PerfSession
@@ -183,6 +335,11 @@ def _run(scenario: str | None, results_dir: Path | None, data_dir: Path, baselin
     code = 0
     if not outcome.passed:
         print(outcome.failure_message(), file=sys.stderr)
+        code = EXIT_FAILED
+    if outcome.upload is not None:
+        print(outcome.upload.describe(), file=sys.stdout if outcome.upload.ok else sys.stderr)
+    if outcome.upload_failed:
+        print("the run fails because its results could not be uploaded (PERF_UPLOAD_REQUIRED=true)", file=sys.stderr)
         code = EXIT_FAILED
     if outcome.hung:
         # A hung entry's thread is still blocked; interpreter shutdown would wait for it (executor threads

@@ -12,6 +12,7 @@ from perf_tests.scheduler.clock import Clock
 from perf_tests.scheduler.stop import StopToken
 
 if TYPE_CHECKING:
+    from perf_tests.scaleout.shard import ShardSpec
     from perf_tests.targets.kfp_target import KfpTarget
 
 __all__ = ["RunContext"]
@@ -23,7 +24,8 @@ class RunContext:
 
     ``kfp_target`` is resolved before any runner starts when a KFP mode is in the scenario (the embedded
     simulator or the configured cluster); ``abort`` is the test run's stop token, set with a reason on
-    Ctrl-C / SIGTERM or when a results file cannot be written.
+    Ctrl-C / SIGTERM or when a results file cannot be written; ``shard`` is set in one shard of a
+    scaled-out run.
     """
 
     run_id: str
@@ -34,6 +36,9 @@ class RunContext:
     data_dir: Path
     abort: StopToken = field(default_factory=StopToken)
     kfp_target: KfpTarget | None = None
+    # Shard i of N of a scaled-out run (perf_tests.scaleout): the entries are already split; open-loop
+    # runners keep every N-th arrival of their schedule. None: the whole scenario in this process.
+    shard: ShardSpec | None = None
 
     def require_kfp(self) -> KfpTarget:
         """The KFP target; a runner that needs it can rely on the session having resolved it."""

@@ -26,7 +26,7 @@ load that any KFP API serves and that still gives hundreds of samples per endpoi
 from __future__ import annotations
 
 import random
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -45,12 +45,13 @@ from perf_tests.load import (
     kfp_session,
 )
 from perf_tests.models.durations import Seconds
-from perf_tests.models.fields import OptionsModel
+from perf_tests.models.fields import MAX_RATE, MAX_SEED, MAX_WEIGHT, OptionsModel
 from perf_tests.models.scenario import ScenarioEntry
 from perf_tests.recorder.per_second import PerSecondAggregator
 from perf_tests.runners.base_runner import AsyncRunner
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import register
+from perf_tests.scaleout.arrivals import shard_arrivals
 from perf_tests.server.seed import SeedError, SeedPlan, seed_simulator
 from perf_tests.targets.kfp_target import EMBEDDED_KIND
 
@@ -67,10 +68,10 @@ class RateStage(OptionsModel):
     step's rate.
     """
 
-    rate: float = Field(ge=0, description="Requests per second at the start of the step.")
+    rate: float = Field(ge=0, le=MAX_RATE, description="Requests per second at the start of the step.")
     duration: Seconds = Field(description="How long the step lasts: seconds or a string like '2m'.")
     ramp: bool = Field(default=False, description="Ramp linearly to the next step's rate.")
-    ramp_to: float | None = Field(default=None, ge=0, description="Ramp linearly to this rate.")
+    ramp_to: float | None = Field(default=None, ge=0, le=MAX_RATE, description="Ramp linearly to this rate.")
 
     @field_validator("duration")
     @classmethod
@@ -93,7 +94,7 @@ class RandomGetsOptions(ScenarioEntry):
 
     mode: Literal["RANDOM_GETS"]
     rate: float | None = Field(
-        default=None, gt=0,
+        default=None, gt=0, le=MAX_RATE,
         description=f"Requests per second (constant or poisson); or give stages. Default {DEFAULT_RATE:g} "
         "when neither rate nor stages is given.",
     )
@@ -114,7 +115,7 @@ class RandomGetsOptions(ScenarioEntry):
     max_lateness: Seconds = Field(
         default=1.0, description="Arrivals the sender could not start within this time are dropped."
     )
-    endpoints: dict[str, float] = Field(
+    endpoints: dict[str, Annotated[float, Field(ge=0, le=MAX_WEIGHT)]] = Field(
         default_factory=lambda: dict(DEFAULT_ENDPOINT_MIX),
         description=f"Endpoint weights; endpoints: {', '.join(KFP_ENDPOINTS)}.",
     )
@@ -123,7 +124,9 @@ class RandomGetsOptions(ScenarioEntry):
     namespace: str | None = Field(
         default=None, description="namespace of list calls; default NAMESPACE when MULTI_USER is on."
     )
-    seed: int | None = Field(default=None, description="Seed for poisson gaps, endpoint and id choices.")
+    seed: int | None = Field(
+        default=None, ge=0, le=MAX_SEED, description="Seed for poisson gaps, endpoint and id choices."
+    )
     id_refresh: Seconds = Field(default=5.0, description="How often the id pools are refreshed from lists.")
     simulator_data: SeedPlan | bool = Field(
         default=True,
@@ -250,6 +253,9 @@ class RandomGetsRunner(AsyncRunner[RandomGetsOptions]):
         )
         clock = self.context.clock
         arrivals = entry.arrival_model()
+        shard = self.context.shard
+        if shard is not None:  # a scaled-out run: every N-th arrival of the one schedule
+            arrivals = shard_arrivals(arrivals, shard.index, shard.count)
         async with kfp_session(target, entry.max_concurrency) as session:
             workload = KfpGetsWorkload(
                 session, target.url, entry.endpoints,

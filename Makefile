@@ -11,7 +11,13 @@ VLLM_VENV ?= .venv-vllm
 VLLM_PY := $(VLLM_VENV)/bin/python
 VLLM_VERSION ?= 0.32.0
 
-.PHONY: setup system-deps vllm-env perf test lint bench clean
+# inference-perf (kubernetes-sigs), one of LLM_LOAD's harnesses: it needs Python >= 3.12, and this
+# image's default python3 is older, so its virtualenv is made with a 3.12+ interpreter found by
+# perf_tests/llm/harnesses/python_finder.py (pyenv root, python3.12 on PATH, ~/.pyenv/versions/3.12*).
+INFERENCE_PERF_VENV ?= .venv-inference-perf
+INFERENCE_PERF_VERSION ?= 0.7.0
+
+.PHONY: setup system-deps vllm-env inference-perf-env perf test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -39,6 +45,15 @@ $(VLLM_VENV)/.installed-$(VLLM_VERSION):
 
 vllm-env: $(VLLM_VENV)/.installed-$(VLLM_VERSION)
 
+# Lean: inference-perf only, with its own dependencies (no torch; datasets, transformers, aiohttp ...).
+$(INFERENCE_PERF_VENV)/.installed-$(INFERENCE_PERF_VERSION): $(VENV)/.installed
+	rm -rf $(INFERENCE_PERF_VENV)
+	"$$($(PY) -m perf_tests.llm.harnesses.python_finder)" -m venv $(INFERENCE_PERF_VENV)
+	$(INFERENCE_PERF_VENV)/bin/python -m pip install --quiet 'inference-perf==$(INFERENCE_PERF_VERSION)'
+	touch $@
+
+inference-perf-env: $(INFERENCE_PERF_VENV)/.installed-$(INFERENCE_PERF_VERSION)
+
 # Debian packages some tests start: chromium (HTML report rendering) and prometheus.
 system-deps:
 	@if ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null; then \
@@ -47,7 +62,7 @@ system-deps:
 perf: setup
 	SCENARIO_FILE_NAME=$(SCENARIO) $(PY) -m pytest test_performance.py -v $(PYTEST_ARGS)
 
-test: setup system-deps vllm-env
+test: setup system-deps vllm-env inference-perf-env
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup
@@ -58,4 +73,4 @@ bench: setup
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(INFERENCE_PERF_VENV) results .pytest_cache .mypy_cache .ruff_cache

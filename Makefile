@@ -46,9 +46,11 @@ $(VLLM_VENV)/.installed-$(VLLM_VERSION):
 vllm-env: $(VLLM_VENV)/.installed-$(VLLM_VERSION)
 
 # Lean: inference-perf only, with its own dependencies (no torch; datasets, transformers, aiohttp ...).
-$(INFERENCE_PERF_VENV)/.installed-$(INFERENCE_PERF_VERSION): $(VENV)/.installed
+# The finder is standard library only, run by its path (no virtualenv needed).
+$(INFERENCE_PERF_VENV)/.installed-$(INFERENCE_PERF_VERSION):
 	rm -rf $(INFERENCE_PERF_VENV)
-	"$$($(PY) -m perf_tests.llm.harnesses.python_finder)" -m venv $(INFERENCE_PERF_VENV)
+	python3 perf_tests/llm/harnesses/python_finder.py >/dev/null
+	"$$(python3 perf_tests/llm/harnesses/python_finder.py)" -m venv $(INFERENCE_PERF_VENV)
 	$(INFERENCE_PERF_VENV)/bin/python -m pip install --quiet 'inference-perf==$(INFERENCE_PERF_VERSION)'
 	touch $@
 

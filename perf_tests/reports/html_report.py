@@ -20,6 +20,7 @@ from typing import Any
 
 from perf_tests import __version__
 from perf_tests.recorder.recorder import finite_json
+from perf_tests.reports.harness_comparison import comparison_html, comparison_rows
 from perf_tests.reports.timeline import ScenarioTimeline, Timelines, build_timelines
 from perf_tests.thresholds.evaluate import format_value
 
@@ -414,7 +415,7 @@ def render_html(summary: Mapping[str, Any], timelines: Timelines | None = None) 
         f"<title>perf-tests {escape(run_id)}</title>"
         '<link rel="icon" href="data:,">'
         f"<style>{_asset('report.css')}</style></head><body><main>"
-        + head + nav + "".join(sections) + details
+        + head + nav + comparison_html(comparison_rows(summary)) + "".join(sections) + details
         + f"<footer>generated {generated} by perf-tests {escape(__version__)} from summary.json"
         + (" and events.jsonl" if timelines else "") + "</footer></main>"
         + f'<script type="application/json" id="perf-data">{data}</script>'

@@ -33,7 +33,7 @@ from perf_tests.llm.command import OFFLINE_ENV, HarnessCommand
 from perf_tests.llm.harnesses.harness import Harness
 from perf_tests.llm.harnesses.records import benchmark_from_records
 from perf_tests.llm.harnesses.registry import HARNESSES
-from perf_tests.llm.harnesses.venvs import HELD_START, installed_version, venv_python
+from perf_tests.llm.harnesses.venvs import HELD_START, HELD_START_FLAGS, installed_version, venv_python
 from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
 from perf_tests.llm.plan import Launch
 from perf_tests.llm.report import GuidellmReport, RequestRecord
@@ -93,7 +93,8 @@ class InferencePerfHarness(Harness):
         args = ("inference-perf", "--config_file", str(config_path), *entry.extra_args)
         env = {} if tokenizer is not None and str(tokenizer).startswith(HUB_TOKENIZER_PREFIX) else dict(OFFLINE_ENV)
         return HarnessCommand(args, {"config": config}, env, str(output_path), args, {},
-                              program=("inference-perf",), launch=(str(python), str(HELD_START)),
+                              program=("inference-perf",),
+                              launch=(str(python), *HELD_START_FLAGS, str(HELD_START)),
                               files={str(config_path): yaml.safe_dump(config, sort_keys=False)})
 
     def output_path(self, entry_dir: Path, launch: Launch) -> Path:
@@ -143,7 +144,8 @@ def inference_perf_config(entry: LlmLoadFields, launch: Launch, *, target_url: s
         "report": {
             "request_lifecycle": {
                 "summary": True, "per_stage": True, "per_request": True,
-                "per_request_fields": {"request": False, "response": False, "response_chunks": False},
+                "per_request_fields": {"request": False, "response": False, "response_chunks": False,
+                                       "computed_metrics": True},
             },
         },
         "storage": {"local_storage": {"path": str(report_dir)}},
@@ -184,8 +186,10 @@ def parse_reports(folder: Path, clock_offset: float | None = None) -> GuidellmRe
         error = item.get("error")
         computed = item.get("computed_metrics") or {}
         info = item.get("info") or {}
-        prompt = computed.get("input_tokens", ((info.get("request_metrics") or {}).get("text") or {})
-                              .get("input_tokens"))
+        usage = (info.get("response_metrics") or {}).get("server_usage") or {}  # the server's counts first
+        prompt = usage.get("prompt_tokens", computed.get("input_tokens", (
+            (info.get("request_metrics") or {}).get("text") or {}).get("input_tokens")))
+        output = usage.get("completion_tokens", computed.get("output_tokens"))
         if error:
             message = error.get("error_msg") or error.get("error_type") if isinstance(error, dict) else error
             records.append(RequestRecord("errored", None, start, end, None, None, None, None, None,
@@ -203,7 +207,7 @@ def parse_reports(folder: Path, clock_offset: float | None = None) -> GuidellmRe
             itl_ms=_ms(computed.get("inter_token_latency")),
             tpot_ms=_ms(computed.get("time_per_output_token")),
             prompt_tokens=_int(prompt),
-            output_tokens=_int(computed.get("output_tokens")),
+            output_tokens=_int(output),
         ))
     load = summary.get("load_summary") or {}
     rate = load.get("requested_rate")

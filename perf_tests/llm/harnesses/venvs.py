@@ -7,11 +7,14 @@ from pathlib import Path
 
 from perf_tests.errors import RunnerError
 
-__all__ = ["HELD_START", "REPO", "installed_version", "venv_python"]
+__all__ = ["HELD_START", "HELD_START_FLAGS", "REPO", "installed_version", "venv_python"]
 
 REPO = Path(__file__).resolve().parents[3]
 HELD_START = Path(__file__).resolve().with_name("held_start.py")
 """The script a harness's own interpreter runs (by path: it imports nothing of perf_tests)."""
+HELD_START_FLAGS = ("-I", "-u")
+"""Isolated (the script's folder, which holds ``inference_perf.py``, and ``PYTHONPATH`` stay off ``sys.path``:
+``import inference_perf`` must find the tool, not this package's module of that name) and unbuffered."""
 
 
 def venv_python(folder: str, make_target: str, harness: str) -> Path:

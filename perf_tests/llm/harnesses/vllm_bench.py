@@ -28,7 +28,7 @@ from perf_tests.llm.command import OFFLINE_ENV, HarnessCommand, launch_seed
 from perf_tests.llm.harnesses.harness import Harness
 from perf_tests.llm.harnesses.records import benchmark_from_records
 from perf_tests.llm.harnesses.registry import HARNESSES
-from perf_tests.llm.harnesses.venvs import HELD_START, installed_version, venv_python
+from perf_tests.llm.harnesses.venvs import HELD_START, HELD_START_FLAGS, installed_version, venv_python
 from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, REQUEST_FORMATS, LlmLoadFields
 from perf_tests.llm.plan import Launch
 from perf_tests.llm.report import GuidellmReport, RequestRecord
@@ -109,7 +109,8 @@ class VllmBenchHarness(Harness):
         args += ["--ignore-eos", "--save-result", "--save-detailed", "--disable-tqdm", *entry.extra_args]
         env = {} if tokenizer is not None and str(tokenizer).startswith(HUB_TOKENIZER_PREFIX) else dict(OFFLINE_ENV)
         return HarnessCommand(tuple(args), options, env, str(output), tuple(args), {},
-                              program=("vllm", "bench", "serve"), launch=(str(python), str(HELD_START)))
+                              program=("vllm", "bench", "serve"),
+                              launch=(str(python), *HELD_START_FLAGS, str(HELD_START)))
 
     def parse(self, path: Path) -> GuidellmReport:
         return parse_result(path)

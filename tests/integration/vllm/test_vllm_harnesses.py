@@ -82,3 +82,23 @@ def test_the_native_results_are_kept(compare: tuple[Any, float, float]) -> None:
     folder: Path = entry_results_dir(run.results_dir, "inference-perf") / "inference-perf"
     assert {"config.yaml", "summary_lifecycle_metrics.json", "per_request_lifecycle_metrics.json"} <= {
         path.name for path in folder.iterdir()}
+
+
+def test_the_reports_compare_the_harnesses_side_by_side(compare: tuple[Any, float, float]) -> None:
+    from perf_tests.reports.console import format_summary_table
+    from perf_tests.reports.harness_comparison import comparison_rows
+    from perf_tests.reports.html_report import render_html
+    from perf_tests.reports.summary import scenario_summary
+
+    run = compare[0]
+    summary = {"scenarios": [scenario_summary(run.recorder.scenarios[name]) for name in HARNESS_NAMES]}
+    rows = comparison_rows(summary)
+    assert [(row.entry, row.harness) for row in rows] == [(name, name) for name in HARNESS_NAMES]
+    for row in rows:
+        assert row.rate is not None and row.rate > 0.5
+        assert all(float(cell) > 0 for cell in row.cells[:7]), row.cells  # ttft, itl, tpot, latency: measured
+    assert rows[0].cells[7] != "-" and rows[1].cells[7] == "not measured by vllm-bench"
+    table = format_summary_table(summary)
+    print(table[table.index("harness comparison"):])  # shown with -s: the numbers of this machine
+    assert "harness comparison (latencies in ms):" in table and "not measured by inference-perf" in table
+    assert 'id="harness-comparison"' in render_html(summary)

@@ -57,7 +57,8 @@ def test_vllm_bench_command_uses_the_module_entry_point_and_the_local_tokenizer(
                                 output_path=tmp_path / "vllm-bench.json")
     except RunnerError as exc:  # no .venv-vllm on this machine
         pytest.skip(str(exc))
-    assert command.launch is not None and command.launch[1].endswith("held_start.py")
+    assert command.launch is not None and command.launch[-1].endswith("held_start.py")
+    assert "-I" in command.launch  # isolated: its folder holds inference_perf.py, which must not shadow the tool
     args = list(command.args)
     assert args[0] == "vllm-bench-serve"
     assert args[args.index("--tokenizer") + 1] == "/tok"

@@ -16,7 +16,7 @@ from perf_tests.llm.harnesses.harness import Harness
 from perf_tests.llm.harnesses.registry import HARNESSES
 from perf_tests.llm.options import LlmLoadFields
 from perf_tests.llm.plan import Launch
-from perf_tests.llm.report import GuidellmReport, load_report
+from perf_tests.llm.results.parsing import GuidellmReport, load_report
 from perf_tests.llm.version import check_guidellm
 
 __all__ = ["GuidellmHarness"]

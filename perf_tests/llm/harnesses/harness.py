@@ -31,7 +31,7 @@ from typing import ClassVar
 from perf_tests.llm.command import HarnessCommand
 from perf_tests.llm.options import LlmLoadFields
 from perf_tests.llm.plan import Launch, plan_launches
-from perf_tests.llm.report import GuidellmReport
+from perf_tests.llm.results.parsing import GuidellmReport
 
 __all__ = ["ALL_METRICS", "Harness"]
 

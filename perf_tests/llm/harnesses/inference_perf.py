@@ -36,7 +36,7 @@ from perf_tests.llm.harnesses.registry import HARNESSES
 from perf_tests.llm.harnesses.venvs import HELD_START, HELD_START_FLAGS, installed_version, venv_python
 from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
 from perf_tests.llm.plan import Launch
-from perf_tests.llm.report import GuidellmReport, RequestRecord
+from perf_tests.llm.results.parsing import GuidellmReport, RequestRecord
 
 __all__ = ["INFERENCE_PERF_VENV", "SUMMARY_FILE", "InferencePerfHarness", "inference_perf_config", "parse_reports"]
 

@@ -1,4 +1,4 @@
-"""Per-request samples of any harness -> one ``BenchmarkResult`` in GuideLLM's naming.
+"""Per-request samples of any harness -> one ``GuidellmBenchmark`` in GuideLLM's naming.
 
 ``perf_tests.llm.report.summarize`` reads GuideLLM's metric names (``time_to_first_token_ms``,
 ``request_latency`` in seconds, ...), so a harness that reports per-request timings hands them here and
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from perf_tests.llm.report import BenchmarkResult, Distribution, RequestRecord
+from perf_tests.llm.results.parsing import Distribution, GuidellmBenchmark, RequestRecord
 
 __all__ = ["benchmark_from_records"]
 
@@ -26,7 +26,7 @@ def benchmark_from_records(
     strategy_rate: float | None,
     itl_samples_ms: Iterable[float] | None = None,
     native: Mapping[str, Distribution] | None = None,
-) -> BenchmarkResult:
+) -> GuidellmBenchmark:
     """One benchmark from ``records``; ``itl_samples_ms`` are the harness's own inter-token gaps (else each
     request's mean ITL), ``native`` distributions the harness computed itself (they win)."""
     ok = [r for r in records if r.status == "successful"]
@@ -54,7 +54,7 @@ def benchmark_from_records(
         "output_tokens_per_second": sum(r.output_tokens or 0 for r in ok) / window if window > 0 else 0.0,
         "prompt_tokens_per_second": sum(r.prompt_tokens or 0 for r in ok) / window if window > 0 else 0.0,
     }
-    return BenchmarkResult(
+    return GuidellmBenchmark(
         strategy=strategy,
         strategy_rate=strategy_rate,
         start=start,

@@ -17,7 +17,7 @@ import pytest
 from vllm_server import VllmServer, metric_samples
 
 from perf_tests.llm.harnesses.venvs import REPO
-from perf_tests.llm.recording import entry_results_dir
+from perf_tests.llm.results.recording import entry_results_dir
 
 pytestmark = [pytest.mark.vllm, pytest.mark.llm, pytest.mark.slow]
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from perf_tests.errors import TargetError
+from perf_tests.llm.assets.tiny_model import SERVED_MODEL_NAME, VLLM_PYTHON, vllm_argv, vllm_env
 from perf_tests.llm.mock_server import free_port
-from perf_tests.llm.processes import ChildProcess, log_tail
-from perf_tests.llm.tiny_model import SERVED_MODEL_NAME, VLLM_PYTHON, vllm_argv, vllm_env
+from perf_tests.llm.process.children import ChildProcess, log_tail
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_PYTHON = REPO / VLLM_PYTHON

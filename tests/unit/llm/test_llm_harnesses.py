@@ -14,7 +14,7 @@ from perf_tests.errors import RunnerError, ScenarioError
 from perf_tests.llm.harnesses import HARNESSES
 from perf_tests.llm.harnesses.inference_perf import inference_perf_config, parse_reports
 from perf_tests.llm.harnesses.vllm_bench import parse_result
-from perf_tests.llm.report import summarize
+from perf_tests.llm.results.merging import summarize
 from perf_tests.models.scenario_file import build_scenario
 from perf_tests.runners.registry import options_models
 

@@ -1,10 +1,10 @@
-"""The ``guidellm`` harness (the default): GuideLLM 0.8's ``guidellm run``, held by ``perf_tests.llm.launcher``.
+"""The ``guidellm`` harness (the default): GuideLLM 0.8's ``guidellm run``, held by ``perf_tests.llm.process.launcher``.
 
 GuideLLM schedules each request at its targeted time (constant: evenly spaced; poisson: exponential
 gaps) from worker processes, cancels what is still in flight at the end of its window (``incomplete``) and
 reports ``request_scheduled_latency`` (from the targeted start, so a generator that fell behind cannot
 hide it). Its ITL is per request, (latency - TTFT) / (output tokens - 1). Everything it does is in
-``perf_tests.llm.command`` (the command line) and ``perf_tests.llm.report`` (its JSON report).
+``perf_tests.llm.command`` (the command line) and ``perf_tests.llm.results.parsing`` (its JSON report).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ business (``perf_tests.llm.executors``) and what is done with the results is the
    the make target that installs it otherwise).
 3. ``plan(entry)`` and ``build(...)``: the processes and each one's command line (and config files). A
    local executor launches each ``startupLead`` early; the process does its own set-up, says it is ready
-   and holds until its start on the run's shared clock (GuideLLM through ``perf_tests.llm.launcher``,
+   and holds until its start on the run's shared clock (GuideLLM through ``perf_tests.llm.process.launcher``,
    the others through ``held_start.py`` in their own virtualenv), so the first request is due on time.
 4. ``parse(path)``: the tool's native result file -> ``LoadReport`` (benchmarks with the framework's
    statistics in GuideLLM's naming and every request's timings), which the runner summarizes into the

@@ -1,9 +1,9 @@
 """``<venv>/bin/python held_start.py <entry> <tool arguments>``: a Python load generator held until its start.
 
-The counterpart of ``perf_tests.llm.launcher`` for harnesses that run in a virtualenv of their own (vLLM's
+The counterpart of ``perf_tests.llm.process.launcher`` for harnesses that run in a virtualenv of their own (vLLM's
 ``vllm bench serve``, inference-perf): run by its path with that virtualenv's interpreter, so it imports
 the standard library only (never ``perf_tests``). It speaks the same protocol as the launcher
-(``perf_tests.llm.startup``): the tool does its set-up (imports, tokenizer, prompts), and when it is about
+(``perf_tests.llm.process.startup``): the tool does its set-up (imports, tokenizer, prompts), and when it is about
 to send its first request (the *hold point*, one function patched per entry) this script writes
 ``ready <epoch>`` to the pipe named by ``PERF_TESTS_READY_FD``, reads ``window <start> <end>`` from its
 standard input and sleeps until the start, so the first request is due on the run's shared clock. End of

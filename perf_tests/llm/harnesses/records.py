@@ -1,6 +1,6 @@
 """Per-request samples of any harness -> one ``GuidellmBenchmark`` in GuideLLM's naming.
 
-``perf_tests.llm.report.summarize`` reads GuideLLM's metric names (``time_to_first_token_ms``,
+``perf_tests.llm.results.merging.summarize`` reads GuideLLM's metric names (``time_to_first_token_ms``,
 ``request_latency`` in seconds, ...), so a harness that reports per-request timings hands them here and
 its numbers come out under the same names as GuideLLM's: the runner, thresholds, baselines and reports
 do not know which harness ran. A metric with no sample is left out (recorded as not measured), never 0.

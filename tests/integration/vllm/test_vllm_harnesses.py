@@ -10,6 +10,7 @@ tool, and what a harness does not measure is recorded as "not measured by <harne
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,10 @@ OUTPUT_TOKENS = 16
 def compare(vllm_server: VllmServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, float, float]:
     missing = REPO / ".venv-inference-perf" / "bin" / "python"
     if not missing.is_file():
-        pytest.fail(f"{missing} is missing; create it with `make inference-perf-env` (make test does)")
+        reason = f"{missing} is missing; create it with `make inference-perf-env` (make test does)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
     from llm_harness import DATA_DIR, run_entries
 
     entries = json.loads((DATA_DIR / "scenarios" / "llm_harness_compare.json").read_text(encoding="utf-8"))

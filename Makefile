@@ -56,13 +56,25 @@ $(INFERENCE_PERF_VENV)/.installed-$(INFERENCE_PERF_VERSION):
 
 inference-perf-env: $(INFERENCE_PERF_VENV)/.installed-$(INFERENCE_PERF_VERSION)
 
-# Debian packages some tests start: chromium (HTML report rendering) and prometheus.
+# Debian packages some tests start: chromium (HTML report rendering), prometheus, and kubectl (Debian's
+# kubernetes-client; `kubectl kustomize` renders every kustomization in deploy/ in a test).
 system-deps:
 	@if ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null; then \
 		apt-get update -qq && apt-get install -y -qq chromium prometheus >/dev/null; fi
+	@if ! command -v kubectl >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq kubernetes-client >/dev/null; fi
 
+# Scenarios whose target is the local stack (`python -m perf_tests local-stack`: vLLM on CPU with the tiny
+# model at 127.0.0.1:18000 and a Prometheus scraping it at 127.0.0.1:19090, PROMETHEUS_URL set for the run).
+STACK_SCENARIOS := llm_vllm_stairs.json llm_harness_compare.json
+
+ifneq ($(filter $(SCENARIO),$(STACK_SCENARIOS)),)
+perf: setup system-deps vllm-env inference-perf-env
+	$(PY) -m perf_tests local-stack -- env SCENARIO_FILE_NAME=$(SCENARIO) $(PY) -m pytest test_performance.py -v $(PYTEST_ARGS)
+else
 perf: setup
 	SCENARIO_FILE_NAME=$(SCENARIO) $(PY) -m pytest test_performance.py -v $(PYTEST_ARGS)
+endif
 
 test: setup system-deps vllm-env inference-perf-env
 	$(PY) -m pytest $(PYTEST_ARGS)

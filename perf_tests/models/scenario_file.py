@@ -97,12 +97,19 @@ def scenario_json_schema(modes: Mapping[str, type[ScenarioEntry]]) -> dict[str, 
     # By mode name: the registry's order is the order modules were imported in, which differs by entry point.
     item = entry_adapter(dict(sorted(modes.items()))).json_schema(by_alias=True)
     defs = item.pop("$defs", {})
+    block = defs.get("PrometheusBlock")
     schema: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "perf-tests scenario file",
-        "description": "A list of scenario entries; each names a mode, when it starts and how long it runs.",
-        "type": "array",
-        "items": item,
+        "description": "A list of scenario entries (each names a mode, when it starts and how long it runs), or "
+        "an object {\"prometheus\": ..., \"entries\": [...]} whose prometheus block applies to every entry "
+        "without its own.",
+        "anyOf": [
+            {"type": "array", "items": item},
+            {"type": "object", "additionalProperties": False, "required": ["entries"],
+             "properties": {"entries": {"type": "array", "items": item},
+                            **({"prometheus": {"$ref": "#/$defs/PrometheusBlock"}} if block else {})}},
+        ],
     }
     if defs:
         schema["$defs"] = defs
@@ -223,10 +230,39 @@ def _read_json_list(path: Path) -> list[Any]:
         raise ScenarioError(f"{path}: the JSON is nested too deeply to be a scenario file") from None
     except ValueError as exc:  # e.g. an integer with more digits than Python converts
         raise ScenarioError(f"{path}: invalid JSON: {exc}") from None
+    if isinstance(parsed, dict) and "entries" in parsed:
+        return _object_form(parsed, path)
     if not isinstance(parsed, list):
-        hint = " (wrap the entry in [ ])" if isinstance(parsed, dict) and "mode" in parsed else ""
+        hint = ""
+        if isinstance(parsed, dict):
+            hint = (" (wrap the entry in [ ])" if "mode" in parsed else
+                    " without 'entries' (the object form is {\"prometheus\": ..., \"entries\": [...]})")
         raise ScenarioError(f"{path}: expected a JSON list of scenario entries, got {_kind(parsed)}{hint}")
     return parsed
+
+
+TOP_LEVEL_FIELDS = ("entries", "prometheus")
+"""Keys of a scenario file in object form; ``prometheus`` applies to every entry without its own."""
+
+
+def _object_form(parsed: dict[str, Any], path: Path) -> list[Any]:
+    """The entries of ``{"prometheus": {...}, "entries": [...]}``, each given the top-level block unless it
+    has one (so the entries as run, in ``summary.json``, say what was queried)."""
+    unknown = sorted(str(key) for key in parsed if key not in TOP_LEVEL_FIELDS)
+    if unknown:
+        raise ScenarioError(f"{path}: top-level field {echo(unknown[0])} is not allowed; allowed: "
+                            f"{', '.join(TOP_LEVEL_FIELDS)}")
+    entries = parsed["entries"]
+    if not isinstance(entries, list):
+        raise ScenarioError(f"{path}: field 'entries' must be a list of scenario entries, got {_kind(entries)}")
+    block = parsed.get("prometheus")
+    if block is None:
+        return entries
+    if not isinstance(block, dict):
+        raise ScenarioError(f"{path}: top-level field 'prometheus' must be an object "
+                            "{\"step\": ..., \"queries\": {...}}, got " + _kind(block))
+    return [{**item, "prometheus": block} if isinstance(item, dict) and "prometheus" not in item else item
+            for item in entries]
 
 
 def _kind(value: Any) -> str:

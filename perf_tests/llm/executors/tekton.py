@@ -29,6 +29,7 @@ from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
 from perf_tests.llm.plan import Launch
 from perf_tests.scheduler.clock import Clock
 from perf_tests.tekton.load import LoadInstance, TektonLoad
+from perf_tests.tekton.pipelinerun import parse_time
 from perf_tests.tekton.session import Emit, FinishedPipelineRun
 from perf_tests.tekton.settings import TektonSettings, load_tekton_settings
 
@@ -206,6 +207,10 @@ class TektonExecutor(Executor):
     def _outcome(self, spec: LaunchSpec, result: FinishedPipelineRun, launched: float) -> ProcessExit:
         outcome = ProcessExit(spec, launched_at=result.created or launched, ended_at=result.completed,
                                 stopped=bool(result.cancelled))  # fmt: skip
+        # The Task's start-time/end-time results (RFC 3339): the copy's own window, for Prometheus queries.
+        began, finished = parse_time(result.results.get("start-time")), parse_time(result.results.get("end-time"))
+        if began is not None and finished is not None and finished >= began:  # whole seconds: may be equal
+            outcome.load_window = (began, finished)
         lines = [f"PipelineRun {self.load.settings.namespace if self.load else ''}/{result.name}: "
                  f"{result.outcome.reason or 'Pending'}"]  # fmt: skip
         if result.queue_delay is not None:

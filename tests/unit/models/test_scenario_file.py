@@ -84,6 +84,8 @@ def test_absolute_path_is_used_as_given(data_dir, write_scenario):
 def test_the_repository_scenarios_load(modes, data_dir):
     for path in sorted((data_dir / "scenarios").glob("*.json")):
         raw = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(raw, dict):  # the object form: its top-level prometheus block goes to every entry
+            raw = [{"prometheus": raw["prometheus"], **entry} for entry in raw["entries"]]
         scenario = load_scenario(path, modes, data_dir)
         assert scenario.raw == raw
         assert scenario.duration == max(e.end_time for e in scenario.entries)

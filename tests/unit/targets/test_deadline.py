@@ -149,6 +149,8 @@ _KNOWN = {
     "server/child.py",  # the embedded simulator's own child process on loopback
     "server/seed.py",  # install_deadline_pools and a Deadline per call (with its retries)
     "llm/health.py",  # LLM servers' /health on a DeadlinePoolManager
+    "observability/client.py",  # Prometheus HTTP API on a DeadlinePoolManager (PROMETHEUS_TIMEOUT)
+    "observability/local_prometheus.py",  # readiness of its own child Prometheus on loopback (timeout 2 s)
 }
 
 

@@ -59,7 +59,7 @@ def format_summary_table(summary: Mapping[str, Any], verdicts: Sequence[Mapping[
                 _ms(op.get("max_ms")),
             ]
             lines.append(f"  {name:<28}" + "".join(f"{cell:>10}" for cell in row))
-            extras = []
+            extras = [str(op["not_measured"])] if op.get("not_measured") else []
             if op.get("dropped"):
                 extras.append(f"dropped {op['dropped']}")
             lateness = op.get("lateness")

@@ -291,6 +291,8 @@ def _operations_table(part: Mapping[str, Any]) -> str:
             extras.append(f"queue wait p99 {_ms(queue_wait.get('p99_ms'))}")
         if op.get("source"):
             extras.append(f"from {op['source']}")
+        if op.get("not_measured"):
+            extras.append(str(op["not_measured"]))
         success = op.get("success_rate")
         rows.append(
             f'<tr class="{"failed" if op.get("failed") else ""}"><td><code>{escape(name)}</code></td>'

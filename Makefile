@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU wheel on this machine; a bare `torch` pulls a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,fast,llm,bench]'
+	$(PY) -m pip install --quiet -e '.[dev,fast,llm,bench,s3]'
 	touch $@
 
 setup: $(VENV)/.installed

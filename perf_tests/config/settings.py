@@ -50,6 +50,11 @@ Results (``ResultsSettings``)
                             included) before it is reported hung and abandoned (default 30).
     ``PERF_HARNESS_LATENESS_MS`` p99 send lateness or event-loop lag (ms) above which the load generator
                             counts as saturated (default 100; ``strictHarness`` entries then fail).
+
+Two groups live with the subsystems they configure (and are read when a run is made, like these):
+``perf_tests/baseline/settings.py`` (``PERF_BASELINE``, ``PERF_MAX_REGRESSION``, ...) and
+``perf_tests/storage/settings.py`` (``PERF_RESULTS_URL``, ``PERF_S3_ENDPOINT``, ``PERF_S3_REGION``,
+``PERF_S3_TIMEOUT``, ``PERF_S3_RETRIES``, ``PERF_S3_MULTIPART_MB``, ``PERF_UPLOAD_REQUIRED``).
 """
 
 from __future__ import annotations

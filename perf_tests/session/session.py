@@ -7,9 +7,10 @@ their windows after, and the generator's own health sampled meanwhile: ``perf_te
 then judges each entry (default checks, thresholds and,
 with a baseline, regressions) and writes ``summary.json``, ``summary.csv`` and ``report.html`` (also
 when interrupted). ``run.json``, written at the start, lets ``python -m perf_tests report`` rebuild
-them if the process dies. The results directory is created and checked for writing before anything
-runs; a results file that cannot be written later (a full disk) stops the run with one message, keeping
-what was written.
+them if the process dies. With ``PERF_RESULTS_URL`` the results directory is then uploaded to S3
+(``perf_tests.storage``), also after an interrupt; a baseline may be an ``s3://`` reference. The
+results directory is created and checked for writing before anything runs; a results file that cannot
+be written later (a full disk) stops the run with one message, keeping what was written.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from perf_tests.baseline import Baseline, BaselineOptions, load_baseline_settings
+from perf_tests.baseline import Baseline, BaselineOptions, load_baseline_settings, open_baseline
 from perf_tests.config.logging_config import configure_logging
 from perf_tests.config.settings import Settings, load_settings
 from perf_tests.errors import ConfigurationError
@@ -45,6 +46,8 @@ from perf_tests.scheduler.clock import Clock
 from perf_tests.scheduler.scheduler import RunnerExit, Scheduler
 from perf_tests.session.interrupts import graceful_interrupts
 from perf_tests.session.results_dir import prepare_results_dir
+from perf_tests.storage.upload import UploadOutcome
+from perf_tests.storage.uploader import ResultsUploader
 from perf_tests.targets.deadline import cancel_open_deadlines
 from perf_tests.targets.kfp_target import KfpTarget, resolve_kfp_target
 from perf_tests.thresholds.evaluate import baseline_overrides, fill_percentiles, judge_with_thresholds
@@ -74,6 +77,12 @@ class CompletedRun:
     interrupted: bool = False
     results_error: str | None = None  # the results could not be written (a full disk): what and how to recover
     summary_written: bool = True
+    upload: UploadOutcome | None = None  # PERF_RESULTS_URL: what the upload did
+
+    @property
+    def upload_failed(self) -> bool:
+        """The upload failed and ``PERF_UPLOAD_REQUIRED=true`` makes that a failure of the run."""
+        return self.upload is not None and self.upload.failed_required
 
     @property
     def passed(self) -> bool:
@@ -151,9 +160,10 @@ class PerfSession:
         # A bad baseline fails here, before anything runs (PERF_BASELINE when no path is given).
         baseline_settings = load_baseline_settings()
         baseline_path = baseline if baseline is not None else baseline_settings.baseline
-        self.baseline = None if baseline_path is None else Baseline(
-            baseline_path, baseline_options or baseline_settings.options()
+        self.baseline: Baseline | None = None if baseline_path is None else open_baseline(
+            baseline_path, baseline_options or baseline_settings.options(), scenario_file=self.scenario_name
         )
+        self.uploader = ResultsUploader.from_environment()  # PERF_RESULTS_URL; a bad setting fails here
 
     @property
     def scenario(self) -> Scenario:
@@ -175,7 +185,17 @@ class PerfSession:
         register_secret(self.settings.prometheus.bearer_token())
         prepare_results_dir(self.results_dir, self.results_dir_source)
         with graceful_interrupts(self.abort, self._results_state):
-            return self._run(scenario)
+            outcome = self._run(scenario)
+            if self.uploader is not None:
+                interrupted_before = self.abort.is_set()
+                outcome.upload = self.uploader.upload(
+                    self.results_dir, self.run_id, scenario.path.name if scenario.path else self.scenario_name,
+                    finished=outcome.summary_written and not outcome.interrupted and not outcome.results_error,
+                    passed=outcome.passed,
+                    # A first Ctrl-C during the upload stops it (after an interrupted run, one more exits).
+                    stop=lambda: self.abort.is_set() and not interrupted_before,
+                )
+            return outcome
 
     def _run(self, scenario: Scenario) -> CompletedRun:
         configure_logging(self.settings.logging, self.results_dir, console=self.console_logging,

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_kube import FAKE_TOKEN, FakeKube
 
 from perf_tests.config.settings import Settings
 from perf_tests.session.session import CompletedRun, PerfSession
+from tests.integration.tekton.fake_kube import FAKE_TOKEN, FakeKube
 
 REPORT_FILE = Path(__file__).parent / "data" / "guidellm_report.json"
 ENTRY = {"mode": "LLM_LOAD", "name": "in-cluster", "executor": "tekton", "startTime": 0, "runTime": "3s",

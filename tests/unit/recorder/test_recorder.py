@@ -7,7 +7,6 @@ import threading
 
 import pytest
 from hdrh.histogram import HdrHistogram
-from recorder_helpers import RESOLUTION, exact_percentile
 
 from perf_tests.logger.redaction import register_secret
 from perf_tests.recorder import (
@@ -21,6 +20,7 @@ from perf_tests.recorder import (
     new_histogram,
 )
 from perf_tests.recorder.stats import to_us
+from tests.unit.recorder.recorder_helpers import RESOLUTION, exact_percentile
 
 
 def op(duration=0.1, ok=True, scenario="s", operation="create_run", start=1000.0, **kwargs):

@@ -73,8 +73,15 @@ def _empty_to_none(value: object) -> object:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-_ENV = SettingsConfigDict(extra="ignore", case_sensitive=False, populate_by_name=True)
 TOKEN_FILE_MAX_BYTES = 64 * 1024
+
+
+class _EnvSettings(BaseSettings):
+    """The settings groups' common configuration: unknown variables ignored, names case-insensitive, and
+    fields settable by name as well as by variable (``AuthSettings(api_token=...)``). Written in the class
+    body, not as a shared dict, so the pydantic mypy plugin sees ``populate_by_name`` and types that call."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, populate_by_name=True)
 
 
 def header_value_problem(value: str) -> str | None:
@@ -132,10 +139,9 @@ def _read_token_file(path: Path) -> str | None:
     return token or None
 
 
-class ConnectionSettings(BaseSettings):
+class ConnectionSettings(_EnvSettings):
     """Where the KFP API is and how to talk to it."""
 
-    model_config = _ENV
 
     api_host: str = Field(default="", validation_alias="API_HOST")
     api_port: int = Field(default=8888, ge=1, le=65535, validation_alias="API_PORT")
@@ -224,10 +230,9 @@ class ConnectionSettings(BaseSettings):
         return f"{self.api_scheme}://{host}:{self.api_port}{self.api_path_prefix.rstrip('/')}"
 
 
-class AuthSettings(BaseSettings):
+class AuthSettings(_EnvSettings):
     """Credentials; every value is a secret."""
 
-    model_config = _ENV
 
     api_token: SecretStr | None = Field(default=None, validation_alias="API_TOKEN")
     api_token_file: Path | None = Field(default=None, validation_alias="API_TOKEN_FILE")
@@ -267,10 +272,9 @@ class AuthSettings(BaseSettings):
         return self.api_cookie.get_secret_value().strip() or None if self.api_cookie else None
 
 
-class LoggingSettings(BaseSettings):
+class LoggingSettings(_EnvSettings):
     """Console and file logging."""
 
-    model_config = _ENV
 
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0, validation_alias="LOG_MAX_BYTES")
@@ -294,10 +298,9 @@ class LoggingSettings(BaseSettings):
         return value
 
 
-class ResultsSettings(BaseSettings):
+class ResultsSettings(_EnvSettings):
     """What to run and where its results go."""
 
-    model_config = _ENV
 
     scenario_file_name: str = Field(default="smoke.json", validation_alias="SCENARIO_FILE_NAME")
     results_dir: Path | None = Field(default=None, validation_alias="PERF_RESULTS_DIR")

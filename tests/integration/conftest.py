@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ class ScenarioRun:
 
 
 @pytest.fixture
-def run_scenario(tmp_path: Path, kfp_server: Any) -> Iterator[Callable[..., ScenarioRun]]:
+def run_scenario(tmp_path: Path, kfp_server: Any) -> Callable[..., ScenarioRun]:
     """Run a list of scenario entries against the embedded simulator, as PerfSession would."""
 
     def run(

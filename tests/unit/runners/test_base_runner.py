@@ -190,7 +190,7 @@ def test_async_runner_stopped_before_its_loop_starts(sleepy, context, async_runn
 def test_async_runner_stop_from_another_thread_wakes_the_loop(sleepy, context, async_runner_class):
     entry = sleepy.SleepyOptions(mode="TEST_SLEEPY", name="waker", start_time=0, run_time="10s")
 
-    class Sleeper(async_runner_class):
+    class Sleeper(async_runner_class):  # type: ignore[misc,valid-type]  # a class from a fixture
         entered = threading.Event()
 
         async def run_async(self):
@@ -225,10 +225,10 @@ def test_time_waiting_for_a_thread_is_queue_wait_not_latency(sleepy, context, re
     notes: list[str] = []
     context.events.add_listener(lambda e: events.append(e) if isinstance(e, OperationEvent) else None)
     context.events.add_listener(
-        lambda e: notes.append(e.message) if isinstance(e, ScenarioMark) and e.phase == "note" else None
+        lambda e: notes.append(e.message or "") if isinstance(e, ScenarioMark) and e.phase == "note" else None
     )
 
-    class OneThread(async_runner_class):
+    class OneThread(async_runner_class):  # type: ignore[misc,valid-type]  # a class from a fixture
         max_blocking_calls = 1
 
         def slow(self):
@@ -244,7 +244,7 @@ def test_time_waiting_for_a_thread_is_queue_wait_not_latency(sleepy, context, re
     runner = OneThread(entry, context)
     runner.run()
     assert runner.results == ["ok", "ok", "ok"]
-    waits = sorted(e.attrs["queue_wait"] for e in events)
+    waits = sorted((e.attrs or {})["queue_wait"] for e in events)
     # One thread, three 0.2 s calls at once: each took 0.2 s; the second and third waited 0.2 s and 0.4 s.
     assert all(e.duration == pytest.approx(0.2, abs=0.1) for e in events)
     assert waits[0] < 0.05
@@ -261,7 +261,7 @@ def test_time_waiting_for_a_thread_is_queue_wait_not_latency(sleepy, context, re
 def test_short_queue_waits_leave_no_note(sleepy, context, recorder, async_runner_class):
     notes: list[str] = []
     context.events.add_listener(
-        lambda e: notes.append(e.message) if isinstance(e, ScenarioMark) and e.phase == "note" else None
+        lambda e: notes.append(e.message or "") if isinstance(e, ScenarioMark) and e.phase == "note" else None
     )
     entry = sleepy.SleepyOptions(mode="TEST_SLEEPY", name="unqueued", start_time=0, run_time="0.3s")
     schedule(context, async_runner_class(entry, context))

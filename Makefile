@@ -39,10 +39,13 @@ $(VLLM_VENV)/.installed-$(VLLM_VERSION):
 
 vllm-env: $(VLLM_VENV)/.installed-$(VLLM_VERSION)
 
-# Debian packages some tests start: chromium (HTML report rendering) and prometheus.
+# Debian packages some tests start: chromium (HTML report rendering), prometheus, and kubectl (Debian's
+# kubernetes-client; `kubectl kustomize` renders every kustomization in deploy/ in a test).
 system-deps:
 	@if ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null; then \
 		apt-get update -qq && apt-get install -y -qq chromium prometheus >/dev/null; fi
+	@if ! command -v kubectl >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq kubernetes-client >/dev/null; fi
 
 perf: setup
 	SCENARIO_FILE_NAME=$(SCENARIO) $(PY) -m pytest test_performance.py -v $(PYTEST_ARGS)

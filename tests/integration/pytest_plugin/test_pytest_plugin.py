@@ -62,6 +62,8 @@ def test_help_lists_the_perf_options_in_their_own_group(project: pytest.Pytester
         "*--perf-data-dir=*",
         "*--baseline=BASELINE*",
         "*--max-regression=*",
+        "*--perf-shard-lead=PERF_SHARD_LEAD*",
+        "*with pytest -n N*",
     ])  # fmt: skip
 
 
@@ -155,5 +157,31 @@ def test_a_bad_scenario_file_errors_one_item_with_the_message_and_no_traceback(
 
 
 # -- pytest -n N (scale-out with pytest-xdist) -----------------------------------------------------
-# The plugin's scale-out is being built (issue 12); its pytester tests belong here: the same items and
-# verdicts with -n 2 as without, one scenario run in all, the table printed once by the controller.
+# What the shards measure, merged exactly, is tests/integration/scaleout/test_correctness.py; here, what
+# the plugin shows of it: the same items, verdicts and JUnit properties as without -n, one table.
+
+
+def test_pytest_n_2_reports_one_item_per_entry_and_one_merged_table(project: pytest.Pytester) -> None:
+    junit = project.path / "junit.xml"
+    result = run_perf(project, PASSING, "-n", "2", "--perf-shard-lead", "2", "--junitxml", str(junit))
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.assert_outcomes(passed=4)  # one shard item per worker, then the controller's one item per entry
+    result.stdout.fnmatch_lines([
+        "*PASSED*perf_shard[[]0/2[]]*",
+        "*PASSED*perf_shard[[]1/2[]]*",
+        "*test_scenario[[]gets[]] PASSED*",
+        "*test_scenario[[]RANDOM_GETS#1[]] PASSED*",
+        "*= performance results =*",
+        "gets (RANDOM_GETS, *) PASSED",
+        "  [[]PASS[]] count(list_runs) >= 10 passed: measured *, limit 10",
+        "scale-out: 2 shards, merged*",
+    ], consecutive=False)  # fmt: skip
+    assert result.stdout.str().count("= performance results =") == 1
+    summary = json.loads((project.path / "results" / "summary.json").read_text())
+    calls = summary["scenarios"][0]["operations"]["list_runs"]["count"]
+    assert calls == 40  # 20/s for 2 s, split between the shards and merged: the one schedule, once
+    cases = {case.attrib["name"]: case for case in ET.parse(junit).getroot().iter("testcase")}
+    assert {"test_scenario[gets]", "test_scenario[RANDOM_GETS#1]"} <= set(cases)
+    properties = {p.attrib["name"]: p.attrib["value"] for p in cases["test_scenario[gets]"].iter("property")}
+    assert properties["list_runs.count"] == str(calls)  # in the file as without -n (JUnit reads them at teardown)
+    assert properties["check.count(list_runs) >= 10"] == "pass"

@@ -1,4 +1,5 @@
-"""LLM_LOAD: load an OpenAI-compatible LLM server with GuideLLM and record what it measured.
+"""LLM_LOAD: load an OpenAI-compatible LLM server with a harness (GuideLLM by default, vLLM's benchmark or
+inference-perf: the entry's ``harness``, ``perf_tests.llm.harnesses``) and record what it measured.
 
 The entry's fields are ``perf_tests.llm.options.LlmLoadFields`` (target, model, tokenizer, rate type
 and rate or stages, limits, data, pass-through arguments, mock settings). Lifecycle:
@@ -32,18 +33,17 @@ import urllib3
 
 from perf_tests.errors import RunnerError, TargetError
 from perf_tests.llm.assets.tokenizer import default_tokenizer
-from perf_tests.llm.command import build_command
 from perf_tests.llm.executors.executor import Executor, LaunchSpec, ProcessExit
 from perf_tests.llm.executors.registry import EXECUTORS
+from perf_tests.llm.harnesses import HARNESSES, Harness
 from perf_tests.llm.health import health_status
 from perf_tests.llm.mock_server import MockServer, shared_mock_servers
 from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
-from perf_tests.llm.plan import plan_launches
 from perf_tests.llm.process.children import log_tail
 from perf_tests.llm.process.diagnostics import hold_report
 from perf_tests.llm.results.live import LiveRequests
 from perf_tests.llm.results.merging import MergedLlmResults, summarize
-from perf_tests.llm.results.parsing import GuidellmReport, load_report
+from perf_tests.llm.results.parsing import GuidellmReport
 from perf_tests.llm.results.recording import entry_results_dir, first_errors, record_results, warning_notes
 from perf_tests.llm.results.universal_report import (
     REPORT_FILE_STEM,
@@ -92,6 +92,8 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         )
         self.executor.bind(entry, context.run_id, self.emit)
         self.lead_time = self.executor.lead_time  # run() begins this early to launch GuideLLM in time
+        self.harness: Harness = HARNESSES.get(entry.harness)()
+        self.tool_version = ""
         self.mock: MockServer | None = None
         self.specs: list[LaunchSpec] = []
         self.target = ""
@@ -104,35 +106,43 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
     def prepare(self) -> None:
         entry = self.entry
         self.entry_dir.mkdir(parents=True, exist_ok=True)
-        if entry.executor == "local" or entry.uses_mock:
-            self.guidellm_version = check_guidellm()
+        if entry.uses_mock or (entry.executor == "local" and entry.harness == "guidellm"):
+            self.guidellm_version = check_guidellm()  # the mock target is GuideLLM's mock-server
+        if entry.executor == "local":
+            self.tool_version = self.harness.check()
         self._check_files()
         target_url = self._resolve_target()
         tokenizer = self._resolve_tokenizer()
-        launches = plan_launches(entry)
+        launches = self.harness.plan(entry)
         self.specs = [
             LaunchSpec(
                 launch=launch,
-                command=build_command(
+                command=self.harness.build(
                     entry, launch, target_url=target_url, tokenizer=tokenizer,
-                    output_path=self.entry_dir / f"{launch.label}.json", data_path=entry.data_path,
+                    output_path=self.harness.output_path(self.entry_dir, launch), data_path=entry.data_path,
                 ),
                 start_offset=entry.start_time + launch.start,
                 end_offset=entry.start_time + launch.end,
-                report_path=self.entry_dir / f"{launch.label}.json",
+                report_path=self.harness.output_path(self.entry_dir, launch),
                 log_path=self.entry_dir / f"{launch.label}.log",
             )
             for launch in launches
         ]
+        for spec in self.specs:
+            for path, text in spec.command.files.items():
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                Path(path).write_text(text, encoding="utf-8")
         commands = "".join(
             f"# {spec.name}: load from {spec.start_offset:g}s to {spec.end_offset:g}s after the test start\n"
             f"{spec.command.shell()}\n"
             for spec in self.specs
         )
         (self.entry_dir / "command.txt").write_text(redact(commands), encoding="utf-8")
-        self.mark("note", message=f"target: {self.target}; {len(self.specs)} GuideLLM process(es)",
+        tool = self.harness.name
+        self.mark("note", message=f"target: {self.target}; {len(self.specs)} {tool} process(es)",
                   attrs={"target": self.target, "guidellm": self.guidellm_version or None,
-                         "guidellm_processes": len(self.specs), "results": str(self.entry_dir)})
+                         "harness": tool, "harness_version": self.tool_version or None,
+                         f"{tool.replace('-', '_')}_processes": len(self.specs), "results": str(self.entry_dir)})
         self.executor.prepare(self.specs)
 
     def run(self) -> None:
@@ -156,7 +166,7 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         if reports:
             self._record(reports)
         elif not problems:
-            problems.append("no GuideLLM report was written")
+            problems.append(f"no {self.harness.name} report was written")
         if problems:
             raise RunnerError("; ".join(problems))
 
@@ -228,7 +238,7 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         report: GuidellmReport | None = None
         if spec.report_path.is_file():
             try:
-                report = load_report(spec.report_path)
+                report = self.harness.parse(spec.report_path)
             except RunnerError as exc:
                 problems.append(f"{spec.name}: {exc}")
         if outcome.error is not None:
@@ -252,7 +262,8 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         results = summarize(reports)
         self.results = results
         record_results(self.context.events, self.entry.name, self.entry.mode, results,
-                       self.context.clock.wall_now(), replay_requests=not self.live_requests)
+                       self.context.clock.wall_now(), replay_requests=not self.live_requests,
+                       source=self.harness.name, not_measured=self.harness.not_measured())
         for note in warning_notes(results.warnings):
             self.mark("note", message=note)
         # Count and total from the same list of requests: GuideLLM's request_totals can differ from its
@@ -268,13 +279,15 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
             achieved = ", ".join(f"{s['rate']:g}→{s['achieved']:.3g}" for s in attrs["stages"])
             self.mark("note", message=f"stages (planned→achieved req/s): {achieved}", attrs=attrs)
         (self.entry_dir / "metrics.json").write_text(
-            json.dumps({"metrics": metrics, **attrs, "merged": results.merged}, indent=2) + "\n", encoding="utf-8"
+            json.dumps({"harness": self.harness.name, "metrics": metrics, "not_measured": self.harness.not_measured(),
+                        **attrs, "merged": results.merged}, indent=2) + "\n", encoding="utf-8"
         )
+        fallback = self.guidellm_version if self.harness.name == "guidellm" else self.tool_version
         version = next((r.guidellm_version for r in reports if r.guidellm_version != "unknown"),
-                       self.guidellm_version or "unknown")
+                       fallback or "unknown")
         universal = build_universal_report(
             self.entry, results, run_id=self.context.run_id, tool_version=version,
-            commands=[spec.command for spec in self.specs], target=self.target,
+            commands=[spec.command for spec in self.specs], target=self.target, tool=self.harness.name,
         )
         write_universal_report(universal, self.entry_dir)
         problems = validate_universal_report(universal)

@@ -180,7 +180,7 @@ def call_floor(target: Any, pipeline: Path, count: int = 100) -> dict[str, float
     try:
         from perf_tests.runners.run_status import RunApi
     except ImportError:
-        RunApi = None  # an older checkout: its raw-answer helpers, or kfp's client
+        RunApi = None  # type: ignore[misc,assignment]  # an older checkout: its raw-answer helpers, or kfp's client
     if RunApi is not None:
         import asyncio
 
@@ -203,7 +203,10 @@ def call_floor(target: Any, pipeline: Path, count: int = 100) -> dict[str, float
         asyncio.run(on_the_loop())
     else:
         try:
-            from perf_tests.runners.run_status import fetch_run, submit_run
+            from perf_tests.runners.run_status import (  # type: ignore[attr-defined]  # older checkouts only
+                fetch_run,
+                submit_run,
+            )
 
             def create() -> Any:
                 return submit_run(client, job_name=name, **fields)

@@ -90,8 +90,15 @@ def _empty_to_none(value: object) -> object:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-_ENV = SettingsConfigDict(extra="ignore", case_sensitive=False, populate_by_name=True)
 TOKEN_FILE_MAX_BYTES = 64 * 1024
+
+
+class _EnvSettings(BaseSettings):
+    """The settings groups' common configuration: unknown variables ignored, names case-insensitive, and
+    fields settable by name as well as by variable (``AuthSettings(api_token=...)``). Written in the class
+    body, not as a shared dict, so the pydantic mypy plugin sees ``populate_by_name`` and types that call."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, populate_by_name=True)
 
 
 def header_value_problem(value: str) -> str | None:
@@ -168,10 +175,9 @@ def _usable_ca_bundle(value: Path | None) -> Path | None:
     return value
 
 
-class ConnectionSettings(BaseSettings):
+class ConnectionSettings(_EnvSettings):
     """Where the KFP API is and how to talk to it."""
 
-    model_config = _ENV
 
     api_host: str = Field(default="", validation_alias="API_HOST")
     api_port: int = Field(default=8888, ge=1, le=65535, validation_alias="API_PORT")
@@ -246,10 +252,9 @@ class ConnectionSettings(BaseSettings):
         return f"{self.api_scheme}://{host}:{self.api_port}{self.api_path_prefix.rstrip('/')}"
 
 
-class AuthSettings(BaseSettings):
+class AuthSettings(_EnvSettings):
     """Credentials; every value is a secret."""
 
-    model_config = _ENV
 
     api_token: SecretStr | None = Field(default=None, validation_alias="API_TOKEN")
     api_token_file: Path | None = Field(default=None, validation_alias="API_TOKEN_FILE")
@@ -289,13 +294,11 @@ class AuthSettings(BaseSettings):
         return self.api_cookie.get_secret_value().strip() or None if self.api_cookie else None
 
 
-class PrometheusSettings(BaseSettings):
+class PrometheusSettings(_EnvSettings):
     """Where the Prometheus (or Thanos querier) that watched the target is, and how to reach it.
 
     The token is a secret: problems with it raise ``ConfigurationError`` naming the variable only.
     """
-
-    model_config = _ENV
 
     prometheus_url: str = Field(default="", validation_alias="PROMETHEUS_URL")
     prometheus_token: SecretStr | None = Field(default=None, validation_alias="PROMETHEUS_TOKEN")
@@ -355,10 +358,9 @@ class PrometheusSettings(BaseSettings):
         return self._file_token
 
 
-class LoggingSettings(BaseSettings):
+class LoggingSettings(_EnvSettings):
     """Console and file logging."""
 
-    model_config = _ENV
 
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0, validation_alias="LOG_MAX_BYTES")
@@ -382,10 +384,9 @@ class LoggingSettings(BaseSettings):
         return value
 
 
-class ResultsSettings(BaseSettings):
+class ResultsSettings(_EnvSettings):
     """What to run and where its results go."""
 
-    model_config = _ENV
 
     scenario_file_name: str = Field(default="smoke.json", validation_alias="SCENARIO_FILE_NAME")
     results_dir: Path | None = Field(default=None, validation_alias="PERF_RESULTS_DIR")

@@ -232,9 +232,9 @@ class ShardController:
                     failed = "\n".join(check.message for check in verdict.failures())
             for when in ("setup", "call", "teardown"):
                 bad = failed is not None and when == "call"
+                # Every phase's report carries the properties, as an item's do: JUnit XML reads them at teardown.
                 report = pytest.TestReport(nodeid, location, {name: 1}, "failed" if bad else "passed",
-                                           failed if bad else None, when, [],
-                                           user_properties=properties if when == "call" else [])
+                                           failed if bad else None, when, [], user_properties=properties)
                 hook.pytest_runtest_logreport(report=report)
             hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
 

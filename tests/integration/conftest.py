@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_helpers import BASIC_AUTH_HASH, need_binary
 
 from perf_tests.config.settings import AuthSettings, ConnectionSettings, ResultsSettings, Settings
 from perf_tests.models.scenario_file import build_scenario
@@ -19,6 +18,7 @@ from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import options_models, runner_for
 from perf_tests.scheduler import Clock, RunnerExit, Scheduler
 from perf_tests.targets.kfp_target import EMBEDDED_KIND, KfpTarget
+from tests.integration.prometheus_helpers import BASIC_AUTH_HASH, need_binary
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "test_data"
 
@@ -40,7 +40,7 @@ class ScenarioRun:
 
 
 @pytest.fixture
-def run_scenario(tmp_path: Path, kfp_server: Any) -> Iterator[Callable[..., ScenarioRun]]:
+def run_scenario(tmp_path: Path, kfp_server: Any) -> Callable[..., ScenarioRun]:
     """Run a list of scenario entries against the embedded simulator, as PerfSession would."""
 
     def run(

@@ -101,7 +101,7 @@ def run_entry(server: EmbeddedKfpServer, tmp_path: Path, **fields: Any) -> Outco
 def attempts_in_events(events: list[dict[str, Any]]) -> int:
     """Own operation events plus the ok and failed counts of the per-second aggregates."""
     own = sum(1 for e in events if e["type"] == "op")
-    aggregated = sum(e["ok"] + sum(e["errors"].values()) for e in events if e["type"] == "agg")
+    aggregated: int = sum(e["ok"] + sum(e["errors"].values()) for e in events if e["type"] == "agg")
     return own + aggregated
 
 

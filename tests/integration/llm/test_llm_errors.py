@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llm_harness import run_entries
 
 from perf_tests.llm.mock_server import MockServer, free_port
 from perf_tests.llm.process.children import live_children
 from perf_tests.recorder import ScenarioMark
 from perf_tests.recorder.events import Event
 from perf_tests.scheduler import StopToken
+from tests.integration.llm.llm_harness import run_entries
 
 pytestmark = pytest.mark.llm
 

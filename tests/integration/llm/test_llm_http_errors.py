@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llm_harness import LlmRun, run_entries
-from recording_proxy import ProxyLog, recording_proxy
 
 from perf_tests.llm.mock_server import MockServer
+from tests.integration.llm.llm_harness import LlmRun, run_entries
+from tests.integration.llm.recording_proxy import ProxyLog, recording_proxy
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recording_proxy import ProxyLog, recording_proxy
 
 from perf_tests.llm.mock_server import MockServer
+from tests.integration.llm.recording_proxy import ProxyLog, recording_proxy
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
 

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from llm_harness import DATA_DIR, LlmRun, run_scenario
 
 from perf_tests.models.scenario_file import build_scenario, load_scenario
 from perf_tests.runners.registry import options_models
+from tests.integration.llm.llm_harness import DATA_DIR, LlmRun, run_scenario
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from prometheus_helpers import wait_scraped
 
 from perf_tests.config.settings import ConnectionSettings, PrometheusSettings, ResultsSettings, Settings
 from perf_tests.errors import TargetError
@@ -22,6 +22,7 @@ from perf_tests.observability.local_prometheus import LocalPrometheus, free_port
 from perf_tests.reports import validate_summary
 from perf_tests.server import EmbeddedKfpServer
 from perf_tests.session.session import PerfSession
+from tests.integration.prometheus_helpers import wait_scraped
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
 
@@ -29,7 +30,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
-def scraped_simulator(prometheus: LocalPrometheus) -> EmbeddedKfpServer:
+def scraped_simulator(prometheus: LocalPrometheus) -> Iterator[EmbeddedKfpServer]:
     """A simulator of this module's own (no other test's traffic in its counters), scraped at 1 s."""
     with EmbeddedKfpServer() as server:
         address = urlsplit(server.url).netloc

@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from trickle_server import TrickleServer
 
 from perf_tests.errors import TargetError
 from perf_tests.tekton.client import TektonClient
 from perf_tests.tekton.settings import TektonSettings
+from tests.trickle_server import TrickleServer
 
 REPO = Path(__file__).resolve().parents[3]
 HEALTHZ = {"/apis/v2beta1/healthz": {"commit_sha": "trickle", "multi_user": False}}

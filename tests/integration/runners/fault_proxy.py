@@ -56,7 +56,7 @@ class FaultProxy:
             request.transport.abort()
             raise asyncio.CancelledError
         hold = fault[1] if isinstance(fault, tuple) else 0.0
-        if fault is not None and not hold:
+        if fault is not None and not isinstance(fault, tuple):
             return web.json_response({"error": "injected", "code": 13, "message": f"injected HTTP {fault}"},
                                      status=int(fault))
         headers = {k: v for k, v in request.headers.items()

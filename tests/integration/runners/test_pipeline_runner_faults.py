@@ -9,9 +9,9 @@ from typing import Any
 
 import kfp
 import pytest
-from fault_proxy import FaultProxy
 
 from perf_tests.server import EmbeddedKfpServer
+from tests.integration.runners.fault_proxy import FaultProxy
 
 VERSIONS = r"/apis/v2beta1/pipelines/[^/]+/versions"
 UPLOAD = r"/apis/v2beta1/pipelines/upload"

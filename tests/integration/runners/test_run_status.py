@@ -66,7 +66,7 @@ def test_get_agrees_with_kfp_get_run(client, fresh_kfp_server):
 
 
 def test_an_unknown_run_is_http_404_as_kfp_reports_it(client, fresh_kfp_server):
-    async def get_missing(api: RunApi) -> BaseException:
+    async def get_missing(api: RunApi) -> HttpStatusError:
         try:
             await api.get("no-such-run")
         except HttpStatusError as exc:

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_kube import FAKE_TOKEN, Behaviour, FakeKube, write_kubeconfig
 
 from perf_tests.scaleout.kube import JOB_PERMISSIONS
 from perf_tests.server import EmbeddedKfpServer
+from tests.integration.tekton.fake_kube import FAKE_TOKEN, Behaviour, FakeKube, write_kubeconfig
 
 ROOT = Path(__file__).resolve().parents[3]
 SCENARIO = [{"mode": "RANDOM_GETS", "name": "gets", "startTime": 0, "runTime": "2s", "rate": 20,

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tcp_proxy import TcpProxy
-from trickle_server import TrickleServer
 
 from perf_tests.cli import main
 from perf_tests.errors import StorageError
 from perf_tests.session.session import CompletedRun, PerfSession
 from perf_tests.storage import ResultsUploader, S3Location, load_storage_settings, open_store, upload_results
+from tests.integration.storage.tcp_proxy import TcpProxy
+from tests.trickle_server import TrickleServer
 
 ENTRY = {"mode": "RANDOM_GETS", "name": "gets", "startTime": 0, "runTime": "1s", "rate": 5,
          "endpoints": {"list_runs": 1, "healthz": 1}}

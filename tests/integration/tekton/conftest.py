@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_kube import FAKE_TOKEN, Behaviour, FakeKube, write_kubeconfig
 
 from perf_tests.tekton.client import TektonClient
 from perf_tests.tekton.settings import TektonSettings
+from tests.integration.tekton.fake_kube import FAKE_TOKEN, Behaviour, FakeKube, write_kubeconfig
 
 
 @pytest.fixture

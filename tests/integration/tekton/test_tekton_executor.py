@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_kube import FAKE_TOKEN, FakeKube
 
 from perf_tests.config.settings import Settings
 from perf_tests.session.session import CompletedRun, PerfSession
+from tests.integration.tekton.fake_kube import FAKE_TOKEN, FakeKube
 
 REPORT_FILE = Path(__file__).parent / "data" / "guidellm_report.json"
 ENTRY = {"mode": "LLM_LOAD", "name": "in-cluster", "executor": "tekton", "startTime": 0, "runTime": "3s",
@@ -32,7 +32,11 @@ def run_scenario(tmp_path: Path, entries: list[dict[str, Any]], kube: FakeKube |
                           results_dir=tmp_path / "results", console_logging=False)  # fmt: skip
     if abort_on_pod_start:
         assert kube is not None
-        kube.on_pod_started = session.abort.set
+
+        def interrupt() -> None:
+            session.abort.set("interrupted (SIGINT)")
+
+        kube.on_pod_started = interrupt
     return session.run()
 
 

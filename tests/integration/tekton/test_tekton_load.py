@@ -7,11 +7,11 @@ import re
 from typing import Any
 
 import pytest
-from fake_kube import FAKE_TOKEN, FakeKube
 
 from perf_tests.errors import ConfigurationError, TargetError
 from perf_tests.tekton.load import LoadInstance, TektonLoad
 from perf_tests.tekton.settings import TektonSettings
+from tests.integration.tekton.fake_kube import FAKE_TOKEN, FakeKube
 
 PARAMS = {
     "target-url": "http://llm:8000",

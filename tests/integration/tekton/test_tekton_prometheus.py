@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from fake_kube import FakeKube
-from test_tekton_executor import ENTRY, REPORT_FILE
 
 from perf_tests.config.settings import PrometheusSettings, Settings
 from perf_tests.observability.local_prometheus import LocalPrometheus
 from perf_tests.session.session import PerfSession
+from tests.integration.tekton.fake_kube import FakeKube
+from tests.integration.tekton.test_tekton_executor import ENTRY, REPORT_FILE
 
 pytestmark = pytest.mark.prometheus
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 import yaml
-from fake_kube import FAKE_TOKEN, FakeKube, write_kubeconfig
 
 from perf_tests.errors import TargetError
 from perf_tests.tekton.client import PERMISSIONS, TektonClient
 from perf_tests.tekton.pipelinerun import TaskLocation, Workspace, build_pipelinerun, build_secret, run_labels
 from perf_tests.tekton.session import PipelineRunSession
 from perf_tests.tekton.settings import TektonSettings
+from tests.integration.tekton.fake_kube import FAKE_TOKEN, FakeKube, write_kubeconfig
 
 RBAC_FILE = Path(__file__).resolve().parents[3] / "deploy" / "tekton" / "rbac.yaml"
 TASK = TaskLocation("guidellm-load-generator", "pipelines")

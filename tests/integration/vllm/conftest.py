@@ -8,17 +8,13 @@ it): without it the tests are skipped with that reason, except in CI (``CI`` set
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from vllm_server import DEFAULT_PYTHON, REPO, VllmServer
 
 from perf_tests.llm.assets.tiny_model import tiny_model
-
-# llm_harness (the real loader, RunContext and Scheduler for LLM_LOAD runs) lives beside the GuideLLM tests.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "llm"))
+from tests.integration.vllm.vllm_server import DEFAULT_PYTHON, REPO, VllmServer
 
 _started: list[str] = []  # for the terminal summary: how long the server took to come up (CI budget)
 

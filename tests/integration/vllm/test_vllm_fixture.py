@@ -11,9 +11,9 @@ import re
 from pathlib import Path
 
 import pytest
-from vllm_server import VllmServer
 
 from perf_tests.errors import TargetError
+from tests.integration.vllm.vllm_server import VllmServer
 
 
 def _script(tmp_path: Path, body: str) -> Path:

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from vllm_server import VllmServer, metric_samples
 
 from perf_tests.llm.harnesses.venvs import REPO
 from perf_tests.llm.results.recording import entry_results_dir
+from tests.integration.vllm.vllm_server import VllmServer, metric_samples
 
 pytestmark = [pytest.mark.vllm, pytest.mark.llm, pytest.mark.slow]
 
@@ -34,7 +34,7 @@ def compare(vllm_server: VllmServer, tmp_path_factory: pytest.TempPathFactory) -
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
-    from llm_harness import DATA_DIR, run_entries
+    from tests.integration.llm.llm_harness import DATA_DIR, run_entries
 
     entries = json.loads((DATA_DIR / "scenarios" / "llm_harness_compare.json").read_text(encoding="utf-8"))
     for entry in entries:

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from vllm_server import VllmServer, metric_samples
+
+from tests.integration.vllm.vllm_server import VllmServer, metric_samples
 
 pytestmark = [pytest.mark.vllm, pytest.mark.llm, pytest.mark.slow]
 
@@ -28,7 +29,7 @@ def load(vllm_server: VllmServer, tiny_model_dir: Path,
          tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, float], dict[str, float]]:
     if importlib.util.find_spec("guidellm") is None:
         pytest.skip("GuideLLM is not installed (install the llm extra)")
-    from llm_harness import run_entries
+    from tests.integration.llm.llm_harness import run_entries
 
     common: dict[str, Any] = {
         "mode": "LLM_LOAD", "startTime": 0, "runTime": f"{RUN_SECONDS:g}s", "targetUrl": vllm_server.url,

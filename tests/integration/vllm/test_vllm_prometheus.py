@@ -15,12 +15,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from prometheus_helpers import wait_scraped
-from vllm_server import VllmServer
 
 from perf_tests.config.settings import PrometheusSettings, Settings
 from perf_tests.observability.local_prometheus import LocalPrometheus
 from perf_tests.session.session import PerfSession
+from tests.integration.prometheus_helpers import wait_scraped
+from tests.integration.vllm.vllm_server import VllmServer
 
 pytestmark = [pytest.mark.vllm, pytest.mark.llm, pytest.mark.prometheus, pytest.mark.slow]
 
@@ -78,7 +78,7 @@ def test_a_threshold_on_a_series_passes_and_an_impossible_one_fails_with_the_val
 
 
 def test_the_report_draws_the_series_in_chromium(stairs: Any, tmp_path: Path) -> None:
-    from test_report_browser import CHROMIUM, _assert_rendered, _render
+    from tests.integration.test_report_browser import CHROMIUM, _assert_rendered, _render
 
     if CHROMIUM is None:
         pytest.skip("Debian's chromium is not installed")

@@ -11,7 +11,8 @@ import urllib.request
 from typing import Any
 
 import pytest
-from vllm_server import VllmServer, get_json, metric_samples, post_json
+
+from tests.integration.vllm.vllm_server import VllmServer, get_json, metric_samples, post_json
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 

@@ -18,10 +18,12 @@ from perf_tests.llm.results.merging import summarize
 from perf_tests.models.scenario_file import build_scenario
 from perf_tests.runners.registry import options_models
 
+DATA_DIR = Path(__file__).resolve().parents[3] / "test_data"
+
 
 def entry(**fields: Any) -> Any:
     base = {"mode": "LLM_LOAD", "startTime": 0, "runTime": "8s", "rateType": "poisson", "rate": 2, "targetUrl": "http://127.0.0.1:1"}
-    return build_scenario([{**base, **fields}], options_models(), None).entries[0]
+    return build_scenario([{**base, **fields}], options_models(), DATA_DIR).entries[0]
 
 
 def test_the_three_harnesses_are_registered_and_guidellm_is_the_default() -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from trickle_server import TrickleServer
 
 from perf_tests.errors import TargetError
 from perf_tests.llm.mock_server import healthy
 from perf_tests.runners.llm_load import check_target
+from tests.trickle_server import TrickleServer
 
 
 def test_a_trickling_target_is_unreachable_within_the_timeout() -> None:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -37,12 +37,14 @@ def fixed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def coordinator() -> Any:
+    # threading.Events and a bare holder of the receive queue where GuideLLM passes multiprocessing's Events and
+    # its InterProcessMessaging: the coordinator's state runs in this process, without worker processes.
     return WorkerGroupState(
         start_time=time.time(), processes=[], strategy=ConcurrentStrategy(streams=2), constraints={},
         stop_send_requests_event=threading.Event(), send_requests_stopped_event=threading.Event(),
-        requests_generated_event=threading.Event(), constraint_reached_event=threading.Event(),
-        shutdown_event=threading.Event(), error_event=threading.Event(),
-        messaging=SimpleNamespace(buffer_receive_queue=culsans.Queue()),
+        requests_generated_event=threading.Event(), constraint_reached_event=threading.Event(),  # type: ignore[arg-type]
+        shutdown_event=threading.Event(), error_event=threading.Event(),  # type: ignore[arg-type]
+        messaging=SimpleNamespace(buffer_receive_queue=culsans.Queue()),  # type: ignore[arg-type]
     )
 
 
@@ -52,10 +54,14 @@ def data(count: int) -> Iterator[ConversationGraph[Any]]:
         yield ConversationGraph[Any](graph_id=f"g{index}", nodes={node.node_id: node})
 
 
-def run_request(state: Any, graph: ConversationGraph[Any], final: str = "completed") -> None:
+FinalStatus = Literal["completed", "errored", "cancelled"]
+
+
+def run_request(state: Any, graph: ConversationGraph[Any], final: FinalStatus = "completed") -> None:
     """What a worker sends for one request: pending, in progress, then its final update."""
     (info,) = graph.request_infos.values()
-    for status in ("pending", "in_progress", final):
+    statuses: tuple[Literal["pending", "in_progress"] | FinalStatus, ...] = ("pending", "in_progress", final)
+    for status in statuses:
         update = info.model_copy()
         update.status = status
         state.received_callback((None, "prompt", update))

@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from load_helpers import Collected, LoopbackServer
 
 from perf_tests.recorder import EventHook, PerSecondAggregator
+from tests.unit.load.load_helpers import Collected, LoopbackServer
 
 
 @pytest.fixture(scope="session")

@@ -12,11 +12,11 @@ import asyncio
 import time
 
 import pytest
-from load_helpers import Collected, Fixed, Url, new_session
 
 from perf_tests.load import ConstantArrivals, LoadEngine, LoadTotals, PoissonArrivals, Stage, StagesArrivals
 from perf_tests.load.arrivals import ScheduledArrivals
 from perf_tests.recorder import PerSecondAggregator
+from tests.unit.load.load_helpers import Collected, Fixed, Url, new_session
 
 
 def run_stopped(arrivals: ScheduledArrivals, recorder: PerSecondAggregator, url: str, stop_after: float | None,

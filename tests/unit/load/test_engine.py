@@ -7,11 +7,11 @@ import threading
 import time
 
 import pytest
-from load_helpers import Fixed, Url, new_session
 
 from perf_tests.load import ConcurrentArrivals, ConstantArrivals, LoadEngine, LoadTotals, StagesArrivals
 from perf_tests.load.arrivals import ArrivalModel, Stage
 from perf_tests.recorder import PerSecondAggregator
+from tests.unit.load.load_helpers import Fixed, Url, new_session
 
 
 def run_engine(arrivals: ArrivalModel, recorder: PerSecondAggregator, *urls: Url, max_connections: int = 100,

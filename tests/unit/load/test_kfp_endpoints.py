@@ -7,10 +7,10 @@ import random
 from collections import Counter
 
 import pytest
-from load_helpers import new_session
 
 from perf_tests.load import DEFAULT_ENDPOINT_MIX, KFP_ENDPOINTS, ConstantArrivals, KfpGetsWorkload, LoadEngine
 from perf_tests.load.kfp_endpoints import total_size
+from tests.unit.load.load_helpers import new_session
 
 
 def run_workload(server, recorder, mix, rate=200.0, seconds=0.5, **options):

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from perf_tests.recorder import EventHook, PerSecondAggregator, Recorder
+from perf_tests.recorder import AggregateRecord, EventHook, PerSecondAggregator, Recorder
+from perf_tests.recorder.events import Event
 from perf_tests.recorder.per_second import _Filling, _to_us
 from perf_tests.recorder.stats import HISTOGRAM_MAX_US, new_histogram
 
@@ -54,10 +55,21 @@ def test_aggregates_merge_into_the_recorder():
     assert summary["lateness"]["p99_ms"] == pytest.approx(0.1)
 
 
+def aggregates(hook: EventHook) -> list[AggregateRecord]:
+    """Every record ``hook`` fires from now on, each checked to be an ``AggregateRecord``."""
+    records: list[AggregateRecord] = []
+
+    def keep(record: Event) -> None:
+        assert isinstance(record, AggregateRecord)
+        records.append(record)
+
+    hook.add_listener(keep)
+    return records
+
+
 def test_a_late_completion_in_an_already_flushed_second_is_still_counted_once():
-    seen = []
     hook = EventHook()
-    hook.add_listener(seen.append)
+    seen = aggregates(hook)
     stream = PerSecondAggregator(hook, "s", "M")
     stream.record("op", 10.2, 0.01, True)
     stream.flush(before=11.0)
@@ -72,9 +84,14 @@ def _fill(stream: PerSecondAggregator, second: int, durations: list[float]) -> N
 
 
 def test_histograms_no_listener_kept_are_cleared_and_reused():
-    merged = []
+    merged: list[tuple[bytes, bytes]] = []
+
+    def merge(record: Event) -> None:
+        assert isinstance(record, AggregateRecord)
+        merged.append((record.histogram.encode(), record.values["lateness"].encode()))
+
     hook = EventHook()
-    hook.add_listener(lambda record: merged.append((record.histogram.encode(), record.values["lateness"].encode())))
+    hook.add_listener(merge)
     stream = PerSecondAggregator(hook, "s", "M")
     first = [0.001 * (i + 1) for i in range(500)]
     second = [0.0005, 0.2, 3.0]
@@ -93,9 +110,8 @@ def test_histograms_no_listener_kept_are_cleared_and_reused():
 
 
 def test_histograms_a_listener_kept_are_never_reused():
-    kept = []
     hook = EventHook()
-    hook.add_listener(kept.append)
+    kept = aggregates(hook)
     stream = PerSecondAggregator(hook, "s", "M")
     _fill(stream, 10, [0.001, 0.002])
     stream.flush()

@@ -8,18 +8,26 @@ from jsonschema import Draft202012Validator
 
 from perf_tests.errors import ScenarioError
 from perf_tests.models.scenario_file import (
+    Scenario,
     build_scenario,
     entries_json,
     load_scenario,
     resolve_scenario_path,
     scenario_json_schema,
 )
+from perf_tests.runners.pipeline_run import PipelineRunOptions
 
 RUN = {"mode": "PIPELINE_RUN", "startTime": 0, "runTime": 1}
 
 
 def entry(**fields):
     return {**RUN, **fields}
+
+
+def pipeline_runs(scenario: Scenario) -> list[PipelineRunOptions]:
+    """The scenario's entries, each checked to be a PIPELINE_RUN entry (for its typed fields)."""
+    assert all(isinstance(e, PipelineRunOptions) for e in scenario.entries)
+    return [e for e in scenario.entries if isinstance(e, PipelineRunOptions)]
 
 
 def load_error(path, modes, data_dir) -> str:
@@ -322,7 +330,7 @@ def test_fractional_minutes_and_duration_strings(modes, data_dir):
 def test_snake_case_field_names_are_accepted(modes, data_dir):
     raw = [{"mode": "PIPELINE_RUN", "start_time": 1, "run_time": 2, "num_times": 3}]
     scenario = build_scenario(raw, modes, data_dir)
-    assert (scenario.entries[0].start_time, scenario.entries[0].num_times) == (60.0, 3)
+    assert (scenario.entries[0].start_time, pipeline_runs(scenario)[0].num_times) == (60.0, 3)
 
 
 def test_default_names_are_mode_and_index(modes, data_dir):
@@ -369,14 +377,14 @@ def test_explicit_name_clashing_with_a_default_name(modes, data_dir):
 
 def test_pipeline_file_resolves_in_the_data_folder(modes, data_dir):
     scenario = build_scenario([RUN], modes, data_dir)
-    assert scenario.entries[0].pipeline_path == (data_dir / "pipeline_files" / "add_numbers.yaml").resolve()
+    assert pipeline_runs(scenario)[0].pipeline_path == (data_dir / "pipeline_files" / "add_numbers.yaml").resolve()
 
 
 def test_pipeline_file_next_to_the_scenario_wins(modes, data_dir, tmp_path):
     local = tmp_path / "add_numbers.yaml"
     local.write_text("{}", encoding="utf-8")
     scenario = build_scenario([RUN], modes, data_dir, tmp_path / "s.json")
-    assert scenario.entries[0].pipeline_path == local.resolve()
+    assert pipeline_runs(scenario)[0].pipeline_path == local.resolve()
 
 
 def test_pipeline_file_in_a_sibling_pipeline_files_folder(modes, data_dir, tmp_path):
@@ -385,7 +393,7 @@ def test_pipeline_file_in_a_sibling_pipeline_files_folder(modes, data_dir, tmp_p
     mine.write_text("{}", encoding="utf-8")
     (tmp_path / "scenarios").mkdir()
     scenario = build_scenario([entry(pipelineFileName="mine.yaml")], modes, data_dir, tmp_path / "scenarios" / "s.json")
-    assert scenario.entries[0].pipeline_path == mine.resolve()
+    assert pipeline_runs(scenario)[0].pipeline_path == mine.resolve()
 
 
 def test_missing_pipeline_file_says_where_it_looked_and_what_exists(modes, data_dir, tmp_path):
@@ -424,7 +432,7 @@ def test_matrix_runs_combinations_one_after_another(modes, data_dir):
         ("grid[numTimes=2,pollInterval=1s]", 70.0, 30.0),
         ("grid[numTimes=2,pollInterval=2]", 100.0, 30.0),
     ]
-    assert [(e.num_times, e.poll_interval) for e in scenario.entries] == [(1, 1.0), (1, 2.0), (2, 1.0), (2, 2.0)]
+    assert [(e.num_times, e.poll_interval) for e in pipeline_runs(scenario)] == [(1, 1.0), (1, 2.0), (2, 1.0), (2, 2.0)]
     assert scenario.duration == 130.0
 
 

@@ -3,9 +3,9 @@
 import random
 
 import pytest
-from recorder_helpers import RESOLUTION, exact_percentile
 
 from perf_tests.recorder import AggregateRecord, EventHook, OperationEvent, PerSecondAggregator, Recorder
+from tests.unit.recorder.recorder_helpers import RESOLUTION, exact_percentile
 
 
 class Collected:

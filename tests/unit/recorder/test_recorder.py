@@ -7,7 +7,6 @@ import threading
 
 import pytest
 from hdrh.histogram import HdrHistogram
-from recorder_helpers import RESOLUTION, exact_percentile
 
 from perf_tests.logger.redaction import register_secret
 from perf_tests.recorder import (
@@ -21,6 +20,7 @@ from perf_tests.recorder import (
     new_histogram,
 )
 from perf_tests.recorder.stats import to_us
+from tests.unit.recorder.recorder_helpers import RESOLUTION, exact_percentile
 
 
 def op(duration=0.1, ok=True, scenario="s", operation="create_run", start=1000.0, **kwargs):
@@ -286,7 +286,8 @@ def test_operation_events_are_logged_failures_as_warnings(tmp_path):
         (logging.INFO, "s create_run 12.5 ms ok"),
         (logging.WARNING, "s create_run 100.0 ms http_500: nope"),
     ]
-    assert (records[1].scenario, records[1].operation, records[1].outcome) == ("s", "create_run", "error")
+    extras = vars(records[1])  # the fields a handler gets as LogRecord attributes (logging's ``extra``)
+    assert (extras["scenario"], extras["operation"], extras["outcome"]) == ("s", "create_run", "error")
 
 
 def test_lines_are_strict_json_even_with_non_finite_numbers(tmp_path):

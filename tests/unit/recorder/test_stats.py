@@ -1,9 +1,9 @@
 """OperationStats: counts and HDR percentiles within the histogram's 0.1% resolution."""
 
 import pytest
-from recorder_helpers import RESOLUTION, exact_percentile
 
 from perf_tests.recorder.stats import HISTOGRAM_MAX_US, OperationStats, new_histogram, to_us
+from tests.unit.recorder.recorder_helpers import RESOLUTION, exact_percentile
 
 
 def filled(durations_ms, failures=0):

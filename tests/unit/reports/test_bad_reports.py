@@ -233,8 +233,8 @@ def _paths(node: object, prefix: tuple = ()) -> list[tuple]:
     return found
 
 
-REPLACEMENTS = [None, -1, "x", [], {}, True, float("nan"), 1e400, [{}]]
-REPORT_REPLACEMENTS = ("x", [{}])
+REPLACEMENTS: list[object] = [None, -1, "x", [], {}, True, float("nan"), 1e400, [{}]]
+REPORT_REPLACEMENTS: tuple[object, ...] = ("x", [{}])
 
 
 @pytest.mark.slow

@@ -6,8 +6,8 @@ from perf_tests.reports.console import format_summary_table
 
 
 def operation(**fields):
-    base = {"count": 20, "failed": 2, "throughput": 2.0, "p50_ms": 12.34, "p90_ms": 150.4, "p95_ms": 12_345.0,
-            "p99_ms": 90_000.0, "max_ms": None, "errors": {}}
+    base: dict[str, object] = {"count": 20, "failed": 2, "throughput": 2.0, "p50_ms": 12.34, "p90_ms": 150.4,
+                               "p95_ms": 12_345.0, "p99_ms": 90_000.0, "max_ms": None, "errors": {}}
     return {**base, **fields}
 
 

@@ -118,7 +118,7 @@ def test_timelines_account_for_every_attempt(results):
     assert listing.p50[5] == pytest.approx(4.5, rel=0.01)  # 2 ms + 5 s * 0.5 ms
     assert listing.lateness_p99[5] == pytest.approx(1.0, rel=0.01)
     sizes = timelines.scenarios["RANDOM_GETS#1"].sizes["list_runs"]
-    assert sizes[0] == (100.0, pytest.approx(2.5, rel=0.01)) and len(sizes) == 28
+    assert sizes[0] == pytest.approx((100.0, 2.5), rel=0.01) and len(sizes) == 28
     assert (pipeline.start, pipeline.end) == (0.0, 30.0)
 
 

@@ -207,7 +207,7 @@ def test_async_runner_stopped_before_its_loop_starts(sleepy, context, async_runn
 def test_async_runner_stop_from_another_thread_wakes_the_loop(sleepy, context, async_runner_class, fake_time):
     entry = sleepy.SleepyOptions(mode="TEST_SLEEPY", name="waker", start_time=0, run_time="10s")
 
-    class Sleeper(async_runner_class):
+    class Sleeper(async_runner_class):  # type: ignore[misc,valid-type]  # a class from a fixture
         async def run_async(self):
             self.woke = await self.sleep(30.0)
 
@@ -243,12 +243,12 @@ def test_time_waiting_for_a_thread_is_queue_wait_not_latency(sleepy, context, re
     notes: list[str] = []
     context.events.add_listener(lambda e: events.append(e) if isinstance(e, OperationEvent) else None)
     context.events.add_listener(
-        lambda e: notes.append(e.message) if isinstance(e, ScenarioMark) and e.phase == "note" else None
+        lambda e: notes.append(e.message or "") if isinstance(e, ScenarioMark) and e.phase == "note" else None
     )
 
     submitted = threading.Event()  # all three calls are in the executor's queue: time may move
 
-    class OneThread(async_runner_class):
+    class OneThread(async_runner_class):  # type: ignore[misc,valid-type]  # a class from a fixture
         max_blocking_calls = 1
 
         def slow(self):
@@ -270,7 +270,7 @@ def test_time_waiting_for_a_thread_is_queue_wait_not_latency(sleepy, context, re
     assert runner.results == ["ok", "ok", "ok"]
     # One thread, three 0.2 s calls at once: each took 0.2 s; the second and third waited 0.2 s and 0.4 s.
     assert [e.duration for e in events] == pytest.approx([0.2, 0.2, 0.2])
-    assert [e.attrs["queue_wait"] for e in events] == pytest.approx([0.0, 0.2, 0.4])
+    assert [(e.attrs or {})["queue_wait"] for e in events] == pytest.approx([0.0, 0.2, 0.4])
     summary = recorder.scenarios["queued"].operations["slow"].summary()
     assert summary["p99_ms"] == pytest.approx(200, rel=0.01)  # the latency is the call's own
     assert summary["queue_wait"]["max_ms"] == pytest.approx(400, rel=0.01)
@@ -283,7 +283,7 @@ def test_time_waiting_for_a_thread_is_queue_wait_not_latency(sleepy, context, re
 def test_short_queue_waits_leave_no_note(sleepy, context, recorder, async_runner_class, fake_time):
     notes: list[str] = []
     context.events.add_listener(
-        lambda e: notes.append(e.message) if isinstance(e, ScenarioMark) and e.phase == "note" else None
+        lambda e: notes.append(e.message or "") if isinstance(e, ScenarioMark) and e.phase == "note" else None
     )
     entry = sleepy.SleepyOptions(mode="TEST_SLEEPY", name="unqueued", start_time=0, run_time="0.31s")
     schedule(context, fake_time, async_runner_class(entry, context), blocked=SCHEDULER_AND_ONE_TASK)

@@ -98,7 +98,7 @@ def test_registering_the_same_class_again_is_harmless(sleepy):
 
 
 def test_two_runners_for_one_mode_is_an_error(sleepy):
-    class Impostor(sleepy.SleepyRunner):
+    class Impostor(sleepy.SleepyRunner):  # type: ignore[name-defined,misc]  # a class the fixture imported
         pass
 
     with pytest.raises(ConfigurationError) as info:

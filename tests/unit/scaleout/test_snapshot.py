@@ -37,7 +37,7 @@ def _events(seed: int, shard: int) -> list[object]:
 
 def test_merged_snapshots_equal_one_recorder() -> None:
     whole = Recorder()
-    parts = []
+    parts: list[tuple[str | None, RecorderSnapshot]] = []
     for shard in range(3):
         recorder = Recorder()
         for event in _events(shard, shard):

@@ -75,7 +75,11 @@ def test_set_from_another_thread_wakes_waiters_on_two_loops_and_a_thread():
         results.append(await waiting)
 
     threads = [threading.Thread(target=asyncio.run, args=(await_it(),)) for _ in range(2)]
-    threads.append(threading.Thread(target=lambda: (ready.wait(), results.append(token.wait(30)))))
+    def wait_in_a_thread() -> None:
+        ready.wait()
+        results.append(token.wait(30))
+
+    threads.append(threading.Thread(target=wait_in_a_thread))
     for thread in threads:
         thread.start()
     ready.wait()

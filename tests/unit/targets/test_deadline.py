@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import urllib3
-from trickle_server import TrickleServer
 
 from perf_tests.config.settings import AuthSettings, ConnectionSettings
 from perf_tests.errors import TargetError
@@ -28,6 +27,7 @@ from perf_tests.targets.deadline import (
 )
 from perf_tests.targets.kfp_client import build_kfp_client
 from perf_tests.targets.kfp_target import CLUSTER_KIND, KfpTarget, check_kfp_health
+from tests.trickle_server import TrickleServer
 
 HEALTHZ = {"/apis/v2beta1/healthz": {"commit_sha": "trickle", "multi_user": False}}
 

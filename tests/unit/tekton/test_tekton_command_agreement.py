@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tekton_task_script import run_step
 
 from perf_tests.errors import ConfigurationError
 from perf_tests.llm.command import build_command
 from perf_tests.llm.executors.tekton import check_entry, command_for, task_params, task_secrets
 from perf_tests.llm.options import LlmLoadFields
 from perf_tests.llm.plan import plan_launches
+from tests.unit.tekton.test_tekton_task_script import run_step
 
 BASE = {"mode": "LLM_LOAD", "name": "agree", "startTime": 0, "runTime": "10m",
         "targetUrl": "http://llm.ns.svc:8000"}  # fmt: skip

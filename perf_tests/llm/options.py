@@ -31,6 +31,7 @@ from perf_tests.logger.redaction import register_secret
 from perf_tests.models.durations import Seconds
 from perf_tests.models.fields import OptionsModel
 from perf_tests.models.scenario import EntryFiles, ScenarioEntry
+from perf_tests.stack.options import StackOptions
 from perf_tests.tekton.options import TektonEntryFields
 from perf_tests.tekton.session import OPERATIONS as TEKTON_OPERATIONS
 
@@ -249,6 +250,11 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
         description="GuideLLM's spelling of the data, taken as the fields it stands for: "
         "'prompt_tokens=64,output_tokens=32' (promptTokens/outputTokens) or a file name (dataFile).",
     )
+    stack: StackOptions | None = Field(
+        default=None,
+        description="The model server this entry deploys before its load and tears down after it (kind local-vllm "
+        "or kubernetes); targetUrl then points at it. A matrix varies its fields as 'stack.<field>'.",
+    )
     startup_lead: Seconds = Field(
         default=30.0,
         description="How long before its start a GuideLLM process is launched (it needs 10-20 s to start, then "
@@ -257,6 +263,17 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
     # Resolved by ``resolve_files`` (or the runner); not fields, so a scenario file cannot set them.
     _data_path: Path | None = PrivateAttr(default=None)
     _tokenizer_path: Path | None = PrivateAttr(default=None)
+    _stack_after: str | None = PrivateAttr(default=None)
+
+    @property
+    def stack_after(self) -> str | None:
+        """The entry whose stack must be torn down before this one deploys (set by the matrix expansion)."""
+        return self._stack_after
+
+    def follow(self, previous: ScenarioEntry) -> None:
+        """Expanded from the same matrix as ``previous``: with a stack, deploy only once its stack is gone."""
+        if self.stack is not None and getattr(previous, "stack", None) is not None:
+            self._stack_after = previous.name
 
     @property
     def data_path(self) -> Path | None:
@@ -433,6 +450,12 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
             raise ValueError("give either requestFormat or backendOptions.request_format, not both")
         if self.target_url is not None and self.mock_server is not None:
             raise ValueError("mockServer applies only to the embedded mock target; remove it or targetUrl")
+        if self.stack is not None:
+            if self.target_url is not None or self.mock_server is not None:
+                raise ValueError("a stack sets the target itself; remove targetUrl and mockServer")
+            if self.stack.kind == "local-vllm" and self.executor != "local":
+                raise ValueError(f"stack kind local-vllm listens on this machine's loopback, which executor "
+                                 f"{self.executor} cannot reach; use kind kubernetes")
         return self
 
     def _check_rate(self) -> None:
@@ -473,7 +496,7 @@ class LlmLoadFields(TektonEntryFields, ScenarioEntry):
     @property
     def uses_mock(self) -> bool:
         """True when the load goes to the embedded mock server."""
-        return self.target_url is None
+        return self.target_url is None and self.stack is None
 
     @property
     def mock(self) -> MockServerOptions:

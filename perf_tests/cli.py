@@ -9,6 +9,7 @@
 A file that cannot be read as what it should be (scenario, summary.json, events.jsonl, run.json) is one
 ``error:`` line naming it, and exit code 2.
 ``summary-schema``  print (or write) the JSON Schema of summary.json, or check summaries against it.
+``stack``           ``up|down|report`` one entry's stack (``perf_tests.stack.cli``; the Tekton harness's Tasks).
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     summary_schema.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
     summary_schema.add_argument("--check", nargs="+", type=Path, metavar="SUMMARY",
                                 help="validate these summary.json files instead (needs jsonschema)")
+    from perf_tests.stack.cli import add_stack_parser  # the stack harness's commands (stack up|down|report)
+
+    add_stack_parser(commands)
     return parser
 
 
@@ -76,6 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _compare(args.old, args.new, args.max_regression, args.min_samples, args.floor_ms)
         if args.command == "summary-schema":
             return _summary_schema(args.output, args.check)
+        if args.command == "stack":
+            from perf_tests.stack.cli import run_stack_command
+
+            return run_stack_command(args)
         return _run(args.scenario, args.results_dir, args.data_dir, args.baseline, args.max_regression)
     except PerfTestsError as exc:
         print(f"error: {exc}", file=sys.stderr)

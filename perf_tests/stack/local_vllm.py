@@ -227,7 +227,7 @@ class LocalVllmStack(Stack):
             record.transition(time.time(), "failed", detail=str(exc).splitlines()[0][:200])
             raise
         finally:
-            record.args = server.argv[1:]
+            record.args = server.argv[3:]  # the server's flags (after "python -m <module>")
         replica = f"vllm-{server.port}"
         record.replica_records = [ReplicaRecord(name=replica, node=socket.gethostname(), created_at=server.started_at,
                                                 scheduled_at=server.started_at, ready_at=server.ready_at)]

@@ -96,7 +96,8 @@ class StackOptions(OptionsModel):
         default=None, description="kubernetes: an HTTPRoute manifest (file, same placeholders) created with the stack.",
     )
     gateway_url: str | None = Field(
-        default=None, description="kubernetes: base URL of the Gateway to load instead of the Service (with httpRoute).",
+        default=None,
+        description="kubernetes: base URL of the Gateway to load instead of the Service (with httpRoute).",
     )
 
     @field_validator("model", "served_model_name", "image")
@@ -131,7 +132,8 @@ class StackOptions(OptionsModel):
                 raise ValueError(f"{section!r}: resources take 'requests' and 'limits'")
             for resource, quantity in quantities.items():
                 if not _QUANTITY.match(str(quantity)):
-                    raise ValueError(f"{section}.{resource}: {quantity!r} is not a Kubernetes quantity (e.g. 500m, 2Gi)")
+                    raise ValueError(f"{section}.{resource}: {quantity!r} is not a Kubernetes quantity "
+                                     "(e.g. 500m, 2Gi)")
         return value
 
     @field_validator("ready_timeout")
@@ -157,7 +159,8 @@ class StackOptions(OptionsModel):
         else:
             missing = [name for name, value in (("image", self.image), ("model", self.model)) if value is None]
             if missing:
-                raise ValueError(f"kind kubernetes needs {' and '.join(missing)} (the vLLM image and the model it loads)")
+                raise ValueError(f"kind kubernetes needs {' and '.join(missing)} (the vLLM image and the model it "
+                                 "loads)")
             if self.gateway_url is not None and self.http_route is None:
                 raise ValueError("gatewayUrl needs httpRoute (the route from the Gateway to the stack)")
         return self
@@ -171,10 +174,27 @@ class StackOptions(OptionsModel):
 
 
 def _nested_factor_schemas() -> dict[str, dict[str, object]]:
-    """Each stack field as a matrix factor ``stack.<field>``: the JSON Schema of one of its values."""
-    properties = StackOptions.model_json_schema(ref_template="#/$defs/{model}")["properties"]
-    return {alias: {k: v for k, v in schema.items() if k not in ("default", "title", "description")}
-            for alias, schema in properties.items()}
+    """Each stack field as a matrix factor ``stack.<field>``: the JSON Schema of one of its values (references
+    inlined: the factor schemas sit inside the entry's schema, beside pydantic's own references)."""
+    generated = StackOptions.model_json_schema()
+    definitions = generated.get("$defs", {})
+
+    def inline(node: object) -> object:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(definitions[ref.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    factors: dict[str, dict[str, object]] = {}
+    for alias, schema in generated["properties"].items():
+        ref = schema.get("$ref")
+        full = {**definitions[ref.removeprefix("#/$defs/")], **schema} if isinstance(ref, str) else schema
+        factors[alias] = {k: inline(v) for k, v in full.items() if k not in ("$ref", "default", "title", "description")}
+    return factors
 
 
 NESTED_FACTORS["stack"] = _nested_factor_schemas()

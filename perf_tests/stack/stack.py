@@ -37,7 +37,7 @@ class Stack(ABC):
     def url(self) -> str:
         """The base URL of the ready server ('' before ``start`` returned)."""
 
-    def check(self) -> None:
+    def check(self) -> None:  # noqa: B027 - a hook: most stacks need no check
         """Fail early (``RunnerError``/``TargetError``) when the stack cannot be deployed here."""
 
     @abstractmethod

@@ -6,6 +6,8 @@
             a Tekton result) and leave it running. Ctrl-C or a failure tears down what was created.
 ``down``    delete exactly what the state file says was created (idempotent: what is gone is skipped).
 ``report``  the llm-d universal report of a GuideLLM JSON report, with the stack of the state file.
+``run``     the whole entry in one process, as a laptop runs it: deploy (with the ``--set`` overrides), load
+            with GuideLLM, record, tear down (``--results-dir``); the Tekton matrix example's one step.
 
 The same ``KubernetesStack`` runs here as in a scenario run, so a laptop run and a Tekton pipeline deploy
 the same objects. ``local-vllm`` lives only as long as its process: run it from a scenario instead.
@@ -50,6 +52,12 @@ def add_stack_parser(commands: Any) -> None:
     up.add_argument("--url-file", type=Path, help="also write the stack's URL here (a Tekton result)")
     down = actions.add_parser("down", help="delete what `stack up` created")
     down.add_argument("--state", type=Path, default=Path("stack-state.json"))
+    run = actions.add_parser("run", help="deploy, load, record and tear down one entry (with --set overrides)")
+    run.add_argument("scenario")
+    run.add_argument("--entry", required=True)
+    run.add_argument("--set", action="append", default=[], metavar="stack.FIELD=JSON")
+    run.add_argument("--data-dir", type=Path, default=Path("test_data"))
+    run.add_argument("--results-dir", type=Path, help="results directory (default: results/<timestamp>)")
     report = actions.add_parser("report", help="universal report of a GuideLLM report with the recorded stack")
     report.add_argument("scenario")
     report.add_argument("--entry", required=True)
@@ -117,6 +125,8 @@ def run_stack_command(args: argparse.Namespace) -> int:
         print(f"deleted {len(state.record.deleted)} object(s) of stack {state.record.name}")
         return 0
     entry = _entry(args.scenario, args.entry, args.data_dir)
+    if args.stack_command == "run":
+        return _run_entry(entry, _options(entry, args.set), args.data_dir, args.results_dir)
     if args.stack_command == "report":
         return _report(entry, _read_state(args.state), args.guidellm, args.output_dir)
     options = _options(entry, args.set)
@@ -140,6 +150,25 @@ def run_stack_command(args: argparse.Namespace) -> int:
         args.url_file.write_text(url, encoding="utf-8")
     print(f"stack {stack.name} ready at {url} (state: {args.state})")
     return 0
+
+
+def _run_entry(entry: Any, options: StackOptions, data_dir: Path, results_dir: Path | None) -> int:
+    """Run one entry, with its stack as overridden, from the test start, through the framework's session."""
+    import tempfile
+
+    from perf_tests.models.scenario_file import entries_json
+    from perf_tests.session.session import PerfSession
+
+    (data,) = entries_json([entry])
+    data.update(startTime="0s", stack=options.model_dump(mode="json", by_alias=True, exclude_none=True))
+    with tempfile.TemporaryDirectory(prefix="perf-stack-") as folder:
+        scenario = Path(folder) / "entry.json"
+        scenario.write_text(json.dumps([data], indent=2) + "\n", encoding="utf-8")
+        outcome = PerfSession(scenario=scenario, data_dir=data_dir.resolve(), results_dir=results_dir,
+                              results_dir_source="--results-dir").run()
+    print(outcome.table())
+    print(f"results: {outcome.results_dir}")
+    return 0 if outcome.passed else 1
 
 
 def _report(entry: Any, state: StackState, guidellm: Path, output_dir: Path) -> int:

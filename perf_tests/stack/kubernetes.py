@@ -273,6 +273,7 @@ class KubernetesStack(Stack):
             deployment = client.get_deployment(self.namespace, self.name)
             ready = int((deployment.get("status") or {}).get("readyReplicas") or 0)
             if ready >= self.options.replicas:
+                self._observe(record, client.list_pods(self.namespace, selector))  # pods turned ready meanwhile
                 record.ready_at = time.time()
                 record.transition(record.ready_at, "ready")
                 return

@@ -183,8 +183,9 @@ class FakeCluster(FakeKube):
                                             "lastTransitionTime": now_rfc3339()})
         self._event(namespace, name, "Normal", "Scheduled", f"Successfully assigned {namespace}/{name} to node-a")
         pod["status"]["phase"] = "Running"
-        pod["status"]["containerStatuses"] = [{"name": "vllm", "ready": False, "restartCount": 0,
-                                               "state": {"running": {"startedAt": now_rfc3339()}}}]
+        image = pod["spec"]["containers"][0].get("image", "")
+        pod["status"]["containerStatuses"] = [{"name": "vllm", "ready": False, "restartCount": 0, "image": image,
+                                               "imageID": "", "state": {"running": {"startedAt": now_rfc3339()}}}]
         self.logs[(namespace, name, "vllm")] = "INFO Starting vLLM API server\nINFO Loading model weights\n"
         await asyncio.sleep(behaviour.ready_delay)
         if (namespace, name) not in self.pods:

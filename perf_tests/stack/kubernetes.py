@@ -20,11 +20,13 @@ or a Tekton Task) or to ``gatewayUrl``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import secrets
 import string
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -133,16 +135,17 @@ class KubernetesStack(Stack):
         record.transition(time.time(), "starting")
         try:
             if options.namespace.create:
-                client.create_namespace(self.namespace, {"app.kubernetes.io/managed-by": MANAGED_BY,
-                                                         STACK_LABEL: self.name})
-                self._created("Namespace", self.namespace, None)
-            client.create_deployment(self.namespace, self._deployment())
-            self._created("Deployment", self.name, self.namespace, "apps/v1")
-            client.create_service(self.namespace, self._service())
-            self._created("Service", self.name, self.namespace)
+                self._create(CreatedObject(kind="Namespace", name=self.namespace), lambda: client.create_namespace(
+                    self.namespace, {"app.kubernetes.io/managed-by": MANAGED_BY, STACK_LABEL: self.name}))
+            self._create(CreatedObject(kind="Deployment", name=self.name, namespace=self.namespace,
+                                       api_version="apps/v1"),
+                         lambda: client.create_deployment(self.namespace, self._deployment()))
+            self._create(CreatedObject(kind="Service", name=self.name, namespace=self.namespace),
+                         lambda: client.create_service(self.namespace, self._service()))
             for body in self._custom_objects():
-                client.create_custom(self.namespace, body)
-                self._created(body["kind"], body["metadata"]["name"], self.namespace, body["apiVersion"])
+                self._create(CreatedObject(kind=body["kind"], name=body["metadata"]["name"], namespace=self.namespace,
+                                           api_version=body["apiVersion"]),
+                             functools.partial(client.create_custom, self.namespace, body))
             self._wait_ready(record, cancel)
         except BaseException as exc:
             record.transition(time.time(), "failed", detail=redact(str(exc)).splitlines()[0][:200] if str(exc) else
@@ -186,9 +189,17 @@ class KubernetesStack(Stack):
             raise TargetError("tearing the stack down failed: " + "; ".join(problems))
 
     # -- objects --------------------------------------------------------------------------------------------
-    def _created(self, kind: str, name: str, namespace: str | None, api_version: str = "v1") -> None:
+    def _create(self, obj: CreatedObject, call: Callable[[], None]) -> None:
+        """Create ``obj``, listed as created *before* the call: an interrupt while the answer is on its way
+        must not leave it behind (deleting a name that was never created is a no-op). A refusal by the API
+        (``TargetError``) removes it again."""
         assert self.record is not None
-        self.record.created.append(CreatedObject(kind=kind, name=name, namespace=namespace, api_version=api_version))
+        self.record.created.append(obj)
+        try:
+            call()
+        except TargetError:
+            self.record.created.remove(obj)
+            raise
 
     def _delete(self, obj: CreatedObject) -> None:
         client = self.client

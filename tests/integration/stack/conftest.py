@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fake_cluster import FAKE_TOKEN, FakeCluster, StackBehaviour, write_kubeconfig  # noqa: E402
+from fake_cluster import FAKE_TOKEN, FakeCluster, StackBehaviour, write_kubeconfig
 
 
 @pytest.fixture

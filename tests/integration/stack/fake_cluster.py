@@ -24,7 +24,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tekton"))
 
-from fake_kube import (  # noqa: E402 - the Tekton tests' fake, beside them
+from fake_kube import (
     FAKE_TOKEN,
     SERVICE_ACCOUNT_USER,
     Behaviour,
@@ -206,7 +206,7 @@ class FakeCluster(FakeKube):
     # -- assertions --------------------------------------------------------------------------------------
     def leftovers(self) -> list[tuple[str, str, str]]:
         """Stack objects still there (namespace 'default' aside), and pods."""
-        found = [key for key in self.objects]
+        found = list(self.objects)
         found += [("namespaces", "", name) for name in self.namespaces if name != "default"]
         found += [("pods", ns, name) for (ns, name) in self.pods]
         return found

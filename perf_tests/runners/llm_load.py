@@ -273,6 +273,7 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
     def _resolve_target(self, stack_url: str | None = None) -> str:
         entry = self.entry
         if stack_url is not None:
+            entry.target_url = stack_url  # the executors (Tekton's PipelineRun params) read it from the entry
             self.target = f"{stack_url} (stack {self.stack.name if self.stack else ''})"
             if entry.executor == "local":
                 check_target(stack_url)

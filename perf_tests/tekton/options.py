@@ -63,7 +63,7 @@ class TektonEntryFields(BaseModel):
 
     def _check_runs_in_cluster(self) -> None:
         """What a TaskRun pod cannot use: no target (the local mock), local data or tokenizer files."""
-        if getattr(self, "target_url", "") is None:
+        if getattr(self, "target_url", "") is None and getattr(self, "stack", None) is None:  # a stack sets it
             raise ValueError(
                 'executor "tekton" needs targetUrl: the model\'s address as a pod in the cluster sees it (e.g. '
                 "http://my-model.my-namespace.svc.cluster.local:8000); the embedded mock target is local only"

@@ -44,7 +44,8 @@ system-deps:
 	@if ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null; then \
 		apt-get update -qq && apt-get install -y -qq chromium prometheus >/dev/null; fi
 
-perf: setup
+# A scenario that deploys a local vLLM (llm_stack_local*.json) needs the vLLM virtualenv as well.
+perf: setup $(if $(findstring llm_stack_local,$(SCENARIO)),vllm-env)
 	SCENARIO_FILE_NAME=$(SCENARIO) $(PY) -m pytest test_performance.py -v $(PYTEST_ARGS)
 
 test: setup system-deps vllm-env

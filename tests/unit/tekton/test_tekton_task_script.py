@@ -87,7 +87,8 @@ def run_step(step_name: str, params: dict[str, str], workdir: Path, exit_code: i
     script.write_text(render(step["script"], values, workdir))
     argv_file = workdir / "argv.json"
     argv_file.unlink(missing_ok=True)
-    environment = {item["name"]: render(item["value"], values, workdir) for item in step.get("env", [])}
+    environment = {item["name"]: render(item["value"], values, workdir) for item in step.get("env", [])
+                   if "value" in item}  # valueFrom (HF_TOKEN from hf-secret) is the cluster's to fill
     environment.update(
         PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", STUB_ARGV=str(argv_file), STUB_EXIT=str(exit_code)
     )

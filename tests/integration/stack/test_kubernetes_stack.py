@@ -194,3 +194,25 @@ def test_stack_up_then_down_from_the_command_line(cluster: FakeCluster, kubeconf
     assert down.returncode == 0, down.stderr
     assert "deleted 3 object(s)" in down.stdout
     assert cluster.leftovers() == []
+
+
+def test_a_scenario_run_deploys_records_and_tears_down_even_when_the_load_cannot_reach_it(
+        cluster: FakeCluster, kubeconfig: Path, tmp_path: Path) -> None:
+    scenario = tmp_path / "cluster.json"
+    stack = _options(replicas=1, httpRoute=str(MANIFESTS / "httproute.yaml"), gatewayUrl="http://127.0.0.1:9")
+    scenario.write_text(json.dumps([{
+        "mode": "LLM_LOAD", "name": "serve", "startTime": 0, "runTime": "5s", "rate": 1, "workers": 1,
+        "stack": stack.model_dump(mode="json", by_alias=True, exclude_none=True),
+    }]), encoding="utf-8")
+    results = tmp_path / "results"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KUBECONFIG": str(kubeconfig)}
+    run = subprocess.run([sys.executable, "-m", "perf_tests", "run", str(scenario), "--results-dir", str(results)],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 1
+    assert "targetUrl http://127.0.0.1:9 is unreachable" in run.stdout + run.stderr
+    assert cluster.leftovers() == []
+    [entry] = json.loads((results / "summary.json").read_text(encoding="utf-8"))["scenarios"]
+    record = entry["attrs"]["stack"]
+    assert record["kind"] == "kubernetes" and record["url"] == "http://127.0.0.1:9"
+    assert [o["kind"] for o in record["deleted"]] == ["HTTPRoute", "Service", "Deployment", "Namespace"]
+    assert record["replica_records"][0]["accelerator"] == "FAKE-GPU-80GB"

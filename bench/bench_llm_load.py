@@ -29,12 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from perf_tests.config.settings import Settings  # noqa: E402 - after the path set-up
+from perf_tests.llm.assets.tokenizer import default_tokenizer  # noqa: E402
 from perf_tests.llm.command import build_command  # noqa: E402
 from perf_tests.llm.mock_server import MockServer  # noqa: E402
 from perf_tests.llm.options import MockServerOptions  # noqa: E402
 from perf_tests.llm.plan import plan_launches  # noqa: E402
-from perf_tests.llm.recording import entry_results_dir  # noqa: E402
-from perf_tests.llm.tokenizer import default_tokenizer  # noqa: E402
+from perf_tests.llm.results.recording import entry_results_dir  # noqa: E402
 from perf_tests.models.scenario_file import build_scenario  # noqa: E402
 from perf_tests.recorder import EventHook, Recorder  # noqa: E402
 from perf_tests.runners.context import RunContext  # noqa: E402

@@ -15,7 +15,7 @@ pinned to core 1 (``os.sched_setaffinity``), so the generator's single core is w
 2. Open loop at 500, 2,000 and 5,000 requests/s against the minimal server: achieved rate and send
    lateness p50/p99/max. Goals: rate within 0.1%; p99 lateness <= 1 ms at 5,000/s with uvloop and
    <= 1.5 ms at 2,000/s with the default asyncio loop.
-3. Recording: RSS growth over 10 million ``StreamRecorder.record`` calls (with lateness and latency
+3. Recording: RSS growth over 10 million ``PerSecondAggregator.record`` calls (with lateness and latency
    values, a ``Recorder`` and an ``events.jsonl`` writer listening) and the HDR percentiles' error
    against numpy's exact ones. Goals: <= 20 MB, <= 0.1% at p99.
 
@@ -182,16 +182,16 @@ def _serve_kfp() -> None:
 
 # -- load generators (each in its own process) -------------------------------------------------------
 def client_engine(url: str, seconds: float, concurrency: int) -> dict[str, Any]:
-    """Closed loop with our engine: KfpGetsWorkload on get_run, StreamRecorder + Recorder listening."""
+    """Closed loop with our engine: KfpGetsWorkload on get_run, PerSecondAggregator + Recorder listening."""
     import uvloop
 
     from perf_tests.load import ConcurrentArrivals, KfpGetsWorkload, LoadEngine, open_session
-    from perf_tests.recorder import EventHook, Recorder, StreamRecorder
+    from perf_tests.recorder import EventHook, PerSecondAggregator, Recorder
 
     async def main() -> dict[str, Any]:
         hook = EventHook()
         hook.add_listener(Recorder())
-        recorder = StreamRecorder(hook, "bench", "BENCH")
+        recorder = PerSecondAggregator(hook, "bench", "BENCH")
         async with open_session(max_connections=concurrency, timeout=30) as session:
             workload = KfpGetsWorkload(session, url, {"get_run": 1})
             warm = LoadEngine(ConcurrentArrivals(concurrency, duration=1.0), workload, recorder,
@@ -297,16 +297,17 @@ def client_locust(url: str, path: str, seconds: float, concurrency: int) -> dict
 def client_open(url: str, rate: float, seconds: float, loop_kind: str, spin: float) -> dict[str, Any]:
     """Open loop at ``rate``; lateness percentiles from the recorded histograms."""
     from perf_tests.load import ConstantArrivals, KfpGetsWorkload, LoadEngine, open_session
-    from perf_tests.recorder import EventHook, Recorder, StreamRecorder
+    from perf_tests.recorder import EventHook, PerSecondAggregator, Recorder
 
     async def main() -> dict[str, Any]:
         hook = EventHook()
         recorder_stats = Recorder()
         hook.add_listener(recorder_stats)
-        recorder = StreamRecorder(hook, "bench", "BENCH")
+        recorder = PerSecondAggregator(hook, "bench", "BENCH")
         async with open_session(max_connections=1000, timeout=30) as session:
             workload = KfpGetsWorkload(session, url, {"get_run": 1})
-            warm = LoadEngine(ConstantArrivals(rate, duration=1.0), workload, StreamRecorder(EventHook(), "w", "W"))
+            warm_recorder = PerSecondAggregator(EventHook(), "w", "W")
+            warm = LoadEngine(ConstantArrivals(rate, duration=1.0), workload, warm_recorder)
             await warm.run()
             engine = LoadEngine(ConstantArrivals(rate, duration=seconds), workload, recorder, spin=spin)
             result = await engine.run()
@@ -347,7 +348,7 @@ def client_record(operations: int) -> dict[str, Any]:
     import numpy as np
     import psutil
 
-    from perf_tests.recorder import EventHook, EventsFileWriter, Recorder, StreamRecorder
+    from perf_tests.recorder import EventHook, EventsFileWriter, PerSecondAggregator, Recorder
     from perf_tests.recorder.stats import new_histogram
 
     rate = 5000.0
@@ -364,7 +365,7 @@ def client_record(operations: int) -> dict[str, Any]:
         writer = EventsFileWriter(Path(folder) / "events.jsonl")
         hook.add_listener(stats)
         hook.add_listener(writer)
-        recorder = StreamRecorder(hook, "bench", "BENCH")
+        recorder = PerSecondAggregator(hook, "bench", "BENCH")
         gc.collect()
         rss_before = process.memory_info().rss
         record = recorder.record

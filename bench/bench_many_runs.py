@@ -166,8 +166,8 @@ def harness(url: str, runs: int, seconds: float, interval: float, cap: float, ou
 
 def call_floor(target: Any, pipeline: Path, count: int = 100) -> dict[str, float]:
     """p50 (ms) of create_run and get_run made one at a time, nothing else running: what one call costs
-    this client on this machine now, measured the way the runner calls (its raw-answer helpers when
-    the checkout has them, else kfp's client)."""
+    this client on this machine now, measured the way the runner calls (on an event loop over aiohttp when
+    the checkout has ``RunApi``, else its raw-answer helpers or kfp's client)."""
     client = target.client(pool_size=2)
     name = f"bench-floor-{time.time_ns()}"
     uploaded = client.upload_pipeline(pipeline_package_path=str(pipeline), pipeline_name=name)
@@ -175,31 +175,57 @@ def call_floor(target: Any, pipeline: Path, count: int = 100) -> dict[str, float
     experiment = client.create_experiment(name="Default")
     fields = {"experiment_id": experiment.experiment_id, "params": None, "pipeline_id": uploaded.pipeline_id,
               "version_id": version.pipeline_version_id}
+    creates: list[float] = []
+    gets: list[float] = []
     try:
-        from perf_tests.runners.run_status import fetch_run, submit_run
-
-        def create() -> Any:
-            return submit_run(client, job_name=name, **fields)
-
-        def get(run_id: str) -> Any:
-            return fetch_run(client, run_id)
+        from perf_tests.runners.run_status import RunApi
     except ImportError:
-        def create() -> Any:
-            return client.run_pipeline(job_name=name, **fields)
+        RunApi = None  # an older checkout: its raw-answer helpers, or kfp's client
+    if RunApi is not None:
+        import asyncio
 
-        def get(run_id: str) -> Any:
-            return client.get_run(run_id)
+        from perf_tests.load.http import kfp_session
 
-    creates, gets = [], []
-    run_id = ""
-    for _ in range(count // 4):
-        began = time.perf_counter()
-        run_id = create().run_id
-        creates.append(time.perf_counter() - began)
-    for _ in range(count):
-        began = time.perf_counter()
-        get(run_id)
-        gets.append(time.perf_counter() - began)
+        async def on_the_loop() -> None:
+            async with kfp_session(target, 2) as session:
+                api = RunApi(session, target.url, client)
+                body = api.run_body(job_name=name, **fields)
+                run_id = ""
+                for _ in range(count // 4):
+                    began = time.perf_counter()
+                    run_id = (await api.create(body)).run_id
+                    creates.append(time.perf_counter() - began)
+                for _ in range(count):
+                    began = time.perf_counter()
+                    await api.get(run_id)
+                    gets.append(time.perf_counter() - began)
+
+        asyncio.run(on_the_loop())
+    else:
+        try:
+            from perf_tests.runners.run_status import fetch_run, submit_run
+
+            def create() -> Any:
+                return submit_run(client, job_name=name, **fields)
+
+            def get(run_id: str) -> Any:
+                return fetch_run(client, run_id)
+        except ImportError:
+            def create() -> Any:
+                return client.run_pipeline(job_name=name, **fields)
+
+            def get(run_id: str) -> Any:
+                return client.get_run(run_id)
+
+        run_id = ""
+        for _ in range(count // 4):
+            began = time.perf_counter()
+            run_id = create().run_id
+            creates.append(time.perf_counter() - began)
+        for _ in range(count):
+            began = time.perf_counter()
+            get(run_id)
+            gets.append(time.perf_counter() - began)
     return {"create_run_p50_ms": sorted(creates)[len(creates) // 2] * 1000,
             "get_run_p50_ms": sorted(gets)[len(gets) // 2] * 1000}
 

@@ -1,26 +1,33 @@
 """LLM serving load with GuideLLM: the LLM_LOAD entry's fields, its GuideLLM command lines, where they
 run, their results and the llm-d universal report.
 
-The data path of an entry, one module each:
+The data path of an entry, one module or subpackage each:
 
 - ``options``: the entry's fields, shared by every executor (``LlmLoadFields``).
 - ``plan``: which GuideLLM processes the entry needs and when (one, or stair-step layers).
 - ``command``: the one place that builds a ``guidellm run`` command line (``build_command``).
-- ``executors``: where the processes run (``LocalExecutor``; a Tekton executor plugs in beside it),
-  with ``launcher`` (GuideLLM's CLI held until the start time) and ``processes`` (no child left behind).
-- ``report``: GuideLLM's JSON report -> ``LlmResults`` and our metrics (no GuideLLM import needed).
-- ``recording``: metrics and per-request replay into the recorder.
-- ``universal_report``: the llm-d benchmark report v0.2.1 (schema bundled in ``schemas/``).
-- ``tokenizer``, ``mock_server``, ``version``, ``diagnostics``: the default tokenizer, the embedded
-  mock target, the supported GuideLLM version, and reading GuideLLM's logs.
+- ``executors``: where the processes run (``LocalExecutor``; a Tekton executor plugs in beside it).
+- ``process``: GuideLLM as a child process: the ``launcher`` (GuideLLM's CLI held until the start time)
+  and its patches, ``children`` (no child left behind), ``startup`` (the hold protocol) and
+  ``diagnostics`` (reading GuideLLM's logs).
+- ``results``: GuideLLM's JSON report read (``parsing``) and merged into ``MergedLlmResults`` (``merging``),
+  metrics and per-request replay into the recorder (``recording``, ``live``), and the llm-d benchmark
+  report v0.2.1 (``universal_report``, schema bundled in ``schemas/``).
+- ``assets``: the default tokenizer and the tiny model, built locally (no model hub).
+- ``mock_server``, ``health``, ``version``: the embedded mock target, its health check, and the
+  supported GuideLLM version.
 """
 
+from perf_tests.llm.assets.tokenizer import build_tokenizer, default_tokenizer
 from perf_tests.llm.command import OFFLINE_ENV, GuidellmCommand, build_command, launch_seed, render_option
-from perf_tests.llm.diagnostics import HoldReport, failure_reason, hold_report, progress_line
-from perf_tests.llm.executors import EXECUTOR_CLASSES, Executor, LaunchOutcome, LaunchSpec, LocalExecutor
+from perf_tests.llm.executors.executor import Executor, LaunchSpec, ProcessExit
+from perf_tests.llm.executors.local import LocalExecutor
+from perf_tests.llm.executors.options import ExecutorOptions
+from perf_tests.llm.executors.registry import EXECUTORS
+from perf_tests.llm.executors.tekton import TektonExecutor
+from perf_tests.llm.executors.tekton_options import TektonExecutorOptions
 from perf_tests.llm.mock_server import MockServer, MockServerPool, shared_mock_servers
 from perf_tests.llm.options import (
-    EXECUTORS,
     METRIC_NAMES,
     RATE_TYPES,
     LlmLoadFields,
@@ -29,20 +36,19 @@ from perf_tests.llm.options import (
     RateType,
 )
 from perf_tests.llm.plan import Launch, plan_launches, stage_layers
-from perf_tests.llm.recording import entry_results_dir, record_results, safe_name, warning_notes
-from perf_tests.llm.report import (
-    BenchmarkResult,
+from perf_tests.llm.process.diagnostics import HoldReport, failure_reason, hold_report, progress_line
+from perf_tests.llm.results.merging import MergedLlmResults, summarize
+from perf_tests.llm.results.parsing import (
     Distribution,
+    GuidellmBenchmark,
     GuidellmReport,
     GuidellmWarning,
-    LlmResults,
     RequestRecord,
     load_report,
     parse_report,
-    summarize,
 )
-from perf_tests.llm.tokenizer import build_tokenizer, default_tokenizer
-from perf_tests.llm.universal_report import (
+from perf_tests.llm.results.recording import entry_results_dir, record_results, safe_name, warning_notes
+from perf_tests.llm.results.universal_report import (
     build_universal_report,
     universal_report_schema,
     validate_universal_report,
@@ -52,30 +58,32 @@ from perf_tests.llm.version import SUPPORTED_RANGE, check_guidellm, guidellm_pro
 
 __all__ = [
     "EXECUTORS",
-    "EXECUTOR_CLASSES",
     "METRIC_NAMES",
     "OFFLINE_ENV",
     "RATE_TYPES",
     "SUPPORTED_RANGE",
-    "BenchmarkResult",
     "Distribution",
     "Executor",
+    "ExecutorOptions",
+    "GuidellmBenchmark",
     "GuidellmCommand",
     "GuidellmReport",
     "GuidellmWarning",
     "HoldReport",
     "Launch",
-    "LaunchOutcome",
     "LaunchSpec",
     "LlmLoadFields",
-    "LlmResults",
     "LlmStage",
     "LocalExecutor",
+    "MergedLlmResults",
     "MockServer",
     "MockServerOptions",
     "MockServerPool",
+    "ProcessExit",
     "RateType",
     "RequestRecord",
+    "TektonExecutor",
+    "TektonExecutorOptions",
     "build_command",
     "build_tokenizer",
     "build_universal_report",

@@ -21,7 +21,7 @@ import urllib3
 from perf_tests.errors import TargetError
 from perf_tests.llm.health import health_status
 from perf_tests.llm.options import MockServerOptions
-from perf_tests.llm.processes import ChildProcess, launcher_argv, log_tail
+from perf_tests.llm.process.children import ChildProcess, launcher_argv, log_tail
 
 __all__ = ["MockServer", "MockServerPool", "free_port", "shared_mock_servers"]
 

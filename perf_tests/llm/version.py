@@ -1,7 +1,7 @@
 """Which GuideLLM the framework supports, and a check of the installed one.
 
 The command line (``guidellm run`` with ``kind=...`` options), the JSON report (``metadata.version`` 2)
-and the start hold of ``perf_tests.llm.launcher`` are those of GuideLLM 0.8; another minor version may
+and the start hold of ``perf_tests.llm.process.launcher`` are those of GuideLLM 0.8; another minor version may
 change any of them, so it is refused with a message saying what to install.
 """
 

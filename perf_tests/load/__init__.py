@@ -4,7 +4,7 @@ An arrival model says when requests start (``ConstantArrivals``, ``PoissonArriva
 ``StagesArrivals`` on an absolute schedule, or the closed-loop ``ConcurrentArrivals``); a workload
 picks and sends each request (``KfpGetsWorkload`` for KFP reads); the ``LoadEngine`` drives one with
 the other, counts arrivals it cannot send in time as dropped, and records every attempt's service
-time, lateness and corrected latency through a ``StreamRecorder``.
+time, lateness and corrected latency through a ``PerSecondAggregator``.
 """
 
 from perf_tests.load.arrivals import (
@@ -16,7 +16,7 @@ from perf_tests.load.arrivals import (
     Stage,
     StagesArrivals,
 )
-from perf_tests.load.engine import LoadEngine, LoadResult, Operation, Workload
+from perf_tests.load.engine import LoadEngine, LoadTotals, Operation, Workload
 from perf_tests.load.http import HttpStatusError, get_bytes, kfp_session, open_session
 from perf_tests.load.kfp_endpoints import DEFAULT_ENDPOINT_MIX, KFP_ENDPOINTS, KfpEndpoint, KfpGetsWorkload
 
@@ -30,7 +30,7 @@ __all__ = [
     "KfpEndpoint",
     "KfpGetsWorkload",
     "LoadEngine",
-    "LoadResult",
+    "LoadTotals",
     "Operation",
     "PoissonArrivals",
     "ScheduledArrivals",

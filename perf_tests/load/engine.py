@@ -14,7 +14,7 @@ the ones it did not reach are counted: those already more than ``max_lateness`` 
 they would have been), the rest are ``cut_off`` (``cut_off_due`` of them were already due: the sender
 was behind). For an endless schedule ``planned`` is what came due before the stop.
 
-For every attempt the engine records, through a ``StreamRecorder``: the send time (the event's start),
+For every attempt the engine records, through a ``PerSecondAggregator``: the send time (the event's start),
 the service time (send to response, the event's duration) and, in open loop, the ``lateness`` (send
 minus due time) and the ``latency`` from the due time (response minus due time, corrected for
 coordinated omission, always >= the service time). Completed seconds are flushed every
@@ -39,9 +39,9 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from perf_tests.load.arrivals import ArrivalModel, ConcurrentArrivals, ScheduledArrivals
 from perf_tests.recorder.failures import classify_exception
-from perf_tests.recorder.stream import StreamRecorder
+from perf_tests.recorder.per_second import PerSecondAggregator
 
-__all__ = ["LoadEngine", "LoadResult", "Operation", "Workload"]
+__all__ = ["LoadEngine", "LoadTotals", "Operation", "Workload"]
 
 _now = time.monotonic
 _LONG_WAIT = 0.05  # a long wait for the next arrival is cut into slices so that stop() is seen quickly
@@ -73,7 +73,7 @@ class Workload(Protocol[OpT]):
 
 
 @dataclass
-class LoadResult:
+class LoadTotals:
     """Totals of one engine run (counts are of arrivals and attempts, times in seconds).
 
     ``planned == scheduled + cut_off`` and ``scheduled == sent + dropped``: every arrival of the plan is
@@ -142,7 +142,7 @@ class LoadEngine(Generic[OpT]):
     1. dispatch: open loop, or N closed-loop workers, until the arrival model ends or ``stop()``;
     2. drain: wait up to ``drain_timeout`` seconds for requests still in flight;
     3. cancel: the rest are cancelled and recorded as failed attempts of type ``cancelled``;
-    4. flush: every remaining second goes to the recorder's hook; a ``LoadResult`` is returned.
+    4. flush: every remaining second goes to the recorder's hook; a ``LoadTotals`` is returned.
 
     ``stop()`` may be called from any thread. ``wall_offset`` maps ``time.monotonic()`` to epoch
     seconds (pass the run clock's ``t0_wall - t0_monotonic`` so records line up with other runners).
@@ -156,7 +156,7 @@ class LoadEngine(Generic[OpT]):
         self,
         arrivals: ArrivalModel,
         workload: Workload[OpT],
-        recorder: StreamRecorder,
+        recorder: PerSecondAggregator,
         *,
         max_concurrency: int = 1000,
         max_lateness: float = 1.0,
@@ -227,7 +227,7 @@ class LoadEngine(Generic[OpT]):
         )
 
     # -- the run ------------------------------------------------------------------------------------
-    async def run(self) -> LoadResult:
+    async def run(self) -> LoadTotals:
         """Dispatch, drain, cancel and flush (see the class docstring); return the totals."""
         flusher = asyncio.create_task(self._flush_periodically())
         try:
@@ -256,12 +256,12 @@ class LoadEngine(Generic[OpT]):
             self.recorder.flush()
         return self.result()
 
-    def result(self) -> LoadResult:
+    def result(self) -> LoadTotals:
         """The totals so far."""
         start = self._started if self._started is not None else _now()
         end = self._dispatch_end if self._dispatch_end is not None else _now()
         cut_off = self.cut_off_due + self.cut_off_later
-        return LoadResult(
+        return LoadTotals(
             arrival=self.arrivals.describe(),
             elapsed=max(end - start, 0.0),
             scheduled=self.scheduled,

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, get_args
 
-from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from perf_tests.errors import echo
 from perf_tests.models.durations import Minutes
@@ -228,7 +228,17 @@ class PipelineEntry(ScenarioEntry):
         default="add_numbers.yaml", description="Pipeline package in test_data/pipeline_files/ or a path."
     )
     params: PipelineParams = Field(default_factory=dict, description="Pipeline arguments of every run.")
-    pipeline_path: Path | None = Field(default=None, exclude=True, description="Resolved pipeline file.")
+    # Resolved by ``resolve_files``; not a field, so a scenario file cannot set it (nor does the schema show it).
+    _pipeline_path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def pipeline_path(self) -> Path | None:
+        """The pipeline package found for ``pipelineFileName``."""
+        return self._pipeline_path
+
+    @pipeline_path.setter
+    def pipeline_path(self, value: Path | None) -> None:
+        self._pipeline_path = value
 
     def check_files(self, files: EntryFiles) -> list[str]:
         if files.find(self.pipeline_file_name, "pipeline_files") is not None:

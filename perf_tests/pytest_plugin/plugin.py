@@ -37,10 +37,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "(default: $PERF_MAX_REGRESSION or 10%%)")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "perf: a performance scenario test (runs the scenario file)")
-
-
 class PerfEntry:
     """One scenario entry as a test parameter: its name, or the error that stopped the scenario loading."""
 
@@ -103,7 +99,7 @@ def perf_session(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture(scope="session")
 def perf_outcome(request: pytest.FixtureRequest, perf_session: Any) -> Any:
-    """Runs the scenario once per pytest session and returns its ``RunOutcome``."""
+    """Runs the scenario once per pytest session and returns its ``CompletedRun``."""
     config = request.config
     if _OUTCOME_KEY not in config.stash:
         try:

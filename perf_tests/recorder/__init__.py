@@ -1,15 +1,15 @@
 """Recording: runners emit events, the recorder aggregates them and the events file keeps them.
 
 Measuring is separate from aggregating: a runner times an operation and fires an ``OperationEvent``
-(or, for high-rate streams, a ``StreamRecorder`` fires one ``AggregateRecord`` per second); the
+(or, for high-rate streams, a ``PerSecondAggregator`` fires one ``AggregateRecord`` per second); the
 ``Recorder`` and the ``EventsFileWriter`` listen on the run's ``EventHook``.
 """
 
 from perf_tests.recorder.events import AggregateRecord, EventHook, MetricsRecord, OperationEvent, ScenarioMark
 from perf_tests.recorder.failures import classify_exception
+from perf_tests.recorder.per_second import PerSecondAggregator
 from perf_tests.recorder.recorder import EVENTS_FILE_NAME, EventsFileWriter, Recorder, ScenarioRecord
 from perf_tests.recorder.stats import OperationStats, new_histogram
-from perf_tests.recorder.stream import StreamRecorder
 
 __all__ = [
     "EVENTS_FILE_NAME",
@@ -19,10 +19,10 @@ __all__ = [
     "MetricsRecord",
     "OperationEvent",
     "OperationStats",
+    "PerSecondAggregator",
     "Recorder",
     "ScenarioMark",
     "ScenarioRecord",
-    "StreamRecorder",
     "classify_exception",
     "new_histogram",
 ]

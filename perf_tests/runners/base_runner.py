@@ -14,7 +14,8 @@ Lifecycle, in order, in a runner thread except ``stop``:
    ``PERF_CLEANUP`` policy says.
 
 ``AsyncRunner`` runs an ``async def run_async()`` on an event loop in the runner's thread (uvloop when
-installed) with a bounded executor for blocking client calls.
+installed) with a bounded executor for blocking client calls (``attempt``) and, for calls that are
+coroutines (HTTP on the loop), ``attempt_async``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
@@ -215,6 +216,7 @@ class AsyncRunner(BaseRunner[EntryT]):
         self._stop_callbacks: list[Callable[[], None]] = []
         self.stopped_at: float | None = None  # time.monotonic() when the stop signal reached the loop
         self.queue_waits = QueueWaits()
+        self._calls_under_way: set[asyncio.Task[Any]] = set()  # attempt_async calls not finished yet
 
     def run(self) -> None:
         runner = _new_loop_runner()
@@ -234,6 +236,9 @@ class AsyncRunner(BaseRunner[EntryT]):
             await self.run_async()
         finally:
             # Calls under way finish (bounded by the request timeout) so that each is recorded.
+            if self._calls_under_way:
+                await asyncio.gather(*self._calls_under_way, return_exceptions=True)
+            await self.close_async()
             self._executor.shutdown(wait=True, cancel_futures=True)
             for note in self.queue_waits.notes(self.max_blocking_calls):
                 self.mark("note", message=note)
@@ -241,6 +246,9 @@ class AsyncRunner(BaseRunner[EntryT]):
     @abstractmethod
     async def run_async(self) -> None:
         """The work, until ``await self.wait_stopped(...)`` says stop or the work is done."""
+
+    async def close_async(self) -> None:
+        """Release what ``run_async`` opened on the loop (sessions), after every call was recorded."""
 
     def stop(self) -> None:
         super().stop()
@@ -375,6 +383,56 @@ class AsyncRunner(BaseRunner[EntryT]):
         except Exception:
             pass  # recorded below from the future itself
         return record(call)
+
+    async def attempt_async(
+        self,
+        operation: str,
+        make_call: Callable[[], Awaitable[T]],
+        *,
+        attrs: dict[str, Any] | None = None,
+        on_late_result: Callable[[T], None] | None = None,
+        requested_at: float | None = None,
+    ) -> Attempt[T]:
+        """Time a call that is a coroutine (an HTTP request on this loop) as ``operation``; record it.
+
+        The same rules as ``attempt``: timed from the moment the request starts, ``queue_wait`` from
+        ``requested_at`` (the caller's wait for its turn) to then, recorded exactly once; when the
+        awaiting task is cancelled, the request still finishes (``run_async``'s end waits for it, bounded
+        by the request timeout), is recorded, and ``on_late_result`` receives its result.
+        """
+        submitted = time.perf_counter() if requested_at is None else requested_at
+
+        async def timed() -> Attempt[T]:
+            start_wall, start = time.time(), time.perf_counter()
+            try:
+                result = await make_call()
+            except Exception as exc:
+                end = time.perf_counter()
+                self.queue_waits.add(operation, start - submitted, end - start)
+                error_type, message = classify_exception(exc)
+                extra = {**(attrs or {}), "queue_wait": round(start - submitted, 6)}
+                self.emit(operation, start_wall, end - start, False, error_type, message, extra)
+                return Attempt(None, error_type, message)
+            end = time.perf_counter()
+            self.queue_waits.add(operation, start - submitted, end - start)
+            self.emit(operation, start_wall, end - start, True,
+                      attrs={**(attrs or {}), "queue_wait": round(start - submitted, 6)})
+            return Attempt(result)
+
+        call = asyncio.ensure_future(timed())
+        self._calls_under_way.add(call)
+        call.add_done_callback(self._calls_under_way.discard)
+        try:
+            return await asyncio.shield(call)
+        except asyncio.CancelledError:
+            if on_late_result is not None:
+                def hand_over(done: asyncio.Task[Attempt[T]]) -> None:
+                    result = None if done.cancelled() else done.result().result
+                    if result is not None:
+                        on_late_result(result)
+
+                call.add_done_callback(hand_over)
+            raise
 
     @staticmethod
     async def gather_cancelled(tasks: set[asyncio.Task[Any]]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,8 +33,6 @@ class RunContext:
     data_dir: Path
     abort: threading.Event = field(default_factory=threading.Event)
     kfp_target: KfpTarget | None = None
-    # Called with a label and a function to run at the end of the test (cleanup registry).
-    on_cleanup: list[Callable[[], None]] = field(default_factory=list)
 
     def require_kfp(self) -> KfpTarget:
         """The KFP target; a runner that needs it can rely on the session having resolved it."""

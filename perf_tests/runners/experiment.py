@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from perf_tests.errors import RunnerError
-from perf_tests.runners.pipeline_runner import PipelineOptions, PipelineRunner, unique_name
+from perf_tests.runners.pipeline_base import PipelineOptions, PipelineRunner, unique_name
 from perf_tests.runners.registry import register
 
 __all__ = ["ExperimentOptions", "ExperimentRunner"]

@@ -20,7 +20,7 @@ window starting ``startupLead`` later and then runs them as above; ``cleanup`` t
 after a failure or Ctrl-C) and records it (``stack.json``, ``attrs.stack`` in summary.json, and the
 universal report's ``scenario.stack`` and ``results.observability``).
 
-While the load runs, each request GuideLLM finishes is recorded at once (``perf_tests.llm.live``), so a
+While the load runs, each request GuideLLM finishes is recorded at once (``perf_tests.llm.results.live``), so a
 stopped or killed run keeps the requests that finished; GuideLLM's statistics come from its report.
 
 Files of an entry: ``<results_dir>/<entry name sanitized>/`` holds ``command.txt``, GuideLLM's
@@ -38,19 +38,21 @@ from typing import Any, Literal
 import urllib3
 
 from perf_tests.errors import RunnerError, TargetError
+from perf_tests.llm.assets.tokenizer import default_tokenizer
 from perf_tests.llm.command import build_command
-from perf_tests.llm.diagnostics import hold_report
-from perf_tests.llm.executors import EXECUTOR_CLASSES, Executor, LaunchOutcome, LaunchSpec
+from perf_tests.llm.executors.executor import Executor, LaunchSpec, ProcessExit
+from perf_tests.llm.executors.registry import EXECUTORS
 from perf_tests.llm.health import health_status
-from perf_tests.llm.live import LiveRequests
 from perf_tests.llm.mock_server import MockServer, shared_mock_servers
 from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
 from perf_tests.llm.plan import plan_launches
-from perf_tests.llm.processes import log_tail
-from perf_tests.llm.recording import entry_results_dir, first_errors, record_results, warning_notes
-from perf_tests.llm.report import GuidellmReport, LlmResults, load_report, summarize
-from perf_tests.llm.tokenizer import default_tokenizer
-from perf_tests.llm.universal_report import (
+from perf_tests.llm.process.children import log_tail
+from perf_tests.llm.process.diagnostics import hold_report
+from perf_tests.llm.results.live import LiveRequests
+from perf_tests.llm.results.merging import MergedLlmResults, summarize
+from perf_tests.llm.results.parsing import GuidellmReport, load_report
+from perf_tests.llm.results.recording import entry_results_dir, first_errors, record_results, warning_notes
+from perf_tests.llm.results.universal_report import (
     build_universal_report,
     validate_universal_report,
     write_universal_report,
@@ -101,13 +103,13 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         self.specs: list[LaunchSpec] = []
         self.target = ""
         self.guidellm_version = ""
-        self.results: LlmResults | None = None
-        self.live_requests = 0  # requests recorded while the load ran (perf_tests.llm.live)
+        self.results: MergedLlmResults | None = None
+        self.live_requests = 0  # requests recorded while the load ran (perf_tests.llm.results.live)
 
     def _executor(self, load_offset: float) -> Executor:
         """The entry's executor for a load window starting ``load_offset`` seconds after t0."""
         entry, context = self.entry, self.context
-        executor = EXECUTOR_CLASSES[entry.executor](
+        executor = EXECUTORS.get(entry.executor)(
             context.clock,
             entry_start_offset=load_offset,
             entry_end_offset=load_offset + entry.run_time,
@@ -300,7 +302,7 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         return str(default_tokenizer(self.context.results_dir / TOKENIZER_CACHE))
 
     # -- run helpers --------------------------------------------------------------------------------
-    def _report_of(self, outcome: LaunchOutcome, problems: list[str]) -> GuidellmReport | None:
+    def _report_of(self, outcome: ProcessExit, problems: list[str]) -> GuidellmReport | None:
         spec = outcome.spec
         if self.entry.secret_values:  # GuideLLM writes request headers into its report (and a Tekton log)
             for path in (spec.report_path, spec.log_path, spec.requests_path):
@@ -364,7 +366,7 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
             self.log.warning("the universal report does not match the llm-d schema v0.2.1: %s", "; ".join(problems))
             self.mark("note", message=f"universal report schema problems: {'; '.join(problems[:3])}")
 
-    def _stage_rates(self, results: LlmResults) -> list[dict[str, float]]:
+    def _stage_rates(self, results: MergedLlmResults) -> list[dict[str, float]]:
         """Each step's planned rate and the rate of request starts GuideLLM achieved in it."""
         assert self.entry.stages is not None
         starts = sorted(r.start for r in results.requests if r.start is not None and r.status != "incomplete")

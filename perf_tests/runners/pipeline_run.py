@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from perf_tests.runners.pipeline_runner import PipelineOptions, PipelineRunner
+from perf_tests.runners.pipeline_base import PipelineOptions, PipelineRunner
 from perf_tests.runners.registry import register
 
 __all__ = ["PipelineRunOptions", "PipelineRunRunner"]

@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 
 from perf_tests.errors import RunnerError
 from perf_tests.models.durations import Seconds
-from perf_tests.runners.pipeline_runner import PipelineOptions, PipelineRunner, unique_name
+from perf_tests.runners.pipeline_base import PipelineOptions, PipelineRunner, unique_name
 from perf_tests.runners.registry import register
 
 __all__ = ["ScheduledRunOptions", "ScheduledRunRunner"]

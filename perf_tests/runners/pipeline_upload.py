@@ -20,7 +20,7 @@ from perf_tests.models.durations import Seconds
 from perf_tests.models.scenario import PipelineEntry
 from perf_tests.recorder.events import AggregateRecord
 from perf_tests.recorder.stats import new_histogram
-from perf_tests.runners.pipeline_runner import PipelineRunner, unique_name
+from perf_tests.runners.pipeline_base import PipelineRunner, unique_name
 from perf_tests.runners.registry import register
 
 __all__ = ["PipelineUploadOptions", "PipelineUploadRunner"]

@@ -39,7 +39,7 @@ from perf_tests.load import (
     ConstantArrivals,
     KfpGetsWorkload,
     LoadEngine,
-    LoadResult,
+    LoadTotals,
     PoissonArrivals,
     Stage,
     StagesArrivals,
@@ -48,7 +48,7 @@ from perf_tests.load import (
 from perf_tests.models.durations import Seconds
 from perf_tests.models.fields import OptionsModel
 from perf_tests.models.scenario import ScenarioEntry
-from perf_tests.recorder.stream import StreamRecorder
+from perf_tests.recorder.per_second import PerSecondAggregator
 from perf_tests.runners.base_runner import AsyncRunner
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import register
@@ -216,7 +216,7 @@ class RandomGetsRunner(AsyncRunner[RandomGetsOptions]):
     def __init__(self, entry: RandomGetsOptions, context: RunContext) -> None:
         super().__init__(entry, context)
         self.engine: LoadEngine[Any] | None = None
-        self.result: LoadResult | None = None
+        self.result: LoadTotals | None = None
 
     def prepare(self) -> None:
         """Seed the embedded simulator (only it) so the reads that need an id have some."""
@@ -251,7 +251,7 @@ class RandomGetsRunner(AsyncRunner[RandomGetsOptions]):
         entry = self.entry
         target = self.context.require_kfp()
         namespace = self._namespace()
-        recorder = StreamRecorder(
+        recorder = PerSecondAggregator(
             self.context.events, entry.name, entry.mode,
             every_request=self.context.settings.results.log_every_request,
         )

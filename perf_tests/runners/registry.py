@@ -1,28 +1,32 @@
-"""The mode registry: a plain dict from mode name to runner class, filled by a decorator.
+"""The mode registry: mode name -> runner class, one ``perf_tests.registry.Registry`` (``MODES``).
 
-Built-in modes register when ``load_modes()`` imports their modules; third-party runners arrive through
-the ``perf_tests.runners`` entry point group (each entry point names a module or a runner class that
-registers itself).
+A runner registers with ``@register`` under the mode its ``options_model`` declares
+(``mode: Literal["NAME"]``). Built-in modes register when ``load_modes()`` imports their modules;
+third-party runners arrive through the ``perf_tests.runners`` entry point group (each entry point names a
+module that registers its runner, or the runner class itself). A plugin that fails to load is an error.
 """
 
 from __future__ import annotations
 
-import importlib
-import logging
-from importlib.metadata import entry_points
 from typing import Any, TypeVar, get_args
 
 from perf_tests.errors import ConfigurationError
 from perf_tests.models.scenario import ScenarioEntry
+from perf_tests.registry import Registry
+from perf_tests.runners.base_runner import BaseRunner
 
 __all__ = [
+    "BUILTIN_MODULES",
     "ENTRY_POINT_GROUP",
+    "MODES",
+    "RunnerClass",
     "load_modes",
     "mode_of",
     "options_models",
     "register",
     "registered_runners",
     "runner_for",
+    "unregister",
 ]
 
 ENTRY_POINT_GROUP = "perf_tests.runners"
@@ -35,9 +39,8 @@ BUILTIN_MODULES = (
     "perf_tests.runners.llm_load",
 )
 
-logger = logging.getLogger(__name__)
-_RUNNERS: dict[str, type[Any]] = {}
-R = TypeVar("R", bound=type[Any])
+RunnerClass = type[BaseRunner[Any]]
+R = TypeVar("R", bound=RunnerClass)
 
 
 def mode_of(options_model: type[ScenarioEntry]) -> str:
@@ -49,53 +52,35 @@ def mode_of(options_model: type[ScenarioEntry]) -> str:
     return names[0]
 
 
+def _mode_of_runner(runner_class: RunnerClass) -> str:
+    return mode_of(runner_class.options_model)
+
+
+MODES: Registry[RunnerClass] = Registry(
+    "mode", ENTRY_POINT_GROUP, BUILTIN_MODULES, name_of=_mode_of_runner, strict_plugins=True
+)
+"""Mode name -> runner class."""
+
+
 def register(runner_class: R) -> R:
     """Class decorator: register a runner under the mode of its ``options_model``."""
-    mode = mode_of(runner_class.options_model)
-    existing = _RUNNERS.get(mode)
-    if existing is not None and existing is not runner_class:
-        raise ConfigurationError(
-            f"mode {mode} is registered twice: {existing.__module__}.{existing.__qualname__} and "
-            f"{runner_class.__module__}.{runner_class.__qualname__}"
-        )
-    _RUNNERS[mode] = runner_class
+    MODES.include(runner_class)
     return runner_class
 
 
 def unregister(mode: str) -> None:
     """Remove a mode (for tests that register throw-away runners)."""
-    _RUNNERS.pop(mode, None)
+    MODES.remove(mode)
 
 
-_loaded = False
+def load_modes() -> dict[str, RunnerClass]:
+    """Import the built-in runners and the entry-point ones (once); return mode -> runner class."""
+    return MODES.load()
 
 
-def load_modes() -> dict[str, type[Any]]:
-    """Import the built-in runners and the entry-point ones (once); return the registry."""
-    global _loaded
-    if not _loaded:
-        for module in BUILTIN_MODULES:
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as exc:
-                if exc.name != module:  # the module exists but needs something missing
-                    raise
-        for point in entry_points(group=ENTRY_POINT_GROUP):
-            try:
-                loaded = point.load()
-            except Exception as exc:
-                raise ConfigurationError(
-                    f"runner plugin {point.name!r} ({point.value}) failed to load: {exc}"
-                ) from None
-            if isinstance(loaded, type) and hasattr(loaded, "options_model"):
-                register(loaded)
-        _loaded = True
-    return dict(_RUNNERS)
-
-
-def registered_runners() -> dict[str, type[Any]]:
-    """The registry as it is now."""
-    return dict(_RUNNERS)
+def registered_runners() -> dict[str, RunnerClass]:
+    """The registry as it is now (nothing imported)."""
+    return MODES.registered()
 
 
 def options_models() -> dict[str, type[ScenarioEntry]]:
@@ -103,8 +88,8 @@ def options_models() -> dict[str, type[ScenarioEntry]]:
     return {mode: runner.options_model for mode, runner in load_modes().items()}
 
 
-def runner_for(mode: str) -> type[Any]:
-    """The runner class of a mode."""
+def runner_for(mode: str) -> RunnerClass:
+    """The runner class of a mode; an unknown mode's error lists the valid ones."""
     runners = load_modes()
     try:
         return runners[mode]

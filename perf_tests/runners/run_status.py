@@ -1,21 +1,29 @@
-"""Creating and polling runs through the kfp client without building kfp_server_api models of the answers.
+"""Creating and polling runs on the runner's event loop, without building kfp_server_api models.
 
 ``kfp.Client.get_run`` deserialises the whole run, pipeline spec and task details included, into
 kfp_server_api models: about 2.5 ms of CPU per call against 0.7 ms for the same request read as JSON
 (bench/RESULTS.md), and ``run_pipeline`` does the same with the run it created. A runner tracking a
-thousand runs makes hundreds of these calls a second, so they go through the same client (same
-connection pool, auth, TLS, timeout and errors; ``run_pipeline``'s own request body) but keep only the
-fields they use, validated by pydantic's compiled JSON parser.
+thousand runs makes hundreds of these calls a second, so ``RunApi`` sends them over an aiohttp session
+configured like the kfp client (auth headers, TLS, timeout; ``perf_tests.load.http.kfp_session``), with
+the request body the kfp client builds, and keeps only the fields polling uses, validated by pydantic's
+compiled JSON parser. On the loop, not on a thread: a call on a thread of a CPU-bound client waits for
+the GIL while it is timed (1,000 runs: get_run recorded 1.5 ms over the server's own time at p50 that
+way, bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["PolledRun", "fetch_run", "submit_run"]
+from perf_tests.load.http import HttpStatusError
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["PolledRun", "RunApi"]
 
 
 class _Model(BaseModel):
@@ -47,48 +55,59 @@ class PolledRun(_Model):
     error: RunError | None = None
 
 
-def _read(response: Any) -> PolledRun:
-    try:
-        data = response.data
-    finally:
-        response.release_conn()
-    return PolledRun.model_validate_json(data)
-
-
-def submit_run(client: Any, *, experiment_id: str | None, job_name: str, params: dict[str, Any] | None,
-               pipeline_id: str | None, version_id: str | None, enable_caching: bool | None = None) -> PolledRun:
-    """``client.run_pipeline`` of a pipeline version: the same request body, the answer read as JSON.
-
-    A client without the generated run API falls back to ``client.run_pipeline``.
-    """
-    api = getattr(client, "_run_api", None)
-    make_config = getattr(client, "_create_job_config", None)
-    if api is None or make_config is None:
-        run = client.run_pipeline(experiment_id=experiment_id, job_name=job_name, params=params,
-                                  pipeline_id=pipeline_id, version_id=version_id, enable_caching=enable_caching)
-        return PolledRun.model_validate(run, from_attributes=True)
+def _run_body(client: Any, *, experiment_id: str | None, job_name: str, params: dict[str, Any] | None,
+              pipeline_id: str | None, version_id: str | None, enable_caching: bool | None) -> Any:
+    """The ``V2beta1Run`` that ``client.run_pipeline`` sends for a pipeline version."""
     import kfp_server_api
 
-    config = make_config(params=params, pipeline_package_path=None, pipeline_id=pipeline_id, version_id=version_id,
-                         enable_caching=enable_caching, cache_key=None, pipeline_root=None)
-    body = kfp_server_api.V2beta1Run(
+    config = client._create_job_config(
+        params=params, pipeline_package_path=None, pipeline_id=pipeline_id, version_id=version_id,
+        enable_caching=enable_caching, cache_key=None, pipeline_root=None,
+    )
+    return kfp_server_api.V2beta1Run(
         experiment_id=experiment_id,
         display_name=job_name,
         pipeline_spec=config.pipeline_spec,
         pipeline_version_reference=config.pipeline_version_reference,
         runtime_config=config.runtime_config,
     )
-    return _read(api.run_service_create_run(run=body, _preload_content=False))
 
 
-def fetch_run(client: Any, run_id: str) -> PolledRun:
-    """``get_run`` through the client's own API object, without building its models.
+class RunApi:
+    """``create_run`` and ``get_run`` of the KFP v2beta1 API on the caller's event loop.
 
-    Raises what ``client.get_run`` raises (``kfp_server_api.ApiException`` for an HTTP error, urllib3's
-    errors for a connection failure or timeout). A client without the generated run API falls back to
-    ``client.get_run``.
+    ``client`` (a real ``kfp.Client`` for the same target) only builds request bodies; ``session`` sends
+    them. An answer with status >= 300 raises ``HttpStatusError`` (classified as ``http_<status>``, as
+    kfp's ``ApiException`` is); aiohttp's errors propagate for connection failures and timeouts.
     """
-    api = getattr(client, "_run_api", None)
-    if api is None:
-        return PolledRun.model_validate(client.get_run(run_id), from_attributes=True)
-    return _read(api.run_service_get_run(run_id=run_id, _preload_content=False))
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, client: Any) -> None:
+        self._session = session
+        self._runs = base_url.rstrip("/") + "/apis/v2beta1/runs"
+        self._client = client
+        self._serialize = client._run_api.api_client.sanitize_for_serialization
+
+    async def get(self, run_id: str) -> PolledRun:
+        """``GET /apis/v2beta1/runs/{run_id}``: the fields polling uses."""
+        async with self._session.get(f"{self._runs}/{run_id}", allow_redirects=False) as response:
+            return _polled(response.status, response.reason, await response.read())
+
+    def run_body(self, *, experiment_id: str | None, job_name: str, params: dict[str, Any] | None,
+                 pipeline_id: str | None, version_id: str | None, enable_caching: bool | None = None) -> Any:
+        """The JSON body ``kfp.Client.run_pipeline`` sends for a run of a pipeline version (built before
+        the call is timed: it is the client's work, not the target's)."""
+        return self._serialize(_run_body(
+            self._client, experiment_id=experiment_id, job_name=job_name, params=params,
+            pipeline_id=pipeline_id, version_id=version_id, enable_caching=enable_caching,
+        ))
+
+    async def create(self, body: Any) -> PolledRun:
+        """``POST /apis/v2beta1/runs`` with a body from ``run_body``."""
+        async with self._session.post(self._runs, json=body, allow_redirects=False) as response:
+            return _polled(response.status, response.reason, await response.read())
+
+
+def _polled(status: int, reason: str | None, body: bytes) -> PolledRun:
+    if status >= 300:
+        raise HttpStatusError(status, reason or "", body)
+    return PolledRun.model_validate_json(body)

@@ -2,6 +2,6 @@
 
 from perf_tests.scheduler.clock import Clock
 from perf_tests.scheduler.protocol import ScheduledRunner
-from perf_tests.scheduler.scheduler import RunnerResult, Scheduler
+from perf_tests.scheduler.scheduler import RunnerExit, Scheduler
 
-__all__ = ["Clock", "RunnerResult", "ScheduledRunner", "Scheduler"]
+__all__ = ["Clock", "RunnerExit", "ScheduledRunner", "Scheduler"]

@@ -25,13 +25,13 @@ from perf_tests.logger.redaction import redact
 from perf_tests.scheduler.clock import Clock
 from perf_tests.scheduler.protocol import ScheduledRunner
 
-__all__ = ["RunnerResult", "Scheduler"]
+__all__ = ["RunnerExit", "Scheduler"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class RunnerResult:
+class RunnerExit:
     """How one runner's lifecycle ended."""
 
     name: str
@@ -62,7 +62,7 @@ class Scheduler:
         self.on_abort_in_setup = on_abort_in_setup
         self._changed = threading.Event()
 
-    def run(self) -> list[RunnerResult]:
+    def run(self) -> list[RunnerExit]:
         """Run every runner to its end; never raises for a runner's failure."""
         if not self.runners:
             return []
@@ -112,7 +112,7 @@ class Scheduler:
             )
             self._wait(wake - time.monotonic())
         return [
-            RunnerResult(r.name, ok=False, hung=True,
+            RunnerExit(r.name, ok=False, hung=True,
                          error=f"did not finish preparing within {self.stop_grace:g}s of the interrupt; what it "
                                "had set up may be left on the target")
             if r.name in stuck else self._result(r, futures[r.name])
@@ -152,19 +152,19 @@ class Scheduler:
                 line = f"{runner.progress()} ({left:.0f}s left)" if left else f"{runner.progress()} (stopping)"
             self.on_progress(f"[{runner.name}] {line}")
 
-    def _result(self, runner: ScheduledRunner, future: Future[None]) -> RunnerResult:
+    def _result(self, runner: ScheduledRunner, future: Future[None]) -> RunnerExit:
         if not future.done():
-            return RunnerResult(
+            return RunnerExit(
                 runner.name, ok=False, hung=True,
                 error=f"did not stop within {self.stop_grace:g}s of its end time",
             )
         exc = future.exception()
         if exc is None:
-            return RunnerResult(runner.name, ok=True)
+            return RunnerExit(runner.name, ok=True)
         if isinstance(exc, PerfTestsError):
             message = str(exc)
         else:
             message = f"{type(exc).__name__}: {exc}"
             logger.debug("runner %s failed:\n%s", runner.name,
                          redact("".join(traceback.format_exception(exc))))
-        return RunnerResult(runner.name, ok=False, error=redact(message))
+        return RunnerExit(runner.name, ok=False, error=redact(message))

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from perf_tests.targets.deadline import Deadline, install_deadline_pools
 
-__all__ = ["SeedError", "SeedPlan", "SeedResult", "seed_simulator"]
+__all__ = ["SeedError", "SeedPlan", "SeededObjects", "seed_simulator"]
 
 API = "/apis/v2beta1"
 
@@ -66,7 +66,7 @@ class SeedPlan(BaseModel):
         return self
 
 
-class SeedResult(BaseModel):
+class SeededObjects(BaseModel):
     """What seeding found and created (ids of the created objects, and how many calls it made)."""
 
     found: dict[str, int] = Field(default_factory=dict)
@@ -144,7 +144,7 @@ def seed_simulator(
     namespace: str | None = None,
     timeout: float = 10.0,
     deadline: float = 60.0,
-) -> SeedResult:
+) -> SeededObjects:
     """Make the simulator at ``url`` hold at least ``plan``'s counts; return what was created.
 
     ``namespace`` goes into created pipelines and experiments (multi-user simulators). ``timeout`` bounds
@@ -155,7 +155,7 @@ def seed_simulator(
     """
     begin = time.monotonic()
     api = _Api(url, timeout, begin + deadline)
-    result = SeedResult()
+    result = SeededObjects()
     try:
         with _LOCK:
             _fill(api, plan, namespace, result)
@@ -166,7 +166,7 @@ def seed_simulator(
     return result
 
 
-def _fill(api: _Api, plan: SeedPlan, namespace: str | None, result: SeedResult) -> None:
+def _fill(api: _Api, plan: SeedPlan, namespace: str | None, result: SeededObjects) -> None:
     objects = api.call("GET", "/_admin/stats").get("objects")
     if not isinstance(objects, dict):
         raise SeedError("GET /_admin/stats holds no object counts: is this the embedded simulator?")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from perf_tests.reports.summary import SUMMARY_FILE_NAME, build_summary, write_s
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import options_models, runner_for
 from perf_tests.scheduler.clock import Clock
-from perf_tests.scheduler.scheduler import RunnerResult, Scheduler
+from perf_tests.scheduler.scheduler import RunnerExit, Scheduler
 from perf_tests.session.interrupts import graceful_interrupts
 from perf_tests.session.results_dir import prepare_results_dir
 from perf_tests.targets.deadline import cancel_open_deadlines
@@ -44,7 +43,7 @@ from perf_tests.targets.kfp_target import KfpTarget, resolve_kfp_target
 from perf_tests.thresholds.evaluate import baseline_overrides, fill_percentiles, judge_with_thresholds
 from perf_tests.thresholds.verdict import EntryVerdict
 
-__all__ = ["PerfSession", "RunOutcome"]
+__all__ = ["CompletedRun", "PerfSession"]
 
 logger = logging.getLogger("perf_tests")
 
@@ -55,7 +54,7 @@ def new_run_id() -> str:
 
 
 @dataclass
-class RunOutcome:
+class CompletedRun:
     """What a run produced: where its results are, its summary and one verdict per entry."""
 
     run_id: str
@@ -145,7 +144,7 @@ class PerfSession:
             self._scenario = load_scenario(self.scenario_name, options_models(), self.data_dir)
         return self._scenario
 
-    def run(self) -> RunOutcome:
+    def run(self) -> CompletedRun:
         """Run every entry on the shared clock and judge it; ``TargetError`` if the target is unusable.
 
         SIGINT/SIGTERM are handled from here to the end (target check, set-up, load, clean-up, writing the
@@ -159,7 +158,7 @@ class PerfSession:
         with graceful_interrupts(self.abort, self._results_state):
             return self._run(scenario)
 
-    def _run(self, scenario: Scenario) -> RunOutcome:
+    def _run(self, scenario: Scenario) -> CompletedRun:
         configure_logging(self.settings.logging, self.results_dir, console=self.console_logging,
                           on_file_error=self._storage_failed)
         hook = EventHook()
@@ -170,7 +169,7 @@ class PerfSession:
         runner_classes = [runner_for(entry.mode) for entry in scenario.entries]
         kfp_target: KfpTarget | None = None
         started = time.time()
-        results: list[RunnerResult] = []
+        results: list[RunnerExit] = []
         try:
             self._write_run_file(scenario, started, {})
         except OSError as exc:
@@ -181,7 +180,7 @@ class PerfSession:
         try:
             logger.info("run %s: %d scenario entries from %s; results in %s", self.run_id, len(scenario.entries),
                         scenario.path, self.results_dir)
-            if any(getattr(cls, "needs_kfp", True) for cls in runner_classes):
+            if any(cls.needs_kfp for cls in runner_classes):
                 kfp_target = resolve_kfp_target(self.settings.connection, self.settings.auth)
                 logger.info("target: %s", kfp_target.description)
                 with contextlib.suppress(OSError):  # a full disk is reported by the files that hit it
@@ -250,11 +249,11 @@ class PerfSession:
         self,
         scenario: Scenario,
         recorder: Recorder,
-        results: list[RunnerResult],
+        results: list[RunnerExit],
         targets: dict[str, Any],
         started: float,
         finished: float,
-    ) -> RunOutcome:
+    ) -> CompletedRun:
         planned = {
             entry.name: {"mode": entry.mode, "start_offset_s": entry.start_time, "run_time_s": entry.run_time}
             for entry in scenario.entries
@@ -293,7 +292,7 @@ class PerfSession:
             logger.error("%s", message)
             if self.storage_error:
                 message = f"the run was stopped: {self.storage_error}; {message}"
-            return RunOutcome(self.run_id, self.results_dir, summary, verdicts, interrupted=interrupted,
+            return CompletedRun(self.run_id, self.results_dir, summary, verdicts, interrupted=interrupted,
                               results_error=message, summary_written=False)
         self._summary_written = True
         try:
@@ -307,7 +306,7 @@ class PerfSession:
         if self.storage_error:
             results_error = (f"the run was stopped: {self.storage_error}; {SUMMARY_FILE_NAME} holds what was "
                              "recorded until then")
-        outcome = RunOutcome(self.run_id, self.results_dir, summary, verdicts, interrupted=interrupted,
+        outcome = CompletedRun(self.run_id, self.results_dir, summary, verdicts, interrupted=interrupted,
                              results_error=results_error)
         logger.info("results written to %s", self.results_dir)
         return outcome
@@ -322,8 +321,3 @@ class PerfSession:
         ]
         write_run_file(self.results_dir, self.run_id, started, scenario.path, redact_data(scenario.raw), entries,
                        redact_data(targets))
-
-
-def safe_file_name(name: str) -> str:
-    """A file-system-safe version of an entry name."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "entry"

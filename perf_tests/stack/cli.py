@@ -174,8 +174,9 @@ def _run_entry(entry: Any, options: StackOptions, data_dir: Path, results_dir: P
 def _report(entry: Any, state: StackState, guidellm: Path, output_dir: Path) -> int:
     import time
 
-    from perf_tests.llm.report import load_report, summarize
-    from perf_tests.llm.universal_report import build_universal_report, write_universal_report
+    from perf_tests.llm.results.merging import summarize
+    from perf_tests.llm.results.parsing import load_report
+    from perf_tests.llm.results.universal_report import build_universal_report, write_universal_report
     from perf_tests.stack.record import universal_stack
 
     report = load_report(guidellm)

@@ -8,7 +8,7 @@ cancel ends the wait at once); and stops the whole group (SIGTERM, then SIGKILL)
 is left. The tests' session server (``tests/integration/vllm/``) is this class too.
 
 ``LocalVllmStack`` is the stack of an entry: the model (default: the tiny random-weight Llama of
-``perf_tests.llm.tiny_model``, built locally), the entry's extra server flags and environment, and its
+``perf_tests.llm.assets.tiny_model``, built locally), the entry's extra server flags and environment, and its
 record (one replica: the process, ready when ``/v1/models`` answered). Use it on its own as
 ``stack = LocalVllmStack(StackOptions(kind="local-vllm"), "name", log_dir); stack.start(); stack.url;
 stack.stop()``.
@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from perf_tests.errors import RunnerError, TargetError
+from perf_tests.llm.assets.tiny_model import SERVED_MODEL_NAME, VLLM_PYTHON, tiny_model, vllm_argv, vllm_env
 from perf_tests.llm.mock_server import free_port
-from perf_tests.llm.processes import ChildProcess, log_tail
-from perf_tests.llm.tiny_model import SERVED_MODEL_NAME, VLLM_PYTHON, tiny_model, vllm_argv, vllm_env
+from perf_tests.llm.process.children import ChildProcess, log_tail
 from perf_tests.stack.options import StackOptions
 from perf_tests.stack.record import ReplicaRecord, StackRecord
 from perf_tests.stack.stack import Stack

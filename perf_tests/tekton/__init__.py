@@ -5,14 +5,15 @@ Kubernetes calls the executor needs (``PERMISSIONS`` lists them for RBAC); ``bui
 ``apply_template`` make the PipelineRun; ``PipelineRunSession`` creates, follows, cancels, collects and
 deletes the PipelineRuns of one scenario entry; ``TektonLoad`` drives it through a runner's lifecycle for
 a list of load instances (Task params); ``extract_report`` reads the GuideLLM report the Task
-prints between markers in its log.
+prints between markers in its log. The executor itself, and its entry fields (``pipelineRunTemplate``,
+``keepPipelineRuns``), are ``perf_tests.llm.executors.tekton`` and ``perf_tests.llm.executors.tekton_options``.
 """
 
 from perf_tests.tekton.client import PERMISSIONS, Permission, TektonClient
-from perf_tests.tekton.load import LoadInstance, TektonLoad, raise_for_results
+from perf_tests.tekton.load import LoadInstance, TektonLoad
 from perf_tests.tekton.logs import StepFailure, extract_report, failed_step, format_report_block
 from perf_tests.tekton.pipelinerun import (
-    Outcome,
+    SucceededCondition,
     TaskLocation,
     Workspace,
     apply_template,
@@ -20,18 +21,18 @@ from perf_tests.tekton.pipelinerun import (
     outcome,
     run_labels,
 )
-from perf_tests.tekton.session import OPERATIONS, PipelineRunSession, RunResult
+from perf_tests.tekton.session import OPERATIONS, FinishedPipelineRun, PipelineRunSession
 from perf_tests.tekton.settings import TektonSettings, load_tekton_settings
 
 __all__ = [
     "OPERATIONS",
     "PERMISSIONS",
+    "FinishedPipelineRun",
     "LoadInstance",
-    "Outcome",
     "Permission",
     "PipelineRunSession",
-    "RunResult",
     "StepFailure",
+    "SucceededCondition",
     "TaskLocation",
     "TektonClient",
     "TektonLoad",
@@ -44,6 +45,5 @@ __all__ = [
     "format_report_block",
     "load_tekton_settings",
     "outcome",
-    "raise_for_results",
     "run_labels",
 ]

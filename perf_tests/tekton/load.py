@@ -23,13 +23,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from perf_tests.errors import RunnerError, TargetError
+from perf_tests.errors import RunnerError
 from perf_tests.tekton.client import TektonClient
 from perf_tests.tekton.pipelinerun import TaskLocation, Workspace, apply_template, build_pipelinerun, run_labels
-from perf_tests.tekton.session import Emit, PipelineRunSession, RunResult
+from perf_tests.tekton.session import Emit, FinishedPipelineRun, PipelineRunSession
 from perf_tests.tekton.settings import TektonSettings
 
-__all__ = ["LoadInstance", "TektonLoad", "problems", "raise_for_results"]
+__all__ = ["LoadInstance", "TektonLoad"]
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class TektonLoad:
             scenario=self.scenario,
         )
 
-    def run(self, instances: Sequence[LoadInstance]) -> list[RunResult]:
+    def run(self, instances: Sequence[LoadInstance]) -> list[FinishedPipelineRun]:
         """Create, follow and collect one PipelineRun per instance; the results in instance order.
 
         Raises the error that made following impossible; a run that failed is in the results (``ok`` False,
@@ -180,24 +180,3 @@ class TektonLoad:
         if self._session is None:
             raise RunnerError("TektonLoad.run() was called before prepare()")
         return self._session
-
-
-def problems(results: Sequence[RunResult]) -> list[str]:
-    """Why each unsuccessful run did not succeed."""
-    return [result.problem() for result in results if not result.ok]
-
-
-def raise_for_results(results: Sequence[RunResult], stop_reason: str | None = None) -> None:
-    """Raise RunnerError (TargetError for a missing Task) naming every run that did not succeed."""
-    failed = problems(results)
-    if not failed:
-        return
-    text = "; ".join(failed)
-    if any("cluster resolver could not get the Task" in item for item in failed):
-        raise TargetError(
-            text + " - deploy it with `kubectl apply -k deploy/tekton --server-side` or set "
-            "TEKTON_TASK_NAMESPACE / TEKTON_TASK_NAME"
-        )
-    if stop_reason == "timeout":
-        text = "the load did not finish in time and was cancelled: " + text
-    raise RunnerError(text)

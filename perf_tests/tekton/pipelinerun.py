@@ -29,7 +29,7 @@ __all__ = [
     "MANAGED_BY",
     "PIPELINE_TASK",
     "TASK_RESULTS",
-    "Outcome",
+    "SucceededCondition",
     "TaskLocation",
     "Workspace",
     "apply_template",
@@ -209,7 +209,7 @@ def apply_template(
 
 # -- status ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Outcome:
+class SucceededCondition:
     """The ``Succeeded`` condition: ``status`` True, False or Unknown, with its reason and message."""
 
     status: str
@@ -225,17 +225,17 @@ class Outcome:
         return self.status == "True"
 
 
-def outcome(pipelinerun: Mapping[str, Any]) -> Outcome:
+def outcome(pipelinerun: Mapping[str, Any]) -> SucceededCondition:
     """The PipelineRun's ``Succeeded`` condition (Unknown/Pending before the controller set one)."""
     status = pipelinerun.get("status") or {}
     for condition in status.get("conditions") or []:
         if isinstance(condition, dict) and condition.get("type") == "Succeeded":
-            return Outcome(
+            return SucceededCondition(
                 str(condition.get("status", "Unknown")),
                 str(condition.get("reason", "")),
                 str(condition.get("message", "")),
             )
-    return Outcome("Unknown", "Pending", "")
+    return SucceededCondition("Unknown", "Pending", "")
 
 
 def pipelinerun_results(pipelinerun: Mapping[str, Any]) -> dict[str, str]:

@@ -26,10 +26,10 @@ from perf_tests.logger.redaction import redact
 from perf_tests.recorder.events import EmitOperation
 from perf_tests.tekton.client import TektonClient, WatchExpired
 from perf_tests.tekton.logs import StepFailure, extract_report, failed_step, step_containers
-from perf_tests.tekton.pipelinerun import Outcome, TaskLocation, outcome, parse_time, pipelinerun_results
+from perf_tests.tekton.pipelinerun import SucceededCondition, TaskLocation, outcome, parse_time, pipelinerun_results
 from perf_tests.tekton.settings import TektonSettings
 
-__all__ = ["OPERATIONS", "Emit", "PipelineRunSession", "RunResult"]
+__all__ = ["OPERATIONS", "Emit", "FinishedPipelineRun", "PipelineRunSession"]
 
 OPERATIONS = ("tekton_cancel", "tekton_create", "tekton_delete", "tekton_queue", "tekton_run")
 _MAX_POLL_BACKOFF = 60.0
@@ -60,12 +60,12 @@ class _Run:
 
 
 @dataclass
-class RunResult:
+class FinishedPipelineRun:
     """What one finished (or abandoned) PipelineRun left: outcome, timings, report, failure details."""
 
     name: str
     instance: int | None
-    outcome: Outcome
+    outcome: SucceededCondition
     results: dict[str, str] = field(default_factory=dict)
     report: tuple[str, bytes] | None = None
     created: float | None = None
@@ -362,8 +362,8 @@ class PipelineRunSession:
             self._cond.notify_all()
 
     # -- after -------------------------------------------------------------------------------------------
-    def collect(self) -> list[RunResult]:
-        """Outcome, timings, report and failure details of every PipelineRun, in creation order."""
+    def collect(self) -> list[FinishedPipelineRun]:
+        """SucceededCondition, timings, report and failure details of every PipelineRun, in creation order."""
         with self._cond:
             runs = list(self._runs.values())
         results = []
@@ -387,11 +387,11 @@ class PipelineRunSession:
             )
         return results
 
-    def _collect(self, run: _Run) -> RunResult:
+    def _collect(self, run: _Run) -> FinishedPipelineRun:
         latest = run.latest
         metadata = latest.get("metadata") or {}
         status = latest.get("status") or {}
-        result = RunResult(
+        result = FinishedPipelineRun(
             name=run.name,
             instance=run.instance,
             outcome=outcome(latest),

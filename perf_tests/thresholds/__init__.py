@@ -5,7 +5,7 @@ measures thresholds against an entry's ``summary.json`` part and ``verdict`` hol
 """
 
 from perf_tests.thresholds.evaluate import (
-    ThresholdResult,
+    ThresholdEvaluation,
     baseline_overrides,
     evaluate_thresholds,
     fill_percentiles,
@@ -21,7 +21,7 @@ __all__ = [
     "Check",
     "EntryVerdict",
     "Threshold",
-    "ThresholdResult",
+    "ThresholdEvaluation",
     "baseline_overrides",
     "check_thresholds",
     "default_checks",

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from perf_tests.recorder.recorder import ScenarioRecord
 
 __all__ = [
-    "ThresholdResult",
+    "ThresholdEvaluation",
     "baseline_overrides",
     "evaluate_thresholds",
     "fill_percentiles",
@@ -61,7 +61,7 @@ def format_value(value: float | None, kind: str, percent: bool = False) -> str:
 
 
 @dataclass
-class ThresholdResult:
+class ThresholdEvaluation:
     """One threshold's outcome: what was measured, the limit it was held to, and whether it held."""
 
     threshold: Threshold
@@ -201,7 +201,7 @@ def evaluate_thresholds(
     part: Mapping[str, Any],
     thresholds: Iterable[str | Threshold],
     baseline_part: Mapping[str, Any] | None = None,
-) -> list[ThresholdResult]:
+) -> list[ThresholdEvaluation]:
     """Judge each threshold against the entry's summary part (and its baseline part, if any)."""
     scenario = str(part.get("name", ""))
     results = []
@@ -213,21 +213,22 @@ def evaluate_thresholds(
 
 def _evaluate(
     scenario: str, part: Mapping[str, Any], threshold: Threshold, baseline_part: Mapping[str, Any] | None
-) -> ThresholdResult:
+) -> ThresholdEvaluation:
     text = threshold.text
     if threshold.relative_to_baseline:
         limit, why = _baseline_limit(threshold, baseline_part)
         if limit is None:
-            return ThresholdResult(threshold, scenario, True, None, None, f"{scenario}: {text} skipped: {why}",
+            return ThresholdEvaluation(threshold, scenario, True, None, None, f"{scenario}: {text} skipped: {why}",
                                    skipped=True)
     else:
         limit = threshold.value
     assert limit is not None
     measured, why = measure(part, threshold)
     if measured is None:
-        return ThresholdResult(threshold, scenario, False, None, limit, f"{scenario}: {text} failed: no data ({why})")
+        message = f"{scenario}: {text} failed: no data ({why})"
+        return ThresholdEvaluation(threshold, scenario, False, None, limit, message)
     passed = threshold.holds(measured, limit)
-    result = ThresholdResult(threshold, scenario, passed, measured, limit, "")
+    result = ThresholdEvaluation(threshold, scenario, passed, measured, limit, "")
     shown = format_value(measured, threshold.kind, threshold.percent)
     result.message = f"{scenario}: {text} {'passed' if passed else 'failed'}: measured {shown}, " \
                      f"limit {result.limit_text}"

@@ -15,7 +15,7 @@ from perf_tests.models.scenario_file import build_scenario
 from perf_tests.recorder import EVENTS_FILE_NAME, EventHook, EventsFileWriter, Recorder
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import options_models, runner_for
-from perf_tests.scheduler import Clock, RunnerResult, Scheduler
+from perf_tests.scheduler import Clock, RunnerExit, Scheduler
 from perf_tests.targets.kfp_target import EMBEDDED_KIND, KfpTarget
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "test_data"
@@ -25,7 +25,7 @@ DATA_DIR = Path(__file__).resolve().parents[2] / "test_data"
 class ScenarioRun:
     """What a scenario run left behind, for assertions."""
 
-    results: list[RunnerResult]
+    results: list[RunnerExit]
     recorder: Recorder
     events_path: Path
     runners: list[Any]

@@ -22,7 +22,7 @@ from perf_tests.config.settings import AuthSettings, ConnectionSettings, Setting
 from perf_tests.recorder import EVENTS_FILE_NAME, EventHook, EventsFileWriter, Recorder
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.random_gets import RandomGetsOptions, RandomGetsRunner
-from perf_tests.scheduler import Clock, RunnerResult, Scheduler
+from perf_tests.scheduler import Clock, RunnerExit, Scheduler
 from perf_tests.server import EmbeddedKfpServer
 from perf_tests.targets.kfp_target import EMBEDDED_KIND, KfpTarget
 
@@ -71,7 +71,7 @@ def slow_server(fresh_kfp_server: EmbeddedKfpServer) -> EmbeddedKfpServer:
 
 @dataclass
 class Outcome:
-    results: list[RunnerResult]
+    results: list[RunnerExit]
     runner: RandomGetsRunner
     recorder: Recorder
     events: list[dict[str, Any]]

@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 
 from perf_tests.recorder import EventHook, EventsFileWriter, MetricsRecord, OperationEvent, Recorder, ScenarioMark
-from perf_tests.recorder.stream import StreamRecorder
+from perf_tests.recorder.per_second import PerSecondAggregator
 from perf_tests.reports import build_summary, write_reports, write_summary
 from perf_tests.thresholds import judge_with_thresholds
 
@@ -274,7 +274,7 @@ def _synthetic_results(results: Path) -> Path:
         hook.fire(OperationEvent("PIPELINE_RUN#0", "PIPELINE_RUN", "run_duration", start, 3.0 + i % 4,
                                  state == "SUCCEEDED", None if state == "SUCCEEDED" else "run_failed", None,
                                  {"state": state}))
-    stream = StreamRecorder(hook, "RANDOM_GETS#1", "RANDOM_GETS")
+    stream = PerSecondAggregator(hook, "RANDOM_GETS#1", "RANDOM_GETS")
     for second in range(1, 29):
         for j in range(50):
             at = t0 + second + j / 50

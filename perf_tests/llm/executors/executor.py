@@ -3,7 +3,7 @@
 The runner plans the processes (``perf_tests.llm.plan``), builds each command (``perf_tests.llm.command``)
 and hands them to an executor as ``LaunchSpec``s: command, start and end on the run's shared clock, and
 where the JSON report and the log must end up locally. The executor only runs them and reports how each
-ended (``LaunchOutcome``); the runner then parses the reports (``perf_tests.llm.report``) and writes the
+ended (``ProcessExit``); the runner then parses the reports (``perf_tests.llm.results.parsing``) and writes the
 universal report, whatever ran them.
 
 Lifecycle, called by ``LlmLoadRunner`` in order from the runner's thread (``stop`` from any thread):
@@ -33,12 +33,13 @@ from pathlib import Path
 from typing import ClassVar
 
 from perf_tests.llm.command import GuidellmCommand
+from perf_tests.llm.executors.options import ExecutorOptions
 from perf_tests.llm.options import LlmLoadFields
 from perf_tests.llm.plan import Launch
 from perf_tests.recorder.events import EmitOperation
 from perf_tests.scheduler.clock import Clock
 
-__all__ = ["EmitOperation", "Executor", "LaunchOutcome", "LaunchSpec"]
+__all__ = ["EmitOperation", "Executor", "LaunchSpec", "ProcessExit"]
 
 
 
@@ -60,12 +61,12 @@ class LaunchSpec:
 
     @property
     def requests_path(self) -> Path:
-        """Where the launcher appends each request as it finishes (``perf_tests.llm.live``)."""
+        """Where the launcher appends each request as it finishes (``perf_tests.llm.results.live``)."""
         return self.report_path.with_name(f"{self.report_path.stem}.requests.jsonl")
 
 
 @dataclass
-class LaunchOutcome:
+class ProcessExit:
     """How one process ended."""
 
     spec: LaunchSpec
@@ -84,6 +85,8 @@ class Executor(ABC):
     """Runs the GuideLLM processes of one entry somewhere (see the module docstring for the lifecycle)."""
 
     name: ClassVar[str]
+    options_model: ClassVar[type[ExecutorOptions]] = ExecutorOptions
+    """The executor's own entry fields and checks (none by default; see ``options.py``)."""
 
     def __init__(self, clock: Clock, *, entry_start_offset: float, entry_end_offset: float, startup_lead: float,
                  abort: threading.Event | None = None, stopping: threading.Event | None = None) -> None:
@@ -114,7 +117,7 @@ class Executor(ABC):
         """Check the tooling and launch what must start before the entry's start."""
 
     @abstractmethod
-    def run(self) -> list[LaunchOutcome]:
+    def run(self) -> list[ProcessExit]:
         """Launch the rest on time, wait for every process, return how each ended."""
 
     def stop(self) -> None:

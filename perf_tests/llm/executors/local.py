@@ -1,7 +1,7 @@
 """The ``local`` executor: GuideLLM processes on this machine, children of the test run.
 
-Each process is ``python -m perf_tests.llm.launcher run ...`` (GuideLLM's CLI, held at its start; see
-``perf_tests.llm.startup``), in its own process group with its output in ``<label>.log``. GuideLLM needs
+Each process is ``python -m perf_tests.llm.process.launcher run ...`` (GuideLLM's CLI, held at its start; see
+``perf_tests.llm.process.startup``), in its own process group with its output in ``<label>.log``. GuideLLM needs
 10-20 s to start, so each is launched ``startupLead`` seconds before its start and then told its load
 window; it holds until the window opens, so its first request is due on time. A process that must
 start within ``startupLead`` of t0 is launched in ``prepare``, before t0, and ``prepare`` waits until it
@@ -19,10 +19,11 @@ import threading
 import time
 from collections.abc import Sequence
 
-from perf_tests.llm.diagnostics import failure_reason, progress_line
-from perf_tests.llm.executors.executor import Executor, LaunchOutcome, LaunchSpec
-from perf_tests.llm.processes import ChildProcess, launcher_argv, log_tail
-from perf_tests.llm.startup import REQUESTS_ENV
+from perf_tests.llm.executors.executor import Executor, LaunchSpec, ProcessExit
+from perf_tests.llm.executors.registry import EXECUTORS
+from perf_tests.llm.process.children import ChildProcess, launcher_argv, log_tail
+from perf_tests.llm.process.diagnostics import failure_reason, progress_line
+from perf_tests.llm.process.startup import REQUESTS_ENV
 from perf_tests.llm.version import check_guidellm
 from perf_tests.scheduler.clock import Clock
 
@@ -38,6 +39,7 @@ READY_TIMEOUT = 240.0
 _POLL = 0.25
 
 
+@EXECUTORS.include
 class LocalExecutor(Executor):
     """Runs each ``LaunchSpec`` as a local child process (see the module docstring)."""
 
@@ -54,7 +56,7 @@ class LocalExecutor(Executor):
         self._pending: list[LaunchSpec] = []
         self._running: dict[str, ChildProcess] = {}
         self._windowed: set[str] = set()
-        self._outcomes: dict[str, LaunchOutcome] = {}
+        self._outcomes: dict[str, ProcessExit] = {}
         self._order: list[str] = []
 
     @property
@@ -70,7 +72,7 @@ class LocalExecutor(Executor):
         self.guidellm_version = check_guidellm()
         self._pending = sorted(specs, key=self.launch_offset)
         self._order = [spec.name for spec in specs]
-        self._outcomes = {spec.name: LaunchOutcome(spec) for spec in specs}
+        self._outcomes = {spec.name: ProcessExit(spec) for spec in specs}
         run_begins = self.entry_start_offset - self.lead_time
         early = [spec for spec in self._pending if spec.start_offset - self.startup_lead < run_begins]
         for spec in early:
@@ -78,7 +80,7 @@ class LocalExecutor(Executor):
             self._spawn(spec)
         self._wait_ready(list(self._running.values()))
 
-    def run(self) -> list[LaunchOutcome]:
+    def run(self) -> list[ProcessExit]:
         for name in list(self._running):  # launched before t0: t0 is known now
             self._send_window(name)
         while True:
@@ -172,7 +174,7 @@ class LocalExecutor(Executor):
             del self._running[name]
             self._record_exit(self._outcomes[name], code)
 
-    def _record_exit(self, outcome: LaunchOutcome, code: int | None) -> None:
+    def _record_exit(self, outcome: ProcessExit, code: int | None) -> None:
         outcome.exit_code = code
         outcome.ended_at = time.time()
         if code != 0 and outcome.error is None:

@@ -22,13 +22,14 @@ from typing import Any
 
 from perf_tests.errors import ConfigurationError, RunnerError
 from perf_tests.llm.command import GuidellmCommand, build_command, reveal
-from perf_tests.llm.executors.executor import Executor, LaunchOutcome, LaunchSpec
+from perf_tests.llm.executors.executor import Executor, LaunchSpec, ProcessExit
+from perf_tests.llm.executors.registry import EXECUTORS
+from perf_tests.llm.executors.tekton_options import TektonExecutorOptions, load_template
 from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
 from perf_tests.llm.plan import Launch
 from perf_tests.scheduler.clock import Clock
 from perf_tests.tekton.load import LoadInstance, TektonLoad
-from perf_tests.tekton.options import load_template
-from perf_tests.tekton.session import Emit, RunResult
+from perf_tests.tekton.session import Emit, FinishedPipelineRun
 from perf_tests.tekton.settings import TektonSettings, load_tekton_settings
 
 __all__ = ["RESULTS_MOUNT", "TektonExecutor", "check_entry", "command_for", "task_params"]
@@ -116,6 +117,7 @@ def task_params(entry: LlmLoadFields, launch: Launch, command: GuidellmCommand) 
     return params
 
 
+@EXECUTORS.include
 class TektonExecutor(Executor):
     """Runs each ``LaunchSpec`` as a PipelineRun of the shared Task (see the module docstring).
 
@@ -128,6 +130,7 @@ class TektonExecutor(Executor):
     """
 
     name = "tekton"
+    options_model = TektonExecutorOptions
 
     def __init__(self, clock: Clock, *, entry_start_offset: float, entry_end_offset: float, startup_lead: float,
                  abort: threading.Event | None = None, stopping: threading.Event | None = None,
@@ -176,17 +179,17 @@ class TektonExecutor(Executor):
             LoadInstance(task_params(entry, spec.launch, spec.command), spec.launch.index if several else None)
             for spec in self.specs
         ]
-        template_path = getattr(entry, "pipeline_run_template_path", None)
+        template_path = entry.pipeline_run_template_path
         self.load = TektonLoad(
             self.settings, run_id=self.run_id, scenario=entry.name, run_time=entry.run_time, emit=self.emit,
             template=load_template(template_path) if template_path is not None else None,
-            keep=getattr(entry, "keep_pipeline_runs", None),
+            keep=entry.keep_pipeline_runs,
         )  # fmt: skip
         if self.stopping.is_set():
             self.load.stop(self._stop_reason())
         self.load.prepare(self.instances[0].params if self.instances else None)
 
-    def run(self) -> list[LaunchOutcome]:
+    def run(self) -> list[ProcessExit]:
         load = self.load
         if load is None:
             raise RunnerError("the tekton executor's run() was called before prepare()")
@@ -200,8 +203,8 @@ class TektonExecutor(Executor):
         # Before the entry's end it is an abort (Ctrl-C); after it, the runner's end_extension ran out.
         return "stopped" if self.early_stop else "timeout"
 
-    def _outcome(self, spec: LaunchSpec, result: RunResult, launched: float) -> LaunchOutcome:
-        outcome = LaunchOutcome(spec, launched_at=result.created or launched, ended_at=result.completed,
+    def _outcome(self, spec: LaunchSpec, result: FinishedPipelineRun, launched: float) -> ProcessExit:
+        outcome = ProcessExit(spec, launched_at=result.created or launched, ended_at=result.completed,
                                 stopped=bool(result.cancelled))  # fmt: skip
         lines = [f"PipelineRun {self.load.settings.namespace if self.load else ''}/{result.name}: "
                  f"{result.outcome.reason or 'Pending'}"]  # fmt: skip

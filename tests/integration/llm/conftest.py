@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from perf_tests.llm.assets.tokenizer import default_tokenizer
 from perf_tests.llm.mock_server import MockServer
 from perf_tests.llm.options import MockServerOptions
-from perf_tests.llm.tokenizer import default_tokenizer
 
 GUIDELLM_MISSING = importlib.util.find_spec("guidellm") is None
 SKIP_REASON = "GuideLLM is not installed (install the llm extra: torch==2.13.0 first, then guidellm>=0.8,<0.9)"

@@ -14,7 +14,7 @@ from perf_tests.recorder import EVENTS_FILE_NAME, EventHook, EventsFileWriter, R
 from perf_tests.recorder.events import Event
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import options_models, runner_for
-from perf_tests.scheduler import Clock, RunnerResult, Scheduler
+from perf_tests.scheduler import Clock, RunnerExit, Scheduler
 
 DATA_DIR = Path(__file__).resolve().parents[3] / "test_data"
 
@@ -25,7 +25,7 @@ class LlmRun:
 
     scenario: Scenario
     context: RunContext
-    results: dict[str, RunnerResult]
+    results: dict[str, RunnerExit]
     recorder: Recorder
     results_dir: Path
 

@@ -17,7 +17,7 @@ import pytest
 from llm_harness import run_entries
 
 from perf_tests.llm.mock_server import MockServer, free_port
-from perf_tests.llm.processes import live_children
+from perf_tests.llm.process.children import live_children
 from perf_tests.recorder import ScenarioMark
 from perf_tests.recorder.events import Event
 

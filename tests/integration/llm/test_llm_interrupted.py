@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from perf_tests.llm.live import LAG, parse_request_line
+from perf_tests.llm.results.live import LAG, parse_request_line
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
 

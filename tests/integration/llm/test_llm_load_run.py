@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 from llm_harness import LlmRun, run_entries
 
-from perf_tests.llm.diagnostics import hold_report
 from perf_tests.llm.mock_server import MockServer
-from perf_tests.llm.processes import live_children
-from perf_tests.llm.recording import entry_results_dir
-from perf_tests.llm.universal_report import validate_universal_report
+from perf_tests.llm.process.children import live_children
+from perf_tests.llm.process.diagnostics import hold_report
+from perf_tests.llm.results.recording import entry_results_dir
+from perf_tests.llm.results.universal_report import validate_universal_report
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
 

@@ -1,16 +1,24 @@
-"""fetch_run reads the fields polling needs from the raw get_run answer, as kfp's get_run has them."""
+"""RunApi reads the fields polling needs from the raw answers, as kfp's get_run has them, and sends the
+body kfp's run_pipeline sends."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import kfp
-import kfp_server_api
 import pytest
 
-from perf_tests.runners.run_status import PolledRun, fetch_run, submit_run
+from perf_tests.config.settings import AuthSettings, ConnectionSettings
+from perf_tests.load.http import HttpStatusError, kfp_session
+from perf_tests.recorder.failures import classify_exception
+from perf_tests.runners.run_status import PolledRun, RunApi
+from perf_tests.targets.kfp_target import KfpTarget
 
 PIPELINE = "test_data/pipeline_files/add_numbers.yaml"
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -20,36 +28,64 @@ def client(fresh_kfp_server):
     client._run_api.api_client.rest_client.pool_manager.clear()
 
 
-def test_fetch_run_agrees_with_kfp_get_run(client, fresh_kfp_server):
-    fresh_kfp_server.configure(run_failure_probability=1.0)
-    pipeline = client.upload_pipeline(PIPELINE, pipeline_name="status-check")
+def on_loop(server: Any, client: Any, work: Callable[[RunApi], Awaitable[T]]) -> T:
+    target = KfpTarget(url=server.url, kind="embedded", connection=ConnectionSettings(), auth=AuthSettings())
+
+    async def main() -> T:
+        async with kfp_session(target, 2) as session:
+            return await work(RunApi(session, target.url, client))
+
+    return asyncio.run(main())
+
+
+def version_run_fields(client: Any) -> dict[str, Any]:
+    pipeline = client.upload_pipeline(PIPELINE, pipeline_name=f"status-{time.time_ns()}")
     version = client.list_pipeline_versions(pipeline_id=pipeline.pipeline_id).pipeline_versions[0]
     experiment = client.create_experiment(name="Default")
-    run = client.run_pipeline(experiment_id=experiment.experiment_id, job_name="s", pipeline_id=pipeline.pipeline_id,
-                              version_id=version.pipeline_version_id)
-    deadline = time.monotonic() + 10
-    while fetch_run(client, run.run_id).state not in ("FAILED", "SUCCEEDED") and time.monotonic() < deadline:
-        time.sleep(0.05)  # polling the simulator until the run ends is the behaviour under test
-    polled, full = fetch_run(client, run.run_id), client.get_run(run.run_id)
+    return {"experiment_id": experiment.experiment_id, "pipeline_id": pipeline.pipeline_id,
+            "version_id": version.pipeline_version_id}
+
+
+def test_get_agrees_with_kfp_get_run(client, fresh_kfp_server):
+    fresh_kfp_server.configure(run_failure_probability=1.0)
+    run = client.run_pipeline(job_name="s", **version_run_fields(client))
+
+    async def poll_to_the_end(api: RunApi) -> PolledRun:
+        deadline = time.monotonic() + 10
+        # polling the simulator until the run ends is the behaviour under test
+        while (await api.get(run.run_id)).state not in ("FAILED", "SUCCEEDED") and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return await api.get(run.run_id)
+
+    polled = on_loop(fresh_kfp_server, client, poll_to_the_end)
+    full = client.get_run(run.run_id)
     assert polled.state == "FAILED" and polled.error is not None and polled.error.message
     assert polled == PolledRun.model_validate(full, from_attributes=True)
     assert [s.state for s in polled.state_history or []] == ["PENDING", "RUNNING", "FAILED"]
     assert polled.created_at == full.created_at and polled.finished_at == full.finished_at
 
 
-def test_fetch_run_raises_what_get_run_raises(client):
-    with pytest.raises(kfp_server_api.ApiException) as caught:
-        fetch_run(client, "no-such-run")
-    assert caught.value.status == 404
+def test_an_unknown_run_is_http_404_as_kfp_reports_it(client, fresh_kfp_server):
+    async def get_missing(api: RunApi) -> BaseException:
+        try:
+            await api.get("no-such-run")
+        except HttpStatusError as exc:
+            return exc
+        raise AssertionError("a missing run was answered")
+
+    error = on_loop(fresh_kfp_server, client, get_missing)
+    assert error.status == 404
+    error_type, message = classify_exception(error)
+    assert error_type == "http_404" and "no-such-run" in message
 
 
-def test_submit_run_sends_what_run_pipeline_sends(client):
-    pipeline = client.upload_pipeline(PIPELINE, pipeline_name="submit-check")
-    version = client.list_pipeline_versions(pipeline_id=pipeline.pipeline_id).pipeline_versions[0]
-    experiment = client.create_experiment(name="Default")
-    fields = {"experiment_id": experiment.experiment_id, "params": {"a": 1, "b": 2},
-              "pipeline_id": pipeline.pipeline_id, "version_id": version.pipeline_version_id, "enable_caching": False}
-    ours = submit_run(client, job_name="ours", **fields)
+def test_create_sends_what_run_pipeline_sends(client, fresh_kfp_server):
+    fields = {**version_run_fields(client), "params": {"a": 1, "b": 2}, "enable_caching": False}
+
+    async def create(api: RunApi) -> PolledRun:
+        return await api.create(api.run_body(job_name="ours", **fields))
+
+    ours = on_loop(fresh_kfp_server, client, create)
     theirs = client.run_pipeline(job_name="theirs", **fields)
     mine, kfps = client.get_run(ours.run_id), client.get_run(theirs.run_id)
     for field in ("experiment_id", "pipeline_version_reference", "runtime_config", "service_account"):

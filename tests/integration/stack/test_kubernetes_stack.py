@@ -20,7 +20,7 @@ import pytest
 from fake_cluster import FakeCluster
 
 from perf_tests.errors import RunnerError, TargetError
-from perf_tests.llm.universal_report import universal_report_schema
+from perf_tests.llm.results.universal_report import universal_report_schema
 from perf_tests.stack import PERMISSIONS, KubernetesStack, StackOptions, universal_stack
 
 REPO = Path(__file__).resolve().parents[3]

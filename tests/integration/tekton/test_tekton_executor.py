@@ -16,7 +16,7 @@ import pytest
 from fake_kube import FAKE_TOKEN, FakeKube
 
 from perf_tests.config.settings import Settings
-from perf_tests.session.session import PerfSession, RunOutcome
+from perf_tests.session.session import CompletedRun, PerfSession
 
 REPORT_FILE = Path(__file__).parent / "data" / "guidellm_report.json"
 ENTRY = {"mode": "LLM_LOAD", "name": "in-cluster", "executor": "tekton", "startTime": 0, "runTime": "3s",
@@ -25,7 +25,7 @@ ENTRY = {"mode": "LLM_LOAD", "name": "in-cluster", "executor": "tekton", "startT
 
 
 def run_scenario(tmp_path: Path, entries: list[dict[str, Any]], kube: FakeKube | None = None,
-                 abort_on_pod_start: bool = False) -> RunOutcome:  # fmt: skip
+                 abort_on_pod_start: bool = False) -> CompletedRun:  # fmt: skip
     scenario = tmp_path / "scenario.json"
     scenario.write_text(json.dumps(entries), encoding="utf-8")
     session = PerfSession(scenario=scenario, settings=Settings(), data_dir=tmp_path / "test_data",
@@ -36,7 +36,7 @@ def run_scenario(tmp_path: Path, entries: list[dict[str, Any]], kube: FakeKube |
     return session.run()
 
 
-def scenario_part(outcome: RunOutcome, name: str = "in-cluster") -> dict[str, Any]:
+def scenario_part(outcome: CompletedRun, name: str = "in-cluster") -> dict[str, Any]:
     part: dict[str, Any] = next(p for p in outcome.summary["scenarios"] if p["name"] == name)
     return part
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from vllm_server import DEFAULT_PYTHON, REPO, VllmServer
 
-from perf_tests.llm.tiny_model import tiny_model
+from perf_tests.llm.assets.tiny_model import tiny_model
 
 # llm_harness (the real loader, RunContext and Scheduler for LLM_LOAD runs) lives beside the GuideLLM tests.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "llm"))

@@ -22,7 +22,7 @@ import psutil
 import pytest
 from vllm_server import REPO
 
-from perf_tests.llm.universal_report import validate_universal_report
+from perf_tests.llm.results.universal_report import validate_universal_report
 
 pytestmark = [pytest.mark.vllm, pytest.mark.llm, pytest.mark.slow]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from perf_tests.llm.tiny_model import CHAT_TEMPLATE, MODEL_FILES, build_tiny_model, main, tiny_model
-from perf_tests.llm.tokenizer import default_tokenizer
+from perf_tests.llm.assets.tiny_model import CHAT_TEMPLATE, MODEL_FILES, build_tiny_model, main, tiny_model
+from perf_tests.llm.assets.tokenizer import default_tokenizer
 
 pytestmark = pytest.mark.llm
 

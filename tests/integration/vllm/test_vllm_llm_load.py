@@ -45,7 +45,7 @@ def load(vllm_server: VllmServer, tiny_model_dir: Path,
 
 
 def _guidellm(run: Any, entry: str) -> dict[str, Any]:
-    from perf_tests.llm.recording import entry_results_dir
+    from perf_tests.llm.results.recording import entry_results_dir
 
     folder = entry_results_dir(run.results_dir, entry)
     report: dict[str, Any] = json.loads((folder / "guidellm.json").read_text(encoding="utf-8"))

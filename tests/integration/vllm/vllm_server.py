@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from perf_tests.llm.tiny_model import VLLM_PYTHON
+from perf_tests.llm.assets.tiny_model import VLLM_PYTHON
 from perf_tests.stack.local_vllm import START_TIMEOUT, VllmServer, last_lines
 
 __all__ = ["DEFAULT_PYTHON", "REPO", "START_TIMEOUT", "VllmServer", "get_json", "last_lines", "metric_samples",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from perf_tests.llm.live import LiveRequests, parse_request_line
+from perf_tests.llm.results.live import LiveRequests, parse_request_line
 from perf_tests.recorder import EventHook, Recorder
 
 

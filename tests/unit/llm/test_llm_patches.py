@@ -1,4 +1,4 @@
-"""The launcher's changes to GuideLLM 0.8 (``perf_tests.llm.patches``) and its output masking.
+"""The launcher's changes to GuideLLM 0.8 (``perf_tests.llm.process.patches``) and its output masking.
 
 For the end-of-data hang, GuideLLM's own ``WorkerGroupState`` is driven through the order of events that
 hung a concurrent entry over a JSONL file about one CI run in three: the data source reports its end only
@@ -26,7 +26,7 @@ from guidellm.scheduler.schemas import ConversationGraph, ConversationNode
 from guidellm.scheduler.strategies import ConcurrentStrategy
 from guidellm.scheduler.worker_group import WorkerGroupState
 
-from perf_tests.llm.patches import install_end_of_data_fix, server_message
+from perf_tests.llm.process.patches import install_end_of_data_fix, server_message
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ def test_guidellm_output_is_masked_at_the_file_descriptor(tmp_path: Path) -> Non
     """What the launcher's process and its children (GuideLLM's workers) print passes the mask."""
     script = (
         "import os, subprocess, sys\n"
-        "from perf_tests.llm import masking\n"
+        "from perf_tests.llm.process import masking\n"
         "masking.mask_secrets(['sk-SECRET-1', 'hdr-SECRET-2'])\n"
         "print('backend api_key=sk-SECRET-1 headers={\"X\": \"hdr-SECRET-2\"}')\n"
         "print('to stderr sk-SECRET-1', file=sys.stderr)\n"

@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from perf_tests.llm.recording import classify_request_error, entry_results_dir, record_results, safe_name, warning_notes
-from perf_tests.llm.report import GuidellmWarning, load_report, summarize
+from perf_tests.llm.results.merging import summarize
+from perf_tests.llm.results.parsing import GuidellmWarning, load_report
+from perf_tests.llm.results.recording import (
+    classify_request_error,
+    entry_results_dir,
+    record_results,
+    safe_name,
+    warning_notes,
+)
 from perf_tests.logger.redaction import register_secret
 from perf_tests.recorder import EventHook, MetricsRecord, Recorder
 from perf_tests.runners.llm_load import failure_note

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from perf_tests.errors import RunnerError
-from perf_tests.llm.report import Distribution, load_report, parse_report, summarize
+from perf_tests.llm.results.merging import summarize
+from perf_tests.llm.results.parsing import Distribution, load_report, parse_report
 
 REPORT = Path(__file__).resolve().parents[3] / "test_data" / "llm" / "guidellm_report_constant.json"
 

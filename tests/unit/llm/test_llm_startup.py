@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from perf_tests.llm.diagnostics import failure_reason, hold_report, progress_line
-from perf_tests.llm.startup import MARK, parse_window_line, window_line
+from perf_tests.llm.process.diagnostics import failure_reason, hold_report, progress_line
+from perf_tests.llm.process.startup import MARK, parse_window_line, window_line
 
 
 def test_window_line_round_trip() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from perf_tests.llm.tokenizer import TOKENIZER_FILES, corpus_text, default_tokenizer
+from perf_tests.llm.assets.tokenizer import TOKENIZER_FILES, corpus_text, default_tokenizer
 
 pytestmark = pytest.mark.llm
 

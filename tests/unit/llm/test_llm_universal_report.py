@@ -12,8 +12,9 @@ import yaml
 from perf_tests.llm.command import build_command
 from perf_tests.llm.options import LlmLoadFields
 from perf_tests.llm.plan import plan_launches
-from perf_tests.llm.report import load_report, summarize
-from perf_tests.llm.universal_report import (
+from perf_tests.llm.results.merging import summarize
+from perf_tests.llm.results.parsing import load_report
+from perf_tests.llm.results.universal_report import (
     build_universal_report,
     universal_report_schema,
     validate_universal_report,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from load_helpers import Collected, LoopbackServer
 
-from perf_tests.recorder import EventHook, StreamRecorder
+from perf_tests.recorder import EventHook, PerSecondAggregator
 
 
 @pytest.fixture(scope="session")
@@ -33,12 +33,12 @@ def collected() -> Collected:
 
 
 @pytest.fixture
-def make_recorder(collected: Collected) -> Callable[..., StreamRecorder]:
-    """A ``StreamRecorder`` whose events land in ``collected``."""
+def make_recorder(collected: Collected) -> Callable[..., PerSecondAggregator]:
+    """A ``PerSecondAggregator`` whose events land in ``collected``."""
 
-    def make(**options: Any) -> StreamRecorder:
+    def make(**options: Any) -> PerSecondAggregator:
         hook = EventHook()
         hook.add_listener(collected)
-        return StreamRecorder(hook, "test", "TEST", **options)
+        return PerSecondAggregator(hook, "test", "TEST", **options)
 
     return make

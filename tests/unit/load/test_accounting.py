@@ -14,17 +14,17 @@ import time
 import pytest
 from load_helpers import Collected, Fixed, Url, new_session
 
-from perf_tests.load import ConstantArrivals, LoadEngine, LoadResult, PoissonArrivals, Stage, StagesArrivals
+from perf_tests.load import ConstantArrivals, LoadEngine, LoadTotals, PoissonArrivals, Stage, StagesArrivals
 from perf_tests.load.arrivals import ScheduledArrivals
-from perf_tests.recorder import StreamRecorder
+from perf_tests.recorder import PerSecondAggregator
 
 
-def run_stopped(arrivals: ScheduledArrivals, recorder: StreamRecorder, url: str, stop_after: float | None,
-                **options: object) -> LoadResult:
+def run_stopped(arrivals: ScheduledArrivals, recorder: PerSecondAggregator, url: str, stop_after: float | None,
+                **options: object) -> LoadTotals:
     """Run the engine and call ``stop()`` ``stop_after`` seconds after the schedule's start (as the
     scheduler does at an entry's end), or let the schedule run out."""
 
-    async def main() -> LoadResult:
+    async def main() -> LoadTotals:
         async with new_session(max_connections=50) as session:
             engine = LoadEngine(arrivals, Fixed(session, Url("ok", url)), recorder, max_concurrency=50,
                                 **options)  # type: ignore[arg-type]
@@ -35,7 +35,7 @@ def run_stopped(arrivals: ScheduledArrivals, recorder: StreamRecorder, url: str,
     return asyncio.run(main())
 
 
-def assert_adds_up(result: LoadResult, collected: Collected, planned: int) -> None:
+def assert_adds_up(result: LoadTotals, collected: Collected, planned: int) -> None:
     assert result.planned == planned
     assert result.sent + result.dropped + result.cut_off == planned, result
     assert result.scheduled == result.sent + result.dropped
@@ -137,7 +137,7 @@ def test_arrivals_already_too_late_at_the_stop_are_dropped_not_cut_off(server, m
                 time.sleep(0.3)  # the sender itself falls behind: the behaviour under test
             return super().pick()
 
-    async def main() -> LoadResult:
+    async def main() -> LoadTotals:
         async with new_session() as session:
             workload = StallsAndStops(session, Url("ok", server.url + "/ok"))
             engine = LoadEngine(ConstantArrivals(200, duration=1), workload, make_recorder(), max_lateness=0.02)

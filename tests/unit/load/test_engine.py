@@ -9,14 +9,14 @@ import time
 import pytest
 from load_helpers import Fixed, Url, new_session
 
-from perf_tests.load import ConcurrentArrivals, ConstantArrivals, LoadEngine, LoadResult, StagesArrivals
+from perf_tests.load import ConcurrentArrivals, ConstantArrivals, LoadEngine, LoadTotals, StagesArrivals
 from perf_tests.load.arrivals import ArrivalModel, Stage
-from perf_tests.recorder import StreamRecorder
+from perf_tests.recorder import PerSecondAggregator
 
 
-def run_engine(arrivals: ArrivalModel, recorder: StreamRecorder, *urls: Url, max_connections: int = 100,
-               **options: object) -> LoadResult:
-    async def main() -> LoadResult:
+def run_engine(arrivals: ArrivalModel, recorder: PerSecondAggregator, *urls: Url, max_connections: int = 100,
+               **options: object) -> LoadTotals:
+    async def main() -> LoadTotals:
         async with new_session(max_connections=max_connections) as session:
             engine = LoadEngine(arrivals, Fixed(session, *urls), recorder, **options)  # type: ignore[arg-type]
             return await engine.run()
@@ -113,7 +113,7 @@ def test_stop_from_another_thread_ends_an_endless_schedule(server, make_recorder
         if sends == 10:
             threading.Thread(target=engines[0].stop).start()
 
-    async def main() -> LoadResult:
+    async def main() -> LoadTotals:
         async with new_session() as session:
             engine = LoadEngine(ConstantArrivals(200), Fixed(session, Url("ok", server.url + "/ok"), on_send=on_send),
                                 make_recorder())
@@ -147,7 +147,7 @@ def test_arrivals_later_than_the_bound_are_dropped_as_late(server, make_recorder
                 time.sleep(0.3)  # the sender itself falls behind: the behaviour under test
             return super().pick()
 
-    async def main() -> LoadResult:
+    async def main() -> LoadTotals:
         async with new_session() as session:
             engine = LoadEngine(ConstantArrivals(200, duration=0.5), BlocksOnce(session, Url("ok", server.url + "/ok")),
                                 make_recorder(), max_lateness=0.02)
@@ -169,7 +169,7 @@ def test_stages_schedule_through_the_engine(server, make_recorder, collected):
 
 
 def test_invalid_engine_settings():
-    recorder = StreamRecorder.__new__(StreamRecorder)
+    recorder = PerSecondAggregator.__new__(PerSecondAggregator)
     with pytest.raises(ValueError, match="max_concurrency must be at least 1"):
         LoadEngine(ConstantArrivals(1), Fixed(None), recorder, max_concurrency=0)
     with pytest.raises(ValueError, match="concurrency 5 is above max_concurrency 2"):

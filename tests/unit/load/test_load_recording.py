@@ -1,4 +1,4 @@
-"""The StreamRecorder's fast recording path gives the same histograms as HdrHistogram.record_value."""
+"""The PerSecondAggregator's fast recording path gives the same histograms as HdrHistogram.record_value."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from perf_tests.recorder import EventHook, Recorder, StreamRecorder
+from perf_tests.recorder import EventHook, PerSecondAggregator, Recorder
+from perf_tests.recorder.per_second import _Filling, _to_us
 from perf_tests.recorder.stats import HISTOGRAM_MAX_US, new_histogram
-from perf_tests.recorder.stream import _Filling, _to_us
 
 
 def test_fast_path_matches_record_value_across_the_whole_range():
@@ -41,7 +41,7 @@ def test_aggregates_merge_into_the_recorder():
     hook = EventHook()
     recorder = Recorder()
     hook.add_listener(recorder)
-    stream = StreamRecorder(hook, "s", "M")
+    stream = PerSecondAggregator(hook, "s", "M")
     for i in range(3000):
         stream.record("op", 100.0 + i / 1000, (i % 100 + 1) / 1000, True, values={"lateness": 0.0001})
     stream.flush()
@@ -58,7 +58,7 @@ def test_a_late_completion_in_an_already_flushed_second_is_still_counted_once():
     seen = []
     hook = EventHook()
     hook.add_listener(seen.append)
-    stream = StreamRecorder(hook, "s", "M")
+    stream = PerSecondAggregator(hook, "s", "M")
     stream.record("op", 10.2, 0.01, True)
     stream.flush(before=11.0)
     stream.record("op", 10.9, 2.0, True)  # started in second 10, answered after it was handed over
@@ -66,7 +66,7 @@ def test_a_late_completion_in_an_already_flushed_second_is_still_counted_once():
     assert [(a.second, a.ok) for a in seen] == [(10, 1), (10, 1)]
 
 
-def _fill(stream: StreamRecorder, second: int, durations: list[float]) -> None:
+def _fill(stream: PerSecondAggregator, second: int, durations: list[float]) -> None:
     for index, duration in enumerate(durations):
         stream.record("op", second + index / (len(durations) + 1), duration, True, values={"lateness": duration / 10})
 
@@ -75,7 +75,7 @@ def test_histograms_no_listener_kept_are_cleared_and_reused():
     merged = []
     hook = EventHook()
     hook.add_listener(lambda record: merged.append((record.histogram.encode(), record.values["lateness"].encode())))
-    stream = StreamRecorder(hook, "s", "M")
+    stream = PerSecondAggregator(hook, "s", "M")
     first = [0.001 * (i + 1) for i in range(500)]
     second = [0.0005, 0.2, 3.0]
     _fill(stream, 10, first)
@@ -96,7 +96,7 @@ def test_histograms_a_listener_kept_are_never_reused():
     kept = []
     hook = EventHook()
     hook.add_listener(kept.append)
-    stream = StreamRecorder(hook, "s", "M")
+    stream = PerSecondAggregator(hook, "s", "M")
     _fill(stream, 10, [0.001, 0.002])
     stream.flush()
     assert not stream._spare

@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from perf_tests.errors import echo, echo_json
-from perf_tests.llm.recording import entry_results_dir
+from perf_tests.llm.results.recording import entry_results_dir
 from perf_tests.models.fields import (
     MAX_NAME_BYTES,
     MAX_PARAMS_DEPTH,

@@ -226,7 +226,7 @@ def test_extra_field_lists_the_allowed_fields(modes, data_dir):
     allowed = message.removeprefix(prefix).split(", ")
     assert allowed == sorted(allowed)
     assert {"mode", "name", "startTime", "runTime", "numTimes", "pipelineFileName", "params"} <= set(allowed)
-    assert "pipelinePath" not in allowed  # internal, excluded field
+    assert "pipelinePath" not in allowed  # resolved by the loader: a private attribute, not a field
 
 
 def test_mistyped_field_shows_the_value(modes, data_dir):

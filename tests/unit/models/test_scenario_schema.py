@@ -11,6 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from perf_tests.errors import ScenarioError
+from perf_tests.models.scenario import PipelineEntry
 from perf_tests.models.scenario_file import SCENARIO_SCHEMA_FILE, load_scenario, scenario_json_schema
 from perf_tests.runners.registry import BUILTIN_MODULES, options_models, registered_runners
 
@@ -89,3 +90,18 @@ def test_the_schema_rejects_a_matrix_the_loader_rejects(validator, matrix, tmp_p
     path.write_text(json.dumps([entry]), encoding="utf-8")
     with pytest.raises(ScenarioError, match="entry 0 "):
         load_scenario(path, options_models(), DATA_DIR)
+
+
+def test_resolved_paths_are_not_part_of_the_public_schema(tmp_path):
+    """``pipelinePath`` and ``pipelineRunTemplatePath`` are found by the loader, never given in a file."""
+    text = json.dumps(_builtin_schema())
+    assert "pipelinePath" not in text
+    assert "pipelineRunTemplatePath" not in text
+    scenario = tmp_path / "s.json"
+    scenario.write_text(json.dumps([{"mode": "PIPELINE_RUN", "startTime": 0, "runTime": 1,
+                                     "pipelinePath": "/etc/passwd"}]), encoding="utf-8")
+    with pytest.raises(ScenarioError, match="field 'pipelinePath' is not allowed for mode PIPELINE_RUN"):
+        load_scenario(str(scenario), options_models(), DATA_DIR)
+    entry = load_scenario("smoke.json", options_models(), DATA_DIR).entries[0]
+    assert isinstance(entry, PipelineEntry)
+    assert entry.pipeline_path is not None and entry.pipeline_path.is_file()  # resolved all the same

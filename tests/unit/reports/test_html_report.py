@@ -14,7 +14,7 @@ import pytest
 
 from perf_tests.cli import main
 from perf_tests.recorder import EventHook, EventsFileWriter, MetricsRecord, OperationEvent, Recorder, ScenarioMark
-from perf_tests.recorder.stream import StreamRecorder
+from perf_tests.recorder.per_second import PerSecondAggregator
 from perf_tests.reports import (
     SCHEMA_VERSION,
     build_summary,
@@ -52,7 +52,7 @@ def record_run(results: Path, finish: bool = True) -> Recorder:
         state = "FAILED" if i % 9 == 0 else "SUCCEEDED"
         hook.fire(OperationEvent("PIPELINE_RUN#0", "PIPELINE_RUN", "run_duration", start, 3.0, state == "SUCCEEDED",
                                  None if state == "SUCCEEDED" else "run_failed", None, {"state": state}))
-    stream = StreamRecorder(hook, "RANDOM_GETS#1", "RANDOM_GETS")
+    stream = PerSecondAggregator(hook, "RANDOM_GETS#1", "RANDOM_GETS")
     for second in range(1, 29):
         for j in range(50):
             at = T0 + second + j / 50

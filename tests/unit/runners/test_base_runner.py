@@ -11,7 +11,7 @@ import pytest
 from perf_tests.logger.redaction import register_secret
 from perf_tests.recorder import OperationEvent, ScenarioMark
 from perf_tests.runners.base_runner import AsyncRunner
-from perf_tests.scheduler import RunnerResult, Scheduler
+from perf_tests.scheduler import RunnerExit, Scheduler
 
 TOLERANCE = 0.3
 
@@ -35,7 +35,7 @@ def schedule(context, *runners, abort=None, stop_grace=5.0):
 
 def test_lifecycle_order(sleepy, context, recorder):
     runner = sleepy_runner(sleepy, context)
-    assert schedule(context, runner) == [RunnerResult("sleepy", ok=True)]
+    assert schedule(context, runner) == [RunnerExit("sleepy", ok=True)]
     assert runner.calls == ["prepare", "mark:started", "run", "cleanup", "mark:finished"]
     record = recorder.scenarios["sleepy"]
     assert record.status == "passed"
@@ -51,7 +51,7 @@ def test_an_exception_in_run_still_runs_cleanup_and_marks_error(sleepy, context,
     register_secret(secret)
     runner = sleepy_runner(sleepy, context, failIn="run", failMessage=f"lost {secret}")
     (result,) = schedule(context, runner)
-    assert result == RunnerResult("sleepy", ok=False, error="RuntimeError: lost ***")
+    assert result == RunnerExit("sleepy", ok=False, error="RuntimeError: lost ***")
     assert runner.calls == ["prepare", "mark:started", "run", "cleanup", "mark:finished"]
     record = recorder.scenarios["sleepy"]
     assert (record.status, record.message) == ("error", "RuntimeError: lost ***")
@@ -67,14 +67,14 @@ def test_a_framework_error_keeps_its_message_without_the_type(sleepy, context, r
 def test_an_exception_in_prepare_skips_run_but_cleans_up(sleepy, context, recorder):
     runner = sleepy_runner(sleepy, context, failIn="prepare")
     (result,) = schedule(context, runner)
-    assert result == RunnerResult("sleepy", ok=False, error="RuntimeError: the sleeper fell out of bed")
+    assert result == RunnerExit("sleepy", ok=False, error="RuntimeError: the sleeper fell out of bed")
     assert runner.calls == ["prepare", "cleanup", "mark:finished"]
     assert recorder.scenarios["sleepy"].status == "error"
 
 
 def test_a_failing_cleanup_is_a_note_not_a_failure(sleepy, context, recorder):
     runner = sleepy_runner(sleepy, context, failIn="cleanup")
-    assert schedule(context, runner) == [RunnerResult("sleepy", ok=True)]
+    assert schedule(context, runner) == [RunnerExit("sleepy", ok=True)]
     record = recorder.scenarios["sleepy"]
     assert record.status == "passed"
     assert record.notes == ["cleanup failed: the sleeper fell out of bed"]
@@ -93,7 +93,7 @@ def test_stopped_before_its_start_time_it_does_not_run(sleepy, context, recorder
     timer = threading.Timer(0.3, abort_now)
     timer.start()
     try:
-        assert schedule(context, runner, abort=abort) == [RunnerResult("sleepy", ok=True)]
+        assert schedule(context, runner, abort=abort) == [RunnerExit("sleepy", ok=True)]
         assert time.monotonic() - aborted[0] < 0.5 + TOLERANCE  # soon after the abort, not at its start time
     finally:
         timer.cancel()
@@ -167,7 +167,7 @@ def async_runner_class(sleepy):
 def test_async_runner_measures_until_stopped(sleepy, context, recorder, async_runner_class):
     entry = sleepy.SleepyOptions(mode="TEST_SLEEPY", name="async", start_time=0, run_time="0.6s")
     runner = async_runner_class(entry, context)
-    assert schedule(context, runner) == [RunnerResult("async", ok=True)]
+    assert schedule(context, runner) == [RunnerExit("async", ok=True)]
     assert runner.stopped_seen_at == pytest.approx(0.6, abs=TOLERANCE)
     stats = recorder.scenarios["async"].operations["work"]
     assert stats.count == runner.calls >= 6

@@ -10,7 +10,7 @@ import pytest
 
 from perf_tests.errors import RunnerError
 from perf_tests.logger.redaction import register_secret
-from perf_tests.scheduler import Clock, RunnerResult, ScheduledRunner, Scheduler
+from perf_tests.scheduler import Clock, RunnerExit, ScheduledRunner, Scheduler
 
 TOLERANCE = 0.3  # seconds; two cores shared with other test runs
 
@@ -126,7 +126,7 @@ def test_entries_start_and_stop_on_time(clock, runners):
     windows = {"a": (0.0, 1.0), "b": (0.5, 1.5), "c": (1.0, 2.0)}
     made = [make(runners, name, clock, start, end) for name, (start, end) in windows.items()]
     results, took = run(Scheduler(made, clock, threading.Event(), progress_interval=None))
-    assert results == [RunnerResult(name, ok=True) for name in windows]
+    assert results == [RunnerExit(name, ok=True) for name in windows]
     for runner in made:
         assert runner.started_at == pytest.approx(runner.start_offset, abs=TOLERANCE)
         assert len(runner.stop_calls) == 1
@@ -140,7 +140,7 @@ def test_entries_start_and_stop_on_time(clock, runners):
 def test_a_runner_that_finishes_early_does_not_wait_for_its_end(clock, runners):
     runner = make(runners, "quick", clock, 0.0, 30.0, work_for=0.2)
     results, took = run(Scheduler([runner], clock, threading.Event(), progress_interval=None))
-    assert results == [RunnerResult("quick", ok=True)]
+    assert results == [RunnerExit("quick", ok=True)]
     assert took < 0.2 + TOLERANCE
     assert runner.stop_calls == []
 
@@ -180,9 +180,9 @@ def test_a_failing_runner_is_reported_with_its_message(clock, runners):
     fine = make(runners, "fine", clock, 0.0, 1.0)
     results, _ = run(Scheduler([failing, clear, fine], clock, threading.Event(), progress_interval=None))
     assert results == [
-        RunnerResult("failing", ok=False, error="RuntimeError: cannot connect with ***"),
-        RunnerResult("clear", ok=False, error="could not upload the pipeline"),
-        RunnerResult("fine", ok=True),
+        RunnerExit("failing", ok=False, error="RuntimeError: cannot connect with ***"),
+        RunnerExit("clear", ok=False, error="could not upload the pipeline"),
+        RunnerExit("fine", ok=True),
     ]
     assert fine.stop_calls[0] == pytest.approx(1.0, abs=TOLERANCE)
 
@@ -192,8 +192,8 @@ def test_a_runner_ignoring_stop_is_reported_hung_after_the_grace(clock, runners)
     fine = make(runners, "fine", clock, 0.0, 0.5)
     results, took = run(Scheduler([hung, fine], clock, threading.Event(), stop_grace=0.5, progress_interval=None))
     assert results == [
-        RunnerResult("hung", ok=False, error="did not stop within 0.5s of its end time", hung=True),
-        RunnerResult("fine", ok=True),
+        RunnerExit("hung", ok=False, error="did not stop within 0.5s of its end time", hung=True),
+        RunnerExit("fine", ok=True),
     ]
     assert 0.5 + 0.5 - 0.05 <= took <= 0.5 + 0.5 + 0.5 + TOLERANCE
     assert hung.returned_at is None  # still blocked: abandoned, not waited for
@@ -231,7 +231,7 @@ def test_waiting_after_abort_does_not_spin(clock, runners):
     cpu = time.thread_time()
     results, took = run(Scheduler([runner], clock, abort, progress_interval=None))
     cpu = time.thread_time() - cpu
-    assert results == [RunnerResult("slow", ok=True)]
+    assert results == [RunnerExit("slow", ok=True)]
     assert took >= 0.9
     assert cpu < 0.05, f"the scheduler thread used {cpu:.2f}s of CPU in {took:.2f}s"
 
@@ -275,7 +275,7 @@ def test_abort_during_setup_stops_each_runner_once_without_spinning(clock, runne
     cpu = time.thread_time()
     results, _ = run(Scheduler([runner], clock, abort, progress_interval=None))
     cpu = time.thread_time() - cpu
-    assert results == [RunnerResult("slow", ok=True)]
+    assert results == [RunnerExit("slow", ok=True)]
     assert cpu < 0.05
     assert len(runner.stop_calls) <= 2
 
@@ -334,7 +334,7 @@ def test_a_setup_that_ignores_the_abort_is_hung_after_the_grace_and_never_execut
     assert hung.hung and not hung.ok
     assert "did not finish preparing within 0.5s of the interrupt" in (hung.error or "")
     assert stuck.started_at is None and stuck.returned_at is None  # never executed
-    assert ok == RunnerResult("quick", ok=True)
+    assert ok == RunnerExit("quick", ok=True)
 
 
 def test_an_abort_before_the_run_prepares_nothing(clock, runners):

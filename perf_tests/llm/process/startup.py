@@ -1,4 +1,4 @@
-"""The contract between an executor and ``perf_tests.llm.launcher``: when a held GuideLLM run starts.
+"""The contract between an executor and ``perf_tests.llm.process.launcher``: when a held GuideLLM run starts.
 
 An executor launches GuideLLM ahead of its load window (it needs 10-20 s to start) as a *controlled*
 process. When GuideLLM has done everything but start (imports, worker processes, data), the launcher
@@ -7,7 +7,7 @@ input: ``window <start epoch> <end epoch>`` (``window_line``). It then holds unt
 load at the end, and reports on its output in lines beginning with ``MARK``. End of input (the test run
 ended, or stopped before the start) means no load: the launcher exits with ``NO_LOAD_EXIT``.
 Kept apart from the launcher so that importing ``perf_tests.llm`` never imports the launcher, which runs
-as ``python -m perf_tests.llm.launcher``.
+as ``python -m perf_tests.llm.process.launcher``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ __all__ = ["MARK", "NO_LOAD_EXIT", "PARENT_PID_ENV", "READY_FD_ENV", "REQUESTS_E
 READY_FD_ENV = "PERF_TESTS_READY_FD"
 REQUESTS_ENV = "PERF_TESTS_REQUESTS_FILE"
 """Where the launcher appends one JSON line per finished request, as GuideLLM learns of it
-(``perf_tests.llm.live`` reads it while the load runs)."""
+(``perf_tests.llm.results.live`` reads it while the load runs)."""
 PARENT_PID_ENV = "PERF_TESTS_PARENT_PID"
 MARK = "perf-tests:"
 NO_LOAD_EXIT = 3

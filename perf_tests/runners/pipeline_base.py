@@ -25,12 +25,13 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import Field
 
 from perf_tests.errors import RunnerError
+from perf_tests.load.http import kfp_session
 from perf_tests.models.durations import Seconds
 from perf_tests.models.scenario import PipelineEntry
 from perf_tests.recorder.failures import classify_exception
 from perf_tests.runners.base_runner import AsyncRunner
 from perf_tests.runners.poll_limiter import PollLimiter
-from perf_tests.runners.run_status import fetch_run, submit_run
+from perf_tests.runners.run_status import RunApi
 
 __all__ = ["TERMINAL_STATES", "PipelineOptions", "PipelineRunner"]
 
@@ -116,6 +117,10 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         self.longest_poll_gap = 0.0
         self._limiter: PollLimiter | None = None
         self._create_slots: asyncio.Semaphore | None = None
+        self._run_api: RunApi | None = None
+        self._http_slots: asyncio.Semaphore | None = None
+        self._body_template: tuple[tuple[str | None, ...], dict[str, Any]] | None = None
+        self._session: Any = None
         self._reprepared: asyncio.Task[bool] | None = None
         self._lost_at_reprepare = 0
         # Threads for blocking client calls. More threads than this do not make a CPU-bound client faster
@@ -205,6 +210,42 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         self.experiment_id = experiment.experiment_id
 
     # -- running ------------------------------------------------------------------------------------
+    def run_api(self) -> RunApi:
+        """create_run / get_run on this loop (opened on first use, closed by ``close_async``)."""
+        if self._run_api is None:
+            target = self.context.require_kfp()
+            self._session = kfp_session(target, self.max_blocking_calls)
+            self._run_api = RunApi(self._session, target.url, self.client)
+        return self._run_api
+
+    def run_body(self, api: RunApi, name: str) -> dict[str, Any]:
+        """The create_run body for a run named ``name``: kfp's body for this entry's pipeline version and
+        experiment, built once per (pipeline, version, experiment) and copied with each run's name. On
+        the loop, every create's body costs less than building one would (which would delay the
+        answers of the calls under way, and so their recorded latency)."""
+        key = (self.pipeline_id, self.version_id, self.experiment_id)
+        if self._body_template is None or self._body_template[0] != key:
+            template = api.run_body(
+                experiment_id=self.experiment_id, job_name="", params=self.entry.params or None,
+                pipeline_id=self.pipeline_id, version_id=self.version_id,
+                enable_caching=self.context.settings.connection.cache_enabled,
+            )
+            self._body_template = (key, template)
+        return {**self._body_template[1], "display_name": name}
+
+    @property
+    def http_slots(self) -> asyncio.Semaphore:
+        """One per connection of the session: a request waits here (queue_wait), never inside aiohttp's
+        pool, where the wait would be timed as the target's latency."""
+        if self._http_slots is None:
+            self._http_slots = asyncio.Semaphore(self.max_blocking_calls)
+        return self._http_slots
+
+    async def close_async(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        await super().close_async()
+
     @property
     def create_slots(self) -> asyncio.Semaphore:
         """Creates under way at once: half the blocking-call threads (created on the runner's loop)."""
@@ -268,23 +309,15 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         """Create one run and poll it to a terminal state (or until stopped); False if the create failed."""
         name = unique_name("perf", self.entry.name, str(number))
         requested = time.perf_counter()
-        # Creates take at most half the threads: a burst of thousands must not queue ahead of every poll.
+        # Creates take at most half the connections: a burst of thousands must not queue ahead of every poll.
         async with self.create_slots:
             created_at = time.time()
             used_pipeline = self.pipeline_id
-            outcome = await self.attempt(
-                "create_run",
-                submit_run,
-                self.client,
-                on_late_result=self._adopt_late_run,
-                requested_at=requested,
-                experiment_id=self.experiment_id,
-                job_name=name,
-                params=self.entry.params or None,
-                pipeline_id=self.pipeline_id,
-                version_id=self.version_id,
-                enable_caching=self.context.settings.connection.cache_enabled,
-            )
+            api = self.run_api()
+            body = self.run_body(api, name)
+            async with self.http_slots:
+                outcome = await self.attempt_async("create_run", lambda: api.create(body),
+                                                   on_late_result=self._adopt_late_run, requested_at=requested)
         run = outcome.result
         if run is None:
             if outcome.error_type == "http_404" and self.lost_runs:
@@ -336,6 +369,7 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         failed_polls = 0
         not_found = 0
         interval = self.entry.poll_interval
+        api = self.run_api()
         last_poll = time.monotonic()
         while True:
             # A failed poll is a data point, not a reason to stop tracking the run: retry with backoff.
@@ -352,7 +386,10 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
                 attrs: dict[str, Any] = {"poll_gap": round(gap, 6)}
                 if failed_polls:
                     attrs.update(run_id=run_id, retry=failed_polls)
-                outcome = await self.attempt("get_run", fetch_run, self.client, run_id, attrs=attrs)
+                requested = time.perf_counter()
+                async with self.http_slots:
+                    outcome = await self.attempt_async("get_run", lambda: api.get(run_id), attrs=attrs,
+                                                       requested_at=requested)
             run = outcome.result
             if run is None:
                 not_found = not_found + 1 if outcome.error_type == "http_404" else 0

@@ -1,11 +1,11 @@
-"""StreamRecorder: one aggregate per operation and second, every attempt accounted for exactly once."""
+"""PerSecondAggregator: one aggregate per operation and second, every attempt accounted for exactly once."""
 
 import random
 
 import pytest
 from recorder_helpers import RESOLUTION, exact_percentile
 
-from perf_tests.recorder import AggregateRecord, EventHook, OperationEvent, Recorder, StreamRecorder
+from perf_tests.recorder import AggregateRecord, EventHook, OperationEvent, PerSecondAggregator, Recorder
 
 
 class Collected:
@@ -39,7 +39,7 @@ def hook_and_events():
 
 def test_every_attempt_is_accounted_for_exactly_once(hook_and_events):
     hook, collected = hook_and_events
-    stream = StreamRecorder(hook, "s", "RANDOM_GETS", error_events_per_second=5)
+    stream = PerSecondAggregator(hook, "s", "RANDOM_GETS", error_events_per_second=5)
     rng = random.Random(7)
     ok = failed = 0
     errors_per_type: dict[str, int] = {}
@@ -78,7 +78,7 @@ def test_every_attempt_is_accounted_for_exactly_once(hook_and_events):
 
 def test_one_aggregate_per_operation_and_second(hook_and_events):
     hook, collected = hook_and_events
-    stream = StreamRecorder(hook, "s", "RANDOM_GETS")
+    stream = PerSecondAggregator(hook, "s", "RANDOM_GETS")
     for start in (10.1, 10.9, 11.0, 11.5, 12.2):
         stream.record("get", start, 0.01, True)
     stream.record("list", 10.5, 0.01, True)
@@ -94,7 +94,7 @@ def test_one_aggregate_per_operation_and_second(hook_and_events):
 
 def test_aggregated_percentiles_match_exact_ones(hook_and_events, durations_ms):
     hook, collected = hook_and_events
-    stream = StreamRecorder(hook, "s", "RANDOM_GETS")
+    stream = PerSecondAggregator(hook, "s", "RANDOM_GETS")
     for i, ms in enumerate(durations_ms):
         stream.record("get", 1000.0 + i * 0.003, ms / 1000.0, True, values={"lateness": ms / 10_000.0})
     stream.flush()
@@ -113,7 +113,7 @@ def test_aggregated_percentiles_match_exact_ones(hook_and_events, durations_ms):
 
 def test_every_request_mode_fires_one_event_per_attempt(hook_and_events):
     hook, collected = hook_and_events
-    stream = StreamRecorder(hook, "s", "RANDOM_GETS", every_request=True)
+    stream = PerSecondAggregator(hook, "s", "RANDOM_GETS", every_request=True)
     stream.record("get", 1.0, 0.01, True, values={"lateness": 0.002}, attrs={"page": 1})
     stream.record("get", 1.5, 0.02, False, "timeout", "took too long")
     stream.flush()
@@ -128,7 +128,7 @@ def test_every_request_mode_fires_one_event_per_attempt(hook_and_events):
 
 def test_error_budget_is_per_second(hook_and_events):
     hook, collected = hook_and_events
-    stream = StreamRecorder(hook, "s", "RANDOM_GETS", error_events_per_second=2)
+    stream = PerSecondAggregator(hook, "s", "RANDOM_GETS", error_events_per_second=2)
     for start in (1.0, 1.1, 1.2, 1.3, 2.0, 2.1, 2.2):
         stream.record("get", start, 0.01, False, "http_503")
     stream.flush()
@@ -139,7 +139,7 @@ def test_error_budget_is_per_second(hook_and_events):
 
 def test_counters_are_not_attempts(hook_and_events):
     hook, collected = hook_and_events
-    stream = StreamRecorder(hook, "s", "RANDOM_GETS")
+    stream = PerSecondAggregator(hook, "s", "RANDOM_GETS")
     stream.count("get", "dropped", 5.5)
     stream.count("get", "dropped", 5.7, amount=3)
     stream.record("get", 5.1, 0.01, True)
@@ -152,7 +152,7 @@ def test_counters_are_not_attempts(hook_and_events):
 
 def test_attributes_are_kept_per_second_last_value_wins(hook_and_events):
     hook, collected = hook_and_events
-    stream = StreamRecorder(hook, "s", "RANDOM_GETS")
+    stream = PerSecondAggregator(hook, "s", "RANDOM_GETS")
     stream.record("list", 1.0, 0.01, True, attrs={"total_size": 10, "page": 1})
     stream.record("list", 1.5, 0.01, True, attrs={"total_size": 12})
     stream.flush()

@@ -1,6 +1,6 @@
-"""Cheap recording for high-rate request streams: one aggregate record per stream per second.
+"""A per-second pre-aggregator for high-rate request streams: one aggregate record per stream and second.
 
-A ``StreamRecorder`` belongs to one thread (one event loop); it records each attempt into the current
+A ``PerSecondAggregator`` belongs to one thread (one event loop); it records each attempt into the current
 second's histogram and hands the second over to the ``EventHook`` when it closes. Failed attempts are
 written as their own events up to ``error_events_per_second``; the rest are counted by type in the
 aggregate, so every attempt is accounted for exactly once. With ``every_request`` each attempt becomes
@@ -28,11 +28,11 @@ from hdrh.histogram import HdrHistogram
 from perf_tests.recorder.events import AggregateRecord, EventHook, OperationEvent
 from perf_tests.recorder.stats import HISTOGRAM_MAX_US, new_histogram
 
-__all__ = ["StreamRecorder"]
+__all__ = ["PerSecondAggregator"]
 
 _layout = new_histogram()
 if _layout.unit_magnitude != 0:  # new_histogram() starts at 1 µs; the index below relies on it
-    raise RuntimeError("StreamRecorder expects histograms whose lowest trackable value is 1")
+    raise RuntimeError("PerSecondAggregator expects histograms whose lowest trackable value is 1")
 _SUB_BUCKET_MASK: int = _layout.sub_bucket_mask
 _HALF_COUNT: int = _layout.sub_bucket_half_count
 _HALF_COUNT_MAGNITUDE: int = _layout.sub_bucket_half_count_magnitude
@@ -118,7 +118,7 @@ class _Second:
         self.attrs: dict[str, Any] | None = None
 
 
-class StreamRecorder:
+class PerSecondAggregator:
     """Per-second aggregation of one scenario's request stream (not thread-safe by design)."""
 
     def __init__(

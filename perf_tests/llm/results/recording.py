@@ -4,7 +4,7 @@ GuideLLM's statistics become one ``MetricsRecord`` per metric name (``ttft``, ``
 ``request_latency``, ``request_scheduled_latency``, ``requests``, ``output_tokens``, ``prompt_tokens``),
 so summaries, thresholds (``p99(ttft) < 1s``) and reports read them like any other operation. Every
 request of GuideLLM's report is also replayed as an ``llm_request`` operation through a
-``StreamRecorder`` (per-second aggregates): its start, latency, outcome and lateness (actual minus
+``PerSecondAggregator`` (per-second aggregates): its start, latency, outcome and lateness (actual minus
 targeted start), which gives the per-second timeline and the failure count of the default verdict.
 Requests GuideLLM cancelled at the end of the load are counted as ``incomplete``, not as failures.
 """
@@ -15,9 +15,10 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from perf_tests.llm.report import FELL_BEHIND_WARNINGS, GuidellmWarning, LlmResults, RequestRecord
+from perf_tests.llm.results.merging import MergedLlmResults
+from perf_tests.llm.results.parsing import FELL_BEHIND_WARNINGS, GuidellmWarning, RequestRecord
 from perf_tests.recorder.events import EventHook, MetricsRecord
-from perf_tests.recorder.stream import StreamRecorder
+from perf_tests.recorder.per_second import PerSecondAggregator
 
 __all__ = [
     "REQUEST_OPERATION",
@@ -70,21 +71,21 @@ def classify_request_error(error: str | None) -> str:
     return "error"
 
 
-def record_results(hook: EventHook, scenario: str, mode: str, results: LlmResults, now: float,
+def record_results(hook: EventHook, scenario: str, mode: str, results: MergedLlmResults, now: float,
                    replay_requests: bool = True) -> None:
-    """Fire the entry's ``MetricsRecord``s and (unless they were recorded live, ``perf_tests.llm.live``)
+    """Fire the entry's ``MetricsRecord``s and (unless they were recorded live, ``perf_tests.llm.results.live``)
     replay its requests as ``llm_request`` operations."""
     for name, stats in results.metrics().items():
         hook.fire(MetricsRecord(scenario, mode, name, now, stats, source=SOURCE))
     if not replay_requests:
         return
-    stream = StreamRecorder(hook, scenario, mode)
+    stream = PerSecondAggregator(hook, scenario, mode)
     for request in results.requests:
         record_request(stream, request)
     stream.flush()
 
 
-def record_request(stream: StreamRecorder, request: RequestRecord) -> None:
+def record_request(stream: PerSecondAggregator, request: RequestRecord) -> None:
     """One GuideLLM request as an ``llm_request`` attempt (``incomplete`` ones are counted, not attempts)."""
     start = request.start if request.start is not None else request.targeted_start
     if start is None:
@@ -108,7 +109,7 @@ def record_request(stream: StreamRecorder, request: RequestRecord) -> None:
     )
 
 
-def first_errors(results: LlmResults) -> dict[str, tuple[int, str]]:
+def first_errors(results: MergedLlmResults) -> dict[str, tuple[int, str]]:
     """Per error type of the failed requests: how many, and the first one's error (as GuideLLM recorded it)."""
     found: dict[str, tuple[int, str]] = {}
     for request in results.requests:

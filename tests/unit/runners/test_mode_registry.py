@@ -171,4 +171,4 @@ def test_a_broken_plugin_is_a_clear_error(tmp_path):
     result = perf_tests_cli(env, "validate", str(scenario))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert result.stderr.startswith("error: runner plugin 'broken' (perf_tests_no_such_plugin_module) failed to load: ")
+    assert result.stderr.startswith("error: mode plugin 'broken' (perf_tests_no_such_plugin_module) failed to load: ")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from perf_tests.llm.startup import MARK
+from perf_tests.llm.process.startup import MARK
 
 __all__ = ["HoldReport", "failure_reason", "hold_report", "progress_line"]
 

@@ -5,7 +5,7 @@ module changes nothing (GuideLLM's spawned workers import the launcher, and so t
 
 - ``install_end_of_data_fix``: a benchmark whose data file ended after its last request hung forever;
 - ``install_error_bodies``: a failed request's error names the HTTP status and the server's message;
-- ``install_request_log``: each finished request is appended to a file at once (``perf_tests.llm.live``).
+- ``install_request_log``: each finished request is appended to a file at once (``perf_tests.llm.results.live``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The model is ``transformers``' ``LlamaForCausalLM`` with seeded random weights (hidden size 128, two
 attention heads of 64 — vLLM's CPU attention rejects a head size of 16 —, two layers), the framework's
-own tokenizer (``perf_tests.llm.tokenizer``; the vocabulary is the tokenizer's, ~2,900 tokens learnt
+own tokenizer (``perf_tests.llm.assets.tokenizer``; the vocabulary is the tokenizer's, ~2,900 tokens learnt
 from the bundled corpus) and a chat template, saved with ``save_pretrained``: about 4 MB, built in
 seconds (plus importing torch). Its answers are random tokens, but everything a server does with them
 is real: tokenization, chat templating, batching, KV cache, streaming, metrics.
@@ -10,8 +10,8 @@ is real: tokenization, chat templating, batching, KV cache, streaming, metrics.
 The build is deterministic (fixed seed, fixed settings); the folder name carries a hash of the settings
 and the tokenizer's corpus, so a built folder is reused as long as nothing changed. By hand::
 
-    python -m perf_tests.llm.tiny_model build [--cache-dir DIR]     # prints the model folder
-    python -m perf_tests.llm.tiny_model serve [--port 8000]         # builds it, then runs vLLM on it
+    python -m perf_tests.llm.assets.tiny_model build [--cache-dir DIR]     # prints the model folder
+    python -m perf_tests.llm.assets.tiny_model serve [--port 8000]         # builds it, then runs vLLM on it
 
 ``serve`` runs vLLM's OpenAI server (``vllm_argv``, ``vllm_env``: offline, no usage stats, bounded CPU
 and memory) with the interpreter of ``make vllm-env``'s virtualenv (``.venv-vllm``). The distribution is
@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from perf_tests.errors import RunnerError
-from perf_tests.llm.cached_folder import cached_folder
-from perf_tests.llm.tokenizer import corpus_text, default_tokenizer
+from perf_tests.llm.assets.cached_folder import cached_folder
+from perf_tests.llm.assets.tokenizer import corpus_text, default_tokenizer
 
 __all__ = [
     "CHAT_TEMPLATE",
@@ -169,8 +169,8 @@ def vllm_env(threads: int = 1) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m perf_tests.llm.tiny_model build|serve``: build (or find) the model; or serve it with vLLM."""
-    parser = argparse.ArgumentParser(prog="python -m perf_tests.llm.tiny_model",
+    """``python -m perf_tests.llm.assets.tiny_model build|serve``: build (or find) the model; or serve it with vLLM."""
+    parser = argparse.ArgumentParser(prog="python -m perf_tests.llm.assets.tiny_model",
                                      description=(__doc__ or "").split("\n", 1)[0])
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="build the model (or find it built) and print its folder")

@@ -3,12 +3,13 @@
 Each child starts in its own session (process group), so stopping it stops everything it spawned
 (GuideLLM's worker processes): SIGTERM to the group, then SIGKILL after a grace period. Children still
 running when the interpreter exits are killed by an ``atexit`` hook; if this process dies without
-running it (SIGKILL), ``perf_tests.llm.launcher`` inside the child sees its parent die and ends its
-group. The child runs as ``python -m perf_tests.llm.launcher <guidellm arguments>`` with its output in a log file.
+running it (SIGKILL), ``perf_tests.llm.process.launcher`` inside the child sees its parent die and ends
+its group. The child runs as ``python -m perf_tests.llm.process.launcher <guidellm arguments>`` with its
+output in a log file.
 
 A *controlled* child (``control=True``) is a GuideLLM run held at its start: it says when it is ready
 through a pipe (``ready``) and waits for its load window on its standard input (``send_window``); see
-``perf_tests.llm.startup`` for the protocol.
+``perf_tests.llm.process.startup`` for the protocol.
 """
 
 from __future__ import annotations
@@ -25,20 +26,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from perf_tests.llm.startup import PARENT_PID_ENV, READY_FD_ENV, window_line
+from perf_tests.llm.process.startup import PARENT_PID_ENV, READY_FD_ENV, window_line
 
 __all__ = ["LAUNCHER", "ChildProcess", "kill_all_children", "launcher_argv", "live_children", "log_tail"]
 
 logger = logging.getLogger(__name__)
 
-LAUNCHER = "perf_tests.llm.launcher"
+LAUNCHER = "perf_tests.llm.process.launcher"
 
 _live: set[ChildProcess] = set()
 _live_lock = threading.Lock()
 
 
 def launcher_argv(args: Sequence[str]) -> list[str]:
-    """``python -m perf_tests.llm.launcher <args>`` with this interpreter (GuideLLM's CLI, guarded)."""
+    """``python -m perf_tests.llm.process.launcher <args>`` with this interpreter (GuideLLM's CLI, guarded)."""
     return [sys.executable, "-m", LAUNCHER, *args]
 
 

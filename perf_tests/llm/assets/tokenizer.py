@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from perf_tests.errors import RunnerError
-from perf_tests.llm.cached_folder import cached_folder
+from perf_tests.llm.assets.cached_folder import cached_folder
 
 __all__ = ["TOKENIZER_FILES", "VOCAB_SIZE", "build_tokenizer", "corpus_text", "default_tokenizer"]
 
@@ -29,7 +29,7 @@ _SPECIAL = "<|endoftext|>"
 
 def corpus_text() -> str:
     """The bundled training text."""
-    return resources.files("perf_tests.llm").joinpath("data/corpus.txt").read_text(encoding="utf-8")
+    return resources.files("perf_tests.llm.assets").joinpath("data/corpus.txt").read_text(encoding="utf-8")
 
 
 def _key(corpus: str) -> str:

@@ -1,4 +1,4 @@
-"""Scenario-entry fields of the Tekton executor, mixed into the ``LLM_LOAD`` options model.
+"""The Tekton executor's entry fields (its options model), mixed into the ``LLM_LOAD`` options model.
 
 ``pipelineRunTemplate``
     A ``tekton.dev/v1`` PipelineRun YAML file used instead of the built-in inline pipeline. Each param it
@@ -13,24 +13,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, PrivateAttr
 
 from perf_tests.errors import ScenarioError
+from perf_tests.llm.executors.options import ExecutorOptions
 from perf_tests.models.scenario import EntryFiles
+from perf_tests.tekton.session import OPERATIONS
 
-__all__ = ["TEMPLATES_FOLDER", "TektonEntryFields", "load_template"]
+if TYPE_CHECKING:
+    from perf_tests.llm.options import LlmLoadFields
+
+__all__ = ["TEMPLATES_FOLDER", "TektonExecutorOptions", "load_template"]
 
 TEMPLATES_FOLDER = "tekton"
 
 
-class TektonEntryFields(BaseModel):
+class TektonExecutorOptions(ExecutorOptions):
     """``pipelineRunTemplate`` and ``keepPipelineRuns``; only with ``"executor": "tekton"``."""
 
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+    operations: ClassVar[tuple[str, ...]] = OPERATIONS
 
     pipeline_run_template: str | None = Field(
         default=None,
@@ -41,39 +45,32 @@ class TektonEntryFields(BaseModel):
         default=None,
         description="Keep the PipelineRuns after the run (executor tekton; default TEKTON_KEEP_PIPELINERUNS).",
     )
-    pipeline_run_template_path: Path | None = Field(default=None, exclude=True, description="Resolved template file.")
+    # Resolved by ``resolve_executor_files``; not a field, so a scenario file cannot set it.
+    _pipeline_run_template_path: Path | None = PrivateAttr(default=None)
 
-    @model_validator(mode="after")
-    def _only_for_tekton(self) -> TektonEntryFields:
-        executor = getattr(self, "executor", "tekton")
-        if executor == "tekton":
-            self._check_runs_in_cluster()
-        else:
-            given = [
-                alias
-                for alias, value in (
-                    ("pipelineRunTemplate", self.pipeline_run_template),
-                    ("keepPipelineRuns", self.keep_pipeline_runs),
-                )
-                if value is not None
-            ]
-            if given:
-                raise ValueError(f'{" and ".join(given)} apply only to "executor": "tekton"')
-        return self
+    @property
+    def pipeline_run_template_path(self) -> Path | None:
+        """The PipelineRun template found for ``pipelineRunTemplate``."""
+        return self._pipeline_run_template_path
 
-    def _check_runs_in_cluster(self) -> None:
+    @pipeline_run_template_path.setter
+    def pipeline_run_template_path(self, value: Path | None) -> None:
+        self._pipeline_run_template_path = value
+
+    @classmethod
+    def executor_problems(cls, entry: LlmLoadFields) -> None:
         """What a TaskRun pod cannot use: no target (the local mock), local data or tokenizer files."""
-        if getattr(self, "target_url", "") is None and getattr(self, "stack", None) is None:  # a stack sets it
+        if entry.target_url is None and entry.stack is None:  # a stack sets it when it is ready
             raise ValueError(
                 'executor "tekton" needs targetUrl: the model\'s address as a pod in the cluster sees it (e.g. '
                 "http://my-model.my-namespace.svc.cluster.local:8000); the embedded mock target is local only"
             )
-        if getattr(self, "data_file", None) is not None:
+        if entry.data_file is not None:
             raise ValueError(
                 "dataFile is a file on this machine, which a TaskRun pod cannot read: with executor "
                 '"tekton" use promptTokens/outputTokens, or a pipelineRunTemplate that provides the data'
             )
-        tokenizer = getattr(self, "tokenizer", None)
+        tokenizer = entry.tokenizer
         if isinstance(tokenizer, str) and not tokenizer.startswith("hf:"):
             raise ValueError(
                 "tokenizer is a folder on this machine, which a TaskRun pod cannot read: with executor "
@@ -81,24 +78,26 @@ class TektonEntryFields(BaseModel):
                 "in the cluster)"
             )
 
-    def tekton_file_problems(self, files: EntryFiles) -> list[str]:
+    @classmethod
+    def executor_file_problems(cls, entry: LlmLoadFields, files: EntryFiles) -> list[str]:
         """Problems with the template file (missing, not a v1 PipelineRun); empty when fine."""
-        if self.pipeline_run_template is None:
+        if entry.pipeline_run_template is None:
             return []
-        found = files.find(self.pipeline_run_template, TEMPLATES_FOLDER)
+        found = files.find(entry.pipeline_run_template, TEMPLATES_FOLDER)
         if found is None:
-            looked = ", ".join(str(p) for p in files.candidates(self.pipeline_run_template, TEMPLATES_FOLDER))
-            return [f"field 'pipelineRunTemplate': file {self.pipeline_run_template!r} not found (looked in {looked})"]
+            looked = ", ".join(str(p) for p in files.candidates(entry.pipeline_run_template, TEMPLATES_FOLDER))
+            return [f"field 'pipelineRunTemplate': file {entry.pipeline_run_template!r} not found (looked in {looked})"]
         try:
             load_template(found)
         except ScenarioError as exc:
             return [f"field 'pipelineRunTemplate': {exc}"]
         return []
 
-    def resolve_tekton_files(self, files: EntryFiles) -> None:
+    @classmethod
+    def resolve_executor_files(cls, entry: LlmLoadFields, files: EntryFiles) -> None:
         """Remember the template's resolved path."""
-        if self.pipeline_run_template is not None:
-            self.pipeline_run_template_path = files.find(self.pipeline_run_template, TEMPLATES_FOLDER)
+        if entry.pipeline_run_template is not None:
+            entry.pipeline_run_template_path = files.find(entry.pipeline_run_template, TEMPLATES_FOLDER)
 
 
 def load_template(path: Path) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """An LLM_LOAD entry's results as an llm-d *benchmark report* v0.2.1, the universal format of LLM serving
 benchmarks (what llm-d-benchmark's ``transform_results_guidellm`` step produces).
 
-``build_universal_report`` maps GuideLLM's numbers (``LlmResults``) and the entry onto the report:
+``build_universal_report`` maps GuideLLM's numbers (``MergedLlmResults``) and the entry onto the report:
 ``run`` (uid, eid = the test run's id, start/end/duration), ``scenario.load`` (tool, version, data
 source, sequence lengths, rate or concurrency, the native GuideLLM arguments) and
 ``results.request_performance.aggregate`` (request counts, TTFT/TPOT/ITL/request latency and the
@@ -30,7 +30,8 @@ import yaml
 
 from perf_tests.llm.command import GuidellmCommand, reveal
 from perf_tests.llm.options import LlmLoadFields
-from perf_tests.llm.report import Distribution, LlmResults
+from perf_tests.llm.results.merging import MergedLlmResults
+from perf_tests.llm.results.parsing import Distribution
 from perf_tests.logger.redaction import redact
 
 __all__ = [
@@ -101,7 +102,7 @@ def _native_args(commands: Sequence[GuidellmCommand]) -> dict[str, Any]:
 
 def build_universal_report(
     entry: LlmLoadFields,
-    results: LlmResults,
+    results: MergedLlmResults,
     *,
     run_id: str,
     tool_version: str,
@@ -217,7 +218,7 @@ def write_universal_report(report: Mapping[str, Any], directory: Path,
 @cache
 def universal_report_schema() -> Mapping[str, Any]:
     """The bundled JSON Schema of the llm-d benchmark report v0.2.1."""
-    text = resources.files("perf_tests.llm").joinpath(f"schemas/{SCHEMA_FILE}").read_text(encoding="utf-8")
+    text = resources.files("perf_tests.llm.results").joinpath(f"schemas/{SCHEMA_FILE}").read_text(encoding="utf-8")
     schema: Mapping[str, Any] = json.loads(text)
     return schema
 

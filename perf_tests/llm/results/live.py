@@ -3,7 +3,7 @@
 GuideLLM 0.8 writes its JSON report only when its run ends: a run stopped by Ctrl-C, or a test run
 killed with SIGKILL, had no report and so no operations (7 s of load, 0 operations in the rebuilt
 summary). The launcher therefore appends each finished request to ``<label>.requests.jsonl``
-(``perf_tests.llm.startup.REQUESTS_ENV``) with the timings GuideLLM's report gives it, and
+(``perf_tests.llm.process.startup.REQUESTS_ENV``) with the timings GuideLLM's report gives it, and
 ``LiveRequests`` reads those files while the load runs: each request becomes an ``llm_request``
 attempt at once, and every second that is over is handed to the recorder (and so written to
 ``events.jsonl``) within ``LAG`` seconds. At the end the runner takes GuideLLM's statistics from its
@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from perf_tests.llm.recording import record_request
-from perf_tests.llm.report import RequestRecord
+from perf_tests.llm.results.parsing import RequestRecord
+from perf_tests.llm.results.recording import record_request
 from perf_tests.recorder.events import EventHook
-from perf_tests.recorder.stream import StreamRecorder
+from perf_tests.recorder.per_second import PerSecondAggregator
 
 __all__ = ["LAG", "LiveRequests", "parse_request_line"]
 
@@ -59,7 +59,7 @@ class LiveRequests:
     """Reads the requests files of an entry's GuideLLM processes in a thread and records each request."""
 
     def __init__(self, hook: EventHook, scenario: str, mode: str, paths: Sequence[Path]) -> None:
-        self._stream = StreamRecorder(hook, scenario, mode)
+        self._stream = PerSecondAggregator(hook, scenario, mode)
         self._paths = list(paths)
         self._offsets = dict.fromkeys(self._paths, 0)
         self._stop = threading.Event()

@@ -1,20 +1,20 @@
-"""``python -m perf_tests.llm.launcher <guidellm arguments>``: GuideLLM's own CLI, started early and held.
+"""``python -m perf_tests.llm.process.launcher <guidellm arguments>``: GuideLLM's own CLI, started early and held.
 
 GuideLLM needs 10-20 s to start (imports, worker processes, data preparation) before its first request,
 so an executor launches it ahead of its load window. Launched with ``PERF_TESTS_READY_FD`` set (see
-``perf_tests.llm.startup``), ``guidellm run`` does all of that, says ``ready`` through that pipe, reads
+``perf_tests.llm.process.startup``), ``guidellm run`` does all of that, says ``ready`` through that pipe, reads
 its window (``window <start> <end>``, epoch seconds) from its standard input and holds its scheduler's
 start until the window opens, so the first request is due exactly at the planned start; a constraint
 ends every benchmark when the window closes, even after a late start (which is reported, not
 stretched). Both act on ``NonDistributedEnvironment``, the seam GuideLLM provides for coordinating when
 a run starts. Lines starting with ``perf-tests:`` report the hold.
 
-Every ``run`` also gets the changes of ``perf_tests.llm.patches``: the workaround for GuideLLM 0.8's
+Every ``run`` also gets the changes of ``perf_tests.llm.process.patches``: the workaround for GuideLLM 0.8's
 end-of-data hang, errors that carry the server's message (also in GuideLLM's spawned workers, which
 import this module as ``__mp_main__``), and, with ``PERF_TESTS_REQUESTS_FILE`` set, each finished request
 appended to that file. Everything else is GuideLLM unchanged.
 
-With ``PERF_TESTS_SECRETS`` set, GuideLLM's output passes ``perf_tests.llm.masking`` before it reaches
+With ``PERF_TESTS_SECRETS`` set, GuideLLM's output passes ``perf_tests.llm.process.masking`` before it reaches
 the log: the entry's secrets are masked.
 
 The launcher also ends its process group when the test run that started it dies (it watches its parent's
@@ -34,9 +34,9 @@ import time
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from perf_tests.llm.masking import drain_output, mask_secrets, secrets_from_env
-from perf_tests.llm.patches import install_end_of_data_fix, install_error_bodies, install_request_log
-from perf_tests.llm.startup import (
+from perf_tests.llm.process.masking import drain_output, mask_secrets, secrets_from_env
+from perf_tests.llm.process.patches import install_end_of_data_fix, install_error_bodies, install_request_log
+from perf_tests.llm.process.startup import (
     MARK,
     NO_LOAD_EXIT,
     PARENT_PID_ENV,

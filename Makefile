@@ -39,10 +39,13 @@ $(VLLM_VENV)/.installed-$(VLLM_VERSION):
 
 vllm-env: $(VLLM_VENV)/.installed-$(VLLM_VERSION)
 
-# Debian packages some tests start: chromium (HTML report rendering) and prometheus.
+# Debian packages some tests start: chromium (HTML report rendering) and prometheus; and kubectl
+# (Debian's kubernetes-client) to render the Tekton kustomizations.
 system-deps:
 	@if ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null; then \
 		apt-get update -qq && apt-get install -y -qq chromium prometheus >/dev/null; fi
+	@if ! command -v kubectl >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq kubernetes-client >/dev/null; fi
 
 # A scenario that deploys a local vLLM (llm_stack_local*.json) needs the vLLM virtualenv as well.
 perf: setup $(if $(findstring llm_stack_local,$(SCENARIO)),vllm-env)

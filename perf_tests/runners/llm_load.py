@@ -255,6 +255,10 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         self.executor.stop()  # it shares ``self.stopping``; an executor may also act at once (cancel)
 
     def progress(self) -> str:
+        if self.stack is not None and not self._stack_loaded:
+            if self._stack_deadline is None and self.entry.stack_after is not None:
+                return f"waiting for the stack of {self.entry.stack_after} to be torn down"
+            return f"deploying stack {self.stack.name}, waiting until it is ready"
         return self.executor.progress() or ("running" if self.specs else "preparing")
 
     # -- prepare helpers ----------------------------------------------------------------------------

@@ -39,8 +39,8 @@ $(VLLM_VENV)/.installed-$(VLLM_VERSION):
 
 vllm-env: $(VLLM_VENV)/.installed-$(VLLM_VERSION)
 
-# Debian packages some tests start: chromium (HTML report rendering) and prometheus; and kubectl
-# (Debian's kubernetes-client) to render the Tekton kustomizations.
+# Debian packages some tests start: chromium (HTML report rendering), prometheus, and kubectl (Debian's
+# kubernetes-client; `kubectl kustomize` renders every kustomization in deploy/ in a test).
 system-deps:
 	@if ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null; then \
 		apt-get update -qq && apt-get install -y -qq chromium prometheus >/dev/null; fi

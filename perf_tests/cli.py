@@ -5,6 +5,7 @@
 ``schema``          print (or write) the JSON Schema of scenario files, for editors (generated from the models).
 ``report``          rebuild report.html and summary.csv of a results directory (summary.json too if missing).
 ``compare``         compare two summary.json files without running anything (exit 1 on regressions).
+``merge``           merge the results of ``run --shard I/N`` runs into one and judge it (exit 1 failed).
 
 A file that cannot be read as what it should be (scenario, summary.json, events.jsonl, run.json) is one
 ``error:`` line naming it, and exit code 2.
@@ -41,6 +42,23 @@ def _parser() -> argparse.ArgumentParser:
                      "$PERF_BASELINE); regressions fail the run")
     run.add_argument("--max-regression", help="tolerated change against the baseline, e.g. 10%% (default: "
                      "$PERF_MAX_REGRESSION or 10%%)")
+    run.add_argument("--shard", help="run shard I of N of every entry (0-based, e.g. 0/2); merge the shards' "
+                     "results directories with 'merge'")
+    run.add_argument("--start-at", help="with --shard: the shared start time, epoch seconds, +SECONDS or ISO 8601 "
+                     "(default: 5 s from now)")
+    run.add_argument("--barrier", type=Path, help="with --shard: a folder every shard can write; shards meet there "
+                     "before the start")
+    run.add_argument("--run-id", help="with --shard: the whole run's id, the same on every shard (default: from "
+                     "--start-at; give it when the shards' --start-at is relative, e.g. the Job's uid)")
+    run.add_argument("--print-result", action="store_true", help="with --shard: print shard.json to stdout between "
+                     "markers at the end (how pods hand their results over)")
+    run.add_argument("--pods", type=int, help="run the scenario as a Kubernetes Indexed Job of this many shard pods "
+                     "(SCALE_OUT_IMAGE, TEKTON_NAMESPACE, KUBECONFIG) and merge their results here")
+    merge = commands.add_parser("merge", help="merge shards' results directories into one and judge it")
+    merge.add_argument("shard_dirs", nargs="+", type=Path, help="results directories of 'run --shard I/N'")
+    merge.add_argument("--out", type=Path, required=True, help="the merged results directory")
+    merge.add_argument("--baseline", type=Path, help="a previous summary.json to compare the merged run with")
+    merge.add_argument("--max-regression", help="tolerated change against the baseline, e.g. 10%%")
     validate = commands.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("files", nargs="+", help="scenario files (paths or names in test_data/scenarios/)")
     validate.add_argument("--data-dir", type=Path, default=Path("test_data"))
@@ -84,6 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from perf_tests.stack.cli import run_stack_command
 
             return run_stack_command(args)
+        if args.command == "merge":
+            return _merge(args.shard_dirs, args.out, args.baseline, args.max_regression)
+        if args.pods is not None:
+            return _run_pods(args.scenario, args.results_dir, args.data_dir, args.pods)
+        if args.shard is not None:
+            return _run_shard(args.scenario, args.results_dir, args.data_dir, args.shard, args.start_at,
+                              args.barrier, args.print_result, args.run_id)
         return _run(args.scenario, args.results_dir, args.data_dir, args.baseline, args.max_regression)
     except PerfTestsError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -171,6 +196,104 @@ def _summary_schema(output: Path | None, check: Sequence[Path] | None) -> int:
     else:
         output.write_text(text, encoding="utf-8")
         print(f"wrote {output}")
+    return 0
+
+
+def _run_shard(scenario: str | None, results_dir: Path | None, data_dir: Path, shard: str,
+               start_at: str | None, barrier: Path | None, print_result: bool = False,
+               run_id: str | None = None) -> int:
+    from perf_tests.scaleout.session import ShardSession
+    from perf_tests.scaleout.shard import ShardSpec, parse_shard, parse_start_at
+
+    index, count = parse_shard(shard)
+    at = parse_start_at(start_at)
+    # Every shard of one run has the same id: derived from the shared start time.
+    import zlib
+    from datetime import UTC, datetime
+
+    seed = int(at * 1000) % 2**31
+    if run_id:
+        seed = zlib.crc32(run_id.encode("utf-8")) % 2**31  # the same on every shard, like the run id
+    else:
+        run_id = datetime.fromtimestamp(at, UTC).strftime("%Y%m%d-%H%M%S-%f")[:-3]
+    spec = ShardSpec(index=index, count=count, start_at=at, run_id=run_id, seed=seed,
+                     barrier=str(barrier) if barrier else None)
+    session = ShardSession(spec, scenario=scenario, data_dir=data_dir.resolve(), results_dir=results_dir,
+                           results_dir_source="--results-dir")
+    session.scenario  # noqa: B018 - validate before anything starts
+    outcome = session.run()
+    print(outcome.table())
+    print(f"shard {spec.label} results: {outcome.results_dir} (merge them with 'python -m perf_tests merge')")
+    if print_result and session.result is not None:
+        from perf_tests.scaleout.result import SHARD_FILE_NAME
+        from perf_tests.tekton.logs import format_report_block
+
+        print(format_report_block(session.result.model_dump_json().encode("utf-8"), SHARD_FILE_NAME), end="")
+    sys.stdout.flush()
+    return 0 if session.result is not None and not outcome.results_error else EXIT_FAILED
+
+
+def _run_pods(scenario: str | None, results_dir: Path | None, data_dir: Path, pods: int) -> int:
+    import signal
+    import threading
+
+    from perf_tests.models.scenario_file import load_scenario
+    from perf_tests.runners.registry import options_models
+    from perf_tests.scaleout.kube import JobClient, PodsRun, ScaleOutSettings, write_shards
+    from perf_tests.scaleout.merge import merge_results, shard_lines
+    from perf_tests.session.session import new_run_id
+    from perf_tests.tekton.settings import load_tekton_settings
+
+    if pods < 1:
+        raise ConfigurationError(f"--pods {pods}: give at least 1 pod")
+    loaded = load_scenario(scenario or os.environ.get("SCENARIO_FILE_NAME") or "smoke.json", options_models(),
+                           data_dir.resolve())
+    if loaded.path is None:
+        raise ConfigurationError("--pods needs a scenario file")
+    client = JobClient.connect(load_tekton_settings())
+    abort = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: abort.set())
+    run = PodsRun(client, loaded.path, pods, ScaleOutSettings(), abort)
+    try:
+        try:
+            results = run.run()
+        except KeyboardInterrupt:
+            abort.set()
+            client.delete_job(run.name)
+            raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        client.close()
+    root = (results_dir or Path.cwd() / "results" / new_run_id()).resolve()
+    outcome = merge_results(results, root, shard_dirs=write_shards(results, root))
+    print(outcome.table())
+    for line in shard_lines(outcome.summary):
+        print(line)
+    print(f"results: {outcome.results_dir}")
+    if not outcome.passed:
+        print(outcome.failure_message(), file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+def _merge(shard_dirs: Sequence[Path], out: Path, baseline: Path | None, max_regression: str | None) -> int:
+    from perf_tests.baseline import Baseline, baseline_options, load_baseline_settings
+    from perf_tests.scaleout.merge import merge_results
+    from perf_tests.scaleout.result import read_shard_result
+
+    results = [read_shard_result(path) for path in shard_dirs]
+    options = baseline_options(max_regression) if max_regression is not None else load_baseline_settings().options()
+    judge = Baseline(baseline, options) if baseline is not None else None
+    outcome = merge_results(results, out.resolve(), judge, shard_dirs=list(shard_dirs))
+    print(outcome.table())
+    from perf_tests.scaleout.merge import shard_lines
+
+    for line in shard_lines(outcome.summary):
+        print(line)
+    print(f"results: {outcome.results_dir}")
+    if not outcome.passed:
+        print(outcome.failure_message(), file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 

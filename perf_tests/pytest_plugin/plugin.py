@@ -16,7 +16,7 @@ import pytest
 
 from perf_tests.errors import PerfTestsError
 
-__all__ = ["PerfEntry"]
+__all__ = ["PerfEntry", "session_arguments", "store_outcome", "verdict_properties"]
 
 _OUTCOME_KEY = pytest.StashKey[Any]()
 _SESSION_KEY = pytest.StashKey[Any]()
@@ -35,6 +35,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "(default: $PERF_BASELINE); regressions fail the entry")
     group.addoption("--max-regression", default=None, help="tolerated change against the baseline, e.g. 10%% "
                     "(default: $PERF_MAX_REGRESSION or 10%%)")
+    group.addoption("--perf-shard-lead", default=None, type=float, help="with pytest -n N: seconds ahead of "
+                    "now the shards' shared start time is set (default: 5; later if a worker is not prepared by then)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):  # pytest -n N: one scenario split over the workers
+        from perf_tests.scaleout.xdist import install
+
+        install(config)
 
 
 class PerfEntry:
@@ -48,29 +57,59 @@ class PerfEntry:
         return self.name
 
 
+def session_arguments(config: pytest.Config) -> dict[str, Any]:
+    """``PerfSession`` keyword arguments from the perf options (``PerfTestsError`` for a bad one)."""
+    from perf_tests.baseline import baseline_options
+
+    results = config.getoption("--perf-results-dir")
+    data = config.getoption("--perf-data-dir")
+    baseline = config.getoption("--baseline")
+    max_regression = config.getoption("--max-regression")
+    return {
+        "scenario": config.getoption("--scenario"),
+        "data_dir": Path(data).resolve() if data else Path(str(config.rootpath)) / "test_data",
+        "results_dir": Path(results) if results else None,
+        "baseline": Path(baseline) if baseline else None,
+        "baseline_options": baseline_options(max_regression) if max_regression is not None else None,
+    }
+
+
 def _session(config: pytest.Config) -> Any:
-    """The run's PerfSession, made once per pytest session (None when the settings are invalid)."""
+    """The run's PerfSession, made once per pytest session (the error when the settings are invalid)."""
     if _SESSION_KEY not in config.stash:
-        from perf_tests.baseline import baseline_options
         from perf_tests.session.session import PerfSession
 
-        option = config.getoption("--scenario")
-        results = config.getoption("--perf-results-dir")
-        data = config.getoption("--perf-data-dir")
-        baseline = config.getoption("--baseline")
-        max_regression = config.getoption("--max-regression")
         try:
-            options = baseline_options(max_regression) if max_regression is not None else None
-            config.stash[_SESSION_KEY] = PerfSession(
-                scenario=option,
-                data_dir=Path(data).resolve() if data else Path(str(config.rootpath)) / "test_data",
-                results_dir=Path(results) if results else None,
-                baseline=Path(baseline) if baseline else None,
-                baseline_options=options,
-            )
+            config.stash[_SESSION_KEY] = PerfSession(**session_arguments(config))
         except PerfTestsError as exc:
             config.stash[_SESSION_KEY] = exc
     return config.stash[_SESSION_KEY]
+
+
+perf_session_or_error = _session
+
+
+def store_outcome(config: pytest.Config, outcome: Any) -> None:
+    """Keep a run's outcome for the terminal summary (the xdist controller's merged run)."""
+    config.stash[_OUTCOME_KEY] = outcome
+
+
+def verdict_properties(outcome: Any, name: str) -> list[tuple[str, object]]:
+    """JUnit properties of one entry: its operations' numbers, each check and what it measured."""
+    verdict = outcome.verdict(name)
+    part = next(s for s in outcome.summary["scenarios"] if s["name"] == name)
+    properties: list[tuple[str, object]] = []
+    for op_name, op in part.get("operations", {}).items():
+        for key in ("count", "failed", "p50_ms", "p95_ms", "p99_ms", "throughput"):
+            if op.get(key) is not None:
+                properties.append((f"{op_name}.{key}", op[key]))
+    for check in verdict.checks:
+        properties.append((f"check.{check.name}", "pass" if check.passed else "fail"))
+        # Thresholds and baseline regressions: what was measured against what limit, for CI dashboards.
+        if check.name not in ("ran", "failures") and check.measured is not None:
+            properties.append((f"check.{check.name}.measured", check.measured))
+            properties.append((f"check.{check.name}.limit", check.limit))
+    return properties
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -118,19 +157,8 @@ def perf_verdict(perf_entry: PerfEntry, request: pytest.FixtureRequest) -> Any:
     if perf_entry.error is not None:
         pytest.fail(perf_entry.error, pytrace=False)
     outcome = request.getfixturevalue("perf_outcome")
-    verdict = outcome.verdict(perf_entry.name)
-    part = next(s for s in outcome.summary["scenarios"] if s["name"] == perf_entry.name)
-    for op_name, op in part.get("operations", {}).items():
-        for key in ("count", "failed", "p50_ms", "p95_ms", "p99_ms", "throughput"):
-            if op.get(key) is not None:
-                request.node.user_properties.append((f"{op_name}.{key}", op[key]))
-    for check in verdict.checks:
-        request.node.user_properties.append((f"check.{check.name}", "pass" if check.passed else "fail"))
-        # Thresholds and baseline regressions: what was measured against what limit, for CI dashboards.
-        if check.name not in ("ran", "failures") and check.measured is not None:
-            request.node.user_properties.append((f"check.{check.name}.measured", check.measured))
-            request.node.user_properties.append((f"check.{check.name}.limit", check.limit))
-    return verdict
+    request.node.user_properties.extend(verdict_properties(outcome, perf_entry.name))
+    return outcome.verdict(perf_entry.name)
 
 
 def assert_entry_passed(verdict: Any) -> None:
@@ -145,6 +173,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     terminalreporter.write_sep("=", "performance results")
     terminalreporter.write_line(outcome.table())
+    if outcome.summary.get("scaleout"):
+        from perf_tests.scaleout.merge import shard_lines
+
+        for line in shard_lines(outcome.summary):
+            terminalreporter.write_line(line)
     terminalreporter.write_line(f"results: {outcome.results_dir}")
     terminalreporter.write_line(f"report: {outcome.results_dir / 'report.html'}")
     if os.environ.get("CI"):

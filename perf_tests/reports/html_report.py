@@ -353,6 +353,30 @@ def _targets(summary: Mapping[str, Any]) -> tuple[str, str]:
     return "<br>".join(items) or "-", banner
 
 
+def _shards_table(summary: Mapping[str, Any]) -> str:
+    """A scaled-out run's numbers per shard, entry and operation (a shard that lagged is a finding)."""
+    section = summary.get("scaleout") or {}
+    rows = []
+    for shard in section.get("per_shard") or []:
+        late = shard.get("start_lateness_s") or 0
+        for name, entry in (shard.get("entries") or {}).items():
+            for op, stats in (entry.get("operations") or {}).items():
+                lateness = (stats.get("lateness") or {}).get("p99_ms")
+                rows.append(
+                    f'<tr><td>{escape(str(shard.get("shard")))}</td><td>{escape(name)}</td><td>{escape(op)}</td>'
+                    f'<td class="num">{_num(stats.get("count"))}</td><td class="num">{_num(stats.get("failed"))}</td>'
+                    f'<td class="num">{_num(stats.get("throughput"), 1)}</td><td class="num">{_ms(stats.get("p99_ms"))}'
+                    f'</td><td class="num">{_num(stats.get("dropped"))}</td><td class="num">{_ms(lateness)}</td>'
+                    f'<td class="num">{_num(late, 2)}</td></tr>')
+    if not rows:
+        return ""
+    return (f'<h3>Shards ({_num(section.get("shards"))}, merged above)</h3><table><thead><tr><th>shard</th>'
+            '<th>entry</th><th>operation</th><th class="num">count</th><th class="num">failed</th>'
+            '<th class="num">rate/s</th><th class="num">p99</th><th class="num">dropped</th>'
+            '<th class="num">p99 lateness</th><th class="num">late start s</th></tr></thead><tbody>'
+            + "".join(rows) + "</tbody></table>")
+
+
 def render_html(summary: Mapping[str, Any], timelines: Timelines | None = None) -> str:
     """The whole report page for a summary (and the timelines of its events, if any)."""
     run_id = str(summary.get("run_id", ""))
@@ -414,7 +438,7 @@ def render_html(summary: Mapping[str, Any], timelines: Timelines | None = None) 
         f"<title>perf-tests {escape(run_id)}</title>"
         '<link rel="icon" href="data:,">'
         f"<style>{_asset('report.css')}</style></head><body><main>"
-        + head + nav + "".join(sections) + details
+        + head + nav + _shards_table(summary) + "".join(sections) + details
         + f"<footer>generated {generated} by perf-tests {escape(__version__)} from summary.json"
         + (" and events.jsonl" if timelines else "") + "</footer></main>"
         + f'<script type="application/json" id="perf-data">{data}</script>'

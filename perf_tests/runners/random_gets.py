@@ -52,6 +52,7 @@ from perf_tests.recorder.per_second import PerSecondAggregator
 from perf_tests.runners.base_runner import AsyncRunner
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import register
+from perf_tests.scaleout.arrivals import shard_arrivals
 from perf_tests.server.seed import SeedError, SeedPlan, seed_simulator
 from perf_tests.targets.kfp_target import EMBEDDED_KIND
 
@@ -257,6 +258,9 @@ class RandomGetsRunner(AsyncRunner[RandomGetsOptions]):
         )
         clock = self.context.clock
         arrivals = entry.arrival_model()
+        shard = self.context.shard
+        if shard is not None:  # a scaled-out run: every N-th arrival of the one schedule
+            arrivals = shard_arrivals(arrivals, shard.index, shard.count)
         async with kfp_session(target, entry.max_concurrency) as session:
             workload = KfpGetsWorkload(
                 session, target.url, entry.endpoints,

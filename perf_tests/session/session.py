@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from perf_tests.baseline import Baseline, BaselineOptions, load_baseline_settings
 from perf_tests.config.logging_config import configure_logging
@@ -42,6 +42,9 @@ from perf_tests.targets.deadline import cancel_open_deadlines
 from perf_tests.targets.kfp_target import KfpTarget, resolve_kfp_target
 from perf_tests.thresholds.evaluate import baseline_overrides, fill_percentiles, judge_with_thresholds
 from perf_tests.thresholds.verdict import EntryVerdict
+
+if TYPE_CHECKING:
+    from perf_tests.scaleout.shard import ShardSpec
 
 __all__ = ["CompletedRun", "PerfSession"]
 
@@ -98,7 +101,13 @@ class CompletedRun:
 
 
 class PerfSession:
-    """Loads, runs and judges one scenario file."""
+    """Loads, runs and judges one scenario file.
+
+    ``shard``, ``new_clock`` and ``resolve_kfp_target`` are what a shard of a scaled-out run changes
+    (``perf_tests.scaleout.ShardSession``): which part it runs, its fixed start time and the shared target.
+    """
+
+    shard: ShardSpec | None = None
 
     def __init__(
         self,
@@ -181,7 +190,7 @@ class PerfSession:
             logger.info("run %s: %d scenario entries from %s; results in %s", self.run_id, len(scenario.entries),
                         scenario.path, self.results_dir)
             if any(cls.needs_kfp for cls in runner_classes):
-                kfp_target = resolve_kfp_target(self.settings.connection, self.settings.auth)
+                kfp_target = self.resolve_kfp_target()
                 logger.info("target: %s", kfp_target.description)
                 with contextlib.suppress(OSError):  # a full disk is reported by the files that hit it
                     self._write_run_file(scenario, started, {"kfp": kfp_target.as_json()})
@@ -189,11 +198,12 @@ class PerfSession:
                 run_id=self.run_id,
                 settings=self.settings,
                 events=hook,
-                clock=Clock(),
+                clock=self.new_clock(),
                 results_dir=self.results_dir,
                 data_dir=self.data_dir,
                 abort=self.abort,
                 kfp_target=kfp_target,
+                shard=self.shard,
             )
             runners = [cls(entry, context) for cls, entry in zip(runner_classes, scenario.entries, strict=True)]
             scheduler = Scheduler(
@@ -218,6 +228,14 @@ class PerfSession:
                 kfp_target.stop()
             outcome = self._finish(scenario, recorder, results, targets, started, finished)
         return outcome
+
+    def new_clock(self) -> Clock:
+        """The run's shared clock (t0 is set when every entry has prepared)."""
+        return Clock()
+
+    def resolve_kfp_target(self) -> KfpTarget:
+        """The KFP target: the configured API, or an embedded simulator started for this run."""
+        return resolve_kfp_target(self.settings.connection, self.settings.auth)
 
     @staticmethod
     def _cut_set_up_calls_short() -> None:

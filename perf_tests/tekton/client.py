@@ -15,7 +15,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from perf_tests.errors import TargetError
 from perf_tests.logger.redaction import redact, register_secret
@@ -86,7 +86,7 @@ class TektonClient:
 
     # -- connecting -------------------------------------------------------------------------------------
     @classmethod
-    def connect(cls, settings: TektonSettings) -> TektonClient:
+    def connect(cls, settings: TektonSettings) -> Self:
         """Load the kubeconfig (or in-cluster config) the settings name; raise TargetError when none."""
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException

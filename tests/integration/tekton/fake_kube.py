@@ -1,14 +1,22 @@
 """A small fake Kubernetes API server with Tekton, on loopback, for the Tekton executor's tests.
 
-It implements exactly the calls the executor makes (``perf_tests.tekton.client.PERMISSIONS``): get a
-Task; create, get, watch (by label selector), merge-patch and delete PipelineRuns; list pods by label;
-read a container's log. Every request must carry the bearer token it was started with. A created
+It implements exactly the calls the executors make (``perf_tests.tekton.client.PERMISSIONS`` and
+``perf_tests.scaleout.kube.JOB_PERMISSIONS``): get a Task; create, get, watch (by label selector),
+merge-patch and delete PipelineRuns; list pods by label; read a container's log. Every request must carry
+the bearer token it was started with. A created
 PipelineRun advances on its own like Tekton would: the cluster resolver looks the Task up, a TaskRun pod
 starts after ``queue_delay`` seconds and runs the Task's steps (taken from the real
 ``deploy/tekton/task-load-generator.yaml``) for ``run_seconds``; then the ``Succeeded`` condition turns
 True (the last step's log holds the report between markers) or False (a step failed), unless the run
 hangs until it is cancelled or its ``timeouts.pipeline`` passes. ``forbidden`` makes chosen calls answer
 403 as RBAC would. Every request is recorded as (verb, resource, namespace) for the RBAC tests.
+
+Jobs (``batch/v1``, Indexed) and ConfigMaps: create, get, watch (by label selector) and delete. A created
+Job's pods really run, as local processes: a small kubelet mounts each ConfigMap volume and emptyDir as a
+temporary folder, expands ``$(VAR)`` in the command from the container's env (``JOB_COMPLETION_INDEX``
+from the pod's completion-index annotation), runs ``python`` as this interpreter with ``pod_env`` added, and
+keeps the output as the container's log; the Job's status counts succeeded and failed pods and turns
+``Complete`` or ``Failed``. Deleting a Job kills and removes its pods.
 """
 
 from __future__ import annotations
@@ -17,7 +25,10 @@ import asyncio
 import contextlib
 import copy
 import json
+import os
 import re
+import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -51,6 +62,7 @@ class Behaviour:
     forbidden: set[tuple[str, str]] = field(default_factory=set)  # (verb, resource)
     ignore_cancel: bool = False
     max_creates: int | None = None  # refuse (403) creates beyond this many
+    pod_env: dict[str, str] = field(default_factory=dict)  # added to every Job pod's environment
 
 
 @dataclass
@@ -115,6 +127,12 @@ class FakeKube:
         self._tasks: set[asyncio.Task[None]] = set()
         self._resource_version = 1000
         self.on_pod_started: Callable[[], None] | None = None  # called on the server's loop
+        self.jobs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.configmaps: dict[tuple[str, str], dict[str, Any]] = {}
+        self.created_jobs: list[dict[str, Any]] = []
+        self._job_watchers: list[tuple[dict[str, str], asyncio.Queue[tuple[str, dict[str, Any]] | None]]] = []
+        self._processes: dict[tuple[str, str], asyncio.subprocess.Process] = {}
+        self._scratch = tempfile.TemporaryDirectory(prefix="fake-kubelet-")
 
     # -- the Task ----------------------------------------------------------------------------------------
     def install_task(self, namespace: str = "pipelines", path: Path = TASK_FILE) -> dict[str, Any]:
@@ -138,6 +156,7 @@ class FakeKube:
             loop.call_soon_threadsafe(stopped.set)
         if self._thread is not None:
             self._thread.join(timeout=30)
+        self._scratch.cleanup()
 
     def _serve(self) -> None:
         asyncio.run(self._main())
@@ -157,8 +176,11 @@ class FakeKube:
         try:
             await self._stopped.wait()
         finally:
-            for _, queue in self._watchers:
+            for _, queue in self._watchers + self._job_watchers:
                 queue.put_nowait(None)
+            for process in self._processes.values():
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -178,6 +200,9 @@ class FakeKube:
         # /apis/tekton.dev/v1/namespaces/{ns}/{plural}[/{name}]  or  /api/v1/namespaces/{ns}/pods[/{name}/log]
         if parts[:3] == ["apis", "tekton.dev", "v1"] and len(parts) in (6, 7) and parts[3] == "namespaces":
             group, namespace, resource = "tekton.dev", parts[4], parts[5]
+            name = parts[6] if len(parts) == 7 else ""
+        elif parts[:3] == ["apis", "batch", "v1"] and len(parts) in (6, 7) and parts[3] == "namespaces":
+            group, namespace, resource = "batch", parts[4], parts[5]
             name = parts[6] if len(parts) == 7 else ""
         elif parts[:2] == ["api", "v1"] and len(parts) >= 5 and parts[2] == "namespaces":
             group, namespace = "", parts[3]
@@ -210,6 +235,12 @@ class FakeKube:
             ("delete", "pipelineruns"): self._delete_pipelinerun,
             ("list", "pods"): self._list_pods,
             ("get", "pods/log"): self._read_log,
+            ("create", "jobs"): self._create_job,
+            ("get", "jobs"): self._get_job,
+            ("watch", "jobs"): self._watch_jobs,
+            ("delete", "jobs"): self._delete_job,
+            ("create", "configmaps"): self._create_configmap,
+            ("delete", "configmaps"): self._delete_configmap,
         }.get((verb, resource))
         if handler is None:
             return _status(405, "MethodNotAllowed", f"the fake does not implement {verb} {resource}")
@@ -561,6 +592,171 @@ class FakeKube:
                     self._terminate_pod(ns, pod_name, {}, default=(exit_code, "Error"))
         self._set_status(namespace, name, status, reason, message, completionTime=now_rfc3339(), **extra)
 
+    # -- ConfigMaps and Jobs -----------------------------------------------------------------------------
+    async def _create_configmap(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
+        body = await request.json()
+        key = (namespace, body["metadata"]["name"])
+        if key in self.configmaps:
+            return _status(409, "AlreadyExists", f'configmaps "{key[1]}" already exists')
+        body["metadata"].update(namespace=namespace, uid=str(uuid.uuid4()), creationTimestamp=now_rfc3339())
+        self.configmaps[key] = body
+        return web.json_response(body, status=201)
+
+    async def _delete_configmap(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
+        if self.configmaps.pop((namespace, name), None) is None:
+            return _status(404, "NotFound", f'configmaps "{name}" not found', {"name": name, "kind": "configmaps"})
+        return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Success"})
+
+    async def _create_job(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
+        body = await request.json()
+        self.created_jobs.append(copy.deepcopy(body))
+        if body.get("apiVersion") != "batch/v1" or body.get("kind") != "Job":
+            return _status(400, "BadRequest", "expected a batch/v1 Job")
+        spec = body.get("spec") or {}
+        if spec.get("completionMode") == "Indexed" and not spec.get("completions"):
+            return _status(422, "Invalid", "spec.completions: Required value: when completionMode is Indexed")
+        metadata = body["metadata"]
+        metadata.update(namespace=namespace, uid=str(uuid.uuid4()), creationTimestamp=now_rfc3339(),
+                        resourceVersion=self._next_version())
+        body["status"] = {"active": 0, "succeeded": 0, "failed": 0}
+        self.jobs[(namespace, metadata["name"])] = body
+        self._publish_job("ADDED", body)
+        for index in range(int(spec.get("completions") or 1)):
+            task = asyncio.get_running_loop().create_task(self._run_job_pod(namespace, body, index))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return web.json_response(body, status=201)
+
+    async def _get_job(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
+        job = self.jobs.get((namespace, name))
+        if job is None:
+            return _status(404, "NotFound", f'jobs.batch "{name}" not found',
+                           {"name": name, "group": "batch", "kind": "jobs"})
+        return web.json_response(job)
+
+    async def _delete_job(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
+        job = self.jobs.pop((namespace, name), None)
+        if job is None:
+            return _status(404, "NotFound", f'jobs.batch "{name}" not found',
+                           {"name": name, "group": "batch", "kind": "jobs"})
+        self.deleted.append(name)
+        for key in [k for k, pod in self.pods.items() if _labels(pod).get("batch.kubernetes.io/job-name") == name]:
+            process = self._processes.pop(key, None)
+            if process is not None and process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+            del self.pods[key]
+        self._publish_job("DELETED", job)
+        return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Success"})
+
+    async def _watch_jobs(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
+        selector = _parse_selector(request.query.get("labelSelector", ""))
+        timeout = float(request.query.get("timeoutSeconds", "1800"))
+        queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
+        for (ns, _), job in self.jobs.items():
+            if ns == namespace and _matches(job, selector):
+                queue.put_nowait(("ADDED", copy.deepcopy(job)))
+        entry = (selector | {"\0namespace": namespace}, queue)
+        self._job_watchers.append(entry)
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        deadline = time.monotonic() + timeout
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    item = await asyncio.wait_for(queue.get(), timeout=left)
+                except TimeoutError:
+                    break
+                if item is None:
+                    break
+                await response.write((json.dumps({"type": item[0], "object": item[1]}) + "\n").encode())
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            with contextlib.suppress(ValueError):
+                self._job_watchers.remove(entry)
+        with contextlib.suppress(ConnectionResetError):
+            await response.write_eof()
+        return response
+
+    def _publish_job(self, kind: str, job: dict[str, Any]) -> None:
+        namespace = job["metadata"]["namespace"]
+        for selector, queue in list(self._job_watchers):
+            wanted = {k: v for k, v in selector.items() if k != "\0namespace"}
+            if selector["\0namespace"] == namespace and _matches(job, wanted):
+                queue.put_nowait((kind, copy.deepcopy(job)))
+
+    async def _run_job_pod(self, namespace: str, job: dict[str, Any], index: int) -> None:
+        """The kubelet: run pod ``index`` of the Job as a local process (see the module docstring)."""
+        name = job["metadata"]["name"]
+        template = job["spec"]["template"]
+        pod_spec = template["spec"]
+        pod_name = f"{name}-{index}-{uuid.uuid4().hex[:5]}"
+        container = pod_spec["containers"][0]
+        labels = dict((template.get("metadata") or {}).get("labels") or {})
+        labels.update({"batch.kubernetes.io/job-name": name, "job-name": name,
+                       "batch.kubernetes.io/job-completion-index": str(index)})
+        annotations = {"batch.kubernetes.io/job-completion-index": str(index)}
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": pod_name, "namespace": namespace, "labels": labels, "annotations": annotations,
+                            "creationTimestamp": now_rfc3339()},
+               "spec": copy.deepcopy(pod_spec), "status": {"phase": "Running", "startTime": now_rfc3339()}}
+        self.pods[(namespace, pod_name)] = pod
+        mounts = self._mount(namespace, pod_name, pod_spec, container)
+        env = dict(os.environ) | self.behaviour.pod_env
+        for item in container.get("env") or []:
+            path = ((item.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath", "")
+            if "job-completion-index" in path:
+                env[item["name"]] = str(index)
+            elif "value" in item:
+                env[item["name"]] = item["value"]
+        command = [_expand(part, env, mounts) for part in container["command"] + container.get("args", [])]
+        if command and command[0] in ("python", "python3"):
+            command[0] = sys.executable
+        job["status"]["active"] += 1
+        process = await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.PIPE,
+                                                       stderr=asyncio.subprocess.STDOUT)
+        self._processes[(namespace, pod_name)] = process
+        output, _ = await process.communicate()
+        self.logs[(namespace, pod_name, container["name"])] = output.decode("utf-8", "replace")
+        if (namespace, name) not in self.jobs:
+            return  # deleted meanwhile
+        code = process.returncode or 0
+        pod["status"]["phase"] = "Succeeded" if code == 0 else "Failed"
+        pod["status"]["containerStatuses"] = [{"name": container["name"], "ready": False, "restartCount": 0,
+                                               "image": container["image"], "imageID": "",
+                                               "state": {"terminated": {"exitCode": code, "reason": "Completed"
+                                                                        if code == 0 else "Error"}}}]
+        status = job["status"]
+        status["active"] -= 1
+        status["succeeded" if code == 0 else "failed"] += 1
+        completions = int(job["spec"].get("completions") or 1)
+        if status["failed"] > int(job["spec"].get("backoffLimit", 6)):
+            status["conditions"] = [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                                     "message": "Job has reached the specified backoff limit"}]
+        elif status["succeeded"] >= completions:
+            status["conditions"] = [{"type": "Complete", "status": "True"}]
+            status["completionTime"] = now_rfc3339()
+        job["metadata"]["resourceVersion"] = self._next_version()
+        self._publish_job("MODIFIED", job)
+
+    def _mount(self, namespace: str, pod_name: str, pod_spec: dict[str, Any],
+               container: dict[str, Any]) -> dict[str, str]:
+        """Each volume mount as a local folder: mount path -> folder."""
+        volumes = {volume["name"]: volume for volume in pod_spec.get("volumes") or []}
+        mounts = {}
+        for mount in container.get("volumeMounts") or []:
+            folder = Path(self._scratch.name) / pod_name / mount["name"]
+            folder.mkdir(parents=True, exist_ok=True)
+            volume = volumes.get(mount["name"], {})
+            if "configMap" in volume:
+                config_map = self.configmaps.get((namespace, volume["configMap"]["name"])) or {}
+                for key, value in (config_map.get("data") or {}).items():
+                    (folder / key).write_text(value, encoding="utf-8")
+            mounts[mount["mountPath"]] = str(folder)
+        return mounts
+
     # -- pods --------------------------------------------------------------------------------------------
     async def _list_pods(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
         selector = _parse_selector(request.query.get("labelSelector", ""))
@@ -588,6 +784,15 @@ class FakeKube:
     def runs(self) -> Iterator[dict[str, Any]]:
         """The PipelineRuns that still exist."""
         return iter(list(self.pipelineruns.values()))
+
+
+def _expand(text: str, env: dict[str, str], mounts: dict[str, str]) -> str:
+    """``$(VAR)`` from the env, as the kubelet expands it, then mount paths as local folders."""
+    text = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)), text)
+    for mount_path, folder in sorted(mounts.items(), key=lambda item: -len(item[0])):
+        if text == mount_path or text.startswith(mount_path + "/"):
+            return folder + text[len(mount_path):]
+    return text
 
 
 def _labels(obj: dict[str, Any]) -> dict[str, str]:

@@ -1,0 +1,108 @@
+"""deploy/scale-out: manifests parse, kustomizations list their files, RBAC matches the client, the shard and
+merge commands are ones the CLI takes, and ``kubectl kustomize`` renders every kustomization in deploy/."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from perf_tests.cli import _parser
+from perf_tests.scaleout.kube import JOB_PERMISSIONS, shard_job
+
+ROOT = Path(__file__).resolve().parents[3]
+DEPLOY = ROOT / "deploy"
+SCALE_OUT = DEPLOY / "scale-out"
+KUSTOMIZATIONS = sorted(DEPLOY.rglob("kustomization.yaml"))
+NOT_APPLIED = {"pipelinerun.yaml"}  # generateName: created with kubectl create -f
+
+
+def documents(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc is not None]
+
+
+def _one(path: Path, kind: str) -> dict[str, Any]:
+    return next(doc for doc in documents(path) if doc["kind"] == kind)
+
+
+def _expand(args: list[str], values: dict[str, str]) -> list[str]:
+    return [re.sub(r"\$\(([^)]+)\)", lambda m: values.get(m.group(1), "x"), arg) for arg in args]
+
+
+@pytest.mark.parametrize("path", sorted(SCALE_OUT.rglob("*.yaml")), ids=lambda p: str(p.relative_to(SCALE_OUT)))
+def test_every_manifest_parses_and_names_its_kind(path: Path) -> None:
+    for doc in documents(path):
+        assert doc.get("apiVersion") and doc.get("kind")
+
+
+@pytest.mark.parametrize("path", [p for p in KUSTOMIZATIONS if SCALE_OUT in p.parents or p.parent == SCALE_OUT],
+                         ids=lambda p: str(p.parent.relative_to(DEPLOY)))
+def test_kustomization_lists_every_file_beside_it(path: Path) -> None:
+    [kustomization] = documents(path)
+    listed = set(kustomization["resources"])
+    on_disk = {p.name for p in path.parent.glob("*.yaml")} - {"kustomization.yaml"} - NOT_APPLIED
+    assert {name for name in listed if "/" not in name} == on_disk
+    assert all((path.parent / name).is_file() for name in listed - on_disk)
+
+
+def test_role_grants_exactly_what_the_pods_run_calls() -> None:
+    role = _one(SCALE_OUT / "rbac.yaml", "Role")
+    granted = {(group, resource, verb) for rule in role["rules"] for group in rule["apiGroups"]
+               for resource in rule["resources"] for verb in rule["verbs"]}
+    assert granted == {(p.api_group, p.resource, verb) for p in JOB_PERMISSIONS for verb in p.verbs}
+
+
+def test_indexed_job_runs_one_shard_per_completion_index() -> None:
+    job = _one(SCALE_OUT / "jobs" / "shards-job.yaml", "Job")
+    spec = job["spec"]
+    container = spec["template"]["spec"]["containers"][0]
+    env = {item["name"]: item for item in container["env"]}
+    shards = int(env["SHARDS"]["value"])
+    assert spec["completionMode"] == "Indexed" and spec["completions"] == spec["parallelism"] == shards
+    assert "job-completion-index" in env["JOB_COMPLETION_INDEX"]["valueFrom"]["fieldRef"]["fieldPath"]
+    assert "controller-uid" in env["RUN_ID"]["valueFrom"]["fieldRef"]["fieldPath"]
+    command = container["command"]
+    assert command[:4] == ["python", "-m", "perf_tests", "run"]
+    args = _parser().parse_args(_expand(command[3:], {"JOB_COMPLETION_INDEX": "1", "SHARDS": str(shards)}))
+    assert (args.shard, args.barrier is not None, args.run_id) == (f"1/{shards}", True, "x")
+    merge = _one(SCALE_OUT / "jobs" / "merge-job.yaml", "Job")
+    merge_env = {item["name"]: item.get("value") for item in merge["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert merge_env["SHARDS"] == str(shards)
+    # What `run --pods` creates has the same shape.
+    made = shard_job("j", "r", 3, 1.0, "cm", "img", {})["spec"]
+    assert (made["completionMode"], made["completions"], made["parallelism"]) == ("Indexed", 3, 3)
+    made_args = made["template"]["spec"]["containers"][0]["command"][3:]
+    assert _parser().parse_args(_expand(made_args, {"JOB_COMPLETION_INDEX": "2"})).shard == "2/3"
+
+
+def test_tekton_pipeline_fans_out_over_the_shard_index_and_merges_finally() -> None:
+    pipeline = _one(SCALE_OUT / "tekton" / "pipeline.yaml", "Pipeline")
+    [shard] = pipeline["spec"]["tasks"]
+    assert shard["matrix"]["params"] == [{"name": "shard-index", "value": "$(params.shard-indexes[*])"}]
+    step = shard["taskSpec"]["steps"][0]
+    args = _parser().parse_args(["run", *_expand(step["args"], {"params.shard-index": "0",
+                                                                "params.shard-count": "4"})])
+    assert args.shard == "0/4" and args.run_id == "x"
+    [merge] = pipeline["spec"]["finally"]
+    assert "perf_tests merge" in merge["taskSpec"]["steps"][0]["script"]
+    defaults = {p["name"]: p.get("default") for p in pipeline["spec"]["params"]}
+    assert len(defaults["shard-indexes"]) == int(defaults["shard-count"])
+
+
+@pytest.mark.parametrize("path", KUSTOMIZATIONS, ids=lambda p: str(p.parent.relative_to(DEPLOY)))
+def test_kubectl_kustomize_renders(path: Path) -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.fail("kubectl is not installed: run 'make system-deps' (Debian's kubernetes-client)")
+    result = subprocess.run([kubectl, "kustomize", str(path.parent)], capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    rendered = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    [kustomization] = documents(path)
+    assert len(rendered) >= len(kustomization["resources"])
+    assert all(doc["metadata"].get("namespace") in (None, "pipelines") for doc in rendered)

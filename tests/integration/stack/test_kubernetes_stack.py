@@ -156,7 +156,7 @@ def test_ctrl_c_of_stack_up_tears_down_what_it_created(cluster: FakeCluster, kub
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
-        while not any(key[0] == "deployments" for key in cluster.objects):  # the deployment exists: interrupt
+        while not any(key[0] == "services" for key in cluster.objects):  # all created, waiting: interrupt
             assert process.poll() is None and time.monotonic() < deadline, process.communicate()
             time.sleep(0.05)
         process.send_signal(signal.SIGINT)

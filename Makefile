@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU wheel on this machine; a bare `torch` pulls a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,fast,llm,bench]'
+	$(PY) -m pip install --quiet -e '.[dev,fast,llm,bench,s3]'
 	touch $@
 
 setup: $(VENV)/.installed
@@ -47,9 +47,19 @@ system-deps:
 	@if ! command -v kubectl >/dev/null; then \
 		apt-get update -qq && apt-get install -y -qq kubernetes-client >/dev/null; fi
 
-# A scenario that deploys a local vLLM (llm_stack_local*.json) needs the vLLM virtualenv as well.
+# Scenarios whose target is the local stack (`python -m perf_tests local-stack`: vLLM on CPU with the tiny
+# model at 127.0.0.1:18000 and a Prometheus scraping it at 127.0.0.1:19090, PROMETHEUS_URL set for the run).
+STACK_SCENARIOS := llm_vllm_stairs.json
+
+ifneq ($(filter $(SCENARIO),$(STACK_SCENARIOS)),)
+perf: setup system-deps vllm-env
+	$(PY) -m perf_tests local-stack -- env SCENARIO_FILE_NAME=$(SCENARIO) $(PY) -m pytest test_performance.py -v $(PYTEST_ARGS)
+else
+# A scenario that deploys a local vLLM itself (a `stack` of kind local-vllm: llm_stack_local*.json) needs
+# the vLLM virtualenv as well.
 perf: setup $(if $(findstring llm_stack_local,$(SCENARIO)),vllm-env)
 	SCENARIO_FILE_NAME=$(SCENARIO) $(PY) -m pytest test_performance.py -v $(PYTEST_ARGS)
+endif
 
 test: setup system-deps vllm-env
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -3,14 +3,17 @@
 ``run``             run a scenario file and print the results table (exit 0 passed, 1 failed, 2 bad input).
 ``validate``        check scenario files without running them.
 ``schema``          print (or write) the JSON Schema of scenario files, for editors (generated from the models).
-``report``          rebuild report.html and summary.csv of a results directory (summary.json too if missing).
-``compare``         compare two summary.json files without running anything (exit 1 on regressions).
+``report``          rebuild report.html and summary.csv of a results directory (summary.json too if missing);
+                    an ``s3://`` run (``s3://bucket/prefix/<run_id>`` or ``.../latest``) is downloaded first.
+``compare``         compare two summary.json files without running anything (exit 1 on regressions); either
+                    may be an ``s3://`` reference.
 ``merge``           merge the results of ``run --shard I/N`` runs into one and judge it (exit 1 failed).
 
 A file that cannot be read as what it should be (scenario, summary.json, events.jsonl, run.json) is one
 ``error:`` line naming it, and exit code 2.
 ``summary-schema``  print (or write) the JSON Schema of summary.json, or check summaries against it.
 ``stack``           ``up|down|report`` one entry's stack (``perf_tests.stack.cli``; the Tekton harness's Tasks).
+``local-stack``     start vLLM on CPU (tiny model) and a Prometheus scraping it, run a command, stop both.
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--results-dir", type=Path, help="results directory (default: results/<timestamp>)")
     run.add_argument("--data-dir", type=Path, default=Path("test_data"), help="folder with scenarios/ and "
                      "pipeline_files/")
-    run.add_argument("--baseline", type=Path, help="a previous summary.json to compare with (default: "
-                     "$PERF_BASELINE); regressions fail the run")
+    run.add_argument("--baseline", help="a previous summary.json, its results directory or an s3:// reference "
+                     "(s3://bucket/prefix/latest, .../<run_id>) to compare with (default: $PERF_BASELINE); "
+                     "regressions fail the run")
     run.add_argument("--max-regression", help="tolerated change against the baseline, e.g. 10%% (default: "
                      "$PERF_MAX_REGRESSION or 10%%)")
     run.add_argument("--shard", help="run shard I of N of every entry (0-based, e.g. 0/2); merge the shards' "
@@ -65,10 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
     report = commands.add_parser("report", help="rebuild report.html and summary.csv of a results directory")
-    report.add_argument("results_dir", type=Path, help="a run's results directory (with events.jsonl)")
+    report.add_argument("results_dir", help="a run's results directory (with events.jsonl), or an s3:// run "
+                        "(s3://bucket/prefix/<run_id>, .../latest/<scenario file>), downloaded first")
+    report.add_argument("--download-dir", type=Path, default=Path("results") / "from-s3",
+                        help="where an s3:// run is downloaded to (default: results/from-s3/<run_id>)")
     compare = commands.add_parser("compare", help="compare two summary.json files (exit 1 on regressions)")
-    compare.add_argument("old", type=Path, help="the baseline: a summary.json or a results directory")
-    compare.add_argument("new", type=Path, help="the run to judge: a summary.json or a results directory")
+    compare.add_argument("old", help="the baseline: a summary.json, a results directory or an s3:// reference")
+    compare.add_argument("new", help="the run to judge: a summary.json, a results directory or an s3:// reference")
     compare.add_argument("--max-regression", help="tolerated change, e.g. 10%% (default: $PERF_MAX_REGRESSION "
                          "or 10%%)")
     compare.add_argument("--min-samples", type=int, help="attempts an operation needs in both runs (default: "
@@ -82,6 +89,14 @@ def _parser() -> argparse.ArgumentParser:
     from perf_tests.stack.cli import add_stack_parser  # the stack harness's commands (stack up|down|report)
 
     add_stack_parser(commands)
+    stack = commands.add_parser("local-stack", help="start vLLM (tiny model) and Prometheus, run a command with "
+                                "PROMETHEUS_URL set, stop both (no command: until Ctrl-C)")
+    stack.add_argument("--vllm-port", type=int, default=18000, help="vLLM's port on 127.0.0.1 (default 18000)")
+    stack.add_argument("--prometheus-port", type=int, default=19090, help="Prometheus' port (default 19090)")
+    stack.add_argument("--folder", type=Path, default=Path("results") / "local-stack",
+                       help="logs and Prometheus data (default results/local-stack)")
+    stack.add_argument("stack_command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
+                       help="what to run while the stack is up")
     return parser
 
 
@@ -93,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "schema":
             return _schema(args.output)
         if args.command == "report":
-            return _report(args.results_dir)
+            return _report(args.results_dir, args.download_dir)
         if args.command == "compare":
             return _compare(args.old, args.new, args.max_regression, args.min_samples, args.floor_ms)
         if args.command == "summary-schema":
@@ -104,6 +119,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_stack_command(args)
         if args.command == "merge":
             return _merge(args.shard_dirs, args.out, args.baseline, args.max_regression)
+        if args.command == "local-stack":
+            from perf_tests.llm.local_stack import run_local_stack
+
+            command = list(args.stack_command)
+            if command[:1] == ["--"]:
+                command = command[1:]
+            return run_local_stack(command, args.folder.resolve(), args.vllm_port, args.prometheus_port)
         if args.pods is not None:
             return _run_pods(args.scenario, args.results_dir, args.data_dir, args.pods)
         if args.shard is not None:
@@ -148,10 +170,17 @@ def _schema(output: Path | None) -> int:
     return 0
 
 
-def _report(results_dir: Path) -> int:
+def _report(results_dir: str, download_dir: Path) -> int:
     from perf_tests.reports.rebuild import rebuild_reports
+    from perf_tests.storage.location import is_s3_url
 
-    files = rebuild_reports(results_dir)
+    local = Path(results_dir)
+    if is_s3_url(results_dir):
+        from perf_tests.storage.remote import download_run
+
+        local = download_run(results_dir, download_dir)
+        print(f"downloaded {results_dir} to {local}")
+    files = rebuild_reports(local)
     if files.rebuilt:
         print(f"rebuilt {files.summary} from events.jsonl")
     print(f"wrote {files.html}")
@@ -159,12 +188,12 @@ def _report(results_dir: Path) -> int:
     return 0
 
 
-def _compare(old: Path, new: Path, max_regression: str | None, min_samples: int | None,
+def _compare(old: str, new: str, max_regression: str | None, min_samples: int | None,
              floor_ms: float | None) -> int:
-    from perf_tests.baseline import baseline_options, compare_summaries, format_comparisons, load_summary
+    from perf_tests.baseline import baseline_options, compare_summaries, format_comparisons, load_summary_reference
 
     options = baseline_options(max_regression, min_samples, floor_ms)
-    old_summary, new_summary = load_summary(old, "baseline"), load_summary(new, "run")
+    old_summary, new_summary = load_summary_reference(old, "baseline"), load_summary_reference(new, "run")
     comparisons = compare_summaries(old_summary, new_summary, options)
     print(format_comparisons(comparisons, options, f"baseline {old_summary.get('run_id') or old}",
                              f"run {new_summary.get('run_id') or new}"))
@@ -297,7 +326,7 @@ def _merge(shard_dirs: Sequence[Path], out: Path, baseline: Path | None, max_reg
     return 0
 
 
-def _run(scenario: str | None, results_dir: Path | None, data_dir: Path, baseline: Path | None = None,
+def _run(scenario: str | None, results_dir: Path | None, data_dir: Path, baseline: str | None = None,
          max_regression: str | None = None) -> int:
     from perf_tests.baseline import baseline_options
     from perf_tests.session.session import PerfSession
@@ -314,6 +343,11 @@ def _run(scenario: str | None, results_dir: Path | None, data_dir: Path, baselin
     code = 0
     if not outcome.passed:
         print(outcome.failure_message(), file=sys.stderr)
+        code = EXIT_FAILED
+    if outcome.upload is not None:
+        print(outcome.upload.describe(), file=sys.stdout if outcome.upload.ok else sys.stderr)
+    if outcome.upload_failed:
+        print("the run fails because its results could not be uploaded (PERF_UPLOAD_REQUIRED=true)", file=sys.stderr)
         code = EXIT_FAILED
     if outcome.hung:
         # A hung entry's thread is still blocked; interpreter shutdown would wait for it (executor threads

@@ -10,6 +10,7 @@ __all__ = [
     "PerfTestsError",
     "RunnerError",
     "ScenarioError",
+    "StorageError",
     "TargetError",
     "echo",
     "echo_json",
@@ -59,3 +60,14 @@ class TargetError(PerfTestsError):
 
 class RunnerError(PerfTestsError):
     """A runner could not do its work (prepare, run or clean up)."""
+
+
+class StorageError(PerfTestsError):
+    """An S3 call of the results upload or of a remote baseline failed (never holds a credential).
+
+    ``missing`` is true when the object asked for does not exist.
+    """
+
+    def __init__(self, message: str, *, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing

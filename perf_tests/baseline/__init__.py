@@ -2,7 +2,7 @@
 
 ``settings`` reads ``PERF_BASELINE`` and friends, ``compare`` compares two summaries metric by metric
 (p50/p95/p99, rate, success rate) with a tolerance and noise floors, and turns regressions into
-verdict checks.
+verdict checks; ``source`` reads a baseline from a path or an ``s3://`` reference.
 """
 
 from perf_tests.baseline.compare import (
@@ -22,6 +22,7 @@ from perf_tests.baseline.settings import (
     load_baseline_settings,
     parse_tolerance,
 )
+from perf_tests.baseline.source import load_summary_reference, open_baseline
 
 __all__ = [
     "COMPARED_METRICS",
@@ -36,5 +37,7 @@ __all__ = [
     "format_comparisons",
     "load_baseline_settings",
     "load_summary",
+    "load_summary_reference",
+    "open_baseline",
     "parse_tolerance",
 ]

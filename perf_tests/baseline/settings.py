@@ -2,7 +2,8 @@
 
 Environment variables (pytest options and ``python -m perf_tests compare`` flags override them):
 
-    ``PERF_BASELINE``               a previous run's ``summary.json`` (or its results directory).
+    ``PERF_BASELINE``               a previous run's ``summary.json`` (or its results directory), or an
+                                    ``s3://bucket/prefix/latest`` / ``s3://bucket/prefix/<run_id>`` reference.
     ``PERF_MAX_REGRESSION``         tolerated change before a metric counts as regressed: ``10%`` (default)
                                     or a fraction such as ``0.1``.
     ``PERF_BASELINE_MIN_SAMPLES``   attempts an operation needs in both runs to be compared (default 10).
@@ -14,7 +15,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -61,7 +61,7 @@ class BaselineSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, populate_by_name=True,
                                       allow_inf_nan=False)
 
-    baseline: Path | None = Field(default=None, validation_alias="PERF_BASELINE")
+    baseline: str | None = Field(default=None, validation_alias="PERF_BASELINE")  # a path or an s3:// reference
     max_regression: float = Field(default=0.10, validation_alias="PERF_MAX_REGRESSION")
     min_samples: int = Field(default=10, ge=1, validation_alias="PERF_BASELINE_MIN_SAMPLES")
     floor_ms: float = Field(default=1.0, ge=0, validation_alias="PERF_BASELINE_FLOOR_MS")

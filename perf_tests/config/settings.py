@@ -24,6 +24,15 @@ Authentication (``AuthSettings``; values are secrets and never logged, nor echoe
     ``API_TOKEN_FILE``   regular file holding the bearer token on one line (read at start, at most 64 KiB).
     ``API_COOKIE``       cookie header value, e.g. ``authservice_session=...`` (one line of printable ASCII).
 
+Prometheus (``PrometheusSettings``; what the target did during each entry, see ``perf_tests.observability``)
+    ``PROMETHEUS_URL``         base URL of a Prometheus or a Thanos querier (``http(s)://host:port[/prefix]``);
+                               unset: no queries are made, and the report says so.
+    ``PROMETHEUS_TOKEN``       bearer token sent to it (one line; a secret, never logged).
+    ``PROMETHEUS_TOKEN_FILE``  regular file holding that token on one line (read at start, at most 64 KiB).
+    ``PROMETHEUS_CA_BUNDLE``   PEM file of CA certificates for its TLS (checked at start).
+    ``PROMETHEUS_VERIFY_SSL``  verify its TLS certificate (default true).
+    ``PROMETHEUS_TIMEOUT``     total seconds for each query, not per read (default 30, at most 600).
+
 Logging (``LoggingSettings``)
     ``LOG_LEVEL``        console level (default INFO); files always get INFO and up.
     ``LOG_MAX_BYTES``    rotate the text and JSON logs at this size (default 10 MiB).
@@ -39,6 +48,13 @@ Results (``ResultsSettings``)
                             everything it created, never anything else).
     ``PERF_STOP_GRACE``     seconds an entry may take to wind down after its end or an interrupt (set-up
                             included) before it is reported hung and abandoned (default 30).
+    ``PERF_HARNESS_LATENESS_MS`` p99 send lateness or event-loop lag (ms) above which the load generator
+                            counts as saturated (default 100; ``strictHarness`` entries then fail).
+
+Two groups live with the subsystems they configure (and are read when a run is made, like these):
+``perf_tests/baseline/settings.py`` (``PERF_BASELINE``, ``PERF_MAX_REGRESSION``, ...) and
+``perf_tests/storage/settings.py`` (``PERF_RESULTS_URL``, ``PERF_S3_ENDPOINT``, ``PERF_S3_REGION``,
+``PERF_S3_TIMEOUT``, ``PERF_S3_RETRIES``, ``PERF_S3_MULTIPART_MB``, ``PERF_UPLOAD_REQUIRED``).
 """
 
 from __future__ import annotations
@@ -63,6 +79,7 @@ __all__ = [
     "AuthSettings",
     "ConnectionSettings",
     "LoggingSettings",
+    "PrometheusSettings",
     "ResultsSettings",
     "Settings",
     "load_settings",
@@ -95,10 +112,10 @@ def _file_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def _read_token_file(path: Path) -> str | None:
+def _read_token_file(path: Path, variable: str = "API_TOKEN_FILE") -> str | None:
     """The token in ``path``: a regular file, read up to a bounded size (never a FIFO or a device)."""
     def error(why: str) -> ConfigurationError:
-        return ConfigurationError(f"API_TOKEN_FILE={path} cannot be read ({why}); point it at a readable file "
+        return ConfigurationError(f"{variable}={path} cannot be read ({why}); point it at a readable file "
                                   "holding the bearer token")
 
     try:
@@ -123,13 +140,32 @@ def _read_token_file(path: Path) -> str | None:
         token = data.decode("utf-8").strip()
     except UnicodeDecodeError:
         raise ConfigurationError(
-            f"API_TOKEN_FILE={path} is not UTF-8 text; it must hold the bearer token only"
+            f"{variable}={path} is not UTF-8 text; it must hold the bearer token only"
         ) from None
     problem = header_value_problem(token)
     if problem is not None:
-        raise ConfigurationError(f"API_TOKEN_FILE={path} does not hold a usable bearer token: {problem}; it must "
+        raise ConfigurationError(f"{variable}={path} does not hold a usable bearer token: {problem}; it must "
                                  "hold the token only, on one line (the content is not shown: it is a secret)")
     return token or None
+
+
+def _usable_ca_bundle(value: Path | None) -> Path | None:
+    """``value`` if it is a readable PEM file of CA certificates; ``ValueError`` saying why not."""
+    if value is None:
+        return None
+    allowed = "give a PEM file of CA certificates"
+    try:
+        mode = value.stat().st_mode
+    except OSError as exc:
+        raise ValueError(f"cannot be read ({exc.strerror or exc}); {allowed}") from None
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"is {_file_kind(mode)}, not a regular file; {allowed}")
+    try:
+        ssl.create_default_context(cafile=str(value))
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or "no certificate in it"
+        raise ValueError(f"is not a CA bundle ({reason}); {allowed}") from None
+    return value
 
 
 class ConnectionSettings(BaseSettings):
@@ -168,21 +204,7 @@ class ConnectionSettings(BaseSettings):
     @field_validator("ca_bundle")
     @classmethod
     def _usable_bundle(cls, value: Path | None) -> Path | None:
-        if value is None:
-            return None
-        allowed = "give a PEM file of CA certificates"
-        try:
-            mode = value.stat().st_mode
-        except OSError as exc:
-            raise ValueError(f"cannot be read ({exc.strerror or exc}); {allowed}") from None
-        if not stat.S_ISREG(mode):
-            raise ValueError(f"is {_file_kind(mode)}, not a regular file; {allowed}")
-        try:
-            ssl.create_default_context(cafile=str(value))
-        except (ssl.SSLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or "no certificate in it"
-            raise ValueError(f"is not a CA bundle ({reason}); {allowed}") from None
-        return value
+        return _usable_ca_bundle(value)
 
     @field_validator("api_host")
     @classmethod
@@ -267,6 +289,72 @@ class AuthSettings(BaseSettings):
         return self.api_cookie.get_secret_value().strip() or None if self.api_cookie else None
 
 
+class PrometheusSettings(BaseSettings):
+    """Where the Prometheus (or Thanos querier) that watched the target is, and how to reach it.
+
+    The token is a secret: problems with it raise ``ConfigurationError`` naming the variable only.
+    """
+
+    model_config = _ENV
+
+    prometheus_url: str = Field(default="", validation_alias="PROMETHEUS_URL")
+    prometheus_token: SecretStr | None = Field(default=None, validation_alias="PROMETHEUS_TOKEN")
+    prometheus_token_file: Path | None = Field(default=None, validation_alias="PROMETHEUS_TOKEN_FILE")
+    prometheus_ca_bundle: Path | None = Field(default=None, validation_alias="PROMETHEUS_CA_BUNDLE")
+    prometheus_verify_ssl: bool = Field(default=True, validation_alias="PROMETHEUS_VERIFY_SSL")
+    prometheus_timeout: float = Field(default=30.0, gt=0, le=600, allow_inf_nan=False,
+                                      validation_alias="PROMETHEUS_TIMEOUT")
+
+    _file_token: str | None = PrivateAttr(default=None)
+
+    @field_validator("prometheus_token_file", "prometheus_ca_bundle", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return _empty_to_none(value)
+
+    @field_validator("prometheus_ca_bundle")
+    @classmethod
+    def _usable_bundle(cls, value: Path | None) -> Path | None:
+        return _usable_ca_bundle(value)
+
+    @field_validator("prometheus_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        url = value.strip().rstrip("/")
+        if not url:
+            return ""
+        if "@" in url.split("//", 1)[-1].split("/", 1)[0]:
+            # Raised as is (not a ValueError): the message must not echo the value, which holds a password.
+            raise ConfigurationError("invalid environment setting: PROMETHEUS_URL must not hold credentials "
+                                     "(user:password@); use PROMETHEUS_TOKEN or PROMETHEUS_TOKEN_FILE")
+        if not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", url):
+            raise ValueError("give the base URL of Prometheus or a Thanos querier, e.g. http://localhost:9090 "
+                             "(scheme http or https, no query or fragment)")
+        return url
+
+    @model_validator(mode="after")
+    def _usable_token(self) -> PrometheusSettings:
+        token = self.prometheus_token
+        problem = header_value_problem(token.get_secret_value().strip()) if token is not None else None
+        if problem is not None:
+            raise ConfigurationError("invalid environment setting: PROMETHEUS_TOKEN cannot be sent as an HTTP "
+                                     f"header: {problem} (the value is not shown: it is a secret)")
+        if self.prometheus_token_file is not None and not (token and token.get_secret_value()):
+            self._file_token = _read_token_file(self.prometheus_token_file, "PROMETHEUS_TOKEN_FILE")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """True when a Prometheus URL is set (otherwise no query is made)."""
+        return bool(self.prometheus_url)
+
+    def bearer_token(self) -> str | None:
+        """The bearer token, from PROMETHEUS_TOKEN or (read at load) PROMETHEUS_TOKEN_FILE."""
+        if self.prometheus_token is not None and self.prometheus_token.get_secret_value():
+            return self.prometheus_token.get_secret_value().strip()
+        return self._file_token
+
+
 class LoggingSettings(BaseSettings):
     """Console and file logging."""
 
@@ -305,6 +393,8 @@ class ResultsSettings(BaseSettings):
     log_every_request: bool = Field(default=False, validation_alias="PERF_LOG_EVERY_REQUEST")
     cleanup: Literal["none", "runs", "all"] = Field(default="all", validation_alias="PERF_CLEANUP")
     stop_grace: float = Field(default=30.0, gt=0, le=3600, allow_inf_nan=False, validation_alias="PERF_STOP_GRACE")
+    harness_lateness_ms: float = Field(default=100.0, gt=0, le=3_600_000, allow_inf_nan=False,
+                                       validation_alias="PERF_HARNESS_LATENESS_MS")
 
     @field_validator("results_dir", mode="before")
     @classmethod
@@ -320,6 +410,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     results: ResultsSettings = field(default_factory=ResultsSettings)
+    prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
 
 
 def load_settings() -> Settings:
@@ -328,7 +419,7 @@ def load_settings() -> Settings:
     from pydantic_settings import SettingsError
 
     groups: list[BaseSettings] = []
-    for group in (ConnectionSettings, AuthSettings, LoggingSettings, ResultsSettings):
+    for group in (ConnectionSettings, AuthSettings, LoggingSettings, ResultsSettings, PrometheusSettings):
         try:
             groups.append(group())
         except SettingsError as exc:
@@ -343,12 +434,14 @@ def load_settings() -> Settings:
             for err in exc.errors():
                 name = str(err["loc"][0]).upper() if err["loc"] else "?"
                 # Auth values are secrets: name the variable, never echo what it holds (and redact the rest).
-                shown = "" if group is AuthSettings else f"={redact(repr(err.get('input')))}"
+                secret = group is AuthSettings or name.startswith("PROMETHEUS_TOKEN")
+                shown = "" if secret else f"={redact(repr(err.get('input')))}"
                 problems.append(f"{name}{shown}: {err['msg']}")
             raise ConfigurationError("invalid environment setting: " + "; ".join(problems)) from None
-    connection, auth, logging_, results = groups
+    connection, auth, logging_, results, prometheus = groups
     assert isinstance(connection, ConnectionSettings)
     assert isinstance(auth, AuthSettings)
     assert isinstance(logging_, LoggingSettings)
     assert isinstance(results, ResultsSettings)
-    return Settings(connection, auth, logging_, results)
+    assert isinstance(prometheus, PrometheusSettings)
+    return Settings(connection, auth, logging_, results, prometheus)

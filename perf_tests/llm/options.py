@@ -32,7 +32,7 @@ from perf_tests.llm.executors.registry import EXECUTORS
 from perf_tests.llm.executors.tekton_options import TektonExecutorOptions
 from perf_tests.logger.redaction import register_secret
 from perf_tests.models.durations import Seconds
-from perf_tests.models.fields import OptionsModel
+from perf_tests.models.fields import MAX_COUNT, MAX_RATE, OptionsModel
 from perf_tests.models.scenario import EntryFiles, ScenarioEntry
 from perf_tests.stack.options import StackOptions
 
@@ -110,7 +110,7 @@ RESERVED_ARGS: tuple[str, ...] = (
 )
 """GuideLLM options the framework sets itself; ``extraArgs`` may not repeat them."""
 
-_MAX_RATE = 100_000.0
+_MAX_RATE = MAX_RATE
 class LlmStage(OptionsModel):
     """One step of a stair-step load: ``rate`` requests per second in total for ``duration``."""
 
@@ -130,18 +130,20 @@ class MockServerOptions(OptionsModel):
 
     model: str = Field(default="mock-llm", min_length=1, description="Model name the mock reports.")
     ttft_ms: float = Field(default=50.0, ge=0, le=600_000, description="Time to first token (ms).")
-    ttft_ms_std: float = Field(default=0.0, ge=0, description="Standard deviation of the TTFT (ms).")
+    ttft_ms_std: float = Field(default=0.0, ge=0, le=600_000, description="Standard deviation of the TTFT (ms).")
     itl_ms: float = Field(default=5.0, ge=0, le=60_000, description="Inter-token latency (ms).")
-    itl_ms_std: float = Field(default=0.0, ge=0, description="Standard deviation of the ITL (ms).")
+    itl_ms_std: float = Field(default=0.0, ge=0, le=60_000, description="Standard deviation of the ITL (ms).")
     output_tokens: int = Field(
         default=128, ge=1, le=1_000_000, description="Tokens per answer when the request sets no limit."
     )
-    output_tokens_std: float = Field(default=0.0, ge=0, description="Standard deviation of output tokens.")
+    output_tokens_std: float = Field(
+        default=0.0, ge=0, le=1_000_000, description="Standard deviation of output tokens."
+    )
     max_concurrent_requests: int | None = Field(
-        default=None, ge=1, description="Requests served at once; more wait (simulates saturation)."
+        default=None, ge=1, le=100_000, description="Requests served at once; more wait (simulates saturation)."
     )
     fail_after_requests: int | None = Field(
-        default=None, ge=0, description="Answer HTTP 500 after this many requests (simulates failures)."
+        default=None, ge=0, le=MAX_COUNT, description="Answer HTTP 500 after this many requests (simulates failures)."
     )
 
     def cli_args(self) -> list[str]:
@@ -207,7 +209,7 @@ class LlmLoadFields(TektonExecutorOptions, ScenarioEntry):
     max_seconds: Seconds | None = Field(
         default=None, description="Seconds of load per benchmark; default: runTime (sweep: runTime / rate)."
     )
-    max_requests: int | None = Field(default=None, ge=1, description="Stop after this many requests.")
+    max_requests: int | None = Field(default=None, ge=1, le=MAX_COUNT, description="Stop after this many requests.")
     max_concurrency: int | None = Field(
         default=None, ge=1, le=100_000, description="Cap on requests in flight (throughput, constant, ...)."
     )

@@ -52,24 +52,27 @@ def _seconds(value: object) -> float:
     return parse_duration(value, 1.0)
 
 
-_SCHEMA = {
-    "anyOf": [
-        {"type": "number", "minimum": 0},
-        # The loader lower-cases and ignores spaces: the schema accepts what the loader accepts.
-        {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*([mM][sS]|[sSmMhH])\s*)+$|^\s*\d+(\.\d+)?\s*$"},
-    ]
-}
+def _schema(bare_unit: float) -> dict[str, object]:
+    return {
+        "anyOf": [
+            {"type": "number", "minimum": 0, "maximum": _MAX_SECONDS / bare_unit},
+            # The loader lower-cases and ignores spaces: the schema accepts what the loader accepts.
+            {"type": "string", "pattern": _PATTERN},
+        ]
+    }
 
+
+_PATTERN = r"^\s*(\d+(\.\d+)?\s*([mM][sS]|[sSmMhH])\s*)+$|^\s*\d+(\.\d+)?\s*$"
 Minutes = Annotated[
     float,
     BeforeValidator(_minutes),
-    WithJsonSchema({**_SCHEMA, "description": "minutes, or a duration string such as '90s', '10m', '1h'"}),
+    WithJsonSchema({**_schema(60.0), "description": "minutes, or a duration string such as '90s', '10m', '1h'"}),
 ]
 """A duration given in minutes (or with a unit), held in seconds."""
 
 Seconds = Annotated[
     float,
     BeforeValidator(_seconds),
-    WithJsonSchema({**_SCHEMA, "description": "seconds, or a duration string such as '500ms', '2m'"}),
+    WithJsonSchema({**_schema(1.0), "description": "seconds, or a duration string such as '500ms', '2m'"}),
 ]
 """A duration given in seconds (or with a unit), held in seconds."""

@@ -7,6 +7,10 @@ numbers only), file names the file system can hold, and pipeline parameters KFP 
                    (``NAME_MAX``), the whole at most 4096 bytes (``PATH_MAX``), and a ``~user`` prefix only
                    for a user that exists.
 ``PipelineParams`` pipeline arguments: JSON values nested at most ``MAX_PARAMS_DEPTH`` levels, finite numbers.
+
+Every number of an options model also has an upper bound, so a typo (``1e300``) is an error naming the field
+and the allowed range, not a run that fails later: durations at most 7 days (``durations.py``), rates at most
+``MAX_RATE`` per second, counts at most ``MAX_COUNT``, weights at most ``MAX_WEIGHT``, seeds 64-bit.
 """
 
 from __future__ import annotations
@@ -21,9 +25,13 @@ from pydantic.alias_generators import to_camel
 from perf_tests.errors import echo
 
 __all__ = [
+    "MAX_COUNT",
     "MAX_NAME_BYTES",
     "MAX_PARAMS_DEPTH",
     "MAX_PATH_BYTES",
+    "MAX_RATE",
+    "MAX_SEED",
+    "MAX_WEIGHT",
     "FileName",
     "OptionsModel",
     "PipelineParams",
@@ -37,6 +45,18 @@ MAX_NAME_BYTES = 255
 
 MAX_PATH_BYTES = 4096
 """Bytes of a whole path (Linux ``PATH_MAX``)."""
+
+MAX_RATE = 100_000.0
+"""Requests (or polls) per second: far above what one load generator process sends."""
+
+MAX_COUNT = 10_000_000
+"""A total count of operations (``totalRuns``, ``maxRequests``, ...): ten million."""
+
+MAX_WEIGHT = 1_000_000.0
+"""A relative weight (RANDOM_GETS ``endpoints``); only ratios matter."""
+
+MAX_SEED = 2**63 - 1
+"""A random seed: a non-negative 64-bit integer."""
 
 MAX_PARAMS_DEPTH = 32
 """Levels of nesting of a pipeline parameter value (``{"a": [1]}`` is 2). kfp serialises a run's

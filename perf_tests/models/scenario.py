@@ -16,7 +16,8 @@ from pydantic import BeforeValidator, ConfigDict, Field, PrivateAttr, field_vali
 from perf_tests.errors import echo
 from perf_tests.models.durations import Minutes
 from perf_tests.models.fields import FileName, OptionsModel, PipelineParams, expand_user
-from perf_tests.thresholds.parser import check_thresholds
+from perf_tests.models.prometheus import PrometheusBlock
+from perf_tests.thresholds.parser import check_thresholds, parse_threshold
 
 __all__ = [
     "FIXED_FIELDS",
@@ -162,6 +163,15 @@ class ScenarioEntry(OptionsModel):
     allowed_failure_rate: float = Field(
         default=0.0, ge=0.0, le=1.0, description="Failed operations tolerated without thresholds (0..1)."
     )
+    prometheus: PrometheusBlock | None = Field(
+        default=None,
+        description="Named PromQL queries evaluated over the entry's window (PROMETHEUS_URL); thresholds "
+        "refer to them as prom:<name>, e.g. 'max(prom:waiting) < 10'.",
+    )
+    strict_harness: bool = Field(
+        default=False, description="Fail the entry when the load generator itself was saturated (CPU over 90% "
+        "of a core, or p99 send lateness / event-loop lag over 100ms); otherwise that is a warning.",
+    )
     matrix: MatrixFactors | None = Field(
         default=None, exclude=True,
         description="Run the entry once per combination of factor values (factor: a field of the mode -> "
@@ -201,6 +211,18 @@ class ScenarioEntry(OptionsModel):
         mode = next(iter(get_args(cls.model_fields["mode"].annotation)), "")
         check_thresholds(value, cls.operations, str(mode))
         return [text.strip() for text in value]
+
+    @model_validator(mode="after")
+    def _known_queries(self) -> ScenarioEntry:
+        """A threshold on ``prom:<name>`` names a query of the entry's prometheus block."""
+        defined = self.prometheus.names if self.prometheus is not None else []
+        for text in self.thresholds:
+            threshold = parse_threshold(text)
+            name = threshold.prometheus_query
+            if name is not None and name not in defined:
+                listed = ", ".join(f"prom:{n}" for n in defined) if defined else "none (add a 'prometheus' block)"
+                raise ValueError(f"threshold {echo(text)}: unknown query {echo(name)}; defined queries: {listed}")
+        return self
 
     @property
     def end_time(self) -> float:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Union
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
 from perf_tests.errors import ScenarioError, echo, echo_json
@@ -38,6 +40,10 @@ SCENARIOS_FOLDER = "scenarios"
 SCENARIO_SCHEMA_FILE = Path(__file__).parent / "schemas" / "scenario.schema.json"
 """The published JSON Schema of scenario files with the built-in modes (``python -m perf_tests schema``)."""
 _MAX_LABEL = 60
+# pydantic names the branch of a union in an error's location ("simulatorData.bool",
+# "simulatorData.function-after[_runs_need_a_pipeline(), SeedPlan]"); a user knows only the field.
+_UNION_BRANCH = re.compile(r"^(?:function-(?:after|before|wrap|plain)\[.*\]|is-instance\[.*\]|bool|int|float|str)$")
+_SCALAR_BRANCHES = {"bool", "int", "float", "str"}
 _MAX_PROBLEMS = 20  # problems listed in one error; the rest are counted
 _MAX_LINE = 1000  # characters of one problem line; a longer one loses its middle
 
@@ -72,14 +78,29 @@ def resolve_scenario_path(name: str, data_dir: Path) -> Path:
         try:
             if candidate.is_file():
                 return candidate.resolve()
-        except (OSError, ValueError):  # the folder and the name together are too long
+            mode = candidate.stat().st_mode
+        except (OSError, ValueError):  # missing, or the folder and the name together are too long
             continue
+        if not stat.S_ISDIR(mode):  # a FIFO would hang the run, a device such as /dev/zero fill the memory
+            raise ScenarioError(
+                f"{candidate}: not a regular file (it is {_file_kind(mode)}); give a scenario file (a JSON list)"
+            )
     folder = data_dir / SCENARIOS_FOLDER
     available = sorted(p.name for p in folder.glob("*.json")) if folder.is_dir() else []
     raise ScenarioError(
         f"scenario file {echo(name)} not found (looked in: {', '.join(str(c) for c in candidates)}). "
         f"Files in {folder}: {', '.join(available) or 'none'}"
     )
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 def entry_adapter(modes: Mapping[str, type[ScenarioEntry]]) -> TypeAdapter[Any]:
@@ -97,12 +118,19 @@ def scenario_json_schema(modes: Mapping[str, type[ScenarioEntry]]) -> dict[str, 
     # By mode name: the registry's order is the order modules were imported in, which differs by entry point.
     item = entry_adapter(dict(sorted(modes.items()))).json_schema(by_alias=True)
     defs = item.pop("$defs", {})
+    block = defs.get("PrometheusBlock")
     schema: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "perf-tests scenario file",
-        "description": "A list of scenario entries; each names a mode, when it starts and how long it runs.",
-        "type": "array",
-        "items": item,
+        "description": "A list of scenario entries (each names a mode, when it starts and how long it runs), or "
+        "an object {\"prometheus\": ..., \"entries\": [...]} whose prometheus block applies to every entry "
+        "without its own.",
+        "anyOf": [
+            {"type": "array", "items": item},
+            {"type": "object", "additionalProperties": False, "required": ["entries"],
+             "properties": {"entries": {"type": "array", "items": item},
+                            **({"prometheus": {"$ref": "#/$defs/PrometheusBlock"}} if block else {})}},
+        ],
     }
     if defs:
         schema["$defs"] = defs
@@ -200,8 +228,11 @@ MAX_SCENARIO_BYTES = 64 * 1024 * 1024
 def _read_json_list(path: Path) -> list[Any]:
     try:
         # Regular files only, read to a bound: a FIFO would hang the run and /dev/zero fill the memory.
-        if not stat.S_ISREG(path.stat().st_mode):
-            raise ScenarioError(f"{path}: not a regular file; give a scenario file (a JSON list)")
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise ScenarioError(
+                f"{path}: not a regular file (it is {_file_kind(mode)}); give a scenario file (a JSON list)"
+            )
         with path.open("rb") as handle:
             data = handle.read(MAX_SCENARIO_BYTES + 1)
     except OSError as exc:
@@ -227,10 +258,39 @@ def _read_json_list(path: Path) -> list[Any]:
         raise ScenarioError(f"{path}: the JSON is nested too deeply to be a scenario file") from None
     except ValueError as exc:  # e.g. an integer with more digits than Python converts
         raise ScenarioError(f"{path}: invalid JSON: {exc}") from None
+    if isinstance(parsed, dict) and "entries" in parsed:
+        return _object_form(parsed, path)
     if not isinstance(parsed, list):
-        hint = " (wrap the entry in [ ])" if isinstance(parsed, dict) and "mode" in parsed else ""
+        hint = ""
+        if isinstance(parsed, dict):
+            hint = (" (wrap the entry in [ ])" if "mode" in parsed else
+                    " without 'entries' (the object form is {\"prometheus\": ..., \"entries\": [...]})")
         raise ScenarioError(f"{path}: expected a JSON list of scenario entries, got {_kind(parsed)}{hint}")
     return parsed
+
+
+TOP_LEVEL_FIELDS = ("entries", "prometheus")
+"""Keys of a scenario file in object form; ``prometheus`` applies to every entry without its own."""
+
+
+def _object_form(parsed: dict[str, Any], path: Path) -> list[Any]:
+    """The entries of ``{"prometheus": {...}, "entries": [...]}``, each given the top-level block unless it
+    has one (so the entries as run, in ``summary.json``, say what was queried)."""
+    unknown = sorted(str(key) for key in parsed if key not in TOP_LEVEL_FIELDS)
+    if unknown:
+        raise ScenarioError(f"{path}: top-level field {echo(unknown[0])} is not allowed; allowed: "
+                            f"{', '.join(TOP_LEVEL_FIELDS)}")
+    entries = parsed["entries"]
+    if not isinstance(entries, list):
+        raise ScenarioError(f"{path}: field 'entries' must be a list of scenario entries, got {_kind(entries)}")
+    block = parsed.get("prometheus")
+    if block is None:
+        return entries
+    if not isinstance(block, dict):
+        raise ScenarioError(f"{path}: top-level field 'prometheus' must be an object "
+                            "{\"step\": ..., \"queries\": {...}}, got " + _kind(block))
+    return [{**item, "prometheus": block} if isinstance(item, dict) and "prometheus" not in item else item
+            for item in entries]
 
 
 def _kind(value: Any) -> str:
@@ -336,12 +396,16 @@ def _describe(
     exc: ValidationError, modes: Mapping[str, type[ScenarioEntry]], item: dict[str, Any]
 ) -> list[str]:
     lines: list[str] = []
+    scalar_branch_lines: dict[str, list[str]] = {}  # field -> "not a bool/int/..." lines of union branches
+    fields_with_errors: set[str] = set()
     valid_modes = ", ".join(sorted(modes))
     factors = set(item.get("matrix") or {}) if isinstance(item.get("matrix"), dict) else set()
     factors |= {factor.partition(".")[0] for factor in factors}  # "stack.replicas" varies the field stack
     for err in exc.errors(include_url=False):
         kind = err["type"]
         loc = [str(part) for part in err["loc"]]
+        branches = [part for part in loc[1:] if _UNION_BRANCH.match(part)]
+        loc = loc[:1] + [part for part in loc[1:] if not _UNION_BRANCH.match(part)]
         if kind == "union_tag_not_found":
             lines.append(f"field 'mode' is missing; valid modes: {valid_modes}")
             continue
@@ -366,8 +430,77 @@ def _describe(
         got = f" (got {echo_json(shown, 80)})" if not isinstance(shown, dict) else ""
         message = str(err["msg"]).removeprefix("Value error, ")
         what = "matrix factor" if top in factors else "field"
-        lines.append(f"{what} {field_name!r}: {message}{got}")
+        if kind in _BOUND_ERRORS and model is not None:
+            message += _allowed_range(model, loc)
+        line = f"{what} {field_name!r}: {message}{got}"
+        if branches and branches[-1] in _SCALAR_BRANCHES and kind.endswith(("_type", "_parsing")):
+            scalar_branch_lines.setdefault(field_name, []).append(line)
+            continue
+        fields_with_errors.add(field_name)
+        lines.append(line)
+    # "Input should be a valid boolean" for {"runs": ...} says nothing when the object's own error is shown.
+    for field_name, branch_lines in scalar_branch_lines.items():
+        if not any(shown == field_name or shown.startswith(field_name + ".") for shown in fields_with_errors):
+            lines.extend(dict.fromkeys(branch_lines))
     return lines
+
+
+_BOUND_ERRORS = {"less_than", "less_than_equal", "greater_than", "greater_than_equal"}
+
+
+def _allowed_range(model: type[BaseModel], loc: Sequence[str]) -> str:
+    """``; allowed: 0 < x <= 100000`` for the field at ``loc`` (by alias), or '' when not both ends are known."""
+    import annotated_types
+
+    annotation: Any = model
+    metadata: list[Any] = []
+    for part in loc:
+        annotation, extra = _unwrap(annotation)
+        metadata = extra
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found = next((info for name, info in annotation.model_fields.items()
+                          if part in (name, info.alias)), None)  # fmt: skip
+            if found is None:
+                return ""
+            annotation, metadata = found.annotation, list(found.metadata)
+        elif get_origin(annotation) in (list, dict):
+            annotation = get_args(annotation)[-1]  # an index or a key: the items' type
+        else:
+            return ""
+    annotation, extra = _unwrap(annotation)
+    metadata = metadata + extra
+    low = high = None
+    for m in metadata:
+        if isinstance(m, annotated_types.Ge | annotated_types.Gt) and low is None:
+            low = ("<=", m.ge) if isinstance(m, annotated_types.Ge) else ("<", m.gt)
+        if isinstance(m, annotated_types.Le | annotated_types.Lt) and high is None:
+            high = ("<=", m.le) if isinstance(m, annotated_types.Le) else ("<", m.lt)
+    if low is None or high is None:
+        return ""
+    return f"; allowed: {_number(low[1])} {low[0]} {loc[-1]} {high[0]} {_number(high[1])}"
+
+
+def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
+    """``annotation`` without ``Optional`` and ``Annotated``, and the metadata ``Annotated`` carried."""
+    metadata: list[Any] = []
+    while True:
+        if get_origin(annotation) is Annotated:
+            annotation, *extra = get_args(annotation)
+            metadata += [m for item in extra for m in (getattr(item, "metadata", None) or [item])]
+            continue
+        arguments = [a for a in get_args(annotation) if a is not type(None)]
+        if get_origin(annotation) in (Union, UnionType):
+            models = [a for a in arguments if isinstance(a, type) and issubclass(a, BaseModel)]
+            if len(arguments) == 1 or models:  # Optional[X], or the object branch of e.g. SeedPlan | bool
+                annotation = models[0] if models else arguments[0]
+                continue
+        return annotation, metadata
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        value = int(value)
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 def _short(text: str) -> str:

@@ -9,6 +9,7 @@ uses it: ``pytest test_performance.py::TestPerformance::test_scenario``.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = ["PerfEntry", "session_arguments", "store_outcome", "verdict_propertie
 
 _OUTCOME_KEY = pytest.StashKey[Any]()
 _SESSION_KEY = pytest.StashKey[Any]()
+_EXIT_STATUS_KEY = pytest.StashKey[int]()
 _ERROR_ID = "scenario-error"
 
 
@@ -31,8 +33,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "or results/<timestamp>)")
     group.addoption("--perf-data-dir", default=None, help="folder with scenarios/ and pipeline_files/ "
                     "(default: ./test_data)")
-    group.addoption("--baseline", default=None, help="a previous run's summary.json to compare with "
-                    "(default: $PERF_BASELINE); regressions fail the entry")
+    group.addoption("--baseline", default=None, help="a previous run's summary.json, or an s3:// reference "
+                    "(s3://bucket/prefix/latest), to compare with (default: $PERF_BASELINE); regressions fail "
+                    "the entry")
     group.addoption("--max-regression", default=None, help="tolerated change against the baseline, e.g. 10%% "
                     "(default: $PERF_MAX_REGRESSION or 10%%)")
     group.addoption("--perf-shard-lead", default=None, type=float, help="with pytest -n N: seconds ahead of "
@@ -69,7 +72,7 @@ def session_arguments(config: pytest.Config) -> dict[str, Any]:
         "scenario": config.getoption("--scenario"),
         "data_dir": Path(data).resolve() if data else Path(str(config.rootpath)) / "test_data",
         "results_dir": Path(results) if results else None,
-        "baseline": Path(baseline) if baseline else None,
+        "baseline": baseline or None,  # a path or an s3:// reference
         "baseline_options": baseline_options(max_regression) if max_regression is not None else None,
     }
 
@@ -182,3 +185,30 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write_line(f"report: {outcome.results_dir / 'report.html'}")
     if os.environ.get("CI"):
         terminalreporter.write_line(f"summary: {outcome.results_dir / 'summary.json'}")
+    if outcome.upload is not None:
+        terminalreporter.write_line(outcome.upload.describe(), red=not outcome.upload.ok)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    outcome = session.config.stash.get(_OUTCOME_KEY, None)
+    if getattr(outcome, "upload_failed", False) and session.exitstatus == pytest.ExitCode.OK:
+        # PERF_UPLOAD_REQUIRED=true: the results could not be uploaded, which fails the run.
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    session.config.stash[_EXIT_STATUS_KEY] = int(session.exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """After a hung entry is reported, leave at once, as ``python -m perf_tests run`` does.
+
+    A hung entry's thread is still blocked in a call (until that call's deadline, maybe minutes away), and
+    interpreter shutdown joins the scheduler's worker threads; everything is written and reported by now
+    (JUnit XML and the terminal summary come before ``pytest_unconfigure``).
+    """
+    outcome = config.stash.get(_OUTCOME_KEY, None)
+    if outcome is None or isinstance(outcome, PerfTestsError) or not outcome.hung:
+        return
+    print(f"exiting although {', '.join(outcome.hung)} did not stop (reported as hung)", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(config.stash.get(_EXIT_STATUS_KEY, 1) or 1)

@@ -20,6 +20,13 @@ from typing import Any
 
 from perf_tests import __version__
 from perf_tests.recorder.recorder import finite_json
+from perf_tests.reports.observability_charts import (
+    harness_charts,
+    harness_html,
+    load_observations,
+    prometheus_charts,
+    prometheus_html,
+)
 from perf_tests.reports.timeline import ScenarioTimeline, Timelines, build_timelines
 from perf_tests.thresholds.evaluate import format_value
 
@@ -329,12 +336,30 @@ def _scenario_section(part: Mapping[str, Any], charts: list[tuple[str, dict[str,
     parts.append("<h3>Checks and thresholds</h3>" + _checks_table(part))
     parts.append(_baseline_table(part))
     parts.append("<h3>Operations</h3>" + _operations_table(part))
+    parts.append(prometheus_html(part))  # observability (issue 13)
     if boxes:
         parts.append('<h3>Charts</h3><div class="charts">' + "".join(boxes) + "</div>")
     elif timeline is None:
         parts.append('<p class="empty">no events.jsonl: no charts</p>')
     parts.append("</section>")
     return "".join(parts), specs
+
+
+def _charts_section(title: str, charts: list[tuple[str, dict[str, Any]]], first_id: int) -> tuple[str, dict[str, Any]]:
+    """A section of charts only (the load generator's health); empty without charts."""
+    if not charts:
+        return "", {}
+    specs: dict[str, Any] = {}
+    boxes = []
+    for offset, (chart_title, spec) in enumerate(charts):
+        chart_id = f"c{first_id + offset}"
+        specs[chart_id] = {**spec, "title": chart_title}
+        boxes.append(f'<div class="chart-box"><h4>{escape(chart_title)}</h4><div class="chart" '
+                     f'data-chart="{chart_id}"></div></div>')
+    html = (f'<section class="scenario" id="{_anchor(title)}"><header><h2>{escape(title)}</h2>'
+            '<span class="muted">this process, sampled every second</span></header>'
+            '<div class="charts">' + "".join(boxes) + "</div></section>")
+    return html, specs
 
 
 def _targets(summary: Mapping[str, Any]) -> tuple[str, str]:
@@ -377,8 +402,10 @@ def _shards_table(summary: Mapping[str, Any]) -> str:
             + "".join(rows) + "</tbody></table>")
 
 
-def render_html(summary: Mapping[str, Any], timelines: Timelines | None = None) -> str:
-    """The whole report page for a summary (and the timelines of its events, if any)."""
+def render_html(summary: Mapping[str, Any], timelines: Timelines | None = None,
+                observations: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """The whole report page for a summary (and the timelines of its events, and the Prometheus series of
+    ``prometheus/<entry>.json``, if any)."""
     run_id = str(summary.get("run_id", ""))
     interrupted = bool(summary.get("interrupted"))
     passed = summary.get("passed")
@@ -390,6 +417,10 @@ def render_html(summary: Mapping[str, Any], timelines: Timelines | None = None) 
         name = str(part.get("name", ""))
         timeline = timelines.scenarios.get(name) if timelines else None
         charts = scenario_charts(part, timeline, timelines)
+        # observability (issue 13): the entry's Prometheus series, on the load charts' axis (seconds after t0).
+        t0 = timelines.t0 if timelines else (_epoch(summary, "start") or 0.0)
+        if observations and name in observations:
+            charts += prometheus_charts(observations[name], t0)
         html_part, part_specs = _scenario_section(part, charts, len(specs), timeline)
         sections.append(html_part)
         specs.update(part_specs)
@@ -404,7 +435,10 @@ def render_html(summary: Mapping[str, Any], timelines: Timelines | None = None) 
             f'<td>{_badge(verdict.get("passed") if verdict else None)}'
             f'{escape("; ".join(str(c.get("name")) for c in failed))}</td></tr>'
         )
-    banners = [target_banner]
+    banners = [target_banner, harness_html(summary)]
+    t0_run = timelines.t0 if timelines else (_epoch(summary, "start") or 0.0)
+    harness_part, harness_specs = _charts_section("Load generator", harness_charts(summary, t0_run), len(specs))
+    specs.update(harness_specs)
     if interrupted:
         banners.append('<div class="banner fail">The run was interrupted: entries may have stopped early.</div>')
     if summary.get("rebuilt_from_events"):
@@ -438,7 +472,7 @@ def render_html(summary: Mapping[str, Any], timelines: Timelines | None = None) 
         f"<title>perf-tests {escape(run_id)}</title>"
         '<link rel="icon" href="data:,">'
         f"<style>{_asset('report.css')}</style></head><body><main>"
-        + head + nav + _shards_table(summary) + "".join(sections) + details
+        + head + nav + _shards_table(summary) + "".join(sections) + harness_part + details
         + f"<footer>generated {generated} by perf-tests {escape(__version__)} from summary.json"
         + (" and events.jsonl" if timelines else "") + "</footer></main>"
         + f'<script type="application/json" id="perf-data">{data}</script>'
@@ -465,6 +499,6 @@ def write_html_report(summary: Mapping[str, Any], results_dir: Path, events: Pat
         timelines = build_timelines(events, t0=_epoch(summary, "start"), t_end=_epoch(summary, "end"))
     path = results_dir / HTML_FILE_NAME
     tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_html(summary, timelines), encoding="utf-8")
+    tmp.write_text(render_html(summary, timelines, load_observations(results_dir)), encoding="utf-8")
     tmp.replace(path)
     return path

@@ -109,7 +109,7 @@ class Verdict(_Read):
 class ThresholdResult(_Read):
     threshold: str
     passed: bool | None = None
-    kind: Literal["latency", "rate", "count", "ratio"] | None = None
+    kind: Literal["latency", "rate", "count", "ratio", "value"] | None = None  # value: prom:<query> (issue 13)
     operation: str | None = None
     measured: float | None = None
     limit: float | None = None

@@ -141,6 +141,15 @@ class BaseRunner(ABC, Generic[EntryT]):
         """Phase 5: delete what the runner created (default: nothing)."""
 
     # -- helpers ------------------------------------------------------------------------------------
+    def observation_windows(self) -> list[tuple[str, str, float, float]]:
+        """Spans of the shared clock, besides the entry's own, that Prometheus queries cover separately:
+        ``(name, kind, start, end)`` with kind ``stage`` or ``copy`` and epoch seconds (none by default)."""
+        return []
+
+    def attach_observation(self, observation: Any) -> None:
+        """After the run: what Prometheus saw over the entry's windows (an ``EntryObservation``), for a runner
+        whose own reports have a place for it (nothing by default)."""
+
     def wait_until(self, offset: float) -> bool:
         """Sleep until ``offset`` seconds after t0; False when stopped first."""
         deadline = self.context.clock.monotonic_at(offset)

@@ -53,6 +53,7 @@ from perf_tests.llm.results.merging import MergedLlmResults, summarize
 from perf_tests.llm.results.parsing import GuidellmReport, load_report
 from perf_tests.llm.results.recording import entry_results_dir, first_errors, record_results, warning_notes
 from perf_tests.llm.results.universal_report import (
+    REPORT_FILE_STEM,
     build_universal_report,
     validate_universal_report,
     write_universal_report,
@@ -102,6 +103,7 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         self.mock: MockServer | None = None
         self.specs: list[LaunchSpec] = []
         self.target = ""
+        self.copy_windows: list[tuple[str, tuple[float, float]]] = []  # Tekton copies' own load windows
         self.guidellm_version = ""
         self.results: MergedLlmResults | None = None
         self.live_requests = 0  # requests recorded while the load ran (perf_tests.llm.results.live)
@@ -204,6 +206,8 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
             self.live_requests = live.finish() if live is not None else 0
         problems: list[str] = []
         reports: list[GuidellmReport] = []
+        self.copy_windows = [(outcome.spec.name, outcome.load_window) for outcome in outcomes
+                             if outcome.load_window is not None]
         for outcome in outcomes:
             report = self._report_of(outcome, problems)
             if report is not None:
@@ -369,6 +373,45 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         if problems:
             self.log.warning("the universal report does not match the llm-d schema v0.2.1: %s", "; ".join(problems))
             self.mark("note", message=f"universal report schema problems: {'; '.join(problems[:3])}")
+
+    def attach_observation(self, observation: Any) -> None:
+        """Put the Prometheus series into the universal report's ``results.observability`` (rewritten)."""
+        from perf_tests.observability.collect import observation_path
+        from perf_tests.observability.models import EntryObservation
+        from perf_tests.observability.universal import observability_section
+
+        path = self.entry_dir / f"{REPORT_FILE_STEM}.json"
+        if not isinstance(observation, EntryObservation) or not path.is_file():
+            return
+        stored = observation_path(self.context.results_dir, self.entry.name)
+        section = observability_section(observation, str(stored.relative_to(self.context.results_dir)))
+        if section is None:
+            return
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+            report.setdefault("results", {})["observability"] = section
+            problems = validate_universal_report(report)
+            if problems:
+                self.log.warning("the universal report with observability does not match the llm-d schema "
+                                 "v0.2.1 (kept without it): %s", "; ".join(problems[:3]))
+                return
+            write_universal_report(report, self.entry_dir)
+        except (OSError, ValueError) as exc:
+            self.log.warning("could not add observability to the universal report: %s", exc)
+
+    def observation_windows(self) -> list[tuple[str, str, float, float]]:
+        """One window per stage of a stair-step entry, on the shared clock, and one per Tekton copy from its
+        Task's start-time/end-time results."""
+        windows = [(f"copy {name}", "copy", begin, end) for name, (begin, end) in self.copy_windows]
+        if self.entry.stages is None:
+            return windows
+        offset = self.entry.start_time
+        for number, stage in enumerate(self.entry.stages):
+            end = self.entry.end_time if number == len(self.entry.stages) - 1 else offset + stage.duration
+            windows.append((f"stage {number + 1} ({stage.rate:g}/s)", "stage", self.context.clock.wall_at(offset),
+                            self.context.clock.wall_at(end)))
+            offset = end
+        return windows
 
     def _stage_rates(self, results: MergedLlmResults) -> list[dict[str, float]]:
         """Each step's planned rate and the rate of request starts GuideLLM achieved in it."""

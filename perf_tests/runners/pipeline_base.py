@@ -27,6 +27,7 @@ from pydantic import Field
 from perf_tests.errors import RunnerError
 from perf_tests.load.http import kfp_session
 from perf_tests.models.durations import Seconds
+from perf_tests.models.fields import MAX_COUNT, MAX_RATE
 from perf_tests.models.scenario import PipelineEntry
 from perf_tests.recorder.failures import classify_exception
 from perf_tests.runners.base_runner import AsyncRunner
@@ -71,11 +72,13 @@ class PipelineOptions(PipelineEntry):
     )
 
     total_runs: int | None = Field(
-        default=None, ge=1, description="Stop after creating this many runs (default: until runTime ends)."
+        default=None, ge=1, le=MAX_COUNT,
+        description="Stop after creating this many runs (default: until runTime ends).",
     )
     poll_interval: Seconds = Field(default=1.0, gt=0, description="Seconds between get_run polls of one run.")
     max_polls_per_second: float = Field(
-        default=20.0, gt=0, description="Cap on get_run calls per second across all runs of the entry."
+        default=20.0, gt=0, le=MAX_RATE,
+        description="Cap on get_run calls per second across all runs of the entry.",
     )
     drain_time: Seconds = Field(
         default=0.0, description="After runTime, wait this long for runs in flight before terminating them."

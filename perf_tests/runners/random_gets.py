@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -46,7 +46,7 @@ from perf_tests.load import (
     kfp_session,
 )
 from perf_tests.models.durations import Seconds
-from perf_tests.models.fields import OptionsModel
+from perf_tests.models.fields import MAX_RATE, MAX_SEED, MAX_WEIGHT, OptionsModel
 from perf_tests.models.scenario import ScenarioEntry
 from perf_tests.recorder.per_second import PerSecondAggregator
 from perf_tests.runners.base_runner import AsyncRunner
@@ -69,10 +69,10 @@ class RateStage(OptionsModel):
     step's rate.
     """
 
-    rate: float = Field(ge=0, description="Requests per second at the start of the step.")
+    rate: float = Field(ge=0, le=MAX_RATE, description="Requests per second at the start of the step.")
     duration: Seconds = Field(description="How long the step lasts: seconds or a string like '2m'.")
     ramp: bool = Field(default=False, description="Ramp linearly to the next step's rate.")
-    ramp_to: float | None = Field(default=None, ge=0, description="Ramp linearly to this rate.")
+    ramp_to: float | None = Field(default=None, ge=0, le=MAX_RATE, description="Ramp linearly to this rate.")
 
     @field_validator("duration")
     @classmethod
@@ -95,7 +95,7 @@ class RandomGetsOptions(ScenarioEntry):
 
     mode: Literal["RANDOM_GETS"]
     rate: float | None = Field(
-        default=None, gt=0,
+        default=None, gt=0, le=MAX_RATE,
         description=f"Requests per second (constant or poisson); or give stages. Default {DEFAULT_RATE:g} "
         "when neither rate nor stages is given.",
     )
@@ -116,7 +116,7 @@ class RandomGetsOptions(ScenarioEntry):
     max_lateness: Seconds = Field(
         default=1.0, description="Arrivals the sender could not start within this time are dropped."
     )
-    endpoints: dict[str, float] = Field(
+    endpoints: dict[str, Annotated[float, Field(ge=0, le=MAX_WEIGHT)]] = Field(
         default_factory=lambda: dict(DEFAULT_ENDPOINT_MIX),
         description=f"Endpoint weights; endpoints: {', '.join(KFP_ENDPOINTS)}.",
     )
@@ -125,7 +125,9 @@ class RandomGetsOptions(ScenarioEntry):
     namespace: str | None = Field(
         default=None, description="namespace of list calls; default NAMESPACE when MULTI_USER is on."
     )
-    seed: int | None = Field(default=None, description="Seed for poisson gaps, endpoint and id choices.")
+    seed: int | None = Field(
+        default=None, ge=0, le=MAX_SEED, description="Seed for poisson gaps, endpoint and id choices."
+    )
     id_refresh: Seconds = Field(default=5.0, description="How often the id pools are refreshed from lists.")
     simulator_data: SeedPlan | bool = Field(
         default=True,

@@ -93,6 +93,8 @@ class ShardSession(PerfSession):
         self.shard = spec
         self.whole_run_id = spec.run_id or self.run_id
         self.run_id = f"{self.whole_run_id}-shard{spec.index}"
+        # A shard is a part of a run: it is neither uploaded on its own nor the "latest" of its scenario file.
+        self.uploader = None
         self._plan: ShardPlan | None = None
         self._clock: FixedStartClock | None = None
         self.recorder: Recorder | None = None

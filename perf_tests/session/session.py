@@ -2,12 +2,15 @@
 
 ``PerfSession`` reads the settings and the scenario, makes the results directory and logging, resolves
 the KFP target when a KFP mode is in the scenario (starting the embedded simulator when ``API_HOST`` is
-unset), runs every entry on the shared clock, then judges each entry (default checks, thresholds and,
+unset), runs every entry on the shared clock (with entries' Prometheus queries checked before and run over
+their windows after, and the generator's own health sampled meanwhile: ``perf_tests.observability``),
+then judges each entry (default checks, thresholds and,
 with a baseline, regressions) and writes ``summary.json``, ``summary.csv`` and ``report.html`` (also
 when interrupted). ``run.json``, written at the start, lets ``python -m perf_tests report`` rebuild
-them if the process dies. The results directory is created and checked for writing before anything
-runs; a results file that cannot be written later (a full disk) stops the run with one message, keeping
-what was written.
+them if the process dies. With ``PERF_RESULTS_URL`` the results directory is then uploaded to S3
+(``perf_tests.storage``), also after an interrupt; a baseline may be an ``s3://`` reference. The
+results directory is created and checked for writing before anything runs; a results file that cannot
+be written later (a full disk) stops the run with one message, keeping what was written.
 """
 
 from __future__ import annotations
@@ -21,12 +24,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from perf_tests.baseline import Baseline, BaselineOptions, load_baseline_settings
+from perf_tests.baseline import Baseline, BaselineOptions, load_baseline_settings, open_baseline
 from perf_tests.config.logging_config import configure_logging
 from perf_tests.config.settings import Settings, load_settings
 from perf_tests.errors import ConfigurationError
 from perf_tests.logger.redaction import redact_data, register_secret
+from perf_tests.models.prometheus import query_variables
 from perf_tests.models.scenario_file import Scenario, load_scenario
+from perf_tests.observability.client import PrometheusClient
+from perf_tests.observability.collect import check_queries, not_configured, observe_entry, write_observation
+from perf_tests.observability.harness import HarnessMonitor, HarnessReport
+from perf_tests.observability.models import EntryObservation, Window
 from perf_tests.recorder.events import EventHook
 from perf_tests.recorder.recorder import EVENTS_FILE_NAME, EventsFileWriter, Recorder
 from perf_tests.reports.console import format_summary_table
@@ -38,10 +46,12 @@ from perf_tests.scheduler.clock import Clock
 from perf_tests.scheduler.scheduler import RunnerExit, Scheduler
 from perf_tests.session.interrupts import graceful_interrupts
 from perf_tests.session.results_dir import prepare_results_dir
+from perf_tests.storage.upload import UploadOutcome
+from perf_tests.storage.uploader import ResultsUploader
 from perf_tests.targets.deadline import cancel_open_deadlines
 from perf_tests.targets.kfp_target import KfpTarget, resolve_kfp_target
 from perf_tests.thresholds.evaluate import baseline_overrides, fill_percentiles, judge_with_thresholds
-from perf_tests.thresholds.verdict import EntryVerdict
+from perf_tests.thresholds.verdict import Check, EntryVerdict
 
 if TYPE_CHECKING:
     from perf_tests.scaleout.shard import ShardSpec
@@ -67,6 +77,12 @@ class CompletedRun:
     interrupted: bool = False
     results_error: str | None = None  # the results could not be written (a full disk): what and how to recover
     summary_written: bool = True
+    upload: UploadOutcome | None = None  # PERF_RESULTS_URL: what the upload did
+
+    @property
+    def upload_failed(self) -> bool:
+        """The upload failed and ``PERF_UPLOAD_REQUIRED=true`` makes that a failure of the run."""
+        return self.upload is not None and self.upload.failed_required
 
     @property
     def passed(self) -> bool:
@@ -139,12 +155,15 @@ class PerfSession:
         self._storage_lock = threading.Lock()
         self._summary_written = False
         self._scenario: Scenario | None = None
+        self.observations: dict[str, EntryObservation] = {}
+        self.harness: HarnessReport | None = None
         # A bad baseline fails here, before anything runs (PERF_BASELINE when no path is given).
         baseline_settings = load_baseline_settings()
         baseline_path = baseline if baseline is not None else baseline_settings.baseline
-        self.baseline = None if baseline_path is None else Baseline(
-            baseline_path, baseline_options or baseline_settings.options()
+        self.baseline: Baseline | None = None if baseline_path is None else open_baseline(
+            baseline_path, baseline_options or baseline_settings.options(), scenario_file=self.scenario_name
         )
+        self.uploader = ResultsUploader.from_environment()  # PERF_RESULTS_URL; a bad setting fails here
 
     @property
     def scenario(self) -> Scenario:
@@ -163,9 +182,20 @@ class PerfSession:
         scenario = self.scenario
         register_secret(self.settings.auth.bearer_token())
         register_secret(self.settings.auth.cookie())
+        register_secret(self.settings.prometheus.bearer_token())
         prepare_results_dir(self.results_dir, self.results_dir_source)
         with graceful_interrupts(self.abort, self._results_state):
-            return self._run(scenario)
+            outcome = self._run(scenario)
+            if self.uploader is not None:
+                interrupted_before = self.abort.is_set()
+                outcome.upload = self.uploader.upload(
+                    self.results_dir, self.run_id, scenario.path.name if scenario.path else self.scenario_name,
+                    finished=outcome.summary_written and not outcome.interrupted and not outcome.results_error,
+                    passed=outcome.passed,
+                    # A first Ctrl-C during the upload stops it (after an interrupted run, one more exits).
+                    stop=lambda: self.abort.is_set() and not interrupted_before,
+                )
+            return outcome
 
     def _run(self, scenario: Scenario) -> CompletedRun:
         configure_logging(self.settings.logging, self.results_dir, console=self.console_logging,
@@ -179,6 +209,9 @@ class PerfSession:
         kfp_target: KfpTarget | None = None
         started = time.time()
         results: list[RunnerExit] = []
+        runners: list[Any] = []
+        prometheus: PrometheusClient | None = None
+        harness = HarnessMonitor(lateness_bound_ms=self.settings.results.harness_lateness_ms)
         try:
             self._write_run_file(scenario, started, {})
         except OSError as exc:
@@ -189,6 +222,7 @@ class PerfSession:
         try:
             logger.info("run %s: %d scenario entries from %s; results in %s", self.run_id, len(scenario.entries),
                         scenario.path, self.results_dir)
+            prometheus = self._check_prometheus(scenario)
             if any(cls.needs_kfp for cls in runner_classes):
                 kfp_target = self.resolve_kfp_target()
                 logger.info("target: %s", kfp_target.description)
@@ -215,7 +249,13 @@ class PerfSession:
                 # Set-up calls under way when the run is interrupted are cut short, not waited for.
                 on_abort_in_setup=self._cut_set_up_calls_short,
             )
-            results = scheduler.run()
+            harness.start(runners)
+            try:
+                results = scheduler.run()
+            finally:
+                harness.stop()
+            if prometheus is not None:
+                self._observe(prometheus, scenario, runners, recorder)
             for result in results:
                 if not result.ok:
                     logger.error("%s: %s", result.name, result.error)
@@ -226,6 +266,10 @@ class PerfSession:
             if kfp_target is not None:
                 targets["kfp"] = kfp_target.as_json()
                 kfp_target.stop()
+            if prometheus is not None:
+                targets["prometheus"] = {"url": prometheus.url}
+                prometheus.close()
+            self.harness = harness.report(recorder)
             outcome = self._finish(scenario, recorder, results, targets, started, finished)
         return outcome
 
@@ -236,6 +280,63 @@ class PerfSession:
     def resolve_kfp_target(self) -> KfpTarget:
         """The KFP target: the configured API, or an embedded simulator started for this run."""
         return resolve_kfp_target(self.settings.connection, self.settings.auth)
+
+    # -- observability (issue 13): Prometheus over each entry's windows ---------------------------------
+    def _expressions(self, scenario: Scenario) -> dict[str, dict[str, str]]:
+        """Entry name -> query name -> PromQL with its variables filled, for entries with a block."""
+        namespace = self.settings.connection.namespace
+        return {entry.name: entry.prometheus.expressions(query_variables(entry, namespace))
+                for entry in scenario.entries if entry.prometheus is not None}
+
+    def _check_prometheus(self, scenario: Scenario) -> PrometheusClient | None:
+        """The client when PROMETHEUS_URL is set and an entry has queries, after checking every query."""
+        expressions = self._expressions(scenario)
+        if not expressions:
+            return None
+        if not self.settings.prometheus.enabled:
+            logger.warning("entries %s have prometheus queries, but PROMETHEUS_URL is not set: no query is made",
+                           ", ".join(expressions))
+            self.observations = {name: not_configured(name) for name in expressions}
+            return None
+        client = PrometheusClient(self.settings.prometheus)
+        began = time.monotonic()
+        try:
+            check_queries(client, expressions)
+        except BaseException:
+            client.close()
+            raise
+        logger.info("prometheus: %s answers; %d queries checked in %.1fs", client.url,
+                    sum(len(q) for q in expressions.values()), time.monotonic() - began)
+        return client
+
+    def _observe(self, client: PrometheusClient, scenario: Scenario, runners: list[Any], recorder: Recorder) -> None:
+        """Range queries over each entry's window (and its stages/copies); series in prometheus/<entry>.json."""
+        expressions = self._expressions(scenario)
+        for entry, runner in zip(scenario.entries, runners, strict=True):
+            if entry.prometheus is None:
+                continue
+            record = recorder.scenarios.get(entry.name)
+            if record is None or record.started is None:
+                self.observations[entry.name] = EntryObservation(
+                    entry=entry.name, status="error", message="the entry did not start: no window to query")
+                continue
+            end = record.finished if record.finished is not None else time.time()
+            windows = [Window(name=entry.name, start=record.started, end=end)]
+            windows += [Window(name=name, kind=kind, start=start, end=finish)
+                        for name, kind, start, finish in runner.observation_windows()]
+            try:
+                observation = observe_entry(client, entry.name, entry.prometheus, expressions[entry.name], windows)
+            except Exception as exc:  # a query bug must not cost the run its summary and verdicts
+                logger.exception("%s: the Prometheus queries failed", entry.name)
+                self.observations[entry.name] = EntryObservation(entry=entry.name, status="error",
+                                                                 message=f"the Prometheus queries failed: {exc}")
+                continue
+            self.observations[entry.name] = observation
+            try:
+                write_observation(observation, self.results_dir)
+            except OSError as exc:
+                self._storage_failed(f"prometheus/{entry.name}.json", exc)
+            runner.attach_observation(observation)
 
     @staticmethod
     def _cut_set_up_calls_short() -> None:
@@ -288,13 +389,27 @@ class PerfSession:
                 part["status"], part["message"] = "hung", result.error
             elif result is not None and not result.ok and part.get("status") != "error":
                 part["status"], part["message"] = "error", result.error
+            # observability (issue 13): the entry's Prometheus aggregates, judged by prom:<query> thresholds.
+            observation = self.observations.get(entry.name)
+            if observation is not None:
+                part["prometheus"] = observation.summary_json()
             fill_percentiles(part, recorder.scenarios.get(entry.name), entry.thresholds)
             baseline_part = self.baseline.part(entry.name) if self.baseline is not None else None
             verdict = judge_with_thresholds(part, entry.allowed_failure_rate, entry.thresholds, baseline_part)
             if self.baseline is not None:
                 verdict.checks.extend(self.baseline.judge(part, baseline_overrides(entry.thresholds)))
+            if self.harness is not None and self.harness.saturated:
+                # observability (issue 13): a saturated generator measured itself; strictHarness fails on it.
+                why = "; ".join(self.harness.reasons)
+                part["notes"].append(f"the load generator was saturated: {why}")
+                if entry.strict_harness:
+                    verdict.checks.append(Check("harness", False, f"{entry.name}: the load generator was "
+                                                f"saturated (strictHarness): {why}"))
             part["verdict"] = verdict.as_json()
             verdicts.append(verdict)
+        # observability (issue 13): the load generator's own health; saturated + strictHarness fails the run.
+        if self.harness is not None:
+            summary["harness"] = self.harness.summary_json()
         summary["passed"] = all(v.passed for v in verdicts) and not interrupted
         # Secrets (a password in a URL, a registered token echoed in a message) never reach a results file.
         summary = redact_data(summary)

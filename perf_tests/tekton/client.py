@@ -56,6 +56,7 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission(TEKTON_GROUP, "tasks", ("get",)),
     Permission("", "pods", ("list",)),
     Permission("", "pods/log", ("get",)),
+    Permission("", "secrets", ("create", "delete")),
 )
 
 
@@ -258,6 +259,33 @@ class TektonClient:
                 "pipelineruns",
                 name,
                 propagation_policy="Background",
+                missing_ok=True,
+            )
+        except _Missing:
+            return False
+        return True
+
+    # -- secrets -------------------------------------------------------------------------------------------
+    def create_secret(self, body: dict[str, Any]) -> str:
+        """Create a Secret in the run namespace (``metadata.generateName`` allowed); its name.
+
+        Failures never quote the body: it holds the secret's values.
+        """
+        created = self._call(
+            "create", "secrets", self.namespace, self._core.create_namespaced_secret, self.namespace, body
+        )
+        return str(self._api_client.sanitize_for_serialization(created).get("metadata", {}).get("name", ""))
+
+    def delete_secret(self, name: str) -> bool:
+        """Delete the Secret; False when already gone."""
+        try:
+            self._call(
+                "delete",
+                "secrets",
+                self.namespace,
+                self._core.delete_namespaced_secret,
+                name,
+                self.namespace,
                 missing_ok=True,
             )
         except _Missing:

@@ -6,12 +6,16 @@ Its phases follow the runner lifecycle:
 
 1. ``prepare()``: connect (kubeconfig or in-cluster), and check that the cluster resolver will find the
    Task and that the Task declares every param sent (not with a ``pipelineRunTemplate``).
-2. ``run(instances)``: at the entry's start time, create one PipelineRun per instance (the inline
+2. ``run(instances)``: at the entry's start time, create the entry's Secret when an instance has secret
+   values (an API key, header values: never PipelineRun params, which anyone who may read PipelineRuns
+   can read), then one PipelineRun per instance (the inline
    pipeline, or the user's template with the params substituted); follow them until each
    ``Succeeded`` condition is True or False; cancel them at the deadline (runTime + the largest
    ``start-delay`` + ``TEKTON_TIMEOUT_MARGIN``) or on ``stop()``; collect reports and failures.
 3. ``stop()``: thread-safe; the unfinished PipelineRuns are cancelled at once.
-4. ``cleanup()``: delete the PipelineRuns unless ``keepPipelineRuns`` / ``TEKTON_KEEP_PIPELINERUNS``.
+4. ``cleanup()``: delete the PipelineRuns unless ``keepPipelineRuns`` / ``TEKTON_KEEP_PIPELINERUNS``, and
+   always the Secret (also after a failure or Ctrl-C; it carries the PipelineRuns' labels, so
+   ``kubectl delete secret -l ...`` finds one a killed run left).
 """
 
 from __future__ import annotations
@@ -23,9 +27,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from perf_tests.errors import RunnerError
+from perf_tests.errors import ConfigurationError, PerfTestsError, RunnerError, TargetError
 from perf_tests.tekton.client import TektonClient
-from perf_tests.tekton.pipelinerun import TaskLocation, Workspace, apply_template, build_pipelinerun, run_labels
+from perf_tests.tekton.pipelinerun import (
+    CREDENTIALS_PARAM,
+    TaskLocation,
+    Workspace,
+    apply_template,
+    build_pipelinerun,
+    build_secret,
+    declared_params,
+    run_labels,
+)
 from perf_tests.tekton.session import Emit, FinishedPipelineRun, PipelineRunSession
 from perf_tests.tekton.settings import TektonSettings
 
@@ -36,11 +49,16 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LoadInstance:
-    """One copy of the load: the Task's params (string values) and, for a stair-step, its index."""
+    """One copy of the load: the Task's params (string values) and, for a stair-step, its index.
+
+    ``secrets`` are the values the Task reads from the entry's Secret (by key, e.g. ``backend-options``
+    with the API key in it); they never become params.
+    """
 
     params: Mapping[str, str]
     instance: int | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def start_delay(self) -> float:
@@ -77,10 +95,24 @@ class TektonLoad:
         self._session: PipelineRunSession | None = None
         self._lock = threading.Lock()
         self._stopped: str | None = None
+        self._secret_name = ""
+        self._cleaned = False
 
     # -- lifecycle -----------------------------------------------------------------------------------------
-    def prepare(self, params: Mapping[str, str] | None = None) -> None:
-        """Connect and check the Task (raises TargetError with what to do)."""
+    def prepare(self, params: Mapping[str, str] | None = None, *, with_secrets: bool = False) -> None:
+        """Connect and check the Task (raises TargetError with what to do).
+
+        ``with_secrets``: the instances carry secret values, so the Task (or the template) must declare the
+        ``credentials-secret`` param that names the Secret they are read from.
+        """
+        if with_secrets and self.template is not None and CREDENTIALS_PARAM not in declared_params(self.template):
+            raise ConfigurationError(
+                f"{self.scenario}: the entry has secret values (an api_key in backendOptions, headers), which "
+                f"reach the Task only through a Secret: the pipelineRunTemplate must declare the param "
+                f"{CREDENTIALS_PARAM!r} and pass it to the guidellm-load-generator Task"
+            )
+        if with_secrets:
+            params = {**(params or {}), CREDENTIALS_PARAM: ""}
         client = TektonClient.connect(self.settings)
         session = PipelineRunSession(client, self.settings, self.labels, self.emit)
         with self._lock:
@@ -107,9 +139,12 @@ class TektonLoad:
         """The PipelineRun of one instance."""
         labels = {**run_labels(self.run_id, self.scenario, item.instance), **item.labels}
         if self.template is not None:
-            return apply_template(self.template, item.params, labels=labels, timeout=timeout, scenario=self.scenario)
+            given = {**item.params, CREDENTIALS_PARAM: self._secret_name} if item.secrets else item.params
+            return apply_template(self.template, given, labels=labels, timeout=timeout, scenario=self.scenario)
         workspace = Workspace(self.settings.workspace, self.settings.storage_class, self.settings.storage_size)
         params = dict(item.params)
+        if item.secrets:
+            params[CREDENTIALS_PARAM] = self._secret_name
         if self.settings.image and "image" not in params:
             params["image"] = self.settings.image
         return build_pipelinerun(
@@ -132,6 +167,7 @@ class TektonLoad:
         timeout = self.timeout(instances)
         deadline = time.monotonic() + timeout
         try:
+            self._create_secret(instances)
             for item in instances:
                 if self._stopped is not None:
                     break
@@ -166,15 +202,55 @@ class TektonLoad:
         session = self._session
         return session.progress() if session is not None else "connecting"
 
+    def _create_secret(self, instances: Sequence[LoadInstance]) -> None:
+        """Create the entry's Secret from the instances' secret values (the same for every instance)."""
+        data = next((item.secrets for item in instances if item.secrets), None)
+        if not data or self._stopped is not None:
+            return
+        if any(item.secrets and item.secrets != data for item in instances):
+            raise RunnerError(f"{self.scenario}: the load instances carry different secret values")
+        client = self._require_client()
+        name = client.create_secret(build_secret(data, labels=self.labels, scenario=self.scenario))
+        with self._lock:
+            self._secret_name = name
+            cleaned = self._cleaned
+        logger.info("created Secret %s/%s with the entry's secret values", client.namespace, name)
+        if cleaned:  # cleanup ran while the Secret was being created: it must not outlive the run
+            self._delete_secret()
+
+    def _delete_secret(self) -> None:
+        with self._lock:
+            name, self._secret_name = self._secret_name, ""
+        if not name or self._client is None:
+            return
+        try:
+            self._client.delete_secret(name)
+        except PerfTestsError as exc:
+            raise TargetError(
+                f"could not delete Secret {name} (delete it with `kubectl delete secret {name} -n "
+                f"{self._client.namespace}`): {exc}"
+            ) from None
+        logger.info("deleted Secret %s/%s", self._client.namespace, name)
+
     def cleanup(self) -> None:
-        """Delete the PipelineRuns (unless kept) and close the connection."""
+        """Delete the PipelineRuns (unless kept) and the Secret (always), then close the connection."""
         session, client = self._session, self._client
+        with self._lock:
+            self._cleaned = True
         try:
             if session is not None:
                 session.cleanup(keep=self.keep)
         finally:
-            if client is not None:
-                client.close()
+            try:
+                self._delete_secret()
+            finally:
+                if client is not None:
+                    client.close()
+
+    def _require_client(self) -> TektonClient:
+        if self._client is None:
+            raise RunnerError("TektonLoad.run() was called before prepare()")
+        return self._client
 
     def _require_session(self) -> PipelineRunSession:
         if self._session is None:

@@ -4,12 +4,16 @@
 cluster resolver (``kind``/``name``/``namespace`` params) to the shared ``guidellm-load-generator`` Task,
 a ``results`` workspace (``emptyDir`` or a ``volumeClaimTemplate``), labels naming the test run and the
 scenario entry, and ``timeouts.pipeline``. ``apply_template`` does the same to a user's PipelineRun
-YAML: it sets the values of the params the template declares and adds the labels. The status helpers
+YAML: it sets the values of the params the template declares and adds the labels. ``build_secret`` makes
+the per-entry Secret that carries what must not be a param (an API key, header values): a PipelineRun's
+params are readable by anyone who may read PipelineRuns, so the Task reads these through
+``env.valueFrom.secretKeyRef`` of the Secret named by its ``credentials-secret`` param. The status helpers
 read the ``Succeeded`` condition, the run's results and its timestamps.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import math
 import re
@@ -22,6 +26,7 @@ from perf_tests.errors import ConfigurationError
 from perf_tests.tekton.client import TEKTON_API_VERSION
 
 __all__ = [
+    "CREDENTIALS_PARAM",
     "LABEL_INSTANCE",
     "LABEL_MANAGED_BY",
     "LABEL_RUN_ID",
@@ -34,6 +39,8 @@ __all__ = [
     "Workspace",
     "apply_template",
     "build_pipelinerun",
+    "build_secret",
+    "declared_params",
     "format_duration",
     "label_value",
     "outcome",
@@ -50,6 +57,8 @@ MANAGED_BY = "perf-tests"
 PIPELINE_TASK = "load"  # the pipeline task's name; TaskRun pods carry tekton.dev/pipelineTask=load
 # Results of the Task, surfaced as the PipelineRun's results.
 TASK_RESULTS = ("benchmark-report", "log-file", "start-time", "end-time")
+CREDENTIALS_PARAM = "credentials-secret"
+"""The Task param naming the Secret its steps read secret values from (``env.valueFrom.secretKeyRef``)."""
 _LABEL_VALUE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_NAME = 63
 
@@ -161,6 +170,27 @@ def build_pipelinerun(
     }
 
 
+def build_secret(data: Mapping[str, str], *, labels: Mapping[str, str], scenario: str = "load") -> dict[str, Any]:
+    """An ``Opaque`` Secret holding ``data`` (the Task's secret keys), labelled like the entry's PipelineRuns."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"generateName": _generate_name(scenario), "labels": dict(labels)},
+        "data": {key: base64.b64encode(value.encode("utf-8")).decode("ascii") for key, value in data.items()},
+    }
+
+
+def declared_params(template: Mapping[str, Any]) -> set[str]:
+    """Names of the params a PipelineRun template declares (``spec.params`` and ``spec.pipelineSpec.params``)."""
+    spec = template.get("spec") or {}
+    declared = {str(item.get("name")) for item in spec.get("params") or [] if isinstance(item, dict)}
+    pipeline_spec = spec.get("pipelineSpec")
+    if isinstance(pipeline_spec, dict):
+        declared |= {str(item.get("name")) for item in pipeline_spec.get("params") or [] if isinstance(item, dict)}
+    return declared
+
+
 def apply_template(
     template: Mapping[str, Any],
     params: Mapping[str, str],
@@ -194,10 +224,7 @@ def apply_template(
     metadata["labels"] = {**(metadata.get("labels") or {}), **labels}
     spec = body.setdefault("spec", {})
     given = spec.get("params") or []
-    declared = {str(item.get("name")) for item in given if isinstance(item, dict)}
-    pipeline_spec = spec.get("pipelineSpec")
-    if isinstance(pipeline_spec, dict):
-        declared |= {str(item.get("name")) for item in pipeline_spec.get("params") or [] if isinstance(item, dict)}
+    declared = declared_params(body)
     values = {name: str(value) for name, value in params.items() if name in declared}
     new_params = [item for item in given if not (isinstance(item, dict) and item.get("name") in values)]
     new_params += [{"name": name, "value": value} for name, value in values.items()]

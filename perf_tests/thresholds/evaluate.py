@@ -113,6 +113,8 @@ def _number(value: Any) -> float | None:
 
 def measure(part: Mapping[str, Any], threshold: Threshold) -> tuple[float | None, str]:
     """The threshold's metric in an entry's summary part, or (None, why there is no data)."""
+    if threshold.prometheus_query is not None:
+        return _measure_prometheus(part, threshold.prometheus_query, threshold.key)
     operations: Mapping[str, Any] = part.get("operations") or {}
     name = threshold.operation
     if name is not None:
@@ -123,6 +125,19 @@ def measure(part: Mapping[str, Any], threshold: Threshold) -> tuple[float | None
             return None, f"{name} was not recorded"
         return _measure_operation(part, op, name, threshold)
     return _measure_totals(part, operations, threshold)
+
+
+def _measure_prometheus(part: Mapping[str, Any], query: str, key: str) -> tuple[float | None, str]:
+    """An aggregate of a Prometheus query over the entry's window (``part["prometheus"]``)."""
+    observed: Mapping[str, Any] = part.get("prometheus") or {}
+    if observed.get("status") != "ok":
+        return None, str(observed.get("message") or "no Prometheus query was made (set PROMETHEUS_URL)")
+    result: Mapping[str, Any] = (observed.get("queries") or {}).get(query) or {}
+    value = _number((result.get("aggregate") or {}).get(key))
+    if value is None:
+        why = result.get("message") or "the query returned no sample in the entry's window"
+        return None, f"prom:{query}: {why}"
+    return value, ""
 
 
 def _measure_operation(

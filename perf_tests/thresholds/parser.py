@@ -18,7 +18,13 @@ metric                                 measures                                 
 ``count`` ``failed``                   attempts, failed attempts                   a plain number
 ``success_rate`` ``error_rate``        share of attempts that succeeded / failed   ``0.99`` or ``99%``
 ``dropped``                            arrivals dropped by an open-model load      a plain number
+``min`` ``max`` ``avg`` ``mean``       a Prometheus query of the entry over its    a plain number (``0.9``,
+``last`` of ``prom:<query>``           window, all series of all samples           ``10``) or a percentage
 =====================================  ==========================================  ===========================
+
+``max(prom:waiting) < 10``, ``avg(prom:kv_cache) < 0.9``, ``last(prom:replicas) >= 2``: the query names are
+those of the entry's ``prometheus`` block (checked by the scenario loader); a query that returned no
+sample fails with "no data", never as zero.
 
 ``rate``, ``count``, ``failed``, ``success_rate``, ``error_rate`` and ``dropped`` take an optional operation;
 without one they cover all the entry's operations (statistics computed elsewhere, e.g. GuideLLM's, excluded).
@@ -46,13 +52,21 @@ __all__ = [
     "COMPARATORS",
     "MAX_THRESHOLD_LENGTH",
     "METRIC_NAMES",
+    "PROMETHEUS_METRICS",
+    "PROMETHEUS_PREFIX",
     "BaselineMargin",
     "Threshold",
     "check_thresholds",
     "parse_threshold",
 ]
 
-Kind = Literal["latency", "rate", "count", "ratio"]
+Kind = Literal["latency", "rate", "count", "ratio", "value"]
+
+PROMETHEUS_PREFIX = "prom:"
+"""An operation of this form (``prom:waiting``) names a Prometheus query of the entry."""
+
+PROMETHEUS_METRICS: dict[str, str] = {"min": "min", "max": "max", "avg": "mean", "mean": "mean", "last": "last"}
+"""Metrics of a Prometheus query -> the aggregate (``summary.json``) they read."""
 
 COMPARATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
@@ -153,6 +167,13 @@ class Threshold:
         return float(self.key[1:-3])
 
     @property
+    def prometheus_query(self) -> str | None:
+        """The query name of a ``metric(prom:<name>)`` threshold, else None."""
+        if self.kind == "value" and self.operation is not None:
+            return self.operation.removeprefix(PROMETHEUS_PREFIX)
+        return None
+
+    @property
     def about_failures(self) -> bool:
         """Whether the threshold judges failed operations (then it replaces the default 'failures' check)."""
         return self.metric in ("success_rate", "error_rate", "failed")
@@ -192,6 +213,10 @@ def _amount(text: str, kind: Kind, metric: str, relative_ok: bool) -> tuple[floa
         if number > 100:
             raise ValueError(f"{metric} limit {echo(text)} is above 100%")
         return number / 100.0, True, False
+    if kind == "value":
+        if unit:
+            raise ValueError(f"unit {echo(unit)} does not apply to {metric}{_unit_hint(kind, metric)}")
+        return number, False, False
     if kind == "latency":
         if unit and unit not in _DURATION_MS:
             raise ValueError(f"unit {echo(unit)} does not apply to {metric}{_unit_hint(kind, metric)}")
@@ -213,6 +238,7 @@ def _unit_hint(kind: Kind, metric: str) -> str:
         "rate": "operations per second like 190 or 190/s, 10/m, 2/h",
         "count": "a plain number",
         "ratio": "a fraction like 0.99 or a percentage like 99%",
+        "value": "a plain number in the query's own unit, like 10 or 0.9",
     }
     return f"; {metric} takes {hints[kind]}"
 
@@ -230,11 +256,16 @@ def parse_threshold(text: str, operations: Sequence[str] = (), mode: str = "") -
             f"threshold {_shown(text)} is not of the form 'metric(operation) <comparator> limit', e.g. "
             "'p95(create_run) < 2s', 'success_rate >= 0.99', 'rate(list_runs) >= 190'"
         )
+    operation = shape.group("op")
+    if operation is not None and operation.startswith(PROMETHEUS_PREFIX):
+        return _prometheus_threshold(text, shape, operation)
+    if shape.group("metric").lower() == "last":
+        raise ValueError(f"threshold {_shown(text)}: last applies to Prometheus queries only, e.g. "
+                         "last(prom:replicas) >= 2")
     try:
         name, kind, key, needs_operation = _metric(shape.group("metric"))
     except ValueError as exc:
         raise ValueError(f"threshold {_shown(text)}: {exc}") from None
-    operation = shape.group("op")
     if operation is not None and not operation:
         raise ValueError(f"threshold {_shown(text)}: empty operation in {name}(); name one, e.g. {name}(create_run)")
     where = f" for mode {mode}" if mode else ""
@@ -278,6 +309,28 @@ def parse_threshold(text: str, operations: Sequence[str] = (), mode: str = "") -
         percent=percent,
         margin=margin,
     )
+
+
+def _prometheus_threshold(text: str, shape: re.Match[str], operation: str) -> Threshold:
+    """``min|max|avg|mean|last(prom:<query>) <comparator> <number>``."""
+    metric = shape.group("metric").lower()
+    query = operation.removeprefix(PROMETHEUS_PREFIX).strip()
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", query):
+        raise ValueError(f"threshold {_shown(text)}: name a query of the entry's prometheus block after "
+                         "'prom:', e.g. max(prom:waiting) < 10")
+    if metric not in PROMETHEUS_METRICS:
+        raise ValueError(f"threshold {_shown(text)}: metric {echo(metric)} does not apply to a Prometheus "
+                         f"query; use one of {', '.join(PROMETHEUS_METRICS)}")
+    limit_text = shape.group("limit")
+    if _BASELINE.match(limit_text):
+        raise ValueError(f"threshold {_shown(text)}: a Prometheus query cannot be compared with the baseline")
+    try:
+        value, _, _ = _amount(limit_text, "value", metric, relative_ok=False)
+    except ValueError as exc:
+        raise ValueError(f"threshold {_shown(text)}: {exc}") from None
+    return Threshold(text=text.strip(), metric=metric, operation=PROMETHEUS_PREFIX + query,
+                     comparator=shape.group("cmp"), limit_text=limit_text, value=value, kind="value",
+                     key=PROMETHEUS_METRICS[metric])
 
 
 def check_thresholds(texts: Iterable[str], operations: Sequence[str] = (), mode: str = "") -> list[Threshold]:

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_helpers import BASIC_AUTH_HASH, need_binary
 
 from perf_tests.config.settings import AuthSettings, ConnectionSettings, ResultsSettings, Settings
 from perf_tests.models.scenario_file import build_scenario
+from perf_tests.observability.local_prometheus import LocalPrometheus
 from perf_tests.recorder import EVENTS_FILE_NAME, EventHook, EventsFileWriter, Recorder
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import options_models, runner_for
@@ -69,3 +71,20 @@ def run_scenario(tmp_path: Path, kfp_server: Any) -> Iterator[Callable[..., Scen
         return ScenarioRun(results, recorder, tmp_path / EVENTS_FILE_NAME, runners)
 
     return run
+
+
+# A real Prometheus (Debian's binary) on loopback, scraping at 1 s: shared by tests/integration/prometheus and
+# tests/integration/vllm (one vLLM server per session). Helpers in prometheus_helpers.py.
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPrometheus]:
+    need_binary()
+    with LocalPrometheus(tmp_path_factory.mktemp("prometheus"), scrape_interval=1.0) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def prometheus_with_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPrometheus]:
+    """A Prometheus behind basic auth (``--web.config.file``): a bearer token gets a real 401."""
+    need_binary()
+    with LocalPrometheus(tmp_path_factory.mktemp("prometheus-auth"), basic_auth_hash=BASIC_AUTH_HASH) as server:
+        yield server

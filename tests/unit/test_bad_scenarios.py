@@ -69,7 +69,8 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "field_missing_run_time.json": ("entry 0 (exp): field 'runTime' is required",),
     "type_num_times_string.json": (ENTRY + "field 'numTimes': Input should be a valid integer", '(got "many")'),
     "type_num_times_fraction.json": (ENTRY + "field 'numTimes': Input should be a valid integer", "(got 2.5)"),
-    "type_num_times_zero.json": (ENTRY + "field 'numTimes': Input should be greater than or equal to 1 (got 0)",),
+    "type_num_times_zero.json": (ENTRY + "field 'numTimes': Input should be greater than or equal to 1; "
+                                 "allowed: 1 <= numTimes <= 100000 (got 0)",),
     "type_num_times_huge.json": (ENTRY + "field 'numTimes': Input should be less than or equal to 100000",),
     "type_params_list.json": (ENTRY + "field 'params': Input should be a valid dictionary (got [1, 2])",),
     "type_name_number.json": (ENTRY + "field 'name': Input should be a valid string (got 42)",),
@@ -172,6 +173,20 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "entry 0 (LLM_LOAD#0): a file it names ", "cannot be looked up (File name too long)"),
     "many_bad_entries.json": ("entry 19 (PIPELINE_RUN#19): field 'numTimes'",
                               "and 980 more problems (fix these first)"),
+    "bound_rate_1e300.json": ("entry 0 (RANDOM_GETS#0): field 'rate': Input should be less than or equal to 100000; "
+                              "allowed: 0 < rate <= 100000 (got 1e+300)",),
+    "bound_max_lateness_1e300.json": ("field 'maxLateness': a duration cannot be longer than 7 days (got 1e+300)",),
+    "bound_simulator_runs.json": ("field 'simulatorData.runs': Input should be less than or equal to 2000; "
+                                  "allowed: 0 <= runs <= 2000",),
+    "bound_endpoint_weight.json": ("field 'endpoints.list_runs': Input should be less than or equal to 1000000; "
+                                   "allowed: 0 <= list_runs <= 1000000",),
+    "bound_seed.json": ("field 'seed': Input should be less than or equal to 9223372036854775807",),
+    "bound_stage_ramp_to.json": ("field 'stages.0.rampTo': Input should be less than or equal to 100000",),
+    "bound_total_runs.json": (ENTRY + "field 'totalRuns': Input should be less than or equal to 10000000",),
+    "bound_max_polls.json": (ENTRY + "field 'maxPollsPerSecond': Input should be less than or equal to 100000",),
+    "bound_llm_max_requests.json": ("entry 0 (LLM_LOAD#0): field 'maxRequests': Input should be less than or equal to "
+                                    "10000000",),
+    "bound_llm_mock_std.json": ("field 'mockServer.ttftMsStd': Input should be less than or equal to 600000",),
 }
 
 MARKS: dict[str, pytest.MarkDecorator] = {

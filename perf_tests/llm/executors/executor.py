@@ -75,6 +75,7 @@ class ProcessExit:
     launched_at: float | None = None  # wall clock
     ended_at: float | None = None  # wall clock
     stopped: bool = False  # ended by us (stop/abort), not by itself
+    load_window: tuple[float, float] | None = None  # wall clock: when the load itself ran (Tekton's results)
 
     @property
     def ok(self) -> bool:

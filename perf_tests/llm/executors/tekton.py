@@ -6,7 +6,10 @@ plain entry, one per layer of a ``stages`` stair-step) becomes one PipelineRun o
 start offset as the Task's ``start-delay``. The Task params come from the very ``GuidellmCommand`` the
 local executor runs (``perf_tests.llm.command.build_command``): ``task_params`` reads its structured
 options, and the Task's script renders them back into the same ``guidellm run`` arguments (a test runs
-the script and compares). The reports come back through the pod log and go to the same parser, summary,
+the script and compares). Secret values (an ``api_key`` in ``backendOptions``, header values) are no
+params: ``task_secrets`` gives them to the entry's Kubernetes Secret, which the Task reads through
+``env.valueFrom.secretKeyRef`` (a PipelineRun's params are readable by anyone who may read
+PipelineRuns). The reports come back through the pod log and go to the same parser, summary,
 thresholds and universal report as the local executor's.
 """
 
@@ -20,6 +23,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pydantic import SecretStr
+
 from perf_tests.errors import ConfigurationError, RunnerError
 from perf_tests.llm.command import GuidellmCommand, build_command, reveal
 from perf_tests.llm.executors.executor import Executor, LaunchSpec, ProcessExit
@@ -29,15 +34,51 @@ from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
 from perf_tests.llm.plan import Launch
 from perf_tests.scheduler.clock import Clock
 from perf_tests.tekton.load import LoadInstance, TektonLoad
+from perf_tests.tekton.pipelinerun import parse_time
 from perf_tests.tekton.session import Emit, FinishedPipelineRun
 from perf_tests.tekton.settings import TektonSettings, load_tekton_settings
 
-__all__ = ["RESULTS_MOUNT", "TektonExecutor", "check_entry", "command_for", "task_params"]
+__all__ = [
+    "RESULTS_MOUNT",
+    "SECRET_BACKEND_OPTIONS",
+    "TektonExecutor",
+    "check_entry",
+    "command_for",
+    "task_params",
+    "task_secrets",
+]
 
 logger = logging.getLogger(__name__)
 
 RESULTS_MOUNT = "/workspace/results"
 """Where the Task mounts its ``results`` workspace; the report is ``<output-basename>.json`` there."""
+SECRET_BACKEND_OPTIONS = "backend-options"
+"""The Secret's key with the whole of ``backend-options``, secrets included; the Task prefers it to the param."""
+
+
+def _holds_secret(value: Any) -> bool:
+    if isinstance(value, SecretStr):
+        return True
+    if isinstance(value, Mapping):
+        return any(_holds_secret(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_secret(item) for item in value)
+    return False
+
+
+def _backend_options(command: GuidellmCommand, *, secrets: bool) -> dict[str, Any]:
+    """``--backend`` without the keys the Task param sets (kind, target, model); without any key holding a
+    secret unless ``secrets``."""
+    backend = {key: value for key, value in dict(command.options["--backend"]).items()
+               if key not in ("kind", "target", "model") and (secrets or not _holds_secret(value))}  # fmt: skip
+    return dict(reveal(backend))
+
+
+def task_secrets(command: GuidellmCommand) -> dict[str, str]:
+    """The values for the entry's Secret (empty when it has no secret): the complete ``backend-options``."""
+    if not _holds_secret(command.options["--backend"]):
+        return {}
+    return {SECRET_BACKEND_OPTIONS: json.dumps(_backend_options(command, secrets=True), separators=(",", ":"))}
 
 
 def check_entry(entry: LlmLoadFields) -> None:
@@ -75,14 +116,14 @@ def command_for(entry: LlmLoadFields, launch: Launch) -> GuidellmCommand:
 
 
 def task_params(entry: LlmLoadFields, launch: Launch, command: GuidellmCommand) -> dict[str, str]:
-    """The Task's params (all strings) that make its script run exactly ``command``'s arguments."""
-    options: Mapping[str, Any] = reveal(command.options)  # the PipelineRun's params carry the real values
-    backend = dict(options["--backend"])
-    backend.pop("kind", None)
-    params: dict[str, str] = {"target-url": str(backend.pop("target"))}
-    model = backend.pop("model", None)
+    """The Task's params (all strings) that make its script run exactly ``command``'s arguments, together
+    with ``task_secrets`` (never a secret value: those go to the Secret)."""
+    options: Mapping[str, Any] = command.options
+    params: dict[str, str] = {"target-url": str(options["--backend"]["target"])}
+    model = options["--backend"].get("model")
     if model is not None:
         params["model"] = str(model)
+    backend = _backend_options(command, secrets=False)
     if backend:
         params["backend-options"] = json.dumps(backend, separators=(",", ":"))
     tokenizer = options.get("--tokenizer")
@@ -176,7 +217,11 @@ class TektonExecutor(Executor):
         self.specs = list(specs)
         several = len(self.specs) > 1
         self.instances = [
-            LoadInstance(task_params(entry, spec.launch, spec.command), spec.launch.index if several else None)
+            LoadInstance(
+                task_params(entry, spec.launch, spec.command),
+                spec.launch.index if several else None,
+                secrets=task_secrets(spec.command),
+            )
             for spec in self.specs
         ]
         template_path = entry.pipeline_run_template_path
@@ -187,7 +232,8 @@ class TektonExecutor(Executor):
         )  # fmt: skip
         if self.stopping.is_set():
             self.load.stop(self._stop_reason())
-        self.load.prepare(self.instances[0].params if self.instances else None)
+        self.load.prepare(self.instances[0].params if self.instances else None,
+                          with_secrets=any(item.secrets for item in self.instances))  # fmt: skip
 
     def run(self) -> list[ProcessExit]:
         load = self.load
@@ -206,6 +252,10 @@ class TektonExecutor(Executor):
     def _outcome(self, spec: LaunchSpec, result: FinishedPipelineRun, launched: float) -> ProcessExit:
         outcome = ProcessExit(spec, launched_at=result.created or launched, ended_at=result.completed,
                                 stopped=bool(result.cancelled))  # fmt: skip
+        # The Task's start-time/end-time results (RFC 3339): the copy's own window, for Prometheus queries.
+        began, finished = parse_time(result.results.get("start-time")), parse_time(result.results.get("end-time"))
+        if began is not None and finished is not None and finished >= began:  # whole seconds: may be equal
+            outcome.load_window = (began, finished)
         lines = [f"PipelineRun {self.load.settings.namespace if self.load else ''}/{result.name}: "
                  f"{result.outcome.reason or 'Pending'}"]  # fmt: skip
         if result.queue_delay is not None:

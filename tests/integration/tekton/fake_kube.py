@@ -2,13 +2,15 @@
 
 It implements exactly the calls the executors make (``perf_tests.tekton.client.PERMISSIONS`` and
 ``perf_tests.scaleout.kube.JOB_PERMISSIONS``): get a Task; create, get, watch (by label selector),
-merge-patch and delete PipelineRuns; list pods by label; read a container's log. Every request must carry
-the bearer token it was started with. A created
+merge-patch and delete PipelineRuns; list pods by label; read a container's log; create and delete
+Secrets. Every request must carry the bearer token it was started with. A created
 PipelineRun advances on its own like Tekton would: the cluster resolver looks the Task up, a TaskRun pod
 starts after ``queue_delay`` seconds and runs the Task's steps (taken from the real
 ``deploy/tekton/task-load-generator.yaml``) for ``run_seconds``; then the ``Succeeded`` condition turns
 True (the last step's log holds the report between markers) or False (a step failed), unless the run
-hangs until it is cancelled or its ``timeouts.pipeline`` passes. ``forbidden`` makes chosen calls answer
+hangs until it is cancelled or its ``timeouts.pipeline`` passes. When the TaskRun pod starts, the
+Secret its ``credentials-secret`` param names is looked up as the kubelet would for an optional
+``secretKeyRef`` (``pod_secrets`` records what the pod got). ``forbidden`` makes chosen calls answer
 403 as RBAC would. Every request is recorded as (verb, resource, namespace) for the RBAC tests.
 
 Jobs (``batch/v1``, Indexed) and ConfigMaps: create, get, watch (by label selector) and delete. A created
@@ -22,6 +24,7 @@ keeps the output as the container's log; the Job's status counts succeeded and f
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import copy
 import json
@@ -118,6 +121,11 @@ class FakeKube:
         self.created: list[dict[str, Any]] = []  # request bodies of created PipelineRuns
         self.patches: list[tuple[str, str, dict[str, Any]]] = []  # (name, content type, body)
         self.deleted: list[str] = []
+        self.secrets: dict[tuple[str, str], dict[str, Any]] = {}
+        self.created_secrets: list[dict[str, Any]] = []  # request bodies of created Secrets
+        self.deleted_secrets: list[str] = []
+        self.pod_secrets: dict[str, dict[str, str]] = {}  # PipelineRun name -> decoded data its pod read
+        self.bodies: list[bytes] = []  # every request body, raw
         self.url = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -211,6 +219,7 @@ class FakeKube:
         else:
             return _status(404, "NotFound", "the server could not find the requested resource")
         verb = self._verb(request.method, bool(name), query)
+        self.bodies.append(await request.read())
         self.requests.append(Request(verb, group, resource, namespace, query))
         over_quota = (
             verb == "create"
@@ -235,6 +244,8 @@ class FakeKube:
             ("delete", "pipelineruns"): self._delete_pipelinerun,
             ("list", "pods"): self._list_pods,
             ("get", "pods/log"): self._read_log,
+            ("create", "secrets"): self._create_secret,
+            ("delete", "secrets"): self._delete_secret,
             ("create", "jobs"): self._create_job,
             ("get", "jobs"): self._get_job,
             ("watch", "jobs"): self._watch_jobs,
@@ -384,6 +395,38 @@ class FakeKube:
             if selector["\0namespace"] == namespace and _matches(run, wanted):
                 queue.put_nowait((kind, copy.deepcopy(run)))
 
+    # -- Secrets -----------------------------------------------------------------------------------------
+    async def _create_secret(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
+        body = await request.json()
+        self.created_secrets.append(copy.deepcopy(body))
+        metadata = body.setdefault("metadata", {})
+        if not metadata.get("name"):
+            if not metadata.get("generateName"):
+                return _status(422, "Invalid", "metadata.name or metadata.generateName is required")
+            metadata["name"] = metadata["generateName"] + uuid.uuid4().hex[:5]
+        if (namespace, metadata["name"]) in self.secrets:
+            return _status(409, "AlreadyExists", f'secrets "{metadata["name"]}" already exists')
+        metadata.update(namespace=namespace, uid=str(uuid.uuid4()), creationTimestamp=now_rfc3339(),
+                        resourceVersion=self._next_version())  # fmt: skip
+        body.setdefault("type", "Opaque")
+        self.secrets[(namespace, metadata["name"])] = body
+        return web.json_response(body, status=201)
+
+    async def _delete_secret(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
+        if self.secrets.pop((namespace, name), None) is None:
+            return _status(404, "NotFound", f'secrets "{name}" not found', {"name": name, "kind": "secrets"})
+        self.deleted_secrets.append(name)
+        return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Success"})
+
+    def _secret_for_pod(self, namespace: str, run: dict[str, Any]) -> dict[str, str]:
+        """What an optional ``secretKeyRef`` of the credentials Secret gives the pod (empty when absent)."""
+        params = {p["name"]: p["value"] for p in run["spec"].get("params", [])}
+        secret = self.secrets.get((namespace, params.get("credentials-secret", "")))
+        if secret is None:
+            return {}
+        decoded = {key: base64.b64decode(value).decode() for key, value in (secret.get("data") or {}).items()}
+        return {**decoded, **(secret.get("stringData") or {})}
+
     # -- the simulated controller --------------------------------------------------------------------------
     async def _advance(self, namespace: str, name: str) -> None:
         behaviour = self.behaviour
@@ -463,6 +506,7 @@ class FakeKube:
             },
         }
         self.pods[(namespace, pod_name)] = pod
+        self.pod_secrets[name] = self._secret_for_pod(namespace, run)
         self._set_status(
             namespace,
             name,

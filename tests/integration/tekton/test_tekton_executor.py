@@ -132,3 +132,71 @@ def test_task_not_found(kube: FakeKube, tekton_settings: object, tmp_path: Path,
     message = scenario_part(outcome)["message"]
     assert "Task 'missing-task' not found in namespace 'pipelines'" in message
     assert not kube.created
+
+
+API_KEY = "sk-tekton-api-key-7c1d"
+HEADER_VALUE = "gateway-header-secret-42aa"
+SECRET_ENTRY = {**ENTRY, "backendOptions": {"api_key": API_KEY}, "headers": {"x-gateway-key": HEADER_VALUE}}
+
+
+def assert_secret_only_in_the_secret(kube: FakeKube) -> None:
+    """No request but the Secret's creation carried a secret value; the PipelineRun names the Secret."""
+    [secret_body] = kube.created_secrets
+    for run in kube.created:
+        text = json.dumps(run)
+        assert API_KEY not in text
+        assert HEADER_VALUE not in text
+        params = {p["name"]: p["value"] for p in run["spec"]["params"]}
+        assert params["credentials-secret"].startswith("perf-in-cluster-")
+    carrying = [body for body in kube.bodies if API_KEY.encode() in body or HEADER_VALUE.encode() in body]
+    assert carrying == [], "secret values travel base64-encoded in the Secret's data only"
+    assert secret_body["metadata"]["labels"]["perf-tests.io/scenario"] == "in-cluster"
+    assert secret_body["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "perf-tests"
+
+
+def test_secret_values_go_through_a_secret(kube: FakeKube, tekton_settings: object, tmp_path: Path) -> None:
+    kube.behaviour.report = REPORT_FILE.read_bytes()
+    outcome = run_scenario(tmp_path, [SECRET_ENTRY])
+    assert outcome.passed, outcome.failure_message()
+    assert_secret_only_in_the_secret(kube)
+    [run] = kube.created
+    name = {p["name"]: p["value"] for p in run["spec"]["params"]}["credentials-secret"]
+    [seen] = kube.pod_secrets.values()
+    options = json.loads(seen["backend-options"])
+    assert options["api_key"] == API_KEY, "the pod got the key from the Secret"
+    assert options["extras"]["headers"] == {"x-gateway-key": HEADER_VALUE}
+    assert kube.deleted_secrets == [name]
+    assert not kube.secrets
+    for path in (tmp_path / "results").rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert API_KEY not in text, path
+            assert HEADER_VALUE not in text, path
+
+
+def test_secret_is_deleted_after_ctrl_c(kube: FakeKube, tekton_settings: object, tmp_path: Path) -> None:
+    kube.behaviour.outcome = "hang"
+    outcome = run_scenario(tmp_path, [{**SECRET_ENTRY, "runTime": "10m"}], kube, abort_on_pod_start=True)
+    assert outcome.interrupted
+    assert len(kube.created_secrets) == 1
+    assert len(kube.deleted_secrets) == 1
+    assert not kube.secrets
+
+
+def test_secret_is_deleted_when_the_pipelinerun_cannot_be_created(
+    kube: FakeKube, tekton_settings: object, tmp_path: Path
+) -> None:
+    kube.behaviour.forbidden = {("create", "pipelineruns")}
+    outcome = run_scenario(tmp_path, [SECRET_ENTRY])
+    assert not outcome.passed
+    assert len(kube.created_secrets) == 1
+    assert not kube.secrets, "the Secret does not outlive a failed run"
+
+
+def test_no_secret_without_secret_values(kube: FakeKube, tekton_settings: object, tmp_path: Path) -> None:
+    kube.behaviour.report = REPORT_FILE.read_bytes()
+    outcome = run_scenario(tmp_path, [ENTRY])
+    assert outcome.passed, outcome.failure_message()
+    assert not kube.created_secrets
+    [run] = kube.created
+    assert "credentials-secret" not in {p["name"] for p in run["spec"]["params"]}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fake_kube import FAKE_TOKEN, FakeKube
 
-from perf_tests.errors import TargetError
+from perf_tests.errors import ConfigurationError, TargetError
 from perf_tests.tekton.load import LoadInstance, TektonLoad
 from perf_tests.tekton.settings import TektonSettings
 
@@ -149,3 +149,14 @@ def test_forbidden_create_after_the_first_cancels_the_first(kube: FakeKube, tekt
     assert len(kube.created) == 1
     assert [p[2] for p in kube.patches] == [{"spec": {"status": "Cancelled"}}]
     assert len(kube.deleted) == 1
+
+
+def test_template_without_the_credentials_param_is_refused_for_secrets(
+    kube: FakeKube, tekton_settings: TektonSettings
+) -> None:
+    template = {"apiVersion": "tekton.dev/v1", "kind": "PipelineRun", "metadata": {"name": "custom"},
+                "spec": {"params": [{"name": "target-url", "value": "x"}]}}  # fmt: skip
+    load = new_load(tekton_settings, template=template)
+    with pytest.raises(ConfigurationError, match="must declare the param 'credentials-secret'"):
+        load.prepare(PARAMS, with_secrets=True)
+    assert not kube.requests, "refused before any call"

@@ -13,7 +13,7 @@ from fake_kube import FAKE_TOKEN, FakeKube, write_kubeconfig
 
 from perf_tests.errors import TargetError
 from perf_tests.tekton.client import PERMISSIONS, TektonClient
-from perf_tests.tekton.pipelinerun import TaskLocation, Workspace, build_pipelinerun, run_labels
+from perf_tests.tekton.pipelinerun import TaskLocation, Workspace, build_pipelinerun, build_secret, run_labels
 from perf_tests.tekton.session import PipelineRunSession
 from perf_tests.tekton.settings import TektonSettings
 
@@ -284,6 +284,9 @@ def test_every_call_is_granted_by_the_role(
     third.wait(time.monotonic() + 60)
     third.collect()
     third.cleanup()
+    secret = client.create_secret(build_secret({"backend-options": "{}"}, labels={"perf-tests.io/run-id": "x"}))
+    assert client.delete_secret(secret)
+    assert not client.delete_secret(secret), "a Secret already gone is no error"
 
     role = next(doc for doc in yaml.safe_load_all(RBAC_FILE.read_text()) if doc["kind"] == "Role")
     granted = {

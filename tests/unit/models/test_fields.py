@@ -3,11 +3,12 @@ pipeline parameters kfp can serialise, and bounded echoes of user values in erro
 
 from __future__ import annotations
 
+import json
 import typing
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from perf_tests.errors import echo, echo_json
 from perf_tests.llm.results.recording import entry_results_dir
@@ -120,3 +121,81 @@ def test_the_longest_entry_name_makes_a_folder_the_file_system_can_hold(char, tm
     folder.mkdir()
     (folder / "guidellm.json").write_text("{}", encoding="utf-8")
     assert folder.parent == tmp_path
+
+
+# Numbers passed through untouched to another program, checked finite only: GuideLLM's own --backend keys
+# and the pipeline's arguments.
+PASS_THROUGH_FIELDS = {"backend_options", "params"}
+
+
+def _is_number(annotation: object) -> bool:
+    if annotation is bool:
+        return False
+    if annotation in (int, float):
+        return True
+    return any(_is_number(argument) for argument in typing.get_args(annotation))
+
+
+def _numeric_fields() -> list[tuple[str, str]]:
+    fields = []
+    for model_name, model in _all_options_models().items():
+        for field_name, info in model.model_fields.items():
+            if field_name not in PASS_THROUGH_FIELDS and not info.exclude and _is_number(info.annotation):
+                fields.append((model_name, field_name))
+    return sorted(fields)
+
+
+def _huge(annotation: object) -> object:
+    """A value far above any sane bound, of the field's own kind (an int for an int field)."""
+    origin = typing.get_origin(annotation)
+    if origin is dict:
+        return {"list_runs": _huge(typing.get_args(annotation)[1])}
+    arguments = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if annotation is int or (arguments and all(a is int for a in arguments)):
+        return 10**19  # above a 64-bit seed, so every int field's bound is below it
+    if arguments and not any(a in (int, float) for a in arguments):
+        return _huge(arguments[0])  # Annotated[float, ...]: the first argument is the type
+    return 1e300
+
+
+def test_the_numeric_field_list_is_complete():
+    names = {field for _, field in _numeric_fields()}
+    assert {"rate", "max_lateness", "total_runs", "max_polls_per_second", "endpoints", "seed", "runs",
+            "ramp_to", "max_requests", "ttft_ms_std", "start_time", "run_time"} <= names  # fmt: skip
+
+
+@pytest.mark.parametrize(("model_name", "field_name"), _numeric_fields())
+def test_every_numeric_field_has_an_upper_bound(model_name, field_name):
+    """1e300 (or 10**19 for an integer) is an error at that very field, in every options model."""
+    model = _all_options_models()[model_name]
+    info = model.model_fields[field_name]
+    alias = info.alias or field_name
+    with pytest.raises(ValidationError) as raised:
+        model.model_validate({alias: _huge(info.annotation)})
+    here = [err for err in raised.value.errors() if err["loc"] and err["loc"][0] == alias]
+    assert here, f"{model_name}.{alias} accepts {_huge(info.annotation)!r}"
+    assert all(err["type"] != "missing" for err in here)
+
+
+def _numbers_in(schema: object, path: str = "") -> list[tuple[str, dict]]:
+    found = []
+    if isinstance(schema, dict):
+        if schema.get("type") in ("number", "integer"):
+            found.append((path, schema))
+        for key, value in schema.items():
+            found += _numbers_in(value, f"{path}/{key}")
+    elif isinstance(schema, list):
+        for index, value in enumerate(schema):
+            found += _numbers_in(value, f"{path}/{index}")
+    return found
+
+
+def test_every_number_in_the_published_schema_has_a_maximum():
+    """Editors show the same bounds the loader applies (the schema is generated from the models)."""
+    from perf_tests.models.scenario_file import SCENARIO_SCHEMA_FILE
+
+    schema = json.loads(Path(SCENARIO_SCHEMA_FILE).read_text(encoding="utf-8"))
+    unbounded = [path for path, node in _numbers_in(schema)
+                 if "maximum" not in node and "exclusiveMaximum" not in node
+                 and not any(f"/{name}/" in path for name in ("backendOptions", "params"))]  # fmt: skip
+    assert unbounded == []

@@ -59,7 +59,7 @@ def test_the_new_mode_gets_the_same_errors_as_built_in_ones(sleepy, tmp_path):
         build_scenario([{**SLEEPY, "nap": 0, "snooze": True}], options_models(), tmp_path)
     message = str(info.value)
     assert "entry 0 (TEST_SLEEPY#0): field 'snooze' is not allowed for mode TEST_SLEEPY; allowed fields: " in message
-    assert "clearError, failIn, failMessage, mode, name, nap, runTime, startTime" in message
+    assert "clearError, failIn, failMessage, mode, name, nap, prometheus, runTime, startTime, strictHarness" in message
 
 
 def test_the_new_mode_is_in_the_json_schema(sleepy, data_dir):

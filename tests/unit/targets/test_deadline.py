@@ -139,7 +139,8 @@ def test_a_dropped_connection_is_one_request_and_one_error():
 # Every place that builds an HTTP client or opens a URL, and why its calls end. A new one fails this test
 # until it is given a total deadline (DeadlinePoolManager, Deadline, aiohttp's ClientTimeout(total=...)).
 _HTTP_CLIENTS = re.compile(r"PoolManager\(|ProxyManager\(|kfp\.Client\(|ApiClient\(|ClientSession\(|"
-                           r"httpx\.(?:Async)?Client\(|urlopen\(|HTTP(?:S)?Connection\(")
+                           r"httpx\.(?:Async)?Client\(|urlopen\(|HTTP(?:S)?Connection\(|boto3|botocore|"
+                           r"\.client\(\s*[\"']s3")
 _KNOWN = {
     "targets/deadline.py",  # the deadline machinery itself
     "targets/kfp_client.py",  # kfp.Client on a DeadlinePoolManager
@@ -149,6 +150,10 @@ _KNOWN = {
     "server/child.py",  # the embedded simulator's own child process on loopback
     "server/seed.py",  # install_deadline_pools and a Deadline per call (with its retries)
     "llm/health.py",  # LLM servers' /health on a DeadlinePoolManager
+    "observability/client.py",  # Prometheus HTTP API on a DeadlinePoolManager (PROMETHEUS_TIMEOUT)
+    "observability/local_prometheus.py",  # readiness of its own child Prometheus on loopback (timeout 2 s)
+    "storage/client.py",  # boto3's S3 client on deadline-aware botocore pools and a Deadline per call
+    "storage/remote.py",  # only checks that boto3 is installed; its calls go through storage/client.py
 }
 
 

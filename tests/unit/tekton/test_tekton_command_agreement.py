@@ -15,7 +15,7 @@ from test_tekton_task_script import run_step
 
 from perf_tests.errors import ConfigurationError
 from perf_tests.llm.command import build_command
-from perf_tests.llm.executors.tekton import check_entry, command_for, task_params
+from perf_tests.llm.executors.tekton import check_entry, command_for, task_params, task_secrets
 from perf_tests.llm.options import LlmLoadFields
 from perf_tests.llm.plan import plan_launches
 
@@ -32,6 +32,8 @@ CASES: list[dict[str, Any]] = [
     {"rateType": "sweep", "rate": 4},
     {"rateType": "constant", "rate": 1, "backendOptions": {"request_format": "/v1/completions", "timeout": 30}},
     {"rateType": "constant", "rate": 1, "backendOptions": {"api_key": None, "verify": False}},
+    {"rateType": "constant", "rate": 1, "backendOptions": {"api_key": "sk-agree-1", "verify": False},
+     "headers": {"x-gateway-key": "hdr-agree-2"}},
     {"rateType": "poisson", "rate": 3, "extraArgs": ["--constraint", "kind=max_errors,count=5"], "workers": 2},
     {"rateType": "poisson", "rate": 3, "extraArgs": ["--seed", "kind=static,value=7"]},
     # Seed 003: 0.5 -> 2 req/s in +0.5 steps every 10 minutes, then a 30-minute hold: four layers.
@@ -51,8 +53,13 @@ def test_task_runs_the_builders_command(tmp_path: Path, fields: dict[str, Any]) 
     check_entry(the_entry)
     results = tmp_path / "workspace" / "results"
     for launch in plan_launches(the_entry):
-        params = task_params(the_entry, launch, command_for(the_entry, launch))
-        step = run_step("load", {**params, "start-delay": "0"}, tmp_path)
+        command = command_for(the_entry, launch)
+        params = task_params(the_entry, launch, command)
+        secret = task_secrets(command)
+        for value in the_entry.secret_values:
+            assert value not in repr(params), "secret values go to the Secret, never into params"
+            assert value in repr(secret)
+        step = run_step("load", {**params, "start-delay": "0"}, tmp_path, secret=secret or None)
         assert step.code == 0, step.stderr
         # The same command with the report where the harness mounts the workspace.
         expected = build_command(

@@ -38,6 +38,7 @@ RUNNER_PARAMS = SEED_PARAMS | {
     "backend-options",
     "random-seed",
     "workers",
+    "credentials-secret",
 }
 
 
@@ -80,6 +81,24 @@ def test_role_grants_exactly_what_the_client_calls() -> None:
     }
     needed = {(p.api_group, p.resource, verb) for p in PERMISSIONS for verb in p.verbs}
     assert granted == needed
+
+
+def test_role_may_create_and_delete_secrets_but_never_read_them() -> None:
+    role = next(doc for doc in documents(DEPLOY / "rbac.yaml") if doc["kind"] == "Role")
+    verbs = {verb for rule in role["rules"] if "secrets" in rule["resources"] for verb in rule["verbs"]}
+    assert verbs == {"create", "delete"}
+
+
+def test_task_reads_secret_values_from_the_credentials_secret() -> None:
+    """Secret values reach the load step through env valueFrom.secretKeyRef, never as a param value."""
+    [load] = [step for step in task()["spec"]["steps"] if step["name"] == "load"]
+    # (HF_TOKEN from the optional hf-secret is the cluster's, for a gated tokenizer: tests/unit/stack)
+    [secret_env] = [item for item in load["env"] if "valueFrom" in item and item["name"] != "HF_TOKEN"]
+    assert secret_env["valueFrom"] == {
+        "secretKeyRef": {"name": "$(params.credentials-secret)", "key": "backend-options", "optional": True}
+    }
+    default = {p["name"]: p for p in task()["spec"]["params"]}["credentials-secret"]["default"]
+    assert re.fullmatch(r"[a-z0-9-]+", default), "secretKeyRef.name must be a valid name even when unused"
 
 
 def test_role_binding_binds_the_service_account() -> None:

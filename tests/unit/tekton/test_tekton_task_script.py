@@ -67,8 +67,14 @@ def render(text: str, values: dict[str, str], workdir: Path) -> str:
     return re.sub(r"\$\((params|workspaces|results)\.([a-z0-9-]+)((?:\.path)?)\)", replace, text)
 
 
-def run_step(step_name: str, params: dict[str, str], workdir: Path, exit_code: int = 0) -> StepRun:
-    """Run one step of the Task as Tekton would, with ``params`` (defaults filled in)."""
+def run_step(step_name: str, params: dict[str, str], workdir: Path, exit_code: int = 0,
+             secret: dict[str, str] | None = None) -> StepRun:  # fmt: skip
+    """Run one step of the Task as Tekton would, with ``params`` (defaults filled in).
+
+    ``secret`` is the data of the Secret the ``credentials-secret`` param names (None: no such Secret);
+    ``env.valueFrom.secretKeyRef`` entries are resolved from it as the kubelet does (optional keys
+    left out when absent).
+    """
     task = load_task()
     values = {p["name"]: p["default"] for p in task["spec"]["params"] if "default" in p}
     values.update(params)
@@ -87,8 +93,20 @@ def run_step(step_name: str, params: dict[str, str], workdir: Path, exit_code: i
     script.write_text(render(step["script"], values, workdir))
     argv_file = workdir / "argv.json"
     argv_file.unlink(missing_ok=True)
-    environment = {item["name"]: render(item["value"], values, workdir) for item in step.get("env", [])
-                   if "value" in item}  # valueFrom (HF_TOKEN from hf-secret) is the cluster's to fill
+    environment = {}
+    for item in step.get("env", []):
+        if "value" in item:
+            environment[item["name"]] = render(item["value"], values, workdir)
+            continue
+        ref = item["valueFrom"]["secretKeyRef"]
+        if ref["name"] == "hf-secret":  # HF_TOKEN for a gated tokenizer: the cluster's optional Secret
+            assert ref.get("optional")
+            continue
+        assert render(ref["name"], values, workdir) == values["credentials-secret"]
+        if secret is not None and ref["key"] in secret:
+            environment[item["name"]] = secret[ref["key"]]
+        else:
+            assert ref.get("optional"), "a missing required key would keep the pod from starting"
     environment.update(
         PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", STUB_ARGV=str(argv_file), STUB_EXIT=str(exit_code)
     )
@@ -194,6 +212,19 @@ def test_guidellm_failure_fails_the_step(tmp_path: Path) -> None:
     report = run_step("report", {"target-url": "x", "output-basename": "missing"}, tmp_path)
     assert report.code == 1
     assert "no report at" in report.stderr
+
+
+def test_secret_backend_options_replace_the_param_and_are_masked(tmp_path: Path) -> None:
+    secret = {"backend-options": '{"api_key":"sk-very-secret-1","extras":{"headers":{"x-key":"hdr-secret-2"}}}'}
+    step = run_step("load", {"target-url": "http://llm:8000", "backend-options": "{}"}, tmp_path, secret=secret)
+    assert step.code == 0, step.stderr
+    assert step.argv is not None
+    assert '{"kind":"openai_http","target":"http://llm:8000","api_key":"sk-very-secret-1",' in "\0".join(step.argv)
+    log = (tmp_path / "workspace" / "results" / "benchmark.log").read_text()
+    for value in ("sk-very-secret-1", "hdr-secret-2"):
+        assert value not in step.stdout
+        assert value not in log
+    assert "running: " in step.stdout
 
 
 def test_params_cannot_change_the_script(tmp_path: Path) -> None:

@@ -1,0 +1,173 @@
+"""The load generator's own health: is it the bottleneck?
+
+``HarnessMonitor`` samples this process once a second while the entries run: CPU (user + system) as a
+share of one core, resident memory, open TCP connections and the event-loop lag of each async runner (how
+late a callback scheduled on its loop runs). At the end ``report`` adds each entry's p99 send lateness
+(from the recorder) and says whether the generator was saturated: CPU over ``CPU_SATURATED`` of a core on
+average over any ``_WINDOW`` samples, or a p99 lateness or loop lag over ``LATENESS_P99_BOUND_MS`` (or
+``PERF_HARNESS_LATENESS_MS``). Then the
+numbers measure the client, not the target: the run warns, and entries with ``strictHarness`` fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import psutil
+from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from perf_tests.recorder.recorder import Recorder
+
+__all__ = ["CPU_SATURATED", "LATENESS_P99_BOUND_MS", "HarnessMonitor", "HarnessReport", "HarnessSample"]
+
+logger = logging.getLogger(__name__)
+
+CPU_SATURATED = 0.9
+"""Share of one core above which the generator counts as saturated (Python runs on one core at a time)."""
+
+LATENESS_P99_BOUND_MS = 100.0
+"""p99 send lateness (or event-loop lag) above which the generator was late to send, not the target slow
+(the default of ``PERF_HARNESS_LATENESS_MS``)."""
+
+_WINDOW = 3  # samples the CPU share is averaged over before it counts as saturated
+
+
+class HarnessSample(BaseModel):
+    """One second of the generator process."""
+
+    t: float = Field(description="epoch seconds")
+    cpu: float = Field(description="CPU (user+system) as a share of one core since the previous sample")
+    rss_mb: float
+    connections: int
+    loop_lag_ms: dict[str, float] = Field(default_factory=dict, description="runner name -> lag of its loop")
+
+
+class HarnessReport(BaseModel):
+    """The generator's health over the run (``summary.json`` ``harness``)."""
+
+    samples: list[HarnessSample] = Field(default_factory=list)
+    cpu_mean: float | None = None
+    cpu_max: float | None = None
+    rss_max_mb: float | None = None
+    connections_max: int | None = None
+    loop_lag_p99_ms: dict[str, float] = Field(default_factory=dict)
+    lateness_p99_ms: dict[str, float] = Field(default_factory=dict)
+    saturated: bool = False
+    reasons: list[str] = Field(default_factory=list)
+
+    def summary_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
+class HarnessMonitor:
+    """A daemon thread sampling the process every ``interval`` seconds between ``start`` and ``stop``."""
+
+    def __init__(self, interval: float = 1.0, lateness_bound_ms: float = LATENESS_P99_BOUND_MS) -> None:
+        self.interval = interval
+        self.lateness_bound_ms = lateness_bound_ms
+        self.samples: list[HarnessSample] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._runners: list[Any] = []
+        self._process = psutil.Process()
+
+    def start(self, runners: list[Any]) -> None:
+        """Begin sampling; ``runners``' event loops (``AsyncRunner._loop``) are probed for lag."""
+        self._runners = list(runners)
+        self._thread = threading.Thread(target=self._run, name="harness-monitor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop sampling (waits at most one interval)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.interval + 5)
+
+    def _run(self) -> None:
+        last_cpu = self._cpu_seconds()
+        last_wall = time.monotonic()
+        pending: dict[str, list[float]] = {}
+        while not self._stop.wait(self.interval):
+            try:
+                now = time.monotonic()
+                cpu = self._cpu_seconds()
+                share = (cpu - last_cpu) / max(now - last_wall, 1e-6)
+                last_cpu, last_wall = cpu, now
+                lags = {name: values[0] for name, values in pending.items() if values}
+                pending = self._probe_loops()
+                self.samples.append(HarnessSample(
+                    t=time.time(), cpu=round(share, 4), rss_mb=round(self._process.memory_info().rss / 2**20, 2),
+                    connections=self._connections(), loop_lag_ms=lags))
+            except (psutil.Error, OSError):  # a sample lost is no reason to stop sampling
+                logger.debug("harness sample failed", exc_info=True)
+
+    def _cpu_seconds(self) -> float:
+        times = self._process.cpu_times()
+        return float(times.user + times.system)
+
+    def _connections(self) -> int:
+        with contextlib.suppress(psutil.Error, OSError):
+            return sum(1 for c in self._process.net_connections(kind="tcp") if c.status == psutil.CONN_ESTABLISHED)
+        return 0
+
+    def _probe_loops(self) -> dict[str, list[float]]:
+        """Schedule one callback on each running loop; it writes its lag (ms) into the list returned."""
+        out: dict[str, list[float]] = {}
+        for runner in self._runners:
+            loop = getattr(runner, "_loop", None)
+            if loop is None or loop.is_closed() or not loop.is_running():
+                continue
+            box: list[float] = []
+            sent = time.monotonic()
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(lambda box=box, sent=sent: box.append((time.monotonic() - sent) * 1000))
+                out[str(runner.name)] = box
+        return out
+
+    def report(self, recorder: Recorder | None = None) -> HarnessReport:
+        """The samples, their aggregates, each entry's p99 send lateness, and whether it was saturated."""
+        samples = list(self.samples)
+        report = HarnessReport(samples=samples)
+        if samples:
+            cpus = [s.cpu for s in samples]
+            report.cpu_mean = round(sum(cpus) / len(cpus), 4)
+            report.cpu_max = max(cpus)
+            report.rss_max_mb = max(s.rss_mb for s in samples)
+            report.connections_max = max(s.connections for s in samples)
+            windowed = [sum(cpus[i:i + _WINDOW]) / _WINDOW for i in range(max(1, len(cpus) - _WINDOW + 1))]
+            if max(windowed) > CPU_SATURATED:
+                report.reasons.append(f"CPU of the load generator reached {max(windowed) * 100:.0f}% of one core "
+                                      f"over {_WINDOW}s (above {CPU_SATURATED * 100:.0f}%)")
+        lags: dict[str, list[float]] = {}
+        for sample in samples:
+            for name, lag in sample.loop_lag_ms.items():
+                lags.setdefault(name, []).append(lag)
+        report.loop_lag_p99_ms = {name: round(_p99(values), 3) for name, values in lags.items()}
+        bound = self.lateness_bound_ms
+        for name, lag in report.loop_lag_p99_ms.items():
+            if lag > bound:
+                report.reasons.append(f"{name}: event-loop lag p99 {lag:.0f}ms (above {bound:g}ms)")
+        if recorder is not None:
+            for name, record in recorder.scenarios.items():
+                worst = max((stats.values["lateness"].get_value_at_percentile(99) / 1000.0
+                             for stats in record.operations.values() if "lateness" in stats.values
+                             and stats.values["lateness"].get_total_count()), default=None)
+                if worst is not None:
+                    report.lateness_p99_ms[name] = round(worst, 3)
+                    if worst > bound:
+                        report.reasons.append(f"{name}: send lateness p99 {worst:.3g}ms (above {bound:g}ms)")
+        report.saturated = bool(report.reasons)
+        if report.saturated:
+            logger.warning("the load generator was saturated, so its numbers may measure the client, not the "
+                           "target: %s", "; ".join(report.reasons))
+        return report

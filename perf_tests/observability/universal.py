@@ -1,0 +1,82 @@
+"""Prometheus series in the llm-d benchmark report v0.2.1 (``results.observability``), where it has fields.
+
+Mapped by query name (the ``vllm`` and ``llm-d`` presets' names): ``running`` -> ``num_requests_running``,
+``waiting`` -> ``num_requests_waiting`` (counts), ``kv_cache`` -> ``kv_cache_usage`` (vLLM's fraction as a
+percentage) in ``components[0].time_series``; ``desired_replicas`` / ``ready_replicas`` (and
+``current_replicas`` as available) -> ``replica_status`` snapshots and ``aggregate_ready_replicas``. Other
+queries have no field there; they stay in ``prometheus/<entry>.json`` (``raw_data_path`` points at it).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from perf_tests.observability.models import EntryObservation, QueryResult, Series
+
+__all__ = ["COMPONENT_LABEL", "observability_section"]
+
+COMPONENT_LABEL = "model-server"
+"""The component the series describe (the report has no stack of ours to refer to)."""
+
+_RESOURCE_FIELDS = {"running": ("num_requests_running", "count", 1.0),
+                    "waiting": ("num_requests_waiting", "count", 1.0),
+                    "kv_cache": ("kv_cache_usage", "percent", 100.0)}
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _summed(series: list[Series]) -> dict[float, float]:
+    """Timestamp -> the sum over series (the presets' queries are one series; a by-label query is added up)."""
+    out: dict[float, float] = {}
+    for item in series:
+        for t, value in item.values:
+            if value is not None:
+                out[t] = out.get(t, 0.0) + value
+    return out
+
+
+def observability_section(observation: EntryObservation, raw_data_path: str) -> dict[str, Any] | None:
+    """``results.observability`` for the entry's own window, or None when no query has a field there."""
+    if observation.status != "ok" or not observation.windows:
+        return None
+    queries: dict[str, QueryResult] = {q.name: q for q in observation.windows[0].queries if q.status == "ok"}
+    time_series: dict[str, Any] = {}
+    for name, (field, units, scale) in _RESOURCE_FIELDS.items():
+        if name in queries:
+            points = sorted(_summed(queries[name].series).items())
+            time_series[field] = {"units": units,
+                                  "series": [{"ts": _iso(t), "value": v * scale} for t, v in points]}
+    section: dict[str, Any] = {}
+    if time_series:
+        section["components"] = [{"component_label": COMPONENT_LABEL, "time_series": time_series,
+                                  "raw_data_path": raw_data_path}]
+    replicas = _replica_status(queries)
+    if replicas is not None:
+        section["replica_status"] = replicas
+    return section or None
+
+
+def _replica_status(queries: dict[str, QueryResult]) -> dict[str, Any] | None:
+    if "ready_replicas" not in queries:
+        return None
+    ready = _summed(queries["ready_replicas"].series)
+    desired = _summed(queries["desired_replicas"].series) if "desired_replicas" in queries else {}
+    available = _summed(queries["current_replicas"].series) if "current_replicas" in queries else ready
+    snapshots = []
+    for t in sorted(ready):
+        count = max(0, round(ready[t]))
+        snapshots.append({"timestamp": _iso(t), "controllers": [{
+            "kind": "Deployment", "name": "variant", "ready_replicas": count,
+            "desired_replicas": max(0, round(desired.get(t, ready[t]))),
+            "available_replicas": max(0, round(available.get(t, ready[t]))),
+        }]})
+    if not snapshots:
+        return None
+    values = [max(0, round(v)) for v in ready.values()]
+    return {"timestamp": snapshots[-1]["timestamp"], "controllers": snapshots[-1]["controllers"],
+            "time_series": snapshots,
+            "aggregate_ready_replicas": {"units": "count", "mean": sum(values) / len(values),
+                                         "min": min(values), "max": max(values)}}

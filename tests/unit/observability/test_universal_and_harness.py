@@ -1,0 +1,94 @@
+"""Series into the llm-d universal report v0.2.1 (valid against its schema); the generator's health verdict."""
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from perf_tests.observability.harness import HarnessMonitor, HarnessSample
+from perf_tests.observability.models import EntryObservation, QueryResult, Series, Window, aggregate
+from perf_tests.observability.universal import observability_section
+
+
+def _query(name, values):
+    series = [Series(values=[(1_700_000_000.0 + i, v) for i, v in enumerate(values)])]
+    return QueryResult(name=name, expr="x", status="ok", aggregate=aggregate(series), series=series)
+
+
+def test_the_section_validates_against_the_bundled_schema():
+    pytest.importorskip("jsonschema")
+    from perf_tests.llm.results.universal_report import validate_universal_report
+
+    observation = EntryObservation(entry="e", status="ok", step_s=1, windows=[Window(name="e", start=0, end=3, queries=[
+        _query("running", [0, 2, 3]), _query("waiting", [0, 0, 1]), _query("kv_cache", [0.1, 0.2, 0.25]),
+        _query("ready_replicas", [1, 2, 2]), _query("desired_replicas", [2, 2, 2]), _query("ttft_p95", [0.1])])])
+    section = observability_section(observation, "prometheus/e.json")
+    assert section is not None
+    series = section["components"][0]["time_series"]
+    assert [p["value"] for p in series["kv_cache_usage"]["series"]] == [10.0, 20.0, 25.0]
+    assert series["num_requests_running"]["units"] == "count"
+    assert "ttft_p95" not in str(series)  # no field for it in v0.2.1: it stays in prometheus/e.json
+    replicas = section["replica_status"]
+    assert replicas["aggregate_ready_replicas"]["max"] == 2
+    assert replicas["time_series"][0]["controllers"][0]["desired_replicas"] == 2
+    report = {"version": "0.2.1", "run": {"uid": "u", "eid": "e", "time": {"start": "2024-01-01T00:00:00Z"}},
+              "scenario": {}, "results": {"observability": section}}
+    problems = validate_universal_report(report) or []
+    assert not [p for p in problems if "observability" in p], problems
+
+
+def test_nothing_mapped_is_no_section():
+    observation = EntryObservation(entry="e", status="ok", windows=[Window(name="e", start=0, end=1,
+                                                                           queries=[_query("other", [1])])])
+    assert observability_section(observation, "x") is None
+    assert observability_section(EntryObservation(entry="e", status="not_configured"), "x") is None
+
+
+def _monitor(cpus, lags=None):
+    monitor = HarnessMonitor()
+    monitor.samples = [HarnessSample(t=float(i), cpu=c, rss_mb=100, connections=2,
+                                     loop_lag_ms={"r": (lags or [0] * len(cpus))[i]}) for i, c in enumerate(cpus)]
+    return monitor
+
+
+def test_a_busy_generator_is_saturated_and_says_why():
+    report = _monitor([0.2, 0.95, 0.97, 0.99, 0.3]).report()
+    assert report.saturated
+    assert "CPU of the load generator reached 97% of one core" in report.reasons[0]
+
+
+def test_one_busy_second_or_a_quiet_run_is_not_saturated():
+    assert not _monitor([0.2, 1.0, 0.2, 0.1]).report().saturated
+    assert _monitor([0.1] * 5, lags=[1, 2, 500, 1, 1]).report().loop_lag_p99_ms == {"r": 500}
+
+
+def test_a_late_loop_is_saturated():
+    report = _monitor([0.1] * 3, lags=[1, 250, 300]).report()
+    assert report.saturated and "event-loop lag p99 300ms" in report.reasons[0]
+
+
+def test_the_monitor_samples_a_running_loop_and_stops():
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    class Runner:
+        name = "runner"
+        _loop = loop
+
+    thread = threading.Thread(target=lambda: (loop.call_soon(ready.set), loop.run_forever()), daemon=True)
+    thread.start()
+    ready.wait(5)
+    monitor = HarnessMonitor(interval=0.05)
+    monitor.start([Runner()])
+    deadline = time.monotonic() + 10
+    while len(monitor.samples) < 4 and time.monotonic() < deadline:
+        threading.Event().wait(0.02)
+    monitor.stop()
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+    report = monitor.report()
+    assert "runner" in report.loop_lag_p99_ms
+    assert report.rss_max_mb and report.rss_max_mb > 10
+    assert report.cpu_max is not None

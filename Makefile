@@ -11,7 +11,13 @@ VLLM_VENV ?= .venv-vllm
 VLLM_PY := $(VLLM_VENV)/bin/python
 VLLM_VERSION ?= 0.32.0
 
-.PHONY: setup system-deps vllm-env perf test lint bench clean
+# inference-perf (kubernetes-sigs), one of LLM_LOAD's harnesses: it needs Python >= 3.12, and this
+# image's default python3 is older, so its virtualenv is made with a 3.12+ interpreter found by
+# perf_tests/llm/harnesses/python_finder.py (pyenv root, python3.12 on PATH, ~/.pyenv/versions/3.12*).
+INFERENCE_PERF_VENV ?= .venv-inference-perf
+INFERENCE_PERF_VERSION ?= 0.7.0
+
+.PHONY: setup system-deps vllm-env inference-perf-env perf test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -39,6 +45,17 @@ $(VLLM_VENV)/.installed-$(VLLM_VERSION):
 
 vllm-env: $(VLLM_VENV)/.installed-$(VLLM_VERSION)
 
+# Lean: inference-perf only, with its own dependencies (no torch; datasets, transformers, aiohttp ...).
+# The finder is standard library only, run by its path (no virtualenv needed).
+$(INFERENCE_PERF_VENV)/.installed-$(INFERENCE_PERF_VERSION):
+	rm -rf $(INFERENCE_PERF_VENV)
+	python3 perf_tests/llm/harnesses/python_finder.py >/dev/null
+	"$$(python3 perf_tests/llm/harnesses/python_finder.py)" -m venv $(INFERENCE_PERF_VENV)
+	$(INFERENCE_PERF_VENV)/bin/python -m pip install --quiet 'inference-perf==$(INFERENCE_PERF_VERSION)'
+	touch $@
+
+inference-perf-env: $(INFERENCE_PERF_VENV)/.installed-$(INFERENCE_PERF_VERSION)
+
 # Debian packages some tests start: chromium (HTML report rendering), prometheus, and kubectl (Debian's
 # kubernetes-client; `kubectl kustomize` renders every kustomization in deploy/ in a test).
 system-deps:
@@ -49,10 +66,10 @@ system-deps:
 
 # Scenarios whose target is the local stack (`python -m perf_tests local-stack`: vLLM on CPU with the tiny
 # model at 127.0.0.1:18000 and a Prometheus scraping it at 127.0.0.1:19090, PROMETHEUS_URL set for the run).
-STACK_SCENARIOS := llm_vllm_stairs.json
+STACK_SCENARIOS := llm_vllm_stairs.json llm_harness_compare.json
 
 ifneq ($(filter $(SCENARIO),$(STACK_SCENARIOS)),)
-perf: setup system-deps vllm-env
+perf: setup system-deps vllm-env inference-perf-env
 	$(PY) -m perf_tests local-stack -- env SCENARIO_FILE_NAME=$(SCENARIO) $(PY) -m pytest test_performance.py -v $(PYTEST_ARGS)
 else
 # A scenario that deploys a local vLLM itself (a `stack` of kind local-vllm: llm_stack_local*.json) needs
@@ -61,7 +78,7 @@ perf: setup $(if $(findstring llm_stack_local,$(SCENARIO)),vllm-env)
 	SCENARIO_FILE_NAME=$(SCENARIO) $(PY) -m pytest test_performance.py -v $(PYTEST_ARGS)
 endif
 
-test: setup system-deps vllm-env
+test: setup system-deps vllm-env inference-perf-env
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup
@@ -72,4 +89,4 @@ bench: setup
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(INFERENCE_PERF_VENV) results .pytest_cache .mypy_cache .ruff_cache

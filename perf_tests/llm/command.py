@@ -33,6 +33,7 @@ __all__ = [
     "OFFLINE_ENV",
     "SECRETS_ENV",
     "GuidellmCommand",
+    "HarnessCommand",
     "build_command",
     "launch_seed",
     "pending_buffer_percent",
@@ -52,11 +53,15 @@ _QUIET = "--disable-console-interactive"  # no progress bars in a log file; tabl
 
 
 @dataclass(frozen=True)
-class GuidellmCommand:
-    """One ``guidellm run``: its arguments after the program, the options they encode, its environment.
+class HarnessCommand:
+    """One load generator process (``guidellm run``, ``vllm bench serve``, ``inference-perf``): its arguments
+    after the program, the options they encode, its environment.
 
     ``options`` maps each flag to its structured value (a dict, or a list of dicts for repeatable flags)
     for reports and for executors that build the arguments elsewhere; ``args`` is the exact command line.
+    ``program`` is what is shown in front of ``args`` (``guidellm``); ``launch`` is the command line a local
+    executor starts in front of ``args`` (None: GuideLLM's held launcher, ``perf_tests.llm.launcher``).
+    ``files`` are written before the process starts (an inference-perf config), path -> text.
     """
 
     args: tuple[str, ...] = field(repr=False)  # holds the secrets' values
@@ -65,20 +70,27 @@ class GuidellmCommand:
     output_path: str = ""
     shown_args: tuple[str, ...] = ()
     secret_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    program: tuple[str, ...] = ("guidellm",)
+    launch: tuple[str, ...] | None = None
+    files: Mapping[str, str] = field(default_factory=dict)
 
-    def argv(self, program: Sequence[str] = ("guidellm",)) -> list[str]:
-        """The full command line with ``program`` in front (e.g. ``["guidellm"]``), secrets included."""
-        return [*program, *self.args]
+    def argv(self, program: Sequence[str] | None = None) -> list[str]:
+        """The full command line with ``program`` in front (default: ``self.program``), secrets included."""
+        return [*(self.program if program is None else program), *self.args]
 
-    def shown_argv(self, program: Sequence[str] = ("guidellm",)) -> list[str]:
+    def shown_argv(self, program: Sequence[str] | None = None) -> list[str]:
         """The command line as shown in logs and reports: secrets masked."""
-        return [*program, *(self.shown_args or self.args)]
+        return [*(self.program if program is None else program), *(self.shown_args or self.args)]
 
-    def shell(self, program: Sequence[str] = ("guidellm",)) -> str:
+    def shell(self, program: Sequence[str] | None = None) -> str:
         """The command as one shell line, environment first, for logs and ``command.txt`` (secrets masked)."""
         env = " ".join(f"{key}={shlex.quote(value)}" for key, value in sorted(self.env.items()))
         line = shlex.join(self.shown_argv(program))
         return f"{env} {line}" if env else line
+
+
+GuidellmCommand = HarnessCommand
+"""The name this class had when GuideLLM was the only harness."""
 
 
 def render_option(value: Mapping[str, Any]) -> str:

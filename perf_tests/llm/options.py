@@ -181,6 +181,11 @@ class LlmLoadFields(TektonExecutorOptions, ScenarioEntry):
         description="Where GuideLLM runs: local (child processes of the test run), tekton (PipelineRuns in a "
         "cluster) or a plugin executor's name.",
     )
+    harness: str = Field(
+        default="guidellm",
+        description="The load generator: guidellm (default), vllm-bench (vLLM's `vllm bench serve`) or "
+        "inference-perf (kubernetes-sigs); same metric names for each (perf_tests.llm.harnesses).",
+    )
     target_url: str | None = Field(
         default=None,
         description="Base URL of an OpenAI-compatible server (e.g. http://host:8000); unset: the embedded "
@@ -303,6 +308,15 @@ class LlmLoadFields(TektonExecutorOptions, ScenarioEntry):
             raise ValueError(f"unknown executor {value!r}; available: {', '.join(EXECUTORS.names())}")
         return value
 
+    @field_validator("harness")
+    @classmethod
+    def _known_harness(cls, value: str) -> str:
+        from perf_tests.llm.harnesses.registry import HARNESSES  # the harness modules import this one
+
+        if value not in HARNESSES:
+            raise ValueError(f"unknown harness {value!r}; available: {', '.join(HARNESSES.names())}")
+        return value
+
     @field_validator("target_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -379,7 +393,9 @@ class LlmLoadFields(TektonExecutorOptions, ScenarioEntry):
 
     @field_validator("extra_args")
     @classmethod
-    def _no_reserved(cls, value: list[str]) -> list[str]:
+    def _no_reserved(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if info.data.get("harness", "guidellm") != "guidellm":
+            return value  # passed through to that harness's own command line
         for arg in value:
             flag = arg.split("=", 1)[0]
             if flag in RESERVED_ARGS:
@@ -474,7 +490,15 @@ class LlmLoadFields(TektonExecutorOptions, ScenarioEntry):
             if self.stack.kind == "local-vllm" and self.executor != "local":
                 raise ValueError(f"stack kind local-vllm listens on this machine's loopback, which executor "
                                  f"{self.executor} cannot reach; use kind kubernetes")
+        self._check_harness()
         return self
+
+    def _check_harness(self) -> None:
+        from perf_tests.llm.harnesses.registry import HARNESSES
+
+        problems = HARNESSES.get(self.harness)().entry_problems(self)
+        if problems:
+            raise ValueError(f"harness {self.harness}: " + "; ".join(problems))
 
     def _check_rate(self) -> None:
         kind = self.rate_type

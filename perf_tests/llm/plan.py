@@ -34,6 +34,7 @@ class Launch:
     end: float
     rate: float | None
     count: int = 1
+    tool: str = "guidellm"
 
     @property
     def duration(self) -> float:
@@ -41,8 +42,8 @@ class Launch:
 
     @property
     def label(self) -> str:
-        """File-name stem of this process's output: ``guidellm`` or ``guidellm-<n>`` of several."""
-        return "guidellm" if self.count == 1 else f"guidellm-{self.index + 1}"
+        """File-name stem of this process's output: ``<tool>`` or ``<tool>-<n>`` of several (``guidellm-2``)."""
+        return self.tool if self.count == 1 else f"{self.tool}-{self.index + 1}"
 
 
 def stage_layers(stages: Sequence[tuple[float, float]], total: float) -> list[tuple[float, float, float]]:

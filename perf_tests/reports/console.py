@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from perf_tests.reports.harness_comparison import comparison_rows, comparison_text
+
 __all__ = ["format_summary_table"]
 
 _COLUMNS = ("count", "failed", "rate/s", "p50", "p90", "p95", "p99", "max")
@@ -57,7 +59,7 @@ def format_summary_table(summary: Mapping[str, Any], verdicts: Sequence[Mapping[
                 _ms(op.get("max_ms")),
             ]
             lines.append(f"  {name:<28}" + "".join(f"{cell:>10}" for cell in row))
-            extras = []
+            extras = [str(op["not_measured"])] if op.get("not_measured") else []
             if op.get("dropped"):
                 extras.append(f"dropped {op['dropped']}")
             lateness = op.get("lateness")
@@ -80,4 +82,7 @@ def format_summary_table(summary: Mapping[str, Any], verdicts: Sequence[Mapping[
                 named = check["name"] not in ("ran", "failures") and message.startswith(str(check["name"]))
                 shown = message if named else f"{check['name']}: {message}"
                 lines.append(f"  [{mark}] {shown}")
+    comparison = comparison_text(comparison_rows(summary))  # LLM_LOAD entries of several harnesses
+    if comparison:
+        lines.append(comparison)
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from typing import Any
 
 from perf_tests import __version__
 from perf_tests.recorder.recorder import finite_json
+from perf_tests.reports.harness_comparison import comparison_html, comparison_rows
 from perf_tests.reports.observability_charts import (
     harness_charts,
     harness_html,
@@ -290,6 +291,8 @@ def _operations_table(part: Mapping[str, Any]) -> str:
             extras.append(f"queue wait p99 {_ms(queue_wait.get('p99_ms'))}")
         if op.get("source"):
             extras.append(f"from {op['source']}")
+        if op.get("not_measured"):
+            extras.append(str(op["not_measured"]))
         success = op.get("success_rate")
         rows.append(
             f'<tr class="{"failed" if op.get("failed") else ""}"><td><code>{escape(name)}</code></td>'
@@ -472,7 +475,8 @@ def render_html(summary: Mapping[str, Any], timelines: Timelines | None = None,
         f"<title>perf-tests {escape(run_id)}</title>"
         '<link rel="icon" href="data:,">'
         f"<style>{_asset('report.css')}</style></head><body><main>"
-        + head + nav + _shards_table(summary) + "".join(sections) + harness_part + details
+        + head + nav + _shards_table(summary) + comparison_html(comparison_rows(summary)) + "".join(sections)
+        + harness_part + details
         + f"<footer>generated {generated} by perf-tests {escape(__version__)} from summary.json"
         + (" and events.jsonl" if timelines else "") + "</footer></main>"
         + f'<script type="application/json" id="perf-data">{data}</script>'

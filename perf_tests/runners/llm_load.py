@@ -1,4 +1,5 @@
-"""LLM_LOAD: load an OpenAI-compatible LLM server with GuideLLM and record what it measured.
+"""LLM_LOAD: load an OpenAI-compatible LLM server with a harness (GuideLLM by default, vLLM's benchmark or
+inference-perf: the entry's ``harness``, ``perf_tests.llm.harnesses``) and record what it measured.
 
 The entry's fields are ``perf_tests.llm.options.LlmLoadFields`` (target, model, tokenizer, rate type
 and rate or stages, limits, data, pass-through arguments, mock settings). Lifecycle:
@@ -39,18 +40,17 @@ import urllib3
 
 from perf_tests.errors import RunnerError, TargetError
 from perf_tests.llm.assets.tokenizer import default_tokenizer
-from perf_tests.llm.command import build_command
 from perf_tests.llm.executors.executor import Executor, LaunchSpec, ProcessExit
 from perf_tests.llm.executors.registry import EXECUTORS
+from perf_tests.llm.harnesses import HARNESSES, Harness
 from perf_tests.llm.health import health_status
 from perf_tests.llm.mock_server import MockServer, shared_mock_servers
 from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
-from perf_tests.llm.plan import plan_launches
 from perf_tests.llm.process.children import log_tail
 from perf_tests.llm.process.diagnostics import hold_report
 from perf_tests.llm.results.live import LiveRequests
 from perf_tests.llm.results.merging import MergedLlmResults, summarize
-from perf_tests.llm.results.parsing import GuidellmReport, load_report
+from perf_tests.llm.results.parsing import GuidellmReport
 from perf_tests.llm.results.recording import entry_results_dir, first_errors, record_results, warning_notes
 from perf_tests.llm.results.universal_report import (
     REPORT_FILE_STEM,
@@ -100,6 +100,8 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         self._stack_loaded = False
         # run() begins this early to launch GuideLLM in time; with a stack it begins at the start (to deploy)
         self.lead_time = self.executor.lead_time if self.stack is None else 0.0
+        self.harness: Harness = HARNESSES.get(entry.harness)()
+        self.tool_version = ""
         self.mock: MockServer | None = None
         self.specs: list[LaunchSpec] = []
         self.target = ""
@@ -126,8 +128,10 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
     def prepare(self) -> None:
         entry = self.entry
         self.entry_dir.mkdir(parents=True, exist_ok=True)
-        if entry.executor == "local" or entry.uses_mock:
-            self.guidellm_version = check_guidellm()
+        if entry.uses_mock or (entry.executor == "local" and entry.harness == "guidellm"):
+            self.guidellm_version = check_guidellm()  # the mock target is GuideLLM's mock-server
+        if entry.executor == "local":
+            self.tool_version = self.harness.check()
         self._check_files()
         if self.stack is not None:
             self.stack.check()  # deployed at the start time, in run()
@@ -141,30 +145,36 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         """Plan the GuideLLM processes against ``target_url`` for a load starting ``load_offset`` after t0."""
         entry = self.entry
         tokenizer = self._resolve_tokenizer()
-        launches = plan_launches(entry)
+        launches = self.harness.plan(entry)
         self.specs = [
             LaunchSpec(
                 launch=launch,
-                command=build_command(
+                command=self.harness.build(
                     entry, launch, target_url=target_url, tokenizer=tokenizer,
-                    output_path=self.entry_dir / f"{launch.label}.json", data_path=entry.data_path,
+                    output_path=self.harness.output_path(self.entry_dir, launch), data_path=entry.data_path,
                 ),
                 start_offset=load_offset + launch.start,
                 end_offset=load_offset + launch.end,
-                report_path=self.entry_dir / f"{launch.label}.json",
+                report_path=self.harness.output_path(self.entry_dir, launch),
                 log_path=self.entry_dir / f"{launch.label}.log",
             )
             for launch in launches
         ]
+        for spec in self.specs:
+            for path, text in spec.command.files.items():
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                Path(path).write_text(text, encoding="utf-8")
         commands = "".join(
             f"# {spec.name}: load from {spec.start_offset:g}s to {spec.end_offset:g}s after the test start\n"
             f"{spec.command.shell()}\n"
             for spec in self.specs
         )
         (self.entry_dir / "command.txt").write_text(redact(commands), encoding="utf-8")
-        self.mark("note", message=f"target: {self.target}; {len(self.specs)} GuideLLM process(es)",
+        tool = self.harness.name
+        self.mark("note", message=f"target: {self.target}; {len(self.specs)} {tool} process(es)",
                   attrs={"target": self.target, "guidellm": self.guidellm_version or None,
-                         "guidellm_processes": len(self.specs), "results": str(self.entry_dir)})
+                         "harness": tool, "harness_version": self.tool_version or None,
+                         f"{tool.replace('-', '_')}_processes": len(self.specs), "results": str(self.entry_dir)})
 
     def _deploy_stack(self) -> bool:
         """Deploy the stack (after the previous combination's), plan the load against it; False when stopped."""
@@ -215,7 +225,7 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         if reports:
             self._record(reports)
         elif not problems:
-            problems.append("no GuideLLM report was written")
+            problems.append(f"no {self.harness.name} report was written")
         if problems:
             raise RunnerError("; ".join(problems))
 
@@ -318,7 +328,7 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         report: GuidellmReport | None = None
         if spec.report_path.is_file():
             try:
-                report = load_report(spec.report_path)
+                report = self.harness.parse(spec.report_path)
             except RunnerError as exc:
                 problems.append(f"{spec.name}: {exc}")
         if outcome.error is not None:
@@ -342,7 +352,8 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         results = summarize(reports)
         self.results = results
         record_results(self.context.events, self.entry.name, self.entry.mode, results,
-                       self.context.clock.wall_now(), replay_requests=not self.live_requests)
+                       self.context.clock.wall_now(), replay_requests=not self.live_requests,
+                       source=self.harness.name, not_measured=self.harness.not_measured())
         for note in warning_notes(results.warnings):
             self.mark("note", message=note)
         # Count and total from the same list of requests: GuideLLM's request_totals can differ from its
@@ -358,14 +369,16 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
             achieved = ", ".join(f"{s['rate']:g}→{s['achieved']:.3g}" for s in attrs["stages"])
             self.mark("note", message=f"stages (planned→achieved req/s): {achieved}", attrs=attrs)
         (self.entry_dir / "metrics.json").write_text(
-            json.dumps({"metrics": metrics, **attrs, "merged": results.merged}, indent=2) + "\n", encoding="utf-8"
+            json.dumps({"harness": self.harness.name, "metrics": metrics, "not_measured": self.harness.not_measured(),
+                        **attrs, "merged": results.merged}, indent=2) + "\n", encoding="utf-8"
         )
+        fallback = self.guidellm_version if self.harness.name == "guidellm" else self.tool_version
         version = next((r.guidellm_version for r in reports if r.guidellm_version != "unknown"),
-                       self.guidellm_version or "unknown")
+                       fallback or "unknown")
         stack = self.stack.record if self.stack is not None else None
         universal = build_universal_report(
             self.entry, results, run_id=self.context.run_id, tool_version=version,
-            commands=[spec.command for spec in self.specs], target=self.target,
+            commands=[spec.command for spec in self.specs], target=self.target, tool=self.harness.name,
             stack=universal_stack(stack, self.context.clock.wall_now()) if stack is not None else None,
         )
         write_universal_report(universal, self.entry_dir)
@@ -389,7 +402,9 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
             return
         try:
             report = json.loads(path.read_text(encoding="utf-8"))
-            report.setdefault("results", {})["observability"] = section
+            results = report.setdefault("results", {})
+            # beside what a stack recorded there (pod_startup_times, replica_status)
+            results["observability"] = {**(results.get("observability") or {}), **section}
             problems = validate_universal_report(report)
             if problems:
                 self.log.warning("the universal report with observability does not match the llm-d schema "
@@ -405,9 +420,10 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         windows = [(f"copy {name}", "copy", begin, end) for name, (begin, end) in self.copy_windows]
         if self.entry.stages is None:
             return windows
-        offset = self.entry.start_time
+        offset = self.load_offset  # the entry's start, or once its stack was ready
         for number, stage in enumerate(self.entry.stages):
-            end = self.entry.end_time if number == len(self.entry.stages) - 1 else offset + stage.duration
+            last = number == len(self.entry.stages) - 1
+            end = self.load_offset + self.entry.run_time if last else offset + stage.duration
             windows.append((f"stage {number + 1} ({stage.rate:g}/s)", "stage", self.context.clock.wall_at(offset),
                             self.context.clock.wall_at(end)))
             offset = end

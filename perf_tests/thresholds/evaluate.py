@@ -143,6 +143,8 @@ def _measure_prometheus(part: Mapping[str, Any], query: str, key: str) -> tuple[
 def _measure_operation(
     part: Mapping[str, Any], op: Mapping[str, Any], name: str, threshold: Threshold
 ) -> tuple[float | None, str]:
+    if op.get("not_measured"):  # the harness that ran does not measure this metric
+        return None, f"{name} is {op['not_measured']}"
     count = _number(op.get("count"))
     failed = _number(op.get("failed")) or 0.0
     if threshold.kind == "latency":

@@ -69,7 +69,8 @@ class LocalExecutor(Executor):
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def prepare(self, specs: Sequence[LaunchSpec]) -> None:
-        self.guidellm_version = check_guidellm()
+        if any(spec.command.launch is None for spec in specs):  # GuideLLM's launcher; others check their own
+            self.guidellm_version = check_guidellm()
         self._pending = sorted(specs, key=self.launch_offset)
         self._order = [spec.name for spec in specs]
         self._outcomes = {spec.name: ProcessExit(spec) for spec in specs}
@@ -128,14 +129,16 @@ class LocalExecutor(Executor):
     # -- helpers ------------------------------------------------------------------------------------
     def _spawn(self, spec: LaunchSpec) -> None:
         env = {**spec.command.env, **spec.command.secret_env, REQUESTS_ENV: str(spec.requests_path)}
-        child = ChildProcess(spec.name, launcher_argv(spec.command.args), spec.log_path, env, control=True)
+        argv = launcher_argv(spec.command.args) if spec.command.launch is None else [*spec.command.launch,
+                                                                                    *spec.command.args]
+        child = ChildProcess(spec.name, argv, spec.log_path, env, control=True)
         spec.report_path.unlink(missing_ok=True)  # never mistake an old report for this run's
         spec.requests_path.unlink(missing_ok=True)
         outcome = self._outcomes[spec.name]
         try:
             child.start()
         except OSError as exc:
-            outcome.error = f"could not start GuideLLM: {exc}"
+            outcome.error = f"could not start {spec.command.program[0]}: {exc}"
             return
         outcome.launched_at = time.time()
         self._running[spec.name] = child
@@ -179,9 +182,11 @@ class LocalExecutor(Executor):
         outcome.ended_at = time.time()
         if code != 0 and outcome.error is None:
             reason = failure_reason(log_tail(outcome.spec.log_path))
-            outcome.error = f"GuideLLM exited with code {code}: {reason or 'no error in its log'}"
+            tool = "GuideLLM" if outcome.spec.command.launch is None else outcome.spec.command.program[0]
+            outcome.error = f"{tool} exited with code {code}: {reason or 'no error in its log'}"
         elif code == 0 and not outcome.spec.report_path.is_file():
-            outcome.error = f"GuideLLM exited without writing its report {outcome.spec.report_path}"
+            tool = "GuideLLM" if outcome.spec.command.launch is None else outcome.spec.command.program[0]
+            outcome.error = f"{tool} exited without writing its report {outcome.spec.report_path}"
 
     def _wind_down(self) -> None:
         early = self.early_stop

@@ -12,7 +12,7 @@ Requests GuideLLM cancelled at the end of the load are counted as ``incomplete``
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from perf_tests.llm.results.merging import MergedLlmResults
@@ -72,11 +72,20 @@ def classify_request_error(error: str | None) -> str:
 
 
 def record_results(hook: EventHook, scenario: str, mode: str, results: MergedLlmResults, now: float,
-                   replay_requests: bool = True) -> None:
+                   replay_requests: bool = True, source: str = SOURCE,
+                   not_measured: Mapping[str, str] | None = None) -> None:
     """Fire the entry's ``MetricsRecord``s and (unless they were recorded live, ``perf_tests.llm.results.live``)
-    replay its requests as ``llm_request`` operations."""
-    for name, stats in results.metrics().items():
-        hook.fire(MetricsRecord(scenario, mode, name, now, stats, source=SOURCE))
+    replay its requests as ``llm_request`` operations.
+
+    ``source`` is the harness that measured them; ``not_measured`` (metric -> "not measured by <harness>")
+    fires a record holding only that reason for each metric the harness does not measure, so a threshold
+    on it fails with the reason and a report shows it, never a zero."""
+    metrics = results.metrics()
+    for name, stats in metrics.items():
+        hook.fire(MetricsRecord(scenario, mode, name, now, stats, source=source))
+    for name, reason in (not_measured or {}).items():
+        if name not in metrics:
+            hook.fire(MetricsRecord(scenario, mode, name, now, {"not_measured": reason}, source=source))
     if not replay_requests:
         return
     stream = PerSecondAggregator(hook, scenario, mode)

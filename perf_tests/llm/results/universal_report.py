@@ -108,15 +108,16 @@ def build_universal_report(
     tool_version: str,
     commands: Sequence[GuidellmCommand],
     target: str,
+    tool: str = "guidellm",
     stack: tuple[list[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The llm-d benchmark report v0.2.1 of one entry's run; ``stack``: the deployed stack's
+    """The llm-d benchmark report v0.2.1 of one entry's run by harness ``tool``; ``stack``: the deployed stack's
     ``scenario.stack`` and ``results.observability`` (``perf_tests.stack.record.universal_stack``)."""
     dists = results.distributions
     configured_in = entry.effective_prompt_tokens if entry.synthetic else None
     configured_out = entry.effective_output_tokens if entry.synthetic else None
     standardized: dict[str, Any] = {
-        "tool": "guidellm",
+        "tool": tool,
         "tool_version": tool_version,
         "parallelism": max(1, len(commands)),
         "source": "random" if entry.synthetic else "sampled",
@@ -184,7 +185,7 @@ def build_universal_report(
             },
             "user": _user(),
             "description": f"perf-tests LLM_LOAD entry {entry.name!r} against {target}",
-            "keywords": ["perf-tests", "LLM_LOAD", "guidellm", entry.rate_type],
+            "keywords": ["perf-tests", "LLM_LOAD", tool, entry.rate_type],
         },
         "scenario": {
             "load": {

@@ -9,10 +9,10 @@ environment variables pointing at the server; nothing from the machine's AWS con
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -42,10 +42,10 @@ class MotoS3:
 
 
 def _moto_server_command() -> list[str]:
-    found = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
-    if found is None:
-        pytest.skip("moto_server is not installed (the dev extra installs moto[server])")
-    return [found, "-H", "127.0.0.1", "-p", "0"]
+    # The module, not the console script: a script's interpreter line can point at a virtualenv that moved.
+    if importlib.util.find_spec("moto.server") is None:
+        pytest.fail("moto[server] is not installed: `make setup` installs it (the dev extra)")
+    return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"]
 
 
 @pytest.fixture(scope="session")

@@ -67,7 +67,7 @@ def test_unknown_endpoints_list_the_valid_ones():
         ({"rate": 5, "concurrency": 4}, "use maxConcurrency"),
         ({"arrival": "concurrent", "concurrency": 20, "maxConcurrency": 10}, "above maxConcurrency"),
         ({"rate": 5, "endpoints": {"list_runs": 0}}, "at least one endpoint"),
-        ({"rate": 5, "endpoints": {"list_runs": -1, "get_run": 1}}, "weights must be >= 0"),
+        ({"rate": 5, "endpoints": {"list_runs": -1, "get_run": 1}}, "greater than or equal to 0"),
         ({"stages": []}, "at least one step"),
         ({"stages": [{"rate": 1, "duration": 5, "ramp": True}]}, "last step cannot 'ramp'"),
         ({"stages": [{"rate": 1, "duration": 5, "ramp": True, "rampTo": 3}, {"rate": 1, "duration": 1}]},

@@ -72,7 +72,9 @@ ifneq ($(filter $(SCENARIO),$(STACK_SCENARIOS)),)
 perf: setup system-deps vllm-env inference-perf-env
 	$(PY) -m perf_tests local-stack -- env SCENARIO_FILE_NAME=$(SCENARIO) $(PY) -m pytest test_performance.py -v $(PYTEST_ARGS)
 else
-perf: setup
+# A scenario that deploys a local vLLM itself (a `stack` of kind local-vllm: llm_stack_local*.json) needs
+# the vLLM virtualenv as well.
+perf: setup $(if $(findstring llm_stack_local,$(SCENARIO)),vllm-env)
 	SCENARIO_FILE_NAME=$(SCENARIO) $(PY) -m pytest test_performance.py -v $(PYTEST_ARGS)
 endif
 

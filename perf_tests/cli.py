@@ -12,6 +12,7 @@
 A file that cannot be read as what it should be (scenario, summary.json, events.jsonl, run.json) is one
 ``error:`` line naming it, and exit code 2.
 ``summary-schema``  print (or write) the JSON Schema of summary.json, or check summaries against it.
+``stack``           ``up|down|report`` one entry's stack (``perf_tests.stack.cli``; the Tekton harness's Tasks).
 ``local-stack``     start vLLM on CPU (tiny model) and a Prometheus scraping it, run a command, stop both.
 """
 
@@ -85,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     summary_schema.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
     summary_schema.add_argument("--check", nargs="+", type=Path, metavar="SUMMARY",
                                 help="validate these summary.json files instead (needs jsonschema)")
+    from perf_tests.stack.cli import add_stack_parser  # the stack harness's commands (stack up|down|report)
+
+    add_stack_parser(commands)
     stack = commands.add_parser("local-stack", help="start vLLM (tiny model) and Prometheus, run a command with "
                                 "PROMETHEUS_URL set, stop both (no command: until Ctrl-C)")
     stack.add_argument("--vllm-port", type=int, default=18000, help="vLLM's port on 127.0.0.1 (default 18000)")
@@ -109,6 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _compare(args.old, args.new, args.max_regression, args.min_samples, args.floor_ms)
         if args.command == "summary-schema":
             return _summary_schema(args.output, args.check)
+        if args.command == "stack":
+            from perf_tests.stack.cli import run_stack_command
+
+            return run_stack_command(args)
         if args.command == "merge":
             return _merge(args.shard_dirs, args.out, args.baseline, args.max_regression)
         if args.command == "local-stack":

@@ -34,6 +34,7 @@ from perf_tests.logger.redaction import register_secret
 from perf_tests.models.durations import Seconds
 from perf_tests.models.fields import MAX_COUNT, MAX_RATE, OptionsModel
 from perf_tests.models.scenario import EntryFiles, ScenarioEntry
+from perf_tests.stack.options import StackOptions
 
 _SECRET_KEY_WORDS = ("key", "token", "auth", "password", "secret", "header", "cookie", "credential")
 """A ``backendOptions`` key containing one of these words holds a secret (e.g. GuideLLM's ``api_key``)."""
@@ -256,6 +257,11 @@ class LlmLoadFields(TektonExecutorOptions, ScenarioEntry):
         description="GuideLLM's spelling of the data, taken as the fields it stands for: "
         "'prompt_tokens=64,output_tokens=32' (promptTokens/outputTokens) or a file name (dataFile).",
     )
+    stack: StackOptions | None = Field(
+        default=None,
+        description="The model server this entry deploys before its load and tears down after it (kind local-vllm "
+        "or kubernetes); targetUrl then points at it. A matrix varies its fields as 'stack.<field>'.",
+    )
     startup_lead: Seconds = Field(
         default=30.0,
         description="How long before its start a GuideLLM process is launched (it needs 10-20 s to start, then "
@@ -264,6 +270,17 @@ class LlmLoadFields(TektonExecutorOptions, ScenarioEntry):
     # Resolved by ``resolve_files`` (or the runner); not fields, so a scenario file cannot set them.
     _data_path: Path | None = PrivateAttr(default=None)
     _tokenizer_path: Path | None = PrivateAttr(default=None)
+    _stack_after: str | None = PrivateAttr(default=None)
+
+    @property
+    def stack_after(self) -> str | None:
+        """The entry whose stack must be torn down before this one deploys (set by the matrix expansion)."""
+        return self._stack_after
+
+    def follow(self, previous: ScenarioEntry) -> None:
+        """Expanded from the same matrix as ``previous``: with a stack, deploy only once its stack is gone."""
+        if self.stack is not None and getattr(previous, "stack", None) is not None:
+            self._stack_after = previous.name
 
     @property
     def data_path(self) -> Path | None:
@@ -467,6 +484,12 @@ class LlmLoadFields(TektonExecutorOptions, ScenarioEntry):
             raise ValueError("give either requestFormat or backendOptions.request_format, not both")
         if self.target_url is not None and self.mock_server is not None:
             raise ValueError("mockServer applies only to the embedded mock target; remove it or targetUrl")
+        if self.stack is not None:
+            if self.target_url is not None or self.mock_server is not None:
+                raise ValueError("a stack sets the target itself; remove targetUrl and mockServer")
+            if self.stack.kind == "local-vllm" and self.executor != "local":
+                raise ValueError(f"stack kind local-vllm listens on this machine's loopback, which executor "
+                                 f"{self.executor} cannot reach; use kind kubernetes")
         self._check_harness()
         return self
 
@@ -515,7 +538,7 @@ class LlmLoadFields(TektonExecutorOptions, ScenarioEntry):
     @property
     def uses_mock(self) -> bool:
         """True when the load goes to the embedded mock server."""
-        return self.target_url is None
+        return self.target_url is None and self.stack is None
 
     @property
     def mock(self) -> MockServerOptions:

@@ -23,6 +23,7 @@ __all__ = [
     "FIXED_FIELDS",
     "MAX_MATRIX_COMBINATIONS",
     "MAX_NAME_LENGTH",
+    "NESTED_FACTORS",
     "EntryFiles",
     "MatrixFactors",
     "PipelineEntry",
@@ -60,6 +61,11 @@ MatrixFactors = Annotated[dict[str, list[Any]], BeforeValidator(check_matrix)]
 """A ``matrix``: each factor (a field of the mode) with the values it takes, one entry per combination."""
 
 
+NESTED_FACTORS: dict[str, dict[str, Any]] = {}
+"""Fields whose own fields a matrix may vary with a dotted name (``"stack.replicas"``): field alias ->
+{nested alias: JSON Schema of one value}; filled by the modules that define such blocks."""
+
+
 def _matrix_schema(schema: dict[str, Any], model: type[Any]) -> None:
     """Type a mode's ``matrix`` in its JSON Schema: each factor is one of the mode's fields, and its
     values are lists of what that field takes."""
@@ -72,6 +78,8 @@ def _matrix_schema(schema: dict[str, Any], model: type[Any]) -> None:
             continue
         item = {k: v for k, v in field_schema.items() if k not in ("default", "title", "description")}
         factors[key] = {"type": "array", "minItems": 1, "items": item}
+        for nested, nested_schema in NESTED_FACTORS.get(key, {}).items():
+            factors[f"{key}.{nested}"] = {"type": "array", "minItems": 1, "items": nested_schema}
     properties["matrix"] = {
         "anyOf": [
             {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": factors},
@@ -227,6 +235,10 @@ class ScenarioEntry(OptionsModel):
 
     def resolve_files(self, files: EntryFiles) -> None:
         """Replace file names by resolved paths once ``check_files`` found no problem."""
+
+    def follow(self, previous: ScenarioEntry) -> None:
+        """Called on each entry a ``matrix`` expanded, with the combination before it (default: nothing;
+        an LLM_LOAD entry with a stack deploys only after the previous one's stack is torn down)."""
 
 
 class PipelineEntry(ScenarioEntry):

@@ -176,6 +176,7 @@ def build_scenario(
         except ValueError as exc:
             problems.append(f"entry {label}: field 'matrix': {exc}")
             continue
+        previous: ScenarioEntry | None = None
         for sub in expanded:
             try:
                 entry = adapter.validate_python(sub)
@@ -186,6 +187,9 @@ def build_scenario(
                 continue
             if not entry.name:
                 entry.name = f"{entry.mode}#{index}"
+            if previous is not None:
+                entry.follow(previous)  # combinations of one matrix (stacks deploy one after the other)
+            previous = entry
             try:
                 file_problems = entry.check_files(files)
             except (OSError, ValueError) as exc:  # a mode's own lookup of a name the file system rejects
@@ -348,11 +352,18 @@ def _expand_matrix(item: dict[str, Any], index: int) -> list[dict[str, Any]]:
     expanded = []
     for number, combination in enumerate(combinations):
         sub = dict(base)
-        sub.update(zip(factors.keys(), combination, strict=True))
+        for factor, value in zip(factors.keys(), combination, strict=True):
+            block, dot, nested = factor.partition(".")
+            if dot:  # "stack.replicas": a field of the entry's block (the block's other fields are kept)
+                current = sub.get(block)
+                sub[block] = {**(current if isinstance(current, dict) else {}), nested: value}
+            else:
+                sub[factor] = value
         sub["startTime"] = _seconds_text(start + number * step)
         sub["runTime"] = _seconds_text(run)
         sub["name"] = f"{base_name}[" + ",".join(
-            f"{factor}={value}" for factor, value in zip(factors.keys(), combination, strict=True)
+            f"{factor}={_factor_text(factor, value)}"
+            for factor, value in zip(factors.keys(), combination, strict=True)
         ) + "]"
         if isinstance(base_name, str) and len(sub["name"].strip()) > MAX_NAME_LENGTH:
             raise ValueError(
@@ -361,6 +372,13 @@ def _expand_matrix(item: dict[str, Any], index: int) -> list[dict[str, Any]]:
             )
         expanded.append(sub)
     return expanded
+
+
+def _factor_text(factor: str, value: Any) -> str:
+    """A factor's value in an expanded entry's name; a nested factor's list of flags reads as a command line."""
+    if "." in factor and isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return " ".join(str(v) for v in value)
+    return str(value)
 
 
 def _matrix_time(item: dict[str, Any], field_name: str) -> float:
@@ -382,6 +400,7 @@ def _describe(
     fields_with_errors: set[str] = set()
     valid_modes = ", ".join(sorted(modes))
     factors = set(item.get("matrix") or {}) if isinstance(item.get("matrix"), dict) else set()
+    factors |= {factor.partition(".")[0] for factor in factors}  # "stack.replicas" varies the field stack
     for err in exc.errors(include_url=False):
         kind = err["type"]
         loc = [str(part) for part in err["loc"]]

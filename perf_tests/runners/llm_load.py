@@ -14,6 +14,13 @@ and rate or stages, limits, data, pass-through arguments, mock settings). Lifecy
    report (``benchmark_report.yaml``/``.json``). A failed process is an error naming the reason.
 3. ``cleanup``: stop whatever still runs; release the mock server.
 
+With a ``stack`` block (``perf_tests.stack``), ``prepare`` only checks the stack can be deployed;
+``run`` (at the start time, after the previous combination's stack is gone when a matrix expanded the
+entry) deploys it, waits until it is ready, plans the GuideLLM processes against its URL with the load
+window starting ``startupLead`` later and then runs them as above; ``cleanup`` tears the stack down (also
+after a failure or Ctrl-C) and records it (``stack.json``, ``attrs.stack`` in summary.json, and the
+universal report's ``scenario.stack`` and ``results.observability``).
+
 While the load runs, each request GuideLLM finishes is recorded at once (``perf_tests.llm.results.live``), so a
 stopped or killed run keeps the requests that finished; GuideLLM's statistics come from its report.
 
@@ -57,6 +64,10 @@ from perf_tests.models.scenario import EntryFiles
 from perf_tests.runners.base_runner import BaseRunner
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import register
+from perf_tests.stack.factory import build_stack
+from perf_tests.stack.record import universal_stack
+from perf_tests.stack.sequence import stack_sequence
+from perf_tests.stack.stack import Stack
 
 __all__ = ["LlmLoadOptions", "LlmLoadRunner"]
 
@@ -81,17 +92,14 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
     def __init__(self, entry: LlmLoadOptions, context: RunContext) -> None:
         super().__init__(entry, context)
         self.entry_dir = entry_results_dir(context.results_dir, entry.name)
-        executor_class = EXECUTORS.get(entry.executor)
-        self.executor: Executor = executor_class(
-            context.clock,
-            entry_start_offset=entry.start_time,
-            entry_end_offset=entry.end_time,
-            startup_lead=entry.startup_lead,
-            abort=context.abort,
-            stopping=self.stopping,  # the runner's own token: its stop reaches the executor at once
-        )
-        self.executor.bind(entry, context.run_id, self.emit)
-        self.lead_time = self.executor.lead_time  # run() begins this early to launch GuideLLM in time
+        self.load_offset = entry.start_time  # when the load starts (later with a stack: once it is ready)
+        self.executor: Executor = self._executor(entry.start_time)
+        self.stack: Stack | None = (build_stack(entry.stack, entry.name, self.entry_dir)
+                                    if entry.stack is not None else None)
+        self._stack_deadline: float | None = None  # latest end while the stack deploys (seconds after t0)
+        self._stack_loaded = False
+        # run() begins this early to launch GuideLLM in time; with a stack it begins at the start (to deploy)
+        self.lead_time = self.executor.lead_time if self.stack is None else 0.0
         self.harness: Harness = HARNESSES.get(entry.harness)()
         self.tool_version = ""
         self.mock: MockServer | None = None
@@ -102,6 +110,20 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         self.results: MergedLlmResults | None = None
         self.live_requests = 0  # requests recorded while the load ran (perf_tests.llm.results.live)
 
+    def _executor(self, load_offset: float) -> Executor:
+        """The entry's executor for a load window starting ``load_offset`` seconds after t0."""
+        entry, context = self.entry, self.context
+        executor = EXECUTORS.get(entry.executor)(
+            context.clock,
+            entry_start_offset=load_offset,
+            entry_end_offset=load_offset + entry.run_time,
+            startup_lead=entry.startup_lead,
+            abort=context.abort,
+            stopping=self.stopping,
+        )
+        executor.bind(entry, context.run_id, self.emit)
+        return executor
+
     # -- lifecycle ----------------------------------------------------------------------------------
     def prepare(self) -> None:
         entry = self.entry
@@ -111,7 +133,17 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         if entry.executor == "local":
             self.tool_version = self.harness.check()
         self._check_files()
-        target_url = self._resolve_target()
+        if self.stack is not None:
+            self.stack.check()  # deployed at the start time, in run()
+            self.target = f"stack {entry.stack.kind if entry.stack else ''} (deployed at the entry's start)"
+            self.mark("note", message=f"target: {self.target}", attrs={"results": str(self.entry_dir)})
+            return
+        self._plan(self._resolve_target(), entry.start_time)
+        self.executor.prepare(self.specs)
+
+    def _plan(self, target_url: str, load_offset: float) -> None:
+        """Plan the GuideLLM processes against ``target_url`` for a load starting ``load_offset`` after t0."""
+        entry = self.entry
         tokenizer = self._resolve_tokenizer()
         launches = self.harness.plan(entry)
         self.specs = [
@@ -121,8 +153,8 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
                     entry, launch, target_url=target_url, tokenizer=tokenizer,
                     output_path=self.harness.output_path(self.entry_dir, launch), data_path=entry.data_path,
                 ),
-                start_offset=entry.start_time + launch.start,
-                end_offset=entry.start_time + launch.end,
+                start_offset=load_offset + launch.start,
+                end_offset=load_offset + launch.end,
                 report_path=self.harness.output_path(self.entry_dir, launch),
                 log_path=self.entry_dir / f"{launch.label}.log",
             )
@@ -143,9 +175,36 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
                   attrs={"target": self.target, "guidellm": self.guidellm_version or None,
                          "harness": tool, "harness_version": self.tool_version or None,
                          f"{tool.replace('-', '_')}_processes": len(self.specs), "results": str(self.entry_dir)})
+
+    def _deploy_stack(self) -> bool:
+        """Deploy the stack (after the previous combination's), plan the load against it; False when stopped."""
+        assert self.stack is not None
+        entry, clock = self.entry, self.context.clock
+        if entry.stack_after is not None:
+            self.log.info("waiting for the stack of %s to be torn down", entry.stack_after)
+            if not stack_sequence.wait(self.context.run_id, entry.stack_after, self.stopping.event):
+                return False
+        assert entry.stack is not None
+        began = clock.elapsed()
+        self._stack_deadline = (began + entry.stack.ready_timeout + entry.startup_lead + entry.run_time
+                                + self.executor.end_extension)
+        url = self.stack.start(cancel=self.stopping.event)
+        record = self.stack.record
+        seconds = record.ready_seconds if record is not None else None
+        self.mark("note", message=f"stack {self.stack.name} ready at {url}"
+                  + (f" after {seconds:.1f}s" if seconds is not None else ""),
+                  attrs={"stack_ready_s": round(seconds, 3) if seconds is not None else None})
+        self.load_offset = clock.elapsed() + entry.startup_lead  # GuideLLM's start-up, then the load
+        self.executor = self._executor(self.load_offset)
+        self._plan(self._resolve_target(url), self.load_offset)
+        self._stack_loaded = True
         self.executor.prepare(self.specs)
+        return True
 
     def run(self) -> None:
+        if self.stack is not None and not self._deploy_stack():
+            self.mark("note", message="stopped while waiting for the previous stack to be torn down")
+            return
         live = None
         if self.entry.executor == "local":  # the launcher writes each request as it finishes
             live = LiveRequests(self.context.events, self.entry.name, self.entry.mode,
@@ -177,14 +236,39 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
             if self.mock is not None:
                 shared_mock_servers.release(self.mock)
                 self.mock = None
+            if self.stack is not None:
+                self._tear_down_stack()
+
+    def _tear_down_stack(self) -> None:
+        """Stop the stack (unless ``keep``), record it, and let the next combination deploy."""
+        assert self.stack is not None
+        try:
+            self.stack.stop()
+        finally:
+            record = self.stack.record
+            if record is not None:
+                data = record.model_dump(mode="json")
+                (self.entry_dir / "stack.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+                # --- stack record into summary.json (attrs.stack of the entry); perf_tests.stack.record ---
+                self.mark("note", message=f"stack {record.name} " + ("kept running (keep)" if record.kept else
+                          f"torn down: {len(record.deleted)} object(s) deleted" if record.kind == "kubernetes"
+                          else "stopped"), attrs={"stack": data})
+            stack_sequence.done(self.context.run_id, self.entry.name)
 
     @property
     def end_offset(self) -> float:
         """The entry's end plus the executor's ``end_extension`` (time for GuideLLM to finish its reports,
-        or Tekton's queueing): the scheduler stops the runner then."""
-        return self.entry.end_time + self.executor.end_extension
+        or Tekton's queueing): the scheduler stops the runner then. With a stack: unbounded while waiting for
+        the previous stack, then the latest end its ``readyTimeout`` allows, then the load's own end."""
+        if self.stack is not None and not self._stack_loaded:
+            return self._stack_deadline if self._stack_deadline is not None else float("inf")
+        return self.load_offset + self.entry.run_time + self.executor.end_extension
 
     def progress(self) -> str:
+        if self.stack is not None and not self._stack_loaded:
+            if self._stack_deadline is None and self.entry.stack_after is not None:
+                return f"waiting for the stack of {self.entry.stack_after} to be torn down"
+            return f"deploying stack {self.stack.name}, waiting until it is ready"
         return self.executor.progress() or ("running" if self.specs else "preparing")
 
     # -- prepare helpers ----------------------------------------------------------------------------
@@ -202,8 +286,14 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
             raise RunnerError("; ".join(problems))
         entry.resolve_files(files)
 
-    def _resolve_target(self) -> str:
+    def _resolve_target(self, stack_url: str | None = None) -> str:
         entry = self.entry
+        if stack_url is not None:
+            entry.target_url = stack_url  # the executors (Tekton's PipelineRun params) read it from the entry
+            self.target = f"{stack_url} (stack {self.stack.name if self.stack else ''})"
+            if entry.executor == "local":
+                check_target(stack_url)
+            return stack_url
         if entry.uses_mock:
             self.mock = shared_mock_servers.acquire(entry.mock, self.entry_dir, cancel=self.stopping.event)
             self.target = self.mock.description
@@ -281,9 +371,11 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         fallback = self.guidellm_version if self.harness.name == "guidellm" else self.tool_version
         version = next((r.guidellm_version for r in reports if r.guidellm_version != "unknown"),
                        fallback or "unknown")
+        stack = self.stack.record if self.stack is not None else None
         universal = build_universal_report(
             self.entry, results, run_id=self.context.run_id, tool_version=version,
             commands=[spec.command for spec in self.specs], target=self.target, tool=self.harness.name,
+            stack=universal_stack(stack, self.context.clock.wall_now()) if stack is not None else None,
         )
         write_universal_report(universal, self.entry_dir)
         problems = validate_universal_report(universal)
@@ -306,7 +398,9 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
             return
         try:
             report = json.loads(path.read_text(encoding="utf-8"))
-            report.setdefault("results", {})["observability"] = section
+            results = report.setdefault("results", {})
+            # beside what a stack recorded there (pod_startup_times, replica_status)
+            results["observability"] = {**(results.get("observability") or {}), **section}
             problems = validate_universal_report(report)
             if problems:
                 self.log.warning("the universal report with observability does not match the llm-d schema "
@@ -322,9 +416,10 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         windows = [(f"copy {name}", "copy", begin, end) for name, (begin, end) in self.copy_windows]
         if self.entry.stages is None:
             return windows
-        offset = self.entry.start_time
+        offset = self.load_offset  # the entry's start, or once its stack was ready
         for number, stage in enumerate(self.entry.stages):
-            end = self.entry.end_time if number == len(self.entry.stages) - 1 else offset + stage.duration
+            last = number == len(self.entry.stages) - 1
+            end = self.load_offset + self.entry.run_time if last else offset + stage.duration
             windows.append((f"stage {number + 1} ({stage.rate:g}/s)", "stage", self.context.clock.wall_at(offset),
                             self.context.clock.wall_at(end)))
             offset = end
@@ -335,10 +430,10 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         assert self.entry.stages is not None
         starts = sorted(r.start for r in results.requests if r.start is not None and r.status != "incomplete")
         out = []
-        offset = self.entry.start_time
+        offset = self.load_offset
         for number, stage in enumerate(self.entry.stages):
             last = number == len(self.entry.stages) - 1
-            end = self.entry.end_time if last else offset + stage.duration
+            end = self.load_offset + self.entry.run_time if last else offset + stage.duration
             begin_wall, end_wall = self.context.clock.wall_at(offset), self.context.clock.wall_at(end)
             count = sum(1 for start in starts if begin_wall <= start < end_wall)
             out.append({"rate": stage.rate, "seconds": end - offset, "achieved": count / (end - offset)})

@@ -127,8 +127,9 @@ def tiny_model(cache_dir: Path) -> Path:
 
 
 def vllm_argv(python: Path, model_dir: Path, host: str = "127.0.0.1", port: int = 8000, *,
-              max_model_len: int = 2048, max_num_seqs: int = 32, kv_cache_mib: int = 256) -> list[str]:
-    """The command line of vLLM's OpenAI server for the tiny model.
+              max_model_len: int = 2048, max_num_seqs: int = 32, kv_cache_mib: int = 256,
+              served_model_name: str = SERVED_MODEL_NAME) -> list[str]:
+    """The command line of vLLM's OpenAI server for the tiny model (or another local model folder).
 
     ``--enforce-eager``: no ``torch.compile`` (minutes of C++ compilation on a small machine, for a model
     that needs none). The KV cache is ``kv_cache_mib`` (256 MiB hold ~260,000 tokens of this model).
@@ -136,7 +137,7 @@ def vllm_argv(python: Path, model_dir: Path, host: str = "127.0.0.1", port: int 
     return [
         str(python), "-m", "vllm.entrypoints.openai.api_server",
         "--model", str(model_dir),
-        "--served-model-name", SERVED_MODEL_NAME,
+        "--served-model-name", served_model_name,
         "--host", host,
         "--port", str(port),
         "--enforce-eager",

@@ -60,7 +60,7 @@ class TektonExecutorOptions(ExecutorOptions):
     @classmethod
     def executor_problems(cls, entry: LlmLoadFields) -> None:
         """What a TaskRun pod cannot use: no target (the local mock), local data or tokenizer files."""
-        if entry.target_url is None:
+        if entry.target_url is None and entry.stack is None:  # a stack sets it when it is ready
             raise ValueError(
                 'executor "tekton" needs targetUrl: the model\'s address as a pod in the cluster sees it (e.g. '
                 "http://my-model.my-namespace.svc.cluster.local:8000); the embedded mock target is local only"

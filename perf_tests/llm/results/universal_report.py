@@ -109,8 +109,10 @@ def build_universal_report(
     commands: Sequence[GuidellmCommand],
     target: str,
     tool: str = "guidellm",
+    stack: tuple[list[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The llm-d benchmark report v0.2.1 of one entry's run by harness ``tool``."""
+    """The llm-d benchmark report v0.2.1 of one entry's run by harness ``tool``; ``stack``: the deployed stack's
+    ``scenario.stack`` and ``results.observability`` (``perf_tests.stack.record.universal_stack``)."""
     dists = results.distributions
     configured_in = entry.effective_prompt_tokens if entry.synthetic else None
     configured_out = entry.effective_output_tokens if entry.synthetic else None
@@ -170,7 +172,7 @@ def build_universal_report(
         "input_token_rate": {"units": "tokens/s", "mean": results.prompt_token_rate},
         "total_token_rate": {"units": "tokens/s", "mean": results.prompt_token_rate + results.output_token_rate},
     }
-    return {
+    report: dict[str, Any] = {
         "version": REPORT_VERSION,
         "run": {
             "uid": uuid.uuid4().hex,
@@ -198,6 +200,9 @@ def build_universal_report(
             },
         },
     }
+    if stack is not None:
+        report["scenario"]["stack"], report["results"]["observability"] = stack
+    return report
 
 
 def write_universal_report(report: Mapping[str, Any], directory: Path,

@@ -154,6 +154,8 @@ _KNOWN = {
     "observability/local_prometheus.py",  # readiness of its own child Prometheus on loopback (timeout 2 s)
     "storage/client.py",  # boto3's S3 client on deadline-aware botocore pools and a Deadline per call
     "storage/remote.py",  # only checks that boto3 is installed; its calls go through storage/client.py
+    "stack/kube_client.py",  # install_deadline_pools and a Deadline per call (STACK_REQUEST_TIMEOUT)
+    "stack/local_vllm.py",  # readiness of its own child vLLM on loopback (2 s per probe, bounded start)
 }
 
 

@@ -195,8 +195,8 @@ def _compare(old: str, new: str, max_regression: str | None, min_samples: int | 
     options = baseline_options(max_regression, min_samples, floor_ms)
     old_summary, new_summary = load_summary_reference(old, "baseline"), load_summary_reference(new, "run")
     comparisons = compare_summaries(old_summary, new_summary, options)
-    print(format_comparisons(comparisons, options, f"baseline {old_summary.get('run_id') or old}",
-                             f"run {new_summary.get('run_id') or new}"))
+    print(format_comparisons(comparisons, options, f"baseline {old_summary.run_id or old}",
+                             f"run {new_summary.run_id or new}"))
     return EXIT_FAILED if any(c.status == "regression" for c in comparisons) else 0
 
 
@@ -296,7 +296,7 @@ def _run_pods(scenario: str | None, results_dir: Path | None, data_dir: Path, po
     root = (results_dir or Path.cwd() / "results" / new_run_id()).resolve()
     outcome = merge_results(results, root, shard_dirs=write_shards(results, root))
     print(outcome.table())
-    for line in shard_lines(outcome.summary):
+    for line in shard_lines(outcome.document):
         print(line)
     print(f"results: {outcome.results_dir}")
     if not outcome.passed:
@@ -317,7 +317,7 @@ def _merge(shard_dirs: Sequence[Path], out: Path, baseline: Path | None, max_reg
     print(outcome.table())
     from perf_tests.scaleout.merge import shard_lines
 
-    for line in shard_lines(outcome.summary):
+    for line in shard_lines(outcome.document):
         print(line)
     print(f"results: {outcome.results_dir}")
     if not outcome.passed:

@@ -28,9 +28,10 @@ from typing import Any, Literal
 
 from perf_tests.baseline.settings import BaselineOptions
 from perf_tests.errors import ConfigurationError
-from perf_tests.reports.summary_model import read_summary
+from perf_tests.results.read import read_summary
+from perf_tests.results.summary import SummaryDocument
+from perf_tests.results.verdict import BaselineComparison, BaselinePart, Check
 from perf_tests.thresholds.evaluate import format_value
-from perf_tests.thresholds.verdict import Check
 
 __all__ = [
     "COMPARED_METRICS",
@@ -56,7 +57,7 @@ COMPARED_METRICS: tuple[tuple[str, str, str, bool], ...] = (
 _SUCCESS_RATE_FLOOR = 0.01
 
 
-def load_summary(path: str | Path, role: str = "baseline") -> dict[str, Any]:
+def load_summary(path: str | Path, role: str = "baseline") -> SummaryDocument:
     """Read a ``summary.json`` (or the one in a results directory), checked; ``ConfigurationError`` naming
     the file as ``role`` (``baseline`` or ``run``) and what is wrong if it is not one."""
     try:
@@ -103,18 +104,11 @@ class Comparison:
         shown = f"{change:+.1%}" if change is not None else "n/a"
         return f"{self.label} {old} -> {new} ({shown}, tolerance {self.tolerance:.0%})"
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "operation": self.operation,
-            "metric": self.metric,
-            "kind": self.kind,
-            "baseline": self.old,
-            "value": self.new,
-            "change": self.change,
-            "status": self.status,
-            "limit": self.limit,
-            "reason": self.reason,
-        }
+    def result(self) -> BaselineComparison:
+        """The ``baseline.comparisons[]`` item of the entry's ``summary.json`` part."""
+        return BaselineComparison(operation=self.operation, metric=self.metric, kind=self.kind, baseline=self.old,
+                                  value=self.new, change=self.change, status=self.status, limit=self.limit,
+                                  reason=self.reason)
 
 
 def _number(value: Any) -> float | None:
@@ -221,22 +215,20 @@ def compare_parts(
 
 
 def compare_summaries(
-    old: Mapping[str, Any],
-    new: Mapping[str, Any],
+    old: SummaryDocument,
+    new: SummaryDocument,
     options: BaselineOptions,
     skip: Mapping[str, Collection[tuple[str, str | None]]] | None = None,
 ) -> list[Comparison]:
     """Compare every scenario entry of ``new`` with the entry of the same name in ``old``."""
-    old_parts = {part.get("name"): part for part in old.get("scenarios", [])}
     results: list[Comparison] = []
-    for part in new.get("scenarios", []):
-        name = str(part.get("name", ""))
-        old_part = old_parts.get(name)
+    for part in new.scenarios:
+        old_part = old.part(part.name)
         if old_part is None:
-            results.append(Comparison(name, "*", "*", "", None, None, "skipped", options.tolerance,
+            results.append(Comparison(part.name, "*", "*", "", None, None, "skipped", options.tolerance,
                                       reason="scenario entry not in the baseline"))
             continue
-        results.extend(compare_parts(old_part, part, options, (skip or {}).get(name, ())))
+        results.extend(compare_parts(old_part.as_json(), part.as_json(), options, (skip or {}).get(part.name, ())))
     return results
 
 
@@ -273,25 +265,24 @@ class Baseline:
     """A loaded baseline summary and the options to compare with it."""
 
     def __init__(self, path: str | Path, options: BaselineOptions | None = None,
-                 summary: Mapping[str, Any] | None = None) -> None:
+                 summary: SummaryDocument | None = None) -> None:
         self.path = Path(path)
         self.options = options or BaselineOptions()
-        self.summary: Mapping[str, Any] = summary if summary is not None else load_summary(self.path)
+        self.summary: SummaryDocument = summary if summary is not None else load_summary(self.path)
 
     @property
     def label(self) -> str:
         """How reports name the baseline: its run id, or its path."""
-        return f"run {self.summary.get('run_id')}" if self.summary.get("run_id") else str(self.path)
+        return f"run {self.summary.run_id}" if self.summary.run_id else str(self.path)
 
-    def part(self, name: str) -> Mapping[str, Any] | None:
-        """The baseline's summary part of the scenario entry ``name``."""
-        for part in self.summary.get("scenarios", []):
-            if part.get("name") == name:
-                return dict(part)
-        return None
+    def part(self, name: str) -> dict[str, Any] | None:
+        """The baseline's summary part of the scenario entry ``name`` (its JSON form)."""
+        part = self.summary.part(name)
+        return part.as_json() if part is not None else None
 
-    def judge(self, part: dict[str, Any], skip: Collection[tuple[str, str | None]] = ()) -> list[Check]:
-        """Compare one entry's summary part; add ``part["baseline"]`` and return the verdict checks."""
+    def compare(self, part: Mapping[str, Any], skip: Collection[tuple[str, str | None]] = (),
+                ) -> tuple[BaselinePart, list[Check]]:  # fmt: skip
+        """One entry's summary part against the baseline: the entry's ``baseline`` and its verdict checks."""
         name = str(part.get("name", ""))
         old = self.part(name)
         if old is None:
@@ -299,17 +290,17 @@ class Baseline:
                                       reason="scenario entry not in the baseline")]
         else:
             comparisons = compare_parts(old, part, self.options, skip)
-        part["baseline"] = {
-            "path": str(self.path),
-            "run_id": self.summary.get("run_id"),
-            "tolerance": self.options.tolerance,
-            "min_samples": self.options.min_samples,
-            "floor_ms": self.options.floor_ms,
-            "regressions": sum(1 for c in comparisons if c.status == "regression"),
-            "improvements": sum(1 for c in comparisons if c.status == "improvement"),
-            "comparisons": [c.as_json() for c in comparisons],
-        }
-        return comparison_checks(name, comparisons, self.label)
+        compared = BaselinePart(
+            path=str(self.path),
+            run_id=self.summary.run_id,
+            tolerance=self.options.tolerance,
+            min_samples=self.options.min_samples,
+            floor_ms=self.options.floor_ms,
+            regressions=sum(1 for c in comparisons if c.status == "regression"),
+            improvements=sum(1 for c in comparisons if c.status == "improvement"),
+            comparisons=[c.result() for c in comparisons],
+        )
+        return compared, comparison_checks(name, comparisons, self.label)
 
 
 def format_comparisons(comparisons: Iterable[Comparison], options: BaselineOptions,

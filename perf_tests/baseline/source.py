@@ -8,17 +8,17 @@ which runs none, takes the only pointer there or ``.../latest/<scenario file nam
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from perf_tests.baseline.compare import Baseline, load_summary
 from perf_tests.baseline.settings import BaselineOptions
+from perf_tests.results.summary import SummaryDocument
 from perf_tests.storage.location import is_s3_url
 
 __all__ = ["load_summary_reference", "open_baseline"]
 
 
 def load_summary_reference(reference: str | Path, role: str = "baseline", scenario_file: str | None = None,
-                           ) -> dict[str, Any]:  # fmt: skip
+                           ) -> SummaryDocument:  # fmt: skip
     """The checked summary a path or an ``s3://`` reference names (errors name it as ``role``)."""
     if is_s3_url(str(reference)):
         from perf_tests.storage.remote import fetch_summary

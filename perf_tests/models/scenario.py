@@ -149,6 +149,9 @@ class ScenarioEntry(OptionsModel):
 
     # Operation names this mode records, for threshold validation and reports (set per mode).
     operations: ClassVar[tuple[str, ...]] = ()
+    # Its set-up and clean-up calls: their count per second of the entry's window means nothing, so the
+    # summary gives them no throughput (set per mode).
+    setup_operations: ClassVar[frozenset[str]] = frozenset()
 
     mode: str
     name: str = Field(default="", description="Name in logs and reports; default '<mode>#<index>'.")

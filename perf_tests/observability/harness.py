@@ -60,9 +60,6 @@ class HarnessReport(BaseModel):
     saturated: bool = False
     reasons: list[str] = Field(default_factory=list)
 
-    def summary_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
-
 
 def _p99(values: list[float]) -> float:
     ordered = sorted(values)

@@ -1,9 +1,10 @@
 """What Prometheus said about one entry: series and aggregates per query and window (pydantic models).
 
-``EntryObservation`` is written whole to ``prometheus/<entry>.json``; ``summary_json()`` is its part of
-``summary.json`` (aggregates only, no series). ``Aggregate`` is over every finite sample of every series of
-a query in a window; ``last`` is the value at the latest timestamp (the largest if several series have
-one there). A query that returned no sample has ``status: no_data`` and no aggregate, never zeros.
+``EntryObservation`` is written whole to ``prometheus/<entry>.json``; ``summary()`` is its part of
+``summary.json`` (``ObservationSummary``: aggregates only, no series). ``Aggregate`` is over every finite
+sample of every series of a query in a window; ``last`` is the value at the latest timestamp (the largest
+if several series have one there).
+A query that returned no sample has ``status: no_data`` and no aggregate, never zeros.
 """
 
 from __future__ import annotations
@@ -13,7 +14,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Aggregate", "EntryObservation", "QueryResult", "Series", "Window", "aggregate"]
+__all__ = [
+    "Aggregate",
+    "EntryObservation",
+    "ObservationSummary",
+    "QueryResult",
+    "QuerySummary",
+    "Series",
+    "Window",
+    "WindowSummary",
+    "aggregate",
+]
 
 ObservationStatus = Literal["ok", "not_configured", "error"]
 
@@ -36,18 +47,24 @@ class Aggregate(BaseModel):
     series: int
 
 
-class QueryResult(BaseModel):
-    """One query over one window."""
+class QuerySummary(BaseModel):
+    """One query over one window, as ``summary.json`` holds it (no series)."""
 
     name: str
     expr: str
-    status: Literal["ok", "no_data", "error"]
+    status: Literal["ok", "no_data", "error"] = Field(description="no_data: the query returned no sample (never 0)")
     message: str | None = None
     aggregate: Aggregate | None = None
+
+
+class QueryResult(QuerySummary):
+    """One query over one window, with its series."""
+
     series: list[Series] = Field(default_factory=list)
 
-    def summary_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"series"})
+    def summary(self) -> QuerySummary:
+        return QuerySummary(name=self.name, expr=self.expr, status=self.status, message=self.message,
+                            aggregate=self.aggregate)
 
 
 class Window(BaseModel):
@@ -60,6 +77,29 @@ class Window(BaseModel):
     queries: list[QueryResult] = Field(default_factory=list)
 
 
+class WindowSummary(BaseModel):
+    """A stage's or copy's window and its queries' aggregates."""
+
+    name: str
+    kind: Literal["entry", "stage", "copy"]
+    start: float
+    end: float
+    queries: dict[str, QuerySummary] = Field(default_factory=dict)
+
+
+class ObservationSummary(BaseModel):
+    """What Prometheus saw over an entry's window (the entry's ``prometheus`` in ``summary.json``)."""
+
+    status: ObservationStatus
+    message: str | None = None
+    url: str | None = None
+    step_s: float | None = None
+    start: float | None = None
+    end: float | None = None
+    queries: dict[str, QuerySummary] = Field(default_factory=dict, description="the entry window's, by name")
+    windows: list[WindowSummary] = Field(default_factory=list, description="each further window (stage, copy)")
+
+
 class EntryObservation(BaseModel):
     """Every window of one entry (the entry's own first) and what each query returned in it."""
 
@@ -70,21 +110,17 @@ class EntryObservation(BaseModel):
     step_s: float | None = None
     windows: list[Window] = Field(default_factory=list)
 
-    def summary_json(self) -> dict[str, Any]:
+    def summary(self) -> ObservationSummary:
         """The ``prometheus`` part of the entry in ``summary.json``: the entry window's queries by name, and
         each further window's aggregates."""
         own = self.windows[0] if self.windows else None
-        return {
-            "status": self.status,
-            "message": self.message,
-            "url": self.url,
-            "step_s": self.step_s,
-            "start": own.start if own else None,
-            "end": own.end if own else None,
-            "queries": {q.name: q.summary_json() for q in own.queries} if own else {},
-            "windows": [{"name": w.name, "kind": w.kind, "start": w.start, "end": w.end,
-                         "queries": {q.name: q.summary_json() for q in w.queries}} for w in self.windows[1:]],
-        }
+        return ObservationSummary(
+            status=self.status, message=self.message, url=self.url, step_s=self.step_s,
+            start=own.start if own else None, end=own.end if own else None,
+            queries={q.name: q.summary() for q in own.queries} if own else {},
+            windows=[WindowSummary(name=w.name, kind=w.kind, start=w.start, end=w.end,
+                                   queries={q.name: q.summary() for q in w.queries}) for w in self.windows[1:]],
+        )
 
 
 def _value(text: object) -> float | None:

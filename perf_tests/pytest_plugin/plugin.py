@@ -100,12 +100,13 @@ def store_outcome(config: pytest.Config, outcome: Any) -> None:
 def verdict_properties(outcome: Any, name: str) -> list[tuple[str, object]]:
     """JUnit properties of one entry: its operations' numbers, each check and what it measured."""
     verdict = outcome.verdict(name)
-    part = next(s for s in outcome.summary["scenarios"] if s["name"] == name)
+    part = outcome.document.part(name)
     properties: list[tuple[str, object]] = []
-    for op_name, op in part.get("operations", {}).items():
+    for op_name, op in part.operations.items():
         for key in ("count", "failed", "p50_ms", "p95_ms", "p99_ms", "throughput"):
-            if op.get(key) is not None:
-                properties.append((f"{op_name}.{key}", op[key]))
+            value = getattr(op, key)
+            if value is not None:
+                properties.append((f"{op_name}.{key}", value))
     for check in verdict.checks:
         properties.append((f"check.{check.name}", "pass" if check.passed else "fail"))
         # Thresholds and baseline regressions: what was measured against what limit, for CI dashboards.
@@ -176,10 +177,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     terminalreporter.write_sep("=", "performance results")
     terminalreporter.write_line(outcome.table())
-    if outcome.summary.get("scaleout"):
+    if outcome.document.scaleout is not None:
         from perf_tests.scaleout.merge import shard_lines
 
-        for line in shard_lines(outcome.summary):
+        for line in shard_lines(outcome.document):
             terminalreporter.write_line(line)
     terminalreporter.write_line(f"results: {outcome.results_dir}")
     terminalreporter.write_line(f"report: {outcome.results_dir / 'report.html'}")

@@ -9,9 +9,7 @@ already done.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,12 +18,12 @@ from typing import IO, Any
 
 from perf_tests.config.logging_config import EVENTS_LOGGER
 from perf_tests.logger.redaction import redact
+from perf_tests.recorder.event_codec import EVENTS_FILE_NAME, event_to_json, to_json_line
 from perf_tests.recorder.events import AggregateRecord, Event, MetricsRecord, OperationEvent
 from perf_tests.recorder.stats import OperationStats, to_us
 
 __all__ = ["EVENTS_FILE_NAME", "EventsFileWriter", "Recorder", "ScenarioRecord"]
 
-EVENTS_FILE_NAME = "events.jsonl"
 events_logger = logging.getLogger(EVENTS_LOGGER)
 #: Attributes of an operation event (seconds) aggregated as histograms of their own, summarised under
 #: their name: ``lateness`` and ``latency`` of a load-engine request, ``queue_wait`` of a runner's
@@ -109,80 +107,6 @@ class Recorder:
                     record.notes.append(event.message)
                 if event.attrs:
                     record.attrs.update(event.attrs)
-
-
-def event_to_json(event: Event) -> dict[str, Any]:
-    """The events.jsonl form of an event (histograms as HdrHistogram base64 encodings)."""
-    if isinstance(event, OperationEvent):
-        line: dict[str, Any] = {
-            "type": "op",
-            "t": round(event.start, 6),
-            "scenario": event.scenario,
-            "mode": event.mode,
-            "op": event.operation,
-            "ms": round(event.duration * 1000.0, 3),
-            "ok": event.ok,
-        }
-        if not event.ok:
-            line["error_type"] = event.error_type or "error"
-            if event.error:
-                line["error"] = redact(event.error)[:500]
-        if event.attrs:
-            line["attrs"] = dict(event.attrs)
-        return line
-    if isinstance(event, AggregateRecord):
-        line = {
-            "type": "agg",
-            "t": event.second,
-            "scenario": event.scenario,
-            "mode": event.mode,
-            "op": event.operation,
-            "ok": event.ok,
-            "errors": event.errors,
-            "hist": event.histogram.encode().decode("ascii") if event.histogram.get_total_count() else None,
-        }
-        if event.values:
-            line["values"] = {
-                name: hist.encode().decode("ascii")
-                for name, hist in event.values.items()
-                if hist.get_total_count()
-            }
-        if event.counters:
-            line["counters"] = event.counters
-        if event.attrs:
-            line["attrs"] = event.attrs
-        return line
-    if isinstance(event, MetricsRecord):
-        return {"type": "metrics", "t": round(event.time, 6), "scenario": event.scenario, "mode": event.mode,
-                "op": event.operation, "source": event.source, "stats": dict(event.stats)}
-    line = {"type": "scenario", "t": round(event.time, 6), "scenario": event.scenario, "mode": event.mode,
-            "phase": event.phase}
-    if event.status:
-        line["status"] = event.status
-    if event.message:
-        line["message"] = redact(event.message)
-    if event.attrs:
-        line["attrs"] = dict(event.attrs)
-    return line
-
-
-def finite_json(value: Any) -> Any:
-    """The value with NaN and infinities as None: strict JSON has neither."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: finite_json(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite_json(item) for item in value]
-    return value
-
-
-def to_json_line(data: dict[str, Any]) -> str:
-    """Strict JSON (NaN and infinities become null, which jq and JSON.parse accept)."""
-    try:
-        return json.dumps(data, separators=(",", ":"), default=str, allow_nan=False)
-    except ValueError:
-        return json.dumps(finite_json(data), separators=(",", ":"), default=str, allow_nan=False)
 
 
 class EventsFileWriter:

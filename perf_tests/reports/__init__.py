@@ -1,9 +1,9 @@
 """Reports: ``summary.json`` (and its JSON Schema), ``summary.csv``, ``report.html`` and the console table.
 
-``summary`` builds the summary at the end of a run, ``csv_report`` and ``html_report`` write the
-spreadsheet and the self-contained page (timelines from ``events.jsonl`` via ``timeline`` and
-``replay``), ``rebuild`` writes them all at the end of a run and rebuilds them afterwards, even from
-``events.jsonl`` alone; ``console`` prints the table.
+``summary`` builds the summary at the end of a run (its models: ``perf_tests.results``), ``csv_report``
+and ``html_report`` write the spreadsheet and the self-contained page (timelines from ``events.jsonl``
+via ``timeline`` and ``replay``), ``rebuild`` writes them all at the end of a run and rebuilds them
+afterwards, even from ``events.jsonl`` alone; ``console`` prints the table.
 """
 
 from perf_tests.reports.console import format_summary_table
@@ -18,16 +18,17 @@ from perf_tests.reports.rebuild import (
     write_run_file,
 )
 from perf_tests.reports.schema import summary_json_schema, validate_summary
-from perf_tests.reports.summary import SCHEMA_VERSION, SUMMARY_FILE_NAME, build_summary, write_summary
+from perf_tests.reports.summary import SUMMARY_FILE_NAME, EntryInput, RunInput, build_summary, write_summary
 from perf_tests.reports.timeline import Timelines, build_timelines
 
 __all__ = [
     "CSV_FILE_NAME",
     "HTML_FILE_NAME",
     "RUN_FILE_NAME",
-    "SCHEMA_VERSION",
     "SUMMARY_FILE_NAME",
+    "EntryInput",
     "ReportFiles",
+    "RunInput",
     "Timelines",
     "build_summary",
     "build_timelines",

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from perf_tests import __version__
-from perf_tests.recorder.recorder import finite_json
+from perf_tests.recorder.event_codec import finite_json
 from perf_tests.reports.harness_comparison import comparison_html, comparison_rows
 from perf_tests.reports.observability_charts import (
     harness_charts,

@@ -22,13 +22,16 @@ from typing import Any
 
 from perf_tests.errors import ConfigurationError, echo
 from perf_tests.models.fields import expand_user
-from perf_tests.recorder.recorder import EVENTS_FILE_NAME
+from perf_tests.recorder.event_codec import EVENTS_FILE_NAME
 from perf_tests.reports.csv_report import write_summary_csv
 from perf_tests.reports.html_report import write_html_report
 from perf_tests.reports.replay import replay
-from perf_tests.reports.summary import SUMMARY_FILE_NAME, build_summary, write_summary
-from perf_tests.reports.summary_model import PlannedEntry, RunFile, model_problems, problems_text, read_summary
-from perf_tests.thresholds.evaluate import judge_with_thresholds
+from perf_tests.reports.summary import SUMMARY_FILE_NAME, EntryInput, RunInput, build_summary, write_summary
+from perf_tests.results.read import model_problems, problems_text, read_summary
+from perf_tests.results.status import EntryStatus
+from perf_tests.results.summary import Planned, PlannedEntry, RunFile, SummaryDocument, Target
+from perf_tests.runners.registry import setup_operations
+from perf_tests.thresholds.parser import parse_threshold
 
 __all__ = [
     "RUN_FILE_NAME",
@@ -60,22 +63,22 @@ def write_run_file(
     started: float,
     scenario_file: Path | None,
     scenario_raw: Sequence[Any],
-    entries: Sequence[Mapping[str, Any]],
-    targets: Mapping[str, Any] | None = None,
+    entries: Sequence[PlannedEntry],
+    targets: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
     """Write ``run.json``: what a report needs when the run dies before writing ``summary.json``."""
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / RUN_FILE_NAME
-    document = {
-        "run_id": run_id,
-        "started": started,
-        "scenario_file": str(scenario_file) if scenario_file else None,
-        "scenario": list(scenario_raw),
-        "entries": [dict(entry) for entry in entries],
-        "targets": dict(targets or {}),
-    }
+    document = RunFile(
+        run_id=run_id,
+        started=started,
+        scenario_file=str(scenario_file) if scenario_file else None,
+        scenario=list(scenario_raw),
+        entries=list(entries),
+        targets={name: Target.model_validate(dict(target)) for name, target in (targets or {}).items()},
+    )
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(document.as_json(), indent=2, default=str) + "\n", encoding="utf-8")
     tmp.replace(path)
     return path
 
@@ -102,7 +105,7 @@ def read_run_file(path: Path) -> RunFile:
     return RunFile.model_validate(document)
 
 
-def summary_from_events(results_dir: Path) -> dict[str, Any]:
+def summary_from_events(results_dir: Path) -> SummaryDocument:
     """A ``summary.json`` document rebuilt from ``events.jsonl`` (and ``run.json`` when present), with
     each entry judged by its default checks and thresholds."""
     events = results_dir / EVENTS_FILE_NAME
@@ -111,43 +114,41 @@ def summary_from_events(results_dir: Path) -> dict[str, Any]:
                                  "is it a perf-tests results directory?")
     run_path = results_dir / RUN_FILE_NAME
     run = read_run_file(run_path)
+    for index, planned in enumerate(run.entries):  # a bad threshold names its place in run.json
+        for text in planned.thresholds:
+            try:
+                parse_threshold(text)
+            except ValueError as exc:
+                raise ConfigurationError(f"{run_path}: entries[{index}] ({planned.name[:60]}).thresholds: "
+                                         f"{exc}") from None
     replayed = replay(events)
     recorder = replayed.recorder
-    planned: dict[str, dict[str, Any]] = {
-        entry.name: {"mode": entry.mode, "start_offset_s": entry.start_offset_s, "run_time_s": entry.run_time_s}
-        for entry in run.entries
-    }
+    entries = {planned.name: EntryInput(
+        name=planned.name, mode=planned.mode or "",
+        planned=Planned(mode=planned.mode, start_offset_s=planned.start_offset_s, run_time_s=planned.run_time_s),
+        thresholds=planned.thresholds, allowed_failure_rate=planned.allowed_failure_rate or 0.0,
+        setup_operations=setup_operations(planned.mode or ""),
+    ) for planned in run.entries}
     for name, record in recorder.scenarios.items():
-        planned.setdefault(name, {"mode": record.mode})
+        entries.setdefault(name, EntryInput(name=name, mode=record.mode, planned=Planned(mode=record.mode),
+                                            setup_operations=setup_operations(record.mode)))
         if record.started is not None and record.finished is None:
             record.finished = replayed.last_by_scenario.get(name, record.started)
-            record.status = "interrupted"
+            record.status = EntryStatus.INTERRUPTED
             record.message = "the run ended before this entry finished (summary rebuilt from events.jsonl)"
     started = run.started if run.started is not None else replayed.first
     finished = replayed.last if replayed.last is not None else started
-    summary = build_summary(
+    header = RunInput(
         run.run_id or results_dir.name,
-        recorder,
         run.scenario,
         Path(run.scenario_file) if run.scenario_file else None,
-        planned,
         {name: target.model_dump(exclude_none=True) for name, target in run.targets.items()},
         float(started or 0.0),
         float(finished or started or 0.0),
         interrupted=True,
     )
-    by_name = {entry.name: (index, entry) for index, entry in enumerate(run.entries)}
-    for part in summary["scenarios"]:
-        index, entry = by_name.get(part["name"], (-1, PlannedEntry(name=part["name"])))
-        try:
-            verdict = judge_with_thresholds(part, entry.allowed_failure_rate or 0.0, entry.thresholds)
-        except ValueError as exc:
-            raise ConfigurationError(f"{run_path}: entries[{index}] ({entry.name[:60]}).thresholds: {exc}") from None
-        part["verdict"] = verdict.as_json()
-    summary["passed"] = False
-    summary["rebuilt_from_events"] = True
-    summary["rebuilt_at"] = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    return summary
+    rebuilt_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return build_summary(header, recorder, list(entries.values()), rebuilt_at=rebuilt_at)
 
 
 def rebuild_reports(results_dir: Path) -> ReportFiles:
@@ -168,5 +169,5 @@ def rebuild_reports(results_dir: Path) -> ReportFiles:
         summary_path = write_summary(summary, results_dir)
         rebuilt = True
         logger.info("rebuilt %s from %s", summary_path, EVENTS_FILE_NAME)
-    csv_path, html_path = write_reports(summary, results_dir)
+    csv_path, html_path = write_reports(summary.as_json(), results_dir)
     return ReportFiles(summary_path, csv_path, html_path, rebuilt)

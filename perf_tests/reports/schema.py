@@ -1,29 +1,38 @@
-"""The JSON Schema of ``summary.json`` (``schemas/summary.schema.json``, shipped with the package).
+"""The JSON Schema of ``summary.json``, generated from its models (``perf_tests.results.SummaryDocument``).
 
-``python -m perf_tests summary-schema`` prints it; ``--check FILE`` validates summaries against it
-(that needs the ``jsonschema`` package, part of the ``dev`` extra).
+``python -m perf_tests summary-schema`` prints it; the published copy, ``schemas/summary.schema.json``
+(shipped with the package), is regenerated with ``python -m perf_tests summary-schema -o
+perf_tests/reports/schemas/summary.schema.json`` and a test keeps it equal. ``--check FILE`` validates
+summaries against it (that needs the ``jsonschema`` package, part of the ``dev`` extra).
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Mapping
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from perf_tests.errors import ConfigurationError
+from perf_tests.results.summary import SummaryDocument
 
-__all__ = ["summary_json_schema", "validate_summary"]
+__all__ = ["SUMMARY_SCHEMA_FILE", "summary_json_schema", "validate_summary"]
+
+SUMMARY_SCHEMA_FILE = Path(__file__).parent / "schemas" / "summary.schema.json"
+"""The published schema."""
 
 
 def summary_json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of ``summary.json``."""
-    text = resources.files("perf_tests.reports").joinpath("schemas", "summary.schema.json").read_text(
-        encoding="utf-8"
-    )
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+    schema = SummaryDocument.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://perf-tests.invalid/schemas/summary.schema.json",
+        "title": "perf-tests summary.json",
+        "description": f"{schema.get('description', '')} Consumers must ignore keys they do not know: new "
+        "optional keys are added without a new schema_version; removing or changing a key changes it.",
+        **{key: value for key, value in schema.items() if key not in ("title", "description")},
+    }
 
 
 def validate_summary(summary: Mapping[str, Any]) -> list[str]:

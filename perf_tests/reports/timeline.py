@@ -20,8 +20,8 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from perf_tests.recorder.event_codec import decode_histogram, histogram_values, read_event_lines
 from perf_tests.recorder.stats import new_histogram
-from perf_tests.reports.replay import decode_histogram, histogram_values, read_event_lines
 
 __all__ = ["NICE_BUCKETS", "OperationTimeline", "ScenarioTimeline", "Timelines", "build_timelines", "percentiles"]
 

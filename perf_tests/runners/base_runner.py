@@ -41,6 +41,7 @@ from perf_tests.logger.redaction import redact
 from perf_tests.models.scenario import ScenarioEntry
 from perf_tests.recorder.events import OperationEvent, ScenarioMark
 from perf_tests.recorder.failures import classify_exception
+from perf_tests.results.status import EntryStatus
 from perf_tests.runners.context import RunContext
 from perf_tests.scheduler.lifecycle import Stoppable
 
@@ -100,14 +101,14 @@ class BaseRunner(Stoppable, ABC, Generic[EntryT]):
     @final
     def execute(self) -> None:
         """Phases 2-5; records scenario marks; raises what ``prepare`` or ``run`` raised."""
-        status, message = "passed", None
+        status, message = EntryStatus.PASSED, None
         try:
             if self._setup_error is not None:
                 raise self._setup_error
             begin = max(0.0, self.start_offset - self.lead_time)
             if not self.wait_until(begin):
                 self.mark("note", message="stopped before its start time")
-                status = "not_run"
+                status = EntryStatus.NOT_RUN
                 return
             late = self.context.clock.elapsed() - begin
             # The entry's window starts at its planned start: a lead time is preparation, not load.
@@ -117,7 +118,7 @@ class BaseRunner(Stoppable, ABC, Generic[EntryT]):
                 self.mark("note", message=f"started {late:.1f}s after its planned start time")
             self.run()
         except BaseException as exc:
-            status, message = "error", redact(str(exc) if isinstance(exc, PerfTestsError) else
+            status, message = EntryStatus.ERROR, redact(str(exc) if isinstance(exc, PerfTestsError) else
                                              f"{type(exc).__name__}: {exc}")
             raise
         finally:

@@ -69,6 +69,10 @@ class PipelineOptions(PipelineEntry):
         "delete_pipeline",
         "delete_experiment",
     )
+    setup_operations: ClassVar[frozenset[str]] = frozenset({
+        "upload_pipeline", "find_pipeline_versions", "get_default_experiment", "create_experiment", "terminate_run",
+        "delete_run", "delete_pipeline_version", "delete_pipeline", "delete_experiment",
+    })
 
     total_runs: int | None = Field(
         default=None, ge=1, le=MAX_COUNT,

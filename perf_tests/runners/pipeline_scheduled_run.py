@@ -35,6 +35,8 @@ class ScheduledRunOptions(PipelineOptions):
         "disable_recurring_run",
         "delete_recurring_run",
     )
+    setup_operations: ClassVar[frozenset[str]] = PipelineOptions.setup_operations | {
+        "create_recurring_run", "disable_recurring_run", "delete_recurring_run"}
 
     mode: Literal["PIPELINE_SCHEDULED_RUN"]
     cron: str | None = Field(default=None, description="Cron schedule, e.g. '0 */1 * * * *' (every minute).")

@@ -29,6 +29,7 @@ class PipelineUploadOptions(PipelineEntry):
     """A PIPELINE_UPLOAD entry: ``numTimes`` is the number of uploads."""
 
     operations: ClassVar[tuple[str, ...]] = ("upload_pipeline", "delete_pipeline")
+    setup_operations: ClassVar[frozenset[str]] = frozenset(operations)  # no rate, as for the pipeline modes
 
     mode: Literal["PIPELINE_UPLOAD"]
     max_lateness: Seconds = Field(

@@ -26,6 +26,7 @@ __all__ = [
     "register",
     "registered_runners",
     "runner_for",
+    "setup_operations",
     "unregister",
 ]
 
@@ -95,3 +96,10 @@ def runner_for(mode: str) -> RunnerClass:
         return runners[mode]
     except KeyError:
         raise ConfigurationError(f"unknown mode {mode!r}; valid modes: {', '.join(sorted(runners))}") from None
+
+
+def setup_operations(mode: str) -> frozenset[str]:
+    """The set-up and clean-up calls of a mode (its options model's ``setup_operations``); none for a mode
+    that is not registered (a summary rebuilt without the plugin that ran it)."""
+    runner = load_modes().get(mode)
+    return runner.options_model.setup_operations if runner is not None else frozenset()

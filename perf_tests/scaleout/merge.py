@@ -15,19 +15,26 @@ import logging
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from perf_tests.baseline import Baseline
 from perf_tests.errors import ConfigurationError
-from perf_tests.logger.redaction import redact_data
-from perf_tests.recorder.recorder import EVENTS_FILE_NAME, Recorder
+from perf_tests.recorder.event_codec import EVENTS_FILE_NAME
+from perf_tests.recorder.recorder import Recorder
 from perf_tests.reports.rebuild import write_reports, write_run_file
-from perf_tests.reports.summary import SUMMARY_FILE_NAME, build_summary, scenario_summary, write_summary
+from perf_tests.reports.summary import (
+    SUMMARY_FILE_NAME,
+    EntryInput,
+    RunInput,
+    build_summary,
+    scenario_summary,
+    write_summary,
+)
+from perf_tests.results.summary import Planned, PlannedEntry, ScaleOut, ShardEntry, ShardPart, SummaryDocument
+from perf_tests.results.verdict import Check
+from perf_tests.runners.registry import setup_operations
 from perf_tests.scaleout.result import SHARD_FILE_NAME, ShardResult
 from perf_tests.scaleout.snapshot import merge_snapshots, restore
 from perf_tests.session.session import CompletedRun
-from perf_tests.thresholds.evaluate import baseline_overrides, fill_percentiles, judge_with_thresholds
-from perf_tests.thresholds.verdict import Check
 
 __all__ = ["check_shards", "merge_results", "shard_dir_name", "shard_lines"]
 
@@ -81,25 +88,26 @@ def _on_time_check(name: str, results: Sequence[ShardResult]) -> Check:
                  measured=round(worst, 3), limit=START_TOLERANCE)
 
 
-def _shard_part(result: ShardResult) -> dict[str, Any]:
+_SHARD_STATS = ("count", "failed", "throughput", "p50_ms", "p99_ms", "dropped", "lateness")
+
+
+def _shard_part(result: ShardResult) -> ShardPart:
     """One shard's numbers per entry and operation, for the summary's ``scaleout`` section."""
     recorder = Recorder()
     restore(recorder, result.snapshot)
-    entries: dict[str, Any] = {}
+    entries: dict[str, ShardEntry] = {}
     for name, record in recorder.scenarios.items():
-        part = scenario_summary(record)
-        operations = {
-            op: {key: stats.get(key) for key in ("count", "failed", "throughput", "p50_ms", "p99_ms", "dropped",
-                                                 "lateness") if stats.get(key) is not None}
-            for op, stats in part["operations"].items()
-        }
-        entries[name] = {"status": part["status"], "totals": part["totals"], "operations": operations,
-                         "start_lateness_s": part["attrs"].get("start_lateness_s"), "load": part["attrs"].get("load")}
-    return {
-        "shard": result.shard.label, "run_id": result.shard_run_id, "results_dir": result.results_dir,
-        "start_lateness_s": round(result.start_lateness_s, 3), "interrupted": result.interrupted,
-        "ran": list(result.ran), "entries": entries,
-    }
+        part = scenario_summary(record, setup_operations=setup_operations(record.mode)).as_json()
+        operations = {op: {key: stats.get(key) for key in _SHARD_STATS if stats.get(key) is not None}
+                      for op, stats in part["operations"].items()}
+        entries[name] = ShardEntry.model_validate({
+            "status": part["status"], "totals": part["totals"], "operations": operations,
+            "start_lateness_s": part["attrs"].get("start_lateness_s"), "load": part["attrs"].get("load")})
+    return ShardPart(
+        shard=result.shard.label, run_id=result.shard_run_id, results_dir=result.results_dir,
+        start_lateness_s=round(result.start_lateness_s, 3), interrupted=result.interrupted,
+        ran=list(result.ran), entries=entries,
+    )
 
 
 def merge_results(
@@ -121,43 +129,35 @@ def merge_results(
     sources = list(shard_dirs) if shard_dirs else [Path(result.results_dir) for result in results]
     llm_notes = {entry.name: _merge_llm(recorder, entry.name, sources) for entry in first.entries
                  if entry.mode == "LLM_LOAD"}
-    planned = {entry.name: {"mode": entry.mode, "start_offset_s": entry.start_offset_s, "run_time_s": entry.run_time_s}
-               for entry in first.entries}
     started = min(result.started for result in results)
     finished = max(result.finished for result in results)
     interrupted = any(result.interrupted for result in results)
-    summary = build_summary(first.run_id, recorder, first.scenario,
-                            Path(first.scenario_file) if first.scenario_file else None, planned,
-                            first.targets, started, finished, interrupted=interrupted)
-    verdicts = []
-    for entry, part in zip(first.entries, summary["scenarios"], strict=True):
-        note = first.plan_notes.get(entry.name)
-        if note:
-            part["notes"].insert(0, note)
-        if llm_notes.get(entry.name):
-            part["notes"].append(llm_notes[entry.name])
-        fill_percentiles(part, recorder.scenarios.get(entry.name), entry.thresholds)
-        baseline_part = baseline.part(entry.name) if baseline is not None else None
-        verdict = judge_with_thresholds(part, entry.allowed_failure_rate, entry.thresholds, baseline_part)
-        if baseline is not None:
-            verdict.checks.extend(baseline.judge(part, baseline_overrides(entry.thresholds)))
-        verdict.checks.append(_on_time_check(entry.name, results))
-        part["verdict"] = verdict.as_json()
-        verdicts.append(verdict)
-    summary["passed"] = all(v.passed for v in verdicts) and not interrupted
-    summary["scaleout"] = {"shards": count, "per_shard": [_shard_part(result) for result in results]}
-    summary = redact_data(summary)
+    entries = []
+    for entry in first.entries:
+        note, llm_note = first.plan_notes.get(entry.name), llm_notes.get(entry.name)
+        entries.append(EntryInput(
+            name=entry.name, mode=entry.mode,
+            planned=Planned(mode=entry.mode, start_offset_s=entry.start_offset_s, run_time_s=entry.run_time_s),
+            thresholds=entry.thresholds, allowed_failure_rate=entry.allowed_failure_rate,
+            setup_operations=setup_operations(entry.mode),
+            notes_before=[note] if note else [], notes_after=[llm_note] if llm_note else [],
+            checks=[_on_time_check(entry.name, results)],
+        ))
+    scenario_file = Path(first.scenario_file) if first.scenario_file else None
+    run = RunInput(first.run_id, first.scenario, scenario_file, first.targets, started, finished, interrupted)
+    scaleout = ScaleOut(shards=count, per_shard=[_shard_part(result) for result in results])
+    summary = build_summary(run, recorder, entries, baseline=baseline, scaleout=scaleout)
     _gather_shard_files(results, out_dir, shard_dirs)
     _write_events(results, out_dir)
-    write_run_file(out_dir, first.run_id, started, Path(first.scenario_file) if first.scenario_file else None,
-                   first.scenario, [entry.model_dump() for entry in first.entries], first.targets)
+    write_run_file(out_dir, first.run_id, started, scenario_file, first.scenario,
+                   [PlannedEntry.model_validate(entry.model_dump()) for entry in first.entries], first.targets)
     write_summary(summary, out_dir)
     try:
-        write_reports(summary, out_dir)
+        write_reports(summary.as_json(), out_dir)
     except Exception:  # a report bug must not cost the merge its summary and verdict
         logger.exception("could not write summary.csv / report.html; rebuild them with "
                          "'python -m perf_tests report %s'", out_dir)
-    return CompletedRun(first.run_id, out_dir, summary, verdicts, interrupted=interrupted)
+    return CompletedRun(first.run_id, out_dir, summary, interrupted=interrupted)
 
 
 def _merge_llm(recorder: Recorder, name: str, shard_dirs: Sequence[Path]) -> str | None:
@@ -217,20 +217,23 @@ def _write_events(results: Sequence[ShardResult], out_dir: Path) -> None:
     tmp.replace(out_dir / EVENTS_FILE_NAME)
 
 
-def shard_lines(summary: dict[str, Any]) -> list[str]:
+def shard_lines(summary: SummaryDocument) -> list[str]:
     """Per-shard lines for the console, under the merged table: what each shard sent, dropped, how late."""
-    section = summary.get("scaleout") or {}
-    lines = [f"scale-out: {section.get('shards')} shards, merged; per shard:"] if section else []
-    for shard in section.get("per_shard", []):
-        late = shard.get("start_lateness_s") or 0
-        head = f"  shard {shard['shard']}" + (f" (reached the start {late:.1f}s late)" if late > 0.5 else "")
+    section = summary.scaleout
+    if section is None:
+        return []
+    lines = [f"scale-out: {section.shards} shards, merged; per shard:"]
+    for shard in section.per_shard:
+        late = shard.start_lateness_s or 0
+        head = f"  shard {shard.shard}" + (f" (reached the start {late:.1f}s late)" if late > 0.5 else "")
         lines.append(head)
-        for name, entry in shard.get("entries", {}).items():
-            totals = entry.get("totals", {})
-            p99 = [op.get("p99_ms") for op in entry.get("operations", {}).values() if op.get("p99_ms") is not None]
-            load = entry.get("load") or {}
+        for name, entry in shard.entries.items():
+            totals = entry.totals
+            p99 = [op.p99_ms for op in entry.operations.values() if op.p99_ms is not None]
+            load = entry.load or {}
             rate = f", {load['achieved_rate']:.1f}/s" if isinstance(load.get("achieved_rate"), int | float) else ""
             worst = f", worst p99 {max(p99):.1f}ms" if p99 else ""
-            lines.append(f"    {name}: {totals.get('count', 0)} ops, {totals.get('failed', 0)} failed, "
-                         f"{totals.get('dropped', 0)} dropped{rate}{worst} ({entry.get('status')})")
+            status = entry.status.value if entry.status is not None else None
+            lines.append(f"    {name}: {totals.count} ops, {totals.failed} failed, "
+                         f"{totals.dropped} dropped{rate}{worst} ({status})")
     return lines

@@ -96,7 +96,7 @@ def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
     """Attributes as JSON would carry them (what events.jsonl holds, too)."""
     import json
 
-    from perf_tests.recorder.recorder import finite_json
+    from perf_tests.recorder.event_codec import finite_json
 
     result: dict[str, Any] = json.loads(json.dumps(finite_json(value), default=str))
     return result

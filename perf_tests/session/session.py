@@ -35,11 +35,14 @@ from perf_tests.observability.client import PrometheusClient
 from perf_tests.observability.collect import check_queries, not_configured, observe_entry, write_observation
 from perf_tests.observability.harness import HarnessMonitor, HarnessReport
 from perf_tests.observability.models import EntryObservation, Window
+from perf_tests.recorder.event_codec import EVENTS_FILE_NAME
 from perf_tests.recorder.events import EventHook
-from perf_tests.recorder.recorder import EVENTS_FILE_NAME, EventsFileWriter, Recorder
+from perf_tests.recorder.recorder import EventsFileWriter, Recorder
 from perf_tests.reports.console import format_summary_table
 from perf_tests.reports.rebuild import RUN_FILE_NAME, write_reports, write_run_file
-from perf_tests.reports.summary import SUMMARY_FILE_NAME, build_summary, write_summary
+from perf_tests.reports.summary import SUMMARY_FILE_NAME, EntryInput, RunInput, build_summary, write_summary
+from perf_tests.results.status import EntryStatus
+from perf_tests.results.summary import Planned, PlannedEntry, SummaryDocument
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import options_models, runner_for
 from perf_tests.scheduler.clock import Clock
@@ -51,7 +54,6 @@ from perf_tests.storage.upload import UploadOutcome
 from perf_tests.storage.uploader import ResultsUploader
 from perf_tests.targets.deadline import cancel_open_deadlines
 from perf_tests.targets.kfp_target import KfpTarget, resolve_kfp_target
-from perf_tests.thresholds.evaluate import baseline_overrides, fill_percentiles, judge_with_thresholds
 from perf_tests.thresholds.verdict import Check, EntryVerdict
 
 if TYPE_CHECKING:
@@ -69,16 +71,28 @@ def new_run_id() -> str:
 
 @dataclass
 class CompletedRun:
-    """What a run produced: where its results are, its summary and one verdict per entry."""
+    """What a run produced: where its results are and its summary (with one verdict per entry)."""
 
     run_id: str
     results_dir: Path
-    summary: dict[str, Any]
-    verdicts: list[EntryVerdict] = field(default_factory=list)
+    document: SummaryDocument
     interrupted: bool = False
     results_error: str | None = None  # the results could not be written (a full disk): what and how to recover
     summary_written: bool = True
     upload: UploadOutcome | None = None  # PERF_RESULTS_URL: what the upload did
+    _summary: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """``summary.json`` as written (its JSON form)."""
+        if self._summary is None:
+            self._summary = self.document.as_json()
+        return self._summary
+
+    @property
+    def verdicts(self) -> list[EntryVerdict]:
+        """One verdict per entry, in the scenario's order."""
+        return [part.verdict for part in self.document.scenarios if part.verdict is not None]
 
     @property
     def upload_failed(self) -> bool:
@@ -92,7 +106,7 @@ class CompletedRun:
     @property
     def hung(self) -> list[str]:
         """Entries whose work did not stop in time: their threads are still running."""
-        return [str(part.get("name")) for part in self.summary.get("scenarios", []) if part.get("status") == "hung"]
+        return [part.name for part in self.document.scenarios if part.status == EntryStatus.HUNG]
 
     def verdict(self, name: str) -> EntryVerdict:
         for verdict in self.verdicts:
@@ -375,46 +389,36 @@ class PerfSession:
         started: float,
         finished: float,
     ) -> CompletedRun:
-        planned = {
-            entry.name: {"mode": entry.mode, "start_offset_s": entry.start_time, "run_time_s": entry.run_time}
-            for entry in scenario.entries
-        }
         # Decided once: an interrupt that arrives while the results are written does not change them.
         interrupted = self.abort.is_set()
-        summary = build_summary(self.run_id, recorder, redact_data(scenario.raw), scenario.path, planned, targets,
-                                started, finished, interrupted=interrupted)
         by_name = {result.name: result for result in results}
-        verdicts = []
-        for entry, part in zip(scenario.entries, summary["scenarios"], strict=True):
+        saturation = "; ".join(self.harness.reasons) if self.harness is not None and self.harness.saturated else ""
+        entries = []
+        for entry in scenario.entries:
             result = by_name.get(entry.name)
+            record = recorder.scenarios.get(entry.name)
+            exit_status: EntryStatus | None = None
             if result is not None and result.hung:
-                part["status"], part["message"] = "hung", result.error
-            elif result is not None and not result.ok and part.get("status") != "error":
-                part["status"], part["message"] = "error", result.error
-            # observability (issue 13): the entry's Prometheus aggregates, judged by prom:<query> thresholds.
-            observation = self.observations.get(entry.name)
-            if observation is not None:
-                part["prometheus"] = observation.summary_json()
-            fill_percentiles(part, recorder.scenarios.get(entry.name), entry.thresholds)
-            baseline_part = self.baseline.part(entry.name) if self.baseline is not None else None
-            verdict = judge_with_thresholds(part, entry.allowed_failure_rate, entry.thresholds, baseline_part)
-            if self.baseline is not None:
-                verdict.checks.extend(self.baseline.judge(part, baseline_overrides(entry.thresholds)))
-            if self.harness is not None and self.harness.saturated:
-                # observability (issue 13): a saturated generator measured itself; strictHarness fails on it.
-                why = "; ".join(self.harness.reasons)
-                part["notes"].append(f"the load generator was saturated: {why}")
-                if entry.strict_harness:
-                    verdict.checks.append(Check("harness", False, f"{entry.name}: the load generator was "
-                                                f"saturated (strictHarness): {why}"))
-            part["verdict"] = verdict.as_json()
-            verdicts.append(verdict)
-        # observability (issue 13): the load generator's own health; saturated + strictHarness fails the run.
-        if self.harness is not None:
-            summary["harness"] = self.harness.summary_json()
-        summary["passed"] = all(v.passed for v in verdicts) and not interrupted
-        # Secrets (a password in a URL, a registered token echoed in a message) never reach a results file.
-        summary = redact_data(summary)
+                exit_status = EntryStatus.HUNG
+            elif result is not None and not result.ok and (record is None or record.status != EntryStatus.ERROR):
+                exit_status = EntryStatus.ERROR
+            observation = self.observations.get(entry.name)  # observability (issue 13): prom:<query> thresholds
+            checks = []
+            if saturation and entry.strict_harness:  # a saturated generator measured itself
+                checks.append(Check("harness", False, f"{entry.name}: the load generator was saturated "
+                                    f"(strictHarness): {saturation}"))
+            entries.append(EntryInput(
+                name=entry.name, mode=entry.mode,
+                planned=Planned(mode=entry.mode, start_offset_s=entry.start_time, run_time_s=entry.run_time),
+                thresholds=entry.thresholds, allowed_failure_rate=entry.allowed_failure_rate,
+                setup_operations=entry.setup_operations,
+                exit_status=exit_status, exit_message=result.error if exit_status is not None and result else None,
+                prometheus=observation.summary() if observation is not None else None,
+                notes_after=[f"the load generator was saturated: {saturation}"] if saturation else [],
+                checks=checks,
+            ))
+        run = RunInput(self.run_id, redact_data(scenario.raw), scenario.path, targets, started, finished, interrupted)
+        summary = build_summary(run, recorder, entries, baseline=self.baseline, harness=self.harness)
         command = f"python -m perf_tests report {self.results_dir}"
         try:
             write_summary(summary, self.results_dir)
@@ -427,11 +431,11 @@ class PerfSession:
             logger.error("%s", message)
             if self.storage_error:
                 message = f"the run was stopped: {self.storage_error}; {message}"
-            return CompletedRun(self.run_id, self.results_dir, summary, verdicts, interrupted=interrupted,
-                              results_error=message, summary_written=False)
+            return CompletedRun(self.run_id, self.results_dir, summary, interrupted=interrupted,
+                                results_error=message, summary_written=False)
         self._summary_written = True
         try:
-            write_reports(summary, self.results_dir)
+            write_reports(summary.as_json(), self.results_dir)
         except OSError as exc:
             logger.error("could not write summary.csv / report.html (%s); rebuild them with '%s'",
                          exc.strerror or exc, command)
@@ -441,17 +445,17 @@ class PerfSession:
         if self.storage_error:
             results_error = (f"the run was stopped: {self.storage_error}; {SUMMARY_FILE_NAME} holds what was "
                              "recorded until then")
-        outcome = CompletedRun(self.run_id, self.results_dir, summary, verdicts, interrupted=interrupted,
-                             results_error=results_error)
+        outcome = CompletedRun(self.run_id, self.results_dir, summary, interrupted=interrupted,
+                               results_error=results_error)
         logger.info("results written to %s", self.results_dir)
         return outcome
 
     def _write_run_file(self, scenario: Scenario, started: float, targets: dict[str, Any]) -> None:
         """``run.json``: what ``python -m perf_tests report`` needs if the process dies before the end."""
         entries = [
-            {"name": entry.name, "mode": entry.mode, "start_offset_s": entry.start_time,
-             "run_time_s": entry.run_time, "thresholds": list(entry.thresholds),
-             "allowed_failure_rate": entry.allowed_failure_rate}
+            PlannedEntry(name=entry.name, mode=entry.mode, start_offset_s=entry.start_time,
+                         run_time_s=entry.run_time, thresholds=list(entry.thresholds),
+                         allowed_failure_rate=entry.allowed_failure_rate)
             for entry in scenario.entries
         ]
         write_run_file(self.results_dir, self.run_id, started, scenario.path, redact_data(scenario.raw), entries,

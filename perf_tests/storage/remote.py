@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -23,6 +23,9 @@ from perf_tests.storage.client import S3Store
 from perf_tests.storage.location import LATEST, S3Location
 from perf_tests.storage.settings import StorageSettings, load_storage_settings
 from perf_tests.storage.upload import LatestPointer, latest_location
+
+if TYPE_CHECKING:
+    from perf_tests.results.summary import SummaryDocument
 
 __all__ = ["download_run", "fetch_summary", "open_store", "resolve_run"]
 
@@ -81,9 +84,9 @@ def resolve_run(store: S3Store, reference: S3Location, scenario_file: str | None
 
 
 def fetch_summary(reference_url: str, role: str = "baseline", scenario_file: str | None = None,
-                  store: S3Store | None = None) -> dict[str, Any]:  # fmt: skip
+                  store: S3Store | None = None) -> SummaryDocument:  # fmt: skip
     """The checked ``summary.json`` a reference names; errors name the URL and the ``role``."""
-    from perf_tests.reports.summary_model import read_summary
+    from perf_tests.results.read import read_summary
 
     reference = S3Location.parse(reference_url, role)
     own = store is None

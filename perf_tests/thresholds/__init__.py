@@ -5,13 +5,15 @@ measures thresholds against an entry's ``summary.json`` part and ``verdict`` hol
 """
 
 from perf_tests.thresholds.evaluate import (
+    Judgement,
     ThresholdEvaluation,
     baseline_overrides,
     evaluate_thresholds,
-    fill_percentiles,
     format_value,
+    judge_part,
     judge_with_thresholds,
     measure,
+    requested_percentiles,
 )
 from perf_tests.thresholds.parser import METRIC_NAMES, Threshold, check_thresholds, parse_threshold
 from perf_tests.thresholds.verdict import Check, EntryVerdict, default_checks, judge_entry
@@ -20,16 +22,18 @@ __all__ = [
     "METRIC_NAMES",
     "Check",
     "EntryVerdict",
+    "Judgement",
     "Threshold",
     "ThresholdEvaluation",
     "baseline_overrides",
     "check_thresholds",
     "default_checks",
     "evaluate_thresholds",
-    "fill_percentiles",
     "format_value",
     "judge_entry",
+    "judge_part",
     "judge_with_thresholds",
     "measure",
     "parse_threshold",
+    "requested_percentiles",
 ]

@@ -18,22 +18,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from perf_tests.results.verdict import Check, EntryVerdict, ThresholdResult
 from perf_tests.thresholds.parser import Threshold, parse_threshold
-from perf_tests.thresholds.verdict import Check, EntryVerdict, default_checks
-
-if TYPE_CHECKING:
-    from perf_tests.recorder.recorder import ScenarioRecord
+from perf_tests.thresholds.verdict import default_checks
 
 __all__ = [
+    "Judgement",
     "ThresholdEvaluation",
     "baseline_overrides",
     "evaluate_thresholds",
-    "fill_percentiles",
     "format_value",
+    "judge_part",
     "judge_with_thresholds",
     "measure",
+    "requested_percentiles",
 ]
 
 _STANDARD_PERCENTILES = frozenset({"p50_ms", "p90_ms", "p95_ms", "p99_ms"})
@@ -76,24 +76,24 @@ class ThresholdEvaluation:
         """The verdict check of this threshold (named by the threshold as written)."""
         return Check(self.threshold.text, self.passed, self.message, self.measured, self.limit)
 
-    def as_json(self) -> dict[str, Any]:
+    def result(self) -> ThresholdResult:
         """The ``thresholds[]`` item of the entry's ``summary.json`` part."""
         t = self.threshold
-        return {
-            "threshold": t.text,
-            "metric": t.metric,
-            "operation": t.operation,
-            "comparator": t.comparator,
-            "kind": t.kind,
-            "measured": self.measured,
-            "limit": self.limit,
-            "measured_text": format_value(self.measured, t.kind, t.percent),
-            "limit_text": self.limit_text,
-            "baseline": t.relative_to_baseline,
-            "passed": self.passed,
-            "skipped": self.skipped,
-            "message": self.message,
-        }
+        return ThresholdResult(
+            threshold=t.text,
+            metric=t.metric,
+            operation=t.operation,
+            comparator=t.comparator,
+            kind=t.kind,
+            measured=self.measured,
+            limit=self.limit,
+            measured_text=format_value(self.measured, t.kind, t.percent),
+            limit_text=self.limit_text,
+            baseline=t.relative_to_baseline,
+            passed=self.passed,
+            skipped=self.skipped,
+            message=self.message,
+        )
 
     @property
     def limit_text(self) -> str:
@@ -263,38 +263,50 @@ def baseline_overrides(thresholds: Iterable[str | Threshold]) -> set[tuple[str, 
     return keys
 
 
-def fill_percentiles(part: dict[str, Any], record: ScenarioRecord | None, thresholds: Sequence[str]) -> None:
-    """Add the percentiles thresholds ask for beyond p50/p90/p95/p99 (e.g. ``p99.9(get_run)``) to the
-    entry's summary part, from the recorder's histograms, so the summary alone can be judged again."""
-    if record is None:
-        return
-    operations = part.get("operations") or {}
-    for text in thresholds:
-        threshold = parse_threshold(text)
+def requested_percentiles(thresholds: Iterable[str | Threshold]) -> dict[str, dict[str, float]]:
+    """The percentiles thresholds ask for beyond p50/p90/p95/p99 (e.g. ``p99.9(get_run)``), per operation
+    (``{"get_run": {"p99.9_ms": 99.9}}``), for the summary to hold so that it alone can be judged again."""
+    wanted: dict[str, dict[str, float]] = {}
+    for item in thresholds:
+        threshold = item if isinstance(item, Threshold) else parse_threshold(item)
         percentile = threshold.percentile
         if percentile is None or threshold.key in _STANDARD_PERCENTILES or threshold.operation is None:
             continue
-        stats = record.operations.get(threshold.operation)
-        op = operations.get(threshold.operation)
-        if stats is None or op is None:
-            continue
-        op[threshold.key] = stats.percentile_ms(percentile)
+        wanted.setdefault(threshold.operation, {})[threshold.key] = percentile
+    return wanted
 
 
-def judge_with_thresholds(
-    part: dict[str, Any],
+@dataclass
+class Judgement:
+    """An entry's checks (default and threshold ones) and its thresholds' outcomes (None without any)."""
+
+    checks: list[Check]
+    thresholds: list[ThresholdResult] | None
+
+
+def judge_part(
+    part: Mapping[str, Any],
     allowed_failure_rate: float,
     thresholds: Sequence[str],
     baseline_part: Mapping[str, Any] | None = None,
-) -> EntryVerdict:
-    """The entry's verdict: the default checks (see the module docstring for when thresholds replace
-    'failures') and one check per threshold; the outcomes are also put in ``part["thresholds"]``."""
+) -> Judgement:
+    """The default checks (see the module docstring for when thresholds replace 'failures') and one check
+    per threshold of an entry's summary part."""
     parsed = [parse_threshold(text) for text in thresholds]
     checks = default_checks(part, allowed_failure_rate)
     if any(t.about_failures for t in parsed):
         checks = [check for check in checks if check.name != "failures"]
     results = evaluate_thresholds(part, parsed, baseline_part)
     checks.extend(result.check() for result in results)
-    if parsed:
-        part["thresholds"] = [result.as_json() for result in results]
-    return EntryVerdict(part["name"], part.get("mode", ""), checks)
+    return Judgement(checks, [result.result() for result in results] if parsed else None)
+
+
+def judge_with_thresholds(
+    part: Mapping[str, Any],
+    allowed_failure_rate: float,
+    thresholds: Sequence[str],
+    baseline_part: Mapping[str, Any] | None = None,
+) -> EntryVerdict:
+    """The entry's verdict from its default and threshold checks (``judge_part``)."""
+    checks = judge_part(part, allowed_failure_rate, thresholds, baseline_part).checks
+    return EntryVerdict(str(part["name"]), str(part.get("mode", "")), checks)

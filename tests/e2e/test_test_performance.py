@@ -43,7 +43,7 @@ def test_passing_scenario_exits_zero_with_table_and_results(tmp_path):
     assert "test_scenario[exp] PASSED" in proc.stdout
     assert "performance results" in proc.stdout and "embedded KFP simulator" in proc.stdout
     summary = json.loads((results / "summary.json").read_text())
-    assert summary["schemaVersion"] >= 1 and summary["passed"] is True
+    assert summary["schema_version"] >= 2 and summary["passed"] is True
     assert summary["targets"]["kfp"]["kind"] == "embedded-kfp-simulator"
     by_name = {s["name"]: s for s in summary["scenarios"]}
     assert set(by_name) == {"PIPELINE_RUN#0", "exp"}

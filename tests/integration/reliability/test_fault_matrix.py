@@ -21,7 +21,7 @@ ENTRY = {"mode": "PIPELINE_RUN", "name": "faulty", "startTime": 0, "runTime": "4
 
 
 def summarise(run):
-    return scenario_summary(run.recorder.scenarios["faulty"])
+    return scenario_summary(run.recorder.scenarios["faulty"]).as_json()
 
 
 def test_http_500s_are_counted_by_type_and_fail_the_default_verdict(run_scenario, fresh_kfp_server):

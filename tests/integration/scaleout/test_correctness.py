@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
+from perf_tests.recorder.event_codec import read_event_lines
 from perf_tests.recorder.stats import new_histogram, to_us
-from perf_tests.reports.replay import read_event_lines
 from perf_tests.server import EmbeddedKfpServer
 
 ROOT = Path(__file__).resolve().parents[3]

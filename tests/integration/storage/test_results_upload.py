@@ -89,10 +89,10 @@ def test_runs_upload_latest_moves_only_when_finished_and_baselines_come_back(
     # Baselines from S3: the latest finished run of this scenario file, or a run id.
     latest = PerfSession(scenario=scenario_file(tmp_path), results_dir=tmp_path / "x", console_logging=False,
                          baseline=f"s3://{bucket}/nightly/latest")  # fmt: skip
-    assert latest.baseline is not None and latest.baseline.summary["run_id"] == first.run_id
+    assert latest.baseline is not None and latest.baseline.summary.run_id == first.run_id
     by_id = PerfSession(scenario=scenario_file(tmp_path), results_dir=tmp_path / "y", console_logging=False,
                         baseline=f"s3://{bucket}/nightly/{second.run_id}")  # fmt: skip
-    assert by_id.baseline is not None and by_id.baseline.summary["run_id"] == second.run_id
+    assert by_id.baseline is not None and by_id.baseline.summary.run_id == second.run_id
 
     # compare and report take the same URLs.
     capsys.readouterr()

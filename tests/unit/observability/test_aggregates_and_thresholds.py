@@ -27,7 +27,7 @@ def _part(queries):
     observation = EntryObservation(entry="e", status="ok", url="http://p", step_s=1.0,
                                    windows=[Window(name="e", start=0, end=10, queries=queries)])
     return {"name": "e", "mode": "LLM_LOAD", "status": "ok", "totals": {"count": 1, "failed": 0},
-            "operations": {}, "prometheus": observation.summary_json()}
+            "operations": {}, "prometheus": observation.summary().model_dump(mode="json")}
 
 
 def _ok(name, values):
@@ -58,7 +58,7 @@ def test_without_prometheus_the_threshold_says_to_set_the_url():
     part = {"name": "e", "status": "ok", "totals": {"count": 1, "failed": 0}, "operations": {},
             "prometheus": EntryObservation(entry="e", status="not_configured",
                                            message="PROMETHEUS_URL is not set: no Prometheus query was made")
-            .summary_json()}
+            .summary().model_dump(mode="json")}
     check = judge_with_thresholds(part, 0.0, ["max(prom:waiting) < 10"]).checks[-1]
     assert not check.passed and "PROMETHEUS_URL is not set" in check.message
 

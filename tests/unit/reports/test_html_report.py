@@ -16,7 +16,8 @@ from perf_tests.cli import main
 from perf_tests.recorder import EventHook, EventsFileWriter, MetricsRecord, OperationEvent, Recorder, ScenarioMark
 from perf_tests.recorder.per_second import PerSecondAggregator
 from perf_tests.reports import (
-    SCHEMA_VERSION,
+    EntryInput,
+    RunInput,
     build_summary,
     build_timelines,
     rebuild_reports,
@@ -28,7 +29,7 @@ from perf_tests.reports import (
     write_summary,
 )
 from perf_tests.reports.timeline import percentiles
-from perf_tests.thresholds import judge_with_thresholds
+from perf_tests.results import SCHEMA_VERSION, PlannedEntry, SummaryDocument
 
 T0 = 1_700_000_000.0
 MODES = {"PIPELINE_RUN#0": "PIPELINE_RUN", "RANDOM_GETS#1": "RANDOM_GETS", "LLM_LOAD#2": "LLM_LOAD"}
@@ -75,15 +76,17 @@ def record_run(results: Path, finish: bool = True) -> Recorder:
     return recorder
 
 
-def make_summary(results: Path) -> dict:
+def make_document(results: Path) -> SummaryDocument:
     recorder = record_run(results)
-    summary = build_summary("r1", recorder, [], None, {name: {"mode": mode} for name, mode in MODES.items()},
-                            {"kfp": {"kind": "embedded-kfp-simulator", "url": "http://127.0.0.1:1",
-                                     "version": "embedded", "description": "embedded KFP simulator"}}, T0, T0 + 30)
-    for part in summary["scenarios"]:
-        part["verdict"] = judge_with_thresholds(part, 0.0, THRESHOLDS[part["name"]]).as_json()
-    summary["passed"] = False
-    return summary
+    run = RunInput("r1", [], None, {"kfp": {"kind": "embedded-kfp-simulator", "url": "http://127.0.0.1:1",
+                                            "version": "embedded", "description": "embedded KFP simulator"}},
+                   T0, T0 + 30)
+    return build_summary(run, recorder, [EntryInput(name, mode, thresholds=THRESHOLDS[name])
+                                         for name, mode in MODES.items()])
+
+
+def make_summary(results: Path) -> dict:
+    return make_document(results).as_json()
 
 
 def chart_specs(page: str) -> dict:
@@ -186,23 +189,23 @@ def test_real_summaries_validate_against_the_published_schema(results):
 
 
 def test_the_schema_follows_the_summary_version():
-    assert summary_json_schema()["properties"]["schemaVersion"]["const"] == SCHEMA_VERSION
+    assert summary_json_schema()["properties"]["schema_version"]["const"] == SCHEMA_VERSION
 
 
 def test_summary_schema_command_prints_the_schema_and_checks_files(tmp_path, capsys, results):
     assert main(["summary-schema"]) == 0
     assert json.loads(capsys.readouterr().out)["title"] == "perf-tests summary.json"
-    good = write_summary(json.loads(json.dumps(make_summary(results))), results)
+    good = write_summary(make_document(results), results)
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"schemaVersion": 1}))
+    bad.write_text(json.dumps({"schema_version": 2}))
     assert main(["summary-schema", "--check", str(good)]) == 0
     assert main(["summary-schema", "--check", str(good), str(bad)]) == 1
     assert "'run_id' is a required property" in capsys.readouterr().err
 
 
 def _run_file(results: Path) -> None:
-    entries = [{"name": name, "mode": mode, "start_offset_s": 0.0, "run_time_s": 30.0,
-                "thresholds": THRESHOLDS[name], "allowed_failure_rate": 0.0} for name, mode in MODES.items()]
+    entries = [PlannedEntry(name=name, mode=mode, start_offset_s=0.0, run_time_s=30.0, thresholds=THRESHOLDS[name],
+                            allowed_failure_rate=0.0) for name, mode in MODES.items()]
     write_run_file(results, "killed-run", T0, Path("/tmp/scenario.json"), [{"mode": "PIPELINE_RUN"}], entries,
                    {"kfp": {"kind": "kfp-api", "url": "http://kfp", "description": "KFP at http://kfp"}})
 
@@ -230,8 +233,7 @@ def test_report_rebuilds_everything_from_events_after_a_kill(results, capsys):
 
 
 def test_report_keeps_an_existing_summary(results):
-    summary = make_summary(results)
-    path = write_summary(summary, results)
+    path = write_summary(make_document(results), results)
     before = path.read_text()
     files = rebuild_reports(results)
     assert not files.rebuilt and path.read_text() == before

@@ -1,8 +1,11 @@
-"""summary.json: built from the recorder's statistics, valid against its schema, written atomically."""
+"""summary.json: built from the recorder's statistics in one pass, valid against its schema (generated
+from the models, published equal), written atomically, read back in this and the previous version."""
 
 import json
 import platform
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -14,17 +17,28 @@ from perf_tests.recorder import (
     ScenarioMark,
     new_histogram,
 )
-from perf_tests.reports.schema import validate_summary
+from perf_tests.reports.schema import SUMMARY_SCHEMA_FILE, summary_json_schema, validate_summary
 from perf_tests.reports.summary import (
-    SCHEMA_VERSION,
     SUMMARY_FILE_NAME,
+    EntryInput,
+    RunInput,
     build_summary,
     scenario_summary,
     write_summary,
 )
-from perf_tests.reports.summary_model import read_summary
+from perf_tests.results import SCHEMA_VERSION, Check, EntryStatus, Planned, read_summary
+from perf_tests.runners.pipeline_run import PipelineRunOptions
+from perf_tests.runners.random_gets import RandomGetsOptions
+from perf_tests.runners.registry import setup_operations
 
 T0 = 1_700_000_000.0
+REPO = Path(__file__).resolve().parents[3]
+V1_SUMMARY = REPO / "tests" / "data" / "bad_reports" / "valid_summary.json"
+REGENERATE = "python -m perf_tests summary-schema -o perf_tests/reports/schemas/summary.schema.json"
+
+
+def run_input(run_id="run-1", raw=(), path=None, targets=None, started=T0, finished=T0 + 10, interrupted=False):
+    return RunInput(run_id, list(raw), path, targets or {}, started, finished, interrupted)
 
 
 def iso(epoch):
@@ -50,7 +64,8 @@ def recorder():
 
 
 def test_scenario_summary(recorder):
-    summary = scenario_summary(recorder.scenarios["runs"], {"mode": "PIPELINE_RUN", "startTime": "0s"})
+    planned = Planned.model_validate({"mode": "PIPELINE_RUN", "startTime": "0s"})
+    summary = scenario_summary(recorder.scenarios["runs"], planned).as_json()
     assert summary["name"] == "runs"
     assert summary["mode"] == "PIPELINE_RUN"
     assert summary["status"] == "passed"
@@ -69,13 +84,20 @@ def test_scenario_summary(recorder):
 
 
 def test_set_up_calls_have_no_rate(recorder):
-    upload = scenario_summary(recorder.scenarios["runs"])["operations"]["upload_pipeline"]
-    assert upload["count"] == 1
-    assert upload["throughput"] is None
+    record = recorder.scenarios["runs"]
+    upload = scenario_summary(record, setup_operations=setup_operations("PIPELINE_RUN")).as_json()
+    assert upload["operations"]["upload_pipeline"]["count"] == 1
+    assert upload["operations"]["upload_pipeline"]["throughput"] is None
+    assert upload["operations"]["create_run"]["throughput"] == pytest.approx(2.0)
+    # The mode knows its set-up calls (its options model), not the report.
+    assert "upload_pipeline" in PipelineRunOptions.setup_operations
+    assert RandomGetsOptions.setup_operations == frozenset() == setup_operations("NO_SUCH_MODE")
+    as_rate = scenario_summary(record).as_json()["operations"]["upload_pipeline"]
+    assert as_rate["throughput"] == pytest.approx(0.1)
 
 
 def test_external_statistics_are_reported_but_not_counted_in_totals(recorder):
-    summary = scenario_summary(recorder.scenarios["runs"])
+    summary = scenario_summary(recorder.scenarios["runs"]).as_json()
     assert summary["operations"]["ttft"] == {"count": 100, "failed": 9, "p95_ms": 42.0, "source": "guidellm"}
     assert summary["totals"] == {"count": 21, "failed": 2, "dropped": 0}
     assert "planned" not in summary
@@ -86,13 +108,13 @@ def test_dropped_arrivals_are_totalled():
     for second, dropped in ((1, 2), (2, 5)):
         recorder(AggregateRecord("gets", "RANDOM_GETS", "get_run", second, 0, new_histogram(),
                                  counters={"dropped": dropped}))
-    assert scenario_summary(recorder.scenarios["gets"])["totals"]["dropped"] == 7
+    assert scenario_summary(recorder.scenarios["gets"]).as_json()["totals"]["dropped"] == 7
 
 
 def test_an_entry_that_never_started():
     recorder = Recorder()
     recorder(ScenarioMark("late", "EXPERIMENT", "note", T0, message="stopped before its start time"))
-    summary = scenario_summary(recorder.scenarios["late"])
+    summary = scenario_summary(recorder.scenarios["late"]).as_json()
     assert summary["status"] == "not_run"
     assert summary["start"] is None
     assert summary["duration_s"] is None
@@ -101,14 +123,16 @@ def test_an_entry_that_never_started():
 
 
 def test_build_summary(recorder, tmp_path):
-    planned = {
-        "runs": {"mode": "PIPELINE_RUN", "start_s": 0.0, "end_s": 10.0},
-        "never": {"mode": "EXPERIMENT", "start_s": 5.0, "end_s": 10.0},
-    }
+    entries = [
+        EntryInput("runs", "PIPELINE_RUN", Planned(mode="PIPELINE_RUN", start_offset_s=0.0, run_time_s=10.0),
+                   allowed_failure_rate=0.2),
+        EntryInput("never", "EXPERIMENT", Planned(mode="EXPERIMENT", start_offset_s=5.0, run_time_s=5.0)),
+    ]
     raw = [{"mode": "PIPELINE_RUN", "name": "runs"}, {"mode": "EXPERIMENT", "name": "never"}]
-    summary = build_summary("run-1", recorder, raw, tmp_path / "s.json", planned,
-                            {"kfp": {"url": "http://127.0.0.1:1", "description": "embedded"}}, T0 - 1, T0 + 11)
-    assert summary["schemaVersion"] == SCHEMA_VERSION
+    run = run_input("run-1", raw, tmp_path / "s.json",
+                    {"kfp": {"url": "http://127.0.0.1:1", "description": "embedded"}}, T0 - 1, T0 + 11)
+    summary = build_summary(run, recorder, entries).as_json()
+    assert summary["schema_version"] == SCHEMA_VERSION == 2
     assert summary["run_id"] == "run-1"
     assert (summary["start"], summary["end"], summary["duration_s"]) == (iso(T0 - 1), iso(T0 + 11), 12.0)
     assert summary["interrupted"] is False
@@ -118,14 +142,69 @@ def test_build_summary(recorder, tmp_path):
     assert summary["environment"]["python"] == platform.python_version()
     assert summary["environment"]["perf_tests"]
     assert [s["name"] for s in summary["scenarios"]] == ["runs", "never"]
-    never = summary["scenarios"][1]
-    assert (never["mode"], never["status"], never["planned"]["start_s"]) == ("EXPERIMENT", "not_run", 5.0)
+    runs, never = summary["scenarios"]
+    assert (never["mode"], never["status"], never["planned"]["start_offset_s"]) == ("EXPERIMENT", "not_run", 5.0)
+    # Judged in the same pass: each entry's verdict, and the run's.
+    assert runs["verdict"]["passed"] is True and never["verdict"]["passed"] is False
+    assert [c["name"] for c in never["verdict"]["checks"]] == ["ran", "failures"]
+    assert summary["passed"] is False
+    assert "thresholds" not in runs and "baseline" not in runs and "harness" not in summary
     assert validate_summary(json.loads(json.dumps(summary, default=str))) == []
 
 
+def test_one_pass_takes_thresholds_exit_status_notes_and_further_checks(recorder):
+    entry = EntryInput(
+        "runs", "PIPELINE_RUN", thresholds=["p99.9(create_run) < 1s", "success_rate >= 0.8"],
+        exit_status=EntryStatus.HUNG, exit_message="did not stop in time", notes_before=["first"], notes_after=["last"],
+        checks=[Check("harness", False, "runs: saturated")],
+    )
+    part = build_summary(run_input(), recorder, [entry]).as_json()["scenarios"][0]
+    assert (part["status"], part["message"]) == ("hung", "did not stop in time")
+    assert part["notes"] == ["first", "slow cluster", "last"]
+    assert part["operations"]["create_run"]["p99.9_ms"] == pytest.approx(290.0, rel=0.01)  # for the threshold
+    assert [t["threshold"] for t in part["thresholds"]] == ["p99.9(create_run) < 1s", "success_rate >= 0.8"]
+    assert [(c["name"], c["passed"]) for c in part["verdict"]["checks"]] == [
+        ("ran", False), ("p99.9(create_run) < 1s", True), ("success_rate >= 0.8", True), ("harness", False)]
+
+
+def _keys(value):
+    """Every key of a JSON document, leaving out the scenario file's own (camelCase) entries."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            if key != "scenario":
+                yield from _keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _keys(item)
+
+
+def test_summary_keys_are_snake_case(recorder):
+    raw = [{"mode": "PIPELINE_RUN", "startTime": 0, "runTime": 1}]
+    summary = build_summary(run_input(raw=raw), recorder, [EntryInput("runs", "PIPELINE_RUN")]).as_json()
+    operation_names = set(summary["scenarios"][0]["operations"])
+    camel = {key for key in _keys(summary) if re.search(r"[A-Z]", key)} - operation_names
+    assert camel == set()
+    assert summary["scenario"] == raw  # the scenario as written keeps its keys
+
+
+def test_a_version_1_summary_reads_as_version_2():
+    written = json.loads(V1_SUMMARY.read_text(encoding="utf-8"))
+    assert written["schemaVersion"] == 1
+    read = read_summary(V1_SUMMARY).as_json()
+    assert read["schema_version"] == 2 and "schemaVersion" not in read
+    del written["schemaVersion"]
+    for key, value in written.items():  # every other key as it was
+        assert read[key] == value, key
+
+
+def test_the_published_schema_is_the_generated_one():
+    published = json.loads(SUMMARY_SCHEMA_FILE.read_text(encoding="utf-8"))
+    assert published == summary_json_schema(), f"the published summary schema is stale; run {REGENERATE}"
+
+
 def test_write_summary_is_atomic_and_valid_json(recorder, tmp_path):
-    summary = build_summary("run-2", recorder, [], None, {"runs": {"mode": "PIPELINE_RUN"}}, {}, T0, T0 + 10,
-                            interrupted=True)
+    summary = build_summary(run_input("run-2", interrupted=True), recorder, [EntryInput("runs", "PIPELINE_RUN")])
     (tmp_path / SUMMARY_FILE_NAME).write_text("stale", encoding="utf-8")
     path = write_summary(summary, tmp_path)
     assert path == tmp_path / SUMMARY_FILE_NAME
@@ -141,11 +220,12 @@ def test_what_write_summary_writes_reads_back_as_strict_json(recorder, tmp_path)
     NaN, reads every summary the writer writes."""
     recorder(MetricsRecord("runs", "PIPELINE_RUN", "itl", T0 + 6, {"count": 3, "max_ms": float("nan"),
                                                                     "p99_ms": float("inf")}, source="guidellm"))
-    summary = build_summary("run-3", recorder, [{"mode": "PIPELINE_RUN", "x": float("nan")}], None,
-                            {"runs": {"mode": "PIPELINE_RUN"}}, {}, T0, T0 + 10)
+    summary = build_summary(run_input("run-3", [{"mode": "PIPELINE_RUN", "x": float("nan")}]), recorder,
+                            [EntryInput("runs", "PIPELINE_RUN")])
     path = write_summary(summary, tmp_path)
     text = path.read_text(encoding="utf-8")
     assert "NaN" not in text and "Infinity" not in text
-    read = read_summary(path, "summary")
+    read = read_summary(path, "summary").as_json()
     assert read["scenarios"][0]["operations"]["itl"]["max_ms"] is None
     assert read["scenario"] == [{"mode": "PIPELINE_RUN", "x": None}]
+    assert read == json.loads(text)  # read and written again, it is the document that was written

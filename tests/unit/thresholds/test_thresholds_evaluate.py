@@ -8,14 +8,16 @@ import copy
 import pytest
 
 from perf_tests.recorder import OperationEvent, Recorder
+from perf_tests.reports.summary import scenario_summary
 from perf_tests.thresholds import (
     baseline_overrides,
     evaluate_thresholds,
-    fill_percentiles,
     format_value,
+    judge_part,
     judge_with_thresholds,
     measure,
     parse_threshold,
+    requested_percentiles,
 )
 
 
@@ -133,11 +135,13 @@ def test_statistics_from_elsewhere_name_the_percentiles_they_have():
 
 def test_thresholds_go_into_the_summary_part_with_display_texts():
     part = _part()
-    judge_with_thresholds(part, 0.0, ["p95(create_run) < 2s", "success_rate >= 99%"])
-    first, second = part["thresholds"]
-    assert first["threshold"] == "p95(create_run) < 2s" and first["kind"] == "latency"
-    assert (first["measured_text"], first["limit_text"], first["passed"]) == ("90ms", "2s", True)
-    assert (second["measured_text"], second["limit_text"]) == ("100.00%", "99%")
+    thresholds = judge_part(part, 0.0, ["p95(create_run) < 2s", "success_rate >= 99%"]).thresholds
+    assert thresholds is not None
+    first, second = thresholds
+    assert first.threshold == "p95(create_run) < 2s" and first.kind == "latency"
+    assert (first.measured_text, first.limit_text, first.passed) == ("90ms", "2s", True)
+    assert (second.measured_text, second.limit_text) == ("100.00%", "99%")
+    assert "thresholds" not in part  # judging reads the part, it does not patch it
 
 
 def test_without_thresholds_the_default_verdict_stays():
@@ -145,7 +149,7 @@ def test_without_thresholds_the_default_verdict_stays():
     verdict = judge_with_thresholds(part, 0.0, [])
     assert [c.name for c in verdict.checks] == ["ran", "failures"]
     assert not verdict.passed
-    assert "thresholds" not in part
+    assert judge_part(part, 0.0, []).thresholds is None
     assert judge_with_thresholds(_part(create_run=_op(count=10, failed=1)), 0.2, []).passed
 
 
@@ -196,10 +200,13 @@ def test_extra_percentiles_are_filled_in_from_the_recorder():
     recorder = Recorder()
     for i in range(1000):
         recorder(OperationEvent("PIPELINE_RUN#0", "PIPELINE_RUN", "get_run", 1000.0 + i, (i + 1) / 1000.0, True))
-    part = _part(get_run=_op(count=1000))
-    fill_percentiles(part, recorder.scenarios["PIPELINE_RUN#0"], ["p99.9(get_run) < 2s", "p95(get_run) < 1s"])
+    thresholds = ["p99.9(get_run) < 2s", "p95(get_run) < 1s", "p99.5(create_run) < 1s"]
+    assert requested_percentiles(thresholds) == {"get_run": {"p99.9_ms": 99.9}, "create_run": {"p99.5_ms": 99.5}}
+    record = recorder.scenarios["PIPELINE_RUN#0"]
+    part = scenario_summary(record, percentiles=requested_percentiles(thresholds)).as_json()
     assert part["operations"]["get_run"]["p99.9_ms"] == pytest.approx(999.0, rel=0.01)
-    assert part["operations"]["get_run"]["p95_ms"] == 90.0  # the standard percentiles stay as summarised
+    assert part["operations"]["get_run"]["p95_ms"] == pytest.approx(950.0, rel=0.01)  # as summarised
+    assert "create_run" not in part["operations"]  # not recorded: nothing to fill in
     assert _one(part, "p99.9(get_run) < 2s").passed
 
 

@@ -192,7 +192,7 @@ def call_floor(target: Any, pipeline: Path, count: int = 100) -> dict[str, float
             async with kfp_session(target, 2) as session:
                 api = RunApi(session, target.url, client)
                 try:  # encoded once, the name spliced in (RunBody)
-                    body = api.run_body(**fields).named(name)  # type: ignore[attr-defined]
+                    body: Any = api.run_body(**fields).named(name)
                 except TypeError:  # an older checkout: a dict with the name in it
                     body = api.run_body(job_name=name, **fields)  # type: ignore[call-arg]
                 run_id = ""

@@ -303,6 +303,7 @@ class KfpSimulatorApp:
             return _error(
                 ApiError(GrpcCode.NOT_FOUND, f"Not Found: {request.method} {API_PREFIX}/{path}"), routing=True
             )
+        text: Body
         try:
             self.service.current_user = self._identify(request) if config.multi_user and name != _HEALTHZ else None
             query = {k: v for k, v in request.query.items() if v != ""}

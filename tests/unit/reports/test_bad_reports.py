@@ -40,7 +40,7 @@ SUMMARIES: dict[str, str] = {
     "count_negative.json": f"{OP}.count: Input should be greater than or equal to 0 (got -3)",
     "count_string.json": f'{OP}.count: Input should be a valid number (got "20")',
     "errors_list.json": f"{OP}.errors: Input should be an object",
-    "p95_nan.json": f"{OP}: p95_ms must be a finite number of milliseconds >= 0 or null (got NaN)",
+    "p95_nan.json": f"{OP}.p95_ms: Input should be a finite number (got NaN)",
     "throughput_infinity.json": f"{OP}.throughput: Input should be a finite number (got Infinity)",
     "notes_string.json": 'scenarios[0] (runs).notes: Input should be a list (got "slow")',
     "totals_number.json": "scenarios[0] (runs).totals: Input should be an object (got 3)",

@@ -24,8 +24,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from perf_tests.errors import ConfigurationError, PerfTestsError
+
+if TYPE_CHECKING:
+    from perf_tests.session.session import CompletedRun
 
 __all__ = ["main"]
 
@@ -268,7 +272,7 @@ def _run_pods(scenario: str | None, results_dir: Path | None, data_dir: Path, po
     from perf_tests.models.scenario_file import load_scenario
     from perf_tests.runners.registry import options_models
     from perf_tests.scaleout.kube import JobClient, PodsRun, ScaleOutSettings, write_shards
-    from perf_tests.scaleout.merge import merge_results, shard_lines
+    from perf_tests.scaleout.merge import merge_results
     from perf_tests.scheduler.stop import StopToken
     from perf_tests.session.session import new_run_id
     from perf_tests.tekton.settings import load_tekton_settings
@@ -294,15 +298,7 @@ def _run_pods(scenario: str | None, results_dir: Path | None, data_dir: Path, po
         signal.signal(signal.SIGTERM, previous)
         client.close()
     root = (results_dir or Path.cwd() / "results" / new_run_id()).resolve()
-    outcome = merge_results(results, root, shard_dirs=write_shards(results, root))
-    print(outcome.table())
-    for line in shard_lines(outcome.summary):
-        print(line)
-    print(f"results: {outcome.results_dir}")
-    if not outcome.passed:
-        print(outcome.failure_message(), file=sys.stderr)
-        return EXIT_FAILED
-    return 0
+    return _print_merged(merge_results(results, root, shard_dirs=write_shards(results, root)))
 
 
 def _merge(shard_dirs: Sequence[Path], out: Path, baseline: Path | None, max_regression: str | None) -> int:
@@ -313,10 +309,15 @@ def _merge(shard_dirs: Sequence[Path], out: Path, baseline: Path | None, max_reg
     results = [read_shard_result(path) for path in shard_dirs]
     options = baseline_options(max_regression) if max_regression is not None else load_baseline_settings().options()
     judge = Baseline(baseline, options) if baseline is not None else None
-    outcome = merge_results(results, out.resolve(), judge, shard_dirs=list(shard_dirs))
-    print(outcome.table())
+    return _print_merged(merge_results(results, out.resolve(), judge, shard_dirs=list(shard_dirs)))
+
+
+def _print_merged(outcome: CompletedRun) -> int:
+    """Print a merged run (``run --pods``, ``merge``): its table, one line per shard, where its results are and
+    why it failed; its exit code."""
     from perf_tests.scaleout.merge import shard_lines
 
+    print(outcome.table())
     for line in shard_lines(outcome.summary):
         print(line)
     print(f"results: {outcome.results_dir}")

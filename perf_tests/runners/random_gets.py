@@ -142,8 +142,6 @@ class RandomGetsOptions(ScenarioEntry):
             raise ValueError(
                 f"unknown endpoint(s) {', '.join(unknown)}; valid endpoints: {', '.join(KFP_ENDPOINTS)}"
             )
-        if any(weight < 0 for weight in value.values()):
-            raise ValueError("endpoint weights must be >= 0")
         if not any(weight > 0 for weight in value.values()):
             raise ValueError("at least one endpoint needs a weight > 0")
         return value

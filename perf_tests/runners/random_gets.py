@@ -277,8 +277,12 @@ class RandomGetsRunner(AsyncRunner[RandomGetsOptions]):
 
     def _schedule_start(self, max_lateness: float) -> float | None:
         """The entry's start on the run clock, so arrivals fill [startTime, startTime + runTime); None
-        (start now) when the runner got here too late for that to be fair to the first arrivals."""
+        (start now) when the runner got here too late for that to be fair to the first arrivals. A shard
+        always keeps the anchor: its arrivals are every N-th of the one schedule, and moving them would
+        leave gaps and duplicates between the shards (late arrivals are sent late or dropped instead)."""
         anchor = self.context.clock.monotonic_at(self.entry.start_time)
+        if self.context.shard is not None:
+            return anchor
         return anchor if self.context.clock.monotonic() - anchor < max_lateness / 2 else None
 
     def context_stats(self) -> str:

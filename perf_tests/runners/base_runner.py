@@ -430,10 +430,12 @@ class AsyncRunner(BaseRunner[EntryT]):
 
 
 class QueueWaits:
-    """Per operation: how long measured calls waited for a thread against how long they took.
+    """Per operation: how long measured calls waited for their turn against how long they took.
 
     Thread-safe (a late call is recorded from its own thread). ``notes`` says which operations waited
-    long compared with their latency: there the harness, not the target, was the bottleneck.
+    long compared with their latency: there the harness, not the target, was the bottleneck. What a call
+    waited for is a blocking-call thread unless ``describe`` says otherwise (calls on the event loop wait
+    for the runner's own slots).
     """
 
     #: A note when the mean wait is at least this share of the mean latency ...
@@ -444,6 +446,11 @@ class QueueWaits:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._totals: dict[str, list[float]] = {}  # operation -> [count, wait sum, latency sum, max wait]
+        self._waited_for: dict[str, str] = {}
+
+    def describe(self, operation: str, waited_for: str) -> None:
+        """What ``operation``'s calls wait for, as the notes say it (e.g. "a free HTTP connection")."""
+        self._waited_for[operation] = waited_for
 
     def add(self, operation: str, wait: float, latency: float) -> None:
         with self._lock:
@@ -463,9 +470,10 @@ class QueueWaits:
         for operation, (count, waits, latencies, longest) in items:
             wait, latency = waits / count, latencies / count
             if wait >= self.floor and wait >= self.share * latency:
+                waited_for = self._waited_for.get(operation, f"one of the runner's {threads} blocking-call threads")
                 notes.append(
                     f"{operation} calls waited {wait * 1000:.0f} ms on average (longest {longest * 1000:.0f} ms) "
-                    f"for one of the runner's {threads} blocking-call threads, against {latency * 1000:.0f} ms "
+                    f"for {waited_for}, against {latency * 1000:.0f} ms "
                     "of latency: the harness was the bottleneck (the wait is recorded as queue_wait, not as "
                     "latency; fewer calls at once, e.g. a smaller numTimes, avoid it)"
                 )

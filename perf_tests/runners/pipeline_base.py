@@ -31,7 +31,7 @@ from perf_tests.models.scenario import PipelineEntry
 from perf_tests.recorder.failures import classify_exception
 from perf_tests.runners.base_runner import AsyncRunner
 from perf_tests.runners.poll_limiter import PollLimiter
-from perf_tests.runners.run_status import RunApi
+from perf_tests.runners.run_status import RunApi, RunBody
 
 __all__ = ["TERMINAL_STATES", "PipelineOptions", "PipelineRunner"]
 
@@ -121,7 +121,7 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         self._create_slots: asyncio.Semaphore | None = None
         self._run_api: RunApi | None = None
         self._http_slots: asyncio.Semaphore | None = None
-        self._body_template: tuple[tuple[str | None, ...], dict[str, Any]] | None = None
+        self._body_template: tuple[tuple[str | None, ...], RunBody] | None = None
         self._session: Any = None
         self._reprepared: asyncio.Task[bool] | None = None
         self._lost_at_reprepare = 0
@@ -218,22 +218,27 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
             target = self.context.require_kfp()
             self._session = kfp_session(target, self.max_blocking_calls)
             self._run_api = RunApi(self._session, target.url, self.client)
+            connections = f"a free HTTP connection (one of the runner's {self.max_blocking_calls}, on its event loop)"
+            self.queue_waits.describe("get_run", connections)
+            self.queue_waits.describe(
+                "create_run", f"a create slot ({self.creates_at_once} at once) and {connections}"
+            )
         return self._run_api
 
-    def run_body(self, api: RunApi, name: str) -> dict[str, Any]:
+    def run_body(self, api: RunApi, name: str) -> bytes:
         """The create_run body for a run named ``name``: kfp's body for this entry's pipeline version and
-        experiment, built once per (pipeline, version, experiment) and copied with each run's name. On
+        experiment, encoded once per (pipeline, version, experiment), with each run's name spliced in. On
         the loop, every create's body costs less than building one would (which would delay the
         answers of the calls under way, and so their recorded latency)."""
         key = (self.pipeline_id, self.version_id, self.experiment_id)
         if self._body_template is None or self._body_template[0] != key:
             template = api.run_body(
-                experiment_id=self.experiment_id, job_name="", params=self.entry.params or None,
+                experiment_id=self.experiment_id, params=self.entry.params or None,
                 pipeline_id=self.pipeline_id, version_id=self.version_id,
                 enable_caching=self.context.settings.connection.cache_enabled,
             )
             self._body_template = (key, template)
-        return {**self._body_template[1], "display_name": name}
+        return self._body_template[1].named(name)
 
     @property
     def http_slots(self) -> asyncio.Semaphore:
@@ -249,10 +254,15 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         await super().close_async()
 
     @property
+    def creates_at_once(self) -> int:
+        """Creates under way at once: half the connections."""
+        return max(1, self.max_blocking_calls // 2)
+
+    @property
     def create_slots(self) -> asyncio.Semaphore:
-        """Creates under way at once: half the blocking-call threads (created on the runner's loop)."""
+        """``creates_at_once`` slots for creates (made on the runner's loop)."""
         if self._create_slots is None:
-            self._create_slots = asyncio.Semaphore(max(1, self.max_blocking_calls // 2))
+            self._create_slots = asyncio.Semaphore(self.creates_at_once)
         return self._create_slots
 
     @property

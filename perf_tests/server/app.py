@@ -74,7 +74,9 @@ class _Call:
     body: bytes
 
 
-Handler = Callable[[_Call], str]
+Body = str | bytes
+"""An answer's JSON: text, or its UTF-8 bytes (run answers are kept and joined as bytes)."""
+Handler = Callable[[_Call], Body]
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,7 @@ class KfpSimulatorApp:
             self._fate_rng.seed(config.seed)
             self._fault_rng.seed(None if config.seed is None else config.seed + 1)
         if config.timestamp_precision != self.config.timestamp_precision:
-            self.service.run_cache.clear()  # cached answers hold rendered times
+            self.store.answers.clear()  # kept answers hold rendered times
         self.config = config
         self.service.config = config
         self._wake_scheduler()
@@ -181,7 +183,6 @@ class KfpSimulatorApp:
         """Forget all objects (keeping the ``Default`` experiment) and/or the request counters."""
         if data:
             self.store.reset()
-            self.service.run_cache.clear()
             self.service.ensure_default_experiment()
             self._wake_scheduler()
         if stats:
@@ -302,6 +303,7 @@ class KfpSimulatorApp:
             return _error(
                 ApiError(GrpcCode.NOT_FOUND, f"Not Found: {request.method} {API_PREFIX}/{path}"), routing=True
             )
+        text: Body
         try:
             self.service.current_user = self._identify(request) if config.multi_user and name != _HEALTHZ else None
             query = {k: v for k, v in request.query.items() if v != ""}
@@ -325,7 +327,7 @@ class KfpSimulatorApp:
             self.stats.record(name, 500)
             return _error(ApiError(GrpcCode.INTERNAL, f"internal error in the embedded KFP simulator: {exc!r}"))
         self.stats.record(name, 200)
-        return web.Response(body=text.encode(), headers=_HEADERS)
+        return web.Response(body=text if isinstance(text, bytes) else text.encode(), headers=_HEADERS)
 
     def _identify(self, request: web.BaseRequest) -> str:
         """The request's user, as a profile deployment's gateway and KFP's authenticators find it

@@ -70,6 +70,10 @@ def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
+_SNAKE: dict[str, str] = {name: _snake(name) for names in MESSAGES.values() for name in names}
+"""Each known field (either spelling) → its proto name, worked out once rather than for every request."""
+
+
 def check_fields(data: Mapping[str, Any], message: str) -> None:
     """Reject a field ``message`` (or a message-typed field in it) does not have, as decoding does.
 
@@ -81,6 +85,6 @@ def check_fields(data: Mapping[str, Any], message: str) -> None:
     for key, value in data.items():
         if key not in known:
             raise ApiError.invalid(f'proto: (line 1:2): unknown field "{key}" in v2beta1.{message}')
-        child = nested.get(_snake(key))
+        child = nested.get(_SNAKE[key]) if nested else None
         if child is not None and isinstance(value, Mapping):
             check_fields(value, child)

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
+from perf_tests.server.answers import RunAnswers
 from perf_tests.server.filters import FieldKind, FilterField, Operation, Scalar
 from perf_tests.server.lifecycle import (
     ACTIVE_STATES,
@@ -37,7 +38,6 @@ __all__ = [
     "PIPELINE_VERSIONS",
     "RECURRING_RUNS",
     "RUNS",
-    "RUN_CACHE_COLUMNS",
     "ExperimentRow",
     "PipelineRow",
     "PipelineVersionRow",
@@ -173,10 +173,6 @@ class RunRow(NamedTuple):
             canceled_at=self.canceled_at,
             prefix=Timeline.prefix_from_json(self.history_json),
         )
-
-
-RUN_CACHE_COLUMNS = "run_id, static_json, storage_state, seg_start, cancel_at, spec_digest, embed_spec"
-"""What listing runs reads first: enough to answer finished runs from the render cache."""
 
 
 class RecurringRunRow(NamedTuple):
@@ -387,6 +383,9 @@ class Store:
         self._conn.execute("PRAGMA cache_size = -65536")
         self._conn.executescript(_SCHEMA)
         self._specs: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._spec_bytes: dict[str, bytes] = {}
+        self.answers = RunAnswers()
+        """Finished runs' rendered answers; every write to a run below drops its entry."""
         self._generation: Counter[str] = Counter()
         self._count_cache: dict[tuple[str, str, tuple[tuple[str, Any], ...]], tuple[int, int]] = {}
         self._run_counts: Counter[tuple[str, str]] = Counter()
@@ -430,6 +429,8 @@ class Store:
             for table in _TABLES:
                 self._conn.execute(f"DELETE FROM {table}")
         self._specs.clear()
+        self._spec_bytes.clear()
+        self.answers.clear()
         self._count_cache.clear()
         for table in _TABLES:
             self._changed(table)
@@ -479,6 +480,13 @@ class Store:
             row = self._conn.execute("SELECT json_text, task_names FROM specs WHERE digest = ?", (digest,)).fetchone()
             cached = ("{}", ()) if row is None else (row[0], tuple(json.loads(row[1])))
             self._specs[digest] = cached
+        return cached
+
+    def spec_bytes(self, digest: str) -> bytes:
+        """A stored spec's JSON as UTF-8 (one object per spec, shared by the answers of all its runs)."""
+        cached = self._spec_bytes.get(digest)
+        if cached is None:
+            cached = self._spec_bytes[digest] = self.spec(digest)[0].encode()
         return cached
 
     # -- generic listing ------------------------------------------------------------------------
@@ -556,6 +564,7 @@ class Store:
                 self._conn.execute(
                     "UPDATE runs SET storage_state = 'ARCHIVED' WHERE experiment_id = ?", (experiment_id,)
                 )
+                self.answers.clear()  # rare: not worth finding which runs were the experiment's
                 self._conn.execute("UPDATE recurring_runs SET enabled = 0 WHERE experiment_id = ?", (experiment_id,))
         for table in ("experiments", "runs", "recurring_runs"):
             self._changed(table)
@@ -677,13 +686,6 @@ class Store:
         row = self._conn.execute(self._RUN_SELECT, (run_id,)).fetchone()
         return None if row is None else RunRow._make(row)
 
-    def get_run_cache_columns(self, run_id: str) -> tuple[Any, ...] | None:
-        """Just the :data:`RUN_CACHE_COLUMNS` of a run (cheaper than the whole row)."""
-        row: tuple[Any, ...] | None = self._conn.execute(
-            f"SELECT {RUN_CACHE_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
-        ).fetchone()
-        return row
-
     def get_runs(self, run_ids: list[str]) -> dict[str, RunRow]:
         """Runs by id (missing ids are left out)."""
         placeholders = ", ".join("?" * len(run_ids))
@@ -707,15 +709,18 @@ class Store:
                 run_id,
             ),
         )
+        self.answers.discard(run_id)
         self._changed("runs")
 
     def set_run_storage(self, run_id: str, storage_state: str) -> None:
         """Archive or unarchive a run."""
         self._conn.execute("UPDATE runs SET storage_state = ? WHERE run_id = ?", (storage_state, run_id))
+        self.answers.discard(run_id)
         self._changed("runs")
 
     def delete_run(self, run: RunRow) -> None:
         """Delete a run."""
+        self.answers.discard(run.run_id)
         if self._conn.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,)).rowcount:
             self._run_counts[("", "")] -= 1
             self._run_counts[("experiment_id", run.experiment_id)] -= 1

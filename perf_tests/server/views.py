@@ -12,20 +12,20 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from perf_tests.server.answers import RunAnswer
 from perf_tests.server.lifecycle import FAILED, FINAL_STATES, Timeline
 from perf_tests.server.store import ExperimentRow, PipelineRow, PipelineVersionRow, RecurringRunRow, RunRow
 from perf_tests.server.timestamps import EPOCH, format_ts, format_ts_whole
 
 __all__ = [
-    "RunJsonCache",
     "dumps",
     "experiment_json",
-    "join_run",
     "list_json",
     "pipeline_json",
     "pipeline_version_json",
     "recurring_run_json",
-    "run_json",
+    "run_answer",
+    "run_list_json",
     "run_static_json",
 ]
 
@@ -98,61 +98,31 @@ def run_static_json(fields: dict[str, Any]) -> str:
     return dumps(_without_empty(fields))[1:-1]
 
 
-class RunJsonCache:
-    """The rendered lifecycle part of finished runs, so listing finished runs costs a lookup per run.
-
-    A finished run's state, history and finish time change only through retry or terminate, which change
-    the attempt start or the cancel time that each entry is checked against, so a stale entry is never
-    served. Bounded: the oldest entries go first. The immutable fields and the storage state are not
-    cached; they come from the row each time.
-    """
-
-    def __init__(self, capacity: int = 100_000) -> None:
-        self.capacity = capacity
-        self._items: dict[tuple[str, bool], tuple[float, float | None, str]] = {}
-
-    def get(self, run_id: str, details: bool, seg_start: float, cancel_at: float | None) -> str | None:
-        """The cached tail of a run's JSON, if the run's attempt and cancel time still match."""
-        item = self._items.get((run_id, details))
-        if item is None or item[0] != seg_start or item[1] != cancel_at:
-            return None
-        return item[2]
-
-    def put(self, run_id: str, details: bool, seg_start: float, cancel_at: float | None, tail: str) -> None:
-        """Remember a finished run's tail."""
-        if len(self._items) >= self.capacity:
-            del self._items[next(iter(self._items))]
-        self._items[(run_id, details)] = (seg_start, cancel_at, tail)
-
-    def clear(self) -> None:
-        """Forget everything (after a reset)."""
-        self._items.clear()
-
-
-def run_json(
+def run_answer(
     row: RunRow,
     now: float,
-    spec_json: str | None,
+    spec: bytes | None,
     task_names: Sequence[str] | None = None,
-    cache: RunJsonCache | None = None,
     *,
     whole_seconds: bool = True,
-) -> str:
-    """A ``V2beta1Run`` as of ``now``; with ``task_names``, also ``run_details.task_details``."""
-    details = task_names is not None
-    tail = cache.get(row.run_id, details, row.seg_start, row.cancel_at) if cache is not None else None
-    if tail is None:
-        tail, final = _run_tail(row, now, task_names, format_ts_whole if whole_seconds else format_ts)
-        if final and cache is not None:
-            cache.put(row.run_id, details, row.seg_start, row.cancel_at, tail)
-    return join_run(row.static_json, row.storage_state, tail, spec_json)
+) -> tuple[RunAnswer, bool]:
+    """A ``V2beta1Run`` as of ``now`` (with ``task_names``, also ``run_details.task_details``) and whether
+    the run has ended (its answer no longer changes with time)."""
+    tail, final = _run_tail(row, now, task_names, format_ts_whole if whole_seconds else format_ts)
+    head = f'{{{row.static_json},"storage_state":"{row.storage_state}"'
+    return RunAnswer(head.encode(), spec, tail.encode()), final
 
 
-def join_run(static_json: str, storage_state: str, tail: str, spec_json: str | None) -> str:
-    """A run's JSON from its immutable fields, storage state, lifecycle tail and (if embedded) spec."""
-    if spec_json is None:
-        return f'{{{static_json},"storage_state":"{storage_state}"{tail}'
-    return f'{{{static_json},"storage_state":"{storage_state}","pipeline_spec":{spec_json}{tail}'
+def run_list_json(answers: Sequence[RunAnswer], total: int, next_token: str | None) -> bytes:
+    """A ``ListRunsResponse`` of rendered runs (``list_json``'s envelope, joined as bytes)."""
+    prefix, suffix = _list_envelope("runs", bool(answers), total, next_token)
+    parts = [prefix.encode()]
+    for index, answer in enumerate(answers):
+        if index:
+            parts.append(b",")
+        parts.extend(answer.parts())
+    parts.append(suffix.encode())
+    return b"".join(parts)
 
 
 def _run_tail(
@@ -239,12 +209,17 @@ def recurring_run_json(row: RecurringRunRow, spec_json: str | None) -> str:
 
 def list_json(field: str, items: Sequence[str], total: int, next_token: str | None) -> str:
     """A ``List...Response``: the items, ``total_size`` and ``next_page_token``, empty ones left out."""
-    parts = ["{"]
-    if items:
-        parts += ['"', field, '":[', ",".join(items), "]"]
+    prefix, suffix = _list_envelope(field, bool(items), total, next_token)
+    return f"{prefix}{','.join(items)}{suffix}"
+
+
+def _list_envelope(field: str, has_items: bool, total: int, next_token: str | None) -> tuple[str, str]:
+    """What goes before and after a list's comma-separated items."""
+    prefix = f'{{"{field}":[' if has_items else "{"
+    suffix = ["]"] if has_items else []
     if total:
-        parts += [',"total_size":' if items else '"total_size":', str(total)]
+        suffix += [',"total_size":' if has_items else '"total_size":', str(total)]
     if next_token:
-        parts += [',"next_page_token":"', next_token, '"']
-    parts.append("}")
-    return "".join(parts)
+        suffix += [',"next_page_token":"', next_token, '"']
+    suffix.append("}")
+    return prefix, "".join(suffix)

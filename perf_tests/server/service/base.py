@@ -23,9 +23,6 @@ from perf_tests.server.store import (
     Store,
 )
 from perf_tests.server.timestamps import parse_ts
-from perf_tests.server.views import (
-    RunJsonCache,
-)
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
@@ -153,7 +150,6 @@ class ServiceBase:
         self.rng = rng
         self.clock = clock
         self.on_schedule_change = on_schedule_change
-        self.run_cache = RunJsonCache()
         self.current_user: str | None = None
         """The identity of the request being answered (multi-user mode; set by the HTTP layer)."""
         self.ensure_default_experiment()

@@ -8,6 +8,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from perf_tests.server.answers import RunAnswer
 from perf_tests.server.errors import ApiError
 from perf_tests.server.lifecycle import CANCELED, FAILED, PENDING, RUNNING, Timeline, plan_run
 from perf_tests.server.pipeline_spec import spec_from_object
@@ -24,20 +25,19 @@ from perf_tests.server.service.base import (
 from perf_tests.server.service.experiments import ExperimentsService
 from perf_tests.server.service.pipelines import PipelinesService
 from perf_tests.server.store import (
-    RUN_CACHE_COLUMNS,
     RUNS,
     ExperimentRow,
     RunRow,
 )
 from perf_tests.server.timestamps import format_ts
 from perf_tests.server.views import (
-    join_run,
-    list_json,
-    run_json,
+    run_answer,
+    run_list_json,
     run_static_json,
 )
 
 __all__ = ["RunsService"]
+
 
 class RunsService(ExperimentsService, PipelinesService):
     """The run endpoints, and what a run body names (its pipeline source, runtime config, experiment)."""
@@ -104,7 +104,7 @@ class RunsService(ExperimentsService, PipelinesService):
 
     # -- runs ------------------------------------------------------------------------------------
 
-    def create_run(self, body: bytes, query: Query | None = None) -> str:
+    def create_run(self, body: bytes, query: Query | None = None) -> bytes:
         """``POST /runs``."""
         data = body_object(body, "Run")
         if query and query.get("experiment_id") and not data.get("experiment_id"):
@@ -129,9 +129,10 @@ class RunsService(ExperimentsService, PipelinesService):
             now=self.clock(),
             scheduled_at=None,
         )
-        return run_json(
-            row, row.created_at, self._spec_json(digest) if embed else None, whole_seconds=self._whole_seconds
+        answer, _ = run_answer(
+            row, row.created_at, self.store.spec_bytes(digest) if embed else None, whole_seconds=self._whole_seconds
         )
+        return answer.body()
 
     def _new_run(
         self,
@@ -205,34 +206,31 @@ class RunsService(ExperimentsService, PipelinesService):
         self._authorize(row.namespace)
         return row
 
-    def get_run(self, run_id: str) -> str:
-        """``GET /runs/{id}``, with task details."""
-        if self.config.multi_user:
-            self._run(run_id)
-        light = self.store.get_run_cache_columns(run_id)
-        if light is None:
-            raise ApiError.not_found("Run", run_id)
-        _, static_json, storage_state, seg_start, cancel_at, digest, embed = light
-        tail = self.run_cache.get(run_id, True, seg_start, cancel_at)
-        if tail is not None:
-            return join_run(static_json, storage_state, tail, self.store.spec(digest)[0] if embed else None)
-        row = self._run(run_id)
-        spec_json, task_names = self.store.spec(row.spec_digest)
-        return run_json(
-            row,
-            self.clock(),
-            spec_json if row.embed_spec else None,
-            task_names,
-            self.run_cache,
-            whole_seconds=self._whole_seconds,
-        )
+    def _answer(self, row: RunRow, now: float) -> RunAnswer:
+        """A run's answer with task details, kept by the store once the run has ended."""
+        _, task_names = self.store.spec(row.spec_digest)
+        spec = self.store.spec_bytes(row.spec_digest) if row.embed_spec else None
+        answer, final = run_answer(row, now, spec, task_names, whole_seconds=self._whole_seconds)
+        if final:
+            self.store.answers.put(row.run_id, answer)
+        return answer
 
-    def list_runs(self, query: Query) -> str:
+    def get_run(self, run_id: str) -> bytes:
+        """``GET /runs/{id}``, with task details; a finished run's answer is the one the store keeps."""
+        kept = self.store.answers.get(run_id)
+        if kept is not None and not self.config.multi_user:
+            return kept.body()
+        row = self._run(run_id)  # exists, and the user may see it
+        return (kept or self._answer(row, self.clock())).body()
+
+    def list_runs(self, query: Query) -> bytes:
         """``GET /runs`` (by experiment, namespace, filter, sort, page); an unknown experiment is NOT_FOUND
         (``BaseRunServer.listRuns`` reads its namespace first).
 
         Each run carries ``run_details.task_details`` as in ``get_run``: ``RunStore.ListRuns`` joins the
         tasks table (``addMetricsResourceReferencesAndTasks``), so pages weigh what real pages weigh.
+        The page query reads only run ids (from the sort index alone); finished runs are answered from
+        the store's kept answers, the others from their rows.
         """
         plan = list_plan(
             RUNS,
@@ -240,30 +238,14 @@ class RunsService(ExperimentsService, PipelinesService):
             scope=self._run_scope(query),
         )
         now = self.clock()
-        # Read only what the render cache needs; fetch whole rows just for runs not answered from it.
-        plan.columns = RUN_CACHE_COLUMNS
+        plan.columns = "run_id"
         rows, token, total = self.store.list_page(plan, now)
-        spec = self.store.spec
-        cache = self.run_cache
-        whole = self._whole_seconds
-        items: list[str] = []
-        missing: dict[int, str] = {}
-        for index, (run_id, static_json, storage_state, seg_start, cancel_at, digest, embed, _) in enumerate(rows):
-            tail = cache.get(run_id, True, seg_start, cancel_at)
-            if tail is None:
-                missing[index] = run_id
-                items.append("")
-            else:
-                items.append(join_run(static_json, storage_state, tail, spec(digest)[0] if embed else None))
-        if missing:
-            full = self.store.get_runs(list(missing.values()))
-            for index, run_id in missing.items():
-                row = full[run_id]
-                spec_json, task_names = spec(row.spec_digest)
-                items[index] = run_json(
-                    row, now, spec_json if row.embed_spec else None, task_names, cache, whole_seconds=whole
-                )
-        return list_json("runs", items, total, token)
+        kept = self.store.answers.get
+        found = [kept(row[0]) for row in rows]
+        missing = [row[0] for row, answer in zip(rows, found, strict=True) if answer is None]
+        full = self.store.get_runs(missing) if missing else {}
+        page = [answer or self._answer(full[row[0]], now) for row, answer in zip(rows, found, strict=True)]
+        return run_list_json(page, total, token)
 
     def delete_run(self, run_id: str) -> str:
         """``DELETE /runs/{id}``."""

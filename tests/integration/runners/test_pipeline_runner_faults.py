@@ -165,6 +165,19 @@ def test_polls_the_cap_cannot_give_every_run_are_noted(run_scenario):
     assert summary["poll_gap"]["p99_ms"] > 100  # the interval the runs got, in the summary
 
 
+def test_creates_that_queue_for_a_create_slot_are_noted_as_such(run_scenario, fresh_kfp_server):
+    # 24 creates at once, 8 at a time, each answered in 20 ms: the later ones wait 20 and 40 ms for a slot.
+    fresh_kfp_server.configure(latency_ms=20.0, run_duration_seconds=5.0)
+    run = run_scenario([{"mode": "PIPELINE_RUN", "name": "queued", "startTime": 0, "runTime": "1s",
+                         "numTimes": 24, "pollInterval": "1s"}], server=fresh_kfp_server)
+    notes = [note for note in _notes(run, "queued") if note.startswith("create_run calls waited")]
+    assert len(notes) == 1, _notes(run, "queued")
+    # They waited on the runner's event loop, not for a thread (creates and polls have none since RunApi).
+    assert "for a create slot (8 at once) and a free HTTP connection (one of the runner's 16, on its event loop)" \
+        in notes[0]
+    assert "thread" not in notes[0]
+
+
 def test_total_runs_not_reached_in_the_run_time_is_noted(run_scenario, fresh_kfp_server):
     fresh_kfp_server.configure(run_duration_seconds=5.0)
     run = run_scenario([{"mode": "PIPELINE_RUN", "name": "short", "startTime": 0, "runTime": "1s",

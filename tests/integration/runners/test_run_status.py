@@ -14,7 +14,7 @@ import pytest
 from perf_tests.config.settings import AuthSettings, ConnectionSettings
 from perf_tests.load.http import HttpStatusError, kfp_session
 from perf_tests.recorder.failures import classify_exception
-from perf_tests.runners.run_status import PolledRun, RunApi
+from perf_tests.runners.run_status import CreatedRun, PolledRun, RunApi
 from perf_tests.targets.kfp_target import KfpTarget
 
 PIPELINE = "test_data/pipeline_files/add_numbers.yaml"
@@ -82,8 +82,8 @@ def test_an_unknown_run_is_http_404_as_kfp_reports_it(client, fresh_kfp_server):
 def test_create_sends_what_run_pipeline_sends(client, fresh_kfp_server):
     fields = {**version_run_fields(client), "params": {"a": 1, "b": 2}, "enable_caching": False}
 
-    async def create(api: RunApi) -> PolledRun:
-        return await api.create(api.run_body(job_name="ours", **fields))
+    async def create(api: RunApi) -> CreatedRun:
+        return await api.create(api.run_body(**fields).named("ours"))
 
     ours = on_loop(fresh_kfp_server, client, create)
     theirs = client.run_pipeline(job_name="theirs", **fields)

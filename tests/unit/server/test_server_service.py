@@ -298,3 +298,36 @@ def test_empty_lists_leave_fields_out_like_proto_json() -> None:
     service = make_service(Clock())
     assert json.loads(service.list_runs({})) == {}
     assert json.loads(service.list_recurring_runs({})) == {}
+
+
+def test_a_finished_runs_kept_answer_follows_every_change_to_it() -> None:
+    clock = Clock()
+    service = make_service(clock, run_failure_probability=1.0)
+    experiment = json.loads(service.create_experiment(body(display_name="e")))["experiment_id"]
+    run_id = json.loads(service.create_run(body(display_name="r", pipeline_spec=SPEC, experiment_id=experiment)))[
+        "run_id"
+    ]
+    clock.now += 3600
+
+    def get() -> dict[str, Any]:
+        return dict(json.loads(service.get_run(run_id)))
+
+    def listed() -> dict[str, Any]:
+        (run,) = json.loads(service.list_runs({"experiment_id": experiment}))["runs"]
+        return dict(run)
+
+    assert get() == listed() and get()["state"] == "FAILED"  # answered again from the kept answer
+    assert get()["pipeline_spec"] and get()["run_details"]["task_details"]
+    service.set_run_archived(run_id, True)
+    assert get()["storage_state"] == listed()["storage_state"] == "ARCHIVED"
+    service.set_run_archived(run_id, False)
+    assert listed()["storage_state"] == get()["storage_state"] == "AVAILABLE"
+    service.retry_run(run_id)
+    assert listed()["state"] == get()["state"] == "PENDING"
+    clock.now += 3600
+    assert get()["state"] == "FAILED"
+    service.set_experiment_archived(experiment, True)
+    assert listed()["storage_state"] == get()["storage_state"] == "ARCHIVED"
+    service.delete_run(run_id)
+    with pytest.raises(ApiError):
+        service.get_run(run_id)

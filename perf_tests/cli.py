@@ -272,7 +272,7 @@ def _run_pods(scenario: str | None, results_dir: Path | None, data_dir: Path, po
     from perf_tests.models.scenario_file import load_scenario
     from perf_tests.runners.registry import options_models
     from perf_tests.scaleout.kube import JobClient, PodsRun, ScaleOutSettings, write_shards
-    from perf_tests.scaleout.merge import merge_results, shard_lines
+    from perf_tests.scaleout.merge import merge_results
     from perf_tests.scaleout.upload import upload_merged
     from perf_tests.scheduler.stop import StopToken
     from perf_tests.session.session import new_run_id
@@ -303,15 +303,7 @@ def _run_pods(scenario: str | None, results_dir: Path | None, data_dir: Path, po
     root = (results_dir or Path.cwd() / "results" / new_run_id()).resolve()
     outcome = merge_results(results, root, shard_dirs=write_shards(results, root))
     upload_merged(uploader, outcome, loaded.path.name)
-    print(outcome.table())
-    for line in shard_lines(outcome.summary):
-        print(line)
-    print(f"results: {outcome.results_dir}")
-    upload_failed = _print_upload(outcome)
-    if not outcome.passed:
-        print(outcome.failure_message(), file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_FAILED if upload_failed else 0
+    return _print_merged(outcome)
 
 
 def _merge(shard_dirs: Sequence[Path], out: Path, baseline: Path | None, max_regression: str | None) -> int:
@@ -327,9 +319,15 @@ def _merge(shard_dirs: Sequence[Path], out: Path, baseline: Path | None, max_reg
     judge = Baseline(baseline, options) if baseline is not None else None
     outcome = merge_results(results, out.resolve(), judge, shard_dirs=list(shard_dirs))
     upload_merged(uploader, outcome)
-    print(outcome.table())
+    return _print_merged(outcome)
+
+
+def _print_merged(outcome: CompletedRun) -> int:
+    """Print a merged run (``run --pods``, ``merge``): its table, one line per shard, where its results are and
+    why it failed; its exit code."""
     from perf_tests.scaleout.merge import shard_lines
 
+    print(outcome.table())
     for line in shard_lines(outcome.summary):
         print(line)
     print(f"results: {outcome.results_dir}")

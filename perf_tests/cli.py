@@ -24,8 +24,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from perf_tests.errors import ConfigurationError, PerfTestsError
+
+if TYPE_CHECKING:
+    from perf_tests.session.session import CompletedRun
 
 __all__ = ["main"]
 
@@ -268,9 +272,11 @@ def _run_pods(scenario: str | None, results_dir: Path | None, data_dir: Path, po
     from perf_tests.models.scenario_file import load_scenario
     from perf_tests.runners.registry import options_models
     from perf_tests.scaleout.kube import JobClient, PodsRun, ScaleOutSettings, write_shards
-    from perf_tests.scaleout.merge import merge_results, shard_lines
+    from perf_tests.scaleout.merge import merge_results
+    from perf_tests.scaleout.upload import upload_merged
     from perf_tests.scheduler.stop import StopToken
     from perf_tests.session.session import new_run_id
+    from perf_tests.storage.uploader import ResultsUploader
     from perf_tests.tekton.settings import load_tekton_settings
 
     if pods < 1:
@@ -279,6 +285,7 @@ def _run_pods(scenario: str | None, results_dir: Path | None, data_dir: Path, po
                            data_dir.resolve())
     if loaded.path is None:
         raise ConfigurationError("--pods needs a scenario file")
+    uploader = ResultsUploader.from_environment()  # PERF_RESULTS_URL; a bad setting fails before any pod
     client = JobClient.connect(load_tekton_settings())
     abort = StopToken()
     previous = signal.signal(signal.SIGTERM, lambda *_: abort.set("interrupted (SIGTERM)"))
@@ -295,35 +302,49 @@ def _run_pods(scenario: str | None, results_dir: Path | None, data_dir: Path, po
         client.close()
     root = (results_dir or Path.cwd() / "results" / new_run_id()).resolve()
     outcome = merge_results(results, root, shard_dirs=write_shards(results, root))
-    print(outcome.table())
-    for line in shard_lines(outcome.document):
-        print(line)
-    print(f"results: {outcome.results_dir}")
-    if not outcome.passed:
-        print(outcome.failure_message(), file=sys.stderr)
-        return EXIT_FAILED
-    return 0
+    upload_merged(uploader, outcome, loaded.path.name)
+    return _print_merged(outcome)
 
 
 def _merge(shard_dirs: Sequence[Path], out: Path, baseline: Path | None, max_regression: str | None) -> int:
     from perf_tests.baseline import Baseline, baseline_options, load_baseline_settings
     from perf_tests.scaleout.merge import merge_results
     from perf_tests.scaleout.result import read_shard_result
+    from perf_tests.scaleout.upload import upload_merged
+    from perf_tests.storage.uploader import ResultsUploader
 
+    uploader = ResultsUploader.from_environment()  # PERF_RESULTS_URL; a bad setting fails before the merge
     results = [read_shard_result(path) for path in shard_dirs]
     options = baseline_options(max_regression) if max_regression is not None else load_baseline_settings().options()
     judge = Baseline(baseline, options) if baseline is not None else None
     outcome = merge_results(results, out.resolve(), judge, shard_dirs=list(shard_dirs))
-    print(outcome.table())
+    upload_merged(uploader, outcome)
+    return _print_merged(outcome)
+
+
+def _print_merged(outcome: CompletedRun) -> int:
+    """Print a merged run (``run --pods``, ``merge``): its table, one line per shard, where its results are and
+    why it failed; its exit code."""
     from perf_tests.scaleout.merge import shard_lines
 
+    print(outcome.table())
     for line in shard_lines(outcome.document):
         print(line)
     print(f"results: {outcome.results_dir}")
+    upload_failed = _print_upload(outcome)
     if not outcome.passed:
         print(outcome.failure_message(), file=sys.stderr)
         return EXIT_FAILED
-    return 0
+    return EXIT_FAILED if upload_failed else 0
+
+
+def _print_upload(outcome: CompletedRun) -> bool:
+    """Say what the upload of ``PERF_RESULTS_URL`` did; True when it fails the run (``PERF_UPLOAD_REQUIRED``)."""
+    if outcome.upload is not None:
+        print(outcome.upload.describe(), file=sys.stdout if outcome.upload.ok else sys.stderr)
+    if outcome.upload_failed:
+        print("the run fails because its results could not be uploaded (PERF_UPLOAD_REQUIRED=true)", file=sys.stderr)
+    return outcome.upload_failed
 
 
 def _run(scenario: str | None, results_dir: Path | None, data_dir: Path, baseline: str | None = None,
@@ -344,10 +365,7 @@ def _run(scenario: str | None, results_dir: Path | None, data_dir: Path, baselin
     if not outcome.passed:
         print(outcome.failure_message(), file=sys.stderr)
         code = EXIT_FAILED
-    if outcome.upload is not None:
-        print(outcome.upload.describe(), file=sys.stdout if outcome.upload.ok else sys.stderr)
-    if outcome.upload_failed:
-        print("the run fails because its results could not be uploaded (PERF_UPLOAD_REQUIRED=true)", file=sys.stderr)
+    if _print_upload(outcome):
         code = EXIT_FAILED
     if outcome.hung:
         # A hung entry's thread is still blocked; interpreter shutdown would wait for it (executor threads

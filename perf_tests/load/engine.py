@@ -8,11 +8,14 @@ closed loop: an arrival that finds ``max_concurrency`` requests in flight, or co
 
 Closed loop (``ConcurrentArrivals``): N workers, each sending its next request when the last ends.
 
-The schedule's accounting always adds up: ``planned == sent + dropped + cut_off``. When the run stops
-(``stop()`` at the entry's end, or ``run()`` cancelled) before the dispatcher reached every arrival,
-the ones it did not reach are counted: those already more than ``max_lateness`` late are dropped (as
-they would have been), the rest are ``cut_off`` (``cut_off_due`` of them were already due: the sender
-was behind). For an endless schedule ``planned`` is what came due before the stop.
+The schedule's accounting always adds up: ``planned == sent + dropped + cut_off``. ``stop()`` (at the
+entry's end, or early) ends the schedule at its moment: the arrivals due before it are still dispatched
+as usual (sent, or dropped when more than ``max_lateness`` late) though the dispatcher, behind, reaches
+them after the stop; the arrivals due after it are not sent. When the run stops (or ``run()`` is
+cancelled) before the dispatcher reached every arrival, the ones it did not reach are counted: those
+already more than ``max_lateness`` late are dropped (as they would have been), the rest are ``cut_off``
+(``cut_off_due`` of them were already due when the dispatcher saw the stop). For an endless schedule
+``planned`` is what came due before the stop.
 
 For every attempt the engine records, through a ``PerSecondAggregator``: the send time (the event's start),
 the service time (send to response, the event's duration) and, in open loop, the ``lateness`` (send
@@ -189,8 +192,10 @@ class LoadEngine(Generic[OpT]):
         self.wall_offset = self.clock.wall_offset
         self.start_at = start_at
         self.stopping = stopping or StopToken()
-        # The token's state as a plain attribute, read per arrival on the hot path (set from any thread).
+        # The token's state as a plain attribute, read per arrival on the hot path (set from any thread), and
+        # when it was set (the clock's monotonic reading): the schedule ends there.
         self._halted = False
+        self._halted_at = math.inf
         self.stopping.add_callback(self._halt)
         self._tasks: set[asyncio.Task[None]] = set()
         self._dispatching = True  # closed loop: False once the deadline passed (workers end after a request)
@@ -220,6 +225,7 @@ class LoadEngine(Generic[OpT]):
         self.stopping.set(reason)
 
     def _halt(self) -> None:
+        self._halted_at = self._now()  # before the flag: whoever sees the flag sees the moment
         self._halted = True
 
     @property
@@ -323,7 +329,10 @@ class LoadEngine(Generic[OpT]):
                         else:
                             await sleep(0)
                         now = _now()
-                if self._halted:
+                # The stop ends the schedule at its moment: an arrival due before it is dispatched as usual
+                # (sent, or dropped when too late) even if the dispatcher reaches it after the stop, so a
+                # dispatcher a few milliseconds behind at the entry's end does not lose its last arrivals.
+                if self._halted and due >= self._halted_at:
                     break
                 offset = None
                 self.scheduled += 1

@@ -321,8 +321,7 @@ class AsyncRunner(BaseRunner[EntryT]):
         ``on_late_result`` receives its result (e.g. to clean up a run created at the last moment).
         """
         assert self._executor is not None
-        clock = self.context.clock
-        now = clock.monotonic
+        now = self.context.clock.monotonic
         submitted = now() if requested_at is None else requested_at
         times: list[float] = []  # start, end (monotonic): written by the call's thread
 
@@ -339,17 +338,9 @@ class AsyncRunner(BaseRunner[EntryT]):
             if done.cancelled() or len(times) < 2:
                 return Attempt(None, "not_started")  # never started: not an attempt
             start, end = times
-            start_wall = clock.wall_of(start)
-            wait = start - submitted
-            self.queue_waits.add(operation, wait, end - start)
-            extra = {**(attrs or {}), "queue_wait": round(wait, 6)}
             exc = done.exception()
-            if exc is not None:
-                error_type, message = classify_exception(exc)
-                self.emit(operation, start_wall, end - start, False, error_type, message, extra)
-                return Attempt(None, error_type, message)
-            self.emit(operation, start_wall, end - start, True, attrs=extra)
-            return Attempt(done.result())
+            return self._record_attempt(operation, attrs, submitted, start, end, exc,
+                                        None if exc is not None else done.result())
 
         try:
             await asyncio.wrap_future(call)
@@ -382,27 +373,16 @@ class AsyncRunner(BaseRunner[EntryT]):
         end waits for it, bounded by the request timeout), is recorded, and ``on_late_result`` receives
         its result.
         """
-        clock = self.context.clock
-        now = clock.monotonic
+        now = self.context.clock.monotonic
         submitted = now() if requested_at is None else requested_at
 
         async def timed() -> Attempt[T]:
             start = now()
-            start_wall = clock.wall_of(start)
             try:
                 result = await make_call()
             except Exception as exc:
-                end = now()
-                self.queue_waits.add(operation, start - submitted, end - start)
-                error_type, message = classify_exception(exc)
-                extra = {**(attrs or {}), "queue_wait": round(start - submitted, 6)}
-                self.emit(operation, start_wall, end - start, False, error_type, message, extra)
-                return Attempt(None, error_type, message)
-            end = now()
-            self.queue_waits.add(operation, start - submitted, end - start)
-            self.emit(operation, start_wall, end - start, True,
-                      attrs={**(attrs or {}), "queue_wait": round(start - submitted, 6)})
-            return Attempt(result)
+                return self._record_attempt(operation, attrs, submitted, start, now(), exc, None)
+            return self._record_attempt(operation, attrs, submitted, start, now(), None, result)
 
         call = asyncio.ensure_future(timed())
         self._calls_under_way.add(call)
@@ -418,6 +398,23 @@ class AsyncRunner(BaseRunner[EntryT]):
 
                 call.add_done_callback(hand_over)
             raise
+
+    def _record_attempt(self, operation: str, attrs: Mapping[str, Any] | None, submitted: float, start: float,
+                        end: float, exc: BaseException | None, result: T | None) -> Attempt[T]:
+        """Record one measured call of ``attempt``/``attempt_async`` (monotonic ``submitted`` <= ``start`` <=
+        ``end``): its queue wait, and its event with ``queue_wait`` beside the caller's ``attrs``; how it
+        ended, for the caller. ``exc`` is what the call raised (None: it returned ``result``)."""
+        wait = start - submitted
+        latency = end - start
+        self.queue_waits.add(operation, wait, latency)
+        extra = {**attrs, "queue_wait": round(wait, 6)} if attrs else {"queue_wait": round(wait, 6)}
+        start_wall = self.context.clock.wall_of(start)
+        if exc is not None:
+            error_type, message = classify_exception(exc)
+            self.emit(operation, start_wall, latency, False, error_type, message, extra)
+            return Attempt(None, error_type, message)
+        self.emit(operation, start_wall, latency, True, attrs=extra)
+        return Attempt(result)
 
     @staticmethod
     async def gather_cancelled(tasks: set[asyncio.Task[Any]]) -> None:

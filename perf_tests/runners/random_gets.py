@@ -142,8 +142,6 @@ class RandomGetsOptions(ScenarioEntry):
             raise ValueError(
                 f"unknown endpoint(s) {', '.join(unknown)}; valid endpoints: {', '.join(KFP_ENDPOINTS)}"
             )
-        if any(weight < 0 for weight in value.values()):
-            raise ValueError("endpoint weights must be >= 0")
         if not any(weight > 0 for weight in value.values()):
             raise ValueError("at least one endpoint needs a weight > 0")
         return value
@@ -279,8 +277,12 @@ class RandomGetsRunner(AsyncRunner[RandomGetsOptions]):
 
     def _schedule_start(self, max_lateness: float) -> float | None:
         """The entry's start on the run clock, so arrivals fill [startTime, startTime + runTime); None
-        (start now) when the runner got here too late for that to be fair to the first arrivals."""
+        (start now) when the runner got here too late for that to be fair to the first arrivals. A shard
+        always keeps the anchor: its arrivals are every N-th of the one schedule, and moving them would
+        leave gaps and duplicates between the shards (late arrivals are sent late or dropped instead)."""
         anchor = self.context.clock.monotonic_at(self.entry.start_time)
+        if self.context.shard is not None:
+            return anchor
         return anchor if self.context.clock.monotonic() - anchor < max_lateness / 2 else None
 
     def context_stats(self) -> str:

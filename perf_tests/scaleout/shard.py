@@ -5,16 +5,19 @@ from __future__ import annotations
 import math
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from perf_tests.errors import ConfigurationError, echo
 
-__all__ = ["DEFAULT_START_LEAD", "ShardSpec", "parse_shard", "parse_start_at", "split_count"]
+__all__ = ["DEFAULT_START_LEAD", "START_AT_TOLERANCE", "ShardSpec", "parse_shard", "parse_start_at", "split_count"]
 
 DEFAULT_START_LEAD = 5.0
 """Seconds ahead of now the shared start time is set when none is given (workers start and prepare)."""
+
+START_AT_TOLERANCE = 1.0
+"""Seconds a ``--start-at`` may be behind the clock (the time it takes to hand it to a process)."""
 
 _SHARD = re.compile(r"^\s*(\d{1,6})\s*/\s*(\d{1,6})\s*$")
 
@@ -71,18 +74,31 @@ def parse_shard(text: str) -> tuple[int, int]:
     return index, count
 
 
-def parse_start_at(text: str | None, lead: float = DEFAULT_START_LEAD) -> float:
-    """The shared start time: epoch seconds, ``+SECONDS`` from now, or ISO 8601; now + ``lead`` when None."""
+def parse_start_at(text: str | None, lead: float = DEFAULT_START_LEAD, now: float | None = None) -> float:
+    """The shared start time: epoch seconds, ``+SECONDS`` from now, or ISO 8601; now + ``lead`` when None.
+
+    A time more than ``START_AT_TOLERANCE`` before ``now`` (default: the wall clock) is a ``ConfigurationError``:
+    the shard's entries would be over before it started (it would send next to nothing and pass).
+    """
+    now = time.time() if now is None else now
     if text is None or not text.strip():
-        return time.time() + lead
+        return now + lead
     value = text.strip()
     try:
-        at = time.time() + float(value[1:]) if value.startswith("+") else float(value)
+        at = now + float(value[1:]) if value.startswith("+") else float(value)
     except ValueError:
         at = _iso_time(value)
     if not math.isfinite(at) or at <= 0:
         raise ConfigurationError(f"--start-at {echo(value)}: not a time")
+    if at < now - START_AT_TOLERANCE:
+        raise ConfigurationError(
+            f"--start-at {echo(value)}: {_utc(at)} is {now - at:.1f}s before now ({_utc(now)}); give a time "
+            "ahead, the same for every shard (e.g. T=$(( $(date +%s) + 30 )) once, then --start-at $T)")
     return at
+
+
+def _utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _iso_time(value: str) -> float:

@@ -205,6 +205,7 @@ class ShardController:
         """Merge, judge and report one item per entry with the merged verdict."""
         from perf_tests.pytest_plugin.plugin import store_outcome, verdict_properties
         from perf_tests.scaleout.merge import merge_results
+        from perf_tests.scaleout.upload import upload_merged
 
         outcome: Any = None
         problem: str | None = None
@@ -219,6 +220,7 @@ class ShardController:
             except (PerfTestsError, OSError) as exc:
                 problem = f"could not merge the shards' results: {exc}"
             else:
+                upload_merged(self.session.uploader if self.session is not None else None, outcome)
                 store_outcome(self.config, outcome)
         hook = self.config.hook
         for nodeid, location, name in self.items:

@@ -2,10 +2,11 @@
 
 ``VllmServer`` starts ``python -m vllm.entrypoints.openai.api_server`` with the vLLM virtualenv's own
 interpreter (its pins differ from GuideLLM's, so it never shares the framework's venv) on a free
-loopback port, in its own process group, output in a log file; waits for ``/v1/models`` to list the
-model within a bounded deadline (a clear ``TargetError`` with the server's last log lines otherwise; a
-cancel ends the wait at once); and stops the whole group (SIGTERM, then SIGKILL), checking nothing of it
-is left. The tests' session server (``tests/integration/vllm/``) is this class too.
+loopback port (or a given one: ``python -m perf_tests local-stack``), in its own process group, output
+in a log file; waits for ``/v1/models`` to list the model within a bounded deadline (a clear
+``TargetError`` with the server's last log lines otherwise; a cancel ends the wait at once); and stops
+the whole group (SIGTERM, then SIGKILL), checking nothing of it is left. The tests' session server
+(``tests/integration/vllm/``) and ``local-stack``'s are this class too.
 
 ``LocalVllmStack`` is the stack of an entry: the model (default: the tiny random-weight Llama of
 ``perf_tests.llm.assets.tiny_model``, built locally), the entry's extra server flags and environment, and its
@@ -92,7 +93,8 @@ class VllmServer:
 
     def __init__(self, model_dir: Path, log_path: Path, python: Path | None = None, host: str = "127.0.0.1",
                  threads: int = 1, *, served_model_name: str = SERVED_MODEL_NAME,
-                 extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None) -> None:
+                 extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None, port: int = 0,
+                 cwd: Path | None = None) -> None:
         self.model_dir = model_dir
         self.log_path = log_path
         self.python = python or default_vllm_python()
@@ -101,7 +103,9 @@ class VllmServer:
         self.model = served_model_name
         self.extra_args = list(extra_args)
         self.env = dict(env or {})
-        self.port = 0
+        self.fixed_port = port  # 0: a free port, chosen at each start
+        self.cwd = cwd
+        self.port = port
         self.argv: list[str] = []
         self.start_seconds: float | None = None
         self.started_at: float | None = None  # epoch seconds of the last launch
@@ -119,13 +123,15 @@ class VllmServer:
 
     def start(self, timeout: float = START_TIMEOUT, cancel: threading.Event | None = None) -> str:
         """Start the server and wait until ``/v1/models`` lists the model; its base URL."""
-        attempts = 3  # the free port can be taken between choosing it and the server binding it
+        # A free port can be taken between choosing it and the server binding it: choose another. A fixed
+        # port taken is the caller's to free.
+        attempts = 1 if self.fixed_port else 3
         for attempt in range(1, attempts + 1):
-            self.port = free_port(self.host)
+            self.port = self.fixed_port or free_port(self.host)
             self.argv = [*vllm_argv(self.python, self.model_dir, self.host, self.port,
                                     served_model_name=self.model), *self.extra_args]
             self._process = ChildProcess(f"vllm:{self.port}", self.argv, self.log_path,
-                                         env={**vllm_env(self.threads), **self.env}, cwd=Path.cwd())
+                                         env={**vllm_env(self.threads), **self.env}, cwd=self.cwd or Path.cwd())
             began = time.monotonic()
             self.started_at = time.time()
             self._process.start()
@@ -166,6 +172,10 @@ class VllmServer:
         except (urllib.error.URLError, OSError, ValueError):
             return []
         return [str(item.get("id")) for item in data.get("data", [])]
+
+    def wait(self, timeout: float) -> int | None:
+        """Wait up to ``timeout`` seconds for the server to exit; its exit code, None while it runs."""
+        return self._process.wait(timeout) if self._process is not None else None
 
     def stop(self) -> int | None:
         """Stop the server's whole process group; its exit code. Raises if anything of the group is left."""

@@ -22,13 +22,14 @@ from perf_tests.llm.results.parsing import (
     GuidellmReport,
     GuidellmWarning,
     RequestRecord,
+    RequestTotals,
 )
 
 __all__ = ["MergedLlmResults", "summarize"]
 
 
 @dataclass(frozen=True)
-class MergedLlmResults:
+class MergedLlmResults(RequestTotals):
     """An entry's results over all its GuideLLM benchmarks.
 
     ``distributions`` holds latencies in milliseconds (our metric names) and token counts per request
@@ -47,14 +48,6 @@ class MergedLlmResults:
     distributions: Mapping[str, Distribution]
     merged: bool  # computed from per-request records rather than taken from GuideLLM
     warnings: tuple[GuidellmWarning, ...]
-
-    @property
-    def total(self) -> int:
-        return self.successful + self.errored + self.incomplete
-
-    @property
-    def duration(self) -> float:
-        return max(0.0, self.end - self.start)
 
     @property
     def requests(self) -> list[RequestRecord]:

@@ -34,6 +34,7 @@ __all__ = [
     "GuidellmReport",
     "GuidellmWarning",
     "RequestRecord",
+    "RequestTotals",
     "load_report",
     "parse_report",
 ]
@@ -182,8 +183,29 @@ class GuidellmWarning:
         return self.code in FELL_BEHIND_WARNINGS
 
 
+class RequestTotals:
+    """A mixin: ``total`` and ``duration`` of a dataclass that declares these request counts and span (a
+    ``GuidellmBenchmark``; ``MergedLlmResults``, an entry's benchmarks merged)."""
+
+    successful: int
+    errored: int
+    incomplete: int
+    start: float  # epoch seconds
+    end: float
+
+    @property
+    def total(self) -> int:
+        """Every request: successful, errored and incomplete."""
+        return self.successful + self.errored + self.incomplete
+
+    @property
+    def duration(self) -> float:
+        """Seconds from ``start`` to ``end`` (never negative)."""
+        return max(0.0, self.end - self.start)
+
+
 @dataclass(frozen=True)
-class GuidellmBenchmark:
+class GuidellmBenchmark(RequestTotals):
     """One GuideLLM benchmark: one strategy (e.g. ``constant@5.00``) run for its duration."""
 
     strategy: str
@@ -199,14 +221,6 @@ class GuidellmBenchmark:
     requests: tuple[RequestRecord, ...]
     scheduler_start: float | None = None  # when GuideLLM's scheduler started (after any hold)
     first_request: float | None = None
-
-    @property
-    def total(self) -> int:
-        return self.successful + self.errored + self.incomplete
-
-    @property
-    def duration(self) -> float:
-        return max(0.0, self.end - self.start)
 
 
 @dataclass(frozen=True)

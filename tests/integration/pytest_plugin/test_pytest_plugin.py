@@ -181,8 +181,11 @@ def test_pytest_n_2_reports_one_item_per_entry_and_one_merged_table(project: pyt
     calls = summary["scenarios"][0]["operations"]["list_runs"]["count"]
     shards = [json.loads((project.path / "results" / f"shard-{index}" / "summary.json").read_text())
               for index in range(2)]
-    # Each shard sends every second arrival (20 of the 40): the merged count is their sum, and above 20.
-    assert calls == sum(s["scenarios"][0]["operations"]["list_runs"]["count"] for s in shards) > 20
+    # 20/s for 2 s, split between the shards and merged: the one schedule, once. Exact, on a loaded machine too:
+    # a shard keeps the shared anchor however late it starts, and the arrivals due before the entry's end are
+    # sent though the dispatcher reaches them a few ms after the stop (both once lost arrivals at random).
+    assert [s["scenarios"][0]["operations"]["list_runs"]["count"] for s in shards] == [20, 20]
+    assert calls == 40
     cases = {case.attrib["name"]: case for case in ET.parse(junit).getroot().iter("testcase")}
     assert {"test_scenario[gets]", "test_scenario[RANDOM_GETS#1]"} <= set(cases)
     properties = {p.attrib["name"]: p.attrib["value"] for p in cases["test_scenario[gets]"].iter("property")}

@@ -151,3 +151,42 @@ def test_arrivals_already_too_late_at_the_stop_are_dropped_not_cut_off(server, m
     assert result.dropped == result.dropped_late
     assert result.cut_off_due <= 5  # due within the last 20 ms: 4 at 200/s
     assert result.cut_off >= 40  # the rest of the 1 s schedule
+
+
+def test_arrivals_due_before_the_stop_are_sent_though_the_dispatcher_reaches_them_after_it(
+        server, make_recorder, collected):
+    # The sender stalls 100 ms in one pick (due at 245 ms) and the stop (the entry's end) comes at the end of
+    # the stall: the ~20 arrivals that became due during the stall are inside the schedule the stop ends, so
+    # they are sent (a few ms late), not cut off; the ones due after the stop are cut off.
+    engines: list[LoadEngine[Url]] = []
+    stop_between: list[float] = []
+
+    class StallsThenStops(Fixed):
+        picks = 0
+
+        def pick(self) -> Url:
+            self.picks += 1
+            if self.picks == 50:
+                time.sleep(0.1)  # the sender falls behind ...
+                stop_between.append(time.monotonic())
+                engines[0].stop()  # ... and the entry's end comes
+                stop_between.append(time.monotonic())
+            return super().pick()
+
+    async def main() -> LoadTotals:
+        async with new_session() as session:
+            workload = StallsThenStops(session, Url("ok", server.url + "/ok"))
+            engine = LoadEngine(ConstantArrivals(200, duration=1), workload, make_recorder(),
+                                start_at=time.monotonic() + 0.05)
+            engines.append(engine)
+            return await engine.run()
+
+    result = asyncio.run(main())
+    assert_adds_up(result, collected, 200)
+    start = engines[0].start_at
+    assert start is not None
+    due_before = [sum(1 for k in range(200) if start + k / 200 < moment) for moment in stop_between]
+    assert due_before[0] >= 65  # 50, and about 20 more during the stall
+    assert due_before[0] <= result.sent <= due_before[1]  # every arrival due before the stop, none after
+    assert result.dropped == 0 and result.cut_off_due == 0
+    assert result.cut_off == 200 - result.sent

@@ -106,3 +106,25 @@ def test_kubectl_kustomize_renders(path: Path) -> None:
     [kustomization] = documents(path)
     assert len(rendered) >= len(kustomization["resources"])
     assert all(doc["metadata"].get("namespace") in (None, "pipelines") for doc in rendered)
+
+
+def _extras_in(text: str) -> list[set[str]]:
+    """Every ``EXTRAS=...`` value in a text (the Containerfile's ``ARG`` default, ``--build-arg`` examples)."""
+    return [set(value.split(",")) for value in re.findall(r"\bEXTRAS=([\w,]+)", text)]
+
+
+def test_image_extras_include_what_results_upload_needs() -> None:
+    """PERF_RESULTS_URL needs boto3 (the ``s3`` extra): the image's default and every documented build have it."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    needed = {name for name, requirements in extras.items() if any(req.startswith("boto3") for req in requirements)}
+    assert needed == {"s3"}
+    default = re.search(r"^ARG EXTRAS=([\w,]+)$", (ROOT / "Containerfile").read_text(encoding="utf-8"), re.MULTILINE)
+    assert default is not None
+    assert needed <= set(default.group(1).split(","))
+    documented = [ROOT / "Containerfile", ROOT / "README.md", *sorted(DEPLOY.rglob("*.md")),
+                  *sorted(DEPLOY.rglob("*.yaml"))]
+    builds = [(path.name, found) for path in documented for found in _extras_in(path.read_text(encoding="utf-8"))]
+    assert builds
+    assert [(name, found) for name, found in builds if not needed <= found] == []

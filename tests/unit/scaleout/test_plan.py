@@ -12,6 +12,7 @@ from perf_tests.models.scenario_file import Scenario
 from perf_tests.runners.registry import options_models
 from perf_tests.scaleout import ShardedArrivals, parse_shard, parse_start_at, split_count
 from perf_tests.scaleout.plan import plan_shard, share_entry
+from perf_tests.scaleout.shard import START_AT_TOLERANCE
 
 
 def _entry(data: dict[str, object]) -> object:
@@ -55,12 +56,28 @@ def test_parse_shard_and_start_at() -> None:
     for bad in ("4/4", "a/2", "1", "0/0"):
         with pytest.raises(ConfigurationError, match="--shard"):
             parse_shard(bad)
-    assert parse_start_at("1767225600.5") == 1767225600.5
-    assert parse_start_at("2026-01-01T00:00:00Z") == 1767225600.0
+    now = 1767225000.0
+    assert parse_start_at("1767225600.5", now=now) == 1767225600.5
+    assert parse_start_at("2026-01-01T00:00:00Z", now=now) == 1767225600.0
+    assert parse_start_at("+30", now=now) == now + 30
+    assert parse_start_at(None, lead=5, now=now) == now + 5
     with pytest.raises(ConfigurationError, match="needs a zone"):
         parse_start_at("2026-01-01T00:00:00")
     with pytest.raises(ConfigurationError, match="epoch seconds"):
         parse_start_at("soon")
+
+
+def test_a_start_time_already_past_is_refused_naming_it_and_now() -> None:
+    """A past start would run the shard after its entries' windows ended: next to nothing sent, and a pass."""
+    now = 1767225600.0
+    assert parse_start_at(f"{now - START_AT_TOLERANCE / 2}", now=now) == now - START_AT_TOLERANCE / 2
+    for past, at in [("1767225590", "2025-12-31T23:59:50.000Z is 20.0s"),
+                     ("2026-01-01T00:00:00Z", "2026-01-01T00:00:00.000Z is 10.0s"), ("+-10", "00:00:00.000Z is 10.0s")]:
+        with pytest.raises(ConfigurationError) as raised:
+            parse_start_at(past, now=now + 10)
+        message = str(raised.value)
+        assert message.startswith(f"--start-at '{past}': ") and at in message
+        assert "before now (2026-01-01T00:00:10.000Z)" in message
 
 
 def test_pipeline_run_splits_runs_in_flight_and_names() -> None:

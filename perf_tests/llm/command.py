@@ -7,9 +7,12 @@ and returns a ``GuidellmCommand``: the arguments, the same options as structured
 for executors that template them elsewhere, e.g. a Tekton task) and the environment the process needs.
 Every executor runs exactly these arguments; only the program in front differs.
 
-Secrets (an ``api_key`` in ``backendOptions``, header values) stay ``SecretStr`` in ``options`` and in
-what is shown (``shell()``, ``shown_args``: masked); only ``args``, the command line GuideLLM is started
-with, holds their values. ``secret_env`` gives the launcher the values to scrub from GuideLLM's output.
+Secrets (an ``api_key`` in ``backendOptions``, header values) stay ``SecretStr`` in ``options`` and are
+masked in what is shown (``shell()``, ``shown_args``). They are never on a command line (anyone on the
+machine reads ``/proc/<pid>/cmdline``, ``ps`` shows it): ``args`` carries ``--backend`` without them and
+``secret_env`` (the process's environment, readable by its own user only) holds them as JSON under
+``BACKEND_SECRETS_ENV``; GuideLLM's launcher (``perf_tests.llm.process.backend_secrets``) merges them into
+its ``--backend`` in memory, and masks every value (``SECRETS_ENV``) in GuideLLM's output.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from perf_tests.llm.options import DATA_FILE_KINDS, HUB_TOKENIZER_PREFIX, REQUES
 from perf_tests.llm.plan import Launch
 
 __all__ = [
+    "BACKEND_SECRETS_ENV",
     "OFFLINE_ENV",
     "SECRETS_ENV",
     "GuidellmCommand",
@@ -39,6 +43,7 @@ __all__ = [
     "pending_buffer_percent",
     "render_option",
     "reveal",
+    "split_secrets",
 ]
 
 OFFLINE_ENV: Mapping[str, str] = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
@@ -46,6 +51,10 @@ OFFLINE_ENV: Mapping[str, str] = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE":
 
 SECRETS_ENV = "PERF_TESTS_SECRETS"
 """JSON list of the entry's secret values, for the launcher to scrub from GuideLLM's output (never shown)."""
+
+BACKEND_SECRETS_ENV = "PERF_TESTS_BACKEND_SECRETS"
+"""JSON object of the ``--backend`` keys holding secrets (``api_key``, ``extras.headers``), for the launcher to
+merge into GuideLLM's ``--backend`` (``perf_tests.llm.process.backend_secrets``; never on a command line)."""
 
 GUIDELLM_MAX_CONCURRENCY = 10240
 """GuideLLM's default cap on requests in flight when the profile sets none (its ``max_concurrency`` setting)."""
@@ -64,7 +73,7 @@ class HarnessCommand:
     ``files`` are written before the process starts (an inference-perf config), path -> text.
     """
 
-    args: tuple[str, ...] = field(repr=False)  # holds the secrets' values
+    args: tuple[str, ...] = field(repr=False)  # never a secret (those are in secret_env)
     options: Mapping[str, Any]
     env: Mapping[str, str] = field(default_factory=dict)
     output_path: str = ""
@@ -75,7 +84,7 @@ class HarnessCommand:
     files: Mapping[str, str] = field(default_factory=dict)
 
     def argv(self, program: Sequence[str] | None = None) -> list[str]:
-        """The full command line with ``program`` in front (default: ``self.program``), secrets included."""
+        """The full command line with ``program`` in front (default: ``self.program``); no secret in it."""
         return [*(self.program if program is None else program), *self.args]
 
     def shown_argv(self, program: Sequence[str] | None = None) -> list[str]:
@@ -173,9 +182,13 @@ def build_command(
         options["--seed"] = {"kind": "static", "value": launch_seed(entry.name, launch)}
     args: list[str] = ["run"]
     shown: list[str] = ["run"]
+    backend_secrets: dict[str, Any] = {}
     for flag, value in options.items():
         for item in value if isinstance(value, list) else [value]:
-            args += [flag, render_option(reveal(item))]
+            public, secret = split_secrets(item)
+            if secret:
+                backend_secrets.update(secret)  # only --backend holds secrets
+            args += [flag, render_option(public)]
             shown += [flag, render_option(reveal(item, mask=True))]
     args.append(_QUIET)
     shown.append(_QUIET)
@@ -191,6 +204,8 @@ def build_command(
         env["GUIDELLM__MP_MAX_PENDING_BUFFER_PERCENT"] = buffer
     secrets = entry.secret_values
     secret_env = {SECRETS_ENV: json.dumps(secrets)} if secrets else {}
+    if backend_secrets:
+        secret_env[BACKEND_SECRETS_ENV] = json.dumps(backend_secrets, separators=(",", ":"))
     return GuidellmCommand(tuple(args), options, env, str(output_path), tuple(shown), secret_env)
 
 
@@ -206,6 +221,25 @@ def reveal(value: Any, *, mask: bool = False) -> Any:
     if isinstance(value, list | tuple):
         return [reveal(item, mask=mask) for item in value]
     return value
+
+
+def split_secrets(value: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``value`` as ``(public, secret)``: every ``SecretStr`` (in nested dicts too) moves, revealed, to
+    ``secret`` at the same path; a dict left empty by the move is dropped from ``public``."""
+    public: dict[str, Any] = {}
+    secret: dict[str, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, SecretStr):
+            secret[key] = item.get_secret_value()
+        elif isinstance(item, Mapping):
+            inner_public, inner_secret = split_secrets(item)
+            if inner_secret:
+                secret[key] = inner_secret
+            if inner_public or not inner_secret:
+                public[key] = inner_public
+        else:
+            public[key] = reveal(item)
+    return public, secret
 
 
 def pending_buffer_percent(entry: LlmLoadFields, launch: Launch) -> str | None:

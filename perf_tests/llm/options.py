@@ -30,14 +30,11 @@ from pydantic import (
 from perf_tests.llm.executors.options import ExecutorOptions
 from perf_tests.llm.executors.registry import EXECUTORS
 from perf_tests.llm.executors.tekton_options import TektonExecutorOptions
-from perf_tests.logger.redaction import register_secret
+from perf_tests.logger.redaction import is_secret_name, register_secret
 from perf_tests.models.durations import Seconds
 from perf_tests.models.fields import MAX_COUNT, MAX_RATE, OptionsModel
 from perf_tests.models.scenario import EntryFiles, ScenarioEntry
 from perf_tests.stack.options import StackOptions
-
-_SECRET_KEY_WORDS = ("key", "token", "auth", "password", "secret", "header", "cookie", "credential")
-"""A ``backendOptions`` key containing one of these words holds a secret (e.g. GuideLLM's ``api_key``)."""
 
 BackendOption = str | int | float | bool | SecretStr | None
 
@@ -661,7 +658,7 @@ def _parse_data_text(text: str) -> dict[str, Any]:
 
 def is_secret_key(key: str) -> bool:
     """True for a ``backendOptions`` key that holds a secret (``api_key``, ``...token``, ...)."""
-    return any(word in key.lower() for word in _SECRET_KEY_WORDS)
+    return is_secret_name(key)
 
 
 def data_file_problem(path: Path) -> str | None:

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["SecretRedactingFilter", "redact", "redact_data", "register_secret"]
+__all__ = ["SECRET_NAME_WORDS", "SecretRedactingFilter", "is_secret_name", "redact", "redact_data", "register_secret"]
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -26,6 +26,14 @@ _SHAPES = re.compile(
     r"|(\b[a-z][a-z0-9+.-]*://[^\s/?#@:\"']*:)[^\s/?#@\"']+(?=@)"  # scheme://user:PASSWORD@host
 )
 _MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary words
+
+SECRET_NAME_WORDS = ("key", "token", "auth", "password", "secret", "header", "cookie", "credential")
+"""A setting whose name contains one of these words holds a secret (``api_key``, ``HF_TOKEN``, ``VLLM_API_KEY``)."""
+
+
+def is_secret_name(name: str) -> bool:
+    """True for the name of a setting that holds a secret (a ``backendOptions`` key, an environment variable)."""
+    return any(word in name.lower() for word in SECRET_NAME_WORDS)
 
 
 def register_secret(value: str | None) -> None:

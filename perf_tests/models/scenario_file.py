@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
 from perf_tests.errors import ScenarioError, echo, echo_json
+from perf_tests.logger.redaction import redact_data
 from perf_tests.models.durations import parse_duration
 from perf_tests.models.fields import check_file_name, expand_user
 from perf_tests.models.scenario import MAX_NAME_LENGTH, EntryFiles, ScenarioEntry, check_matrix
@@ -427,7 +428,8 @@ def _describe(
             lines.append(f"field {field_name!r} is required")
             continue
         shown = err.get("input")
-        got = f" (got {echo_json(shown, 80)})" if not isinstance(shown, dict) else ""
+        # A registered secret (a value a validator recognised as one) is masked before the echo is cut.
+        got = f" (got {echo_json(redact_data(shown), 80)})" if not isinstance(shown, dict) else ""
         message = str(err["msg"]).removeprefix("Value error, ")
         what = "matrix factor" if top in factors else "field"
         if kind in _BOUND_ERRORS and model is not None:

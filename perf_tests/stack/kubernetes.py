@@ -123,7 +123,7 @@ class KubernetesStack(Stack):
         client = self.client
         record = StackRecord(kind="kubernetes", name=self.name, image=options.image, model=str(options.model),
                              served_model_name=options.served_model_name or str(options.model),
-                             env=dict(options.env), replicas=options.replicas, deploy_started_at=time.time())
+                             env=options.shown_env, replicas=options.replicas, deploy_started_at=time.time())
         with self._lock:
             self.record = record
         if options.namespace.create:

@@ -6,6 +6,12 @@ scenario JSON Schema). ``kind`` picks the implementation: ``local-vllm`` (the vL
 InferencePool and an HTTPRoute, in a namespace the run may create). A ``matrix`` varies its fields with
 dotted factor names (``"stack.replicas": [1, 2]``); each combination deploys its own stack, one after the
 other.
+
+Secrets: an ``env`` variable whose name names a secret (``VLLM_API_KEY``, ``HF_TOKEN``, ...,
+``perf_tests.logger.redaction.is_secret_name``) is masked in every record and log (``shown_env``); a
+``kubernetes`` stack refuses one (a Deployment's env is readable by whoever may read Deployments: the
+token comes from the Secret ``hf-secret``). vLLM's ``--api-key`` is refused in ``args``: it would be on
+the server's command line (``ps``); ``env`` ``VLLM_API_KEY`` does the same.
 """
 
 from __future__ import annotations
@@ -15,12 +21,14 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from perf_tests.logger.redaction import is_secret_name, register_secret
 from perf_tests.models.durations import Seconds
 from perf_tests.models.fields import OptionsModel
 from perf_tests.models.scenario import NESTED_FACTORS
 
 __all__ = [
     "RESERVED_SERVER_ARGS",
+    "SECRET_SERVER_ARGS",
     "STACK_KINDS",
     "NamespaceOptions",
     "StackKind",
@@ -32,6 +40,9 @@ STACK_KINDS: tuple[str, ...] = ("local-vllm", "kubernetes")
 
 RESERVED_SERVER_ARGS: tuple[str, ...] = ("--model", "--served-model-name", "--host", "--port")
 """vLLM options the stack sets itself (from ``model``, ``servedModelName`` and the port it picks)."""
+SECRET_SERVER_ARGS: dict[str, str] = {"--api-key": "VLLM_API_KEY"}
+"""vLLM options holding a secret -> the environment variable vLLM reads instead (never a command line)."""
+_MASK = "***"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -110,10 +121,15 @@ class StackOptions(OptionsModel):
     @field_validator("args")
     @classmethod
     def _no_reserved(cls, value: list[str]) -> list[str]:
-        for arg in value:
+        for index, arg in enumerate(value):
             flag = arg.split("=", 1)[0]
+            if flag in SECRET_SERVER_ARGS:  # masked wherever the arguments are echoed (this error's too)
+                register_secret(arg.split("=", 1)[1] if "=" in arg else "".join(value[index + 1:index + 2]))
             if flag in RESERVED_SERVER_ARGS:
                 raise ValueError(f"{flag} is set by the stack; use the stack's model and servedModelName fields")
+            if flag in SECRET_SERVER_ARGS:  # the value is not echoed
+                raise ValueError(f"{flag} would put a secret on the server's command line (ps shows it); set "
+                                 f"env {SECRET_SERVER_ARGS[flag]} instead (kind local-vllm)")
         return value
 
     @field_validator("env")
@@ -122,6 +138,8 @@ class StackOptions(OptionsModel):
         for name in value:
             if not _ENV_NAME.match(name):
                 raise ValueError(f"{name!r} is not an environment variable name")
+            if is_secret_name(name):
+                register_secret(value[name])  # redacted wherever it is echoed
         return value
 
     @field_validator("resources")
@@ -157,6 +175,10 @@ class StackOptions(OptionsModel):
             if self.replicas != 1:
                 raise ValueError("local-vllm runs one server (replicas 1); use kind kubernetes for more replicas")
         else:
+            secret = sorted(name for name in self.env if is_secret_name(name))
+            if secret:
+                raise ValueError(f"env {', '.join(secret)}: a secret in a Deployment's env is readable by whoever "
+                                 "may read Deployments; HF_TOKEN comes from the Secret hf-secret (optional)")
             missing = [name for name, value in (("image", self.image), ("model", self.model)) if value is None]
             if missing:
                 raise ValueError(f"kind kubernetes needs {' and '.join(missing)} (the vLLM image and the model it "
@@ -164,6 +186,11 @@ class StackOptions(OptionsModel):
             if self.gateway_url is not None and self.http_route is None:
                 raise ValueError("gatewayUrl needs httpRoute (the route from the Gateway to the stack)")
         return self
+
+    @property
+    def shown_env(self) -> dict[str, str]:
+        """``env`` as records and reports show it: the values of secret names masked."""
+        return {name: _MASK if is_secret_name(name) else value for name, value in self.env.items()}
 
     @property
     def model_label(self) -> str:

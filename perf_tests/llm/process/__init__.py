@@ -1,7 +1,8 @@
 """GuideLLM as a child process: started, held until its load window, watched and stopped.
 
 - ``launcher``: ``python -m perf_tests.llm.process.launcher``, GuideLLM's own CLI held until its start
-  time, with ``patches`` (what it changes in GuideLLM 0.8) and ``masking`` (secrets masked in its output).
+  time, with ``patches`` (what it changes in GuideLLM 0.8), ``masking`` (secrets masked in its output) and
+  ``backend_secrets`` (the entry's secret ``--backend`` keys from the environment, never on a command line).
 - ``startup``: the contract between an executor and the launcher (``ready``, ``window``, exit codes).
 - ``children``: child processes that never outlive the test run (process groups, ``atexit`` kill).
 - ``diagnostics``: reading a GuideLLM log (progress, start hold, the one-line failure reason).

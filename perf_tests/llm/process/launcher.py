@@ -15,7 +15,9 @@ import this module as ``__mp_main__``), and, with ``PERF_TESTS_REQUESTS_FILE`` s
 appended to that file. Everything else is GuideLLM unchanged.
 
 With ``PERF_TESTS_SECRETS`` set, GuideLLM's output passes ``perf_tests.llm.process.masking`` before it reaches
-the log: the entry's secrets are masked.
+the log: the entry's secrets are masked. With ``PERF_TESTS_BACKEND_SECRETS`` set, its secret ``--backend``
+keys (an API key, header values) are merged into the arguments in memory
+(``perf_tests.llm.process.backend_secrets``): no secret is on any command line.
 
 The launcher also ends its process group when the test run that started it dies (it watches its parent's
 pidfd), so a killed run leaves no GuideLLM behind.
@@ -34,6 +36,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from perf_tests.llm.process.backend_secrets import merge_backend_secrets
 from perf_tests.llm.process.masking import drain_output, mask_secrets, secrets_from_env
 from perf_tests.llm.process.patches import install_end_of_data_fix, install_error_bodies, install_request_log
 from perf_tests.llm.process.startup import (
@@ -188,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _end_group)
     _watch_parent()
     if args[:1] == ["run"]:
+        args = merge_backend_secrets(args)
         install_end_of_data_fix()
         install_error_bodies()
         if os.environ.get(REQUESTS_ENV):

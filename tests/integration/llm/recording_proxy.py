@@ -1,10 +1,17 @@
 """A reverse proxy on loopback in front of a real mock server: it records the headers each request came
 with and can answer some paths with an error of its own (as a real server does, e.g. vLLM's 400 for a
-chat request to a model without a chat template), forwarding everything else unchanged."""
+chat request to a model without a chat template), forwarding everything else unchanged.
+
+With ``authorization`` it is a server that checks it as vLLM's ``--api-key`` does: a request to ``/v1/...``
+with any other ``Authorization`` gets 401.
+With ``watch_cmdlines``, while it handles each request (the load generator's processes are alive then) it
+reads every process's command line (``/proc/<pid>/cmdline``, what ``ps`` shows) and records the pids whose
+command line holds one of those strings."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,21 +30,47 @@ class ProxyLog:
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     errors: dict[str, tuple[int, str]] = field(default_factory=dict)  # path -> (status, message)
     # "{authorization}" in a message is replaced by the request's Authorization header (a server echoing it)
+    unauthorized: int = 0  # requests answered 401 (wrong or missing Authorization)
+    cmdline_scans: int = 0
+    cmdline_hits: dict[int, str] = field(default_factory=dict)  # pid -> its program (never the secret)
 
     def headers_of(self, path: str) -> list[dict[str, str]]:
         return [headers for _, seen, headers in self.requests if seen == path]
 
 
 @contextmanager
-def recording_proxy(upstream: str, errors: dict[str, tuple[int, str]] | None = None) -> Iterator[tuple[str, ProxyLog]]:
+def recording_proxy(upstream: str, errors: dict[str, tuple[int, str]] | None = None, *,
+                    authorization: str | None = None,
+                    watch_cmdlines: tuple[str, ...] = ()) -> Iterator[tuple[str, ProxyLog]]:
     """``(url, log)`` of a proxy to ``upstream`` running in its own thread until the block ends."""
     log = ProxyLog(errors=dict(errors or {}))
+    needles = [needle.encode() for needle in watch_cmdlines if needle]
+
+    def scan_cmdlines() -> None:
+        log.cmdline_scans += 1
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/cmdline", "rb") as handle:
+                    cmdline = handle.read()
+            except OSError:  # gone meanwhile
+                continue
+            if any(needle in cmdline for needle in needles):
+                log.cmdline_hits[int(name)] = cmdline.split(b"\0", 1)[0].decode(errors="replace")
     loop = asyncio.new_event_loop()
     started = threading.Event()
     box: dict[str, object] = {}
 
     async def handle(request: web.Request) -> web.StreamResponse:
         log.requests.append((request.method, request.path, {k.lower(): v for k, v in request.headers.items()}))
+        if needles:
+            scan_cmdlines()
+        if (authorization is not None and request.path.startswith("/v1/")  # as vLLM's --api-key: /health is open
+                and request.headers.get("Authorization") != authorization):
+            log.unauthorized += 1
+            return web.json_response({"object": "error", "message": "invalid or missing API key",
+                                      "type": "AuthenticationError", "code": 401}, status=401)
         if request.path in log.errors:
             status, message = log.errors[request.path]
             message = message.replace("{authorization}", request.headers.get("Authorization", ""))  # an echo

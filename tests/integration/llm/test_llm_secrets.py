@@ -2,8 +2,9 @@
 reach the servers and no output: every file of the results folder, and the console, are searched.
 
 One ``python -m perf_tests run`` of two entries: LLM_LOAD through a recording proxy in front of the
-session's mock server (the proxy checks that GuideLLM sent the real values), and PIPELINE_RUN against the
-embedded KFP simulator with API_TOKEN and API_COOKIE set.
+session's mock server (a server that answers 401 without the right Authorization, records that GuideLLM
+sent the real values and, while it serves each request, that no process has a secret on its command line),
+and PIPELINE_RUN against the embedded KFP simulator with API_TOKEN and API_COOKIE set.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def run(mock_target: MockServer, tokenizer_dir: Path,
         {"mode": "PIPELINE_RUN", "name": "kfp", "startTime": 0, "runTime": "3s", "numTimes": 2,
          "pollInterval": "100ms", "allowedFailureRate": 1.0},
     ]
-    with recording_proxy(mock_target.url) as (url, log):
+    with recording_proxy(mock_target.url, authorization=f"Bearer {API_KEY}", watch_cmdlines=SECRETS) as (url, log):
         scenario[0]["targetUrl"] = url
         (folder / "s.json").write_text(json.dumps(scenario), encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("API_", "PERF_", "SCENARIO_"))}
@@ -60,6 +61,15 @@ def test_guidellm_sent_the_real_values(run: tuple[subprocess.CompletedProcess[st
     assert sent, "no request reached the target"
     assert all(headers.get("authorization") == f"Bearer {API_KEY}" for headers in sent)
     assert all(headers.get("x-gateway-key") == HEADER_VALUE for headers in sent)
+    assert log.unauthorized == 0
+
+
+def test_no_secret_on_any_command_line(run: tuple[subprocess.CompletedProcess[str], Path, ProxyLog]) -> None:
+    """While GuideLLM's requests were being served, no process (the launcher, GuideLLM's workers, anything
+    else on the machine) had a secret in its ``/proc/<pid>/cmdline``."""
+    _, _, log = run
+    assert log.cmdline_scans >= len(log.headers_of("/v1/chat/completions")) > 0
+    assert log.cmdline_hits == {}, f"secrets on the command lines of {log.cmdline_hits}"
 
 
 def test_no_secret_in_any_output(run: tuple[subprocess.CompletedProcess[str], Path, ProxyLog]) -> None:

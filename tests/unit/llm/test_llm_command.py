@@ -12,6 +12,7 @@ import pytest
 
 from perf_tests.errors import ScenarioError
 from perf_tests.llm.command import (
+    BACKEND_SECRETS_ENV,
     OFFLINE_ENV,
     SECRETS_ENV,
     GuidellmCommand,
@@ -22,6 +23,7 @@ from perf_tests.llm.command import (
 )
 from perf_tests.llm.options import LlmLoadFields
 from perf_tests.llm.plan import plan_launches
+from perf_tests.llm.process.backend_secrets import merge_backend_secrets
 from perf_tests.models.scenario_file import build_scenario
 from perf_tests.runners.registry import options_models
 
@@ -40,7 +42,8 @@ def command(the_entry: LlmLoadFields, index: int = 0, tokenizer: str | None = "/
 
 
 def flag_values(cmd: GuidellmCommand, flag: str) -> list[str]:
-    args = list(cmd.args)
+    """The values of ``flag`` GuideLLM's CLI reads: the arguments with the launcher's secrets merged in."""
+    args = merge_backend_secrets(cmd.args, cmd.secret_env.get(BACKEND_SECRETS_ENV))
     return [args[i + 1] for i, arg in enumerate(args) if arg == flag]
 
 
@@ -175,14 +178,18 @@ def test_guidellm_reads_back_what_we_meant(fields: dict[str, Any]) -> None:
         benchmark.BenchmarkArgs.model_validate(spec)
 
 
-def test_secrets_reach_only_the_arguments_guidellm_runs_with() -> None:
+def test_secrets_reach_only_the_arguments_guidellm_parses_never_its_command_line() -> None:
     the_entry = entry(rate=1, backendOptions={"api_key": API_KEY, "access_token": "tok-unit-SECRET"},
                       headers={"X-Gateway-Key": HEADER})
     cmd = command(the_entry)
     backend = json.loads(flag_values(cmd, "--backend")[0])
     assert backend["api_key"] == API_KEY and backend["extras"] == {"headers": {"X-Gateway-Key": HEADER}}
     assert json.loads(cmd.secret_env[SECRETS_ENV]) == [API_KEY, "tok-unit-SECRET", HEADER]
-    shown = [cmd.shell(), repr(cmd), json.dumps(reveal(cmd.options, mask=True)), " ".join(cmd.shown_argv()),
+    assert json.loads(cmd.secret_env[BACKEND_SECRETS_ENV]) == {
+        "api_key": API_KEY, "access_token": "tok-unit-SECRET", "extras": {"headers": {"X-Gateway-Key": HEADER}}}
+    # The command line (cmd.args, what ps shows) holds none of them: GuideLLM gets them from secret_env.
+    shown = [" ".join(cmd.args), " ".join(cmd.argv()), cmd.shell(), repr(cmd),
+             json.dumps(reveal(cmd.options, mask=True)), " ".join(cmd.shown_argv()),
              the_entry.model_dump_json(), json.dumps(the_entry.model_dump(mode="json")), repr(the_entry),
              json.dumps(dict(cmd.env))]
     for text in shown:

@@ -76,3 +76,21 @@ def test_the_schema_types_stack_fields_and_their_matrix_factors() -> None:
     stack = schema["$defs"]["StackOptions"]["properties"]
     assert {"kind", "model", "servedModelName", "image", "replicas", "args", "env", "resources", "namespace",
             "readyTimeout", "keep"} <= set(stack)
+
+
+def test_secrets_of_a_stack_never_reach_a_command_line_a_deployment_or_a_record() -> None:
+    key = "sk-stack-SECRET-51c2"
+    message = _error(_entry(stack={"kind": "local-vllm", "args": ["--api-key", key]}))
+    assert "--api-key would put a secret on the server's command line" in message and "VLLM_API_KEY" in message
+    assert key not in message
+    message = _error(_entry(stack={"kind": "kubernetes", "image": "vllm/vllm-openai:v0.11.0", "model": "org/m",
+                                   "env": {"VLLM_API_KEY": key, "VLLM_LOGGING_LEVEL": "DEBUG"}}))
+    assert "env VLLM_API_KEY: a secret in a Deployment's env" in message and key not in message
+    env = {"VLLM_API_KEY": key, "OMP_NUM_THREADS": "1"}
+    scenario = build_scenario([_entry(stack={"kind": "local-vllm", "env": env})], options_models(), DATA)
+    stack = getattr(scenario.entries[0], "stack")  # noqa: B009 - the LLM_LOAD field
+    assert stack.env["VLLM_API_KEY"] == key, "the server gets it (in its environment)"
+    assert stack.shown_env == {"VLLM_API_KEY": "***", "OMP_NUM_THREADS": "1"}, "records show it masked"
+    from perf_tests.logger.redaction import redact
+
+    assert key not in redact(f"env {key}")  # and any log line echoing it is redacted

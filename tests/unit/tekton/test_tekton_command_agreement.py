@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from perf_tests.errors import ConfigurationError
-from perf_tests.llm.command import build_command
+from perf_tests.llm.command import BACKEND_SECRETS_ENV, build_command
 from perf_tests.llm.executors.tekton import check_entry, command_for, task_params, task_secrets
 from perf_tests.llm.options import LlmLoadFields
 from perf_tests.llm.plan import plan_launches
+from perf_tests.llm.process.backend_secrets import merge_backend_secrets
 from tests.unit.tekton.test_tekton_task_script import run_step
 
 BASE = {"mode": "LLM_LOAD", "name": "agree", "startTime": 0, "runTime": "10m",
@@ -69,7 +71,15 @@ def test_task_runs_the_builders_command(tmp_path: Path, fields: dict[str, Any]) 
             tokenizer=the_entry.tokenizer,
             output_path=results / f"{launch.label}.json",
         )
-        assert step.argv == list(expected.args)
+        assert step.cmdline is not None and step.argv is not None
+        assert step.cmdline[-len(expected.args):] == list(expected.args), "what ps shows: the same, no secret"
+        for value in the_entry.secret_values:
+            assert value not in "\0".join(step.cmdline)
+        # What GuideLLM parses: the same, with the secrets merged into --backend as the local launcher does.
+        merged = merge_backend_secrets(list(expected.args), expected.secret_env.get(BACKEND_SECRETS_ENV))
+        at = merged.index("--backend") + 1
+        assert step.argv[:at] + step.argv[at + 1:] == merged[:at] + merged[at + 1:]
+        assert yaml.safe_load(step.argv[at]) == yaml.safe_load(merged[at]) or step.argv[at] == merged[at]
 
 
 def test_stair_step_layers_become_time_shifted_copies() -> None:

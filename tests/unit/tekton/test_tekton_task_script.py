@@ -27,6 +27,10 @@ STUB = """#!{python}
 import json, os, sys
 with open(os.environ["STUB_ARGV"], "w") as handle:
     json.dump(sys.argv[1:], handle)
+with open("/proc/self/cmdline", "rb") as source, open(os.environ["STUB_ARGV"] + ".cmdline", "wb") as handle:
+    handle.write(source.read())  # what `ps` shows of this process
+with open(os.environ["STUB_ARGV"] + ".environ", "w") as handle:
+    json.dump(dict(os.environ), handle)
 for arg in sys.argv:
     if arg.startswith("kind=json,path="):
         with open(arg.split("path=", 1)[1], "w") as handle:
@@ -38,13 +42,18 @@ sys.exit(int(os.environ.get("STUB_EXIT", "0")))
 
 @dataclass
 class StepRun:
-    """What one step did: exit code, output, the guidellm argv (if it ran) and the Task results written."""
+    """What one step did: exit code, output, the guidellm argv (if it ran) and the Task results written.
+
+    ``argv`` is what GuideLLM's CLI parses; ``cmdline`` the command line of its process (``/proc/<pid>/cmdline``,
+    what ``ps`` shows), ``environ`` its environment."""
 
     code: int
     stdout: str
     stderr: str
     argv: list[str] | None
     results: dict[str, str]
+    cmdline: list[str] | None = None
+    environ: dict[str, str] | None = None
 
 
 def load_task() -> dict[str, Any]:
@@ -92,7 +101,8 @@ def run_step(step_name: str, params: dict[str, str], workdir: Path, exit_code: i
     script = workdir / f"{step_name}.py"
     script.write_text(render(step["script"], values, workdir))
     argv_file = workdir / "argv.json"
-    argv_file.unlink(missing_ok=True)
+    for stale in (argv_file, Path(f"{argv_file}.cmdline"), Path(f"{argv_file}.environ")):
+        stale.unlink(missing_ok=True)
     environment = {}
     for item in step.get("env", []):
         if "value" in item:
@@ -115,7 +125,10 @@ def run_step(step_name: str, params: dict[str, str], workdir: Path, exit_code: i
     )
     results = {p.name: p.read_text() for p in (workdir / "tekton-results").iterdir()}
     argv = json.loads(argv_file.read_text()) if argv_file.exists() else None
-    return StepRun(done.returncode, done.stdout, done.stderr, argv, results)
+    cmdline_file, environ_file = Path(f"{argv_file}.cmdline"), Path(f"{argv_file}.environ")
+    cmdline = cmdline_file.read_bytes().decode().split("\0")[:-1] if cmdline_file.exists() else None
+    environ = json.loads(environ_file.read_text()) if environ_file.exists() else None
+    return StepRun(done.returncode, done.stdout, done.stderr, argv, results, cmdline, environ)
 
 
 def test_steps_run_guidellm_and_print_the_report(tmp_path: Path) -> None:
@@ -220,10 +233,18 @@ def test_secret_backend_options_replace_the_param_and_are_masked(tmp_path: Path)
     assert step.code == 0, step.stderr
     assert step.argv is not None
     assert '{"kind":"openai_http","target":"http://llm:8000","api_key":"sk-very-secret-1",' in "\0".join(step.argv)
+    assert step.cmdline is not None and step.environ is not None
+    assert "--backend" in step.cmdline, step.cmdline
+    assert step.cmdline[step.cmdline.index("--backend") + 1] == "kind=openai_http,target=http://llm:8000"
     log = (tmp_path / "workspace" / "results" / "benchmark.log").read_text()
+    report = (tmp_path / "workspace" / "results" / "benchmark.json").read_text()  # the stub echoes its args
+    assert "**********" in report
     for value in ("sk-very-secret-1", "hdr-secret-2"):
         assert value not in step.stdout
         assert value not in log
+        assert value not in report
+        assert value not in "\0".join(step.cmdline), "a secret on GuideLLM's command line (ps shows it)"
+        assert value not in json.dumps(step.environ), "GuideLLM's environment keeps no copy of the Secret"
     assert "running: " in step.stdout
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 __all__ = [
+    "LOAD_FINISHED",
+    "LOAD_STARTED",
     "AggregateRecord",
     "EmitOperation",
     "EventHook",
@@ -59,9 +61,15 @@ class AggregateRecord:
         return sum(self.errors.values())
 
 
+LOAD_STARTED = "load_started"
+LOAD_FINISHED = "load_finished"
+
+
 @dataclass(frozen=True, slots=True)
 class ScenarioMark:
-    """A scenario entry's lifecycle point: ``started``, ``finished`` (with status and error) or ``note``."""
+    """A scenario entry's lifecycle point: ``started``, ``finished`` (with status and error), ``note``, or
+    ``load_started``/``load_finished``: the window of its load alone, when the entry does more than load
+    (an LLM_LOAD entry deploys its stack first, its harness starts ahead): rates are per second of it."""
 
     scenario: str
     mode: str

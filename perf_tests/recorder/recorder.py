@@ -19,7 +19,14 @@ from typing import IO, Any
 from perf_tests.config.logging_config import EVENTS_LOGGER
 from perf_tests.logger.redaction import redact
 from perf_tests.recorder.event_codec import EVENTS_FILE_NAME, event_to_json, to_json_line
-from perf_tests.recorder.events import AggregateRecord, Event, MetricsRecord, OperationEvent
+from perf_tests.recorder.events import (
+    LOAD_FINISHED,
+    LOAD_STARTED,
+    AggregateRecord,
+    Event,
+    MetricsRecord,
+    OperationEvent,
+)
 from perf_tests.recorder.stats import OperationStats, to_us
 
 __all__ = ["EVENTS_FILE_NAME", "EventsFileWriter", "Recorder", "ScenarioRecord"]
@@ -40,6 +47,8 @@ class ScenarioRecord:
     mode: str
     started: float | None = None
     finished: float | None = None
+    load_started: float | None = None  # the load itself (a harness's run), when the entry says: its rates' window
+    load_finished: float | None = None
     status: str | None = None
     message: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -103,6 +112,10 @@ class Recorder:
                     record.finished = event.time
                     record.status = event.status
                     record.message = event.message
+                elif event.phase == LOAD_STARTED:
+                    record.load_started = event.time
+                elif event.phase == LOAD_FINISHED:
+                    record.load_finished = event.time
                 elif event.phase == "note" and event.message:
                     record.notes.append(event.message)
                 if event.attrs:

@@ -135,9 +135,12 @@ def scenario_summary(
     window = None
     if record.started is not None and record.finished is not None:
         window = max(0.0, record.finished - record.started)
+    load_window = None  # the load alone (an LLM_LOAD entry's harness run, not its stack's deployment)
+    if record.load_started is not None and record.load_finished is not None:
+        load_window = max(0.0, record.load_finished - record.load_started)
     operations: dict[str, OperationSummary] = {}
     for name, stats in sorted(record.operations.items()):
-        values = stats.summary(window_seconds=window)
+        values = stats.summary(window_seconds=load_window if load_window is not None else window)
         if name in setup_operations:
             values["throughput"] = None  # set-up and clean-up calls: a rate would mean nothing
         for key, percentile in (percentiles or {}).get(name, {}).items():
@@ -157,6 +160,9 @@ def scenario_summary(
         "start": iso_time(record.started),
         "end": iso_time(record.finished),
         "duration_s": window,
+        "load_start": iso_time(record.load_started),
+        "load_end": iso_time(record.load_finished),
+        "load_duration_s": load_window,
         "operations": operations,
         "totals": totals,
         "notes": list(record.notes if notes is None else notes),

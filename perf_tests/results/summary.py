@@ -112,7 +112,7 @@ class ScenarioPart(ResultModel):
     """One scenario entry: its window, status, statistics per operation and verdict."""
 
     omit_when_none: ClassVar[frozenset[str]] = frozenset({"planned", "thresholds", "baseline", "verdict",
-                                                          "prometheus"})
+                                                          "prometheus", "load_start", "load_end", "load_duration_s"})
 
     name: str
     mode: str = ""
@@ -121,6 +121,12 @@ class ScenarioPart(ResultModel):
     start: Timestamp | None = Field(default=None, pattern=_TIMESTAMP)
     end: Timestamp | None = Field(default=None, pattern=_TIMESTAMP)
     duration_s: NonNegative | None = None
+    load_start: Timestamp | None = Field(default=None, pattern=_TIMESTAMP, description="when the load itself "
+                                         "began, for an entry that does more (an LLM_LOAD entry's harness run)")
+    load_end: Timestamp | None = Field(default=None, pattern=_TIMESTAMP, description="when the load itself ended")
+    load_duration_s: NonNegative | None = Field(
+        default=None, description="seconds of the load itself: the window its rates (throughput, rate "
+        "thresholds) are per second of; without it, duration_s (the whole entry)")
     operations: dict[str, OperationSummary] = Field(default_factory=dict)
     totals: Totals = Field(default_factory=Totals)
     notes: list[str] = Field(default_factory=list)

@@ -11,7 +11,9 @@ and rate or stages, limits, data, pass-through arguments, mock settings). Lifecy
 2. ``run``: the executor waits for every process; each ends its load at its end and writes its JSON
    report. The runner parses the reports, fires one ``MetricsRecord`` per metric and replays every
    request as ``llm_request``, notes GuideLLM's warnings and late starts, and writes the llm-d universal
-   report (``benchmark_report.yaml``/``.json``). A failed process is an error naming the reason.
+   report (``benchmark_report.yaml``/``.json``). A failed process is an error naming the reason. The
+   load's own window (first benchmark's start to last one's end) is marked (``load_started``/``load_finished``):
+   the entry's rates are per second of it, not of the entry's window with the stack's deployment.
 3. ``cleanup``: stop whatever still runs; release the mock server.
 
 With a ``stack`` block (``perf_tests.stack``), ``prepare`` only checks the stack can be deployed;
@@ -61,6 +63,7 @@ from perf_tests.llm.results.universal_report import (
 from perf_tests.llm.version import check_guidellm
 from perf_tests.logger.redaction import redact
 from perf_tests.models.scenario import EntryFiles
+from perf_tests.recorder.events import LOAD_FINISHED, LOAD_STARTED
 from perf_tests.runners.base_runner import BaseRunner
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import register
@@ -347,6 +350,10 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
     def _record(self, reports: list[GuidellmReport]) -> None:
         results = summarize(reports)
         self.results = results
+        # The load's own window (the harness's first to last benchmark), not the entry's, which includes the
+        # stack's deployment and the harness's start-up: every rate of the entry is per second of this.
+        self.mark(LOAD_STARTED, at=results.start)
+        self.mark(LOAD_FINISHED, at=max(results.start, results.end))
         record_results(self.context.events, self.entry.name, self.entry.mode, results,
                        self.context.clock.wall_now(), replay_requests=not self.live_requests,
                        source=self.harness.name, not_measured=self.harness.not_measured())

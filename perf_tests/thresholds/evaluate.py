@@ -163,7 +163,7 @@ def _measure_operation(
         value = _number(op.get("throughput"))
         if value is not None:
             return value, ""
-        duration = _number(part.get("duration_s"))
+        duration = _rate_window(part)
         if not count:
             return 0.0, ""
         if duration:
@@ -193,7 +193,7 @@ def _measure_totals(
             dropped = sum(_number(op.get("dropped")) or 0.0 for op in operations.values())
         return dropped, ""
     if threshold.metric == "rate":
-        duration = _number(part.get("duration_s"))
+        duration = _rate_window(part)
         if not count:
             return 0.0, ""
         if not duration:
@@ -203,6 +203,12 @@ def _measure_totals(
         return None, "the entry recorded no attempts"
     success = (count - failed) / count
     return (success if threshold.metric == "success_rate" else 1.0 - success), ""
+
+
+def _rate_window(part: Mapping[str, Any]) -> float | None:
+    """Seconds a rate is per: the load's own window when the entry has one (``load_duration_s``), else the entry's."""
+    load = _number(part.get("load_duration_s"))
+    return load if load is not None else _number(part.get("duration_s"))
 
 
 def _baseline_limit(threshold: Threshold, baseline_part: Mapping[str, Any] | None) -> tuple[float | None, str]:

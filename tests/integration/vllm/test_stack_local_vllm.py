@@ -70,6 +70,12 @@ def test_a_matrix_over_a_server_flag_deploys_loads_records_and_tears_down_two_st
             "starting", "ready", "stopping", "stopped"]
     first, second = records
     assert second["deploy_started_at"] >= first["stopped_at"]  # one after the other
+    for name in names:  # rates per second of the load (GuideLLM's run), not of the deployment too
+        entry = entries[name]
+        assert entry["duration_s"] > entry["load_duration_s"] + 40  # the entry holds the deploy and startupLead
+        ours, guidellm = entry["operations"]["llm_request"], entry["operations"]["requests"]
+        assert ours["throughput"] == pytest.approx(ours["count"] / entry["load_duration_s"])
+        assert ours["throughput"] == pytest.approx(guidellm["throughput"], rel=0.25)
 
     ports = {int(record["url"].rsplit(":", 1)[1]) for record in records}
     assert len(ports) == 2

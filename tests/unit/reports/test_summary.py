@@ -83,6 +83,23 @@ def test_scenario_summary(recorder):
     assert create["p50_ms"] == pytest.approx(200.0, rel=0.001)
 
 
+def test_rates_are_per_second_of_the_load_window_when_the_entry_marks_one(recorder):
+    """An LLM_LOAD entry with a stack deploys for most of its window; its rates are over its load alone."""
+    recorder(ScenarioMark("runs", "PIPELINE_RUN", "load_started", T0 + 6))
+    recorder(ScenarioMark("runs", "PIPELINE_RUN", "load_finished", T0 + 8))
+    summary = scenario_summary(recorder.scenarios["runs"]).as_json()
+    assert summary["duration_s"] == pytest.approx(10.0)  # the entry's window is still the whole entry
+    assert summary["load_duration_s"] == pytest.approx(2.0)
+    assert (summary["load_start"], summary["load_end"]) == (iso(T0 + 6), iso(T0 + 8))
+    assert summary["operations"]["create_run"]["throughput"] == pytest.approx(20 / 2.0)
+    assert summary["operations"]["ttft"]["p95_ms"] == 42.0  # statistics from elsewhere are as given
+
+
+def test_an_entry_without_a_load_window_has_none_in_its_summary(recorder):
+    summary = scenario_summary(recorder.scenarios["runs"]).as_json()
+    assert not {"load_start", "load_end", "load_duration_s"} & set(summary)
+
+
 def test_set_up_calls_have_no_rate(recorder):
     record = recorder.scenarios["runs"]
     upload = scenario_summary(record, setup_operations=setup_operations("PIPELINE_RUN")).as_json()

@@ -122,6 +122,12 @@ def test_rate_falls_back_to_count_over_the_window_when_the_summary_has_none():
     assert _one(part, "rate(upload_pipeline) >= 0.5").measured == pytest.approx(0.5)
 
 
+def test_rates_without_a_throughput_are_per_second_of_the_load_window_when_there_is_one():
+    part = {**_part(upload_pipeline=_op(count=5, throughput=None)), "load_duration_s": 2.0}
+    assert _one(part, "rate(upload_pipeline) >= 0.5").measured == pytest.approx(2.5)
+    assert _one(part, "rate >= 0").measured == pytest.approx(part["totals"]["count"] / 2.0)
+
+
 def test_statistics_from_elsewhere_name_the_percentiles_they_have():
     ttft = {"p50_ms": 100.0, "p90_ms": 200.0, "p95_ms": 300.0, "p99_ms": 900.0, "source": "guidellm"}
     part = _part(ttft=ttft)

@@ -5,7 +5,10 @@
 interpreter and Debian's ``prometheus`` on ``127.0.0.1:19090`` scraping it every second, then runs
 COMMAND with ``PROMETHEUS_URL`` set (``make perf SCENARIO=llm_vllm_stairs.json`` does this) and stops both;
 without a command it keeps them up until Ctrl-C, for a scenario of one's own (``targetUrl``
-``http://127.0.0.1:18000``, model ``tiny-llama``).
+``http://127.0.0.1:18000``, model ``tiny-llama``). A port already taken (a vLLM left from an earlier run,
+anything else) is an error naming it and the option that chooses another, before anything starts; and
+vLLM counts as ready only when its own process listens on the port, so the load never goes to a server
+this command did not start.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from perf_tests.errors import ConfigurationError
 from perf_tests.llm.assets.tiny_model import SERVED_MODEL_NAME, VLLM_PYTHON, tiny_model
 from perf_tests.observability.local_prometheus import LocalPrometheus
 from perf_tests.stack.local_vllm import VllmServer
+from perf_tests.stack.ports import port_in_use, port_taken_message
 
 __all__ = ["DEFAULT_PROMETHEUS_PORT", "DEFAULT_VLLM_PORT", "run_local_stack"]
 
+HOST = "127.0.0.1"
 DEFAULT_VLLM_PORT = 18000
 DEFAULT_PROMETHEUS_PORT = 19090
 
@@ -33,9 +38,16 @@ def run_local_stack(command: Sequence[str], folder: Path, vllm_port: int = DEFAU
     python = repo / VLLM_PYTHON
     if not python.is_file():
         raise ConfigurationError(f"the vLLM virtualenv is missing ({python}); create it with `make vllm-env`")
+    # Before building anything: a server already on a port would get (vLLM) or answer (Prometheus) in our place.
+    for what, port, option in (("the vLLM server", vllm_port, "`python -m perf_tests local-stack --vllm-port`"
+                                " (and a scenario targetUrl on that port)"),
+                               ("Prometheus", prometheus_port, "`python -m perf_tests local-stack --prometheus-port`")):
+        if port_in_use(HOST, port):
+            raise ConfigurationError(port_taken_message(what, HOST, port, option))
     folder.mkdir(parents=True, exist_ok=True)
     model = tiny_model(repo / ".cache" / "perf-tests")
-    server = VllmServer(model, folder / "vllm-server.log", python=python, port=vllm_port, cwd=repo)
+    server = VllmServer(model, folder / "vllm-server.log", python=python, port=vllm_port, cwd=repo,
+                        port_option="`python -m perf_tests local-stack --vllm-port`")
     prometheus = LocalPrometheus(folder / "prometheus", scrape_interval=1.0, port=prometheus_port)
     print(f"local stack: starting vLLM ({SERVED_MODEL_NAME}) at {server.url}, log {server.log_path}", flush=True)
     try:

@@ -2,9 +2,11 @@
 
 ``VllmServer`` starts ``python -m vllm.entrypoints.openai.api_server`` with the vLLM virtualenv's own
 interpreter (its pins differ from GuideLLM's, so it never shares the framework's venv) on a free
-loopback port (or a given one: ``python -m perf_tests local-stack``), in its own process group, output
-in a log file; waits for ``/v1/models`` to list the model within a bounded deadline (a clear
-``TargetError`` with the server's last log lines otherwise; a cancel ends the wait at once); and stops
+loopback port (or a given one: ``python -m perf_tests local-stack``; a given port already taken is a
+``TargetError`` naming it, before anything starts), in its own process group, output in a log file; waits
+for ``/v1/models`` to list the model within a bounded deadline (a clear ``TargetError`` with the server's
+last log lines otherwise; a cancel ends the wait at once), and only from a socket its own process group
+listens on (``perf_tests.stack.ports``: an answer from a server it did not start is a ``TargetError``); and stops
 the whole group (SIGTERM, then SIGKILL), checking nothing of it is left. The tests' session server
 (``tests/integration/vllm/``) and ``local-stack``'s are this class too.
 
@@ -36,6 +38,7 @@ from perf_tests.llm.assets.tiny_model import SERVED_MODEL_NAME, VLLM_PYTHON, tin
 from perf_tests.llm.mock_server import free_port
 from perf_tests.llm.process.children import ChildProcess, log_tail
 from perf_tests.stack.options import StackOptions
+from perf_tests.stack.ports import listener_in_group, port_in_use, port_taken_message
 from perf_tests.stack.record import ReplicaRecord, StackRecord
 from perf_tests.stack.stack import Stack
 
@@ -88,14 +91,19 @@ def _get_json(url: str, timeout: float) -> Any:
         return json.loads(response.read())
 
 
+class _ForeignServer(Exception):
+    """The port answers, but not from the server's own process group."""
+
+
 class VllmServer:
     """One vLLM OpenAI server; ``start`` then ``stop`` (idempotent)."""
 
     def __init__(self, model_dir: Path, log_path: Path, python: Path | None = None, host: str = "127.0.0.1",
                  threads: int = 1, *, served_model_name: str = SERVED_MODEL_NAME,
                  extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None, port: int = 0,
-                 cwd: Path | None = None) -> None:
+                 cwd: Path | None = None, port_option: str = "another port") -> None:
         self.model_dir = model_dir
+        self.port_option = port_option  # how the caller chooses another port (for a fixed one taken)
         self.log_path = log_path
         self.python = python or default_vllm_python()
         self.host = host
@@ -126,6 +134,8 @@ class VllmServer:
         # A free port can be taken between choosing it and the server binding it: choose another. A fixed
         # port taken is the caller's to free.
         attempts = 1 if self.fixed_port else 3
+        if self.fixed_port and port_in_use(self.host, self.fixed_port):
+            raise TargetError(port_taken_message("the vLLM server", self.host, self.fixed_port, self.port_option))
         for attempt in range(1, attempts + 1):
             self.port = self.fixed_port or free_port(self.host)
             self.argv = [*vllm_argv(self.python, self.model_dir, self.host, self.port,
@@ -135,7 +145,14 @@ class VllmServer:
             began = time.monotonic()
             self.started_at = time.time()
             self._process.start()
-            ready = self._wait_ready(began + timeout, cancel)
+            try:
+                ready = self._wait_ready(began + timeout, cancel)
+            except _ForeignServer:
+                self.stop()
+                raise TargetError(f"another server answers at {self.url}, not the vLLM server this run started: the "
+                                  "load is not sent to it. "
+                                  + port_taken_message("the vLLM server", self.host, self.port, self.port_option)
+                                  ) from None
             if ready:
                 self.start_seconds = time.monotonic() - began
                 self.ready_at = time.time()
@@ -158,6 +175,9 @@ class VllmServer:
             if self._process.poll() is not None or (cancel is not None and cancel.is_set()):
                 return False
             if self.model in self.models():
+                # The answer must come from our server, not from one that took the port meanwhile.
+                if listener_in_group(self.port, self._process.pid or 0) is False:
+                    raise _ForeignServer
                 return True
             if cancel is not None:
                 cancel.wait(0.5)
@@ -226,7 +246,7 @@ class LocalVllmStack(Stack):
         server = VllmServer(model_dir, self.log_dir / "vllm-server.log", python=self.python,
                             served_model_name=served, extra_args=options.args, env=options.env)
         record = StackRecord(kind="local-vllm", name=self.name, model=str(model_dir), served_model_name=served,
-                             env=dict(options.env), replicas=1, tool_version=vllm_version(self.python),
+                             env=options.shown_env, replicas=1, tool_version=vllm_version(self.python),
                              deploy_started_at=time.time())
         with self._lock:
             self.server, self.record = server, record

@@ -12,8 +12,9 @@ and rate or stages, limits, data, pass-through arguments, mock settings). Lifecy
    report. The runner parses the reports, fires one ``MetricsRecord`` per metric and replays every
    request as ``llm_request``, notes GuideLLM's warnings and late starts, and writes the llm-d universal
    report (``benchmark_report.yaml``/``.json``). A failed process is an error naming the reason. The
-   load's own window (first benchmark's start to last one's end) is marked (``load_started``/``load_finished``):
-   the entry's rates are per second of it, not of the entry's window with the stack's deployment.
+   load's own window (each process from its actual start for its planned length, or to its last answer when
+   later; a Tekton copy's own start and end) is marked (``load_started``/``load_finished``): the entry's
+   rates are per second of it, not of the entry's window with the stack's deployment and start-up.
 3. ``cleanup``: stop whatever still runs; release the mock server.
 
 With a ``stack`` block (``perf_tests.stack``), ``prepare`` only checks the stack can be deployed;
@@ -112,6 +113,7 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         self.guidellm_version = ""
         self.results: MergedLlmResults | None = None
         self.live_requests = 0  # requests recorded while the load ran (perf_tests.llm.results.live)
+        self.load_windows: list[tuple[float, float]] = []  # each process's load, wall clock (start, end)
 
     def _executor(self, load_offset: float) -> Executor:
         """The entry's executor for a load window starting ``load_offset`` seconds after t0."""
@@ -341,19 +343,30 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
             late = started - planned
             self.mark(
                 "note",
-                message=f"{spec.name}: load started {late:.1f}s after its planned start: GuideLLM was not ready in "
-                f"time (launched {self.entry.startup_lead:g}s ahead; raise startupLead)",
+                message=f"{spec.name}: load started {late:.1f}s after its planned start: {self.harness.name} was not "
+                f"ready in time (launched {self.entry.startup_lead:g}s ahead; raise startupLead)",
                 attrs={f"{spec.name}_late_s": round(late, 3)},
             )
+        if report is not None and report.benchmarks:
+            self.load_windows.append(outcome.load_window or self._load_window(spec, report, started or planned))
         return report
+
+    @staticmethod
+    def _load_window(spec: LaunchSpec, report: GuidellmReport, started: float) -> tuple[float, float]:
+        """One process's load: from its (actual) start for its planned length, or to its last request's end
+        when that is later (a harness that answers every request, e.g. vLLM's benchmark). Not GuideLLM's own
+        benchmark window, which begins at the first request (a Poisson gap later)."""
+        last = max(benchmark.end for benchmark in report.benchmarks)
+        return started, max(started + spec.end_offset - spec.start_offset, last)
 
     def _record(self, reports: list[GuidellmReport]) -> None:
         results = summarize(reports)
         self.results = results
-        # The load's own window (the harness's first to last benchmark), not the entry's, which includes the
+        # The load's own window (its processes' first start to last end), not the entry's, which includes the
         # stack's deployment and the harness's start-up: every rate of the entry is per second of this.
-        self.mark(LOAD_STARTED, at=results.start)
-        self.mark(LOAD_FINISHED, at=max(results.start, results.end))
+        windows = self.load_windows or [(results.start, max(results.start, results.end))]
+        self.mark(LOAD_STARTED, at=min(start for start, _ in windows))
+        self.mark(LOAD_FINISHED, at=max(end for _, end in windows))
         record_results(self.context.events, self.entry.name, self.entry.mode, results,
                        self.context.clock.wall_now(), replay_requests=not self.live_requests,
                        source=self.harness.name, not_measured=self.harness.not_measured())

@@ -34,6 +34,7 @@ Files of an entry: ``<results_dir>/<entry name sanitized>/`` holds ``command.txt
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -361,12 +362,19 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
 
     def _record(self, reports: list[GuidellmReport]) -> None:
         results = summarize(reports)
-        self.results = results
         # The load's own window (its processes' first start to last end), not the entry's, which includes the
         # stack's deployment and the harness's start-up: every rate of the entry is per second of this.
         windows = self.load_windows or [(results.start, max(results.start, results.end))]
-        self.mark(LOAD_STARTED, at=min(start for start, _ in windows))
-        self.mark(LOAD_FINISHED, at=max(end for _, end in windows))
+        load_start, load_end = min(start for start, _ in windows), max(end for _, end in windows)
+        self.mark(LOAD_STARTED, at=load_start)
+        self.mark(LOAD_FINISHED, at=load_end)
+        span = results.end - results.start
+        if not self.harness.own_rates and span > 0 and load_end > load_start:
+            scale = span / (load_end - load_start)  # rates derived over the requests' span -> over the load
+            results = dataclasses.replace(results, request_rate=results.request_rate * scale,
+                                          output_token_rate=results.output_token_rate * scale,
+                                          prompt_token_rate=results.prompt_token_rate * scale)
+        self.results = results
         record_results(self.context.events, self.entry.name, self.entry.mode, results,
                        self.context.clock.wall_now(), replay_requests=not self.live_requests,
                        source=self.harness.name, not_measured=self.harness.not_measured())

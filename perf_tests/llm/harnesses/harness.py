@@ -47,6 +47,9 @@ class Harness(ABC):
     name: ClassVar[str]
     measures: ClassVar[frozenset[str]] = frozenset(ALL_METRICS)
     """Metric names (of ``ALL_METRICS``) this harness measures."""
+    own_rates: ClassVar[bool] = True
+    """The tool reports request and token rates of its own (over its own window), kept as they are; False:
+    they are derived from its requests and put per second of the entry's load window by the runner."""
 
     def entry_problems(self, entry: LlmLoadFields) -> list[str]:
         """What of ``entry`` this harness cannot do, each naming the field and what is allowed."""

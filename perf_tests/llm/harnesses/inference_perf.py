@@ -53,6 +53,7 @@ class InferencePerfHarness(Harness):
 
     name = "inference-perf"
     measures = frozenset({"ttft", "itl", "tpot", "request_latency", "prompt_tokens", "output_tokens"})
+    own_rates = False  # its reports count requests, they give no achieved rate
 
     def entry_problems(self, entry: LlmLoadFields) -> list[str]:
         problems = self.problems_of_fields(entry, [

@@ -28,7 +28,9 @@ def benchmark_from_records(
     native: Mapping[str, Distribution] | None = None,
 ) -> GuidellmBenchmark:
     """One benchmark from ``records``; ``itl_samples_ms`` are the harness's own inter-token gaps (else each
-    request's mean ITL), ``native`` distributions the harness computed itself (they win)."""
+    request's mean ITL), ``native`` distributions the harness computed itself (they win). Its rates are per
+    second of the requests' span (first start to last end); the runner rescales them to the entry's load
+    window when the harness has no rates of its own (``Harness.own_rates``)."""
     ok = [r for r in records if r.status == "successful"]
     starts = [r.start for r in records if r.start is not None]
     ends = [r.end for r in records if r.end is not None]
@@ -66,6 +68,6 @@ def benchmark_from_records(
         rates=rates,
         warnings=(),
         requests=tuple(sorted(records, key=lambda r: r.start or 0.0)),
-        scheduler_start=start if starts else None,
+        scheduler_start=None,  # no scheduler start in per-request samples: the hold report has the load's start
         first_request=start if starts else None,
     )

@@ -29,6 +29,8 @@ __all__ = ["DEFAULT_PROMETHEUS_PORT", "DEFAULT_VLLM_PORT", "run_local_stack"]
 HOST = "127.0.0.1"
 DEFAULT_VLLM_PORT = 18000
 DEFAULT_PROMETHEUS_PORT = 19090
+_ANOTHER_VLLM_PORT = ("choose another with `python -m perf_tests local-stack --vllm-port PORT` (and a scenario "
+                      "targetUrl on that port)")
 
 
 def run_local_stack(command: Sequence[str], folder: Path, vllm_port: int = DEFAULT_VLLM_PORT,
@@ -39,15 +41,15 @@ def run_local_stack(command: Sequence[str], folder: Path, vllm_port: int = DEFAU
     if not python.is_file():
         raise ConfigurationError(f"the vLLM virtualenv is missing ({python}); create it with `make vllm-env`")
     # Before building anything: a server already on a port would get (vLLM) or answer (Prometheus) in our place.
-    for what, port, option in (("the vLLM server", vllm_port, "`python -m perf_tests local-stack --vllm-port`"
-                                " (and a scenario targetUrl on that port)"),
-                               ("Prometheus", prometheus_port, "`python -m perf_tests local-stack --prometheus-port`")):
+    for what, port, option in (("the vLLM server", vllm_port, _ANOTHER_VLLM_PORT),
+                               ("Prometheus", prometheus_port, "choose another with `python -m perf_tests local-stack "
+                                "--prometheus-port PORT`")):
         if port_in_use(HOST, port):
             raise ConfigurationError(port_taken_message(what, HOST, port, option))
     folder.mkdir(parents=True, exist_ok=True)
     model = tiny_model(repo / ".cache" / "perf-tests")
     server = VllmServer(model, folder / "vllm-server.log", python=python, port=vllm_port, cwd=repo,
-                        port_option="`python -m perf_tests local-stack --vllm-port`")
+                        port_option=_ANOTHER_VLLM_PORT)
     prometheus = LocalPrometheus(folder / "prometheus", scrape_interval=1.0, port=prometheus_port)
     print(f"local stack: starting vLLM ({SERVED_MODEL_NAME}) at {server.url}, log {server.log_path}", flush=True)
     try:

@@ -101,7 +101,7 @@ class VllmServer:
     def __init__(self, model_dir: Path, log_path: Path, python: Path | None = None, host: str = "127.0.0.1",
                  threads: int = 1, *, served_model_name: str = SERVED_MODEL_NAME,
                  extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None, port: int = 0,
-                 cwd: Path | None = None, port_option: str = "another port") -> None:
+                 cwd: Path | None = None, port_option: str = "give another port") -> None:
         self.model_dir = model_dir
         self.port_option = port_option  # how the caller chooses another port (for a fixed one taken)
         self.log_path = log_path

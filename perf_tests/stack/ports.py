@@ -30,11 +30,12 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def port_taken_message(what: str, host: str, port: int, option: str) -> str:
-    """The error for a fixed port already taken: which port, how to see by what, how to choose another."""
+def port_taken_message(what: str, host: str, port: int, another: str) -> str:
+    """The error for a fixed port already taken: which port, how to see by what, and ``another`` (how to
+    choose another port, e.g. "choose another with `... --vllm-port PORT`")."""
     return (f"cannot start {what} on {host}:{port}: the port is already in use by another server (not started by "
             f"this run; `ss -ltnp 'sport = :{port}'` shows which, e.g. one left from an earlier run). Stop it, or "
-            f"choose another port with {option} PORT")
+            f"{another}")
 
 
 def _listening_inodes(port: int) -> set[str] | None:

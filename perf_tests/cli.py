@@ -269,6 +269,7 @@ def _run_shard(scenario: str | None, results_dir: Path | None, data_dir: Path, s
 def _run_pods(scenario: str | None, results_dir: Path | None, data_dir: Path, pods: int) -> int:
     import signal
 
+    from perf_tests.config.settings import PrometheusSettings
     from perf_tests.models.scenario_file import load_scenario
     from perf_tests.runners.registry import options_models
     from perf_tests.scaleout.kube import JobClient, PodsRun, ScaleOutSettings, write_shards
@@ -286,6 +287,7 @@ def _run_pods(scenario: str | None, results_dir: Path | None, data_dir: Path, po
     if loaded.path is None:
         raise ConfigurationError("--pods needs a scenario file")
     uploader = ResultsUploader.from_environment()  # PERF_RESULTS_URL; a bad setting fails before any pod
+    prometheus = PrometheusSettings()  # PROMETHEUS_*: queried here over the merged windows
     client = JobClient.connect(load_tekton_settings())
     abort = StopToken()
     previous = signal.signal(signal.SIGTERM, lambda *_: abort.set("interrupted (SIGTERM)"))
@@ -301,23 +303,25 @@ def _run_pods(scenario: str | None, results_dir: Path | None, data_dir: Path, po
         signal.signal(signal.SIGTERM, previous)
         client.close()
     root = (results_dir or Path.cwd() / "results" / new_run_id()).resolve()
-    outcome = merge_results(results, root, shard_dirs=write_shards(results, root))
+    outcome = merge_results(results, root, shard_dirs=write_shards(results, root), prometheus=prometheus)
     upload_merged(uploader, outcome, loaded.path.name)
     return _print_merged(outcome)
 
 
 def _merge(shard_dirs: Sequence[Path], out: Path, baseline: Path | None, max_regression: str | None) -> int:
     from perf_tests.baseline import Baseline, baseline_options, load_baseline_settings
+    from perf_tests.config.settings import PrometheusSettings
     from perf_tests.scaleout.merge import merge_results
     from perf_tests.scaleout.result import read_shard_result
     from perf_tests.scaleout.upload import upload_merged
     from perf_tests.storage.uploader import ResultsUploader
 
     uploader = ResultsUploader.from_environment()  # PERF_RESULTS_URL; a bad setting fails before the merge
+    prometheus = PrometheusSettings()  # PROMETHEUS_*: the merge queries it over the merged windows
     results = [read_shard_result(path) for path in shard_dirs]
     options = baseline_options(max_regression) if max_regression is not None else load_baseline_settings().options()
     judge = Baseline(baseline, options) if baseline is not None else None
-    outcome = merge_results(results, out.resolve(), judge, shard_dirs=list(shard_dirs))
+    outcome = merge_results(results, out.resolve(), judge, shard_dirs=list(shard_dirs), prometheus=prometheus)
     upload_merged(uploader, outcome)
     return _print_merged(outcome)
 

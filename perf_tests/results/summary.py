@@ -152,6 +152,8 @@ class ShardPart(ResultModel):
     interrupted: bool
     ran: list[str] = Field(default_factory=list)
     entries: dict[str, ShardEntry] = Field(default_factory=dict)
+    harness: HarnessReport | None = Field(default=None, description="this shard's load-generator health "
+                                          "(its own summary.json has the samples)")
 
 
 class ScaleOut(ResultModel):
@@ -190,7 +192,8 @@ class SummaryDocument(ResultModel):
 
 
 class PlannedEntry(ResultModel):
-    """One entry of ``run.json``: what a rebuilt summary needs of it."""
+    """One entry of the whole scenario as planned: what a rebuilt summary (``run.json``) and the scale-out
+    merge (``shard.json``) judge it by."""
 
     name: str
     mode: str | None = None
@@ -198,6 +201,7 @@ class PlannedEntry(ResultModel):
     run_time_s: NonNegative | None = None
     thresholds: list[str] = Field(default_factory=list)
     allowed_failure_rate: Share | None = None
+    strict_harness: bool | None = Field(default=None, description="a saturated load generator fails the entry")
 
 
 class RunFile(ResultModel):

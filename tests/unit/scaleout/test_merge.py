@@ -6,20 +6,27 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from perf_tests.config.settings import PrometheusSettings
 from perf_tests.llm.results.merging import summarize
 from perf_tests.llm.results.parsing import load_report
+from perf_tests.observability.harness import HarnessReport, HarnessSample
+from perf_tests.observability.models import EntryQueries
 from perf_tests.recorder.events import MetricsRecord, OperationEvent, ScenarioMark
 from perf_tests.recorder.recorder import Recorder
-from perf_tests.scaleout.merge import merge_results
-from perf_tests.scaleout.result import PlannedEntry, ShardResult, write_shard_result
+from perf_tests.results.summary import PlannedEntry
+from perf_tests.scaleout.merge import merge_results, merged_prometheus_settings, shard_lines
+from perf_tests.scaleout.result import PrometheusEndpoint, ShardResult, write_shard_result
 from perf_tests.scaleout.shard import ShardSpec
 from perf_tests.scaleout.snapshot import snapshot
 
 REPORT = Path(__file__).resolve().parents[2] / "integration" / "tekton" / "data" / "guidellm_report.json"
 
 
-def _shard(tmp_path: Path, index: int, late: float = 0.0) -> ShardResult:
+def _shard(tmp_path: Path, index: int, late: float = 0.0, **fields: Any) -> ShardResult:  # fields: ShardResult
     folder = tmp_path / f"s{index}"
     (folder / "llm").mkdir(parents=True)
     shutil.copyfile(REPORT, folder / "llm" / "guidellm.json")
@@ -35,9 +42,10 @@ def _shard(tmp_path: Path, index: int, late: float = 0.0) -> ShardResult:
     entries = [PlannedEntry(name="llm", mode="LLM_LOAD", start_offset_s=0, run_time_s=2),
                PlannedEntry(name="gets", mode="RANDOM_GETS", start_offset_s=0, run_time_s=2,
                             thresholds=["count(healthz) == 20", "p99(healthz) < 1s"])]
+    entries = fields.pop("entries", entries)
     result = ShardResult(shard=ShardSpec(index=index, count=2), run_id="run", shard_run_id=f"run-shard{index}",
                          results_dir=str(folder), started=99.0, finished=103.0, start_lateness_s=late,
-                         entries=entries, ran=["llm", "gets"], snapshot=snapshot(recorder))
+                         entries=entries, ran=["llm", "gets"], snapshot=snapshot(recorder), **fields)
     write_shard_result(result, folder)
     return result
 
@@ -63,3 +71,55 @@ def test_a_late_shard_fails_the_merged_verdict(tmp_path: Path) -> None:
     failures = [check for verdict in outcome.verdicts for check in verdict.failures()]
     assert {check.name for check in failures} == {"shards_on_time"}
     assert "shard 1/2 4.2s late" in failures[0].message
+
+
+def _health(cpu: float, lateness: float, saturated: bool = False) -> HarnessReport:
+    sample = HarnessSample(t=100.5, cpu=cpu, rss_mb=50.0, connections=3)
+    return HarnessReport(samples=[sample], cpu_mean=cpu, cpu_max=cpu, rss_max_mb=50.0, connections_max=3,
+                         lateness_p99_ms={"gets": lateness}, saturated=saturated,
+                         reasons=["gets: send lateness p99 250ms (above 100ms)"] if saturated else [])
+
+
+def test_each_shard_s_health_is_kept_and_the_run_s_is_the_worst(tmp_path: Path) -> None:
+    strict = {"entries": [PlannedEntry(name="gets", mode="RANDOM_GETS", start_offset_s=0, run_time_s=2,
+                                       strict_harness=True)]}
+    results = [_shard(tmp_path, 0, harness=_health(0.4, 2.0), **strict),
+               _shard(tmp_path, 1, harness=_health(0.95, 250.0, saturated=True), **strict)]
+    outcome = merge_results(results, tmp_path / "merged")
+    harness = outcome.document.harness
+    assert harness is not None and harness.saturated and harness.shards == ["0/2", "1/2"]
+    assert (harness.cpu_max, harness.lateness_p99_ms) == (0.95, {"gets": 250.0})
+    assert harness.reasons == ["shard 1/2: gets: send lateness p99 250ms (above 100ms)"]
+    per_shard = outcome.document.scaleout.per_shard if outcome.document.scaleout else []
+    assert [(part.harness.cpu_max, part.harness.samples) for part in per_shard if part.harness] == [
+        (0.4, []), (0.95, [])]  # the samples stay in each shard's own summary
+    failures = outcome.verdict("gets").failures()
+    assert [check.name for check in failures] == ["harness"]
+    assert "shard 1/2" in failures[0].message and "shard 0/2" not in failures[0].message
+    page = (tmp_path / "merged" / "report.html").read_text(encoding="utf-8")
+    assert "Load generator per shard" in page and "worst of 2 shards" in page
+    assert any("load generator CPU max 95% of a core" in line and "SATURATED" in line
+               for line in shard_lines(outcome.document))
+
+
+def test_prometheus_queries_without_a_prometheus_say_so(tmp_path: Path) -> None:
+    queries = {"queries": {"gets": EntryQueries(step=1.0, expressions={"up": "up"})}}
+    outcome = merge_results([_shard(tmp_path, 0, **queries), _shard(tmp_path, 1, **queries)], tmp_path / "merged",
+                            prometheus=PrometheusSettings(PROMETHEUS_URL=""))
+    part = outcome.document.part("gets")
+    assert part is not None and part.prometheus is not None and part.prometheus.status == "not_configured"
+
+
+def test_the_merge_asks_the_shards_prometheus_with_its_own_token(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    endpoint = PrometheusEndpoint(url="https://thanos.example:9091", verify_ssl=False, timeout=7.0)
+    results = [_shard(tmp_path, index, prometheus=endpoint) for index in range(2)]
+    assert "token" not in results[0].prometheus.model_dump_json() if results[0].prometheus else False
+    monkeypatch.setenv("PROMETHEUS_TOKEN", "merge-side-token")
+    settings = merged_prometheus_settings(PrometheusSettings(PROMETHEUS_URL=""), results)
+    assert settings is not None
+    assert (settings.prometheus_url, settings.prometheus_verify_ssl, settings.prometheus_timeout) == (
+        "https://thanos.example:9091", False, 7.0)
+    assert settings.bearer_token() == "merge-side-token"
+    own = PrometheusSettings(PROMETHEUS_URL="http://127.0.0.1:9090")
+    assert merged_prometheus_settings(own, results) is own  # this process's settings win

@@ -403,7 +403,8 @@ def _shards_table(summary: Mapping[str, Any]) -> str:
             '<th>entry</th><th>operation</th><th class="num">count</th><th class="num">failed</th>'
             '<th class="num">rate/s</th><th class="num">p99</th><th class="num">dropped</th>'
             '<th class="num">p99 lateness</th><th class="num">late start s</th></tr></thead><tbody>'
-            + "".join(rows) + "</tbody></table>" + health_table)
+            + "".join(rows) + "</tbody></table>" + health_table
+            + (f'<p class="muted">{escape(str(section["note"]))}</p>' if section.get("note") else ""))
 
 
 def _shard_health(shards: Sequence[Mapping[str, Any]]) -> str:

@@ -145,6 +145,8 @@ class ShardEntry(ResultModel):
 class ShardPart(ResultModel):
     """One shard of a scaled-out run."""
 
+    omit_when_none: ClassVar[frozenset[str]] = frozenset({"harness"})
+
     shard: str = Field(description="i/N")
     run_id: str
     results_dir: str
@@ -159,8 +161,11 @@ class ShardPart(ResultModel):
 class ScaleOut(ResultModel):
     """A merged run's shards: a shard that lagged or dropped arrivals is a finding the total hides."""
 
+    omit_when_none: ClassVar[frozenset[str]] = frozenset({"note"})
+
     shards: int
     per_shard: list[ShardPart] = Field(default_factory=list)
+    note: str | None = Field(default=None, description="where shards' events are when they are not here")
 
 
 class SummaryDocument(ResultModel):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,12 @@ from perf_tests.scaleout.plan import ShardPlan, plan_shard
 from perf_tests.scaleout.result import PrometheusEndpoint, ShardResult, write_shard_result
 from perf_tests.scaleout.shard import ShardSpec
 from perf_tests.scaleout.snapshot import snapshot
+from perf_tests.scaleout.upload import upload_shard
 from perf_tests.scheduler.clock import Clock
 from perf_tests.scheduler.scheduler import RunnerExit
 from perf_tests.scheduler.stop import StopToken
 from perf_tests.session.session import CompletedRun, PerfSession, planned_entries
+from perf_tests.storage.upload import UploadOutcome
 from perf_tests.targets.kfp_target import EMBEDDED_KIND, KfpTarget, check_kfp_health
 
 __all__ = ["FixedStartClock", "ShardSession"]
@@ -97,8 +100,13 @@ class ShardSession(PerfSession):
         self.shard = spec
         self.whole_run_id = spec.run_id or self.run_id
         self.run_id = f"{self.whole_run_id}-shard{spec.index}"
-        # A shard is a part of a run: it is neither uploaded on its own nor the "latest" of its scenario file.
-        self.uploader = None
+        # A shard is a part of a run: never the "latest" of its scenario file, and uploaded only for a controller
+        # that fetches it (the pods of run --pods), to <prefix>/<run_id>/shard-<i>/.
+        if not spec.upload:
+            self.uploader = None
+        elif self.uploader is None:
+            logger.warning("--shard-upload without PERF_RESULTS_URL: this shard's results stay in %s",
+                           self.results_dir)
         self._plan: ShardPlan | None = None
         self._clock: FixedStartClock | None = None
         self.recorder: Recorder | None = None
@@ -139,6 +147,14 @@ class ShardSession(PerfSession):
         check_kfp_health(target)
         target.version = "embedded"
         return target
+
+    def upload(self, outcome: CompletedRun, scenario: Scenario, stop: Callable[[], bool]) -> UploadOutcome | None:
+        """This shard's results directory to ``<prefix>/<run_id>/shard-<i>/`` (see ``scaleout.upload``)."""
+        if self.uploader is None:
+            return None
+        assert self.shard is not None
+        name = self.whole_scenario.path.name if self.whole_scenario.path else self.scenario_name
+        return upload_shard(self.uploader, self.results_dir, self.whole_run_id, self.shard.index, name, stop)
 
     def _observe(self, client: PrometheusClient, scenario: Scenario, runners: list[Any],
                  windows: dict[str, list[Window]]) -> None:

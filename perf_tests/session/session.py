@@ -19,6 +19,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -212,14 +213,21 @@ class PerfSession:
             outcome = self._run(scenario)
             if self.uploader is not None:
                 interrupted_before = self.abort.is_set()
-                outcome.upload = self.uploader.upload(
-                    self.results_dir, self.run_id, scenario.path.name if scenario.path else self.scenario_name,
-                    finished=outcome.summary_written and not outcome.interrupted and not outcome.results_error,
-                    passed=outcome.passed,
-                    # A first Ctrl-C during the upload stops it (after an interrupted run, one more exits).
-                    stop=lambda: self.abort.is_set() and not interrupted_before,
-                )
+                # A first Ctrl-C during the upload stops it (after an interrupted run, one more exits).
+                outcome.upload = self.upload(outcome, scenario,
+                                             stop=lambda: self.abort.is_set() and not interrupted_before)
             return outcome
+
+    def upload(self, outcome: CompletedRun, scenario: Scenario, stop: Callable[[], bool]) -> UploadOutcome | None:
+        """``PERF_RESULTS_URL``: the results directory to ``<prefix>/<run_id>/``, and the scenario file's
+        ``latest`` pointer when the run finished."""
+        if self.uploader is None:
+            return None
+        return self.uploader.upload(
+            self.results_dir, self.run_id, scenario.path.name if scenario.path else self.scenario_name,
+            finished=outcome.summary_written and not outcome.interrupted and not outcome.results_error,
+            passed=outcome.passed, stop=stop,
+        )
 
     def _run(self, scenario: Scenario) -> CompletedRun:
         configure_logging(self.settings.logging, self.results_dir, console=self.console_logging,

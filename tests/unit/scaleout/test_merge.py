@@ -26,7 +26,8 @@ from perf_tests.scaleout.snapshot import snapshot
 REPORT = Path(__file__).resolve().parents[2] / "integration" / "tekton" / "data" / "guidellm_report.json"
 
 
-def _shard(tmp_path: Path, index: int, late: float = 0.0, **fields: Any) -> ShardResult:  # fields: ShardResult
+def _shard(tmp_path: Path, index: int, late: float = 0.0, tolerance: float = 1.0,
+           **fields: Any) -> ShardResult:  # fields: of ShardResult
     folder = tmp_path / f"s{index}"
     (folder / "llm").mkdir(parents=True)
     shutil.copyfile(REPORT, folder / "llm" / "guidellm.json")
@@ -43,7 +44,8 @@ def _shard(tmp_path: Path, index: int, late: float = 0.0, **fields: Any) -> Shar
                PlannedEntry(name="gets", mode="RANDOM_GETS", start_offset_s=0, run_time_s=2,
                             thresholds=["count(healthz) == 20", "p99(healthz) < 1s"])]
     entries = fields.pop("entries", entries)
-    result = ShardResult(shard=ShardSpec(index=index, count=2), run_id="run", shard_run_id=f"run-shard{index}",
+    result = ShardResult(shard=ShardSpec(index=index, count=2, start_tolerance=tolerance), run_id="run",
+                         shard_run_id=f"run-shard{index}",
                          results_dir=str(folder), started=99.0, finished=103.0, start_lateness_s=late,
                          entries=entries, ran=["llm", "gets"], snapshot=snapshot(recorder), **fields)
     write_shard_result(result, folder)
@@ -70,7 +72,16 @@ def test_a_late_shard_fails_the_merged_verdict(tmp_path: Path) -> None:
     outcome = merge_results([_shard(tmp_path, 0), _shard(tmp_path, 1, late=4.2)], tmp_path / "merged")
     failures = [check for verdict in outcome.verdicts for check in verdict.failures()]
     assert {check.name for check in failures} == {"shards_on_time"}
-    assert "shard 1/2 4.2s late" in failures[0].message
+    assert "shard 1/2 4.2s late" in failures[0].message and "more than the 1s allowed" in failures[0].message
+
+
+def test_pods_are_judged_on_their_own_start_tolerance(tmp_path: Path) -> None:
+    """A pod 4.2 s late with SCALE_OUT_START_TOLERANCE 10: on time, its lateness kept as the check's measure."""
+    outcome = merge_results([_shard(tmp_path, 0, tolerance=10), _shard(tmp_path, 1, late=4.2, tolerance=10)],
+                            tmp_path / "merged")
+    on_time = next(check for check in outcome.verdict("gets").checks if check.name == "shards_on_time")
+    assert (on_time.passed, on_time.measured, on_time.limit) == (True, 4.2, 10)
+    assert any("reached the start 4.2s late" in line for line in shard_lines(outcome.document))
 
 
 def _health(cpu: float, lateness: float, saturated: bool = False) -> HarnessReport:
@@ -81,10 +92,9 @@ def _health(cpu: float, lateness: float, saturated: bool = False) -> HarnessRepo
 
 
 def test_each_shard_s_health_is_kept_and_the_run_s_is_the_worst(tmp_path: Path) -> None:
-    strict = {"entries": [PlannedEntry(name="gets", mode="RANDOM_GETS", start_offset_s=0, run_time_s=2,
-                                       strict_harness=True)]}
-    results = [_shard(tmp_path, 0, harness=_health(0.4, 2.0), **strict),
-               _shard(tmp_path, 1, harness=_health(0.95, 250.0, saturated=True), **strict)]
+    strict = [PlannedEntry(name="gets", mode="RANDOM_GETS", start_offset_s=0, run_time_s=2, strict_harness=True)]
+    results = [_shard(tmp_path, 0, harness=_health(0.4, 2.0), entries=strict),
+               _shard(tmp_path, 1, harness=_health(0.95, 250.0, saturated=True), entries=strict)]
     outcome = merge_results(results, tmp_path / "merged")
     harness = outcome.document.harness
     assert harness is not None and harness.saturated and harness.shards == ["0/2", "1/2"]
@@ -103,8 +113,9 @@ def test_each_shard_s_health_is_kept_and_the_run_s_is_the_worst(tmp_path: Path) 
 
 
 def test_prometheus_queries_without_a_prometheus_say_so(tmp_path: Path) -> None:
-    queries = {"queries": {"gets": EntryQueries(step=1.0, expressions={"up": "up"})}}
-    outcome = merge_results([_shard(tmp_path, 0, **queries), _shard(tmp_path, 1, **queries)], tmp_path / "merged",
+    queries = {"gets": EntryQueries(step=1.0, expressions={"up": "up"})}
+    outcome = merge_results([_shard(tmp_path, 0, queries=queries), _shard(tmp_path, 1, queries=queries)],
+                            tmp_path / "merged",
                             prometheus=PrometheusSettings(PROMETHEUS_URL=""))
     part = outcome.document.part("gets")
     assert part is not None and part.prometheus is not None and part.prometheus.status == "not_configured"

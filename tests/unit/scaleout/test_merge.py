@@ -14,7 +14,7 @@ from perf_tests.config.settings import PrometheusSettings
 from perf_tests.llm.results.merging import summarize
 from perf_tests.llm.results.parsing import load_report
 from perf_tests.observability.harness import HarnessReport, HarnessSample
-from perf_tests.observability.models import EntryQueries
+from perf_tests.observability.models import EntryQueries, Window
 from perf_tests.recorder.events import MetricsRecord, OperationEvent, ScenarioMark
 from perf_tests.recorder.recorder import Recorder
 from perf_tests.results.summary import PlannedEntry
@@ -134,3 +134,21 @@ def test_the_merge_asks_the_shards_prometheus_with_its_own_token(tmp_path: Path,
     assert settings.bearer_token() == "merge-side-token"
     own = PrometheusSettings(PROMETHEUS_URL="http://127.0.0.1:9090")
     assert merged_prometheus_settings(own, results) is own  # this process's settings win
+
+
+def test_a_stage_s_merged_window_spans_every_shard_s(tmp_path: Path) -> None:
+    """Each shard's stage windows on the shared clock, merged by position: earliest start to latest end."""
+    from perf_tests.scaleout.merge import _merged_windows
+    from perf_tests.scaleout.snapshot import merge_snapshots
+
+    def stages(shift: float) -> dict[str, list[Window]]:
+        return {"gets": [Window(name="stage 1 (10/s)", kind="stage", start=100.0 + shift, end=101.0 + shift),
+                         Window(name="stage 2 (20/s)", kind="stage", start=101.0 + shift, end=102.0 + shift)]}
+
+    results = [_shard(tmp_path, 0, windows=stages(0.0)), _shard(tmp_path, 1, windows=stages(0.2))]
+    recorder = merge_snapshots([(None, result.snapshot) for result in results])
+    windows = _merged_windows("gets", recorder, results)
+    assert [(w.name, w.kind, w.start, w.end) for w in windows] == [
+        ("gets", "entry", 100.0, 102.0), ("stage 1 (10/s)", "stage", 100.0, 101.2),
+        ("stage 2 (20/s)", "stage", 101.0, 102.2)]
+    assert _merged_windows("never-ran", recorder, results) == []

@@ -27,7 +27,8 @@ __all__ = [
     "aggregate",
 ]
 
-ObservationStatus = Literal["ok", "not_configured", "error"]
+# deferred: a shard of a scaled-out run; the merge queries Prometheus once over the merged window.
+ObservationStatus = Literal["ok", "not_configured", "deferred", "error"]
 
 
 class Series(BaseModel):

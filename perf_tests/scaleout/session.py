@@ -14,7 +14,7 @@ from typing import Any
 from perf_tests.logger.redaction import redact_data
 from perf_tests.models.scenario_file import Scenario
 from perf_tests.observability.client import PrometheusClient
-from perf_tests.observability.models import Window
+from perf_tests.observability.models import EntryObservation, Window
 from perf_tests.recorder.recorder import Recorder
 from perf_tests.scaleout.plan import ShardPlan, plan_shard
 from perf_tests.scaleout.result import PrometheusEndpoint, ShardResult, write_shard_result
@@ -155,6 +155,15 @@ class ShardSession(PerfSession):
         assert self.shard is not None
         name = self.whole_scenario.path.name if self.whole_scenario.path else self.scenario_name
         return upload_shard(self.uploader, self.results_dir, self.whole_run_id, self.shard.index, name, stop)
+
+    def _check_prometheus(self, scenario: Scenario) -> PrometheusClient | None:
+        """Every query checked at the start, as in any run; the shard's own summary then says who queries."""
+        client = super()._check_prometheus(scenario)
+        self.observations = {name: EntryObservation(
+            entry=name, status="deferred", message="a shard does not query Prometheus: the merge queries it once "
+            "over the merged entry's window and judges prom: thresholds there (the merged summary.json)")
+            for name in self.entry_queries(scenario)}
+        return client
 
     def _observe(self, client: PrometheusClient, scenario: Scenario, runners: list[Any],
                  windows: dict[str, list[Window]]) -> None:

@@ -73,9 +73,11 @@ def _check(directory: Path, shards: int = 2) -> dict[str, Any]:
     inside = [v for t, v in rate["series"][0]["values"] if window["start"] + 4 <= t <= window["end"] - 1]
     assert inside and abs(sum(inside) / len(inside) - RATE) <= 0.15 * RATE, inside  # both shards' requests
     assert summary["targets"]["prometheus"]["url"] == observed["url"]
-    # Each shard queried nothing over its windows: only the merge did.
+    # Each shard queried nothing over its windows (only the merge did), and its own summary says so.
     for index in range(shards):
         assert not (directory / f"shard-{index}" / "prometheus").exists()
+        own = json.loads((directory / f"shard-{index}" / "summary.json").read_text(encoding="utf-8"))
+        assert own["scenarios"][0]["prometheus"]["status"] == "deferred"
     health = [shard["harness"] for shard in summary["scaleout"]["per_shard"]]
     assert all(h["cpu_max"] is not None and h["samples"] == [] for h in health), health
     merged = summary["harness"]

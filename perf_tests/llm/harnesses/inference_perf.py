@@ -10,7 +10,9 @@ poisson or concurrent with its ``stages`` (one per entry stage, whole seconds, n
 ``per_request_lifecycle_metrics.json`` (requests without their payloads). Run through ``held_start.py``
 with that virtualenv's interpreter, held when its runner starts the load (data and tokenizer are ready).
 
-How it schedules: each stage sends ``rate x duration`` requests at constant or Poisson gaps from worker
+How it schedules: each stage sends ``rate x duration`` requests at constant gaps or, for ``poisson``, a
+Poisson-drawn count per second sent evenly spaced in that second (its generator is unseeded, so the same
+requests take a different time in each run), from worker
 processes (``workers``, default 1 here), each at most 100 in flight; ``concurrent`` sends ``maxRequests``
 requests over ``rate`` streams. A stage ends when its requests are answered. What it counts: TTFT and
 ITL from streamed chunk times (ITL per request as the mean gap, every gap kept too), TPOT as (last token -

@@ -11,7 +11,9 @@ from a gamma distribution (``--burstiness 1``: Poisson) at ``--request-rate``, a
 (no cancellation at a deadline, so nothing is ``incomplete``). What it counts: TTFT and end-to-end latency
 per request, ITL as every gap between streamed chunks (not a per-request mean), TPOT per request as
 (latency - TTFT) / (output tokens - 1). It records no targeted start per request, so
-``request_scheduled_latency`` is not measured. Its ``--save-result --save-detailed`` JSON is parsed.
+``request_scheduled_latency`` is not measured. Its ``--save-result --save-detailed`` JSON is parsed. An
+``api_key`` in ``backendOptions`` reaches it through its environment (``OPENAI_API_KEY``, which its
+OpenAI request functions send as a bearer token), never its command line.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import math
 import time
 from pathlib import Path
 from typing import Any
+
+from pydantic import SecretStr
 
 from perf_tests.errors import RunnerError
 from perf_tests.llm.command import OFFLINE_ENV, HarnessCommand, launch_seed
@@ -36,6 +40,8 @@ from perf_tests.llm.results.parsing import GuidellmReport, RequestRecord
 __all__ = ["VLLM_VENV", "VllmBenchHarness", "parse_result"]
 
 VLLM_VENV = ".venv-vllm"
+API_KEY_ENV = "OPENAI_API_KEY"
+"""Where vLLM's benchmark reads the bearer token it sends (``backendOptions.api_key``): never its command line."""
 _BACKENDS = {"completions": "openai", "chat": "openai-chat"}
 _RATE_TYPES = ("poisson", "throughput", "concurrent", "synchronous")
 
@@ -55,7 +61,8 @@ class VllmBenchHarness(Harness):
             ("stages", entry.stages is not None, "vllm-bench runs one rate; use harness guidellm or inference-perf"),
             ("dataFile", entry.data_file is not None, "vllm-bench takes synthetic data here (promptTokens, "
              "outputTokens); use harness guidellm for a data file"),
-            ("backendOptions", bool(entry.backend_options), "backendOptions are GuideLLM's --backend keys"),
+            ("backendOptions", bool(set(entry.backend_options) - {"api_key"}), "vllm-bench takes only api_key "
+             f"(from its environment, {API_KEY_ENV}); the others are GuideLLM's --backend keys"),
             ("headers", bool(entry.headers), "not passed to vllm-bench (its --header values would be logged)"),
             ("workers", entry.workers is not None, "vllm-bench runs in one process"),
             ("executor", entry.executor != "local", "vllm-bench runs on the local executor only"),
@@ -108,7 +115,9 @@ class VllmBenchHarness(Harness):
             args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
         args += ["--ignore-eos", "--save-result", "--save-detailed", "--disable-tqdm", *entry.extra_args]
         env = {} if tokenizer is not None and str(tokenizer).startswith(HUB_TOKENIZER_PREFIX) else dict(OFFLINE_ENV)
-        return HarnessCommand(tuple(args), options, env, str(output), tuple(args), {},
+        key = entry.backend_options.get("api_key")
+        secret_env = {API_KEY_ENV: key.get_secret_value()} if isinstance(key, SecretStr) else {}
+        return HarnessCommand(tuple(args), options, env, str(output), tuple(args), secret_env,
                               program=("vllm", "bench", "serve"),
                               launch=(str(python), *HELD_START_FLAGS, str(HELD_START)))
 

@@ -42,6 +42,8 @@ def test_an_unknown_harness_lists_the_registered_ones() -> None:
     ("vllm-bench", {"rate": None, "rateType": "throughput"}, "field 'maxRequests'"),
     ("inference-perf", {"rate": None, "rateType": "sweep"}, "field 'rateType': inference-perf takes"),
     ("inference-perf", {"headers": {"x-key": "v"}}, "field 'headers'"),
+    ("inference-perf", {"backendOptions": {"api_key": "sk-1234"}}, "field 'backendOptions'"),
+    ("vllm-bench", {"backendOptions": {"api_key": "sk-1234", "timeout": 5}}, "vllm-bench takes only api_key"),
 ])
 def test_what_a_harness_cannot_do_is_a_scenario_error_naming_the_field(harness: str, fields: dict[str, Any],
                                                                        message: str) -> None:
@@ -67,6 +69,19 @@ def test_vllm_bench_command_uses_the_module_entry_point_and_the_local_tokenizer(
     assert args[args.index("--num-prompts") + 1] == "16"  # 2 req/s x 8 s
     assert args[args.index("--request-rate") + 1] == "2"
     assert "--save-detailed" in args and command.env["HF_HUB_OFFLINE"] == "1"
+
+
+def test_vllm_bench_gets_the_api_key_from_its_environment_never_its_command_line(tmp_path: Path) -> None:
+    harness = HARNESSES.get("vllm-bench")()
+    the_entry = entry(harness="vllm-bench", backendOptions={"api_key": "sk-bench-SECRET-7d1"})
+    try:
+        command = harness.build(the_entry, harness.plan(the_entry)[0], target_url="http://h:1", tokenizer="/tok",
+                                output_path=tmp_path / "vllm-bench.json")
+    except RunnerError as exc:  # no .venv-vllm on this machine
+        pytest.skip(str(exc))
+    assert command.secret_env == {"OPENAI_API_KEY": "sk-bench-SECRET-7d1"}  # what vLLM's request functions read
+    for shown in (" ".join(command.argv()), command.shell(), repr(command), repr(command.options), str(command.env)):
+        assert "sk-bench-SECRET-7d1" not in shown
 
 
 def test_inference_perf_config_has_its_load_stages_api_type_and_data(tmp_path: Path) -> None:

@@ -43,6 +43,9 @@ def format_summary_table(summary: Mapping[str, Any], verdicts: Sequence[Mapping[
         state = "" if verdict is None else ("PASSED" if verdict["passed"] else "FAILED")
         window = scenario.get("duration_s")
         span = f", {window:.1f}s" if window else ""
+        load = scenario.get("load_duration_s")
+        if isinstance(load, int | float):
+            span += f", load {load:.1f}s"  # the window its rates are per second of
         lines.append(f"{scenario['name']} ({scenario['mode']}{span}) {state}".rstrip())
         operations = scenario.get("operations", {})
         if operations:

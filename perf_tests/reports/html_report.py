@@ -324,6 +324,9 @@ def _scenario_section(part: Mapping[str, Any], charts: list[tuple[str, dict[str,
     meta = [f'{escape(str(part.get("mode", "")))}', f'status {escape(str(part.get("status")))}']
     if isinstance(window, int | float):
         meta.append(f"{window:.1f}s window")
+    load = part.get("load_duration_s")
+    if isinstance(load, int | float):
+        meta.append(f"{load:.1f}s load (rates are per second of it)")
     if part.get("start"):
         meta.append(f'{escape(str(part.get("start")))} \u2013 {escape(str(part.get("end") or "?"))}')
     parts = [

@@ -87,3 +87,9 @@ def test_durations_pick_a_readable_unit(ms, shown):
     table = format_summary_table({"scenarios": [{"name": "s", "mode": "M", "operations": {
         "op": {"count": 1, "p50_ms": ms}}}]})
     assert table.splitlines()[2].split()[4] == shown
+
+
+def test_an_entry_with_a_load_window_shows_it_beside_its_window(summary):
+    summary["scenarios"][0]["load_duration_s"] = 20.0
+    lines = format_summary_table(summary).splitlines()
+    assert "runs (PIPELINE_RUN, 30.0s, load 20.0s)" in lines

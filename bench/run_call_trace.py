@@ -210,6 +210,14 @@ def summarize(calls: list[dict[str, Any]], skip_until: float = 0.0) -> dict[str,
             "service_ms": ("s_start", "s_end"),
         }
         whole = {name: _p50([(r[b] - r[a]) * 1000 for r in rows]) for name, (a, b) in wholes.items()}
+        # Per call: the server's side with its own queue (request written -> answer built: wire in, waiting for
+        # the server's loop while it serves other requests, parse, handler), and what is left of the recorded
+        # latency (handed to aiohttp -> last byte read) outside it: aiohttp's set-up and write, server write,
+        # wire out.
+        whole["server side incl. its queue (request written -> answer built)"] = _p50(
+            [(r["s_end"] - r["sent"]) * 1000 for r in rows if r.get("recv_last")])
+        whole["recorded latency outside the server side"] = _p50(
+            [((r["recv_last"] - r["t0"]) - (r["s_end"] - r["sent"])) * 1000 for r in rows if r.get("recv_last")])
         out[op] = {"n": len(rows), "segments_p50_ms": seg, "wholes_p50_ms": whole,
                    "bytes_p50": _p50([r["bytes"] for r in rows])}
     return out

@@ -398,10 +398,32 @@ def _shards_table(summary: Mapping[str, Any]) -> str:
                     f'<td class="num">{_num(late, 2)}</td></tr>')
     if not rows:
         return ""
+    health_table = _shard_health(section.get("per_shard") or [])
     return (f'<h3>Shards ({_num(section.get("shards"))}, merged above)</h3><table><thead><tr><th>shard</th>'
             '<th>entry</th><th>operation</th><th class="num">count</th><th class="num">failed</th>'
             '<th class="num">rate/s</th><th class="num">p99</th><th class="num">dropped</th>'
             '<th class="num">p99 lateness</th><th class="num">late start s</th></tr></thead><tbody>'
+            + "".join(rows) + "</tbody></table>" + health_table
+            + (f'<p class="muted">{escape(str(section["note"]))}</p>' if section.get("note") else ""))
+
+
+def _shard_health(shards: Sequence[Mapping[str, Any]]) -> str:
+    """Each shard's load-generator health (each shard sampled its own process; the run's is the worst)."""
+    rows = []
+    for shard in shards:
+        harness = shard.get("harness") or {}
+        if harness.get("cpu_max") is None:
+            continue
+        lateness = max((harness.get("lateness_p99_ms") or {}).values(), default=None)
+        state = ("saturated: " + "; ".join(harness.get("reasons") or [])) if harness.get("saturated") else "ok"
+        rows.append(f'<tr><td>{escape(str(shard.get("shard")))}</td>'
+                    f'<td class="num">{_num(harness.get("cpu_mean"), 2)}</td>'
+                    f'<td class="num">{_num(harness.get("cpu_max"), 2)}</td><td class="num">{_ms(lateness)}</td>'
+                    f"<td>{escape(state)}</td></tr>")
+    if not rows:
+        return ""
+    return ('<h3>Load generator per shard</h3><table><thead><tr><th>shard</th><th class="num">CPU mean</th>'
+            '<th class="num">CPU max</th><th class="num">send lateness p99</th><th>health</th></tr></thead><tbody>'
             + "".join(rows) + "</tbody></table>")
 
 

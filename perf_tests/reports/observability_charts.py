@@ -120,7 +120,9 @@ def harness_html(summary: Mapping[str, Any]) -> str:
     harness = summary.get("harness")
     if not isinstance(harness, Mapping):
         return ""
-    facts = (f"CPU mean {_number(harness.get('cpu_mean'))}, max {_number(harness.get('cpu_max'))} of one core; "
+    shards = harness.get("shards")
+    worst = f"worst of {len(shards)} shards: " if isinstance(shards, list) and shards else ""
+    facts = (f"{worst}CPU mean {_number(harness.get('cpu_mean'))}, max {_number(harness.get('cpu_max'))} of one core; "
              f"RSS max {_number(harness.get('rss_max_mb'))} MiB; connections max "
              f"{_number(harness.get('connections_max'))}")
     if harness.get("saturated"):

@@ -112,8 +112,8 @@ class RunBody:
 class RunApi:
     """``create_run`` and ``get_run`` of the KFP v2beta1 API on the caller's event loop.
 
-    ``client`` (a real ``kfp.Client`` for the same target) only builds request bodies; ``session`` (new:
-    its connections are made to stamp their reads with ``clock``) sends them. An answer with status >= 300
+    ``client`` (a real ``kfp.Client`` for the same target) only builds request bodies; ``session`` (whose
+    connections are made to stamp their reads with ``clock``) sends them. An answer with status >= 300
     raises ``HttpStatusError`` (classified as ``http_<status>``, as kfp's ``ApiException`` is); aiohttp's
     errors propagate for connection failures and timeouts. Either way the ``exchange`` given has the
     times known by then.

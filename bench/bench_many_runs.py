@@ -60,10 +60,13 @@ def pin(process_id: int, cpu: int) -> bool:
 class Simulator:
     """``python -m perf_tests.server`` in a child process, from this checkout."""
 
-    def __init__(self, run_duration: float) -> None:
+    def __init__(self, run_duration: float, trace_dump: Path | None = None) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        # --trace: the same server with run_call_trace's probes (timestamps in a response header).
+        start = ([str(ROOT / "bench" / "run_call_trace.py"), str(trace_dump), "--"] if trace_dump
+                 else ["-m", "perf_tests.server"])
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "perf_tests.server", "--port", "0", "--run-duration", str(run_duration),
+            [sys.executable, *start, "--port", "0", "--run-duration", str(run_duration),
              "--pending-seconds", "0.5", "--log-level", "WARNING", "--stop-on-stdin-eof"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT,
         )
@@ -99,8 +102,13 @@ class Simulator:
 
 
 def harness(url: str, runs: int, seconds: float, interval: float, cap: float, out: Path,
-            threads: int | None = None) -> None:
+            threads: int | None = None, trace: bool = False) -> None:
     """Run one PIPELINE_RUN entry as a session would (scheduler, recorder, events file); write JSON."""
+    if trace:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import run_call_trace  # type: ignore[import-not-found]  # bench/, beside this file
+
+        run_call_trace.install_client()
     from perf_tests.config.settings import AuthSettings, ConnectionSettings, ResultsSettings, Settings
     from perf_tests.models.scenario_file import build_scenario
     from perf_tests.recorder import EVENTS_FILE_NAME, EventHook, EventsFileWriter, Recorder
@@ -123,6 +131,7 @@ def harness(url: str, runs: int, seconds: float, interval: float, cap: float, ou
     context = RunContext(run_id="bench", settings=settings, events=hook, clock=Clock(), results_dir=results,
                          data_dir=ROOT / "test_data", kfp_target=target)
     floor = call_floor(target, ROOT / "test_data" / "pipeline_files" / "add_numbers.yaml")
+    alone_calls = len(run_call_trace.CALLS) if trace else 0
     runner = runner_for("PIPELINE_RUN")(scenario.entries[0], context)
     if threads:
         runner.max_blocking_calls = threads  # type: ignore[attr-defined]  # before prepare sizes the pool
@@ -163,6 +172,8 @@ def harness(url: str, runs: int, seconds: float, interval: float, cap: float, ou
         "notes": record.notes,
         "threads": getattr(runner, "max_blocking_calls", None),
         "floor": floor,
+        **({"trace": {"alone": run_call_trace.summarize(run_call_trace.CALLS[:alone_calls]),
+                      "entry": run_call_trace.summarize(run_call_trace.CALLS[alone_calls:])}} if trace else {}),
     }, default=str))
 
 
@@ -188,6 +199,21 @@ def call_floor(target: Any, pipeline: Path, count: int = 100) -> dict[str, float
 
         from perf_tests.load.http import kfp_session
 
+        try:  # timed as the runner times it: the exchange alone (request handed over -> last byte read)
+            from perf_tests.load.exchange import Exchange
+        except ImportError:  # an older checkout: the whole call
+            Exchange = None  # type: ignore[misc,assignment]
+
+        async def timed(call: Any, *args: Any) -> tuple[Any, float]:
+            if Exchange is None:
+                began = time.monotonic()
+                return await call(*args), time.monotonic() - began
+            exchange = Exchange()
+            result = await call(*args, exchange)
+            assert exchange.sent_at is not None
+            assert exchange.read_at is not None
+            return result, exchange.read_at - exchange.sent_at
+
         async def on_the_loop() -> None:
             async with kfp_session(target, 2) as session:
                 api = RunApi(session, target.url, client)
@@ -197,13 +223,11 @@ def call_floor(target: Any, pipeline: Path, count: int = 100) -> dict[str, float
                     body = api.run_body(job_name=name, **fields)  # type: ignore[call-arg]
                 run_id = ""
                 for _ in range(count // 4):
-                    began = time.perf_counter()
-                    run_id = (await api.create(body)).run_id
-                    creates.append(time.perf_counter() - began)
+                    created, took = await timed(api.create, body)
+                    run_id = created.run_id
+                    creates.append(took)
                 for _ in range(count):
-                    began = time.perf_counter()
-                    await api.get(run_id)
-                    gets.append(time.perf_counter() - began)
+                    gets.append((await timed(api.get, run_id))[1])
 
         asyncio.run(on_the_loop())
     else:
@@ -242,16 +266,27 @@ def call_floor(target: Any, pipeline: Path, count: int = 100) -> dict[str, float
 
 
 def measure(runs: int, seconds: float, interval: float, cap: float, run_duration: float,
-            checkout: Path, threads: int | None = None) -> dict[str, Any]:
+            checkout: Path, threads: int | None = None, trace: bool = False) -> dict[str, Any]:
     """Start a simulator, run the harness from ``checkout`` against it, collect both sides."""
-    simulator = Simulator(run_duration)
+    with tempfile.TemporaryDirectory() as tmp:
+        dump = Path(tmp) / "server-trace.json"
+        result = _measure(runs, seconds, interval, cap, run_duration, checkout, threads, dump if trace else None)
+        if trace and dump.exists():
+            result["trace_server_written_p50_ms"] = {k: v * 1000 for k, v in json.loads(dump.read_text()).items()}
+    return result
+
+
+def _measure(runs: int, seconds: float, interval: float, cap: float, run_duration: float,
+             checkout: Path, threads: int | None, trace_dump: Path | None) -> dict[str, Any]:
+    simulator = Simulator(run_duration, trace_dump)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "harness.json"
             child = subprocess.Popen(
                 [sys.executable, str(Path(__file__).resolve()), "--harness", simulator.url, "--runs", str(runs),
                  "--seconds", str(seconds), "--interval", str(interval), "--cap-value", str(cap),
-                 "--out", str(out), *(["--threads", str(threads)] if threads else [])],
+                 "--out", str(out), *(["--threads", str(threads)] if threads else []),
+                 *(["--trace"] if trace_dump else [])],
                 env={**os.environ, "PYTHONPATH": str(checkout)}, cwd=checkout,
             )
             pin(child.pid, HARNESS_CPU)
@@ -296,7 +331,9 @@ def report(label: str, runs: int, interval: float, cap: float, result: dict[str,
             f"server p50 {_ms(server_p50)} p99 {_ms(theirs.get('p99'))} ms (n={theirs.get('count', 0)}) | "
             f"recorded - server at p50: {_ms(diff)} ms | the same call alone: p50 "
             f"{_ms(_get(result, 'floor', f'{op}_p50_ms'))} ms | queue_wait p50 "
-            f"{_ms(_get(mine, 'queue_wait', 'p50_ms'))} p99 {_ms(_get(mine, 'queue_wait', 'p99_ms'))} ms"
+            f"{_ms(_get(mine, 'queue_wait', 'p50_ms'))} p99 {_ms(_get(mine, 'queue_wait', 'p99_ms'))} ms | "
+            f"harness_delay p50 {_ms(_get(mine, 'harness_delay', 'p50_ms'))} p99 "
+            f"{_ms(_get(mine, 'harness_delay', 'p99_ms'))} ms"
         )
     gap = _get(ops, "get_run", "poll_gap")
     if isinstance(gap, dict):
@@ -305,6 +342,25 @@ def report(label: str, runs: int, interval: float, cap: float, result: dict[str,
     finished = _get(ops, "run_duration", "count")
     lines.append(f"  runs finished and seen: {finished or 0}")
     lines.extend(f"  note: {note}" for note in result.get("notes", []))
+    lines.extend(_trace_lines(result))
+    return lines
+
+
+def _trace_lines(result: dict[str, Any]) -> list[str]:
+    """--trace: p50 of each segment of a call, alone and under the entry's load."""
+    trace = result.get("trace")
+    if not trace:
+        return []
+    lines = ["  trace (p50 ms; alone / under the entry):"]
+    for op in ("create_run", "get_run"):
+        alone, entry = trace["alone"].get(op, {}), trace["entry"].get(op, {})
+        lines.append(f"    {op}: n {alone.get('n')} / {entry.get('n')}, answer {entry.get('bytes_p50')} bytes")
+        for key in ("segments_p50_ms", "wholes_p50_ms"):
+            for name, value in (entry.get(key) or {}).items():
+                lines.append(f"      {name:<72} {_ms((alone.get(key) or {}).get(name))} / {_ms(value)}")
+    written = result.get("trace_server_written_p50_ms") or {}
+    for route in (CREATE_ROUTE, GET_ROUTE):
+        lines.append(f"    server: answer built -> written ({route}), whole run: p50 {_ms(written.get(route))} ms")
     return lines
 
 
@@ -320,12 +376,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, nargs="+", default=[None],
                         help="override the runner's blocking-call threads (several: one measurement each)")
     parser.add_argument("--json", type=Path, help="write every result to this file too")
+    parser.add_argument("--trace", action="store_true",
+                        help="also break each call's time down, client and server side (bench/run_call_trace.py; "
+                        "the probes cost some time themselves)")
     parser.add_argument("--harness", help=argparse.SUPPRESS)
     parser.add_argument("--cap-value", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.harness:
-        harness(args.harness, args.runs[0], args.seconds, args.interval, args.cap_value, args.out, args.threads[0])
+        harness(args.harness, args.runs[0], args.seconds, args.interval, args.cap_value, args.out, args.threads[0],
+                args.trace)
         return 0
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start "
           "(shared machines inflate every figure; compare within one invocation)", flush=True)
@@ -334,7 +394,8 @@ def main(argv: list[str] | None = None) -> int:
         cap = DEFAULT_CAP if args.cap == "default" else max(DEFAULT_CAP, 1.25 * runs / args.interval)
         checkouts = [("this checkout", ROOT)] + ([(f"--compare {args.compare}", args.compare)] if args.compare else [])
         for (label, checkout), threads in [(c, t) for c in checkouts for t in args.threads]:
-            result = measure(runs, args.seconds, args.interval, cap, args.run_duration, checkout, threads)
+            result = measure(runs, args.seconds, args.interval, cap, args.run_duration, checkout, threads,
+                             args.trace and checkout == ROOT)
             print("\n".join(report(label, runs, args.interval, cap, result)), flush=True)
             everything.append({"label": label, "runs": runs, "cap": cap, **result})
         if args.compare and len(everything) >= 2:

@@ -104,6 +104,9 @@ class OperationSummary(ResultModel):
         default=None, description="a load-engine request's latency from its due time")
     queue_wait: SecondaryStats | None = Field(
         default=None, description="time a blocking call waited for a free thread (not part of its duration)")
+    harness_delay: SecondaryStats | None = Field(
+        default=None, description="time after a call's answer was read before the harness had it (the event loop "
+        "getting round to it, parsing; not part of its duration)")
     poll_gap: SecondaryStats | None = Field(
         default=None, description="get_run only: time between a run's polls, the poll interval runs got")
     source: str | None = Field(default=None, description="where statistics computed elsewhere came from")

@@ -34,9 +34,11 @@ __all__ = ["EVENTS_FILE_NAME", "EventsFileWriter", "Recorder", "ScenarioRecord"]
 events_logger = logging.getLogger(EVENTS_LOGGER)
 #: Attributes of an operation event (seconds) aggregated as histograms of their own, summarised under
 #: their name: ``lateness`` and ``latency`` of a load-engine request, ``queue_wait`` of a runner's
-#: blocking call (time waiting for a free thread, not part of the call's duration), ``poll_gap`` of a
-#: ``get_run`` poll (time since the run's previous poll: the poll interval it actually got).
-SECONDARY_DURATIONS = ("lateness", "latency", "queue_wait", "poll_gap")
+#: blocking call (time waiting for a free thread, not part of the call's duration), ``harness_delay`` of
+#: a call on a runner's loop (from its answer's last byte read to the harness having it parsed: the
+#: loop's delay and the client's parsing, not part of the call's duration), ``poll_gap`` of a ``get_run``
+#: poll (time since the run's previous poll: the poll interval it actually got).
+SECONDARY_DURATIONS = ("lateness", "latency", "queue_wait", "harness_delay", "poll_gap")
 
 
 @dataclass

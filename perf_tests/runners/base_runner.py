@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar, final
 
 from perf_tests.errors import PerfTestsError
+from perf_tests.load.exchange import Exchange
 from perf_tests.logger.redaction import redact
 from perf_tests.models.scenario import ScenarioEntry
 from perf_tests.recorder.events import OperationEvent, ScenarioMark
@@ -339,7 +340,7 @@ class AsyncRunner(BaseRunner[EntryT]):
                 return Attempt(None, "not_started")  # never started: not an attempt
             start, end = times
             exc = done.exception()
-            return self._record_attempt(operation, attrs, submitted, start, end, exc,
+            return self._record_attempt(operation, attrs, submitted, start, end, None, exc,
                                         None if exc is not None else done.result())
 
         try:
@@ -364,6 +365,7 @@ class AsyncRunner(BaseRunner[EntryT]):
         attrs: dict[str, Any] | None = None,
         on_late_result: Callable[[T], None] | None = None,
         requested_at: float | None = None,
+        exchange: Exchange | None = None,
     ) -> Attempt[T]:
         """Time a call that is a coroutine (an HTTP request on this loop) as ``operation``; record it.
 
@@ -372,6 +374,11 @@ class AsyncRunner(BaseRunner[EntryT]):
         exactly once; when the awaiting task is cancelled, the request still finishes (``run_async``'s
         end waits for it, bounded by the request timeout), is recorded, and ``on_late_result`` receives
         its result.
+
+        ``exchange``, filled in by the call (``RunApi``), narrows the latency to the exchange itself:
+        from the request handed to the HTTP client to the answer's last bytes read from the socket, as a
+        load tool times it. The rest of the call (the loop getting round to the answer, parsing it) is
+        the harness's and is recorded beside it as ``harness_delay`` (seconds), not as latency.
         """
         now = self.context.clock.monotonic
         submitted = now() if requested_at is None else requested_at
@@ -381,8 +388,8 @@ class AsyncRunner(BaseRunner[EntryT]):
             try:
                 result = await make_call()
             except Exception as exc:
-                return self._record_attempt(operation, attrs, submitted, start, now(), exc, None)
-            return self._record_attempt(operation, attrs, submitted, start, now(), None, result)
+                return self._record_attempt(operation, attrs, submitted, *_narrowed(start, now(), exchange), exc, None)
+            return self._record_attempt(operation, attrs, submitted, *_narrowed(start, now(), exchange), None, result)
 
         call = asyncio.ensure_future(timed())
         self._calls_under_way.add(call)
@@ -400,14 +407,18 @@ class AsyncRunner(BaseRunner[EntryT]):
             raise
 
     def _record_attempt(self, operation: str, attrs: Mapping[str, Any] | None, submitted: float, start: float,
-                        end: float, exc: BaseException | None, result: T | None) -> Attempt[T]:
+                        end: float, harness_delay: float | None, exc: BaseException | None,
+                        result: T | None) -> Attempt[T]:
         """Record one measured call of ``attempt``/``attempt_async`` (monotonic ``submitted`` <= ``start`` <=
-        ``end``): its queue wait, and its event with ``queue_wait`` beside the caller's ``attrs``; how it
-        ended, for the caller. ``exc`` is what the call raised (None: it returned ``result``)."""
+        ``end``): its queue wait, and its event with ``queue_wait`` (and ``harness_delay`` when known)
+        beside the caller's ``attrs``; how it ended, for the caller. ``exc`` is what the call raised (None:
+        it returned ``result``)."""
         wait = start - submitted
         latency = end - start
         self.queue_waits.add(operation, wait, latency)
         extra = {**attrs, "queue_wait": round(wait, 6)} if attrs else {"queue_wait": round(wait, 6)}
+        if harness_delay is not None:
+            extra["harness_delay"] = round(harness_delay, 6)
         start_wall = self.context.clock.wall_of(start)
         if exc is not None:
             error_type, message = classify_exception(exc)
@@ -479,6 +490,17 @@ class QueueWaits:
                     "latency; fewer calls at once, e.g. a smaller numTimes, avoid it)"
                 )
         return notes
+
+
+def _narrowed(start: float, end: float, exchange: Exchange | None) -> tuple[float, float, float | None]:
+    """A coroutine call's (start, end, harness delay): the exchange's own span when it knows it (clamped to
+    the call's), and as the harness delay the time from its answer read to the call's end (the wait before
+    it was sent counts in ``queue_wait``); else the whole call and no delay."""
+    if exchange is None or exchange.sent_at is None:
+        return start, end, None
+    sent = min(max(exchange.sent_at, start), end)
+    read = end if exchange.read_at is None else min(max(exchange.read_at, sent), end)
+    return sent, read, end - read
 
 
 def _new_loop_runner() -> asyncio.Runner:

@@ -19,11 +19,13 @@ import asyncio
 import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import Field
 
 from perf_tests.errors import RunnerError
+from perf_tests.load.exchange import Exchange
 from perf_tests.load.http import kfp_session
 from perf_tests.models.durations import Seconds
 from perf_tests.models.fields import MAX_COUNT, MAX_RATE
@@ -221,7 +223,7 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
         if self._run_api is None:
             target = self.context.require_kfp()
             self._session = kfp_session(target, self.max_blocking_calls)
-            self._run_api = RunApi(self._session, target.url, self.client)
+            self._run_api = RunApi(self._session, target.url, self.client, clock=self.context.clock.monotonic)
             connections = f"a free HTTP connection (one of the runner's {self.max_blocking_calls}, on its event loop)"
             self.queue_waits.describe("get_run", connections)
             self.queue_waits.describe(
@@ -331,9 +333,11 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
             used_pipeline = self.pipeline_id
             api = self.run_api()
             body = self.run_body(api, name)
+            exchange = Exchange()
             async with self.http_slots:
-                outcome = await self.attempt_async("create_run", lambda: api.create(body),
-                                                   on_late_result=self._adopt_late_run, requested_at=requested)
+                outcome = await self.attempt_async("create_run", partial(api.create, body, exchange),
+                                                   on_late_result=self._adopt_late_run, requested_at=requested,
+                                                   exchange=exchange)
         run = outcome.result
         if run is None:
             if outcome.error_type == "http_404" and self.lost_runs:
@@ -403,9 +407,10 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
                 if failed_polls:
                     attrs.update(run_id=run_id, retry=failed_polls)
                 requested = self.context.clock.monotonic()
+                exchange = Exchange()
                 async with self.http_slots:
-                    outcome = await self.attempt_async("get_run", lambda: api.get(run_id), attrs=attrs,
-                                                       requested_at=requested)
+                    outcome = await self.attempt_async("get_run", partial(api.get, run_id, exchange), attrs=attrs,
+                                                       requested_at=requested, exchange=exchange)
             run = outcome.result
             if run is None:
                 not_found = not_found + 1 if outcome.error_type == "http_404" else 0

@@ -9,11 +9,18 @@ the request body the kfp client builds, and keeps only the fields polling uses, 
 compiled JSON parser. On the loop, not on a thread: a call on a thread of a CPU-bound client waits for
 the GIL while it is timed (1,000 runs: get_run recorded 1.5 ms over the server's own time at p50 that
 way, bench/RESULTS.md).
+
+Each call fills in an ``Exchange``: when the request was handed to aiohttp and when the answer's last
+bytes came off the socket (the session's reads are stamped, ``perf_tests.load.exchange``). That span is
+the API's latency as a load tool reports it; waking the task once the loop gets round to the answer and
+parsing it are the harness's time, which the runner records apart (``harness_delay``).
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,6 +28,7 @@ from aiohttp.payload import BytesPayload
 from pydantic import BaseModel, ConfigDict
 from yarl import URL
 
+from perf_tests.load.exchange import Exchange, read_at, stamp_reads
 from perf_tests.load.http import HttpStatusError
 
 if TYPE_CHECKING:
@@ -104,22 +112,31 @@ class RunBody:
 class RunApi:
     """``create_run`` and ``get_run`` of the KFP v2beta1 API on the caller's event loop.
 
-    ``client`` (a real ``kfp.Client`` for the same target) only builds request bodies; ``session`` sends
-    them. An answer with status >= 300 raises ``HttpStatusError`` (classified as ``http_<status>``, as
-    kfp's ``ApiException`` is); aiohttp's errors propagate for connection failures and timeouts.
+    ``client`` (a real ``kfp.Client`` for the same target) only builds request bodies; ``session`` (whose
+    connections are made to stamp their reads with ``clock``) sends them. An answer with status >= 300
+    raises ``HttpStatusError`` (classified as ``http_<status>``, as kfp's ``ApiException`` is); aiohttp's
+    errors propagate for connection failures and timeouts. Either way the ``exchange`` given has the
+    times known by then.
     """
 
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, client: Any) -> None:
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, client: Any,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        stamp_reads(session, clock)
         self._session = session
+        self._clock = clock
         self._runs_text = base_url.rstrip("/") + "/apis/v2beta1/runs"
         self._runs = URL(self._runs_text)
         self._client = client
         self._serialize = client._run_api.api_client.sanitize_for_serialization
 
-    async def get(self, run_id: str) -> PolledRun:
+    async def get(self, run_id: str, exchange: Exchange | None = None) -> PolledRun:
         """``GET /apis/v2beta1/runs/{run_id}``: the fields polling uses."""
+        times = Exchange() if exchange is None else exchange
+        times.sent_at = self._clock()
         async with self._session.get(f"{self._runs_text}/{run_id}", allow_redirects=False) as response:
-            return _polled(response.status, response.reason, await response.read(), PolledRun)
+            body = await response.read()
+            times.read_at = _read_time(response, self._clock)
+        return _polled(response.status, response.reason, body, PolledRun)
 
     def run_body(self, *, experiment_id: str | None, params: dict[str, Any] | None, pipeline_id: str | None,
                  version_id: str | None, enable_caching: bool | None = None) -> RunBody:
@@ -131,11 +148,20 @@ class RunApi:
             pipeline_id=pipeline_id, version_id=version_id, enable_caching=enable_caching,
         )))
 
-    async def create(self, body: bytes) -> CreatedRun:
+    async def create(self, body: bytes, exchange: Exchange | None = None) -> CreatedRun:
         """``POST /apis/v2beta1/runs`` with a body from ``RunBody.named``; the new run's id."""
+        times = Exchange() if exchange is None else exchange
         data = BytesPayload(body, content_type="application/json")
+        times.sent_at = self._clock()
         async with self._session.post(self._runs, data=data, allow_redirects=False) as response:
-            return _polled(response.status, response.reason, await response.read(), CreatedRun)
+            answer = await response.read()
+            times.read_at = _read_time(response, self._clock)
+        return _polled(response.status, response.reason, answer, CreatedRun)
+
+
+def _read_time(response: aiohttp.ClientResponse, clock: Callable[[], float]) -> float:
+    stamp = read_at(response)
+    return clock() if stamp is None else stamp
 
 
 def _polled(status: int, reason: str | None, body: bytes, model: type[AnswerT]) -> AnswerT:

@@ -4,6 +4,7 @@ body kfp's run_pipeline sends."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -91,3 +92,29 @@ def test_create_sends_what_run_pipeline_sends(client, fresh_kfp_server):
     for field in ("experiment_id", "pipeline_version_reference", "runtime_config", "service_account"):
         assert getattr(mine, field) == getattr(kfps, field), field
     assert mine.display_name == "ours"
+
+
+def test_each_call_fills_in_its_exchange_even_when_it_fails(client, fresh_kfp_server):
+    from perf_tests.load.exchange import Exchange
+
+    fields = version_run_fields(client)
+
+    async def calls(api: RunApi) -> tuple[list[Exchange], list[float]]:
+        exchanges = [Exchange(), Exchange(), Exchange()]
+        bounds = [time.monotonic()]
+        body = api.run_body(params=None, **fields).named("exchanged")
+        created = await api.create(body, exchanges[0])
+        bounds.append(time.monotonic())
+        await api.get(created.run_id, exchanges[1])
+        bounds.append(time.monotonic())
+        with pytest.raises(HttpStatusError):
+            await api.get("no-such-run", exchanges[2])
+        bounds.append(time.monotonic())
+        return exchanges, bounds
+
+    exchanges, bounds = on_loop(fresh_kfp_server, client, calls)
+    # Each exchange lies within its call (RunApi's clock is time.monotonic by default); the answer's last
+    # byte read is stamped by the connection, not taken after the answer was parsed.
+    for exchange, (before, after) in zip(exchanges, itertools.pairwise(bounds), strict=True):
+        assert exchange.sent_at is not None and exchange.read_at is not None
+        assert before <= exchange.sent_at <= exchange.read_at <= after

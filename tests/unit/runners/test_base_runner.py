@@ -289,3 +289,54 @@ def test_short_queue_waits_leave_no_note(sleepy, context, recorder, async_runner
     schedule(context, fake_time, async_runner_class(entry, context), blocked=SCHEDULER_AND_ONE_TASK)
     assert recorder.scenarios["unqueued"].operations["work"].summary()["queue_wait"]["max_ms"] <= 0.001  # 0 ± a bucket
     assert notes == []
+
+
+def test_an_exchange_narrows_the_latency_and_the_rest_is_harness_delay(sleepy, context, recorder,
+                                                                         async_runner_class, fake_time):
+    from perf_tests.load.exchange import Exchange
+
+    events: list[OperationEvent] = []
+    context.events.add_listener(lambda e: events.append(e) if isinstance(e, OperationEvent) else None)
+
+    class Exchanging(async_runner_class):  # type: ignore[misc,valid-type]  # a class from a fixture
+        async def call(self, exchange, fail):
+            now = self.context.clock.monotonic
+            await self.sleep(0.01)  # the client builds the request
+            exchange.sent_at = now()
+            await self.sleep(0.2)  # the target answers
+            exchange.read_at = now()
+            await self.sleep(0.03)  # the loop gets round to the answer, the client parses it
+            if fail:
+                raise Boom()
+            return "ok"
+
+        async def run_async(self):
+            requested = self.context.clock.monotonic()
+            await self.sleep(0.05)  # waiting for a slot
+            self.results = []
+            for fail in (False, True):
+                exchange = Exchange()
+                outcome = await self.attempt_async("exchange", lambda e=exchange, f=fail: self.call(e, f),
+                                                   requested_at=requested, exchange=exchange)
+                self.results.append(outcome.result)
+                requested = self.context.clock.monotonic()
+            plain = await self.attempt_async("plain", lambda: self.call(Exchange(), False))
+            self.results.append(plain.result)
+
+    entry = sleepy.SleepyOptions(mode="TEST_SLEEPY", name="exchanged", start_time=0, run_time="5s")
+    runner = Exchanging(entry, context)
+    drive(fake_time, runner.run, blocked=1)
+    assert runner.results == ["ok", None, "ok"]
+    first, failed, plain = events
+    assert first.attrs is not None and failed.attrs is not None and plain.attrs is not None
+    # The latency is the exchange's own 0.2 s; before it, the slot and the request's building are queue_wait;
+    # after it, the 0.03 s until the harness had the answer is harness_delay, not latency.
+    assert (first.duration, first.attrs["queue_wait"], first.attrs["harness_delay"]) == pytest.approx((0.2, 0.06, 0.03))
+    assert first.start == pytest.approx(context.clock.wall_at(0.06), abs=1e-6)
+    assert not failed.ok and failed.error_type == "http_503"
+    failed_times = (failed.duration, failed.attrs["queue_wait"], failed.attrs["harness_delay"])
+    assert failed_times == pytest.approx((0.2, 0.01, 0.03))
+    # Without an exchange, the whole call is the latency, as before.
+    assert plain.duration == pytest.approx(0.24) and "harness_delay" not in plain.attrs
+    summary = recorder.scenarios["exchanged"].operations["exchange"].summary()
+    assert summary["harness_delay"]["max_ms"] == pytest.approx(30, rel=0.01)

@@ -140,7 +140,8 @@ def test_a_baseline_with_faster_numbers_fails_naming_the_regressed_operations(tm
     assert "Baseline: run fast-baseline" in (results / "report.html").read_text()
     # The same comparison without running anything.
     compare = subprocess.run([sys.executable, "-m", "perf_tests", "compare", str(baseline), str(results),
-                              "--min-samples", "2", "--floor-ms", "0"], cwd=REPO, capture_output=True, text=True, check=False)
+                              "--min-samples", "2", "--floor-ms", "0"],
+                             cwd=REPO, capture_output=True, text=True, check=False)
     assert compare.returncode == 1
     assert "PIPELINE_RUN#0: p50(get_run)" in compare.stdout.splitlines()[-1]
 

@@ -54,12 +54,17 @@ def _parser() -> argparse.ArgumentParser:
                      "results directories with 'merge'")
     run.add_argument("--start-at", help="with --shard: the shared start time, epoch seconds, +SECONDS or ISO 8601 "
                      "(default: 5 s from now)")
+    run.add_argument("--start-tolerance", type=float, help="with --shard: seconds this shard may reach the "
+                     "start late (default 1; run --pods gives its pods SCALE_OUT_START_TOLERANCE); later is refused, "
+                     "and fails the merged verdict's shards_on_time check")
     run.add_argument("--barrier", type=Path, help="with --shard: a folder every shard can write; shards meet there "
                      "before the start")
     run.add_argument("--run-id", help="with --shard: the whole run's id, the same on every shard (default: from "
                      "--start-at; give it when the shards' --start-at is relative, e.g. the Job's uid)")
     run.add_argument("--print-result", action="store_true", help="with --shard: print shard.json to stdout between "
                      "markers at the end (how pods hand their results over)")
+    run.add_argument("--shard-upload", action="store_true", help="with --shard and PERF_RESULTS_URL: upload this "
+                     "shard's results directory to <prefix>/<run-id>/shard-<I>/ for the merge (what run --pods does)")
     run.add_argument("--pods", type=int, help="run the scenario as a Kubernetes Indexed Job of this many shard pods "
                      "(SCALE_OUT_IMAGE, TEKTON_NAMESPACE, KUBECONFIG) and merge their results here")
     merge = commands.add_parser("merge", help="merge shards' results directories into one and judge it")
@@ -134,7 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_pods(args.scenario, args.results_dir, args.data_dir, args.pods)
         if args.shard is not None:
             return _run_shard(args.scenario, args.results_dir, args.data_dir, args.shard, args.start_at,
-                              args.barrier, args.print_result, args.run_id)
+                              args.barrier, args.print_result, args.run_id, args.shard_upload,
+                              args.start_tolerance)
         return _run(args.scenario, args.results_dir, args.data_dir, args.baseline, args.max_regression)
     except PerfTestsError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -234,12 +240,15 @@ def _summary_schema(output: Path | None, check: Sequence[Path] | None) -> int:
 
 def _run_shard(scenario: str | None, results_dir: Path | None, data_dir: Path, shard: str,
                start_at: str | None, barrier: Path | None, print_result: bool = False,
-               run_id: str | None = None) -> int:
+               run_id: str | None = None, upload: bool = False, tolerance: float | None = None) -> int:
     from perf_tests.scaleout.session import ShardSession
-    from perf_tests.scaleout.shard import ShardSpec, parse_shard, parse_start_at
+    from perf_tests.scaleout.shard import START_AT_TOLERANCE, ShardSpec, parse_shard, parse_start_at
 
     index, count = parse_shard(shard)
-    at = parse_start_at(start_at)
+    if tolerance is not None and not 0 <= tolerance <= 3600:
+        raise ConfigurationError(f"--start-tolerance {tolerance:g}: give seconds from 0 to 3600")
+    tolerance = START_AT_TOLERANCE if tolerance is None else tolerance
+    at = parse_start_at(start_at, tolerance=tolerance)
     # Every shard of one run has the same id: derived from the shared start time.
     import zlib
     from datetime import UTC, datetime
@@ -250,7 +259,7 @@ def _run_shard(scenario: str | None, results_dir: Path | None, data_dir: Path, s
     else:
         run_id = datetime.fromtimestamp(at, UTC).strftime("%Y%m%d-%H%M%S-%f")[:-3]
     spec = ShardSpec(index=index, count=count, start_at=at, run_id=run_id, seed=seed,
-                     barrier=str(barrier) if barrier else None)
+                     barrier=str(barrier) if barrier else None, upload=upload, start_tolerance=tolerance)
     session = ShardSession(spec, scenario=scenario, data_dir=data_dir.resolve(), results_dir=results_dir,
                            results_dir_source="--results-dir")
     session.scenario  # noqa: B018 - validate before anything starts
@@ -269,9 +278,10 @@ def _run_shard(scenario: str | None, results_dir: Path | None, data_dir: Path, s
 def _run_pods(scenario: str | None, results_dir: Path | None, data_dir: Path, pods: int) -> int:
     import signal
 
+    from perf_tests.config.settings import PrometheusSettings
     from perf_tests.models.scenario_file import load_scenario
     from perf_tests.runners.registry import options_models
-    from perf_tests.scaleout.kube import JobClient, PodsRun, ScaleOutSettings, write_shards
+    from perf_tests.scaleout.kube import JobClient, PodsRun, ScaleOutSettings, shard_folders
     from perf_tests.scaleout.merge import merge_results
     from perf_tests.scaleout.upload import upload_merged
     from perf_tests.scheduler.stop import StopToken
@@ -286,10 +296,12 @@ def _run_pods(scenario: str | None, results_dir: Path | None, data_dir: Path, po
     if loaded.path is None:
         raise ConfigurationError("--pods needs a scenario file")
     uploader = ResultsUploader.from_environment()  # PERF_RESULTS_URL; a bad setting fails before any pod
+    prometheus = PrometheusSettings()  # PROMETHEUS_*: queried here over the merged windows
     client = JobClient.connect(load_tekton_settings())
     abort = StopToken()
     previous = signal.signal(signal.SIGTERM, lambda *_: abort.set("interrupted (SIGTERM)"))
-    run = PodsRun(client, loaded.path, pods, ScaleOutSettings(), abort)
+    run_id = new_run_id()  # the merged run's, and each pod's --run-id
+    run = PodsRun(client, loaded.path, pods, ScaleOutSettings(), abort, run_id=run_id, uploader=uploader)
     try:
         try:
             results = run.run()
@@ -300,24 +312,27 @@ def _run_pods(scenario: str | None, results_dir: Path | None, data_dir: Path, po
     finally:
         signal.signal(signal.SIGTERM, previous)
         client.close()
-    root = (results_dir or Path.cwd() / "results" / new_run_id()).resolve()
-    outcome = merge_results(results, root, shard_dirs=write_shards(results, root))
-    upload_merged(uploader, outcome, loaded.path.name)
+    root = (results_dir or Path.cwd() / "results" / run_id).resolve()
+    folders, note = shard_folders(results, root, uploader, run_id)
+    outcome = merge_results(results, root, shard_dirs=folders, prometheus=prometheus, events_note=note)
+    upload_merged(uploader, outcome)
     return _print_merged(outcome)
 
 
 def _merge(shard_dirs: Sequence[Path], out: Path, baseline: Path | None, max_regression: str | None) -> int:
     from perf_tests.baseline import Baseline, baseline_options, load_baseline_settings
+    from perf_tests.config.settings import PrometheusSettings
     from perf_tests.scaleout.merge import merge_results
     from perf_tests.scaleout.result import read_shard_result
     from perf_tests.scaleout.upload import upload_merged
     from perf_tests.storage.uploader import ResultsUploader
 
     uploader = ResultsUploader.from_environment()  # PERF_RESULTS_URL; a bad setting fails before the merge
+    prometheus = PrometheusSettings()  # PROMETHEUS_*: the merge queries it over the merged windows
     results = [read_shard_result(path) for path in shard_dirs]
     options = baseline_options(max_regression) if max_regression is not None else load_baseline_settings().options()
     judge = Baseline(baseline, options) if baseline is not None else None
-    outcome = merge_results(results, out.resolve(), judge, shard_dirs=list(shard_dirs))
+    outcome = merge_results(results, out.resolve(), judge, shard_dirs=list(shard_dirs), prometheus=prometheus)
     upload_merged(uploader, outcome)
     return _print_merged(outcome)
 

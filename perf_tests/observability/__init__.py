@@ -10,16 +10,26 @@ from perf_tests.observability.collect import (
     OBSERVATIONS_FOLDER,
     check_queries,
     not_configured,
+    observe_entries,
     observe_entry,
     write_observation,
 )
 from perf_tests.observability.harness import HarnessMonitor, HarnessReport, HarnessSample
-from perf_tests.observability.models import Aggregate, EntryObservation, QueryResult, Series, Window, aggregate
+from perf_tests.observability.models import (
+    Aggregate,
+    EntryObservation,
+    EntryQueries,
+    QueryResult,
+    Series,
+    Window,
+    aggregate,
+)
 
 __all__ = [
     "OBSERVATIONS_FOLDER",
     "Aggregate",
     "EntryObservation",
+    "EntryQueries",
     "HarnessMonitor",
     "HarnessReport",
     "HarnessSample",
@@ -31,6 +41,7 @@ __all__ = [
     "aggregate",
     "check_queries",
     "not_configured",
+    "observe_entries",
     "observe_entry",
     "write_observation",
 ]

@@ -3,7 +3,8 @@
 ``check_queries`` runs in seconds at start (reachability, then a dry instant query of every expression):
 bad PromQL, an unreachable URL or a 401 stops the run before any load. ``observe_entry`` queries each
 window (the entry's own, then its stages or copies) on the shared clock, and ``write_observation`` stores
-the series in ``prometheus/<entry>.json``.
+the series in ``prometheus/<entry>.json``; ``observe_entries`` does both for every entry of a run (a
+one-process session, and the scale-out merge over the merged windows).
 """
 
 from __future__ import annotations
@@ -11,16 +12,22 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from perf_tests.errors import TargetError
-from perf_tests.models.prometheus import PrometheusBlock
 from perf_tests.observability.client import PrometheusClient, PrometheusQueryError
-from perf_tests.observability.models import EntryObservation, QueryResult, Window, aggregate, parse_matrix
+from perf_tests.observability.models import (
+    EntryObservation,
+    EntryQueries,
+    QueryResult,
+    Window,
+    aggregate,
+    parse_matrix,
+)
 
-__all__ = ["OBSERVATIONS_FOLDER", "check_queries", "not_configured", "observation_path", "observe_entry",
-           "write_observation"]
+__all__ = ["OBSERVATIONS_FOLDER", "check_queries", "not_configured", "observation_path", "observe_entries",
+           "observe_entry", "write_observation"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,17 +57,47 @@ def not_configured(entry: str) -> EntryObservation:
                             message="PROMETHEUS_URL is not set: no Prometheus query was made")
 
 
-def observe_entry(client: PrometheusClient, entry: str, block: PrometheusBlock, expressions: Mapping[str, str],
+def observe_entry(client: PrometheusClient, entry: str, queries: EntryQueries,
                   windows: Iterable[Window]) -> EntryObservation:
     """Every query over every window; a failure of one query is kept as its result, not raised."""
     done = []
     for window in windows:
-        step = max(block.step, (window.end - window.start) / MAX_POINTS)
+        step = max(queries.step, (window.end - window.start) / MAX_POINTS)
         results = []
-        for name, expr in expressions.items():
+        for name, expr in queries.expressions.items():
             results.append(_range(client, name, expr, window, step))
         done.append(window.model_copy(update={"queries": results}))
-    return EntryObservation(entry=entry, status="ok", url=client.url, step_s=block.step, windows=done)
+    return EntryObservation(entry=entry, status="ok", url=client.url, step_s=queries.step, windows=done)
+
+
+def observe_entries(client: PrometheusClient, queries: Mapping[str, EntryQueries],
+                    windows: Mapping[str, Sequence[Window]], results_dir: Path,
+                    on_write_error: Callable[[str, OSError], None] | None = None) -> dict[str, EntryObservation]:
+    """Every entry's queries over its windows (its own first; none: it did not start), each stored in
+    ``prometheus/<entry>.json``. A failure is the entry's observation (status ``error``), never raised, so
+    it cannot cost the run its summary; a file that cannot be written goes to ``on_write_error``."""
+    observations: dict[str, EntryObservation] = {}
+    for name, entry_queries in queries.items():
+        spans = list(windows.get(name) or [])
+        if not spans:
+            observations[name] = EntryObservation(entry=name, status="error",
+                                                  message="the entry did not start: no window to query")
+            continue
+        try:
+            observation = observe_entry(client, name, entry_queries, spans)
+        except Exception as exc:  # a query bug must not cost the run its summary and verdicts
+            logger.exception("%s: the Prometheus queries failed", name)
+            observations[name] = EntryObservation(entry=name, status="error",
+                                                  message=f"the Prometheus queries failed: {exc}")
+            continue
+        observations[name] = observation
+        try:
+            write_observation(observation, results_dir)
+        except OSError as exc:
+            if on_write_error is None:
+                raise
+            on_write_error(f"{OBSERVATIONS_FOLDER}/{_file_name(name)}.json", exc)
+    return observations
 
 
 def _range(client: PrometheusClient, name: str, expr: str, window: Window, step: float) -> QueryResult:

@@ -23,7 +23,8 @@ from pydantic import BaseModel, Field
 if TYPE_CHECKING:
     from perf_tests.recorder.recorder import Recorder
 
-__all__ = ["CPU_SATURATED", "LATENESS_P99_BOUND_MS", "HarnessMonitor", "HarnessReport", "HarnessSample"]
+__all__ = ["CPU_SATURATED", "LATENESS_P99_BOUND_MS", "HarnessMonitor", "HarnessReport", "HarnessSample",
+           "merge_reports"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,11 @@ class HarnessReport(BaseModel):
     lateness_p99_ms: dict[str, float] = Field(default_factory=dict)
     saturated: bool = False
     reasons: list[str] = Field(default_factory=list)
+    shards: list[str] | None = Field(default=None, description="a merged run's: the shards it is the worst of")
+
+    def without_samples(self) -> HarnessReport:
+        """The aggregates only (a scaled-out run's per-shard part; each shard's own summary has the samples)."""
+        return self.model_copy(update={"samples": []})
 
 
 def _p99(values: list[float]) -> float:
@@ -168,3 +174,32 @@ class HarnessMonitor:
             logger.warning("the load generator was saturated, so its numbers may measure the client, not the "
                            "target: %s", "; ".join(report.reasons))
         return report
+
+
+def _worst(values: list[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return max(known) if known else None
+
+
+def merge_reports(reports: dict[str, HarnessReport]) -> HarnessReport | None:
+    """A scaled-out run's generator health: each shard sampled its own process, so the merged report is the
+    worst shard's (max CPU, RSS, connections, loop lag and send lateness per entry), saturated when any shard
+    was, each reason naming its shard (``label`` -> report, e.g. ``0/2``). No samples (each shard has its own)."""
+    if not reports:
+        return None
+    parts = list(reports.values())
+    merged = HarnessReport(
+        cpu_mean=_worst([part.cpu_mean for part in parts]),
+        cpu_max=_worst([part.cpu_max for part in parts]),
+        rss_max_mb=_worst([part.rss_max_mb for part in parts]),
+        connections_max=max((part.connections_max for part in parts if part.connections_max is not None),
+                            default=None),
+        reasons=[f"shard {label}: {reason}" for label, part in reports.items() for reason in part.reasons],
+        shards=list(reports),
+    )
+    for part in parts:
+        for key, target in (("loop_lag_p99_ms", merged.loop_lag_p99_ms), ("lateness_p99_ms", merged.lateness_p99_ms)):
+            for name, value in getattr(part, key).items():
+                target[name] = max(value, target.get(name, value))
+    merged.saturated = any(part.saturated for part in parts)
+    return merged

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 __all__ = [
     "Aggregate",
     "EntryObservation",
+    "EntryQueries",
     "ObservationSummary",
     "QueryResult",
     "QuerySummary",
@@ -26,7 +27,8 @@ __all__ = [
     "aggregate",
 ]
 
-ObservationStatus = Literal["ok", "not_configured", "error"]
+# deferred: a shard of a scaled-out run; the merge queries Prometheus once over the merged window.
+ObservationStatus = Literal["ok", "not_configured", "deferred", "error"]
 
 
 class Series(BaseModel):
@@ -65,6 +67,13 @@ class QueryResult(QuerySummary):
     def summary(self) -> QuerySummary:
         return QuerySummary(name=self.name, expr=self.expr, status=self.status, message=self.message,
                             aggregate=self.aggregate)
+
+
+class EntryQueries(BaseModel):
+    """One entry's queries as they are run: the step and every PromQL with its ``$variables`` filled."""
+
+    step: float = Field(gt=0, allow_inf_nan=False)
+    expressions: dict[str, str] = Field(default_factory=dict, description="query name -> PromQL")
 
 
 class Window(BaseModel):

@@ -30,7 +30,7 @@ from perf_tests.reports.observability_charts import (
     prometheus_html,
 )
 from perf_tests.reports.timeline import ScenarioTimeline, Timelines, build_timelines
-from perf_tests.results.summary import ScenarioPart, SummaryDocument
+from perf_tests.results.summary import ScenarioPart, ShardPart, SummaryDocument
 from perf_tests.results.verdict import BaselineComparison, Check
 from perf_tests.thresholds.evaluate import format_value
 
@@ -396,10 +396,32 @@ def _shards_table(summary: SummaryDocument) -> str:
                     f'<td class="num">{_num(late, 2)}</td></tr>')
     if not rows:
         return ""
+    health_table = _shard_health(section.per_shard)
     return (f'<h3>Shards ({_num(section.shards)}, merged above)</h3><table><thead><tr><th>shard</th>'
             '<th>entry</th><th>operation</th><th class="num">count</th><th class="num">failed</th>'
             '<th class="num">rate/s</th><th class="num">p99</th><th class="num">dropped</th>'
             '<th class="num">p99 lateness</th><th class="num">late start s</th></tr></thead><tbody>'
+            + "".join(rows) + "</tbody></table>" + health_table
+            + (f'<p class="muted">{escape(section.note)}</p>' if section.note else ""))
+
+
+def _shard_health(shards: Sequence[ShardPart]) -> str:
+    """Each shard's load-generator health (each shard sampled its own process; the run's is the worst)."""
+    rows = []
+    for shard in shards:
+        harness = shard.harness
+        if harness is None or harness.cpu_max is None:
+            continue
+        lateness = max(harness.lateness_p99_ms.values(), default=None)
+        state = ("saturated: " + "; ".join(harness.reasons)) if harness.saturated else "ok"
+        rows.append(f"<tr><td>{escape(shard.shard)}</td>"
+                    f'<td class="num">{_num(harness.cpu_mean, 2)}</td>'
+                    f'<td class="num">{_num(harness.cpu_max, 2)}</td><td class="num">{_ms(lateness)}</td>'
+                    f"<td>{escape(state)}</td></tr>")
+    if not rows:
+        return ""
+    return ('<h3>Load generator per shard</h3><table><thead><tr><th>shard</th><th class="num">CPU mean</th>'
+            '<th class="num">CPU max</th><th class="num">send lateness p99</th><th>health</th></tr></thead><tbody>'
             + "".join(rows) + "</tbody></table>")
 
 

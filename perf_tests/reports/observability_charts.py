@@ -120,7 +120,8 @@ def harness_html(summary: SummaryDocument) -> str:
     harness = summary.harness
     if harness is None:
         return ""
-    facts = (f"CPU mean {_number(harness.cpu_mean)}, max {_number(harness.cpu_max)} of one core; "
+    worst = f"worst of {len(harness.shards)} shards: " if harness.shards else ""
+    facts = (f"{worst}CPU mean {_number(harness.cpu_mean)}, max {_number(harness.cpu_max)} of one core; "
              f"RSS max {_number(harness.rss_max_mb)} MiB; connections max "
              f"{_number(harness.connections_max)}")
     if harness.saturated:

@@ -145,6 +145,8 @@ class ShardEntry(ResultModel):
 class ShardPart(ResultModel):
     """One shard of a scaled-out run."""
 
+    omit_when_none: ClassVar[frozenset[str]] = frozenset({"harness"})
+
     shard: str = Field(description="i/N")
     run_id: str
     results_dir: str
@@ -152,13 +154,18 @@ class ShardPart(ResultModel):
     interrupted: bool
     ran: list[str] = Field(default_factory=list)
     entries: dict[str, ShardEntry] = Field(default_factory=dict)
+    harness: HarnessReport | None = Field(default=None, description="this shard's load-generator health "
+                                          "(its own summary.json has the samples)")
 
 
 class ScaleOut(ResultModel):
     """A merged run's shards: a shard that lagged or dropped arrivals is a finding the total hides."""
 
+    omit_when_none: ClassVar[frozenset[str]] = frozenset({"note"})
+
     shards: int
     per_shard: list[ShardPart] = Field(default_factory=list)
+    note: str | None = Field(default=None, description="where shards' events are when they are not here")
 
 
 class SummaryDocument(ResultModel):
@@ -190,7 +197,8 @@ class SummaryDocument(ResultModel):
 
 
 class PlannedEntry(ResultModel):
-    """One entry of ``run.json``: what a rebuilt summary needs of it."""
+    """One entry of the whole scenario as planned: what a rebuilt summary (``run.json``) and the scale-out
+    merge (``shard.json``) judge it by."""
 
     name: str
     mode: str | None = None
@@ -198,6 +206,7 @@ class PlannedEntry(ResultModel):
     run_time_s: NonNegative | None = None
     thresholds: list[str] = Field(default_factory=list)
     allowed_failure_rate: Share | None = None
+    strict_harness: bool | None = Field(default=None, description="a saturated load generator fails the entry")
 
 
 class RunFile(ResultModel):

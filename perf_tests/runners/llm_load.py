@@ -417,11 +417,13 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         if self.entry.stages is None:
             return windows
         offset = self.load_offset  # the entry's start, or once its stack was ready
+        # Named by the whole run's rate: a shard of a scaled-out run runs rate / N, the merge queries the sum.
+        shards = self.context.shard.count if self.context.shard is not None else 1
         for number, stage in enumerate(self.entry.stages):
             last = number == len(self.entry.stages) - 1
             end = self.load_offset + self.entry.run_time if last else offset + stage.duration
-            windows.append((f"stage {number + 1} ({stage.rate:g}/s)", "stage", self.context.clock.wall_at(offset),
-                            self.context.clock.wall_at(end)))
+            windows.append((f"stage {number + 1} ({stage.rate * shards:g}/s)", "stage",
+                            self.context.clock.wall_at(offset), self.context.clock.wall_at(end)))
             offset = end
         return windows
 

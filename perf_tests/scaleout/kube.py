@@ -2,11 +2,14 @@
 
 The run puts the scenario file in a ConfigMap and creates an Indexed Job (``completionMode: Indexed``,
 ``completions`` = ``parallelism`` = N, ``backoffLimit: 0``) whose pod ``i`` runs ``python -m perf_tests run
---shard $(JOB_COMPLETION_INDEX)/N --start-at T --print-result`` from the perf-tests image, ``T`` a little
-ahead (``SCALE_OUT_START_LEAD``, image pulls and start-up). It follows the Job with a watch (as the
+--shard $(JOB_COMPLETION_INDEX)/N --start-at T --run-id RUN --print-result`` from the perf-tests image, ``T``
+a little ahead (``SCALE_OUT_START_LEAD``, image pulls and start-up). It follows the Job with a watch (as the
 Tekton executor follows its PipelineRuns), reads each pod's log for its ``shard.json`` (printed between
 markers, gzip+base64, so no shared volume is needed), merges the shards into one results directory here and
-judges the run once. Ctrl-C or SIGTERM deletes the Job (its pods go with it); the Job and the ConfigMap are
+judges the run once. With ``PERF_RESULTS_URL`` set here, the pods get it too (``--shard-upload``): each
+uploads its results directory to ``<prefix>/<RUN>/shard-<i>/`` and ``shard_folders`` fetches them, so the
+merged events are every shard's; without, the merged run says where the events stayed. Ctrl-C or SIGTERM
+deletes the Job (its pods go with it); the Job and the ConfigMap are
 deleted at the end either way. Connection settings are the Tekton executor's (``KUBECONFIG``,
 ``K8S_CONTEXT``, ``TEKTON_NAMESPACE``, ``TEKTON_REQUEST_TIMEOUT``, ``TEKTON_WATCH_TIMEOUT``); the image is
 ``SCALE_OUT_IMAGE`` (built from the repository's ``Containerfile``).
@@ -17,25 +20,30 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from perf_tests.errors import PerfTestsError, TargetError
+from perf_tests.recorder.event_codec import EVENTS_FILE_NAME
 from perf_tests.scaleout.result import SHARD_FILE_NAME, ShardResult
 from perf_tests.scheduler.stop import StopToken
 from perf_tests.tekton.client import Permission, PipelineRunWatch, TektonClient, WatchExpired, _Missing
 from perf_tests.tekton.logs import extract_report
 from perf_tests.tekton.settings import TektonSettings
 
-__all__ = ["JOB_PERMISSIONS", "JobClient", "PodsRun", "ScaleOutSettings", "shard_job"]
+if TYPE_CHECKING:
+    from perf_tests.storage.uploader import ResultsUploader
+
+__all__ = ["JOB_PERMISSIONS", "JobClient", "PodsRun", "ScaleOutSettings", "shard_folders", "shard_job"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +52,8 @@ SCENARIO_MOUNT = "/etc/perf-tests"
 RESULTS_MOUNT = "/results"
 RUN_LABEL = "perf-tests.kubeflow.org/run"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+# The object storage settings a shard pod needs to upload its results (no secrets: those come from a Secret).
+_STORAGE_ENV = ("PERF_S3_ENDPOINT", "PERF_S3_REGION", "PERF_S3_TIMEOUT", "PERF_S3_RETRIES", "PERF_S3_MULTIPART_MB")
 
 # Every call of JobClient, by RBAC verb; deploy/scale-out/rbac.yaml grants exactly these (a test checks).
 JOB_PERMISSIONS: tuple[Permission, ...] = (
@@ -62,12 +72,19 @@ class ScaleOutSettings(BaseSettings):
     image: str = Field(default="quay.io/kubeflow/perf-tests:latest", validation_alias="SCALE_OUT_IMAGE")
     start_lead: float = Field(default=60.0, gt=0, le=3600, allow_inf_nan=False,
                               validation_alias="SCALE_OUT_START_LEAD")
+    # Seconds a pod may reach the shared start late (the cluster schedules it, pulls its image): more fails the
+    # merged verdict's shards_on_time check (and a pod past it at its start refuses to run).
+    start_tolerance: float = Field(default=10.0, ge=0, le=3600, allow_inf_nan=False,
+                                   validation_alias="SCALE_OUT_START_TOLERANCE")
     service_account: str = Field(default="", validation_alias="SCALE_OUT_SERVICE_ACCOUNT")
     # Variables passed to every pod as they are here (the target), comma-separated names.
     pass_env: str = Field(default="API_HOST,API_PORT,API_SCHEME,API_PATH_PREFIX,NAMESPACE,MULTI_USER,"
                                   "VERIFY_SSL,REQUEST_TIMEOUT,EMBEDDED_SIMULATOR,PERF_LOG_EVERY_REQUEST",
                           validation_alias="SCALE_OUT_PASS_ENV")
     keep: bool = Field(default=False, validation_alias="SCALE_OUT_KEEP")
+    # A Secret in the namespace whose keys become every pod's environment (envFrom), e.g. AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY for the shards' uploads: secrets are never values in the Job.
+    env_secret: str = Field(default="", validation_alias="SCALE_OUT_ENV_SECRET")
 
 
 class JobClient(TektonClient):
@@ -124,9 +141,15 @@ class JobClient(TektonClient):
 
 
 def shard_job(name: str, run_id: str, count: int, start_at: float, config_map: str, image: str,
-              env: Mapping[str, str], service_account: str = "") -> dict[str, Any]:
-    """The Indexed Job: pod ``i`` runs shard ``i`` of ``count`` from ``start_at`` and prints its shard.json."""
-    labels = {RUN_LABEL: run_id, "app.kubernetes.io/name": "perf-tests", "app.kubernetes.io/component": "shard"}
+              env: Mapping[str, str], service_account: str = "", *, scenario_name: str = "scenario.json",
+              upload: bool = False, env_secret: str = "", start_tolerance: float = 10.0) -> dict[str, Any]:
+    """The Indexed Job: pod ``i`` runs shard ``i`` of ``count`` of run ``run_id`` from ``start_at``, prints its
+    shard.json and (``upload``) uploads its results directory to ``<prefix>/<run_id>/shard-<i>/``.
+
+    The scenario is mounted under its own file name (``scenario_name``), so the merged run's ``latest``
+    pointer is named after it; ``env_secret`` is a Secret whose keys become the pods' environment (e.g. the
+    object storage's credentials: never a value in the Job)."""
+    labels = {RUN_LABEL: name, "app.kubernetes.io/name": "perf-tests", "app.kubernetes.io/component": "shard"}
     container_env: list[dict[str, Any]] = [
         {"name": "JOB_COMPLETION_INDEX", "valueFrom": {"fieldRef": {
             "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}},
@@ -136,10 +159,13 @@ def shard_job(name: str, run_id: str, count: int, start_at: float, config_map: s
         "containers": [{
             "name": CONTAINER,
             "image": image,
-            "command": ["python", "-m", "perf_tests", "run", f"{SCENARIO_MOUNT}/scenario.json",
+            "command": ["python", "-m", "perf_tests", "run", f"{SCENARIO_MOUNT}/{scenario_name}",
                         "--shard", f"$(JOB_COMPLETION_INDEX)/{count}", "--start-at", f"{start_at:.3f}",
-                        "--results-dir", f"{RESULTS_MOUNT}/shard-$(JOB_COMPLETION_INDEX)", "--print-result"],
+                        "--start-tolerance", f"{start_tolerance:g}", "--run-id", run_id,
+                        "--results-dir", f"{RESULTS_MOUNT}/shard-$(JOB_COMPLETION_INDEX)",
+                        "--print-result", *(["--shard-upload"] if upload else [])],
             "env": container_env,
+            **({"envFrom": [{"secretRef": {"name": env_secret}}]} if env_secret else {}),
             "volumeMounts": [{"name": "scenario", "mountPath": SCENARIO_MOUNT, "readOnly": True},
                              {"name": "results", "mountPath": RESULTS_MOUNT}],
         }],
@@ -181,18 +207,25 @@ class PodsRun:
     """One ``--pods N`` run: create, follow, collect, clean up (see the module docstring)."""
 
     def __init__(self, client: JobClient, scenario_file: Path, count: int, settings: ScaleOutSettings,
-                 abort: StopToken | None = None) -> None:
+                 abort: StopToken | None = None, run_id: str | None = None,
+                 uploader: ResultsUploader | None = None) -> None:
         self.client = client
         self.scenario_file = scenario_file
         self.count = count
         self.settings = settings
         self.abort = abort or StopToken()
         self.name = f"perf-scaleout-{uuid.uuid4().hex[:8]}"
+        self.run_id = run_id or self.name
+        self.uploader = uploader
         self.start_at = 0.0
 
     def _env(self) -> dict[str, str]:
         names = [name.strip() for name in self.settings.pass_env.split(",") if name.strip()]
-        return {name: os.environ[name] for name in names if name in os.environ}
+        env = {name: os.environ[name] for name in names if name in os.environ}
+        if self.uploader is not None:  # where the shards upload (credentials: SCALE_OUT_ENV_SECRET, a pod role)
+            env["PERF_RESULTS_URL"] = str(self.uploader.base)
+            env.update({name: os.environ[name] for name in _STORAGE_ENV if name in os.environ})
+        return env
 
     def run(self) -> list[ShardResult]:
         """Run the Job to its end and return every shard's results (``TargetError`` if one has none)."""
@@ -200,12 +233,16 @@ class PodsRun:
             text = self.scenario_file.read_text(encoding="utf-8")
         except OSError as exc:
             raise PerfTestsError(f"cannot read {self.scenario_file}: {exc.strerror or exc}") from None
+        scenario_name = re.sub(r"[^-._a-zA-Z0-9]", "_", self.scenario_file.name)  # a ConfigMap key
         self.client.create_config_map({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
-            "name": self.name, "labels": {RUN_LABEL: self.name}}, "data": {"scenario.json": text}})
+            "name": self.name, "labels": {RUN_LABEL: self.name}}, "data": {scenario_name: text}})
         try:
             self.start_at = time.time() + self.settings.start_lead
-            self.client.create_job(shard_job(self.name, self.name, self.count, self.start_at, self.name,
-                                             self.settings.image, self._env(), self.settings.service_account))
+            self.client.create_job(shard_job(self.name, self.run_id, self.count, self.start_at, self.name,
+                                             self.settings.image, self._env(), self.settings.service_account,
+                                             scenario_name=scenario_name, upload=self.uploader is not None,
+                                             env_secret=self.settings.env_secret,
+                                             start_tolerance=self.settings.start_tolerance))
             logger.info("created Indexed Job %s/%s: %d shard pods, shared start in %.0fs", self.client.namespace,
                         self.name, self.count, self.settings.start_lead)
             state = self._follow()
@@ -268,15 +305,42 @@ class PodsRun:
         return [results[index] for index in range(self.count)]
 
 
-def write_shards(results: Sequence[ShardResult], root: Path) -> list[Path]:
-    """Each shard's results as ``root/shard-<i>/shard.json`` (what ``merge`` reads)."""
+def shard_folders(results: Sequence[ShardResult], root: Path, uploader: ResultsUploader | None,
+                  run_id: str) -> tuple[list[Path], str | None]:
+    """Each shard's folder ``root/shard-<i>`` to merge, and a note when some shard's events are not in it.
+
+    With object storage the pods uploaded their results directories: each is fetched (shard.json and
+    events), so the merged events are complete. Without (or when a fetch fails) the folder holds the
+    shard.json its pod printed, and the note says where that shard's events are.
+    """
     from perf_tests.scaleout.merge import shard_dir_name
     from perf_tests.scaleout.result import write_shard_result
+    from perf_tests.scaleout.upload import fetch_shard
 
-    paths = []
+    paths: list[Path] = []
+    missing: list[str] = []
     for result in results:
         folder = root / shard_dir_name(result.shard.index)
+        if uploader is not None:
+            try:
+                fetched = fetch_shard(uploader, run_id, result.shard.index, root)
+            except PerfTestsError as exc:
+                logger.warning("could not fetch shard %s's results from %s: %s", result.shard.label,
+                               uploader.base, exc)
+            else:
+                if (fetched / EVENTS_FILE_NAME).is_file():
+                    paths.append(fetched)
+                    continue
         folder.mkdir(parents=True, exist_ok=True)
         write_shard_result(result, folder)
         paths.append(folder)
-    return paths
+        missing.append(result.shard.label)
+    if not missing:
+        return paths, None
+    where = (f"they were not found under {uploader.base}/{run_id}/" if uploader is not None else
+             "PERF_RESULTS_URL is not set, so the pods did not upload them")
+    note = (f"the events of shard(s) {', '.join(missing)} are not in this results directory ({where}): "
+            f"each pod kept them in {RESULTS_MOUNT}/shard-<i>/ of its own volume, gone with the pod unless "
+            "SCALE_OUT_KEEP=true; the merged numbers are complete (from each pod's shard.json), the merged "
+            "events.jsonl and report timelines are not. Set PERF_RESULTS_URL to have them uploaded and fetched")
+    return paths, note

@@ -7,17 +7,32 @@ numbers (default checks, thresholds, baseline) and writes one results directory:
 (so ``python -m perf_tests report`` rebuilds the same summary), with each shard's own results in
 ``shard-<i>/`` beside it. The summary's ``scaleout`` section keeps each shard's numbers: a shard that
 lagged or dropped arrivals is a finding, not something the total hides.
+
+Observability as in a one-process run: Prometheus measures the target, so the merge queries it once over
+each merged entry's window (and its stages and copies) on the shared clock, stores ``prometheus/<entry>.json``
+and judges ``prom:`` thresholds on it (this process's ``PROMETHEUS_*``, or the URL a shard had, with this
+process's token). The load generator's health is per shard (each sampled its own process): each shard's in
+``scaleout.per_shard[].harness``, the worst of them as the run's ``harness``, and ``strictHarness`` fails an
+entry when a shard that ran it was saturated.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from perf_tests.baseline import Baseline
-from perf_tests.errors import ConfigurationError
+from perf_tests.config.settings import PrometheusSettings
+from perf_tests.errors import ConfigurationError, PerfTestsError
+from perf_tests.logger.redaction import register_secret
+from perf_tests.observability.client import PrometheusClient
+from perf_tests.observability.collect import not_configured, observe_entries
+from perf_tests.observability.harness import merge_reports
+from perf_tests.observability.models import EntryObservation, Window
 from perf_tests.recorder.event_codec import EVENTS_FILE_NAME
 from perf_tests.recorder.recorder import Recorder
 from perf_tests.reports.rebuild import write_reports, write_run_file
@@ -29,14 +44,14 @@ from perf_tests.reports.summary import (
     scenario_summary,
     write_summary,
 )
-from perf_tests.results.summary import Planned, PlannedEntry, ScaleOut, ShardEntry, ShardPart, SummaryDocument
+from perf_tests.results.summary import Planned, ScaleOut, ShardEntry, ShardPart, SummaryDocument
 from perf_tests.results.verdict import Check
 from perf_tests.runners.registry import setup_operations
 from perf_tests.scaleout.result import SHARD_FILE_NAME, ShardResult
 from perf_tests.scaleout.snapshot import merge_snapshots, restore
 from perf_tests.session.session import CompletedRun
 
-__all__ = ["check_shards", "merge_results", "shard_dir_name", "shard_lines"]
+__all__ = ["check_shards", "merge_results", "merged_prometheus_settings", "shard_dir_name", "shard_lines"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,22 +85,23 @@ def check_shards(results: Sequence[ShardResult]) -> int:
     return count
 
 
-START_TOLERANCE = 1.0
-"""Seconds a shard may reach the shared start late before the merged verdict says its load was cut short."""
-
-
 def _on_time_check(name: str, results: Sequence[ShardResult]) -> Check:
-    """Every shard that ran the entry reached the shared start in time (else its part of the load was cut)."""
-    late = [(result.shard.label, result.start_lateness_s) for result in results
-            if name in result.ran and result.start_lateness_s > START_TOLERANCE]
+    """Every shard that ran the entry reached the shared start within its tolerance (``--start-tolerance``:
+    1 s, pods ``SCALE_OUT_START_TOLERANCE``), else its part of the load was cut short."""
+    ran = [result for result in results if name in result.ran]
+    bound = max((result.shard.start_tolerance for result in ran), default=0.0)
+    late = [(result.shard.label, result.start_lateness_s) for result in ran
+            if result.start_lateness_s > result.shard.start_tolerance]
+    worst_all = max((result.start_lateness_s for result in ran), default=0.0)
     if not late:
-        return Check("shards_on_time", True, f"{name}: every shard reached the shared start in time")
+        return Check("shards_on_time", True, f"{name}: every shard reached the shared start in time (latest "
+                     f"{worst_all:.2f}s after it, {bound:g}s allowed)", measured=round(worst_all, 3), limit=bound)
     worst = max(seconds for _, seconds in late)
     shards = ", ".join(f"shard {label} {seconds:.1f}s late" for label, seconds in late)
     return Check("shards_on_time", False,
-                 f"{name}: {shards} at the shared start: those shards' part of the load was cut short; give a "
-                 "longer lead (--perf-shard-lead, SCALE_OUT_START_LEAD, or a later --start-at)",
-                 measured=round(worst, 3), limit=START_TOLERANCE)
+                 f"{name}: {shards} at the shared start (more than the {bound:g}s allowed): those shards' part of "
+                 "the load was cut short; give a longer lead (--perf-shard-lead, SCALE_OUT_START_LEAD, or a later "
+                 "--start-at)", measured=round(worst, 3), limit=bound)
 
 
 _SHARD_STATS = ("count", "failed", "throughput", "p50_ms", "p99_ms", "dropped", "lateness")
@@ -107,7 +123,74 @@ def _shard_part(result: ShardResult) -> ShardPart:
         shard=result.shard.label, run_id=result.shard_run_id, results_dir=result.results_dir,
         start_lateness_s=round(result.start_lateness_s, 3), interrupted=result.interrupted,
         ran=list(result.ran), entries=entries,
+        harness=result.harness.without_samples() if result.harness is not None else None,
     )
+
+
+def _harness_check(name: str, results: Sequence[ShardResult]) -> Check | None:
+    """``strictHarness``: fails when a shard that ran the entry had a saturated load generator."""
+    saturated = [f"shard {result.shard.label}: {'; '.join(result.harness.reasons)}" for result in results
+                 if name in result.ran and result.harness is not None and result.harness.saturated]
+    if not saturated:
+        return None
+    return Check("harness", False, f"{name}: the load generator was saturated (strictHarness): "
+                 + "; ".join(saturated))
+
+
+def merged_prometheus_settings(own: PrometheusSettings | None,
+                               results: Sequence[ShardResult]) -> PrometheusSettings | None:
+    """This process's Prometheus settings when they name one, else the URL (and TLS settings) a shard had,
+    with this process's token (a token never travels in shard.json); None: no Prometheus to ask."""
+    if own is not None and own.enabled:
+        return own
+    endpoint = next((result.prometheus for result in results if result.prometheus is not None), None)
+    if endpoint is None:
+        return own
+    values: dict[str, Any] = {"PROMETHEUS_URL": endpoint.url, "PROMETHEUS_VERIFY_SSL": endpoint.verify_ssl,
+                              "PROMETHEUS_TIMEOUT": endpoint.timeout}
+    if endpoint.ca_bundle:
+        values["PROMETHEUS_CA_BUNDLE"] = endpoint.ca_bundle
+    try:
+        return PrometheusSettings(**values)
+    except (PerfTestsError, ValueError) as exc:
+        logger.error("cannot query the shards' Prometheus at %s from here (%s); set PROMETHEUS_URL for the merge",
+                     endpoint.url, exc)
+        return own
+
+
+def _merged_windows(name: str, recorder: Recorder, results: Sequence[ShardResult]) -> list[Window]:
+    """The merged entry's windows: its own (first start to last end over the shards), then each stage or
+    copy from the earliest shard's start to the latest shard's end."""
+    record = recorder.scenarios.get(name)
+    if record is None or record.started is None:
+        return []
+    end = record.finished if record.finished is not None else max(result.finished for result in results)
+    windows = [Window(name=name, start=record.started, end=end)]
+    per_shard = [result.windows.get(name, []) for result in results if name in result.ran]
+    for same in itertools.zip_longest(*per_shard):
+        parts = [window for window in same if window is not None]
+        windows.append(parts[0].model_copy(update={"start": min(w.start for w in parts),
+                                                   "end": max(w.end for w in parts), "queries": []}))
+    return windows
+
+
+def _observe(results: Sequence[ShardResult], recorder: Recorder, out_dir: Path,
+             settings: PrometheusSettings | None) -> tuple[dict[str, EntryObservation], str | None]:
+    """What Prometheus saw over each merged entry's windows (as a one-process run queries it), and its URL."""
+    queries = results[0].queries
+    if not queries:
+        return {}, None
+    if settings is None or not settings.enabled:
+        logger.warning("entries %s have prometheus queries, but PROMETHEUS_URL is not set for the merge (nor was "
+                       "it for the shards): no query is made", ", ".join(queries))
+        return {name: not_configured(name) for name in queries}, None
+    register_secret(settings.bearer_token())
+    windows = {name: _merged_windows(name, recorder, results) for name in queries}
+    client = PrometheusClient(settings)
+    try:
+        return observe_entries(client, queries, windows, out_dir), client.url
+    finally:
+        client.close()
 
 
 def merge_results(
@@ -115,11 +198,15 @@ def merge_results(
     out_dir: Path,
     baseline: Baseline | None = None,
     shard_dirs: Sequence[Path] | None = None,
+    prometheus: PrometheusSettings | None = None,
+    events_note: str | None = None,
 ) -> CompletedRun:
     """Merge every shard's results into ``out_dir`` and judge them (see the module docstring).
 
     ``shard_dirs`` are the shards' results directories; those not already ``out_dir/shard-<i>`` are
-    copied there (events, summary, shard.json).
+    copied there (events, summary, shard.json). ``prometheus``: this process's settings (see
+    ``merged_prometheus_settings``). ``events_note`` says where shards' events are when they are not in
+    their folders (``run --pods`` without object storage): in the summary's ``scaleout`` and the report.
     """
     count = check_shards(results)
     results = sorted(results, key=lambda result: result.shard.index)
@@ -132,25 +219,41 @@ def merge_results(
     started = min(result.started for result in results)
     finished = max(result.finished for result in results)
     interrupted = any(result.interrupted for result in results)
+    observations, prometheus_url = _observe(results, recorder, out_dir, merged_prometheus_settings(prometheus,
+                                                                                                   results))
+    harness = merge_reports({result.shard.label: result.harness for result in results if result.harness})
+    saturation = "; ".join(harness.reasons) if harness is not None and harness.saturated else ""
+    if saturation:
+        logger.warning("the load generator was saturated, so its numbers may measure the client, not the target: %s",
+                       saturation)
     entries = []
     for entry in first.entries:
         note, llm_note = first.plan_notes.get(entry.name), llm_notes.get(entry.name)
+        mode = entry.mode or ""
         entries.append(EntryInput(
-            name=entry.name, mode=entry.mode,
-            planned=Planned(mode=entry.mode, start_offset_s=entry.start_offset_s, run_time_s=entry.run_time_s),
-            thresholds=entry.thresholds, allowed_failure_rate=entry.allowed_failure_rate,
-            setup_operations=setup_operations(entry.mode),
-            notes_before=[note] if note else [], notes_after=[llm_note] if llm_note else [],
-            checks=[_on_time_check(entry.name, results)],
+            name=entry.name, mode=mode,
+            planned=Planned(mode=mode, start_offset_s=entry.start_offset_s, run_time_s=entry.run_time_s),
+            thresholds=entry.thresholds, allowed_failure_rate=entry.allowed_failure_rate or 0.0,
+            setup_operations=setup_operations(mode),
+            notes_before=[note] if note else [],
+            notes_after=[text for text in (llm_note, f"the load generator was saturated: {saturation}"
+                                            if saturation else None) if text],
+            prometheus=observations[entry.name].summary() if entry.name in observations else None,
+            checks=[check for check in (_on_time_check(entry.name, results),
+                                        _harness_check(entry.name, results) if entry.strict_harness else None)
+                    if check is not None],
         ))
     scenario_file = Path(first.scenario_file) if first.scenario_file else None
-    run = RunInput(first.run_id, first.scenario, scenario_file, first.targets, started, finished, interrupted)
-    scaleout = ScaleOut(shards=count, per_shard=[_shard_part(result) for result in results])
-    summary = build_summary(run, recorder, entries, baseline=baseline, scaleout=scaleout)
+    targets = dict(first.targets)
+    if prometheus_url is not None:
+        targets["prometheus"] = {"url": prometheus_url}
+    run = RunInput(first.run_id, first.scenario, scenario_file, targets, started, finished, interrupted)
+    scaleout = ScaleOut(shards=count, per_shard=[_shard_part(result) for result in results], note=events_note)
+    summary = build_summary(run, recorder, entries, baseline=baseline, harness=harness, scaleout=scaleout)
     _gather_shard_files(results, out_dir, shard_dirs)
     _write_events(results, out_dir)
     write_run_file(out_dir, first.run_id, started, scenario_file, first.scenario,
-                   [PlannedEntry.model_validate(entry.model_dump()) for entry in first.entries], first.targets)
+                   first.entries, first.targets)
     write_summary(summary, out_dir)
     try:
         write_reports(summary, out_dir)
@@ -223,9 +326,17 @@ def shard_lines(summary: SummaryDocument) -> list[str]:
     if section is None:
         return []
     lines = [f"scale-out: {section.shards} shards, merged; per shard:"]
+    if section.note:
+        lines.insert(0, f"note: {section.note}")
     for shard in section.per_shard:
         late = shard.start_lateness_s or 0
         head = f"  shard {shard.shard}" + (f" (reached the start {late:.1f}s late)" if late > 0.5 else "")
+        health = shard.harness
+        if health is not None and health.cpu_max is not None:
+            lateness = max(health.lateness_p99_ms.values(), default=None)
+            head += (f": load generator CPU max {health.cpu_max * 100:.0f}% of a core"
+                     + (f", send lateness p99 {lateness:.3g}ms" if lateness is not None else "")
+                     + (" (SATURATED)" if health.saturated else ""))
         lines.append(head)
         for name, entry in shard.entries.items():
             totals = entry.totals

@@ -1,4 +1,10 @@
-"""``shard.json``: what one shard of a scaled-out run hands to the merge (a model, one file format)."""
+"""``shard.json``: what one shard of a scaled-out run hands to the merge (a model, one file format).
+
+Besides the recorder's state it carries what the merge needs to observe the run as a one-process run does:
+each entry's Prometheus queries and its stage/copy windows (the merge queries Prometheus once over the
+merged windows), where the shard's Prometheus was (no token: the merge reads its own) and the shard's
+load-generator health (each shard sampled its own process).
+"""
 
 from __future__ import annotations
 
@@ -9,25 +15,26 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from perf_tests.errors import ConfigurationError
+from perf_tests.observability.harness import HarnessReport
+from perf_tests.observability.models import EntryQueries, Window
+from perf_tests.results.summary import PlannedEntry
 from perf_tests.scaleout.shard import ShardSpec
 from perf_tests.scaleout.snapshot import RecorderSnapshot
 
-__all__ = ["SHARD_FILE_NAME", "PlannedEntry", "ShardResult", "read_shard_result", "write_shard_result"]
+__all__ = ["SHARD_FILE_NAME", "PrometheusEndpoint", "ShardResult", "read_shard_result", "write_shard_result"]
 
 SHARD_FILE_NAME = "shard.json"
 
 
-class PlannedEntry(BaseModel):
-    """One entry of the whole (unsplit) scenario: what the merge judges it by."""
+class PrometheusEndpoint(BaseModel):
+    """Where a shard's Prometheus was (``PROMETHEUS_*`` without the token, which never leaves a process)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    name: str
-    mode: str
-    start_offset_s: float
-    run_time_s: float
-    thresholds: list[str] = Field(default_factory=list)
-    allowed_failure_rate: float = 0.0
+    url: str
+    verify_ssl: bool = True
+    ca_bundle: str | None = None
+    timeout: float = 30.0
 
 
 class ShardResult(BaseModel):
@@ -51,6 +58,11 @@ class ShardResult(BaseModel):
     ran: list[str] = Field(default_factory=list, description="The entries this shard ran.")
     targets: dict[str, Any] = Field(default_factory=dict)
     snapshot: RecorderSnapshot = Field(default_factory=RecorderSnapshot)
+    queries: dict[str, EntryQueries] = Field(default_factory=dict, description="entry -> its Prometheus queries")
+    windows: dict[str, list[Window]] = Field(default_factory=dict, description="entry -> its stage and copy "
+                                             "windows on the shared clock (the entry's own is the merged one)")
+    prometheus: PrometheusEndpoint | None = None
+    harness: HarnessReport | None = Field(default=None, description="this shard's load-generator health")
 
 
 def write_shard_result(result: ShardResult, results_dir: Path) -> Path:

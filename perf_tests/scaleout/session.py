@@ -1,24 +1,31 @@
 """One shard of a scaled-out run: the scenario split (``plan_shard``), a fixed shared start time, the shared
-target, and at the end its ``shard.json`` (the recorder's state) beside its usual results."""
+target, and at the end its ``shard.json`` (the recorder's state, its health, its entries' Prometheus queries
+and windows) beside its usual results. A shard checks the Prometheus queries at its start, as any run does,
+but does not query over its windows: the merge queries once over the merged ones."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from perf_tests.logger.redaction import redact_data
 from perf_tests.models.scenario_file import Scenario
+from perf_tests.observability.client import PrometheusClient
+from perf_tests.observability.models import EntryObservation, Window
 from perf_tests.recorder.recorder import Recorder
 from perf_tests.scaleout.plan import ShardPlan, plan_shard
-from perf_tests.scaleout.result import PlannedEntry, ShardResult, write_shard_result
+from perf_tests.scaleout.result import PrometheusEndpoint, ShardResult, write_shard_result
 from perf_tests.scaleout.shard import ShardSpec
 from perf_tests.scaleout.snapshot import snapshot
+from perf_tests.scaleout.upload import upload_shard
 from perf_tests.scheduler.clock import Clock
 from perf_tests.scheduler.scheduler import RunnerExit
 from perf_tests.scheduler.stop import StopToken
-from perf_tests.session.session import CompletedRun, PerfSession
+from perf_tests.session.session import CompletedRun, PerfSession, planned_entries
+from perf_tests.storage.upload import UploadOutcome
 from perf_tests.targets.kfp_target import EMBEDDED_KIND, KfpTarget, check_kfp_health
 
 __all__ = ["FixedStartClock", "ShardSession"]
@@ -93,8 +100,13 @@ class ShardSession(PerfSession):
         self.shard = spec
         self.whole_run_id = spec.run_id or self.run_id
         self.run_id = f"{self.whole_run_id}-shard{spec.index}"
-        # A shard is a part of a run: it is neither uploaded on its own nor the "latest" of its scenario file.
-        self.uploader = None
+        # A shard is a part of a run: never the "latest" of its scenario file, and uploaded only for a controller
+        # that fetches it (the pods of run --pods), to <prefix>/<run_id>/shard-<i>/.
+        if not spec.upload:
+            self.uploader = None
+        elif self.uploader is None:
+            logger.warning("--shard-upload without PERF_RESULTS_URL: this shard's results stay in %s",
+                           self.results_dir)
         self._plan: ShardPlan | None = None
         self._clock: FixedStartClock | None = None
         self.recorder: Recorder | None = None
@@ -136,6 +148,35 @@ class ShardSession(PerfSession):
         target.version = "embedded"
         return target
 
+    def upload(self, outcome: CompletedRun, scenario: Scenario, stop: Callable[[], bool]) -> UploadOutcome | None:
+        """This shard's results directory to ``<prefix>/<run_id>/shard-<i>/`` (see ``scaleout.upload``)."""
+        if self.uploader is None:
+            return None
+        assert self.shard is not None
+        name = self.whole_scenario.path.name if self.whole_scenario.path else self.scenario_name
+        return upload_shard(self.uploader, self.results_dir, self.whole_run_id, self.shard.index, name, stop)
+
+    def _check_prometheus(self, scenario: Scenario) -> PrometheusClient | None:
+        """Every query checked at the start, as in any run; the shard's own summary then says who queries."""
+        client = super()._check_prometheus(scenario)
+        self.observations = {name: EntryObservation(
+            entry=name, status="deferred", message="a shard does not query Prometheus: the merge queries it once "
+            "over the merged entry's window and judges prom: thresholds there (the merged summary.json)")
+            for name in self.entry_queries(scenario)}
+        return client
+
+    def _observe(self, client: PrometheusClient, scenario: Scenario, runners: list[Any],
+                 windows: dict[str, list[Window]]) -> None:
+        """Nothing: the merge queries Prometheus over the merged windows (``shard.json`` carries them)."""
+
+    def _prometheus_endpoint(self) -> PrometheusEndpoint | None:
+        settings = self.settings.prometheus
+        if not settings.enabled:
+            return None
+        return PrometheusEndpoint(url=settings.prometheus_url, verify_ssl=settings.prometheus_verify_ssl,
+                                  ca_bundle=str(settings.prometheus_ca_bundle) if settings.prometheus_ca_bundle
+                                  else None, timeout=settings.prometheus_timeout)
+
     def _finish(self, scenario: Scenario, recorder: Recorder, results: list[RunnerExit],
                 targets: dict[str, Any], started: float, finished: float) -> CompletedRun:
         outcome = super()._finish(scenario, recorder, results, targets, started, finished)
@@ -148,13 +189,15 @@ class ShardSession(PerfSession):
             start_lateness_s=self._clock.lateness if self._clock is not None else 0.0,
             interrupted=outcome.interrupted,
             scenario_file=str(whole.path) if whole.path else None, scenario=redact_data(whole.raw),
-            entries=[PlannedEntry(name=e.name, mode=e.mode, start_offset_s=e.start_time, run_time_s=e.run_time,
-                                  thresholds=list(e.thresholds), allowed_failure_rate=e.allowed_failure_rate)
-                     for e in whole.entries],
+            entries=planned_entries(whole),
             plan_notes={share.name: share.note for share in self.plan.shares if share.note},
             ran=[entry.name for entry in scenario.entries],
             targets=redact_data(targets),
             snapshot=snapshot(recorder),
+            queries=self.entry_queries(whole),
+            windows={name: spans[1:] for name, spans in self.windows.items() if len(spans) > 1},
+            prometheus=self._prometheus_endpoint(),
+            harness=self.harness,
         )
         try:
             write_shard_result(self.result, self.results_dir)

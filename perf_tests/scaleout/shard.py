@@ -17,7 +17,9 @@ DEFAULT_START_LEAD = 5.0
 """Seconds ahead of now the shared start time is set when none is given (workers start and prepare)."""
 
 START_AT_TOLERANCE = 1.0
-"""Seconds a ``--start-at`` may be behind the clock (the time it takes to hand it to a process)."""
+"""Seconds a shard may reach the shared start late by default (the time it takes to hand a ``--start-at`` to
+a process): a later ``--start-at`` is refused, and a shard that starts later fails the merged verdict's
+``shards_on_time`` check. Pods scheduled by a cluster get ``SCALE_OUT_START_TOLERANCE`` instead."""
 
 _SHARD = re.compile(r"^\s*(\d{1,6})\s*/\s*(\d{1,6})\s*$")
 
@@ -41,6 +43,11 @@ class ShardSpec(BaseModel):
     simulator_url: str | None = None
     barrier: str | None = Field(default=None, description="A folder every shard can write: they meet there before "
                                 "t0 (see FixedStartClock).")
+    start_tolerance: float = Field(default=START_AT_TOLERANCE, ge=0, le=3600, allow_inf_nan=False,
+                                   description="Seconds this shard may reach the shared start late (see "
+                                   "START_AT_TOLERANCE).")
+    upload: bool = Field(default=False, description="Upload this shard's results to PERF_RESULTS_URL's "
+                         "<prefix>/<run_id>/shard-<i>/ (the pods of run --pods), for the controller to merge.")
 
     @model_validator(mode="after")
     def _index_below_count(self) -> ShardSpec:
@@ -74,10 +81,11 @@ def parse_shard(text: str) -> tuple[int, int]:
     return index, count
 
 
-def parse_start_at(text: str | None, lead: float = DEFAULT_START_LEAD, now: float | None = None) -> float:
+def parse_start_at(text: str | None, lead: float = DEFAULT_START_LEAD, now: float | None = None,
+                   tolerance: float = START_AT_TOLERANCE) -> float:
     """The shared start time: epoch seconds, ``+SECONDS`` from now, or ISO 8601; now + ``lead`` when None.
 
-    A time more than ``START_AT_TOLERANCE`` before ``now`` (default: the wall clock) is a ``ConfigurationError``:
+    A time more than ``tolerance`` before ``now`` (default: the wall clock) is a ``ConfigurationError``:
     the shard's entries would be over before it started (it would send next to nothing and pass).
     """
     now = time.time() if now is None else now
@@ -90,10 +98,11 @@ def parse_start_at(text: str | None, lead: float = DEFAULT_START_LEAD, now: floa
         at = _iso_time(value)
     if not math.isfinite(at) or at <= 0:
         raise ConfigurationError(f"--start-at {echo(value)}: not a time")
-    if at < now - START_AT_TOLERANCE:
+    if at < now - tolerance:
         raise ConfigurationError(
-            f"--start-at {echo(value)}: {_utc(at)} is {now - at:.1f}s before now ({_utc(now)}); give a time "
-            "ahead, the same for every shard (e.g. T=$(( $(date +%s) + 30 )) once, then --start-at $T)")
+            f"--start-at {echo(value)}: {_utc(at)} is {now - at:.1f}s before now ({_utc(now)}), more than the "
+            f"{tolerance:g}s allowed (--start-tolerance); give a time ahead, the same for every shard (e.g. "
+            "T=$(( $(date +%s) + 30 )) once, then --start-at $T); pods: a longer SCALE_OUT_START_LEAD")
     return at
 
 

@@ -9,7 +9,8 @@ The controller (the pytest process that starts the workers):
 - schedules the items itself, whatever ``--dist`` says (``ShardScheduling``): each worker runs its one
   ``perf_shard[i/N]`` item (the shard's whole part of the scenario), other tests are spread once;
 - when every worker is down, merges their results (``workeroutput``: the recorder's snapshot, HDR
-  histograms encoded), judges every entry on the merged numbers, writes one results directory (each shard's
+  histograms encoded, and each shard's load-generator health), queries Prometheus once over each merged
+  entry's window, judges every entry on the merged numbers, writes one results directory (each shard's
   own beside it in ``shard-<i>/``) and reports one test item per entry with the merged verdict.
 
 A worker replaces the entry items it collected by its shard item; the items are reported by the
@@ -216,7 +217,8 @@ class ShardController:
         elif self.root is not None:
             try:
                 baseline = self.session.baseline if self.session is not None else None
-                outcome = merge_results(list(self.results.values()), self.root, baseline)
+                prometheus = self.session.settings.prometheus if self.session is not None else None
+                outcome = merge_results(list(self.results.values()), self.root, baseline, prometheus=prometheus)
             except (PerfTestsError, OSError) as exc:
                 problem = f"could not merge the shards' results: {exc}"
             else:

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,9 +33,9 @@ from perf_tests.logger.redaction import redact_data, register_secret
 from perf_tests.models.prometheus import query_variables
 from perf_tests.models.scenario_file import Scenario, load_scenario
 from perf_tests.observability.client import PrometheusClient
-from perf_tests.observability.collect import check_queries, not_configured, observe_entry, write_observation
+from perf_tests.observability.collect import check_queries, not_configured, observe_entries
 from perf_tests.observability.harness import HarnessMonitor, HarnessReport
-from perf_tests.observability.models import EntryObservation, Window
+from perf_tests.observability.models import EntryObservation, EntryQueries, Window
 from perf_tests.recorder.event_codec import EVENTS_FILE_NAME
 from perf_tests.recorder.events import EventHook
 from perf_tests.recorder.recorder import EventsFileWriter, Recorder
@@ -62,6 +63,14 @@ if TYPE_CHECKING:
 __all__ = ["CompletedRun", "PerfSession"]
 
 logger = logging.getLogger("perf_tests")
+
+
+def planned_entries(scenario: Scenario) -> list[PlannedEntry]:
+    """The scenario's entries as planned (``run.json``, ``shard.json``)."""
+    return [PlannedEntry(name=entry.name, mode=entry.mode, start_offset_s=entry.start_time,
+                         run_time_s=entry.run_time, thresholds=list(entry.thresholds),
+                         allowed_failure_rate=entry.allowed_failure_rate, strict_harness=entry.strict_harness)
+            for entry in scenario.entries]
 
 
 def new_run_id() -> str:
@@ -171,6 +180,7 @@ class PerfSession:
         self._summary_written = False
         self._scenario: Scenario | None = None
         self.observations: dict[str, EntryObservation] = {}
+        self.windows: dict[str, list[Window]] = {}  # each entry's spans of the shared clock (Prometheus queries)
         self.harness: HarnessReport | None = None
         # A bad baseline fails here, before anything runs (PERF_BASELINE when no path is given).
         baseline_settings = load_baseline_settings()
@@ -203,14 +213,21 @@ class PerfSession:
             outcome = self._run(scenario)
             if self.uploader is not None:
                 interrupted_before = self.abort.is_set()
-                outcome.upload = self.uploader.upload(
-                    self.results_dir, self.run_id, scenario.path.name if scenario.path else self.scenario_name,
-                    finished=outcome.summary_written and not outcome.interrupted and not outcome.results_error,
-                    passed=outcome.passed,
-                    # A first Ctrl-C during the upload stops it (after an interrupted run, one more exits).
-                    stop=lambda: self.abort.is_set() and not interrupted_before,
-                )
+                # A first Ctrl-C during the upload stops it (after an interrupted run, one more exits).
+                outcome.upload = self.upload(outcome, scenario,
+                                             stop=lambda: self.abort.is_set() and not interrupted_before)
             return outcome
+
+    def upload(self, outcome: CompletedRun, scenario: Scenario, stop: Callable[[], bool]) -> UploadOutcome | None:
+        """``PERF_RESULTS_URL``: the results directory to ``<prefix>/<run_id>/``, and the scenario file's
+        ``latest`` pointer when the run finished."""
+        if self.uploader is None:
+            return None
+        return self.uploader.upload(
+            self.results_dir, self.run_id, scenario.path.name if scenario.path else self.scenario_name,
+            finished=outcome.summary_written and not outcome.interrupted and not outcome.results_error,
+            passed=outcome.passed, stop=stop,
+        )
 
     def _run(self, scenario: Scenario) -> CompletedRun:
         configure_logging(self.settings.logging, self.results_dir, console=self.console_logging,
@@ -270,8 +287,9 @@ class PerfSession:
                 results = scheduler.run()
             finally:
                 harness.stop()
+            self.windows = self._windows(scenario, runners, recorder)
             if prometheus is not None:
-                self._observe(prometheus, scenario, runners, recorder)
+                self._observe(prometheus, scenario, runners, self.windows)
             for result in results:
                 if not result.ok:
                     logger.error("%s: %s", result.name, result.error)
@@ -298,15 +316,16 @@ class PerfSession:
         return resolve_kfp_target(self.settings.connection, self.settings.auth)
 
     # -- observability (issue 13): Prometheus over each entry's windows ---------------------------------
-    def _expressions(self, scenario: Scenario) -> dict[str, dict[str, str]]:
-        """Entry name -> query name -> PromQL with its variables filled, for entries with a block."""
+    def entry_queries(self, scenario: Scenario) -> dict[str, EntryQueries]:
+        """Entry name -> its step and PromQL with the variables filled, for entries with a block."""
         namespace = self.settings.connection.namespace
-        return {entry.name: entry.prometheus.expressions(query_variables(entry, namespace))
+        return {entry.name: EntryQueries(step=entry.prometheus.step,
+                                         expressions=entry.prometheus.expressions(query_variables(entry, namespace)))
                 for entry in scenario.entries if entry.prometheus is not None}
 
     def _check_prometheus(self, scenario: Scenario) -> PrometheusClient | None:
         """The client when PROMETHEUS_URL is set and an entry has queries, after checking every query."""
-        expressions = self._expressions(scenario)
+        expressions = {name: queries.expressions for name, queries in self.entry_queries(scenario).items()}
         if not expressions:
             return None
         if not self.settings.prometheus.enabled:
@@ -325,34 +344,29 @@ class PerfSession:
                     sum(len(q) for q in expressions.values()), time.monotonic() - began)
         return client
 
-    def _observe(self, client: PrometheusClient, scenario: Scenario, runners: list[Any], recorder: Recorder) -> None:
-        """Range queries over each entry's window (and its stages/copies); series in prometheus/<entry>.json."""
-        expressions = self._expressions(scenario)
+    @staticmethod
+    def _windows(scenario: Scenario, runners: list[Any], recorder: Recorder) -> dict[str, list[Window]]:
+        """Each started entry's windows on the shared clock: its own, then its stages or copies."""
+        windows: dict[str, list[Window]] = {}
         for entry, runner in zip(scenario.entries, runners, strict=True):
-            if entry.prometheus is None:
-                continue
             record = recorder.scenarios.get(entry.name)
             if record is None or record.started is None:
-                self.observations[entry.name] = EntryObservation(
-                    entry=entry.name, status="error", message="the entry did not start: no window to query")
                 continue
             end = record.finished if record.finished is not None else time.time()
-            windows = [Window(name=entry.name, start=record.started, end=end)]
-            windows += [Window(name=name, kind=kind, start=start, end=finish)
-                        for name, kind, start, finish in runner.observation_windows()]
-            try:
-                observation = observe_entry(client, entry.name, entry.prometheus, expressions[entry.name], windows)
-            except Exception as exc:  # a query bug must not cost the run its summary and verdicts
-                logger.exception("%s: the Prometheus queries failed", entry.name)
-                self.observations[entry.name] = EntryObservation(entry=entry.name, status="error",
-                                                                 message=f"the Prometheus queries failed: {exc}")
-                continue
-            self.observations[entry.name] = observation
-            try:
-                write_observation(observation, self.results_dir)
-            except OSError as exc:
-                self._storage_failed(f"prometheus/{entry.name}.json", exc)
-            runner.attach_observation(observation)
+            windows[entry.name] = [Window(name=entry.name, start=record.started, end=end)] + [
+                Window(name=name, kind=kind, start=start, end=finish)
+                for name, kind, start, finish in runner.observation_windows()]
+        return windows
+
+    def _observe(self, client: PrometheusClient, scenario: Scenario, runners: list[Any],
+                 windows: dict[str, list[Window]]) -> None:
+        """Range queries over each entry's windows; series in prometheus/<entry>.json."""
+        self.observations = observe_entries(client, self.entry_queries(scenario), windows, self.results_dir,
+                                            self._storage_failed)
+        for entry, runner in zip(scenario.entries, runners, strict=True):
+            observation = self.observations.get(entry.name)
+            if observation is not None:
+                runner.attach_observation(observation)
 
     @staticmethod
     def _cut_set_up_calls_short() -> None:
@@ -452,11 +466,5 @@ class PerfSession:
 
     def _write_run_file(self, scenario: Scenario, started: float, targets: dict[str, Any]) -> None:
         """``run.json``: what ``python -m perf_tests report`` needs if the process dies before the end."""
-        entries = [
-            PlannedEntry(name=entry.name, mode=entry.mode, start_offset_s=entry.start_time,
-                         run_time_s=entry.run_time, thresholds=list(entry.thresholds),
-                         allowed_failure_rate=entry.allowed_failure_rate)
-            for entry in scenario.entries
-        ]
-        write_run_file(self.results_dir, self.run_id, started, scenario.path, redact_data(scenario.raw), entries,
-                       redact_data(targets))
+        write_run_file(self.results_dir, self.run_id, started, scenario.path, redact_data(scenario.raw),
+                       planned_entries(scenario), redact_data(targets))

@@ -61,6 +61,14 @@ def _requests(events: Path) -> list[dict[str, Any]]:
     return [line for line in read_event_lines(events) if line.get("type") == "op" and line.get("op") == "healthz"]
 
 
+def _check_schedule(requests: list[dict[str, Any]]) -> None:
+    """The requests' due times are ``t0 + k / rate`` for k = 0 .. PLANNED-1: no duplicate, no gap."""
+    due = sorted(request["t"] - request["attrs"]["lateness"] for request in requests)
+    steps = [(when - due[0]) * RATE for when in due]
+    assert sorted(round(step) for step in steps) == list(range(PLANNED))
+    assert max(abs(step - round(step)) for step in steps) < 0.05
+
+
 def _check_merged(directory: Path) -> None:
     """Counts, percentiles of every request, and the one schedule, in a merged results directory."""
     summary = _summary(directory)
@@ -77,10 +85,7 @@ def _check_merged(directory: Path) -> None:
     for key, percentile in (("p50_ms", 50), ("p90_ms", 90), ("p99_ms", 99)):
         exact = histogram.get_value_at_percentile(percentile) / 1000.0
         assert math.isclose(operation[key], exact, rel_tol=2e-3, abs_tol=2e-3), (key, operation[key], exact)
-    due = sorted(request["t"] - request["attrs"]["lateness"] for request in requests)
-    steps = [(when - due[0]) * RATE for when in due]
-    assert sorted(round(step) for step in steps) == list(range(PLANNED))  # no duplicate, no gap
-    assert max(abs(step - round(step)) for step in steps) < 0.05
+    _check_schedule(requests)
     per_shard = summary["scaleout"]["per_shard"]
     assert [shard["entries"]["gets"]["operations"]["healthz"]["count"] for shard in per_shard] == [PLANNED // 2] * 2
 
@@ -93,6 +98,7 @@ def test_one_process_xdist_and_shards_give_the_same_counts(tmp_path: Path, targe
     assert one.returncode == 0, one.stderr[-2000:]
     assert (_healthz(_summary(tmp_path / "one"))["count"], _healthz(_summary(tmp_path / "one"))["failed"]) == (
         PLANNED, 0)
+    _check_schedule(_requests(tmp_path / "one" / "events.jsonl"))  # the one schedule the shards split
 
     # API_HOST unset: the controller starts ONE embedded simulator for both workers.
     embedded = {key: value for key, value in target.items() if key not in ("API_HOST", "API_PORT")}

@@ -58,12 +58,21 @@ def test_pods_run_is_an_indexed_job_merged_here(tmp_path: Path, cluster: tuple[F
     assert container["image"] == "registry.example/perf-tests:test"
     command = " ".join(container["command"])
     assert "--shard $(JOB_COMPLETION_INDEX)/2" in command and "--print-result" in command
+    assert "--start-tolerance 10" in command and "--shard-upload" not in command  # no object storage here
+    assert command.startswith("python -m perf_tests run /etc/perf-tests/gets.json ")  # mounted under its name
     assert {"name": "API_HOST", "value": "127.0.0.1"} in container["env"]  # the target is passed on
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     operation = summary["scenarios"][0]["operations"]["healthz"]
     assert (operation["count"], operation["failed"], summary["passed"]) == (40, 0, True)
     assert [s["entries"]["gets"]["totals"]["count"] for s in summary["scaleout"]["per_shard"]] == [20, 20]
     assert (out / "shard-0" / "shard.json").is_file() and (out / "shard-1" / "shard.json").is_file()
+    # Without object storage the shards' events stayed in the pods: the merged run says so, not silently empty.
+    note = summary["scaleout"]["note"]
+    assert "events of shard(s) 0/2, 1/2 are not in this results directory" in note and "PERF_RESULTS_URL" in note
+    assert f"note: {note}" in result.stdout
+    assert "are not in this results directory" in (out / "report.html").read_text(encoding="utf-8")
+    on_time = next(c for c in summary["scenarios"][0]["verdict"]["checks"] if c["name"] == "shards_on_time")
+    assert on_time["passed"] and on_time["limit"] == 10  # the pods' bound (SCALE_OUT_START_TOLERANCE)
     assert not kube.jobs and not kube.configmaps  # cleaned up
     granted = {(p.api_group, p.resource, verb) for p in JOB_PERMISSIONS for verb in p.verbs}
     assert kube.used() <= granted  # nothing beyond deploy/scale-out/rbac.yaml's rules

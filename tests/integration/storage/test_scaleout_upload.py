@@ -86,4 +86,25 @@ def test_a_pods_run_uploads_the_merged_run(s3_env: Any, bucket: str, tmp_path: P
                           text=True, timeout=180, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "points at it" in done.stdout, done.stdout[-2000:]
-    _check_uploaded(s3_env.client(), bucket, tmp_path / "merged")
+    client = s3_env.client()
+    merged = tmp_path / "merged"
+    _check_uploaded(client, bucket, merged)
+    # Each pod uploaded its results directory to <prefix>/<run_id>/shard-<i>/ and the controller fetched them:
+    # the merged events are every shard's events, in shard order.
+    run_id = json.loads((merged / "summary.json").read_text(encoding="utf-8"))["run_id"]
+    shard_events = [(merged / f"shard-{index}" / "events.jsonl").read_bytes() for index in range(2)]
+    assert all(events.strip() for events in shard_events)
+    assert (merged / "events.jsonl").read_bytes() == b"".join(shard_events)
+    for index in range(2):
+        assert f"nightly/{run_id}/shard-{index}/run.json" in keys(client, bucket, f"nightly/{run_id}/shard-{index}/")
+    assert "note" not in json.loads((merged / "summary.json").read_text(encoding="utf-8"))["scaleout"]
+    rebuilt = subprocess.run([sys.executable, "-m", "perf_tests", "report", str(merged)], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
+    # merge of the pods' shard folders names the latest pointer after the scenario file, as a one-process run
+    remerged = subprocess.run([sys.executable, "-m", "perf_tests", "merge", str(merged / "shard-0"),
+                               str(merged / "shard-1"), "--out", str(tmp_path / "remerged")], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert remerged.returncode == 0, remerged.stderr[-3000:]
+    assert "nightly/latest/nightly.json points at it" in remerged.stdout, remerged.stdout[-2000:]
+    assert keys(client, bucket, "nightly/latest/") == ["nightly/latest/nightly.json"]

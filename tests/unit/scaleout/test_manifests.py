@@ -78,6 +78,15 @@ def test_indexed_job_runs_one_shard_per_completion_index() -> None:
     assert (made["completionMode"], made["completions"], made["parallelism"]) == ("Indexed", 3, 3)
     made_args = made["template"]["spec"]["containers"][0]["command"][3:]
     assert _parser().parse_args(_expand(made_args, {"JOB_COMPLETION_INDEX": "2"})).shard == "2/3"
+    uploading = shard_job("j", "run-1", 2, 1.0, "cm", "img", {"PERF_RESULTS_URL": "s3://b/p"},
+                          scenario_name="nightly.json", upload=True, env_secret="s3-credentials",
+                          start_tolerance=12)["spec"]["template"]["spec"]["containers"][0]
+    parsed = _parser().parse_args(_expand(uploading["command"][3:], {"JOB_COMPLETION_INDEX": "1"}))
+    assert (parsed.scenario, parsed.run_id, parsed.shard_upload, parsed.start_tolerance) == (
+        "/etc/perf-tests/nightly.json", "run-1", True, 12.0)
+    # Credentials come from a Secret (envFrom), never as values in the Job.
+    assert uploading["envFrom"] == [{"secretRef": {"name": "s3-credentials"}}]
+    assert {item["name"] for item in uploading["env"]} == {"JOB_COMPLETION_INDEX", "PERF_RESULTS_URL"}
 
 
 def test_tekton_pipeline_fans_out_over_the_shard_index_and_merges_finally() -> None:

@@ -126,3 +126,11 @@ def test_random_gets_gets_a_shared_seed_and_llm_rates_divide() -> None:
     sweep = _entry({"mode": "LLM_LOAD", "startTime": 0, "runTime": 1, "rateType": "sweep", "rate": 3,
                     "promptTokens": 8, "outputTokens": 4})
     assert share_entry(sweep, 1, 2).entry is None  # type: ignore[arg-type]
+
+
+def test_a_longer_tolerance_lets_a_late_pod_start() -> None:
+    """Pods scheduled by a cluster get SCALE_OUT_START_TOLERANCE (``--start-tolerance``), not 1 s."""
+    now = 1767225600.0
+    assert parse_start_at(f"{now - 8}", now=now, tolerance=10) == now - 8
+    with pytest.raises(ConfigurationError, match="more than the 10s allowed"):
+        parse_start_at(f"{now - 12}", now=now, tolerance=10)

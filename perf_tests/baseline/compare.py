@@ -28,8 +28,9 @@ from typing import Any, Literal
 
 from perf_tests.baseline.settings import BaselineOptions
 from perf_tests.errors import ConfigurationError
+from perf_tests.recorder.operation_summary import OperationSummary
 from perf_tests.results.read import read_summary
-from perf_tests.results.summary import SummaryDocument
+from perf_tests.results.summary import ScenarioPart, SummaryDocument
 from perf_tests.results.verdict import BaselineComparison, BaselinePart, Check
 from perf_tests.thresholds.evaluate import format_value
 
@@ -117,13 +118,13 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def _samples(op: Mapping[str, Any], kind: str) -> float | None:
-    count = _number(op.get("count"))
+def _samples(op: OperationSummary, kind: str) -> float | None:
+    count = _number(op.count)
     if kind == "latency":
-        ok = _number(op.get("ok"))
+        ok = _number(op.ok)
         if ok is not None:
             return ok
-        failed = _number(op.get("failed")) or 0.0
+        failed = _number(op.failed) or 0.0
         return None if count is None else count - failed
     return count
 
@@ -174,21 +175,20 @@ def _judge(
 
 
 def compare_parts(
-    old_part: Mapping[str, Any],
-    new_part: Mapping[str, Any],
+    old_part: ScenarioPart,
+    new_part: ScenarioPart,
     options: BaselineOptions,
     skip: Collection[tuple[str, str | None]] = (),
 ) -> list[Comparison]:
     """Compare one scenario entry's operations; ``skip`` holds (summary key, operation) pairs that a
     baseline-relative threshold judges instead."""
-    scenario = str(new_part.get("name", ""))
-    old_ops: Mapping[str, Any] = old_part.get("operations") or {}
-    new_ops: Mapping[str, Any] = new_part.get("operations") or {}
+    scenario = new_part.name
+    old_ops, new_ops = old_part.operations, new_part.operations
     tol = options.tolerance
     results: list[Comparison] = []
-    if old_part.get("mode") and new_part.get("mode") and old_part.get("mode") != new_part.get("mode"):
+    if old_part.mode and new_part.mode and old_part.mode != new_part.mode:
         return [Comparison(scenario, "*", "*", "", None, None, "skipped", tol,
-                           reason=f"mode {new_part.get('mode')} differs from the baseline's {old_part.get('mode')}")]
+                           reason=f"mode {new_part.mode} differs from the baseline's {old_part.mode}")]
     for operation in sorted(set(old_ops) | set(new_ops)):
         if operation not in old_ops or operation not in new_ops:
             where = "the baseline" if operation not in old_ops else "this run"
@@ -199,7 +199,7 @@ def compare_parts(
         for metric, key, kind, higher_is_worse in COMPARED_METRICS:
             if (key, operation) in skip:
                 continue
-            old, new = _number(old_op.get(key)), _number(new_op.get(key))
+            old, new = _number(old_op.stat(key)), _number(new_op.stat(key))
             if old is None or new is None:
                 continue  # not measured for this operation (e.g. no rate for cleanup calls)
             needed = _needed(metric, options)
@@ -228,7 +228,7 @@ def compare_summaries(
             results.append(Comparison(part.name, "*", "*", "", None, None, "skipped", options.tolerance,
                                       reason="scenario entry not in the baseline"))
             continue
-        results.extend(compare_parts(old_part.as_json(), part.as_json(), options, (skip or {}).get(part.name, ())))
+        results.extend(compare_parts(old_part, part, options, (skip or {}).get(part.name, ())))
     return results
 
 
@@ -275,15 +275,14 @@ class Baseline:
         """How reports name the baseline: its run id, or its path."""
         return f"run {self.summary.run_id}" if self.summary.run_id else str(self.path)
 
-    def part(self, name: str) -> dict[str, Any] | None:
-        """The baseline's summary part of the scenario entry ``name`` (its JSON form)."""
-        part = self.summary.part(name)
-        return part.as_json() if part is not None else None
+    def part(self, name: str) -> ScenarioPart | None:
+        """The baseline's summary part of the scenario entry ``name``."""
+        return self.summary.part(name)
 
-    def compare(self, part: Mapping[str, Any], skip: Collection[tuple[str, str | None]] = (),
+    def compare(self, part: ScenarioPart, skip: Collection[tuple[str, str | None]] = (),
                 ) -> tuple[BaselinePart, list[Check]]:  # fmt: skip
         """One entry's summary part against the baseline: the entry's ``baseline`` and its verdict checks."""
-        name = str(part.get("name", ""))
+        name = part.name
         old = self.part(name)
         if old is None:
             comparisons = [Comparison(name, "*", "*", "", None, None, "skipped", self.options.tolerance,

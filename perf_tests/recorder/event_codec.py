@@ -3,7 +3,8 @@
 ``event_to_json`` / ``to_json_line`` write the line of an event (histograms as HdrHistogram base64
 encodings, NaN and infinities as null); ``read_event_lines`` reads a file back line by line, tolerating a
 torn last line (a run killed mid-write), and ``event_from_json`` turns each line into the event the runner
-fired, so a ``Recorder`` can aggregate it again (``perf_tests.reports.replay``).
+fired, so a ``Recorder`` can aggregate it again (``perf_tests.reports.replay``) and the report can draw
+it (``perf_tests.reports.timeline``); ``time_range`` finds a file's first and last time without parsing.
 
 Every line that is a JSON object is checked against the shape its ``type`` has (finite numbers, counts,
 objects where objects belong); a line that is not is a ``ConfigurationError`` naming the file, the line
@@ -17,6 +18,7 @@ import gc
 import json
 import logging
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ __all__ = [
     "histogram_values",
     "line_problem",
     "read_event_lines",
+    "time_range",
     "to_json_line",
 ]
 
@@ -251,6 +254,30 @@ def read_event_lines(path: Path) -> Iterator[dict[str, Any]]:
             yield item
     if skipped:
         logger.warning("%s: skipped %d line(s) that are not JSON objects (torn by a crash?)", path, skipped)
+
+
+_TIME = re.compile(rb'"t":\s*(-?[0-9.eE+-]+)')
+_MS = re.compile(rb'"ms":\s*([0-9.eE+-]+)')
+
+
+def time_range(events: Path) -> tuple[float | None, float | None]:
+    """First and last time in an events file, read cheaply (no JSON parsing)."""
+    first: float | None = None
+    last: float | None = None
+    with events.open("rb") as file:
+        for line in file:
+            match = _TIME.search(line)
+            if not match:
+                continue
+            try:
+                t = float(match.group(1))
+                duration = _MS.search(line)
+                end = t + (float(duration.group(1)) / 1000.0 if duration else 1.0)
+            except ValueError:
+                continue
+            first = t if first is None or t < first else first
+            last = end if last is None or end > last else last
+    return first, last
 
 
 def decode_histogram(encoded: Any) -> HdrHistogram | None:

@@ -113,6 +113,16 @@ class OperationSummary(ResultModel):
     unit: str | None = None
     not_measured: str | None = Field(default=None, description="'not measured by <harness>'")
 
+    def stat(self, key: str) -> Any:
+        """The statistic ``key``: a declared one or a further one (``p99.9_ms``, a counter); None when absent."""
+        if key in type(self).model_fields:
+            return getattr(self, key)
+        return (self.model_extra or {}).get(key)
+
+    def given(self) -> list[str]:
+        """The keys this operation holds, in their written order (``as_json``)."""
+        return list(self.as_json())
+
     @model_validator(mode="after")
     def _percentiles(self) -> OperationSummary:
         for key, value in (self.model_extra or {}).items():

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from perf_tests.reports.harness_comparison import comparison_rows, comparison_text
+from perf_tests.results.summary import SummaryDocument
+from perf_tests.results.verdict import EntryVerdict
 
 __all__ = ["format_summary_table"]
 
@@ -31,59 +33,56 @@ def _num(value: Any, digits: int = 1) -> str:
     return f"{float(value):.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def format_summary_table(summary: Mapping[str, Any], verdicts: Sequence[Mapping[str, Any]] = ()) -> str:
-    """A fixed-width table: one block per scenario, one row per operation, then its checks."""
+def format_summary_table(summary: SummaryDocument, verdicts: Sequence[EntryVerdict] = ()) -> str:
+    """A fixed-width table: one block per scenario, one row per operation, then its checks (of ``verdicts``:
+    an entry without one is not marked)."""
     lines: list[str] = []
-    target_lines = [f"target: {t.get('description') or t.get('url')}" for t in summary.get("targets", {}).values()]
+    target_lines = [f"target: {t.description or t.url}" for t in summary.targets.values()]
     lines.extend(target_lines)
-    by_name = {v["name"]: v for v in verdicts}
+    by_name = {v.name: v for v in verdicts}
     header = f"  {'operation':<28}" + "".join(f"{c:>10}" for c in _COLUMNS)
-    for scenario in summary.get("scenarios", []):
-        verdict = by_name.get(scenario["name"])
-        state = "" if verdict is None else ("PASSED" if verdict["passed"] else "FAILED")
-        window = scenario.get("duration_s")
+    for scenario in summary.scenarios:
+        verdict = by_name.get(scenario.name)
+        state = "" if verdict is None else ("PASSED" if verdict.passed else "FAILED")
+        window = scenario.duration_s
         span = f", {window:.1f}s" if window else ""
-        load = scenario.get("load_duration_s")
-        if isinstance(load, int | float):
-            span += f", load {load:.1f}s"  # the window its rates are per second of
-        lines.append(f"{scenario['name']} ({scenario['mode']}{span}) {state}".rstrip())
-        operations = scenario.get("operations", {})
-        if operations:
+        if scenario.load_duration_s is not None:
+            span += f", load {scenario.load_duration_s:.1f}s"  # the window its rates are per second of
+        lines.append(f"{scenario.name} ({scenario.mode}{span}) {state}".rstrip())
+        if scenario.operations:
             lines.append(header)
-        for name, op in operations.items():
+        for name, op in scenario.operations.items():
             row = [
-                _num(op.get("count")),
-                _num(op.get("failed")),
-                _num(op.get("throughput"), 1),
-                _ms(op.get("p50_ms")),
-                _ms(op.get("p90_ms")),
-                _ms(op.get("p95_ms")),
-                _ms(op.get("p99_ms")),
-                _ms(op.get("max_ms")),
+                _num(op.count),
+                _num(op.failed),
+                _num(op.throughput, 1),
+                _ms(op.p50_ms),
+                _ms(op.p90_ms),
+                _ms(op.p95_ms),
+                _ms(op.p99_ms),
+                _ms(op.max_ms),
             ]
             lines.append(f"  {name:<28}" + "".join(f"{cell:>10}" for cell in row))
-            extras = [str(op["not_measured"])] if op.get("not_measured") else []
-            if op.get("dropped"):
-                extras.append(f"dropped {op['dropped']}")
-            lateness = op.get("lateness")
-            if isinstance(lateness, Mapping):
-                extras.append(f"send lateness p99 {_ms(lateness.get('p99_ms'))}")
-            queue_wait = op.get("queue_wait")
-            if isinstance(queue_wait, Mapping) and (queue_wait.get("p99_ms") or 0) >= 1:
-                extras.append(f"queue wait p99 {_ms(queue_wait.get('p99_ms'))} (not in the latency)")
-            if op.get("errors"):
-                extras.append("errors " + ", ".join(f"{k} {v}" for k, v in op["errors"].items()))
+            extras = [op.not_measured] if op.not_measured else []
+            if op.dropped:
+                extras.append(f"dropped {op.dropped}")
+            if op.lateness is not None:
+                extras.append(f"send lateness p99 {_ms(op.lateness.p99_ms)}")
+            if op.queue_wait is not None and (op.queue_wait.p99_ms or 0) >= 1:
+                extras.append(f"queue wait p99 {_ms(op.queue_wait.p99_ms)} (not in the latency)")
+            if op.errors:
+                extras.append("errors " + ", ".join(f"{k} {v}" for k, v in op.errors.items()))
             if extras:
                 lines.append(f"    {'; '.join(extras)}")
-        for note in scenario.get("notes", []):
+        for note in scenario.notes:
             lines.append(f"  note: {note}")
         if verdict is not None:
-            for check in verdict.get("checks", []):
-                mark = "PASS" if check["passed"] else "FAIL"
-                message = str(check["message"]).removeprefix(f"{scenario['name']}: ")
+            for check in verdict.checks:
+                mark = "PASS" if check.passed else "FAIL"
+                message = check.message.removeprefix(f"{scenario.name}: ")
                 # Threshold and baseline messages start with the check's name: do not print it twice.
-                named = check["name"] not in ("ran", "failures") and message.startswith(str(check["name"]))
-                shown = message if named else f"{check['name']}: {message}"
+                named = check.name not in ("ran", "failures") and message.startswith(check.name)
+                shown = message if named else f"{check.name}: {message}"
                 lines.append(f"  [{mark}] {shown}")
     comparison = comparison_text(comparison_rows(summary))  # LLM_LOAD entries of several harnesses
     if comparison:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from perf_tests.results.summary import SummaryDocument
 
 __all__ = ["CSV_COLUMNS", "CSV_FILE_NAME", "summary_csv", "write_summary_csv"]
 
@@ -56,38 +57,38 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def summary_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+def summary_rows(summary: SummaryDocument) -> list[dict[str, Any]]:
     """The CSV rows of a summary, as dicts keyed by ``CSV_COLUMNS``."""
     rows: list[dict[str, Any]] = []
-    for part in summary.get("scenarios", []):
-        verdict = part.get("verdict") or {}
+    for part in summary.scenarios:
         base = {
-            "run_id": summary.get("run_id"),
-            "scenario": part.get("name"),
-            "mode": part.get("mode"),
-            "status": part.get("status"),
-            "passed": verdict.get("passed"),
-            "start": part.get("start"),
-            "end": part.get("end"),
-            "duration_s": part.get("duration_s"),
+            "run_id": summary.run_id,
+            "scenario": part.name,
+            "mode": part.mode,
+            "status": part.status,
+            "passed": part.verdict.passed if part.verdict is not None else None,
+            "start": part.start,
+            "end": part.end,
+            "duration_s": part.duration_s,
         }
-        operations: Mapping[str, Any] = part.get("operations") or {}
-        if not operations:
+        if not part.operations:
             rows.append(dict(base))
-        for name, op in operations.items():
-            lateness = op.get("lateness") if isinstance(op.get("lateness"), Mapping) else {}
-            errors = op.get("errors") or {}
+        for name, op in part.operations.items():
             row = dict(base)
-            row.update({key: op.get(key) for key in CSV_COLUMNS if key in op and key not in base})
+            row.update({key: op.stat(key) for key in _OPERATION_COLUMNS})
             row["operation"] = name
-            row["source"] = op.get("source")
-            row["lateness_p99_ms"] = lateness.get("p99_ms")
-            row["errors"] = ";".join(f"{error}={count}" for error, count in sorted(errors.items()))
+            row["lateness_p99_ms"] = op.lateness.p99_ms if op.lateness is not None else None
+            row["errors"] = ";".join(f"{error}={count}" for error, count in sorted(op.errors.items()))
             rows.append(row)
     return rows
 
 
-def summary_csv(summary: Mapping[str, Any]) -> str:
+_OPERATION_COLUMNS = ("source", "count", "ok", "failed", "success_rate", "throughput", "min_ms", "mean_ms", "p50_ms",
+                      "p90_ms", "p95_ms", "p99_ms", "max_ms", "dropped")
+"""The columns that are an operation's statistic of the same name."""
+
+
+def summary_csv(summary: SummaryDocument) -> str:
     """The whole ``summary.csv`` text (header first)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
@@ -97,7 +98,7 @@ def summary_csv(summary: Mapping[str, Any]) -> str:
     return buffer.getvalue()
 
 
-def write_summary_csv(summary: Mapping[str, Any], results_dir: Path) -> Path:
+def write_summary_csv(summary: SummaryDocument, results_dir: Path) -> Path:
     """Write ``summary.csv`` next to ``summary.json`` (atomically) and return its path."""
     path = results_dir / CSV_FILE_NAME
     tmp = path.with_suffix(".csv.tmp")

@@ -9,11 +9,12 @@ measure shows "not measured by <harness>", never 0.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from html import escape
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from perf_tests.recorder.operation_summary import OperationSummary
+from perf_tests.results.summary import SummaryDocument
 
 __all__ = ["COLUMNS", "HarnessRow", "comparison_html", "comparison_rows", "comparison_text"]
 
@@ -43,32 +44,36 @@ class HarnessRow(BaseModel):
     cells: tuple[str, ...]  # one per COLUMNS entry: "12.3" ms, "-" or "not measured by <harness>"
 
 
-def _cell(op: Mapping[str, Any] | None, key: str) -> str:
-    if not isinstance(op, Mapping):
+def _cell(op: OperationSummary | None, key: str) -> str:
+    if op is None:
         return "-"
-    if op.get("not_measured"):
-        return str(op["not_measured"])
-    value = op.get(key)
+    if op.not_measured:
+        return op.not_measured
+    value = op.stat(key)
     return f"{value:.1f}" if isinstance(value, int | float) else "-"
 
 
-def comparison_rows(summary: Mapping[str, Any]) -> list[HarnessRow]:
+def comparison_rows(summary: SummaryDocument) -> list[HarnessRow]:
     """The rows, or none when the run's LLM_LOAD entries used fewer than two harnesses."""
     rows = []
-    for part in summary.get("scenarios") or []:
-        operations = part.get("operations") or {}
-        requests = operations.get("requests")
-        if part.get("mode") != "LLM_LOAD" or not isinstance(requests, Mapping) or not requests.get("source"):
+    for part in summary.scenarios:
+        requests = part.operations.get("requests")
+        if part.mode != "LLM_LOAD" or requests is None or not requests.source:
             continue
         rows.append(HarnessRow(
-            entry=str(part.get("name")),
-            harness=str(requests["source"]),
-            rate=requests.get("throughput"),
-            ok=requests.get("ok"),
-            failed=requests.get("failed"),
-            cells=tuple(_cell(operations.get(metric), key) for _, metric, key in COLUMNS),
+            entry=part.name,
+            harness=requests.source,
+            rate=requests.throughput,
+            ok=_whole(requests.ok),
+            failed=_whole(requests.failed),
+            cells=tuple(_cell(part.operations.get(metric), key) for _, metric, key in COLUMNS),
         ))
     return rows if len({row.harness for row in rows}) > 1 else []
+
+
+def _whole(count: float | None) -> int | None:
+    """A count as the row holds it (some harnesses give whole numbers as floats)."""
+    return None if count is None else int(count)
 
 
 def _rate(value: float | None) -> str:

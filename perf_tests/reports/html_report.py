@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from perf_tests import __version__
+from perf_tests.observability.models import EntryObservation
 from perf_tests.recorder.event_codec import finite_json
 from perf_tests.reports.harness_comparison import comparison_html, comparison_rows
 from perf_tests.reports.observability_charts import (
@@ -29,6 +30,8 @@ from perf_tests.reports.observability_charts import (
     prometheus_html,
 )
 from perf_tests.reports.timeline import ScenarioTimeline, Timelines, build_timelines
+from perf_tests.results.summary import ScenarioPart, ShardPart, SummaryDocument
+from perf_tests.results.verdict import BaselineComparison, Check
 from perf_tests.thresholds.evaluate import format_value
 
 __all__ = ["HTML_FILE_NAME", "render_html", "scenario_charts", "write_html_report"]
@@ -69,7 +72,7 @@ def _badge(passed: bool | None, interrupted: bool = False) -> str:
     return '<span class="badge pass">PASSED</span>' if passed else '<span class="badge fail">FAILED</span>'
 
 
-def _window(part: Mapping[str, Any], timeline: ScenarioTimeline | None, t: Sequence[float]) -> tuple[int, int]:
+def _window(timeline: ScenarioTimeline | None, t: Sequence[float]) -> tuple[int, int]:
     """Bucket indices [lo, hi] that cover the entry's activity (all of the run when unknown)."""
     if timeline is None or not t:
         return 0, max(0, len(t) - 1)
@@ -85,13 +88,13 @@ def _window(part: Mapping[str, Any], timeline: ScenarioTimeline | None, t: Seque
 
 
 def scenario_charts(
-    part: Mapping[str, Any], timeline: ScenarioTimeline | None, timelines: Timelines | None
+    part: ScenarioPart, timeline: ScenarioTimeline | None, timelines: Timelines | None
 ) -> list[tuple[str, dict[str, Any]]]:
     """(title, chart spec) pairs for one scenario entry, in page order."""
     charts: list[tuple[str, dict[str, Any]]] = []
-    operations: Mapping[str, Any] = part.get("operations") or {}
+    operations = part.operations
     if timeline is not None and timelines is not None:
-        lo, hi = _window(part, timeline, timelines.t)
+        lo, hi = _window(timeline, timelines.t)
         x = timelines.t[lo:hi + 1]
         bucket = timelines.bucket_s
         order = list(operations) + [op for op in timeline.operations if op not in operations]
@@ -100,10 +103,9 @@ def scenario_charts(
                 if sum(1 for ok, failed in zip(op.ok_rate[lo:hi + 1], op.failed_rate[lo:hi + 1], strict=True)
                        if ok or failed) >= _MIN_BUCKETS_FOR_TIMELINE]
         limits: dict[str, list[dict[str, Any]]] = {}
-        for result in part.get("thresholds") or []:
-            if result.get("kind") == "latency" and result.get("operation") and result.get("limit") is not None:
-                limits.setdefault(result["operation"], []).append(
-                    {"value": result["limit"], "label": result["threshold"]})
+        for result in part.thresholds or []:
+            if result.kind == "latency" and result.operation and result.limit is not None:
+                limits.setdefault(result.operation, []).append({"value": result.limit, "label": result.threshold})
         for op in busy:
             if not any(v is not None for v in op.p50[lo:hi + 1]):
                 continue
@@ -150,22 +152,22 @@ def scenario_charts(
                 "type": "scatter", "unit": "ms", "xunit": "", "xlabel": "rows",
                 "series": [{"name": op_name, "points": [[x_, round(y_, 3)] for x_, y_ in points]}],
             }))
-    external = {name: op for name, op in operations.items() if op.get("source")}
+    external = {name: op for name, op in operations.items() if op.source}
     if external:
-        names = [name for name, op in external.items() if any(op.get(k) is not None for k in _PCTS)]
-        sources = sorted({str(op.get("source")) for op in external.values()})
+        names = [name for name, op in external.items() if any(op.stat(k) is not None for k in _PCTS)]
+        sources = sorted({str(op.source) for op in external.values()})
         if names:
-            charts.append((f"{part.get('mode', '')} metrics from {', '.join(sources)}", {
+            charts.append((f"{part.mode} metrics from {', '.join(sources)}", {
                 "type": "bar", "unit": "ms", "categories": names,
-                "series": [{"name": key.removesuffix("_ms"), "values": [external[n].get(key) for n in names]}
+                "series": [{"name": key.removesuffix("_ms"), "values": [external[n].stat(key) for n in names]}
                            for key in _PCTS],
             }))
-        tokens = [name for name, op in external.items() if op.get("unit") == "tokens"
-                  and any(op.get(k) is not None for k in _PLAIN_PCTS)]
+        tokens = [name for name, op in external.items() if op.unit == "tokens"
+                  and any(op.stat(k) is not None for k in _PLAIN_PCTS)]
         if tokens:
-            charts.append((f"{part.get('mode', '')} tokens per request from {', '.join(sources)}", {
+            charts.append((f"{part.mode} tokens per request from {', '.join(sources)}", {
                 "type": "bar", "unit": "", "categories": tokens,
-                "series": [{"name": key, "values": [external[n].get(key) for n in tokens]} for key in _PLAIN_PCTS],
+                "series": [{"name": key, "values": [external[n].stat(key) for n in tokens]} for key in _PLAIN_PCTS],
             }))
     return charts
 
@@ -181,28 +183,26 @@ def _round_series(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**item, "values": _round(item["values"])} for item in series]
 
 
-def _checks_table(part: Mapping[str, Any]) -> str:
-    verdict = part.get("verdict") or {}
-    checks = verdict.get("checks") or []
+def _checks_table(part: ScenarioPart) -> str:
+    checks = part.verdict.checks if part.verdict is not None else []
     if not checks:
         return '<p class="empty">not judged</p>'
-    by_threshold = {t.get("threshold"): t for t in part.get("thresholds") or []}
+    by_threshold = {t.threshold: t for t in part.thresholds or []}
     rows = []
-    name = str(part.get("name", ""))
     for check in checks:
-        result = by_threshold.get(check.get("name"))
+        result = by_threshold.get(check.name)
         if result is not None:
-            measured, limit = result.get("measured_text", "-"), result.get("limit_text", "-")
-            kind = "skip" if result.get("skipped") else ("pass" if check.get("passed") else "fail")
-            label = "SKIPPED" if result.get("skipped") else ("PASS" if check.get("passed") else "FAIL")
+            measured, limit = result.measured_text, result.limit_text
+            kind = "skip" if result.skipped else ("pass" if check.passed else "fail")
+            label = "SKIPPED" if result.skipped else ("PASS" if check.passed else "FAIL")
         else:
-            measured, limit = _check_value(check, "measured"), _check_value(check, "limit")
-            kind = "pass" if check.get("passed") else "fail"
-            label = "PASS" if check.get("passed") else "FAIL"
-        message = str(check.get("message", "")).removeprefix(f"{name}: ")
+            measured, limit = _check_value(check, check.measured), _check_value(check, check.limit)
+            kind = "pass" if check.passed else "fail"
+            label = "PASS" if check.passed else "FAIL"
+        message = check.message.removeprefix(f"{part.name}: ")
         rows.append(
-            f'<tr class="{"failed" if not check.get("passed") else ""}"><td><span class="badge {kind}">{label}'
-            f'</span></td><td><code>{escape(str(check.get("name", "")))}</code></td>'
+            f'<tr class="{"failed" if not check.passed else ""}"><td><span class="badge {kind}">{label}'
+            f'</span></td><td><code>{escape(check.name)}</code></td>'
             f'<td class="num">{escape(str(measured))}</td><td class="num">{escape(str(limit))}</td>'
             f"<td>{escape(message)}</td></tr>"
         )
@@ -210,9 +210,8 @@ def _checks_table(part: Mapping[str, Any]) -> str:
             '<th class="num">limit</th><th>message</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
 
 
-def _check_value(check: Mapping[str, Any], key: str) -> str:
-    value = check.get(key)
-    name = str(check.get("name", ""))
+def _check_value(check: Check, value: float | str | None) -> str:
+    name = check.name
     if value is None:
         return "-"
     if name == "failures" and isinstance(value, int | float):
@@ -226,36 +225,35 @@ def _check_value(check: Mapping[str, Any], key: str) -> str:
     return str(value)
 
 
-def _baseline_table(part: Mapping[str, Any]) -> str:
-    baseline = part.get("baseline")
-    if not isinstance(baseline, Mapping):
+def _baseline_table(part: ScenarioPart) -> str:
+    baseline = part.baseline
+    if baseline is None:
         return ""
-    comparisons = list(baseline.get("comparisons") or [])
-    compared = sorted((c for c in comparisons if c.get("status") != "skipped"),
-                      key=lambda c: ({"regression": 0, "improvement": 1}.get(c.get("status"), 2),
-                                     str(c.get("operation")), str(c.get("metric"))))
+    comparisons = baseline.comparisons
+    compared = sorted((c for c in comparisons if c.status != "skipped"),
+                      key=lambda c: ({"regression": 0, "improvement": 1}.get(c.status, 2), c.operation, c.metric))
     rows = []
     for item in compared:
-        kind = str(item.get("kind") or "latency")
+        kind = item.kind or "latency"
         percent = kind == "ratio"
-        status = str(item.get("status"))
+        status = item.status
         badge = {"regression": "fail", "improvement": "pass"}.get(status, "")
-        change = item.get("change")
+        change = item.change
         rows.append(
-            f'<tr class="{"failed" if status == "regression" else ""}"><td>{escape(str(item.get("operation")))}</td>'
-            f'<td>{escape(str(item.get("metric")))}</td>'
-            f'<td class="num">{format_value(item.get("baseline"), kind, percent)}</td>'
-            f'<td class="num">{format_value(item.get("value"), kind, percent)}</td>'
+            f'<tr class="{"failed" if status == "regression" else ""}"><td>{escape(item.operation)}</td>'
+            f'<td>{escape(item.metric)}</td>'
+            f'<td class="num">{format_value(item.baseline, kind, percent)}</td>'
+            f'<td class="num">{format_value(item.value, kind, percent)}</td>'
             f'<td class="num">{"-" if change is None else f"{change:+.1%}"}</td>'
             f'<td><span class="badge {badge}">{escape(status)}</span></td></tr>'
         )
-    skipped: dict[str, list[Mapping[str, Any]]] = {}
+    skipped: dict[str, list[BaselineComparison]] = {}
     for item in comparisons:
-        if item.get("status") == "skipped":
-            skipped.setdefault(str(item.get("operation")), []).append(item)
-    head = (f'<h3>Baseline: run {escape(str(baseline.get("run_id")))} '
-            f'<span class="muted">(tolerance {float(baseline.get("tolerance") or 0):.0%}, '
-            f'{baseline.get("regressions", 0)} regressed, {baseline.get("improvements", 0)} improved, '
+        if item.status == "skipped":
+            skipped.setdefault(item.operation, []).append(item)
+    head = (f'<h3>Baseline: run {escape(str(baseline.run_id))} '
+            f'<span class="muted">(tolerance {float(baseline.tolerance or 0):.0%}, '
+            f'{baseline.regressions} regressed, {baseline.improvements} improved, '
             f"{len(compared)} compared)</span></h3>")
     table = ""
     if rows:
@@ -264,8 +262,8 @@ def _baseline_table(part: Mapping[str, Any]) -> str:
                  + "".join(rows) + "</tbody></table>")
     if skipped:
         lines = "".join(
-            f"<li><code>{escape(op)}</code> {escape(', '.join(str(i.get('metric')) for i in items))}: "
-            f"{escape(str(items[0].get('reason')))}</li>"
+            f"<li><code>{escape(op)}</code> {escape(', '.join(i.metric for i in items))}: "
+            f"{escape(items[0].reason)}</li>"
             for op, items in skipped.items()
         )
         table += (f"<details><summary>{sum(len(i) for i in skipped.values())} comparisons skipped</summary>"
@@ -273,33 +271,30 @@ def _baseline_table(part: Mapping[str, Any]) -> str:
     return head + table
 
 
-def _operations_table(part: Mapping[str, Any]) -> str:
-    operations: Mapping[str, Any] = part.get("operations") or {}
-    if not operations:
+def _operations_table(part: ScenarioPart) -> str:
+    if not part.operations:
         return '<p class="empty">no operations recorded</p>'
     rows = []
-    for name, op in operations.items():
-        errors = ", ".join(f"{k} {v}" for k, v in (op.get("errors") or {}).items())
+    for name, op in part.operations.items():
+        errors = ", ".join(f"{k} {v}" for k, v in op.errors.items())
         extras = []
-        if op.get("dropped"):
-            extras.append(f"dropped {op['dropped']}")
-        lateness = op.get("lateness")
-        if isinstance(lateness, Mapping):
-            extras.append(f"lateness p99 {_ms(lateness.get('p99_ms'))}")
-        queue_wait = op.get("queue_wait")
-        if isinstance(queue_wait, Mapping) and (queue_wait.get("p99_ms") or 0) >= 1:
-            extras.append(f"queue wait p99 {_ms(queue_wait.get('p99_ms'))}")
-        if op.get("source"):
-            extras.append(f"from {op['source']}")
-        if op.get("not_measured"):
-            extras.append(str(op["not_measured"]))
-        success = op.get("success_rate")
+        if op.dropped:
+            extras.append(f"dropped {op.dropped}")
+        if op.lateness is not None:
+            extras.append(f"lateness p99 {_ms(op.lateness.p99_ms)}")
+        if op.queue_wait is not None and (op.queue_wait.p99_ms or 0) >= 1:
+            extras.append(f"queue wait p99 {_ms(op.queue_wait.p99_ms)}")
+        if op.source:
+            extras.append(f"from {op.source}")
+        if op.not_measured:
+            extras.append(op.not_measured)
+        success = op.success_rate
         rows.append(
-            f'<tr class="{"failed" if op.get("failed") else ""}"><td><code>{escape(name)}</code></td>'
-            f'<td class="num">{_num(op.get("count"))}</td><td class="num">{_num(op.get("failed"))}</td>'
+            f'<tr class="{"failed" if op.failed else ""}"><td><code>{escape(name)}</code></td>'
+            f'<td class="num">{_num(op.count)}</td><td class="num">{_num(op.failed)}</td>'
             f'<td class="num">{"-" if success is None else f"{success:.2%}"}</td>'
-            f'<td class="num">{_num(op.get("throughput"))}</td>'
-            + "".join(f'<td class="num">{_ms(op.get(k))}</td>'
+            f'<td class="num">{_num(op.throughput)}</td>'
+            + "".join(f'<td class="num">{_ms(op.stat(k))}</td>'
                       for k in ("min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms"))
             + f"<td>{escape('; '.join([errors, *extras] if errors else extras))}</td></tr>"
         )
@@ -309,10 +304,9 @@ def _operations_table(part: Mapping[str, Any]) -> str:
             + "".join(rows) + "</tbody></table>")
 
 
-def _scenario_section(part: Mapping[str, Any], charts: list[tuple[str, dict[str, Any]]], first_id: int,
+def _scenario_section(part: ScenarioPart, charts: list[tuple[str, dict[str, Any]]], first_id: int,
                       timeline: ScenarioTimeline | None) -> tuple[str, dict[str, Any]]:
-    name = str(part.get("name", ""))
-    verdict = part.get("verdict") or {}
+    name = part.name
     specs: dict[str, Any] = {}
     boxes = []
     for offset, (title, spec) in enumerate(charts):
@@ -320,25 +314,23 @@ def _scenario_section(part: Mapping[str, Any], charts: list[tuple[str, dict[str,
         specs[chart_id] = {**spec, "title": title}
         boxes.append(f'<div class="chart-box"><h4>{escape(title)}</h4><div class="chart" data-chart="{chart_id}">'
                      "</div></div>")
-    window = part.get("duration_s")
-    meta = [f'{escape(str(part.get("mode", "")))}', f'status {escape(str(part.get("status")))}']
-    if isinstance(window, int | float):
+    window = part.duration_s
+    meta = [escape(part.mode), f"status {escape(str(part.status))}"]
+    if window is not None:
         meta.append(f"{window:.1f}s window")
-    load = part.get("load_duration_s")
-    if isinstance(load, int | float):
-        meta.append(f"{load:.1f}s load (rates are per second of it)")
-    if part.get("start"):
-        meta.append(f'{escape(str(part.get("start")))} \u2013 {escape(str(part.get("end") or "?"))}')
+    if part.load_duration_s is not None:
+        meta.append(f"{part.load_duration_s:.1f}s load (rates are per second of it)")
+    if part.start:
+        meta.append(f"{escape(part.start)} \u2013 {escape(part.end or '?')}")
     parts = [
         f'<section class="scenario" id="{_anchor(name)}"><header><h2>{escape(name)} '
-        f'{_badge(verdict.get("passed") if verdict else None)}</h2>'
+        f'{_badge(_passed(part))}</h2>'
         f'<span class="muted">{_DOT.join(meta)}</span></header>'
     ]
-    if part.get("message"):
-        parts.append(f'<div class="banner fail">{escape(str(part["message"]))}</div>')
-    notes = list(part.get("notes") or [])
-    if notes:
-        parts.append("<ul>" + "".join(f"<li>{escape(str(n))}</li>" for n in notes) + "</ul>")
+    if part.message:
+        parts.append(f'<div class="banner fail">{escape(part.message)}</div>')
+    if part.notes:
+        parts.append("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in part.notes) + "</ul>")
     parts.append("<h3>Checks and thresholds</h3>" + _checks_table(part))
     parts.append(_baseline_table(part))
     parts.append("<h3>Operations</h3>" + _operations_table(part))
@@ -368,60 +360,65 @@ def _charts_section(title: str, charts: list[tuple[str, dict[str, Any]]], first_
     return html, specs
 
 
-def _targets(summary: Mapping[str, Any]) -> tuple[str, str]:
+def _passed(part: ScenarioPart) -> bool | None:
+    """The entry's verdict, None when it was not judged."""
+    return part.verdict.passed if part.verdict is not None else None
+
+
+def _targets(summary: SummaryDocument) -> tuple[str, str]:
     items = []
     banner = ""
-    for name, target in (summary.get("targets") or {}).items():
-        if not isinstance(target, Mapping):
-            continue
-        text = target.get("description") or target.get("url") or ""
-        version = target.get("version")
-        items.append(f"{escape(str(name))}: {escape(str(text))}"
-                     + (f" (version {escape(str(version))})" if version else ""))
-        if "simulator" in str(target.get("kind", "")) or "simulator" in str(text):
+    for name, target in summary.targets.items():
+        text = target.description or target.url or ""
+        version = target.version
+        items.append(f"{escape(name)}: {escape(text)}"
+                     + (f" (version {escape(version)})" if version else ""))
+        if "simulator" in (target.kind or "") or "simulator" in text:
             banner = ('<div class="banner">The target was the embedded KFP simulator, not a cluster: the numbers '
                       "measure the framework and the simulator only.</div>")
     return "<br>".join(items) or "-", banner
 
 
-def _shards_table(summary: Mapping[str, Any]) -> str:
+def _shards_table(summary: SummaryDocument) -> str:
     """A scaled-out run's numbers per shard, entry and operation (a shard that lagged is a finding)."""
-    section = summary.get("scaleout") or {}
+    section = summary.scaleout
+    if section is None:
+        return ""
     rows = []
-    for shard in section.get("per_shard") or []:
-        late = shard.get("start_lateness_s") or 0
-        for name, entry in (shard.get("entries") or {}).items():
-            for op, stats in (entry.get("operations") or {}).items():
-                lateness = (stats.get("lateness") or {}).get("p99_ms")
+    for shard in section.per_shard:
+        late = shard.start_lateness_s or 0
+        for name, entry in shard.entries.items():
+            for op, stats in entry.operations.items():
+                lateness = stats.lateness.p99_ms if stats.lateness is not None else None
                 rows.append(
-                    f'<tr><td>{escape(str(shard.get("shard")))}</td><td>{escape(name)}</td><td>{escape(op)}</td>'
-                    f'<td class="num">{_num(stats.get("count"))}</td><td class="num">{_num(stats.get("failed"))}</td>'
-                    f'<td class="num">{_num(stats.get("throughput"), 1)}</td><td class="num">{_ms(stats.get("p99_ms"))}'
-                    f'</td><td class="num">{_num(stats.get("dropped"))}</td><td class="num">{_ms(lateness)}</td>'
+                    f'<tr><td>{escape(shard.shard)}</td><td>{escape(name)}</td><td>{escape(op)}</td>'
+                    f'<td class="num">{_num(stats.count)}</td><td class="num">{_num(stats.failed)}</td>'
+                    f'<td class="num">{_num(stats.throughput, 1)}</td><td class="num">{_ms(stats.p99_ms)}'
+                    f'</td><td class="num">{_num(stats.dropped)}</td><td class="num">{_ms(lateness)}</td>'
                     f'<td class="num">{_num(late, 2)}</td></tr>')
     if not rows:
         return ""
-    health_table = _shard_health(section.get("per_shard") or [])
-    return (f'<h3>Shards ({_num(section.get("shards"))}, merged above)</h3><table><thead><tr><th>shard</th>'
+    health_table = _shard_health(section.per_shard)
+    return (f'<h3>Shards ({_num(section.shards)}, merged above)</h3><table><thead><tr><th>shard</th>'
             '<th>entry</th><th>operation</th><th class="num">count</th><th class="num">failed</th>'
             '<th class="num">rate/s</th><th class="num">p99</th><th class="num">dropped</th>'
             '<th class="num">p99 lateness</th><th class="num">late start s</th></tr></thead><tbody>'
             + "".join(rows) + "</tbody></table>" + health_table
-            + (f'<p class="muted">{escape(str(section["note"]))}</p>' if section.get("note") else ""))
+            + (f'<p class="muted">{escape(section.note)}</p>' if section.note else ""))
 
 
-def _shard_health(shards: Sequence[Mapping[str, Any]]) -> str:
+def _shard_health(shards: Sequence[ShardPart]) -> str:
     """Each shard's load-generator health (each shard sampled its own process; the run's is the worst)."""
     rows = []
     for shard in shards:
-        harness = shard.get("harness") or {}
-        if harness.get("cpu_max") is None:
+        harness = shard.harness
+        if harness is None or harness.cpu_max is None:
             continue
-        lateness = max((harness.get("lateness_p99_ms") or {}).values(), default=None)
-        state = ("saturated: " + "; ".join(harness.get("reasons") or [])) if harness.get("saturated") else "ok"
-        rows.append(f'<tr><td>{escape(str(shard.get("shard")))}</td>'
-                    f'<td class="num">{_num(harness.get("cpu_mean"), 2)}</td>'
-                    f'<td class="num">{_num(harness.get("cpu_max"), 2)}</td><td class="num">{_ms(lateness)}</td>'
+        lateness = max(harness.lateness_p99_ms.values(), default=None)
+        state = ("saturated: " + "; ".join(harness.reasons)) if harness.saturated else "ok"
+        rows.append(f"<tr><td>{escape(shard.shard)}</td>"
+                    f'<td class="num">{_num(harness.cpu_mean, 2)}</td>'
+                    f'<td class="num">{_num(harness.cpu_max, 2)}</td><td class="num">{_ms(lateness)}</td>'
                     f"<td>{escape(state)}</td></tr>")
     if not rows:
         return ""
@@ -430,61 +427,59 @@ def _shard_health(shards: Sequence[Mapping[str, Any]]) -> str:
             + "".join(rows) + "</tbody></table>")
 
 
-def render_html(summary: Mapping[str, Any], timelines: Timelines | None = None,
-                observations: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+def render_html(summary: SummaryDocument, timelines: Timelines | None = None,
+                observations: Mapping[str, EntryObservation] | None = None) -> str:
     """The whole report page for a summary (and the timelines of its events, and the Prometheus series of
     ``prometheus/<entry>.json``, if any)."""
-    run_id = str(summary.get("run_id", ""))
-    interrupted = bool(summary.get("interrupted"))
-    passed = summary.get("passed")
+    run_id = summary.run_id
+    interrupted = summary.interrupted
+    passed = summary.passed
     targets, target_banner = _targets(summary)
     sections = []
     specs: dict[str, Any] = {}
     nav_rows = []
-    for part in summary.get("scenarios", []):
-        name = str(part.get("name", ""))
+    for part in summary.scenarios:
+        name = part.name
         timeline = timelines.scenarios.get(name) if timelines else None
         charts = scenario_charts(part, timeline, timelines)
         # observability (issue 13): the entry's Prometheus series, on the load charts' axis (seconds after t0).
-        t0 = timelines.t0 if timelines else (_epoch(summary, "start") or 0.0)
+        t0 = timelines.t0 if timelines else (_epoch(summary.start) or 0.0)
         if observations and name in observations:
             charts += prometheus_charts(observations[name], t0)
         html_part, part_specs = _scenario_section(part, charts, len(specs), timeline)
         sections.append(html_part)
         specs.update(part_specs)
-        verdict = part.get("verdict") or {}
-        totals = part.get("totals") or {}
-        failed = [c for c in verdict.get("checks") or [] if not c.get("passed")]
+        failed = part.verdict.failures() if part.verdict is not None else []
         nav_rows.append(
             f'<tr class="{"failed" if failed else ""}"><td><a href="#{_anchor(name)}">{escape(name)}</a></td>'
-            f'<td>{escape(str(part.get("mode", "")))}</td><td>{escape(str(part.get("status")))}</td>'
-            f'<td class="num">{_num(part.get("duration_s"), 3)}</td><td class="num">{_num(totals.get("count"))}</td>'
-            f'<td class="num">{_num(totals.get("failed"))}</td>'
-            f'<td>{_badge(verdict.get("passed") if verdict else None)}'
-            f'{escape("; ".join(str(c.get("name")) for c in failed))}</td></tr>'
+            f"<td>{escape(part.mode)}</td><td>{escape(str(part.status))}</td>"
+            f'<td class="num">{_num(part.duration_s, 3)}</td><td class="num">{_num(part.totals.count)}</td>'
+            f'<td class="num">{_num(part.totals.failed)}</td>'
+            f"<td>{_badge(_passed(part))}"
+            f'{escape("; ".join(c.name for c in failed))}</td></tr>'
         )
     banners = [target_banner, harness_html(summary)]
-    t0_run = timelines.t0 if timelines else (_epoch(summary, "start") or 0.0)
+    t0_run = timelines.t0 if timelines else (_epoch(summary.start) or 0.0)
     harness_part, harness_specs = _charts_section("Load generator", harness_charts(summary, t0_run), len(specs))
     specs.update(harness_specs)
     if interrupted:
         banners.append('<div class="banner fail">The run was interrupted: entries may have stopped early.</div>')
-    if summary.get("rebuilt_from_events"):
+    if summary.rebuilt_from_events:
         banners.append('<div class="banner">summary.json was missing and was rebuilt from events.jsonl '
                        "(the run probably died): no scenario thresholds beyond what the events tell.</div>")
-    scenario_file = summary.get("scenario_file")
-    raw = json.dumps(summary.get("scenario", []), indent=2)
-    environment = json.dumps(summary.get("environment", {}), indent=2)
+    scenario_file = summary.scenario_file
+    raw = json.dumps(summary.scenario, indent=2)
+    environment = json.dumps(summary.environment.as_json(), indent=2)
     generated = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     data = json.dumps(finite_json({"charts": specs}), separators=(",", ":"), allow_nan=False, default=str)
     data = data.replace("</", "<\\/")  # keep the JSON from closing its <script> element
     bucket = f", charts in {timelines.bucket_s}s buckets" if timelines else ""
-    duration = summary.get("duration_s")
+    duration = summary.duration_s
     head = (
-        f"<header><h1>Performance report {_badge(passed if isinstance(passed, bool) else None, interrupted)}</h1>"
+        f"<header><h1>Performance report {_badge(passed, interrupted)}</h1>"
         f'<dl class="meta"><dt>run</dt><dd>{escape(run_id)}</dd>'
-        f'<dt>window</dt><dd>{escape(str(summary.get("start")))} \u2013 {escape(str(summary.get("end")))}'
-        f'{f" ({duration:.1f}s)" if isinstance(duration, int | float) else ""}{bucket}</dd>'
+        f"<dt>window</dt><dd>{escape(str(summary.start))} \u2013 {escape(str(summary.end))}"
+        f'{f" ({duration:.1f}s)" if duration is not None else ""}{bucket}</dd>'
         f"<dt>target</dt><dd>{targets}</dd>"
         f'<dt>scenario file</dt><dd>{escape(str(scenario_file or "-"))}</dd></dl>'
         + "".join(banners) + "</header>"
@@ -509,9 +504,9 @@ def render_html(summary: Mapping[str, Any], timelines: Timelines | None = None,
     )
 
 
-def _epoch(summary: Mapping[str, Any], key: str) -> float | None:
-    value = summary.get(key)
-    if not isinstance(value, str):
+def _epoch(value: str | None) -> float | None:
+    """An ISO 8601 time of the summary as epoch seconds (None when absent or not readable)."""
+    if value is None:
         return None
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
@@ -519,13 +514,13 @@ def _epoch(summary: Mapping[str, Any], key: str) -> float | None:
         return None
 
 
-def write_html_report(summary: Mapping[str, Any], results_dir: Path, events: Path | None = None) -> Path:
+def write_html_report(summary: SummaryDocument, results_dir: Path, events: Path | None = None) -> Path:
     """Write ``report.html`` into the results directory (timelines from ``events``, default
     ``events.jsonl`` there) and return its path."""
     events = events or results_dir / "events.jsonl"
     timelines = None
     if events.is_file():
-        timelines = build_timelines(events, t0=_epoch(summary, "start"), t_end=_epoch(summary, "end"))
+        timelines = build_timelines(events, t0=_epoch(summary.start), t_end=_epoch(summary.end))
     path = results_dir / HTML_FILE_NAME
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(render_html(summary, timelines, load_observations(results_dir)), encoding="utf-8")

@@ -7,12 +7,14 @@ run's t0, the axis of the load charts; aggregates and statuses from the summary.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 from typing import Any
+
+from perf_tests.observability.models import EntryObservation
+from perf_tests.results.summary import ScenarioPart, SummaryDocument
 
 __all__ = ["harness_charts", "harness_html", "load_observations", "prometheus_charts", "prometheus_html"]
 
@@ -23,9 +25,9 @@ _AGGREGATES = ("min", "mean", "max", "last")
 _MAX_SERIES = 12  # lines in one chart; a query by method on a busy server can have many
 
 
-def load_observations(results_dir: Path) -> dict[str, dict[str, Any]]:
+def load_observations(results_dir: Path) -> dict[str, EntryObservation]:
     """Entry name -> its stored observation (files that cannot be read are skipped, with a log line)."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, EntryObservation] = {}
     folder = results_dir / "prometheus"
     if not folder.is_dir():
         return out
@@ -33,99 +35,96 @@ def load_observations(results_dir: Path) -> dict[str, dict[str, Any]]:
         try:
             if path.stat().st_size > _MAX_FILE_BYTES:
                 continue
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            logger.warning("report: cannot read %s (%s)", path, exc)
+            observation = EntryObservation.model_validate_json(path.read_bytes())
+        except (OSError, ValueError) as exc:  # a pydantic ValidationError is a ValueError
+            logger.warning("report: cannot read %s (%s)", path, str(exc).splitlines()[0])
             continue
-        if isinstance(data, dict) and isinstance(data.get("entry"), str):
-            out[data["entry"]] = data
+        out[observation.entry] = observation
     return out
 
 
-def _label(labels: Mapping[str, Any]) -> str:
+def _label(labels: Mapping[str, str]) -> str:
     shown = {k: v for k, v in labels.items() if k not in ("__name__", "job", "instance")}
     return ",".join(f"{k}={v}" for k, v in sorted(shown.items())) or "value"
 
 
-def prometheus_charts(observation: Mapping[str, Any], t0: float) -> list[tuple[str, dict[str, Any]]]:
+def prometheus_charts(observation: EntryObservation, t0: float) -> list[tuple[str, dict[str, Any]]]:
     """One line chart per query of the entry's own window, x in seconds after ``t0``."""
-    windows = observation.get("windows") or []
-    if not windows:
+    if not observation.windows:
         return []
-    step = observation.get("step_s") or 1
+    step = observation.step_s or 1
     charts = []
-    for query in windows[0].get("queries") or []:
-        series = [s for s in query.get("series") or [] if s.get("values")][:_MAX_SERIES]
+    for query in observation.windows[0].queries:
+        series = [s for s in query.series if s.values][:_MAX_SERIES]
         if not series:
             continue
-        stamps = sorted({float(t) for s in series for t, _ in s["values"]})
+        stamps = sorted({t for s in series for t, _ in s.values})
         x = [round(t - t0, 3) for t in stamps]
         lines = []
         for item in series:
-            by_time = {float(t): v for t, v in item["values"]}
-            lines.append({"name": _label(item.get("labels") or {}), "values": [by_time.get(t) for t in stamps]})
-        charts.append((f"Prometheus: {query.get('name')} (every {step:g}s)",
+            by_time = dict(item.values)
+            lines.append({"name": _label(item.labels), "values": [by_time.get(t) for t in stamps]})
+        charts.append((f"Prometheus: {query.name} (every {step:g}s)",
                        {"type": "line", "unit": "", "x": x, "bucket": step, "series": lines}))
     return charts
 
 
-def _number(value: Any) -> str:
+def _number(value: float | None) -> str:
     return f"{value:.4g}" if isinstance(value, int | float) else "-"
 
 
-def prometheus_html(part: Mapping[str, Any]) -> str:
+def prometheus_html(part: ScenarioPart) -> str:
     """The entry's Prometheus queries: status and min / mean / max / last over its window."""
-    observed = part.get("prometheus")
-    if not isinstance(observed, Mapping):
+    observed = part.prometheus
+    if observed is None:
         return ""
-    if observed.get("status") != "ok":
-        return (f'<h3>Prometheus</h3><p class="empty">{escape(str(observed.get("message") or observed.get("status")))}'
+    if observed.status != "ok":
+        return (f'<h3>Prometheus</h3><p class="empty">{escape(observed.message or observed.status)}'
                 "</p>")
     rows = []
-    for name, query in (observed.get("queries") or {}).items():
-        aggregate = query.get("aggregate") or {}
-        status = str(query.get("status"))
-        shown = "no data" if status == "no_data" else status
-        rows.append(f"<tr><td>prom:{escape(str(name))}</td><td>{escape(shown)}</td>"
-                    + "".join(f'<td class="num">{_number(aggregate.get(k))}</td>' for k in _AGGREGATES)
-                    + f'<td><code>{escape(str(query.get("expr", "")))}</code></td></tr>')
-    return ('<h3>Prometheus</h3><p class="muted">' + escape(str(observed.get("url") or "")) + "</p>"
+    for name, query in observed.queries.items():
+        aggregate = query.aggregate
+        shown = "no data" if query.status == "no_data" else query.status
+        rows.append(f"<tr><td>prom:{escape(name)}</td><td>{escape(shown)}</td>"
+                    + "".join(f'<td class="num">{_number(getattr(aggregate, k) if aggregate else None)}</td>'
+                              for k in _AGGREGATES)
+                    + f"<td><code>{escape(query.expr)}</code></td></tr>")
+    return ('<h3>Prometheus</h3><p class="muted">' + escape(observed.url or "") + "</p>"
             '<table><thead><tr><th>query</th><th>status</th><th class="num">min</th><th class="num">mean</th>'
             '<th class="num">max</th><th class="num">last</th><th>PromQL</th></tr></thead><tbody>'
             + "".join(rows) + "</tbody></table>")
 
 
-def harness_charts(summary: Mapping[str, Any], t0: float) -> list[tuple[str, dict[str, Any]]]:
+def harness_charts(summary: SummaryDocument, t0: float) -> list[tuple[str, dict[str, Any]]]:
     """CPU share and event-loop lag of the load generator, x in seconds after ``t0``."""
-    harness = summary.get("harness")
-    if not isinstance(harness, Mapping) or not harness.get("samples"):
+    harness = summary.harness
+    if harness is None or not harness.samples:
         return []
-    samples = harness["samples"]
-    x = [round(float(s["t"]) - t0, 3) for s in samples]
+    samples = harness.samples
+    x = [round(s.t - t0, 3) for s in samples]
     charts = [("Load generator: CPU (share of one core) and open connections", {
         "type": "line", "unit": "", "x": x, "bucket": 1,
-        "series": [{"name": "cpu", "values": [s.get("cpu") for s in samples]},
-                   {"name": "connections", "dash": True, "values": [s.get("connections") for s in samples]}]})]
-    runners = sorted({name for s in samples for name in (s.get("loop_lag_ms") or {})})
+        "series": [{"name": "cpu", "values": [s.cpu for s in samples]},
+                   {"name": "connections", "dash": True, "values": [s.connections for s in samples]}]})]
+    runners = sorted({name for s in samples for name in s.loop_lag_ms})
     if runners:
         charts.append(("Load generator: event-loop lag per runner", {
             "type": "line", "unit": "ms", "x": x, "bucket": 1,
-            "series": [{"name": name, "values": [(s.get("loop_lag_ms") or {}).get(name) for s in samples]}
+            "series": [{"name": name, "values": [s.loop_lag_ms.get(name) for s in samples]}
                        for name in runners]}))
     return charts
 
 
-def harness_html(summary: Mapping[str, Any]) -> str:
+def harness_html(summary: SummaryDocument) -> str:
     """One line on the generator's health; a warning banner when it was saturated."""
-    harness = summary.get("harness")
-    if not isinstance(harness, Mapping):
+    harness = summary.harness
+    if harness is None:
         return ""
-    shards = harness.get("shards")
-    worst = f"worst of {len(shards)} shards: " if isinstance(shards, list) and shards else ""
-    facts = (f"{worst}CPU mean {_number(harness.get('cpu_mean'))}, max {_number(harness.get('cpu_max'))} of one core; "
-             f"RSS max {_number(harness.get('rss_max_mb'))} MiB; connections max "
-             f"{_number(harness.get('connections_max'))}")
-    if harness.get("saturated"):
+    worst = f"worst of {len(harness.shards)} shards: " if harness.shards else ""
+    facts = (f"{worst}CPU mean {_number(harness.cpu_mean)}, max {_number(harness.cpu_max)} of one core; "
+             f"RSS max {_number(harness.rss_max_mb)} MiB; connections max "
+             f"{_number(harness.connections_max)}")
+    if harness.saturated:
         return ('<div class="banner fail">The load generator was saturated: its numbers may measure the client, '
-                f'not the target ({escape("; ".join(harness.get("reasons") or []))}). {escape(facts)}</div>')
+                f'not the target ({escape("; ".join(harness.reasons))}). {escape(facts)}</div>')
     return f'<p class="muted">Load generator: {escape(facts)}</p>'

@@ -83,7 +83,7 @@ def write_run_file(
     return path
 
 
-def write_reports(summary: Mapping[str, Any], results_dir: Path) -> tuple[Path, Path]:
+def write_reports(summary: SummaryDocument, results_dir: Path) -> tuple[Path, Path]:
     """Write ``summary.csv`` and ``report.html`` for a finished (or interrupted) run."""
     csv_path = write_summary_csv(summary, results_dir)
     html_path = write_html_report(summary, results_dir, results_dir / EVENTS_FILE_NAME)
@@ -169,5 +169,5 @@ def rebuild_reports(results_dir: Path) -> ReportFiles:
         summary_path = write_summary(summary, results_dir)
         rebuilt = True
         logger.info("rebuilt %s from %s", summary_path, EVENTS_FILE_NAME)
-    csv_path, html_path = write_reports(summary.as_json(), results_dir)
+    csv_path, html_path = write_reports(summary, results_dir)
     return ReportFiles(summary_path, csv_path, html_path, rebuilt)

@@ -6,17 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from perf_tests.recorder.event_codec import event_from_json, read_event_lines
 from perf_tests.recorder.events import AggregateRecord, OperationEvent
 from perf_tests.recorder.recorder import Recorder
 
 __all__ = ["Replay", "replay"]
-
-
-def _float(value: Any, default: float = 0.0) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
 
 
 @dataclass
@@ -40,14 +35,15 @@ def replay(path: Path) -> Replay:
             continue
         result.recorder(event)
         result.lines += 1
-        start = _float(line.get("t"), -1.0)
+        if isinstance(event, OperationEvent):
+            start, end = event.start, event.start + event.duration
+        elif isinstance(event, AggregateRecord):
+            start = float(event.second)
+            end = start + 1.0
+        else:
+            start = end = event.time
         if start < 0:
             continue
-        end = start
-        if isinstance(event, OperationEvent):
-            end = start + event.duration
-        elif isinstance(event, AggregateRecord):
-            end = start + 1.0
         result.first = start if result.first is None else min(result.first, start)
         result.last = end if result.last is None else max(result.last, end)
         name = event.scenario

@@ -179,13 +179,12 @@ def _entry(record: ScenarioRecord, entry: EntryInput, baseline: Baseline | None)
         status=entry.exit_status, message=entry.exit_message,
         notes=[*entry.notes_before, *record.notes, *entry.notes_after], prometheus=entry.prometheus,
     )
-    view = measured.as_json()  # thresholds and baselines are judged on the JSON form, as a baseline file has
-    baseline_view = baseline.part(entry.name) if baseline is not None else None
-    judged = judge_part(view, entry.allowed_failure_rate, entry.thresholds, baseline_view)
+    baseline_part = baseline.part(entry.name) if baseline is not None else None
+    judged = judge_part(measured, entry.allowed_failure_rate, entry.thresholds, baseline_part)
     checks = list(judged.checks)
     compared = None
     if baseline is not None:
-        compared, baseline_checks = baseline.compare(view, baseline_overrides(entry.thresholds))
+        compared, baseline_checks = baseline.compare(measured, baseline_overrides(entry.thresholds))
         checks += baseline_checks
     checks += entry.checks
     return measured.model_copy(update={

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,8 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from perf_tests.recorder.event_codec import decode_histogram, histogram_values, read_event_lines
+from perf_tests.recorder.event_codec import event_from_json, histogram_values, read_event_lines, time_range
+from perf_tests.recorder.events import AggregateRecord, Event, OperationEvent, ScenarioMark
 from perf_tests.recorder.stats import new_histogram
 
 __all__ = ["NICE_BUCKETS", "OperationTimeline", "ScenarioTimeline", "Timelines", "build_timelines", "percentiles"]
@@ -125,30 +125,6 @@ def _thin(points: list[tuple[float, float]], limit: int) -> list[tuple[float, fl
     return [points[int(i * step)] for i in range(limit)]
 
 
-_TIME = re.compile(rb'"t":\s*(-?[0-9.eE+-]+)')
-_MS = re.compile(rb'"ms":\s*([0-9.eE+-]+)')
-
-
-def _time_range(events: Path) -> tuple[float | None, float | None]:
-    """First and last time in an events file, read cheaply (no JSON parsing)."""
-    first: float | None = None
-    last: float | None = None
-    with events.open("rb") as file:
-        for line in file:
-            match = _TIME.search(line)
-            if not match:
-                continue
-            try:
-                t = float(match.group(1))
-                duration = _MS.search(line)
-                end = t + (float(duration.group(1)) / 1000.0 if duration else 1.0)
-            except ValueError:
-                continue
-            first = t if first is None or t < first else first
-            last = end if last is None or end > last else last
-    return first, last
-
-
 class _Accumulators:
     """HDR histograms of ``agg`` records merged per (scenario, operation, value, bucket) with hdrh's C
     addition; a bucket is turned into weighted values once a record two buckets later arrives (the
@@ -157,15 +133,15 @@ class _Accumulators:
     def __init__(self) -> None:
         self._open: dict[tuple[str, str, str], dict[int, HdrHistogram]] = {}
 
-    def add(self, key: tuple[str, str, str], bucket: int, encoded: str, target: list[_Slot]) -> None:
+    def add(self, key: tuple[str, str, str], bucket: int, histogram: HdrHistogram, target: list[_Slot]) -> None:
         buckets = self._open.setdefault(key, {})
-        histogram = buckets.get(bucket)
-        if histogram is None:
-            histogram = buckets[bucket] = new_histogram()
+        merged = buckets.get(bucket)
+        if merged is None:
+            merged = buckets[bucket] = new_histogram()
         try:
-            histogram.decode_and_add(encoded)
-        except Exception:  # hdrh raises several kinds on corrupt input; a bad second must not stop a report
-            logger.warning("an aggregate record holds an unreadable histogram; it is left out")
+            merged.add(histogram)
+        except Exception:  # hdrh raises several kinds for a histogram of another range; a report goes on
+            logger.warning("an aggregate record holds a histogram that cannot be merged; it is left out")
             return
         for old in [b for b in buckets if b <= bucket - 2]:
             self._finish(key, old, buckets.pop(old), target)
@@ -195,7 +171,7 @@ def build_timelines(
     """Read ``events`` and bucket it (see the module docstring); ``t0``/``t_end`` (the run's window) spare
     a first pass over the file to find it."""
     if t0 is None or t_end is None:
-        first, last = _time_range(events)
+        first, last = time_range(events)
         t0 = t0 if t0 is not None else first
         t_end = t_end if t_end is not None else last
     origin = float(math.floor(t0 or 0.0))
@@ -208,47 +184,46 @@ def build_timelines(
     raw_sizes: dict[tuple[str, str], list[tuple[float, float]]] = {}
     accumulators = _Accumulators()
 
-    def scenario(line: dict[str, Any]) -> ScenarioTimeline:
-        name = str(line.get("scenario", ""))
-        item = scenarios.get(name)
+    def scenario(event: Event) -> ScenarioTimeline:
+        item = scenarios.get(event.scenario)
         if item is None:
-            item = scenarios[name] = ScenarioTimeline(name, str(line.get("mode", "")))
+            item = scenarios[event.scenario] = ScenarioTimeline(event.scenario, event.mode)
         return item
 
     for line in read_event_lines(events):
-        kind = line.get("type")
-        t = _number(line.get("t"))
-        if t is None or kind not in ("op", "agg", "scenario"):
-            continue
-        entry = scenario(line)
-        if kind == "scenario":
-            phase, message = str(line.get("phase", "")), str(line.get("message") or "")
-            if phase == "started":
+        event = event_from_json(line)
+        if isinstance(event, ScenarioMark):
+            entry, t = scenario(event), event.time
+            if event.phase == "started":
                 entry.start = t - origin
-            elif phase == "finished":
+            elif event.phase == "finished":
                 entry.end = t - origin
-            elif phase == "note" and message:
-                entry.notes.append((t - origin, message))
+            elif event.phase == "note" and event.message:
+                entry.notes.append((t - origin, event.message))
             continue
-        op = str(line.get("op", ""))
+        if isinstance(event, OperationEvent):
+            t, attrs = event.start, event.attrs or {}
+        elif isinstance(event, AggregateRecord):
+            t, attrs = float(event.second), event.attrs
+        else:
+            continue  # statistics computed elsewhere (metrics) have no timeline
+        entry, op = scenario(event), event.operation
         buckets = slots.get((entry.name, op))
         if buckets is None:
             buckets = slots[(entry.name, op)] = [_Slot() for _ in range(count)]
         index = min(count - 1, max(0, int((t - origin) // width)))
         slot = buckets[index]
-        raw_attrs = line.get("attrs")
-        attrs: dict[str, Any] = raw_attrs if isinstance(raw_attrs, dict) else {}
         size = _number(attrs.get("total_size"))
-        if kind == "op":
-            ms = _number(line.get("ms")) or 0.0
-            if line.get("ok"):
+        if isinstance(event, OperationEvent):
+            ms = event.duration * 1000.0
+            if event.ok:
                 slot.ok += 1
                 slot.values.append((ms, 1))
                 if size is not None:
                     raw_sizes.setdefault((entry.name, op), []).append((size, ms))
             else:
                 slot.failed += 1
-                slot.errors[str(line.get("error_type") or "error")] += 1
+                slot.errors[event.error_type or "error"] += 1
             lateness = _number(attrs.get("lateness"))
             if lateness is not None:
                 slot.lateness.append((lateness * 1000.0, 1))
@@ -256,22 +231,19 @@ def build_timelines(
             if isinstance(state, str) and state:
                 entry.states.setdefault(op, Counter())[state] += 1
             continue
-        slot.ok += int(_number(line.get("ok")) or 0)
-        for error_type, errors in (line.get("errors") or {}).items():
-            slot.failed += int(errors)
-            slot.errors[str(error_type)] += int(errors)
-        slot.dropped += int(_number((line.get("counters") or {}).get("dropped")) or 0)
-        encoded = line.get("hist")
-        if isinstance(encoded, str) and encoded:
-            accumulators.add((entry.name, op, "duration"), index, encoded, buckets)
+        slot.ok += event.ok
+        for error_type, errors in event.errors.items():
+            slot.failed += errors
+            slot.errors[error_type] += errors
+        slot.dropped += event.counters.get("dropped", 0)
+        if event.histogram.get_total_count():
+            accumulators.add((entry.name, op, "duration"), index, event.histogram, buckets)
             if size is not None and int(t - origin) % stride == 0:
-                histogram = decode_histogram(encoded)
-                if histogram is not None:
-                    median = percentiles(histogram_values(histogram), (50.0,))[0]
-                    if median is not None:
-                        raw_sizes.setdefault((entry.name, op), []).append((size, median))
-        late = (line.get("values") or {}).get("lateness")
-        if isinstance(late, str) and late:
+                median = percentiles(histogram_values(event.histogram), (50.0,))[0]
+                if median is not None:
+                    raw_sizes.setdefault((entry.name, op), []).append((size, median))
+        late = event.values.get("lateness")
+        if late is not None and late.get_total_count():
             accumulators.add((entry.name, op, "lateness"), index, late, buckets)
     accumulators.finish_all(slots)
     for (name, op), buckets in slots.items():

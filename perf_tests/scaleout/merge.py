@@ -256,7 +256,7 @@ def merge_results(
                    first.entries, first.targets)
     write_summary(summary, out_dir)
     try:
-        write_reports(summary.as_json(), out_dir)
+        write_reports(summary, out_dir)
     except Exception:  # a report bug must not cost the merge its summary and verdict
         logger.exception("could not write summary.csv / report.html; rebuild them with "
                          "'python -m perf_tests report %s'", out_dir)

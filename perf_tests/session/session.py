@@ -124,7 +124,7 @@ class CompletedRun:
         raise KeyError(name)
 
     def table(self) -> str:
-        return format_summary_table(self.summary, [v.as_json() for v in self.verdicts])
+        return format_summary_table(self.document, self.verdicts)
 
     def failure_message(self) -> str:
         lines = [f"{len([v for v in self.verdicts if not v.passed])} of {len(self.verdicts)} scenario entries failed"]
@@ -449,7 +449,7 @@ class PerfSession:
                                 results_error=message, summary_written=False)
         self._summary_written = True
         try:
-            write_reports(summary.as_json(), self.results_dir)
+            write_reports(summary, self.results_dir)
         except OSError as exc:
             logger.error("could not write summary.csv / report.html (%s); rebuild them with '%s'",
                          exc.strerror or exc, command)

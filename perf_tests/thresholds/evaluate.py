@@ -16,10 +16,12 @@ How thresholds and the default checks combine (k6 lets thresholds replace the de
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from perf_tests.recorder.operation_summary import OperationSummary
+from perf_tests.results.summary import ScenarioPart
 from perf_tests.results.verdict import Check, EntryVerdict, ThresholdResult
 from perf_tests.thresholds.parser import Threshold, parse_threshold
 from perf_tests.thresholds.verdict import default_checks
@@ -111,56 +113,61 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def measure(part: Mapping[str, Any], threshold: Threshold) -> tuple[float | None, str]:
+def measure(part: ScenarioPart, threshold: Threshold) -> tuple[float | None, str]:
     """The threshold's metric in an entry's summary part, or (None, why there is no data)."""
     if threshold.prometheus_query is not None:
         return _measure_prometheus(part, threshold.prometheus_query, threshold.key)
-    operations: Mapping[str, Any] = part.get("operations") or {}
     name = threshold.operation
     if name is not None:
-        op = operations.get(name)
+        op = part.operations.get(name)
         if op is None:
             if threshold.kind in ("count", "rate"):
                 return 0.0, ""
             return None, f"{name} was not recorded"
         return _measure_operation(part, op, name, threshold)
-    return _measure_totals(part, operations, threshold)
+    return _measure_totals(part, threshold)
 
 
-def _measure_prometheus(part: Mapping[str, Any], query: str, key: str) -> tuple[float | None, str]:
-    """An aggregate of a Prometheus query over the entry's window (``part["prometheus"]``)."""
-    observed: Mapping[str, Any] = part.get("prometheus") or {}
-    if observed.get("status") != "ok":
-        return None, str(observed.get("message") or "no Prometheus query was made (set PROMETHEUS_URL)")
-    result: Mapping[str, Any] = (observed.get("queries") or {}).get(query) or {}
-    value = _number((result.get("aggregate") or {}).get(key))
+def _measure_prometheus(part: ScenarioPart, query: str, key: str) -> tuple[float | None, str]:
+    """An aggregate of a Prometheus query over the entry's window (``part.prometheus``)."""
+    observed = part.prometheus
+    if observed is None or observed.status != "ok":
+        message = observed.message if observed is not None else None
+        return None, str(message or "no Prometheus query was made (set PROMETHEUS_URL)")
+    result = observed.queries.get(query)
+    aggregate = result.aggregate if result is not None else None
+    value = _number(getattr(aggregate, key, None)) if aggregate is not None and key in _AGGREGATES else None
     if value is None:
-        why = result.get("message") or "the query returned no sample in the entry's window"
+        why = (result.message if result is not None else None) or "the query returned no sample in the entry's window"
         return None, f"prom:{query}: {why}"
     return value, ""
 
 
+_AGGREGATES = frozenset({"min", "mean", "max", "last"})
+
+
 def _measure_operation(
-    part: Mapping[str, Any], op: Mapping[str, Any], name: str, threshold: Threshold
+    part: ScenarioPart, op: OperationSummary, name: str, threshold: Threshold
 ) -> tuple[float | None, str]:
-    if op.get("not_measured"):  # the harness that ran does not measure this metric
-        return None, f"{name} is {op['not_measured']}"
-    count = _number(op.get("count"))
-    failed = _number(op.get("failed")) or 0.0
+    if op.not_measured:  # the harness that ran does not measure this metric
+        return None, f"{name} is {op.not_measured}"
+    count = _number(op.count)
+    failed = _number(op.failed) or 0.0
     if threshold.kind == "latency":
-        value = _number(op.get(threshold.key))
+        value = _number(op.stat(threshold.key))
         if value is None and "." in threshold.key:
-            value = _number(op.get(threshold.key.replace(".", "")))  # GuideLLM names p99.9 'p999'
+            value = _number(op.stat(threshold.key.replace(".", "")))  # GuideLLM names p99.9 'p999'
         if value is not None:
             return value, ""
-        if op.get("source") and threshold.key not in op:
-            available = ", ".join(k.removesuffix("_ms") for k in op if k.startswith("p") and k.endswith("_ms"))
-            return None, f"{threshold.metric} is not available for {name} (from {op['source']}: {available})"
+        given = op.given()
+        if op.source and threshold.key not in given:
+            available = ", ".join(k.removesuffix("_ms") for k in given if k.startswith("p") and k.endswith("_ms"))
+            return None, f"{threshold.metric} is not available for {name} (from {op.source}: {available})"
         return None, f"{name} recorded no successful attempt"
     if threshold.kind == "count":
-        return _number(op.get(threshold.key)) or 0.0, ""
+        return _number(op.stat(threshold.key)) or 0.0, ""
     if threshold.kind == "rate":
-        value = _number(op.get("throughput"))
+        value = _number(op.throughput)
         if value is not None:
             return value, ""
         duration = _rate_window(part)
@@ -169,7 +176,7 @@ def _measure_operation(
         if duration:
             return count / duration, ""
         return None, f"{name} has no time window to compute a rate over"
-    success = _number(op.get("success_rate"))
+    success = _number(op.success_rate)
     if success is None and count:
         success = (count - failed) / count
     if success is None:
@@ -177,20 +184,18 @@ def _measure_operation(
     return (success if threshold.metric == "success_rate" else 1.0 - success), ""
 
 
-def _measure_totals(
-    part: Mapping[str, Any], operations: Mapping[str, Any], threshold: Threshold
-) -> tuple[float | None, str]:
-    totals: Mapping[str, Any] = part.get("totals") or {}
-    count = _number(totals.get("count")) or 0.0
-    failed = _number(totals.get("failed")) or 0.0
+def _measure_totals(part: ScenarioPart, threshold: Threshold) -> tuple[float | None, str]:
+    totals = part.totals
+    count = _number(totals.count) or 0.0
+    failed = _number(totals.failed) or 0.0
     if threshold.metric == "count":
         return count, ""
     if threshold.metric == "failed":
         return failed, ""
     if threshold.metric == "dropped":
-        dropped = _number(totals.get("dropped"))
+        dropped = _number(totals.dropped) if "dropped" in totals.model_fields_set else None
         if dropped is None:
-            dropped = sum(_number(op.get("dropped")) or 0.0 for op in operations.values())
+            dropped = sum(_number(op.dropped) or 0.0 for op in part.operations.values())
         return dropped, ""
     if threshold.metric == "rate":
         duration = _rate_window(part)
@@ -205,13 +210,13 @@ def _measure_totals(
     return (success if threshold.metric == "success_rate" else 1.0 - success), ""
 
 
-def _rate_window(part: Mapping[str, Any]) -> float | None:
+def _rate_window(part: ScenarioPart) -> float | None:
     """Seconds a rate is per: the load's own window when the entry has one (``load_duration_s``), else the entry's."""
-    load = _number(part.get("load_duration_s"))
-    return load if load is not None else _number(part.get("duration_s"))
+    load = _number(part.load_duration_s)
+    return load if load is not None else _number(part.duration_s)
 
 
-def _baseline_limit(threshold: Threshold, baseline_part: Mapping[str, Any] | None) -> tuple[float | None, str]:
+def _baseline_limit(threshold: Threshold, baseline_part: ScenarioPart | None) -> tuple[float | None, str]:
     if baseline_part is None:
         return None, "no baseline given"
     base, why = measure(baseline_part, threshold)
@@ -221,12 +226,12 @@ def _baseline_limit(threshold: Threshold, baseline_part: Mapping[str, Any] | Non
 
 
 def evaluate_thresholds(
-    part: Mapping[str, Any],
+    part: ScenarioPart,
     thresholds: Iterable[str | Threshold],
-    baseline_part: Mapping[str, Any] | None = None,
+    baseline_part: ScenarioPart | None = None,
 ) -> list[ThresholdEvaluation]:
     """Judge each threshold against the entry's summary part (and its baseline part, if any)."""
-    scenario = str(part.get("name", ""))
+    scenario = part.name
     results = []
     for item in thresholds:
         threshold = item if isinstance(item, Threshold) else parse_threshold(item)
@@ -235,7 +240,7 @@ def evaluate_thresholds(
 
 
 def _evaluate(
-    scenario: str, part: Mapping[str, Any], threshold: Threshold, baseline_part: Mapping[str, Any] | None
+    scenario: str, part: ScenarioPart, threshold: Threshold, baseline_part: ScenarioPart | None
 ) -> ThresholdEvaluation:
     text = threshold.text
     if threshold.relative_to_baseline:
@@ -291,10 +296,10 @@ class Judgement:
 
 
 def judge_part(
-    part: Mapping[str, Any],
+    part: ScenarioPart,
     allowed_failure_rate: float,
     thresholds: Sequence[str],
-    baseline_part: Mapping[str, Any] | None = None,
+    baseline_part: ScenarioPart | None = None,
 ) -> Judgement:
     """The default checks (see the module docstring for when thresholds replace 'failures') and one check
     per threshold of an entry's summary part."""
@@ -308,11 +313,11 @@ def judge_part(
 
 
 def judge_with_thresholds(
-    part: Mapping[str, Any],
+    part: ScenarioPart,
     allowed_failure_rate: float,
     thresholds: Sequence[str],
-    baseline_part: Mapping[str, Any] | None = None,
+    baseline_part: ScenarioPart | None = None,
 ) -> EntryVerdict:
     """The entry's verdict from its default and threshold checks (``judge_part``)."""
     checks = judge_part(part, allowed_failure_rate, thresholds, baseline_part).checks
-    return EntryVerdict(str(part["name"]), str(part.get("mode", "")), checks)
+    return EntryVerdict(part.name, part.mode, checks)

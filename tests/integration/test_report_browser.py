@@ -299,7 +299,7 @@ def _synthetic_results(results: Path) -> Path:
     summary = build_summary(run, recorder, [EntryInput(name, mode, thresholds=thresholds[name])
                                             for name, mode in names.items()])
     write_summary(summary, results)
-    write_reports(summary.as_json(), results)
+    write_reports(summary, results)
     return results / "report.html"
 
 

@@ -93,9 +93,11 @@ def test_the_reports_compare_the_harnesses_side_by_side(compare: tuple[Any, floa
     from perf_tests.reports.harness_comparison import comparison_rows
     from perf_tests.reports.html_report import render_html
     from perf_tests.reports.summary import scenario_summary
+    from perf_tests.results import SummaryDocument
 
     run = compare[0]
-    summary = {"scenarios": [scenario_summary(run.recorder.scenarios[name]).as_json() for name in HARNESS_NAMES]}
+    summary = SummaryDocument(run_id="harnesses", start=None, end=None,
+                              scenarios=[scenario_summary(run.recorder.scenarios[name]) for name in HARNESS_NAMES])
     table = format_summary_table(summary)
     print(table[table.index("harness comparison"):])  # shown with -s: the numbers of this machine
     rows = comparison_rows(summary)

@@ -139,11 +139,12 @@ def test_inference_perf_reports_become_the_framework_metrics(tmp_path: Path) -> 
 
 
 def test_a_threshold_on_a_metric_the_harness_does_not_measure_fails_with_that_reason() -> None:
+    from perf_tests.results import ScenarioPart
     from perf_tests.thresholds.evaluate import measure
     from perf_tests.thresholds.parser import parse_threshold
 
-    part = {"operations": {"request_scheduled_latency": {"not_measured": "not measured by vllm-bench",
-                                                         "source": "vllm-bench"}}}
+    part = ScenarioPart.model_validate({"name": "llm", "operations": {"request_scheduled_latency": {
+        "not_measured": "not measured by vllm-bench", "source": "vllm-bench"}}})
     value, why = measure(part, parse_threshold("p99(request_scheduled_latency) < 1s"))
     assert value is None
     assert why == "request_scheduled_latency is not measured by vllm-bench"

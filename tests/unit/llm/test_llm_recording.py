@@ -17,6 +17,7 @@ from perf_tests.llm.results.recording import (
 )
 from perf_tests.logger.redaction import register_secret
 from perf_tests.recorder import EventHook, MetricsRecord, Recorder
+from perf_tests.results import ScenarioPart
 from perf_tests.runners.llm_load import failure_note
 from perf_tests.thresholds import parse_threshold
 from perf_tests.thresholds.evaluate import measure
@@ -57,7 +58,8 @@ def ttft_p50_latency(results: object) -> float:
 
 def test_thresholds_read_the_metrics() -> None:
     results = summarize([load_report(REPORT)])
-    part = {"operations": {name: {**stats, "source": "guidellm"} for name, stats in results.metrics().items()}}
+    operations = {name: {**stats, "source": "guidellm"} for name, stats in results.metrics().items()}
+    part = ScenarioPart.model_validate({"name": "llm", "operations": operations})
     value, why = measure(part, parse_threshold("p99(ttft) < 1s"))
     assert value == pytest.approx(results.metrics()["ttft"]["p99_ms"]) and not why
     assert measure(part, parse_threshold("rate(requests) >= 4"))[0] == pytest.approx(results.request_rate)

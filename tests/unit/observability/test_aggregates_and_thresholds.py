@@ -3,6 +3,7 @@
 import pytest
 
 from perf_tests.observability.models import EntryObservation, QueryResult, Series, Window, aggregate, parse_matrix
+from perf_tests.results import EntryStatus, ScenarioPart, Totals
 from perf_tests.thresholds.evaluate import judge_with_thresholds
 from perf_tests.thresholds.parser import parse_threshold
 
@@ -26,8 +27,8 @@ def test_no_sample_is_no_aggregate():
 def _part(queries):
     observation = EntryObservation(entry="e", status="ok", url="http://p", step_s=1.0,
                                    windows=[Window(name="e", start=0, end=10, queries=queries)])
-    return {"name": "e", "mode": "LLM_LOAD", "status": "ok", "totals": {"count": 1, "failed": 0},
-            "operations": {}, "prometheus": observation.summary().model_dump(mode="json")}
+    return ScenarioPart(name="e", mode="LLM_LOAD", status=EntryStatus.PASSED, totals=Totals(count=1, failed=0),
+                        prometheus=observation.summary())
 
 
 def _ok(name, values):
@@ -55,10 +56,10 @@ def test_no_data_fails_as_no_data_not_as_zero():
 
 
 def test_without_prometheus_the_threshold_says_to_set_the_url():
-    part = {"name": "e", "status": "ok", "totals": {"count": 1, "failed": 0}, "operations": {},
-            "prometheus": EntryObservation(entry="e", status="not_configured",
-                                           message="PROMETHEUS_URL is not set: no Prometheus query was made")
-            .summary().model_dump(mode="json")}
+    part = ScenarioPart(name="e", status=EntryStatus.PASSED, totals=Totals(count=1, failed=0),
+                        prometheus=EntryObservation(entry="e", status="not_configured",
+                                                    message="PROMETHEUS_URL is not set: no Prometheus query was made")
+                        .summary())
     check = judge_with_thresholds(part, 0.0, ["max(prom:waiting) < 10"]).checks[-1]
     assert not check.passed and "PROMETHEUS_URL is not set" in check.message
 

@@ -19,6 +19,7 @@ from perf_tests.baseline import (
 )
 from perf_tests.cli import main
 from perf_tests.errors import ConfigurationError
+from perf_tests.results import ScenarioPart
 from perf_tests.results.read import validate_summary_document
 
 
@@ -45,6 +46,11 @@ def _document(summary):
     document, problems = validate_summary_document(summary)
     assert document is not None, problems
     return document
+
+
+def _entry(summary):
+    """The first entry of a summary given as JSON."""
+    return ScenarioPart.model_validate(summary["scenarios"][0])
 
 
 def _statuses(comparisons):
@@ -138,8 +144,8 @@ def test_a_different_mode_is_not_compared():
 
 
 def test_skip_leaves_metrics_to_baseline_thresholds():
-    new = _summary("new", create_run=_op(p95=400.0), get_run=_op())["scenarios"][0]
-    comparisons = compare_parts(_summary()["scenarios"][0], new, OPTIONS, skip={("p95_ms", "create_run")})
+    new = _entry(_summary("new", create_run=_op(p95=400.0), get_run=_op()))
+    comparisons = compare_parts(_entry(_summary()), new, OPTIONS, skip={("p95_ms", "create_run")})
     assert ("create_run", "p95") not in _statuses(comparisons)
 
 
@@ -147,7 +153,7 @@ def test_baseline_judge_adds_checks_naming_the_regressed_operations_and_a_summar
     path = tmp_path / "summary.json"
     path.write_text(json.dumps(_summary()))
     baseline = Baseline(path, OPTIONS)
-    part = _summary("new", create_run=_op(p50=150.0), get_run=_op(p50=50.0))["scenarios"][0]
+    part = _entry(_summary("new", create_run=_op(p50=150.0), get_run=_op(p50=50.0)))
     compared, checks = baseline.compare(part)
     failed = [c for c in checks if not c.passed]
     assert [c.name for c in failed] == ["baseline p50(create_run)"]
@@ -159,7 +165,7 @@ def test_baseline_judge_adds_checks_naming_the_regressed_operations_and_a_summar
     assert "1 regressed, 1 improved (p50(get_run) 100ms -> 50ms (-50.0%" in summary_check.message
     assert compared.regressions == 1 and compared.run_id == "old"
     assert {c.status for c in compared.comparisons} == {"regression", "improvement", "unchanged"}
-    assert "baseline" not in part  # the entry's part is built with it, not patched
+    assert part.baseline is None  # the entry's part is built with it, not patched
 
 
 def test_format_comparisons_groups_skipped_metrics():

@@ -3,6 +3,12 @@
 import pytest
 
 from perf_tests.reports.console import format_summary_table
+from perf_tests.results import EntryVerdict, SummaryDocument
+
+
+def document(**fields):
+    """A summary document of the given keys (the run's own left empty)."""
+    return SummaryDocument.model_validate({"run_id": "r", "start": None, "end": None, "scenarios": [], **fields})
 
 
 def operation(**fields):
@@ -13,10 +19,8 @@ def operation(**fields):
 
 @pytest.fixture
 def summary():
-    return {
-        "targets": {"kfp": {"url": "http://127.0.0.1:8888", "description": "embedded KFP simulator"},
-                    "other": {"url": "http://llm:8000"}},
-        "scenarios": [
+    return document(targets={"kfp": {"url": "http://127.0.0.1:8888", "description": "embedded KFP simulator"},
+                    "other": {"url": "http://llm:8000"}}, scenarios=[
             {
                 "name": "runs", "mode": "PIPELINE_RUN", "duration_s": 30.04,
                 "operations": {
@@ -27,8 +31,7 @@ def summary():
                 "notes": ["cleanup failed: gone"],
             },
             {"name": "idle", "mode": "EXPERIMENT", "duration_s": None, "operations": {}, "notes": []},
-        ],
-    }
+        ])
 
 
 def test_targets_header_rows_and_units(summary):
@@ -57,7 +60,7 @@ def test_columns_line_up(summary):
 
 
 def test_verdicts_mark_entries_and_list_checks(summary):
-    verdicts = [
+    verdicts = [EntryVerdict.model_validate(verdict) for verdict in [
         {"name": "runs", "passed": False, "checks": [
             {"name": "ran", "passed": True, "message": "ran to its end"},
             {"name": "failures", "passed": False,
@@ -65,7 +68,7 @@ def test_verdicts_mark_entries_and_list_checks(summary):
             {"name": "p95(create_run) < 2s", "passed": False, "message": "p95(create_run) < 2s: measured 12.3s"},
         ]},
         {"name": "idle", "passed": True, "checks": []},
-    ]
+    ]]
     lines = format_summary_table(summary, verdicts).splitlines()
     assert "runs (PIPELINE_RUN, 30.0s) FAILED" in lines
     assert "idle (EXPERIMENT) PASSED" in lines
@@ -75,7 +78,7 @@ def test_verdicts_mark_entries_and_list_checks(summary):
 
 
 def test_an_empty_summary_is_an_empty_table():
-    assert format_summary_table({}) == ""
+    assert format_summary_table(document()) == ""
 
 
 @pytest.mark.parametrize(
@@ -84,8 +87,8 @@ def test_an_empty_summary_is_an_empty_table():
      (10_000.0, "10.0s"), (59_999.0, "60.0s"), (60_000.0, "1.0m"), (3_600_000.0, "60.0m")],
 )
 def test_durations_pick_a_readable_unit(ms, shown):
-    table = format_summary_table({"scenarios": [{"name": "s", "mode": "M", "operations": {
-        "op": {"count": 1, "p50_ms": ms}}}]})
+    table = format_summary_table(document(scenarios=[{"name": "s", "mode": "M", "operations": {
+        "op": {"count": 1, "p50_ms": ms}}}]))
     assert table.splitlines()[2].split()[4] == shown
 
 

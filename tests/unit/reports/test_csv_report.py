@@ -7,11 +7,24 @@ import io
 
 from perf_tests.reports import CSV_FILE_NAME, summary_csv, write_summary_csv
 from perf_tests.reports.csv_report import CSV_COLUMNS
+from perf_tests.results import SummaryDocument
+from perf_tests.results.read import validate_summary_document
 
 
-def _summary():
+def _document(summary):
+    """A summary given as JSON, read as ``read_summary`` reads it (this one is version 1)."""
+    document, problems = validate_summary_document(summary)
+    assert document is not None, problems
+    return document
+
+
+def _summary() -> SummaryDocument:
+    return _document(_summary_json())
+
+
+def _summary_json():
     return {
-        "schemaVersion": 1, "run_id": "r1",
+        "schemaVersion": 1, "run_id": "r1", "start": None, "end": None,
         "scenarios": [
             {"name": "PIPELINE_RUN#0", "mode": "PIPELINE_RUN", "status": "passed", "start": "2025-01-01T00:00:00Z",
              "end": "2025-01-01T00:01:00Z", "duration_s": 60.0,
@@ -60,6 +73,6 @@ def test_write_summary_csv_writes_next_to_the_summary(tmp_path):
 
 
 def test_names_with_commas_and_quotes_are_quoted():
-    summary = _summary()
+    summary = _summary_json()
     summary["scenarios"][0]["name"] = 'RANDOM_GETS[rate=1,"x"]'
-    assert _rows(summary_csv(summary))[0]["scenario"] == 'RANDOM_GETS[rate=1,"x"]'
+    assert _rows(summary_csv(_document(summary)))[0]["scenario"] == 'RANDOM_GETS[rate=1,"x"]'

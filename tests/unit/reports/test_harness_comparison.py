@@ -6,6 +6,12 @@ from typing import Any
 
 from perf_tests.reports.console import format_summary_table
 from perf_tests.reports.harness_comparison import comparison_html, comparison_rows, comparison_text
+from perf_tests.results import SummaryDocument
+
+
+def document(*parts: dict[str, Any]) -> SummaryDocument:
+    """A summary of these entries."""
+    return SummaryDocument.model_validate({"run_id": "r", "start": None, "end": None, "scenarios": list(parts)})
 
 
 def part(name: str, harness: str, scheduled: dict[str, Any]) -> dict[str, Any]:
@@ -19,11 +25,11 @@ def part(name: str, harness: str, scheduled: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_two_harnesses_are_compared_and_what_one_does_not_measure_says_so() -> None:
-    summary = {"scenarios": [
+    summary = document(
         part("a", "guidellm", {"p99_ms": 50.0}),
         part("b", "vllm-bench", {"not_measured": "not measured by vllm-bench"}),
         {"name": "kfp", "mode": "RANDOM_GETS", "operations": {"get": {"count": 3}}},
-    ]}
+    )
     rows = comparison_rows(summary)
     assert [(r.entry, r.harness, r.rate) for r in rows] == [("a", "guidellm", 1.95), ("b", "vllm-bench", 1.95)]
     assert rows[0].cells[:2] == ("12.0", "30.5") and rows[0].cells[-1] == "50.0"
@@ -37,7 +43,7 @@ def test_two_harnesses_are_compared_and_what_one_does_not_measure_says_so() -> N
 
 
 def test_one_harness_only_shows_no_comparison() -> None:
-    summary = {"scenarios": [part("a", "guidellm", {}), part("b", "guidellm", {})]}
+    summary = document(part("a", "guidellm", {}), part("b", "guidellm", {}))
     assert comparison_rows(summary) == []
     assert "harness comparison" not in format_summary_table(summary)
     assert comparison_html([]) == "" and comparison_text([]) == ""

@@ -135,8 +135,7 @@ def test_long_runs_get_wider_buckets(tmp_path):
 
 
 def test_the_page_is_self_contained_and_holds_every_chart(results):
-    summary = make_summary(results)
-    page = render_html(summary, build_timelines(results / "events.jsonl", t0=T0))
+    page = render_html(make_document(results), build_timelines(results / "events.jsonl", t0=T0))
     assert "<script src" not in page and "<link rel=\"stylesheet\"" not in page
     assert not re.search(r'(src|href)="https?:', page)
     specs = chart_specs(page)
@@ -155,7 +154,7 @@ def test_the_page_is_self_contained_and_holds_every_chart(results):
 
 
 def test_thresholds_and_their_outcome_are_in_the_checks_table(results):
-    page = render_html(make_summary(results))
+    page = render_html(make_document(results))
     assert "<code>p95(create_run) &lt; 60ms</code>" in page
     assert "p95(create_run) &lt; 60ms failed: measured 80.1ms, limit 60ms" in page
     assert "no events.jsonl: no charts" in page
@@ -165,14 +164,13 @@ def test_names_and_messages_are_escaped(results):
     summary = make_summary(results)
     summary["scenarios"][0]["name"] = "<img src=x onerror=alert(1)></script>"
     summary["scenarios"][0]["message"] = "<b>boom</b>"
-    page = render_html(summary)
+    page = render_html(SummaryDocument.model_validate(summary))
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "&lt;b&gt;boom&lt;/b&gt;" in page
 
 
 def test_write_reports_writes_html_and_csv(results):
-    summary = make_summary(results)
-    csv_path, html_path = write_reports(summary, results)
+    csv_path, html_path = write_reports(make_document(results), results)
     assert csv_path.name == "summary.csv" and html_path.name == "report.html"
     assert len(chart_specs(html_path.read_text(encoding="utf-8"))) >= 8
 

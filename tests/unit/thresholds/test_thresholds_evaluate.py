@@ -9,6 +9,7 @@ import pytest
 
 from perf_tests.recorder import OperationEvent, Recorder
 from perf_tests.reports.summary import scenario_summary
+from perf_tests.results import ScenarioPart
 from perf_tests.thresholds import (
     baseline_overrides,
     evaluate_thresholds,
@@ -35,7 +36,7 @@ def _op(count=10, failed=0, p95=None, **extra):
     return stats
 
 
-def _part(**operations):
+def _part_data(**operations):
     ops = operations or {"create_run": _op(), "get_run": _op(count=100)}
     count = sum(op.get("count", 0) for op in ops.values() if not op.get("source"))
     failed = sum(op.get("failed", 0) for op in ops.values() if not op.get("source"))
@@ -45,6 +46,10 @@ def _part(**operations):
         "duration_s": 10.0, "operations": ops,
         "totals": {"count": count, "failed": failed, "dropped": dropped},
     }
+
+
+def _part(**operations):
+    return ScenarioPart.model_validate(_part_data(**operations))
 
 
 def _one(part, text, baseline=None):
@@ -130,13 +135,14 @@ def test_rates_without_a_throughput_are_per_second_of_the_load_window_when_there
 
 def test_statistics_from_elsewhere_name_the_percentiles_they_have():
     ttft = {"p50_ms": 100.0, "p90_ms": 200.0, "p95_ms": 300.0, "p99_ms": 900.0, "source": "guidellm"}
-    part = _part(ttft=ttft)
+    data = _part_data(ttft=ttft)
+    part = ScenarioPart.model_validate(data)
     assert _one(part, "p99(ttft) < 1s").passed
     missing = _one(part, "p75(ttft) < 1s")
     assert not missing.passed
     assert "p75 is not available for ttft (from guidellm: p50, p90, p95, p99)" in missing.message
-    part["operations"]["ttft"]["p999_ms"] = 950.0  # GuideLLM's name for p99.9
-    assert _one(part, "p99.9(ttft) < 1s").measured == 950.0
+    data["operations"]["ttft"]["p999_ms"] = 950.0  # GuideLLM's name for p99.9
+    assert _one(ScenarioPart.model_validate(data), "p99.9(ttft) < 1s").measured == 950.0
 
 
 def test_thresholds_go_into_the_summary_part_with_display_texts():
@@ -147,7 +153,7 @@ def test_thresholds_go_into_the_summary_part_with_display_texts():
     assert first.threshold == "p95(create_run) < 2s" and first.kind == "latency"
     assert (first.measured_text, first.limit_text, first.passed) == ("90ms", "2s", True)
     assert (second.measured_text, second.limit_text) == ("100.00%", "99%")
-    assert "thresholds" not in part  # judging reads the part, it does not patch it
+    assert part.thresholds is None  # judging reads the part, it does not patch it
 
 
 def test_without_thresholds_the_default_verdict_stays():
@@ -175,7 +181,7 @@ def test_thresholds_about_failures_replace_the_failures_check(threshold):
 
 
 def test_an_entry_that_could_not_run_fails_whatever_its_thresholds_say():
-    part = {**_part(), "status": "error", "message": "target refused"}
+    part = ScenarioPart.model_validate({**_part_data(), "status": "error", "message": "target refused"})
     verdict = judge_with_thresholds(part, 0.0, ["success_rate >= 0"])
     assert not verdict.passed and verdict.failures()[0].name == "ran"
 
@@ -209,10 +215,10 @@ def test_extra_percentiles_are_filled_in_from_the_recorder():
     thresholds = ["p99.9(get_run) < 2s", "p95(get_run) < 1s", "p99.5(create_run) < 1s"]
     assert requested_percentiles(thresholds) == {"get_run": {"p99.9_ms": 99.9}, "create_run": {"p99.5_ms": 99.5}}
     record = recorder.scenarios["PIPELINE_RUN#0"]
-    part = scenario_summary(record, percentiles=requested_percentiles(thresholds)).as_json()
-    assert part["operations"]["get_run"]["p99.9_ms"] == pytest.approx(999.0, rel=0.01)
-    assert part["operations"]["get_run"]["p95_ms"] == pytest.approx(950.0, rel=0.01)  # as summarised
-    assert "create_run" not in part["operations"]  # not recorded: nothing to fill in
+    part = scenario_summary(record, percentiles=requested_percentiles(thresholds))
+    assert part.operations["get_run"].stat("p99.9_ms") == pytest.approx(999.0, rel=0.01)
+    assert part.operations["get_run"].p95_ms == pytest.approx(950.0, rel=0.01)  # as summarised
+    assert "create_run" not in part.operations  # not recorded: nothing to fill in
     assert _one(part, "p99.9(get_run) < 2s").passed
 
 

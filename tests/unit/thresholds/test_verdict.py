@@ -2,12 +2,13 @@
 
 import pytest
 
+from perf_tests.results import ScenarioPart
 from perf_tests.thresholds.verdict import Check, EntryVerdict, default_checks, judge_entry
 
 
 def part(status="passed", count=100, failed=0, errors=None, message=None):
     """An entry's summary.json part, as scenario_summary builds it."""
-    return {
+    return ScenarioPart.model_validate({
         "name": "runs",
         "mode": "PIPELINE_RUN",
         "status": status,
@@ -17,7 +18,7 @@ def part(status="passed", count=100, failed=0, errors=None, message=None):
             "get_run": {"count": 0, "failed": 0, "errors": {}},
         },
         "totals": {"count": count, "failed": failed, "dropped": 0},
-    }
+    })
 
 
 def test_a_clean_run_passes():

@@ -93,6 +93,6 @@ def test_durations_pick_a_readable_unit(ms, shown):
 
 
 def test_an_entry_with_a_load_window_shows_it_beside_its_window(summary):
-    summary["scenarios"][0]["load_duration_s"] = 20.0
+    summary.scenarios[0].load_duration_s = 20.0
     lines = format_summary_table(summary).splitlines()
     assert "runs (PIPELINE_RUN, 30.0s, load 20.0s)" in lines

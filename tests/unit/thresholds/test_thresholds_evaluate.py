@@ -128,9 +128,10 @@ def test_rate_falls_back_to_count_over_the_window_when_the_summary_has_none():
 
 
 def test_rates_without_a_throughput_are_per_second_of_the_load_window_when_there_is_one():
-    part = {**_part(upload_pipeline=_op(count=5, throughput=None)), "load_duration_s": 2.0}
+    part = ScenarioPart.model_validate({**_part_data(upload_pipeline=_op(count=5, throughput=None)),
+                                        "load_duration_s": 2.0})
     assert _one(part, "rate(upload_pipeline) >= 0.5").measured == pytest.approx(2.5)
-    assert _one(part, "rate >= 0").measured == pytest.approx(part["totals"]["count"] / 2.0)
+    assert _one(part, "rate >= 0").measured == pytest.approx(part.totals.count / 2.0)
 
 
 def test_statistics_from_elsewhere_name_the_percentiles_they_have():

@@ -275,7 +275,7 @@ class PipelineRunner(AsyncRunner[OptionsT], Generic[OptionsT]):
     def limiter(self) -> PollLimiter:
         """The entry's cap on ``get_run`` calls per second (created on the runner's event loop)."""
         if self._limiter is None:
-            self._limiter = PollLimiter(self.entry.max_polls_per_second)
+            self._limiter = PollLimiter(self.entry.max_polls_per_second, clock=self.context.clock)
         return self._limiter
 
     async def keep_runs_in_flight(self) -> None:

@@ -149,8 +149,8 @@ class LoadEngine(Generic[OpT]):
 
     ``stop()`` may be called from any thread; ``stopping`` (a ``StopToken``, e.g. the runner's own) stops
     it too. Every reading is on ``clock`` (the run's clock, so records line up with other runners' events
-    and marks; wall time is derived from the same monotonic reading); the waits between arrivals are the
-    event loop's timers, so the clock's source must be the real time. ``start_at`` anchors the schedule
+    and marks; wall time is derived from the same monotonic reading), and so is every wait (``clock.sleep``:
+    the event loop's own timers on the real time, the source's timers on a fake one). ``start_at`` anchors the schedule
     at a monotonic reading of that clock (e.g. the entry's start) instead of the moment ``run()`` begins.
     ``spin`` > 0 busy-yields the last ``spin`` seconds before each due time for sub-millisecond
     lateness with the default event loop, at the cost of CPU.
@@ -300,7 +300,7 @@ class LoadEngine(Generic[OpT]):
     async def _open_loop(self, arrivals: ScheduledArrivals) -> None:
         loop = asyncio.get_running_loop()
         create_task = loop.create_task
-        sleep = asyncio.sleep
+        sleep = self.clock.sleep
         pick = self.workload.pick
         attempt = self._attempt
         tasks = self._tasks
@@ -411,7 +411,7 @@ class LoadEngine(Generic[OpT]):
             left = deadline - self._now()
             if left <= 0:
                 break
-            await asyncio.sleep(min(left, _LONG_WAIT))
+            await self.clock.sleep(min(left, _LONG_WAIT))
         self._dispatching = False
 
     async def _worker(self, deadline: float) -> None:
@@ -471,7 +471,13 @@ class LoadEngine(Generic[OpT]):
         await asyncio.sleep(0)
         pending = set(self._tasks)
         if pending and self.drain_timeout > 0:
-            _, pending = await asyncio.wait(pending, timeout=self.drain_timeout)
+            timeout = asyncio.ensure_future(self.clock.sleep(self.drain_timeout))
+            try:
+                while pending and not timeout.done():
+                    _, pending = await asyncio.wait(pending | {timeout}, return_when=asyncio.FIRST_COMPLETED)
+                    pending.discard(timeout)
+            finally:
+                timeout.cancel()
         for task in pending:
             task.cancel()
         if pending:
@@ -479,5 +485,5 @@ class LoadEngine(Generic[OpT]):
 
     async def _flush_periodically(self) -> None:
         while True:
-            await asyncio.sleep(self.flush_interval)
+            await self.clock.sleep(self.flush_interval)
             self.recorder.flush(before=self.wall_offset + self._now())

@@ -59,26 +59,11 @@ class PollLimiter:
             async with self._line:
                 self._leak()
                 while (excess := self._level + 1 - self._capacity) > _SLACK:
-                    await self._sleep(excess / self.rate)
+                    await self._clock.sleep(excess / self.rate)
                     self._leak()
                 self._level += 1
         finally:
             self.waiting -= 1
-
-    async def _sleep(self, delay: float) -> None:
-        """Sleep ``delay`` seconds of the run clock: one future and one timer."""
-        loop = asyncio.get_running_loop()
-        woken: asyncio.Future[None] = loop.create_future()
-
-        def wake() -> None:
-            if not woken.done():
-                woken.set_result(None)
-
-        timer = self._clock.source.call_later(loop, delay, wake)
-        try:
-            await woken
-        finally:
-            timer.cancel()
 
     async def __aenter__(self) -> None:
         await self.acquire()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["SYSTEM_TIME", "Cancellable", "Clock", "SystemTime", "TimeSource"]
@@ -85,6 +85,10 @@ class Clock:
         # such as GuideLLM compare our wall times with their own time.time()).
         self.source: TimeSource = source if source is not None else SystemTime()
         self.t0_monotonic = self.source.monotonic()
+        # On the real time, asyncio's own sleep (a hot path: the load engine sleeps per arrival).
+        self.sleep: Callable[[float], Coroutine[Any, Any, None]] = (
+            asyncio.sleep if isinstance(self.source, SystemTime) else self._sleep_on_source)
+        """``await clock.sleep(seconds)``: sleep that long on this clock, on the running loop."""
 
     def start(self) -> None:
         """Set t0 to now."""
@@ -127,6 +131,21 @@ class Clock:
     def wait(self, event: threading.Event, timeout: float | None) -> bool:
         """Block until ``event`` is set (True) or ``timeout`` seconds pass on this clock (False)."""
         return self.source.wait(event, None if timeout is None else max(0.0, timeout))
+
+    async def _sleep_on_source(self, delay: float) -> None:
+        """One future and one timer of the source (a fake source counts the timer as blocked)."""
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        timer = self.source.call_later(loop, max(0.0, delay), wake)
+        try:
+            await woken
+        finally:
+            timer.cancel()
 
     def wait_until(self, event: threading.Event, deadline: float) -> bool:
         """Block until ``event`` is set (True) or the monotonic ``deadline`` (False)."""

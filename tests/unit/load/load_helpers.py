@@ -19,14 +19,17 @@ import asyncio
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from perf_tests.load import get_bytes, open_session
 from perf_tests.recorder import AggregateRecord, OperationEvent
+from perf_tests.scheduler import FakeTime
+
+T = TypeVar("T")
 
 _LISTS = {"runs": "run_id", "experiments": "experiment_id", "pipelines": "pipeline_id"}
 
@@ -204,3 +207,46 @@ class Collected:
 def new_session(max_connections: int = 100, timeout: float = 10.0) -> Any:
     """An engine session (call inside the event loop)."""
     return open_session(max_connections=max_connections, timeout=timeout)
+
+
+class Instant:
+    """A workload whose requests answer at once, without I/O: on a fake clock a request takes no time.
+    ``on_pick(n)`` runs at the n-th pick (from 1), e.g. to move the fake clock: the sender falls behind."""
+
+    def __init__(self, *operations: Url, on_pick: Callable[[int], None] | None = None) -> None:
+        self._operations = operations
+        self.picks = 0
+        self._on_pick = on_pick
+
+    def pick(self) -> Url:
+        self.picks += 1
+        if self._on_pick is not None:
+            self._on_pick(self.picks)
+        return self._operations[(self.picks - 1) % len(self._operations)]
+
+    async def send(self, operation: Url) -> Mapping[str, Any] | None:
+        return None
+
+
+def run_on_fake_clock(fake: FakeTime, main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``main()`` on an event loop in a thread while this thread moves ``fake`` time: each time every
+    task of the loop waits on the clock (the loop has run what was ready), jump to the earliest deadline."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="fake-clock-loop", daemon=True)
+    thread.start()
+
+    async def settle() -> None:
+        await asyncio.sleep(0)
+
+    try:
+        running = asyncio.run_coroutine_threadsafe(main(), loop)
+        while not running.done():
+            if not fake.wait_blocked(lambda: max(1, fake.blocked()), stop_when=running.done):
+                break
+            asyncio.run_coroutine_threadsafe(settle(), loop).result(timeout=10)  # tasks created meanwhile run
+            fake.step(lambda: max(1, fake.blocked()), stop_when=running.done)
+        return running.result(timeout=10)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()

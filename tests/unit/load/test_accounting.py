@@ -9,14 +9,14 @@ one is counted in its second.
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
 from perf_tests.load import ConstantArrivals, LoadEngine, LoadTotals, PoissonArrivals, Stage, StagesArrivals
 from perf_tests.load.arrivals import ScheduledArrivals
 from perf_tests.recorder import PerSecondAggregator
-from tests.unit.load.load_helpers import Collected, Fixed, Url, new_session
+from perf_tests.scheduler import Clock, FakeTime
+from tests.unit.load.load_helpers import Collected, Fixed, Instant, Url, new_session, run_on_fake_clock
 
 
 def run_stopped(arrivals: ScheduledArrivals, recorder: PerSecondAggregator, url: str, stop_after: float | None,
@@ -121,72 +121,56 @@ def test_cancelling_run_under_overload_still_adds_up(server, make_recorder, coll
     assert engine.in_flight == 0
 
 
-def test_arrivals_already_too_late_at_the_stop_are_dropped_not_cut_off(server, make_recorder, collected):
-    # The sender stalls for 300 ms (a blocking pick) and the stop comes meanwhile: the arrivals that
-    # became due during the stall are more than maxLateness late, so they count as dropped (late), as
-    # the dispatcher would have counted them; the ones not yet due are cut off.
+def test_arrivals_already_too_late_at_the_stop_are_dropped_not_cut_off(make_recorder, collected):
+    # The sender stalls for 300 ms of the (fake) clock in the pick due at 245 ms, and the stop comes at its
+    # start: the arrivals that became due during the stall are more than maxLateness late, so they count as
+    # dropped (late), as the dispatcher would have counted them; the ones not yet due are cut off.
+    fake = FakeTime()
+    clock = Clock(fake)
     engines: list[LoadEngine[Url]] = []
 
-    class StallsAndStops(Fixed):
-        picks = 0
-
-        def pick(self) -> Url:
-            self.picks += 1
-            if self.picks == 50:  # due at 245 ms
-                engines[0].stop()
-                time.sleep(0.3)  # the sender itself falls behind: the behaviour under test
-            return super().pick()
+    def stops_and_stalls(pick: int) -> None:
+        if pick == 50:  # due at 245 ms
+            engines[0].stop()
+            fake.advance(0.3)  # the sender itself falls behind: the behaviour under test
 
     async def main() -> LoadTotals:
-        async with new_session() as session:
-            workload = StallsAndStops(session, Url("ok", server.url + "/ok"))
-            engine = LoadEngine(ConstantArrivals(200, duration=1), workload, make_recorder(), max_lateness=0.02)
-            engines.append(engine)
-            return await engine.run()
+        engine = LoadEngine(ConstantArrivals(200, duration=1), Instant(Url("ok", "fake"), on_pick=stops_and_stalls),
+                            make_recorder(), max_lateness=0.02, clock=clock)
+        engines.append(engine)
+        return await engine.run()
 
-    result = asyncio.run(main())
+    result = run_on_fake_clock(fake, main)
     assert_adds_up(result, collected, 200)
-    assert result.sent <= 50  # (a busy machine may make a few of the first 50 more than 20 ms late too)
-    assert result.dropped_late >= 50  # due during the 300 ms stall, more than 20 ms late when it ended
-    assert result.dropped == result.dropped_late
-    assert result.cut_off_due <= 5  # due within the last 20 ms: 4 at 200/s
-    assert result.cut_off >= 40  # the rest of the 1 s schedule
+    assert result.sent == 50  # due up to 245 ms, sent on time
+    assert result.dropped_late == result.dropped == 55  # due 250..520 ms: more than 20 ms late at 545 ms
+    assert result.cut_off_due == 5  # due 525..545 ms: within the last 20 ms
+    assert result.cut_off == 95  # those and the rest of the 1 s schedule
 
 
-def test_arrivals_due_before_the_stop_are_sent_though_the_dispatcher_reaches_them_after_it(
-        server, make_recorder, collected):
-    # The sender stalls 100 ms in one pick (due at 245 ms) and the stop (the entry's end) comes at the end of
-    # the stall: the ~20 arrivals that became due during the stall are inside the schedule the stop ends, so
-    # they are sent (a few ms late), not cut off; the ones due after the stop are cut off.
+def test_arrivals_due_before_the_stop_are_sent_though_the_dispatcher_reaches_them_after_it(make_recorder, collected):
+    # The sender stalls 102.5 ms of the (fake) clock in the pick due at 245 ms, and the stop (the entry's end)
+    # comes at the end of the stall: the 20 arrivals that became due during the stall are inside the
+    # schedule the stop ends, so they are sent (late), not cut off; the ones due after the stop are cut off.
+    fake = FakeTime()
+    clock = Clock(fake)
     engines: list[LoadEngine[Url]] = []
-    stop_between: list[float] = []
 
-    class StallsThenStops(Fixed):
-        picks = 0
-
-        def pick(self) -> Url:
-            self.picks += 1
-            if self.picks == 50:
-                time.sleep(0.1)  # the sender falls behind ...
-                stop_between.append(time.monotonic())
-                engines[0].stop()  # ... and the entry's end comes
-                stop_between.append(time.monotonic())
-            return super().pick()
+    def stalls_then_stops(pick: int) -> None:
+        if pick == 50:
+            fake.advance(0.1025)  # the sender falls behind ...
+            engines[0].stop()  # ... and the entry's end comes, at 347.5 ms
 
     async def main() -> LoadTotals:
-        async with new_session() as session:
-            workload = StallsThenStops(session, Url("ok", server.url + "/ok"))
-            engine = LoadEngine(ConstantArrivals(200, duration=1), workload, make_recorder(),
-                                start_at=time.monotonic() + 0.05)
-            engines.append(engine)
-            return await engine.run()
+        engine = LoadEngine(ConstantArrivals(200, duration=1), Instant(Url("ok", "fake"), on_pick=stalls_then_stops),
+                            make_recorder(), clock=clock, start_at=clock.monotonic() + 0.05)
+        engines.append(engine)
+        return await engine.run()
 
-    result = asyncio.run(main())
+    result = run_on_fake_clock(fake, main)
     assert_adds_up(result, collected, 200)
-    start = engines[0].start_at
-    assert start is not None
-    due_before = [sum(1 for k in range(200) if start + k / 200 < moment) for moment in stop_between]
-    assert due_before[0] >= 65  # 50, and about 20 more during the stall
-    assert due_before[0] <= result.sent <= due_before[1]  # every arrival due before the stop, none after
+    assert engines[0].start_at == clock.monotonic_at(0.05)
+    assert result.sent == 70  # due 0..345 ms: every arrival due before the stop, none after
+    assert result.max_lateness == pytest.approx(0.1025)  # the one due at 245 ms waited out the stall
     assert result.dropped == 0 and result.cut_off_due == 0
-    assert result.cut_off == 200 - result.sent
+    assert result.cut_off == 130

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import pytest
 
 from perf_tests.load import ConcurrentArrivals, ConstantArrivals, LoadEngine, LoadTotals, StagesArrivals
 from perf_tests.load.arrivals import ArrivalModel, Stage
 from perf_tests.recorder import PerSecondAggregator
-from tests.unit.load.load_helpers import Fixed, Url, new_session
+from perf_tests.scheduler import Clock, FakeTime
+from tests.unit.load.load_helpers import Fixed, Instant, Url, new_session, run_on_fake_clock
 
 
 def run_engine(arrivals: ArrivalModel, recorder: PerSecondAggregator, *urls: Url, max_connections: int = 100,
@@ -134,31 +134,31 @@ def test_requests_still_in_flight_after_the_drain_are_cancelled_and_recorded(ser
     assert {e.error_type for e in collected.operations} == {"cancelled"}
 
 
-def test_arrivals_later_than_the_bound_are_dropped_as_late(server, make_recorder, collected):
-    # The first pick blocks the loop for 300 ms: the arrivals due every 5 ms meanwhile are more than
+def test_arrivals_later_than_the_bound_are_dropped_as_late(make_recorder, collected):
+    # The first pick takes 300 ms of the (fake) clock: the arrivals due every 5 ms meanwhile are more than
     # the 20 ms bound late when the sender gets to them, so they are dropped as late instead of being
     # sent in one burst; the schedule then goes on as planned.
-    class BlocksOnce(Fixed):
-        blocked = False
+    fake = FakeTime()
+    clock = Clock(fake)
 
-        def pick(self) -> Url:
-            if not self.blocked:
-                self.blocked = True
-                time.sleep(0.3)  # the sender itself falls behind: the behaviour under test
-            return super().pick()
+    def first_pick_stalls(pick: int) -> None:
+        if pick == 1:
+            fake.advance(0.3)  # the sender itself falls behind: the behaviour under test
 
     async def main() -> LoadTotals:
-        async with new_session() as session:
-            engine = LoadEngine(ConstantArrivals(200, duration=0.5), BlocksOnce(session, Url("ok", server.url + "/ok")),
-                                make_recorder(), max_lateness=0.02)
-            return await engine.run()
+        engine = LoadEngine(ConstantArrivals(200, duration=0.5), Instant(Url("ok", "fake"), on_pick=first_pick_stalls),
+                            make_recorder(), max_lateness=0.02, clock=clock)
+        return await engine.run()
 
-    result = asyncio.run(main())
+    result = run_on_fake_clock(fake, main)
     assert result.scheduled == 100
-    assert 40 <= result.dropped_late <= 70
+    # Due at 5..275 ms, reached at 300 ms: more than 20 ms late; the one due at 280 ms is 20 ms late, sent.
+    assert result.dropped_late == 55
     assert result.dropped == result.dropped_late
     assert collected.counter("dropped_late") == collected.counter("dropped") == result.dropped_late
     assert collected.attempts() == result.sent == 100 - result.dropped
+    assert result.max_lateness == pytest.approx(0.3)  # the first request itself went out after the stall
+    assert clock.elapsed() == pytest.approx(0.495)  # the last arrival's due time: nothing waits longer
 
 
 def test_stages_schedule_through_the_engine(server, make_recorder, collected):

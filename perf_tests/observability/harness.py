@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import psutil
 from pydantic import BaseModel, Field
 
+from perf_tests.scheduler.clock import SYSTEM_TIME, Clock
+
 if TYPE_CHECKING:
     from perf_tests.recorder.recorder import Recorder
 
@@ -75,8 +77,10 @@ def _p99(values: list[float]) -> float:
 class HarnessMonitor:
     """A daemon thread sampling the process every ``interval`` seconds between ``start`` and ``stop``."""
 
-    def __init__(self, interval: float = 1.0, lateness_bound_ms: float = LATENESS_P99_BOUND_MS) -> None:
+    def __init__(self, interval: float = 1.0, lateness_bound_ms: float = LATENESS_P99_BOUND_MS,
+                 clock: Clock | None = None) -> None:
         self.interval = interval
+        self.clock = clock if clock is not None else Clock(SYSTEM_TIME)  # the run's: samples line up with events
         self.lateness_bound_ms = lateness_bound_ms
         self.samples: list[HarnessSample] = []
         self._stop = threading.Event()
@@ -97,19 +101,20 @@ class HarnessMonitor:
             self._thread.join(self.interval + 5)
 
     def _run(self) -> None:
+        clock = self.clock
         last_cpu = self._cpu_seconds()
-        last_wall = time.monotonic()
+        last_wall = clock.monotonic()
         pending: dict[str, list[float]] = {}
-        while not self._stop.wait(self.interval):
+        while not clock.wait(self._stop, self.interval):
             try:
-                now = time.monotonic()
+                now = clock.monotonic()  # one reading: the share's span and the sample's wall time
                 cpu = self._cpu_seconds()
                 share = (cpu - last_cpu) / max(now - last_wall, 1e-6)
                 last_cpu, last_wall = cpu, now
                 lags = {name: values[0] for name, values in pending.items() if values}
                 pending = self._probe_loops()
                 self.samples.append(HarnessSample(
-                    t=time.time(), cpu=round(share, 4), rss_mb=round(self._process.memory_info().rss / 2**20, 2),
+                    t=clock.wall_of(now), cpu=round(share, 4), rss_mb=round(self._process.memory_info().rss / 2**20, 2),
                     connections=self._connections(), loop_lag_ms=lags))
             except (psutil.Error, OSError):  # a sample lost is no reason to stop sampling
                 logger.debug("harness sample failed", exc_info=True)
@@ -131,6 +136,7 @@ class HarnessMonitor:
             if loop is None or loop.is_closed() or not loop.is_running():
                 continue
             box: list[float] = []
+            # The real time, not the run clock: the lag of a real loop, which a fake clock would not see.
             sent = time.monotonic()
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(lambda box=box, sent=sent: box.append((time.monotonic() - sent) * 1000))

@@ -214,7 +214,7 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
         live = None
         if self.entry.executor == "local":  # the launcher writes each request as it finishes
             live = LiveRequests(self.context.events, self.entry.name, self.entry.mode,
-                                [spec.requests_path for spec in self.specs])
+                                [spec.requests_path for spec in self.specs], clock=self.context.clock)
             live.start()
         try:
             outcomes = self.executor.run()

@@ -244,7 +244,7 @@ class PerfSession:
         results: list[RunnerExit] = []
         runners: list[Any] = []
         prometheus: PrometheusClient | None = None
-        harness = HarnessMonitor(lateness_bound_ms=self.settings.results.harness_lateness_ms)
+        harness = HarnessMonitor(lateness_bound_ms=self.settings.results.harness_lateness_ms, clock=clock)
         try:
             self._write_run_file(scenario, started, {})
         except OSError as exc:
@@ -287,7 +287,7 @@ class PerfSession:
                 results = scheduler.run()
             finally:
                 harness.stop()
-            self.windows = self._windows(scenario, runners, recorder)
+            self.windows = self._windows(scenario, runners, recorder, clock)
             if prometheus is not None:
                 self._observe(prometheus, scenario, runners, self.windows)
             for result in results:
@@ -345,14 +345,15 @@ class PerfSession:
         return client
 
     @staticmethod
-    def _windows(scenario: Scenario, runners: list[Any], recorder: Recorder) -> dict[str, list[Window]]:
-        """Each started entry's windows on the shared clock: its own, then its stages or copies."""
+    def _windows(scenario: Scenario, runners: list[Any], recorder: Recorder, clock: Clock) -> dict[str, list[Window]]:
+        """Each started entry's windows on the shared clock: its own (to now if it has no end), then its stages
+        or copies."""
         windows: dict[str, list[Window]] = {}
         for entry, runner in zip(scenario.entries, runners, strict=True):
             record = recorder.scenarios.get(entry.name)
             if record is None or record.started is None:
                 continue
-            end = record.finished if record.finished is not None else time.time()
+            end = record.finished if record.finished is not None else clock.wall_now()
             windows[entry.name] = [Window(name=entry.name, start=record.started, end=end)] + [
                 Window(name=name, kind=kind, start=start, end=finish)
                 for name, kind, start, finish in runner.observation_windows()]

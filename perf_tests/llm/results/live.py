@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from perf_tests.llm.results.parsing import RequestRecord
 from perf_tests.llm.results.recording import record_request
 from perf_tests.recorder.events import EventHook
 from perf_tests.recorder.per_second import PerSecondAggregator
+from perf_tests.scheduler.clock import SYSTEM_TIME, Clock
 
 __all__ = ["LAG", "LiveRequests", "parse_request_line"]
 
@@ -58,7 +58,9 @@ def parse_request_line(line: str) -> RequestRecord | None:
 class LiveRequests:
     """Reads the requests files of an entry's GuideLLM processes in a thread and records each request."""
 
-    def __init__(self, hook: EventHook, scenario: str, mode: str, paths: Sequence[Path]) -> None:
+    def __init__(self, hook: EventHook, scenario: str, mode: str, paths: Sequence[Path],
+                 clock: Clock | None = None) -> None:
+        self._clock = clock if clock is not None else Clock(SYSTEM_TIME)  # the run's: seconds end on its time
         self._stream = PerSecondAggregator(hook, scenario, mode)
         self._paths = list(paths)
         self._offsets = dict.fromkeys(self._paths, 0)
@@ -81,10 +83,10 @@ class LiveRequests:
         return self.recorded
 
     def _run(self) -> None:
-        while not self._stop.wait(_POLL):
+        while not self._clock.wait(self._stop, _POLL):
             try:
                 self._read()
-                self._stream.flush(before=time.time() - LAG)
+                self._stream.flush(before=self._clock.wall_now() - LAG)
             except Exception:  # a bad line or file must not end the recording of the rest
                 logger.exception("reading GuideLLM's finished requests failed")
 

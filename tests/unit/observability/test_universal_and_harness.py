@@ -2,13 +2,13 @@
 
 import asyncio
 import threading
-import time
 
 import pytest
 
 from perf_tests.observability.harness import HarnessMonitor, HarnessSample
 from perf_tests.observability.models import EntryObservation, QueryResult, Series, Window, aggregate
 from perf_tests.observability.universal import observability_section
+from perf_tests.scheduler import Clock, FakeTime
 
 
 def _query(name, values):
@@ -68,7 +68,7 @@ def test_a_late_loop_is_saturated():
     assert report.saturated and "event-loop lag p99 300ms" in report.reasons[0]
 
 
-def test_the_monitor_samples_a_running_loop_and_stops():
+def test_the_monitor_samples_a_running_loop_on_the_run_clock_and_stops():
     loop = asyncio.new_event_loop()
     ready = threading.Event()
 
@@ -76,18 +76,27 @@ def test_the_monitor_samples_a_running_loop_and_stops():
         name = "runner"
         _loop = loop
 
+    async def settle() -> None:
+        """Nothing: once it ran, the probe scheduled on the loop before it has run too."""
+
     thread = threading.Thread(target=lambda: (loop.call_soon(ready.set), loop.run_forever()), daemon=True)
     thread.start()
     ready.wait(5)
-    monitor = HarnessMonitor(interval=0.05)
+    fake = FakeTime()
+    clock = Clock(fake)
+    monitor = HarnessMonitor(interval=1.0, clock=clock)
     monitor.start([Runner()])
-    deadline = time.monotonic() + 10
-    while len(monitor.samples) < 4 and time.monotonic() < deadline:
-        threading.Event().wait(0.02)
+    for _ in range(4):  # one sample a second of the run clock
+        fake.step(blocked=1)
+        fake.wait_blocked(1)  # the monitor sampled and waits for the next second
+        asyncio.run_coroutine_threadsafe(settle(), loop).result(timeout=5)
     monitor.stop()
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
     loop.close()
+    # Each sample's wall time is the run clock's, from the same reading as its span.
+    assert [sample.t for sample in monitor.samples] == [clock.wall_at(s) for s in (1.0, 2.0, 3.0, 4.0)]
+    assert all("runner" in sample.loop_lag_ms for sample in monitor.samples[1:])  # probed one second, read the next
     report = monitor.report()
     assert "runner" in report.loop_lag_p99_ms
     assert report.rss_max_mb and report.rss_max_mb > 10

@@ -11,11 +11,13 @@ numbers measure the client, not the target: the run warns, and entries with ``st
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import psutil
 from pydantic import BaseModel, Field
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from perf_tests.recorder.recorder import Recorder
 
 __all__ = ["CPU_SATURATED", "LATENESS_P99_BOUND_MS", "HarnessMonitor", "HarnessReport", "HarnessSample",
-           "merge_reports"]
+           "LoopOwner", "merge_reports"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,20 @@ LATENESS_P99_BOUND_MS = 100.0
 (the default of ``PERF_HARNESS_LATENESS_MS``)."""
 
 _WINDOW = 3  # samples the CPU share is averaged over before it counts as saturated
+
+
+class LoopOwner(Protocol):
+    """What the monitor needs of a runner (``BaseRunner`` is one): its name and the loop it runs on, if any."""
+
+    @property
+    def name(self) -> str:
+        """The scenario entry's name."""
+        ...
+
+    @property
+    def event_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The running event loop to probe for lag; None when there is none."""
+        ...
 
 
 class HarnessSample(BaseModel):
@@ -69,6 +85,11 @@ class HarnessReport(BaseModel):
         return self.model_copy(update={"samples": []})
 
 
+def _note_lag(box: list[float], sent: float) -> None:
+    """On the probed loop: how late (ms) this callback runs after it was scheduled at ``sent``."""
+    box.append((time.monotonic() - sent) * 1000)
+
+
 def _p99(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
@@ -85,11 +106,11 @@ class HarnessMonitor:
         self.samples: list[HarnessSample] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._runners: list[Any] = []
+        self._runners: list[LoopOwner] = []
         self._process = psutil.Process()
 
-    def start(self, runners: list[Any]) -> None:
-        """Begin sampling; ``runners``' event loops (``AsyncRunner._loop``) are probed for lag."""
+    def start(self, runners: Sequence[LoopOwner]) -> None:
+        """Begin sampling; ``runners``' event loops (``event_loop``, e.g. an ``AsyncRunner``'s) are probed for lag."""
         self._runners = list(runners)
         self._thread = threading.Thread(target=self._run, name="harness-monitor", daemon=True)
         self._thread.start()
@@ -132,15 +153,15 @@ class HarnessMonitor:
         """Schedule one callback on each running loop; it writes its lag (ms) into the list returned."""
         out: dict[str, list[float]] = {}
         for runner in self._runners:
-            loop = getattr(runner, "_loop", None)
+            loop = runner.event_loop
             if loop is None or loop.is_closed() or not loop.is_running():
                 continue
             box: list[float] = []
             # The real time, not the run clock: the lag of a real loop, which a fake clock would not see.
             sent = time.monotonic()
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(lambda box=box, sent=sent: box.append((time.monotonic() - sent) * 1000))
-                out[str(runner.name)] = box
+                loop.call_soon_threadsafe(_note_lag, box, sent)
+                out[runner.name] = box
         return out
 
     def report(self, recorder: Recorder | None = None) -> HarnessReport:

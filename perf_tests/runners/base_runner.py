@@ -90,6 +90,11 @@ class BaseRunner(Stoppable, ABC, Generic[EntryT]):
     def end_offset(self) -> float:
         return self.entry.end_time
 
+    @property
+    def event_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the work runs on while it runs (None: the work runs on no loop of ours)."""
+        return None
+
     @final
     def setup(self) -> None:
         """Phase 1 (``prepare``), run by the scheduler before t0; a failure is re-raised by ``execute``."""
@@ -225,6 +230,11 @@ class AsyncRunner(BaseRunner[EntryT]):
         self.stopped_at: float | None = None  # clock.monotonic() when the stop signal reached the loop
         self.queue_waits = QueueWaits()
         self._calls_under_way: set[asyncio.Task[Any]] = set()  # attempt_async calls not finished yet
+
+    @property
+    def event_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop ``run_async`` runs on, once ``run`` started it."""
+        return self._loop
 
     @final
     def run(self) -> None:

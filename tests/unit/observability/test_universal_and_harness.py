@@ -74,7 +74,7 @@ def test_the_monitor_samples_a_running_loop_on_the_run_clock_and_stops():
 
     class Runner:
         name = "runner"
-        _loop = loop
+        event_loop = loop
 
     async def settle() -> None:
         """Nothing: once it ran, the probe scheduled on the loop before it has run too."""

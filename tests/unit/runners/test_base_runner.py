@@ -5,6 +5,7 @@ run clock is fake (``fake_time``): time moves from one deadline to the next once
 marks, naps, stops and queue waits are exact.
 """
 
+import asyncio
 import threading
 
 import pytest
@@ -202,6 +203,20 @@ def test_async_runner_stopped_before_its_loop_starts(sleepy, context, async_runn
     runner.run()  # run() directly: stop() came before the event loop existed; no time has to pass
     assert runner.calls == 0
     assert runner.stopped_seen_at == 0.0
+
+
+def test_an_async_runner_exposes_the_loop_it_runs_on(sleepy, context, async_runner_class):
+    entry = sleepy.SleepyOptions(mode="TEST_SLEEPY", name="loop", start_time=0, run_time="10s")
+
+    class Looks(async_runner_class):  # type: ignore[misc,valid-type]  # a class from a fixture
+        async def run_async(self):
+            self.seen = (self.event_loop, asyncio.get_running_loop())
+
+    runner = Looks(entry, context)
+    assert runner.event_loop is None  # not yet running
+    runner.run()
+    seen, running = runner.seen
+    assert seen is running
 
 
 def test_async_runner_stop_from_another_thread_wakes_the_loop(sleepy, context, async_runner_class, fake_time):

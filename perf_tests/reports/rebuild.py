@@ -64,7 +64,7 @@ def write_run_file(
     scenario_file: Path | None,
     scenario_raw: Sequence[Any],
     entries: Sequence[PlannedEntry],
-    targets: Mapping[str, Mapping[str, Any]] | None = None,
+    targets: Mapping[str, Target] | None = None,
 ) -> Path:
     """Write ``run.json``: what a report needs when the run dies before writing ``summary.json``."""
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -75,7 +75,7 @@ def write_run_file(
         scenario_file=str(scenario_file) if scenario_file else None,
         scenario=list(scenario_raw),
         entries=list(entries),
-        targets={name: Target.model_validate(dict(target)) for name, target in (targets or {}).items()},
+        targets=dict(targets or {}),
     )
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(document.as_json(), indent=2, default=str) + "\n", encoding="utf-8")
@@ -142,7 +142,7 @@ def summary_from_events(results_dir: Path) -> SummaryDocument:
         run.run_id or results_dir.name,
         run.scenario,
         Path(run.scenario_file) if run.scenario_file else None,
-        {name: target.model_dump(exclude_none=True) for name, target in run.targets.items()},
+        run.targets,
         float(started or 0.0),
         float(finished or started or 0.0),
         interrupted=True,

@@ -86,7 +86,7 @@ class RunInput:
     run_id: str
     scenario_raw: Sequence[Any]
     scenario_path: Path | None
-    targets: Mapping[str, Mapping[str, Any]]
+    targets: Mapping[str, Target]
     started: float
     finished: float
     interrupted: bool = False
@@ -222,7 +222,7 @@ def build_summary(
         passed=passed and not run.interrupted and rebuilt_at is None,
         scenario_file=str(run.scenario_path) if run.scenario_path else None,
         scenario=list(finite_json(list(run.scenario_raw))),
-        targets={name: Target.model_validate(dict(target)) for name, target in run.targets.items()},
+        targets=dict(run.targets),
         environment=environment(),
         scenarios=parts,
         harness=harness,

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +43,7 @@ from perf_tests.reports.console import format_summary_table
 from perf_tests.reports.rebuild import RUN_FILE_NAME, write_reports, write_run_file
 from perf_tests.reports.summary import SUMMARY_FILE_NAME, EntryInput, RunInput, build_summary, write_summary
 from perf_tests.results.status import EntryStatus
-from perf_tests.results.summary import Planned, PlannedEntry, SummaryDocument
+from perf_tests.results.summary import Planned, PlannedEntry, SummaryDocument, Target
 from perf_tests.runners.context import RunContext
 from perf_tests.runners.registry import options_models, runner_for
 from perf_tests.scheduler.clock import Clock
@@ -432,7 +432,8 @@ class PerfSession:
                 notes_after=[f"the load generator was saturated: {saturation}"] if saturation else [],
                 checks=checks,
             ))
-        run = RunInput(self.run_id, redact_data(scenario.raw), scenario.path, targets, started, finished, interrupted)
+        run = RunInput(self.run_id, redact_data(scenario.raw), scenario.path, _as_targets(targets), started, finished,
+                       interrupted)
         summary = build_summary(run, recorder, entries, baseline=self.baseline, harness=self.harness)
         command = f"python -m perf_tests report {self.results_dir}"
         try:
@@ -468,4 +469,9 @@ class PerfSession:
     def _write_run_file(self, scenario: Scenario, started: float, targets: dict[str, Any]) -> None:
         """``run.json``: what ``python -m perf_tests report`` needs if the process dies before the end."""
         write_run_file(self.results_dir, self.run_id, started, scenario.path, redact_data(scenario.raw),
-                       planned_entries(scenario), redact_data(targets))
+                       planned_entries(scenario), _as_targets(redact_data(targets)))
+
+
+def _as_targets(targets: Mapping[str, Any]) -> dict[str, Target]:
+    """The run's targets (``kfp``: ``KfpTarget.as_json()``, ``prometheus``: its URL) as result models."""
+    return {name: Target.model_validate(target) for name, target in targets.items()}

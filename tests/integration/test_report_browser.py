@@ -23,6 +23,7 @@ import pytest
 from perf_tests.recorder import EventHook, EventsFileWriter, MetricsRecord, OperationEvent, Recorder, ScenarioMark
 from perf_tests.recorder.per_second import PerSecondAggregator
 from perf_tests.reports import EntryInput, RunInput, build_summary, write_reports, write_summary
+from perf_tests.results import Target
 
 pytestmark = pytest.mark.browser
 
@@ -293,8 +294,8 @@ def _synthetic_results(results: Path) -> Path:
     writer.close()
     thresholds = {"PIPELINE_RUN#0": ["p95(create_run) < 60ms", "success_rate >= 0.99"],
                   "RANDOM_GETS#1": ["p99(list_runs) < 20ms", "dropped == 0"], "LLM_LOAD#2": ["p99(ttft) < 1s"]}
-    run = RunInput("synthetic", [], None, {"kfp": {"kind": "kfp-api", "url": "http://kfp.example",
-                                                   "version": "2.5.0", "description": "KFP at http://kfp.example"}},
+    run = RunInput("synthetic", [], None, {"kfp": Target(kind="kfp-api", url="http://kfp.example", version="2.5.0",
+                                                         description="KFP at http://kfp.example")},
                    t0, t0 + 30)
     summary = build_summary(run, recorder, [EntryInput(name, mode, thresholds=thresholds[name])
                                             for name, mode in names.items()])

@@ -29,7 +29,7 @@ from perf_tests.reports import (
     write_summary,
 )
 from perf_tests.reports.timeline import percentiles
-from perf_tests.results import SCHEMA_VERSION, PlannedEntry, SummaryDocument
+from perf_tests.results import SCHEMA_VERSION, PlannedEntry, SummaryDocument, Target
 
 T0 = 1_700_000_000.0
 MODES = {"PIPELINE_RUN#0": "PIPELINE_RUN", "RANDOM_GETS#1": "RANDOM_GETS", "LLM_LOAD#2": "LLM_LOAD"}
@@ -78,8 +78,8 @@ def record_run(results: Path, finish: bool = True) -> Recorder:
 
 def make_document(results: Path) -> SummaryDocument:
     recorder = record_run(results)
-    run = RunInput("r1", [], None, {"kfp": {"kind": "embedded-kfp-simulator", "url": "http://127.0.0.1:1",
-                                            "version": "embedded", "description": "embedded KFP simulator"}},
+    run = RunInput("r1", [], None, {"kfp": Target(kind="embedded-kfp-simulator", url="http://127.0.0.1:1",
+                                                  version="embedded", description="embedded KFP simulator")},
                    T0, T0 + 30)
     return build_summary(run, recorder, [EntryInput(name, mode, thresholds=THRESHOLDS[name])
                                          for name, mode in MODES.items()])
@@ -205,7 +205,7 @@ def _run_file(results: Path) -> None:
     entries = [PlannedEntry(name=name, mode=mode, start_offset_s=0.0, run_time_s=30.0, thresholds=THRESHOLDS[name],
                             allowed_failure_rate=0.0) for name, mode in MODES.items()]
     write_run_file(results, "killed-run", T0, Path("/tmp/scenario.json"), [{"mode": "PIPELINE_RUN"}], entries,
-                   {"kfp": {"kind": "kfp-api", "url": "http://kfp", "description": "KFP at http://kfp"}})
+                   {"kfp": Target(kind="kfp-api", url="http://kfp", description="KFP at http://kfp")})
 
 
 def test_report_rebuilds_everything_from_events_after_a_kill(results, capsys):

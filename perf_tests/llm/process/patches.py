@@ -41,6 +41,13 @@ def install_end_of_data_fix() -> None:
     The fix: the coordinator's idle poll (``update_state()`` with no request, called by
     ``WorkerProcessGroup.request_updates`` every ``mp_poll_interval`` while no update arrives) applies the
     same end conditions as ``received_callback``. It changes nothing while updates flow.
+
+    Upstream: no GuideLLM issue or pull request reports this hang (GuideLLM's issue tracker searched in
+    December 2026). Related hangs, not this one: https://github.com/vllm-project/guidellm/issues/431 and
+    https://github.com/vllm-project/guidellm/issues/1152 (stalls between the rates of a constant profile),
+    https://github.com/vllm-project/guidellm/pull/709 (a deadlock in ``worker_group.py`` when the data
+    yields no request at all, fixed by aborting). Drop this patch once a GuideLLM release sets the two
+    events when the data ends.
     """
     from guidellm.scheduler.worker_group import WorkerGroupState
 

@@ -29,6 +29,7 @@ __all__ = [
     "PipelineEntry",
     "ScenarioEntry",
     "check_matrix",
+    "matrix_json_schema",
 ]
 
 MAX_NAME_LENGTH = 200
@@ -66,9 +67,9 @@ NESTED_FACTORS: dict[str, dict[str, Any]] = {}
 {nested alias: JSON Schema of one value}; filled by the modules that define such blocks."""
 
 
-def _matrix_schema(schema: dict[str, Any], model: type[Any]) -> None:
+def matrix_json_schema(schema: dict[str, Any], model: type[Any]) -> None:
     """Type a mode's ``matrix`` in its JSON Schema: each factor is one of the mode's fields, and its
-    values are lists of what that field takes."""
+    values are lists of what that field takes (run again by a mode that adds properties to its schema)."""
     properties: dict[str, Any] = schema.get("properties", {})
     if "matrix" not in properties:
         return
@@ -145,7 +146,7 @@ class ScenarioEntry(OptionsModel):
     from these models, has them too.
     """
 
-    model_config = ConfigDict(validate_default=True, json_schema_extra=_matrix_schema)
+    model_config = ConfigDict(validate_default=True, json_schema_extra=matrix_json_schema)
 
     # Operation names this mode records, for threshold validation and reports (set per mode).
     operations: ClassVar[tuple[str, ...]] = ()
@@ -206,13 +207,23 @@ class ScenarioEntry(OptionsModel):
             raise ValueError(f"the name is longer than {MAX_NAME_LENGTH} characters ({len(name)})")
         return name
 
+    @classmethod
+    def threshold_operations(cls) -> tuple[str, ...]:
+        """The operation names thresholds may name (``operations``; a mode may add more)."""
+        return cls.operations
+
+    @classmethod
+    def extra_field_aliases(cls) -> tuple[str, ...]:
+        """Keys an entry of this mode accepts besides its model's fields (none by default)."""
+        return ()
+
     @field_validator("thresholds")
     @classmethod
     def _valid_thresholds(cls, value: list[str]) -> list[str]:
         # Metric and operation names are checked before the run starts; modes that list no operations
         # accept any operation name.
         mode = next(iter(get_args(cls.model_fields["mode"].annotation)), "")
-        check_thresholds(value, cls.operations, str(mode))
+        check_thresholds(value, cls.threshold_operations(), str(mode))
         return [text.strip() for text in value]
 
     @model_validator(mode="after")

@@ -516,7 +516,7 @@ def _aliases(model: type[ScenarioEntry]) -> list[str]:
         if info.exclude:  # resolved paths and matrix/matrixStagger (listed in the docs, not per mode)
             continue
         names.append(info.alias or to_camel(name))
-    return names
+    return [*names, *model.extra_field_aliases()]
 
 
 def entries_json(entries: Sequence[ScenarioEntry]) -> list[dict[str, Any]]:

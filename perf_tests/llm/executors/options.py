@@ -1,11 +1,12 @@
 """The fields an executor adds to an ``LLM_LOAD`` entry: ``ExecutorOptions``, one model per executor.
 
 Each executor carries its own options model (``Executor.options_model``; the Tekton one is
-``perf_tests.llm.executors.tekton_options.TektonExecutorOptions``). The entry model
-(``perf_tests.llm.options.LlmLoadFields``) mixes in the built-in executors' models, so a scenario file and
-its JSON Schema stay flat (``"executor": "tekton", "keepPipelineRuns": true``), and calls the hooks below
-with itself: a field of another executor is an error naming that executor, and the chosen executor
-checks the entry's other fields (typed, through the entry) and its own files.
+``perf_tests.llm.executors.tekton_options.TektonExecutorOptions``), a plugin executor too. The entry model
+(``perf_tests.llm.options.LlmLoadFields``) composes them: a scenario file and its JSON Schema stay flat
+(``"executor": "tekton", "keepPipelineRuns": true``); the entry splits its executor's fields off into that
+executor's model (``entry.executor_options``), a field of another executor is an error naming that
+executor, and the hooks below (called on the entry's options, with the entry) check the entry's other
+fields and the executor's own files.
 
 Light on purpose: ``perf_tests.llm.options`` imports it, so nothing here imports an executor.
 """
@@ -33,19 +34,21 @@ class ExecutorOptions(BaseModel):
     """The operations the executor records itself (thresholds may name them)."""
 
     @classmethod
-    def given_executor_fields(cls, entry: LlmLoadFields) -> list[str]:
-        """The aliases of this model's fields that ``entry`` sets."""
-        return [field.alias or name for name, field in cls.model_fields.items() if getattr(entry, name) is not None]
+    def field_aliases(cls) -> tuple[str, ...]:
+        """This model's fields as a scenario file names them (camelCase)."""
+        return tuple(field.alias or name for name, field in cls.model_fields.items())
 
     @classmethod
-    def executor_problems(cls, entry: LlmLoadFields) -> None:
+    def field_keys(cls) -> frozenset[str]:
+        """The keys that set one of this model's fields: aliases and Python names."""
+        return frozenset((*cls.field_aliases(), *cls.model_fields))
+
+    def executor_problems(self, entry: LlmLoadFields) -> None:
         """Raise ``ValueError`` for what this executor cannot run (``entry.executor`` is this executor)."""
 
-    @classmethod
-    def executor_file_problems(cls, entry: LlmLoadFields, files: EntryFiles) -> list[str]:
+    def executor_file_problems(self, entry: LlmLoadFields, files: EntryFiles) -> list[str]:
         """Problems with the files this executor's fields name; empty when fine."""
         return []
 
-    @classmethod
-    def resolve_executor_files(cls, entry: LlmLoadFields, files: EntryFiles) -> None:
+    def resolve_executor_files(self, entry: LlmLoadFields, files: EntryFiles) -> None:
         """Remember where the files this executor's fields name were found."""

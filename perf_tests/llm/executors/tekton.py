@@ -224,11 +224,12 @@ class TektonExecutor(Executor):
             )
             for spec in self.specs
         ]
-        template_path = entry.pipeline_run_template_path
+        options = entry.executor_options_as(TektonExecutorOptions)
+        template_path = options.pipeline_run_template_path
         self.load = TektonLoad(
             self.settings, run_id=self.run_id, scenario=entry.name, run_time=entry.run_time, emit=self.emit,
             template=load_template(template_path) if template_path is not None else None,
-            keep=entry.keep_pipeline_runs, clock=self.clock,
+            keep=options.keep_pipeline_runs, clock=self.clock,
         )  # fmt: skip
         if self.stopping.is_set():  # stopped before the load existed, so the stop could not reach it
             self.load.stop(self._stop_reason())

@@ -1,4 +1,4 @@
-"""The Tekton executor's entry fields (its options model), mixed into the ``LLM_LOAD`` options model.
+"""The Tekton executor's entry fields (its options model), flat in an ``LLM_LOAD`` entry with ``"executor": "tekton"``.
 
 ``pipelineRunTemplate``
     A ``tekton.dev/v1`` PipelineRun YAML file used instead of the built-in inline pipeline. Each param it
@@ -57,8 +57,7 @@ class TektonExecutorOptions(ExecutorOptions):
     def pipeline_run_template_path(self, value: Path | None) -> None:
         self._pipeline_run_template_path = value
 
-    @classmethod
-    def executor_problems(cls, entry: LlmLoadFields) -> None:
+    def executor_problems(self, entry: LlmLoadFields) -> None:
         """What a TaskRun pod cannot use: no target (the local mock), local data or tokenizer files."""
         if entry.target_url is None and entry.stack is None:  # a stack sets it when it is ready
             raise ValueError(
@@ -78,26 +77,24 @@ class TektonExecutorOptions(ExecutorOptions):
                 "in the cluster)"
             )
 
-    @classmethod
-    def executor_file_problems(cls, entry: LlmLoadFields, files: EntryFiles) -> list[str]:
+    def executor_file_problems(self, entry: LlmLoadFields, files: EntryFiles) -> list[str]:
         """Problems with the template file (missing, not a v1 PipelineRun); empty when fine."""
-        if entry.pipeline_run_template is None:
+        if self.pipeline_run_template is None:
             return []
-        found = files.find(entry.pipeline_run_template, TEMPLATES_FOLDER)
+        found = files.find(self.pipeline_run_template, TEMPLATES_FOLDER)
         if found is None:
-            looked = ", ".join(str(p) for p in files.candidates(entry.pipeline_run_template, TEMPLATES_FOLDER))
-            return [f"field 'pipelineRunTemplate': file {entry.pipeline_run_template!r} not found (looked in {looked})"]
+            looked = ", ".join(str(p) for p in files.candidates(self.pipeline_run_template, TEMPLATES_FOLDER))
+            return [f"field 'pipelineRunTemplate': file {self.pipeline_run_template!r} not found (looked in {looked})"]
         try:
             load_template(found)
         except ScenarioError as exc:
             return [f"field 'pipelineRunTemplate': {exc}"]
         return []
 
-    @classmethod
-    def resolve_executor_files(cls, entry: LlmLoadFields, files: EntryFiles) -> None:
+    def resolve_executor_files(self, entry: LlmLoadFields, files: EntryFiles) -> None:
         """Remember the template's resolved path."""
-        if entry.pipeline_run_template is not None:
-            entry.pipeline_run_template_path = files.find(entry.pipeline_run_template, TEMPLATES_FOLDER)
+        if self.pipeline_run_template is not None:
+            self.pipeline_run_template_path = files.find(self.pipeline_run_template, TEMPLATES_FOLDER)
 
 
 def load_template(path: Path) -> dict[str, Any]:

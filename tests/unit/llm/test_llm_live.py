@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from perf_tests.llm.results.live import LiveRequests, parse_request_line
-from perf_tests.recorder import EventHook, Recorder
+from perf_tests.recorder import AggregateRecord, EventHook, Recorder
+from perf_tests.scheduler import Clock, FakeTime
 
 
 def line(status: str, start: float, latency: float | None = 0.2, error: str | None = None) -> str:
@@ -44,3 +45,24 @@ def test_finished_requests_become_llm_request_attempts_whole_lines_only(tmp_path
         handle.write(partial[20:])  # the rest of the line arrives
     assert live.finish() == 6
     assert recorder.scenarios["llm"].operations["llm_request"].ok == 4
+
+
+def test_seconds_are_handed_over_on_the_run_clock_lag_seconds_after_they_end(tmp_path: Path) -> None:
+    fake = FakeTime()  # wall time 2026-01-01T00:00:00Z at the start
+    clock = Clock(fake)
+    handed: list[AggregateRecord] = []
+    hook = EventHook()
+    hook.add_listener(lambda event: handed.append(event) if isinstance(event, AggregateRecord) else None)
+    requests = tmp_path / "guidellm.requests.jsonl"
+    requests.write_text(line("successful", clock.wall_at(0.2)), encoding="utf-8")
+    live = LiveRequests(hook, "llm", "LLM_LOAD", [requests], clock=clock)
+    live.start()
+    seen = []
+    for _ in range(6):  # a look every 0.5 s of the run clock
+        fake.step(blocked=1)
+        fake.wait_blocked(1)
+        seen.append((clock.elapsed(), len(handed)))
+    live.finish()
+    # The request's second (0 to 1 s) is handed over once the clock is LAG seconds past its end, not before.
+    assert seen == [(0.5, 0), (1.0, 0), (1.5, 0), (2.0, 0), (2.5, 0), (3.0, 1)]
+    assert handed[0].second == int(clock.wall_at(0))

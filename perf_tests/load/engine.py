@@ -471,13 +471,16 @@ class LoadEngine(Generic[OpT]):
         await asyncio.sleep(0)
         pending = set(self._tasks)
         if pending and self.drain_timeout > 0:
+            # All of them, or the timeout on the run clock, whichever comes first (asyncio.wait's own timeout
+            # is the loop's time); cancelling the waits leaves the requests running.
+            all_done = asyncio.ensure_future(asyncio.wait(pending))
             timeout = asyncio.ensure_future(self.clock.sleep(self.drain_timeout))
             try:
-                while pending and not timeout.done():
-                    _, pending = await asyncio.wait(pending | {timeout}, return_when=asyncio.FIRST_COMPLETED)
-                    pending.discard(timeout)
+                await asyncio.wait((all_done, timeout), return_when=asyncio.FIRST_COMPLETED)
             finally:
+                all_done.cancel()
                 timeout.cancel()
+            pending = {task for task in pending if not task.done()}
         for task in pending:
             task.cancel()
         if pending:

@@ -230,7 +230,11 @@ class Instant:
 
 def run_on_fake_clock(fake: FakeTime, main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run ``main()`` on an event loop in a thread while this thread moves ``fake`` time: each time every
-    task of the loop waits on the clock (the loop has run what was ready), jump to the earliest deadline."""
+    task of the loop waits on the clock (the loop has run what was ready), jump to the earliest deadline.
+
+    Exact for what the engine decides while a timer of the clock has woken it (the dispatcher's sends and
+    drops, a request's send time); a chain of loop steps that waits on no timer (the drain's bookkeeping
+    after the last request) may still be running when time moves on, so assert no clock reading after it."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="fake-clock-loop", daemon=True)
     thread.start()

@@ -15,7 +15,7 @@ from perf_tests.llm.results.merging import summarize
 from perf_tests.llm.results.parsing import load_report
 from perf_tests.observability.harness import HarnessReport, HarnessSample
 from perf_tests.observability.models import EntryQueries, Window
-from perf_tests.recorder.events import MetricsRecord, OperationEvent, ScenarioMark
+from perf_tests.recorder.events import LOAD_FINISHED, LOAD_STARTED, MetricsRecord, OperationEvent, ScenarioMark
 from perf_tests.recorder.recorder import Recorder
 from perf_tests.results.summary import PlannedEntry
 from perf_tests.scaleout.merge import merge_results, merged_prometheus_settings, shard_lines
@@ -27,13 +27,18 @@ REPORT = Path(__file__).resolve().parents[2] / "integration" / "tekton" / "data"
 
 
 def _shard(tmp_path: Path, index: int, late: float = 0.0, tolerance: float = 1.0,
-           **fields: Any) -> ShardResult:  # fields: of ShardResult
+           load: tuple[float, float] | None = None, **fields: Any) -> ShardResult:  # fields: of ShardResult
     folder = tmp_path / f"s{index}"
     (folder / "llm").mkdir(parents=True)
     shutil.copyfile(REPORT, folder / "llm" / "guidellm.json")
     recorder = Recorder()
     recorder(ScenarioMark("llm", "LLM_LOAD", "started", 100.0))
     recorder(ScenarioMark("gets", "RANDOM_GETS", "started", 100.0))
+    if load is not None:  # the shard's own load window (its harness's run)
+        recorder(ScenarioMark("llm", "LLM_LOAD", LOAD_STARTED, load[0]))
+        for i in range(4):
+            recorder(OperationEvent("llm", "LLM_LOAD", "request", load[0] + i / 10, 0.05, True))
+        recorder(ScenarioMark("llm", "LLM_LOAD", LOAD_FINISHED, load[1]))
     for i in range(10):
         recorder(OperationEvent("gets", "RANDOM_GETS", "healthz", 100.0 + i / 10, 0.001 * (i + 1 + index), True))
     for name, stats in summarize([load_report(REPORT)]).metrics().items():
@@ -66,6 +71,21 @@ def test_merge_writes_one_judged_results_directory(tmp_path: Path) -> None:
         assert (tmp_path / "merged" / name).is_file(), name
     page = (tmp_path / "merged" / "report.html").read_text(encoding="utf-8")
     assert "<h3>Shards (2, merged above)</h3>" in page and "<td>1/2</td><td>gets</td><td>healthz</td>" in page
+
+
+def test_the_merged_load_window_spans_every_shard_s_load(tmp_path: Path) -> None:
+    merge_results([_shard(tmp_path, 0, load=(100.5, 101.5)), _shard(tmp_path, 1, load=(100.7, 101.9))],
+                  tmp_path / "merged")
+    summary = json.loads((tmp_path / "merged" / "summary.json").read_text(encoding="utf-8"))
+    llm = next(p for p in summary["scenarios"] if p["name"] == "llm")
+    # earliest shard load start to latest shard load end, not the entry's window (100 .. 102)
+    assert llm["load_start"].startswith("1970-01-01T00:01:40.5") and llm["load_end"].startswith("1970-01-01T00:01:41.9")
+    assert llm["load_duration_s"] == pytest.approx(1.4)
+    assert llm["duration_s"] == pytest.approx(2.0)
+    assert llm["operations"]["request"]["count"] == 8
+    assert llm["operations"]["request"]["throughput"] == pytest.approx(8 / 1.4, rel=1e-3)  # per second of the load
+    gets = next(p for p in summary["scenarios"] if p["name"] == "gets")
+    assert gets.get("load_duration_s") is None  # an entry without a load window keeps its own
 
 
 def test_a_late_shard_fails_the_merged_verdict(tmp_path: Path) -> None:

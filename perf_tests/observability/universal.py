@@ -5,16 +5,21 @@ Mapped by query name (the ``vllm`` and ``llm-d`` presets' names): ``running`` ->
 percentage) in ``components[0].time_series``; ``desired_replicas`` / ``ready_replicas`` (and
 ``current_replicas`` as available) -> ``replica_status`` snapshots and ``aggregate_ready_replicas``. Other
 queries have no field there; they stay in ``prometheus/<entry>.json`` (``raw_data_path`` points at it).
+
+``attach_observation`` adds that section to an entry's written ``benchmark_report.json``/``.yaml``: what a
+one-process LLM_LOAD entry does after Prometheus was queried, and what the merge of a scaled-out run does.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from perf_tests.observability.models import EntryObservation, QueryResult, Series
 
-__all__ = ["COMPONENT_LABEL", "observability_section"]
+__all__ = ["COMPONENT_LABEL", "attach_observation", "observability_section"]
 
 COMPONENT_LABEL = "model-server"
 """The component the series describe (the report has no stack of ours to refer to)."""
@@ -80,3 +85,32 @@ def _replica_status(queries: dict[str, QueryResult]) -> dict[str, Any] | None:
             "time_series": snapshots,
             "aggregate_ready_replicas": {"units": "count", "mean": sum(values) / len(values),
                                          "min": min(values), "max": max(values)}}
+
+
+def attach_observation(observation: EntryObservation, entry_dir: Path, results_dir: Path) -> list[str]:
+    """Put the entry's Prometheus series into the universal report in ``entry_dir`` (rewritten), beside what a
+    stack recorded there (``pod_startup_times``, ``replica_status``). Returns the schema problems (the report is
+    then kept without them); nothing happens without a report or without a series the schema has a field for.
+    ``OSError`` / ``ValueError`` when the report cannot be read or written."""
+    from perf_tests.llm.results.universal_report import (
+        REPORT_FILE_STEM,
+        validate_universal_report,
+        write_universal_report,
+    )
+    from perf_tests.observability.collect import observation_path
+
+    path = entry_dir / f"{REPORT_FILE_STEM}.json"
+    if not path.is_file():
+        return []
+    stored = observation_path(results_dir, observation.entry)
+    section = observability_section(observation, str(stored.relative_to(results_dir)))
+    if section is None:
+        return []
+    report = json.loads(path.read_text(encoding="utf-8"))
+    results = report.setdefault("results", {})
+    results["observability"] = {**(results.get("observability") or {}), **section}
+    problems = validate_universal_report(report)
+    if problems:
+        return problems
+    write_universal_report(report, entry_dir)
+    return []

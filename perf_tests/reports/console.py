@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from perf_tests.reports.harness_comparison import comparison_rows, comparison_text
+from perf_tests.reports.harness_time import notable_harness_times
 from perf_tests.results.summary import SummaryDocument
 from perf_tests.results.verdict import EntryVerdict
 
@@ -68,8 +69,8 @@ def format_summary_table(summary: SummaryDocument, verdicts: Sequence[EntryVerdi
                 extras.append(f"dropped {op.dropped}")
             if op.lateness is not None:
                 extras.append(f"send lateness p99 {_ms(op.lateness.p99_ms)}")
-            if op.queue_wait is not None and (op.queue_wait.p99_ms or 0) >= 1:
-                extras.append(f"queue wait p99 {_ms(op.queue_wait.p99_ms)} (not in the latency)")
+            for label, stats in notable_harness_times(op):
+                extras.append(f"{label} p99 {_ms(stats.p99_ms)} (not in the latency)")
             if op.errors:
                 extras.append("errors " + ", ".join(f"{k} {v}" for k, v in op.errors.items()))
             if extras:

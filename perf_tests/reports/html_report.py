@@ -22,6 +22,7 @@ from perf_tests import __version__
 from perf_tests.observability.models import EntryObservation
 from perf_tests.recorder.event_codec import finite_json
 from perf_tests.reports.harness_comparison import comparison_html, comparison_rows
+from perf_tests.reports.harness_time import notable_harness_times
 from perf_tests.reports.observability_charts import (
     harness_charts,
     harness_html,
@@ -282,8 +283,7 @@ def _operations_table(part: ScenarioPart) -> str:
             extras.append(f"dropped {op.dropped}")
         if op.lateness is not None:
             extras.append(f"lateness p99 {_ms(op.lateness.p99_ms)}")
-        if op.queue_wait is not None and (op.queue_wait.p99_ms or 0) >= 1:
-            extras.append(f"queue wait p99 {_ms(op.queue_wait.p99_ms)}")
+        extras += [f"{label} p99 {_ms(stats.p99_ms)}" for label, stats in notable_harness_times(op)]
         if op.source:
             extras.append(f"from {op.source}")
         if op.not_measured:

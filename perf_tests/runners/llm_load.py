@@ -57,7 +57,6 @@ from perf_tests.llm.results.merging import MergedLlmResults, summarize
 from perf_tests.llm.results.parsing import GuidellmReport
 from perf_tests.llm.results.recording import entry_results_dir, first_errors, record_results, warning_notes
 from perf_tests.llm.results.universal_report import (
-    REPORT_FILE_STEM,
     build_universal_report,
     validate_universal_report,
     write_universal_report,
@@ -413,30 +412,19 @@ class LlmLoadRunner(BaseRunner[LlmLoadOptions]):
 
     def attach_observation(self, observation: Any) -> None:
         """Put the Prometheus series into the universal report's ``results.observability`` (rewritten)."""
-        from perf_tests.observability.collect import observation_path
         from perf_tests.observability.models import EntryObservation
-        from perf_tests.observability.universal import observability_section
+        from perf_tests.observability.universal import attach_observation
 
-        path = self.entry_dir / f"{REPORT_FILE_STEM}.json"
-        if not isinstance(observation, EntryObservation) or not path.is_file():
-            return
-        stored = observation_path(self.context.results_dir, self.entry.name)
-        section = observability_section(observation, str(stored.relative_to(self.context.results_dir)))
-        if section is None:
+        if not isinstance(observation, EntryObservation):
             return
         try:
-            report = json.loads(path.read_text(encoding="utf-8"))
-            results = report.setdefault("results", {})
-            # beside what a stack recorded there (pod_startup_times, replica_status)
-            results["observability"] = {**(results.get("observability") or {}), **section}
-            problems = validate_universal_report(report)
-            if problems:
-                self.log.warning("the universal report with observability does not match the llm-d schema "
-                                 "v0.2.1 (kept without it): %s", "; ".join(problems[:3]))
-                return
-            write_universal_report(report, self.entry_dir)
+            problems = attach_observation(observation, self.entry_dir, self.context.results_dir)
         except (OSError, ValueError) as exc:
             self.log.warning("could not add observability to the universal report: %s", exc)
+            return
+        if problems:
+            self.log.warning("the universal report with observability does not match the llm-d schema "
+                             "v0.2.1 (kept without it): %s", "; ".join(problems[:3]))
 
     def observation_windows(self) -> list[tuple[str, str, float, float]]:
         """One window per stage of a stair-step entry, on the shared clock, and one per Tekton copy from its

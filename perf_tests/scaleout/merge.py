@@ -28,6 +28,8 @@ from typing import Any
 from perf_tests.baseline import Baseline
 from perf_tests.config.settings import PrometheusSettings
 from perf_tests.errors import ConfigurationError, PerfTestsError
+from perf_tests.llm.results.merging import MergedLlmResults
+from perf_tests.llm.results.parsing import GuidellmReport
 from perf_tests.logger.redaction import register_secret
 from perf_tests.observability.client import PrometheusClient
 from perf_tests.observability.collect import not_configured, observe_entries
@@ -214,13 +216,16 @@ def merge_results(
     out_dir.mkdir(parents=True, exist_ok=True)
     recorder = merge_snapshots([(f"shard {result.shard.label}", result.snapshot) for result in results])
     sources = list(shard_dirs) if shard_dirs else [Path(result.results_dir) for result in results]
-    llm_notes = {entry.name: _merge_llm(recorder, entry.name, sources) for entry in first.entries
-                 if entry.mode == "LLM_LOAD"}
+    llm_notes = {entry.name: _merge_llm(recorder, entry.name, sources, out_dir, first)
+                 for entry in first.entries if entry.mode == "LLM_LOAD"}
     started = min(result.started for result in results)
     finished = max(result.finished for result in results)
     interrupted = any(result.interrupted for result in results)
     observations, prometheus_url = _observe(results, recorder, out_dir, merged_prometheus_settings(prometheus,
                                                                                                    results))
+    for name, observation in observations.items():
+        if name in llm_notes:
+            _attach_observation(name, observation, out_dir)
     harness = merge_reports({result.shard.label: result.harness for result in results if result.harness})
     saturation = "; ".join(harness.reasons) if harness is not None and harness.saturated else ""
     if saturation:
@@ -263,9 +268,11 @@ def merge_results(
     return CompletedRun(first.run_id, out_dir, summary, interrupted=interrupted)
 
 
-def _merge_llm(recorder: Recorder, name: str, shard_dirs: Sequence[Path]) -> str | None:
+def _merge_llm(recorder: Recorder, name: str, shard_dirs: Sequence[Path], out_dir: Path,
+               first: ShardResult) -> str | None:
     """An LLM_LOAD entry's GuideLLM statistics over every shard's GuideLLM reports, merged from their
-    per-request records as GuideLLM computes them (``summarize``); a note when they could not be."""
+    per-request records as GuideLLM computes them (``summarize``), and its universal report from them; a note
+    when they could not be."""
     from perf_tests.errors import RunnerError
     from perf_tests.llm.results.merging import summarize
     from perf_tests.llm.results.parsing import load_report
@@ -289,10 +296,62 @@ def _merge_llm(recorder: Recorder, name: str, shard_dirs: Sequence[Path]) -> str
         return None
     if shards_with_reports < len(shard_dirs):
         return ("GuideLLM's statistics (ttft, itl, ...) are the first shard's: not every shard's GuideLLM report "
-                "is here to merge")
+                "is here to merge; no merged universal report (each shard's own is in its folder)")
     merged = summarize(reports)
     record.external = {metric: {**stats, "source": SOURCE} for metric, stats in merged.metrics().items()}
-    return f"GuideLLM's statistics merged from {len(reports)} reports of {len(shard_dirs)} shards (per request)"
+    note = f"GuideLLM's statistics merged from {len(reports)} reports of {len(shard_dirs)} shards (per request)"
+    problem = _write_universal(name, merged, reports, out_dir, first)
+    return f"{note}; {problem}" if problem else note
+
+
+def _write_universal(name: str, merged: MergedLlmResults, reports: Sequence[GuidellmReport], out_dir: Path,
+                     first: ShardResult) -> str | None:
+    """The merged entry's llm-d universal report (``<entry>/benchmark_report.json``/``.yaml``), built as a
+    one-process entry's is, from the merged GuideLLM results and the whole entry as written; a problem, or None."""
+    from perf_tests.llm.results.recording import entry_results_dir
+    from perf_tests.llm.results.universal_report import (
+        build_universal_report,
+        validate_universal_report,
+        write_universal_report,
+    )
+    from perf_tests.runners.llm_load import LlmLoadOptions
+
+    data = first.llm_entries.get(name)
+    if data is None:
+        return "no merged universal report: the shards' shard.json do not carry the entry (older shards)"
+    try:
+        entry = LlmLoadOptions.model_validate(data)
+    except ValueError as exc:
+        return f"no merged universal report: the entry does not validate here ({str(exc)[:200]})"
+    version = next((report.guidellm_version for report in reports if report.guidellm_version != "unknown"),
+                   "unknown")
+    # Native GuideLLM arguments are per process (each shard's own report has its shard's); the merged one
+    # describes the whole load: the entry as written, one GuideLLM process per report.
+    report = build_universal_report(
+        entry, merged, run_id=first.run_id, tool_version=version, commands=[],
+        target=entry.target_url or "the shards' targets", parallelism=len(reports))
+    problems = validate_universal_report(report)
+    if problems:
+        logger.warning("%s: the merged universal report does not match the llm-d schema v0.2.1: %s", name,
+                       "; ".join(problems[:3]))
+        return f"merged universal report schema problems: {'; '.join(problems[:3])}"
+    write_universal_report(report, entry_results_dir(out_dir, name))
+    return None
+
+
+def _attach_observation(name: str, observation: EntryObservation, out_dir: Path) -> None:
+    """The merged Prometheus series in the merged universal report's ``results.observability``."""
+    from perf_tests.llm.results.recording import entry_results_dir
+    from perf_tests.observability.universal import attach_observation
+
+    try:
+        problems = attach_observation(observation, entry_results_dir(out_dir, name), out_dir)
+    except (OSError, ValueError) as exc:
+        logger.warning("%s: could not add observability to the merged universal report: %s", name, exc)
+        return
+    if problems:
+        logger.warning("%s: the merged universal report with observability does not match the llm-d schema v0.2.1 "
+                       "(kept without it): %s", name, "; ".join(problems[:3]))
 
 
 def _gather_shard_files(results: Sequence[ShardResult], out_dir: Path, shard_dirs: Sequence[Path] | None) -> None:

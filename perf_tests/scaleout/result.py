@@ -54,6 +54,9 @@ class ShardResult(BaseModel):
     scenario_file: str | None = None
     scenario: list[Any] = Field(default_factory=list, description="The scenario as written (redacted).")
     entries: list[PlannedEntry] = Field(default_factory=list)
+    llm_entries: dict[str, dict[str, Any]] = Field(default_factory=dict, description="entry -> the whole (unsplit) "
+                                                   "LLM_LOAD entry as run (redacted): what the merged universal "
+                                                   "report describes")
     plan_notes: dict[str, str] = Field(default_factory=dict, description="entry -> what was not split")
     ran: list[str] = Field(default_factory=list, description="The entries this shard ran.")
     targets: dict[str, Any] = Field(default_factory=dict)

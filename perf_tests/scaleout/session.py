@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from perf_tests.logger.redaction import redact_data
-from perf_tests.models.scenario_file import Scenario
+from perf_tests.models.scenario_file import Scenario, entries_json
 from perf_tests.observability.client import PrometheusClient
 from perf_tests.observability.models import EntryObservation, Window
 from perf_tests.recorder.recorder import Recorder
@@ -190,6 +190,9 @@ class ShardSession(PerfSession):
             interrupted=outcome.interrupted,
             scenario_file=str(whole.path) if whole.path else None, scenario=redact_data(whole.raw),
             entries=planned_entries(whole),
+            llm_entries={entry.name: redact_data(data) for entry, data in zip(whole.entries,
+                                                                             entries_json(whole.entries), strict=True)
+                         if entry.mode == "LLM_LOAD"},
             plan_notes={share.name: share.note for share in self.plan.shares if share.note},
             ran=[entry.name for entry in scenario.entries],
             targets=redact_data(targets),

@@ -2,7 +2,8 @@
 
 Each operation keeps its counts, errors by type, counters (e.g. ``dropped``), its HDR histograms
 (HdrHistogram's base64 encoding, lossless) and its per-second timeline; each entry its marks (start,
-finish, status, notes, attrs). Merging adds counts and histograms, so percentiles of the merged run are
+finish, the load window ``load_started``/``load_finished`` an LLM_LOAD entry's rates are per second of,
+status, notes, attrs). Merging adds counts and histograms, so percentiles of the merged run are
 those of one recorder that saw every attempt, within the histogram's 0.1% precision.
 """
 
@@ -48,6 +49,9 @@ class EntrySnapshot(_Model):
     mode: str = ""
     started: float | None = None
     finished: float | None = None
+    load_started: float | None = Field(default=None, description="The load itself (a harness's run), when the "
+                                       "entry marks it: the window its rates are per second of.")
+    load_finished: float | None = None
     status: str | None = None
     message: str | None = None
     notes: list[str] = Field(default_factory=list)
@@ -86,6 +90,7 @@ def snapshot(recorder: Recorder) -> RecorderSnapshot:
         }
         entries.append(EntrySnapshot(
             name=record.name, mode=record.mode, started=record.started, finished=record.finished,
+            load_started=record.load_started, load_finished=record.load_finished,
             status=record.status, message=record.message, notes=list(record.notes), attrs=_jsonable(record.attrs),
             operations=operations, external={key: _jsonable(value) for key, value in record.external.items()},
         ))
@@ -143,6 +148,13 @@ def restore(recorder: Recorder, part: RecorderSnapshot, label: str | None = None
             record.started = entry.started
         if entry.finished is not None and (record.finished is None or entry.finished > record.finished):
             record.finished = entry.finished
+        # The merged load window: the earliest shard's load start to the latest shard's load end.
+        if entry.load_started is not None and (record.load_started is None
+                                               or entry.load_started < record.load_started):
+            record.load_started = entry.load_started
+        if entry.load_finished is not None and (record.load_finished is None
+                                                or entry.load_finished > record.load_finished):
+            record.load_finished = entry.load_finished
         if fresh or _worse(record.status, entry.status):
             record.status = entry.status
             record.message = f"{prefix}{entry.message}" if entry.message else None

@@ -78,8 +78,9 @@ def _no_load(message: str) -> None:
     os._exit(NO_LOAD_EXIT)
 
 
-def wait_for_window() -> None:
-    """Say ready, read the window, sleep until its start (return at once without a ready pipe)."""
+def wait_for_window(lead: float = 0.0) -> None:
+    """Say ready, read the window, sleep until ``lead`` seconds before its start (return at once without a ready
+    pipe): a tool that sends its first request ``lead`` seconds after the hold point then starts on time."""
     fd = os.environ.get(READY_FD_ENV)
     if fd is None:
         return
@@ -95,6 +96,7 @@ def wait_for_window() -> None:
     except (IndexError, ValueError):
         _no_load("the test run ended or was stopped before this run's start")
         return
+    start_at -= lead
     now = time.time()
     if now >= end_at:
         _no_load(f"ready at {ready:.3f}, after the end of its load window ({end_at:.3f}); launch it earlier "
@@ -104,23 +106,31 @@ def wait_for_window() -> None:
         time.sleep(start_at - now)
     else:
         _say(f"ready at {ready:.3f}; starting at {now:.3f}, {now - start_at:.3f}s late")
-    _say(f"load starts at {time.time():.6f}")
+    _say(f"load starts at {time.time() + lead:.6f}")
 
 
-def hold_before(owner: Any, attribute: str) -> None:
-    """Patch ``owner.attribute`` (a function or coroutine function) to wait for the window first."""
+def hold_before(owner: Any, attribute: str, *, lead: float = 0.0) -> None:
+    """Patch ``owner.attribute`` (a function or coroutine function) to wait for the window before its first call
+    (later calls run at once: the window is read once), ``lead`` seconds early (``wait_for_window``)."""
     original = getattr(owner, attribute)
+    held_once: list[bool] = []
+
+    def wait_once() -> None:
+        if not held_once:
+            held_once.append(True)
+            wait_for_window(lead)
+
     if asyncio.iscoroutinefunction(original):
         @functools.wraps(original)
         async def held_async(*args: Any, **kwargs: Any) -> Any:
-            await asyncio.get_running_loop().run_in_executor(None, wait_for_window)
+            await asyncio.get_running_loop().run_in_executor(None, wait_once)
             return await original(*args, **kwargs)
 
         setattr(owner, attribute, held_async)
     else:
         @functools.wraps(original)
         def held(*args: Any, **kwargs: Any) -> Any:
-            wait_for_window()
+            wait_once()
             return original(*args, **kwargs)
 
         setattr(owner, attribute, held)
@@ -140,10 +150,18 @@ def vllm_bench_serve(args: list[str]) -> int:
     return 0
 
 
+#: inference-perf's ``LoadGenerator.run_stage`` schedules a stage's requests from one second after it is
+#: called ("allow generation a second to begin populating the queue"): released that much early, its
+#: first stage starts on the run's clock.
+INFERENCE_PERF_STAGE_LEAD = 1.0
+
+
 def inference_perf(args: list[str]) -> int:
-    """``inference-perf <args>``, held when its runner starts the load (after data and tokenizer)."""
+    """``inference-perf <args>``, held when its first stage starts (after data, tokenizer and its worker processes),
+    released ``INFERENCE_PERF_STAGE_LEAD`` early."""
     main = importlib.import_module("inference_perf.main")
-    hold_before(main.InferencePerfRunner, "run")
+    loadgen = importlib.import_module("inference_perf.loadgen.load_generator")
+    hold_before(loadgen.LoadGenerator, "run_stage", lead=INFERENCE_PERF_STAGE_LEAD)
     sys.argv = ["inference-perf", *args]
     main.main_cli()
     return 0

@@ -8,16 +8,25 @@ poisson or concurrent with its ``stages`` (one per entry stage, whole seconds, n
 ``server`` (vLLM type, model, base URL, ``ignore_eos``) and the reports it writes into the entry's folder:
 ``summary_lifecycle_metrics.json``, ``stage_<n>_lifecycle_metrics.json`` and
 ``per_request_lifecycle_metrics.json`` (requests without their payloads). Run through ``held_start.py``
-with that virtualenv's interpreter, held when its runner starts the load (data and tokenizer are ready).
+with that virtualenv's interpreter, held at its first stage (data, tokenizer and worker processes ready).
 
-How it schedules: each stage sends ``rate x duration`` requests at constant gaps or, for ``poisson``, a
-Poisson-drawn count per second sent evenly spaced in that second (its generator is unseeded, so the same
-requests take a different time in each run), from worker
-processes (``workers``, default 1 here), each at most 100 in flight; ``concurrent`` sends ``maxRequests``
-requests over ``rate`` streams. A stage ends when its requests are answered. What it counts: TTFT and
-ITL from streamed chunk times (ITL per request as the mean gap, every gap kept too), TPOT as (last token -
-first token) / (output tokens - 1), latency from dispatch to the last byte (retries included). It has no
-per-request targeted start in its per-request report, so ``request_scheduled_latency`` is not measured.
+How it schedules: each stage sends exactly ``rate x duration`` requests. An entry's ``poisson`` and
+``constant`` both become inference-perf's ``constant`` load type, which draws exponential gaps and scales
+them to fill the stage (the last request is due at its end): for a Poisson entry these are Poisson
+arrivals conditioned on their count, so the offered rate is delivered over the stage; a constant entry
+gets the same random gaps, as inference-perf has no evenly spaced schedule. Its own ``poisson`` type is
+not used: it draws a Poisson count for each second (unseeded), so the same requests take a random number
+of seconds (5 to 12 s for 16 requests at 2 req/s, 5th to 95th percentile) and the rate over the entry's
+window falls short of the offered one whenever they take longer than the window. A stage's requests are
+due from one second after the stage starts: the hold (``held_start``) is on the first stage and released
+that second early, so the load starts on the run's clock; a later stage starts once the previous one's
+requests are answered, plus that second. Requests are sent
+from worker processes (``workers``, default 1 here), each at most 100 in flight; ``concurrent`` sends
+``maxRequests`` requests over ``rate`` streams. A stage ends when its requests are answered. What it
+counts: TTFT and ITL from streamed chunk times (ITL per request as the mean gap, every gap kept too), TPOT
+as (last token - first token) / (output tokens - 1), latency from dispatch to the last byte (retries
+included). It has no per-request targeted start in its per-request report, so ``request_scheduled_latency``
+is not measured.
 """
 
 from __future__ import annotations
@@ -40,12 +49,15 @@ from perf_tests.llm.options import HUB_TOKENIZER_PREFIX, LlmLoadFields
 from perf_tests.llm.plan import Launch
 from perf_tests.llm.results.parsing import GuidellmReport, RequestRecord
 
-__all__ = ["INFERENCE_PERF_VENV", "SUMMARY_FILE", "InferencePerfHarness", "inference_perf_config", "parse_reports"]
+__all__ = ["INFERENCE_PERF_VENV", "LOAD_TYPES", "SUMMARY_FILE", "InferencePerfHarness", "inference_perf_config",
+           "parse_reports"]
 
 INFERENCE_PERF_VENV = ".venv-inference-perf"
 SUMMARY_FILE = "summary_lifecycle_metrics.json"
 PER_REQUEST_FILE = "per_request_lifecycle_metrics.json"
-_RATE_TYPES = ("constant", "poisson", "concurrent")
+#: The entry's rateType -> inference-perf's load type (see the module docstring: its ``poisson`` is not used).
+LOAD_TYPES = {"constant": "constant", "poisson": "constant", "concurrent": "concurrent"}
+_RATE_TYPES = tuple(LOAD_TYPES)
 _API_TYPES = {"completions": "completion", "chat": "chat"}
 
 
@@ -138,7 +150,7 @@ def inference_perf_config(entry: LlmLoadFields, launch: Launch, *, target_url: s
             "output_distribution": _fixed(entry.effective_output_tokens),
         },
         "load": {
-            "type": entry.rate_type,
+            "type": LOAD_TYPES[entry.rate_type],
             "interval": 0,
             "stages": _stages(entry, launch),
             "num_workers": entry.workers or 1,

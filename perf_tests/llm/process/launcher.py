@@ -38,7 +38,12 @@ from typing import Any, NoReturn
 
 from perf_tests.llm.process.backend_secrets import merge_backend_secrets
 from perf_tests.llm.process.masking import drain_output, mask_secrets, secrets_from_env
-from perf_tests.llm.process.patches import install_end_of_data_fix, install_error_bodies, install_request_log
+from perf_tests.llm.process.patches import (
+    install_end_of_data_fix,
+    install_error_bodies,
+    install_poisson_start_fix,
+    install_request_log,
+)
 from perf_tests.llm.process.startup import (
     MARK,
     NO_LOAD_EXIT,
@@ -194,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = merge_backend_secrets(args)
         install_end_of_data_fix()
         install_error_bodies()
+        install_poisson_start_fix()
         if os.environ.get(REQUESTS_ENV):
             install_request_log(os.environ[REQUESTS_ENV])
         if os.environ.get(READY_FD_ENV):

@@ -5,6 +5,7 @@ module changes nothing (GuideLLM's spawned workers import the launcher, and so t
 
 - ``install_end_of_data_fix``: a benchmark whose data file ended after its last request hung forever;
 - ``install_error_bodies``: a failed request's error names the HTTP status and the server's message;
+- ``install_poisson_start_fix``: a Poisson entry's requests could all be due at the Unix epoch (sent at once);
 - ``install_request_log``: each finished request is appended to a file at once (``perf_tests.llm.results.live``).
 """
 
@@ -19,6 +20,7 @@ __all__ = [
     "ERROR_MESSAGE_LIMIT",
     "install_end_of_data_fix",
     "install_error_bodies",
+    "install_poisson_start_fix",
     "install_request_log",
     "server_message",
 ]
@@ -72,6 +74,35 @@ def install_end_of_data_fix() -> None:
 
     update_state._perf_tests_end_of_data_fix = True  # type: ignore[attr-defined]
     setattr(WorkerGroupState, "update_state", update_state)  # noqa: B010 - patching a method
+
+
+def install_poisson_start_fix() -> None:
+    """Work around a GuideLLM 0.8 race: a Poisson benchmark's arrival times counted from -1 s, not its start.
+
+    ``AsyncPoissonStrategy.init_processes_start`` (``guidellm/scheduler/strategies.py``) first calls the base
+    class, which stores the start time and sets the event the workers wait on, and only then sets the shared
+    offset its arrival times accumulate on (``-1.0`` until then). A worker woken in between draws its
+    arrivals from ``-1.0 + gaps``: every request is due ~1.8e9 s ago, so all go out as fast as the server
+    answers (seen: 68 requests at 8.4 req/s for an entry of 2 req/s, "root dispatch delay 1796245911 s").
+    The fix sets the offset first.
+    """
+    from guidellm.scheduler.strategies import AsyncPoissonStrategy, ThroughputStrategy
+
+    original = AsyncPoissonStrategy.init_processes_start
+    if getattr(original, "_perf_tests_poisson_start_fix", False):
+        return
+
+    def init_processes_start(self: Any, start_time: float) -> None:
+        offset = self._offset
+        if offset is None:
+            original(self, start_time)  # GuideLLM's own error
+            return
+        with offset.get_lock():
+            offset.value = start_time
+        ThroughputStrategy.init_processes_start(self, start_time)
+
+    init_processes_start._perf_tests_poisson_start_fix = True  # type: ignore[attr-defined]
+    setattr(AsyncPoissonStrategy, "init_processes_start", init_processes_start)  # noqa: B010 - patching a method
 
 
 ERROR_MESSAGE_LIMIT = 300

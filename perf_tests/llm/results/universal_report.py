@@ -110,16 +110,18 @@ def build_universal_report(
     target: str,
     tool: str = "guidellm",
     stack: tuple[list[dict[str, Any]], dict[str, Any]] | None = None,
+    parallelism: int | None = None,
 ) -> dict[str, Any]:
     """The llm-d benchmark report v0.2.1 of one entry's run by harness ``tool``; ``stack``: the deployed stack's
-    ``scenario.stack`` and ``results.observability`` (``perf_tests.stack.record.universal_stack``)."""
+    ``scenario.stack`` and ``results.observability`` (``perf_tests.stack.record.universal_stack``);
+    ``parallelism``: the load generator processes when not one per command (a merged scale-out run's)."""
     dists = results.distributions
     configured_in = entry.effective_prompt_tokens if entry.synthetic else None
     configured_out = entry.effective_output_tokens if entry.synthetic else None
     standardized: dict[str, Any] = {
         "tool": tool,
         "tool_version": tool_version,
-        "parallelism": max(1, len(commands)),
+        "parallelism": parallelism or max(1, len(commands)),
         "source": "random" if entry.synthetic else "sampled",
         "stage": 0,
         "input_seq_len": _sequence_length(configured_in, dists.get("prompt_tokens"))

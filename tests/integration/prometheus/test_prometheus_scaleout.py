@@ -22,7 +22,7 @@ import pytest
 
 from perf_tests.observability.local_prometheus import LocalPrometheus
 from perf_tests.server import EmbeddedKfpServer
-from tests.integration.prometheus_helpers import wait_scraped
+from tests.integration.prometheus_helpers import instant, wait_scraped
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
 
@@ -135,3 +135,39 @@ def test_merge_queries_the_prometheus_the_shards_had(tmp_path: Path, prometheus:
     part = json.loads((tmp_path / "unobserved" / "summary.json").read_text(encoding="utf-8"))["scenarios"][0]
     assert part["prometheus"]["status"] == "not_configured"
     assert "max(prom:request_rate) > 20" in unobserved.stderr
+
+
+def test_the_merged_llm_universal_report_has_the_merged_series(tmp_path: Path, prometheus: LocalPrometheus,
+                                                               scraped: EmbeddedKfpServer) -> None:
+    """A merged LLM_LOAD entry (no runner runs in the merge) gets its llm-d universal report from the shards'
+    GuideLLM results, with the series the merge queried over the merged window in results.observability."""
+    from perf_tests.config.settings import PrometheusSettings
+    from perf_tests.llm.results.universal_report import validate_universal_report
+    from perf_tests.observability.models import EntryQueries
+    from perf_tests.scaleout.merge import merge_results
+    from tests.unit.scaleout.test_merge import _shard
+
+    up = 'sum(up{job="scaleout-sim"})'
+    queries = {"llm": EntryQueries(step=1.0, expressions={"running": up, "kv_cache": f"{up} * 0.25"})}
+    deadline = time.monotonic() + 30  # until the last 4 s are scraped (the fixture waited for two scrapes only)
+    while not instant(prometheus, 'count_over_time(up{job="scaleout-sim"}[4s]) >= 4'):
+        assert time.monotonic() < deadline, "prometheus did not scrape the simulator four times in 4s"
+        time.sleep(0.25)
+    at = time.time() - 3  # the entry ran at .. at + 2: every second of it scraped
+    results = [_shard(tmp_path, index, at=at, queries=queries) for index in range(2)]
+    outcome = merge_results(results, tmp_path / "merged", prometheus=PrometheusSettings(PROMETHEUS_URL=prometheus.url))
+    assert outcome.passed, [c.message for v in outcome.verdicts for c in v.failures()]
+    report = json.loads((tmp_path / "merged" / "llm" / "benchmark_report.json").read_text(encoding="utf-8"))
+    assert validate_universal_report(report) == []
+    part = outcome.document.part("llm")
+    assert part is not None and part.prometheus is not None
+    assert part.prometheus.status == "ok", part.prometheus
+    component = report["results"]["observability"]["components"][0]
+    assert component["raw_data_path"] == "prometheus/llm.json"
+    assert (tmp_path / "merged" / component["raw_data_path"]).is_file()
+    running = component["time_series"]["num_requests_running"]["series"]
+    kv_cache = component["time_series"]["kv_cache_usage"]["series"]
+    assert len(running) >= 2 and {point["value"] for point in running} == {1.0}
+    assert {point["value"] for point in kv_cache} == {25.0}  # vLLM's fraction as a percentage
+    stored = json.loads((tmp_path / "merged" / "prometheus" / "llm.json").read_text(encoding="utf-8"))
+    assert (stored["windows"][0]["start"], stored["windows"][0]["end"]) == (at, at + 2)  # the merged window

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from perf_tests.llm.harnesses.venvs import REPO
 from perf_tests.llm.results.recording import entry_results_dir
@@ -69,6 +70,19 @@ def test_each_harness_loads_vllm_and_reports_the_same_metric_names(compare: tupl
         assert external["request_scheduled_latency"] == {"not_measured": f"not measured by {harness}",
                                                          "source": harness}
         assert metrics["not_measured"] == {"request_scheduled_latency": f"not measured by {harness}"}
+
+
+def test_inference_perf_delivers_the_offered_rate_over_its_load_window(compare: tuple[Any, float, float]) -> None:
+    # Poisson at 2 req/s for 8 s: inference-perf's constant load sends exactly 16 requests over its 8 s stage
+    # (its own per-second Poisson took 5 to 12 s for them), and its stage starts on the run's clock (the
+    # hold is released the second early that it waits before its first request).
+    run = compare[0]
+    requests = run.recorder.scenarios["inference-perf"].external["requests"]
+    assert requests["ok"] == 16, requests
+    assert 1.8 <= requests["throughput"] <= 2.05, requests
+    config = yaml.safe_load((entry_results_dir(run.results_dir, "inference-perf") / "inference-perf" / "config.yaml")
+                            .read_text(encoding="utf-8"))
+    assert config["load"]["type"] == "constant"
 
 
 def test_vllm_counted_every_harness_request(compare: tuple[Any, float, float]) -> None:

@@ -148,3 +148,63 @@ def test_a_threshold_on_a_metric_the_harness_does_not_measure_fails_with_that_re
     value, why = measure(part, parse_threshold("p99(request_scheduled_latency) < 1s"))
     assert value is None
     assert why == "request_scheduled_latency is not measured by vllm-bench"
+
+
+def test_inference_perf_takes_a_poisson_entry_as_its_constant_load_that_fills_the_stage(tmp_path: Path) -> None:
+    # inference-perf's own "poisson" draws a count per second: 16 requests then take 5 to 12 s, not the 8 s
+    # offered. Its "constant" sends rate x duration requests at exponential gaps scaled to the stage.
+    harness = HARNESSES.get("inference-perf")()
+    the_entry = entry(harness="inference-perf", rateType="poisson", rate=2, runTime="8s")
+    config = inference_perf_config(the_entry, harness.plan(the_entry)[0], target_url="http://h:1", tokenizer=None,
+                                   report_dir=tmp_path)
+    assert config["load"]["type"] == "constant"
+    assert config["load"]["stages"] == [{"rate": 2.0, "duration": 8}]
+
+
+HOLD_PROBE = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import held_start
+
+class Tool:
+    calls = []
+    def stage(self, n):
+        self.calls.append((n, time.time()))
+
+held_start.hold_before(Tool, "stage", lead=float(sys.argv[2]))
+tool = Tool()
+tool.stage(1)
+tool.stage(2)  # the window is read once: a second read would find no input and end the process (exit 3)
+print(" ".join(str(n) for n, _ in Tool.calls))
+"""
+
+
+def test_held_start_holds_the_first_call_only_released_its_lead_early(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from perf_tests.llm.harnesses.venvs import HELD_START
+
+    read_end, write_end = os.pipe()
+    start = time.time() + 1000.0
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", HOLD_PROBE, str(HELD_START.parent), "1000.5"],
+            input=f"window {start:.6f} {start + 8:.6f}\n", capture_output=True, text=True, timeout=60,
+            env={**os.environ, "PERF_TESTS_READY_FD": str(write_end)}, pass_fds=(write_end,), check=False,
+        )
+    finally:
+        os.close(write_end)
+        ready = os.read(read_end, 100).decode()
+        os.close(read_end)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "2"]
+    assert ready.startswith("ready ")
+    # Due 1000 s from now, released 1000.5 s early: half a second late for its (early) release, and the load
+    # it reports starting is the one its lead brings on time.
+    late = float(done.stderr.split("s late")[0].rsplit(", ", 1)[1])
+    assert 0.5 <= late < 10
+    load_start = float(done.stderr.split("load starts at ")[1].split()[0])
+    assert load_start == pytest.approx(start + late, abs=0.01)

@@ -163,3 +163,42 @@ def test_guidellm_output_is_masked_at_the_file_descriptor(tmp_path: Path) -> Non
 ])
 def test_the_servers_message_is_taken_from_its_error_answer(body: str, message: str) -> None:
     assert server_message(body) == message
+
+
+class _SeenAtStart:
+    """Stands in for the start event the workers wait on: records the Poisson offset when it is set."""
+
+    def __init__(self, strategy: Any) -> None:
+        self.strategy, self.offset_seen = strategy, None
+
+    def set(self) -> None:
+        self.offset_seen = self.strategy._offset.value
+
+
+def _poisson_offset_when_workers_wake() -> float | None:
+    import multiprocessing
+
+    from guidellm.scheduler.strategies import AsyncPoissonStrategy
+
+    strategy = AsyncPoissonStrategy(rate=2.0)
+    strategy.init_processes_timings(1, 1, multiprocessing.get_context("spawn"))
+    seen = _SeenAtStart(strategy)
+    strategy._processes_init_event = seen  # type: ignore[assignment]  # records instead of waking workers
+    strategy.init_processes_start(1_796_000_000.0)
+    return seen.offset_seen
+
+
+def test_guidellm_wakes_poisson_workers_before_their_offset_is_set() -> None:
+    """GuideLLM's own behaviour (if this fails, GuideLLM fixed it: drop ``install_poisson_start_fix``)."""
+    assert _poisson_offset_when_workers_wake() == -1.0
+
+
+def test_poisson_workers_wake_to_the_benchmark_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from guidellm.scheduler.strategies import AsyncPoissonStrategy
+
+    from perf_tests.llm.process.patches import install_poisson_start_fix
+
+    monkeypatch.setattr(AsyncPoissonStrategy, "init_processes_start", AsyncPoissonStrategy.init_processes_start)
+    install_poisson_start_fix()
+    install_poisson_start_fix()  # once
+    assert _poisson_offset_when_workers_wake() == 1_796_000_000.0

@@ -96,3 +96,19 @@ def test_an_entry_with_a_load_window_shows_it_beside_its_window(summary):
     summary.scenarios[0].load_duration_s = 20.0
     lines = format_summary_table(summary).splitlines()
     assert "runs (PIPELINE_RUN, 30.0s, load 20.0s)" in lines
+
+
+def test_harness_time_is_shown_beside_the_latency_when_notable():
+    doc = document(scenarios=[{"name": "runs", "mode": "PIPELINE_RUN", "duration_s": 10.0, "notes": [],
+                               "operations": {
+                                   "create_run": operation(queue_wait={"p99_ms": 0.4},
+                                                           harness_delay={"p50_ms": 0.9, "p99_ms": 7.25}),
+                                   "get_run": operation(queue_wait={"p99_ms": 3.0}, harness_delay={"p99_ms": 0.2}),
+                                   "list_runs": operation(queue_wait={"p99_ms": 12.0}, harness_delay={"p99_ms": 1.0}),
+                               }}])
+    extras = [line for line in format_summary_table(doc).splitlines() if line.startswith("    ")]
+    assert extras == [
+        "    harness delay p99 7.2ms (not in the latency)",
+        "    queue wait p99 3.0ms (not in the latency)",
+        "    queue wait p99 12.0ms (not in the latency); harness delay p99 1.0ms (not in the latency)",
+    ]

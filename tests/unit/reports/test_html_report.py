@@ -242,3 +242,19 @@ def test_report_without_events_or_summary_says_what_is_missing(tmp_path, capsys)
     assert main(["report", str(tmp_path)]) == 2
     assert "has neither summary.json nor events.jsonl" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "nope")]) == 2
+
+
+def test_operations_table_notes_the_harness_time_beside_the_latency(results):
+    summary = make_summary(results)
+    operations = summary["scenarios"][0]["operations"]
+    name = next(iter(operations))
+    operations[name]["queue_wait"] = {"p50_ms": 0.1, "p99_ms": 0.5}  # below 1 ms: not shown
+    operations[name]["harness_delay"] = {"p50_ms": 1.5, "p99_ms": 7.25}
+    page = render_html(SummaryDocument.model_validate(summary))
+    row = page[page.index(f"<code>{name}</code>"):]
+    row = row[:row.index("</tr>")]
+    assert "harness delay p99 7.25ms" in row and "queue wait" not in row
+    operations[name]["queue_wait"] = {"p99_ms": 3.0}
+    page = render_html(SummaryDocument.model_validate(summary))
+    row = page[page.index(f"<code>{name}</code>"):]
+    assert "queue wait p99 3ms; harness delay p99 7.25ms" in row[:row.index("</tr>")]

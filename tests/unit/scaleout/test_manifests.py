@@ -3,6 +3,7 @@ merge commands are ones the CLI takes, and ``kubectl kustomize`` renders every k
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -68,11 +69,17 @@ def test_indexed_job_runs_one_shard_per_completion_index() -> None:
     assert "controller-uid" in env["RUN_ID"]["valueFrom"]["fieldRef"]["fieldPath"]
     command = container["command"]
     assert command[:4] == ["python", "-m", "perf_tests", "run"]
-    args = _parser().parse_args(_expand(command[3:], {"JOB_COMPLETION_INDEX": "1", "SHARDS": str(shards)}))
+    args = _parser().parse_args(_expand(command[3:], {"JOB_COMPLETION_INDEX": "1", "SHARDS": str(shards),
+                                                      "SCENARIO_FILE": env["SCENARIO_FILE"]["value"]}))
     assert (args.shard, args.barrier is not None, args.run_id) == (f"1/{shards}", True, "x")
+    # The scenario is mounted under its own file name (the "latest" pointer's name), as the ConfigMap's key.
+    assert args.scenario == f"/etc/perf-tests/{_scenario_file()}"
+    assert container["volumeMounts"][0]["mountPath"] == "/etc/perf-tests"
     merge = _one(SCALE_OUT / "jobs" / "merge-job.yaml", "Job")
-    merge_env = {item["name"]: item.get("value") for item in merge["spec"]["template"]["spec"]["containers"][0]["env"]}
+    merge_container = merge["spec"]["template"]["spec"]["containers"][0]
+    merge_env = {item["name"]: item.get("value") for item in merge_container["env"]}
     assert merge_env["SHARDS"] == str(shards)
+    _uploads_with_secret_credentials(merge_container)
     # What `run --pods` creates has the same shape.
     made = shard_job("j", "r", 3, 1.0, "cm", "img", {})["spec"]
     assert (made["completionMode"], made["completions"], made["parallelism"]) == ("Indexed", 3, 3)
@@ -89,18 +96,53 @@ def test_indexed_job_runs_one_shard_per_completion_index() -> None:
     assert {item["name"] for item in uploading["env"]} == {"JOB_COMPLETION_INDEX", "PERF_RESULTS_URL"}
 
 
+def _scenario_file() -> str:
+    """The one scenario file the scale-out kustomization turns into the perf-tests-scenario ConfigMap."""
+    [kustomization] = documents(SCALE_OUT / "kustomization.yaml")
+    [generator] = kustomization["configMapGenerator"]
+    [name] = generator["files"]
+    assert generator["name"] == "perf-tests-scenario" and "=" not in name  # keyed by its own file name
+    scenario = json.loads((SCALE_OUT / name).read_text(encoding="utf-8"))
+    assert isinstance(scenario, list) and scenario
+    assert name != "scenario.json"  # a generic name would make every scenario's "latest" pointer the same
+    return str(name)
+
+
+def _uploads_with_secret_credentials(container: dict[str, Any]) -> None:
+    """The merge uploads when PERF_RESULTS_URL is set: it and the S3 credentials come from a Secret by envFrom
+    (optional: without it nothing is uploaded), never as values in the manifest."""
+    assert container["envFrom"] == [{"secretRef": {"name": "perf-tests-results-upload", "optional": True}}]
+    names = {item["name"] for item in container.get("env", [])}
+    assert not names & {"PERF_RESULTS_URL", "PERF_S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                        "AWS_SESSION_TOKEN"}
+    text = yaml.safe_dump(container)
+    assert "s3://" not in text and "AWS_SECRET" not in text
+
+
 def test_tekton_pipeline_fans_out_over_the_shard_index_and_merges_finally() -> None:
     pipeline = _one(SCALE_OUT / "tekton" / "pipeline.yaml", "Pipeline")
     [shard] = pipeline["spec"]["tasks"]
     assert shard["matrix"]["params"] == [{"name": "shard-index", "value": "$(params.shard-indexes[*])"}]
-    step = shard["taskSpec"]["steps"][0]
-    args = _parser().parse_args(["run", *_expand(step["args"], {"params.shard-index": "0",
-                                                                "params.shard-count": "4"})])
-    assert args.shard == "0/4" and args.run_id == "x"
-    [merge] = pipeline["spec"]["finally"]
-    assert "perf_tests merge" in merge["taskSpec"]["steps"][0]["script"]
     defaults = {p["name"]: p.get("default") for p in pipeline["spec"]["params"]}
+    step = shard["taskSpec"]["steps"][0]
+    args = _parser().parse_args(["run", *_expand(step["args"], {
+        "params.shard-index": "0", "params.shard-count": "4", "params.scenario-file": defaults["scenario-file"],
+        "workspaces.scenario.path": "/workspace/scenario"})])
+    assert args.shard == "0/4" and args.run_id == "x"
+    assert args.scenario == f"/workspace/scenario/{_scenario_file()}"  # its own name, the ConfigMap's key
+    assert {p["name"]: p["value"] for p in shard["params"]}["scenario-file"] == "$(params.scenario-file)"
+    [merge] = pipeline["spec"]["finally"]
+    [merge_step] = merge["taskSpec"]["steps"]
+    assert "perf_tests merge" in merge_step["script"]
+    _uploads_with_secret_credentials(merge_step)
     assert len(defaults["shard-indexes"]) == int(defaults["shard-count"])
+
+
+def test_the_nightly_driver_runs_the_scenario_under_its_own_name() -> None:
+    cronjob = _one(SCALE_OUT / "nightly" / "cronjob.yaml", "CronJob")
+    [driver] = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    args = _parser().parse_args(driver["command"][3:])
+    assert (args.scenario, args.pods) == (f"/etc/perf-tests/{_scenario_file()}", 4)
 
 
 @pytest.mark.parametrize("path", KUSTOMIZATIONS, ids=lambda p: str(p.parent.relative_to(DEPLOY)))

@@ -13,9 +13,10 @@ import pytest
 from perf_tests.config.settings import PrometheusSettings
 from perf_tests.llm.results.merging import summarize
 from perf_tests.llm.results.parsing import load_report
+from perf_tests.llm.results.universal_report import validate_universal_report
 from perf_tests.observability.harness import HarnessReport, HarnessSample
 from perf_tests.observability.models import EntryQueries, Window
-from perf_tests.recorder.events import MetricsRecord, OperationEvent, ScenarioMark
+from perf_tests.recorder.events import LOAD_FINISHED, LOAD_STARTED, MetricsRecord, OperationEvent, ScenarioMark
 from perf_tests.recorder.recorder import Recorder
 from perf_tests.results.summary import PlannedEntry
 from perf_tests.scaleout.merge import merge_results, merged_prometheus_settings, shard_lines
@@ -23,30 +24,39 @@ from perf_tests.scaleout.result import PrometheusEndpoint, ShardResult, write_sh
 from perf_tests.scaleout.shard import ShardSpec
 from perf_tests.scaleout.snapshot import snapshot
 
+LLM_ENTRY = {"mode": "LLM_LOAD", "name": "llm", "startTime": "0s", "runTime": "2s", "targetUrl": "http://127.0.0.1:18000",
+             "model": "tiny-llama", "rateType": "constant", "rate": 4.0, "promptTokens": 32, "outputTokens": 16}
 REPORT = Path(__file__).resolve().parents[2] / "integration" / "tekton" / "data" / "guidellm_report.json"
 
 
 def _shard(tmp_path: Path, index: int, late: float = 0.0, tolerance: float = 1.0,
+           load: tuple[float, float] | None = None, at: float = 100.0,
            **fields: Any) -> ShardResult:  # fields: of ShardResult
     folder = tmp_path / f"s{index}"
     (folder / "llm").mkdir(parents=True)
     shutil.copyfile(REPORT, folder / "llm" / "guidellm.json")
     recorder = Recorder()
-    recorder(ScenarioMark("llm", "LLM_LOAD", "started", 100.0))
-    recorder(ScenarioMark("gets", "RANDOM_GETS", "started", 100.0))
+    recorder(ScenarioMark("llm", "LLM_LOAD", "started", at))
+    recorder(ScenarioMark("gets", "RANDOM_GETS", "started", at))
+    if load is not None:  # the shard's own load window (its harness's run)
+        recorder(ScenarioMark("llm", "LLM_LOAD", LOAD_STARTED, load[0]))
+        for i in range(4):
+            recorder(OperationEvent("llm", "LLM_LOAD", "request", load[0] + i / 10, 0.05, True))
+        recorder(ScenarioMark("llm", "LLM_LOAD", LOAD_FINISHED, load[1]))
     for i in range(10):
-        recorder(OperationEvent("gets", "RANDOM_GETS", "healthz", 100.0 + i / 10, 0.001 * (i + 1 + index), True))
+        recorder(OperationEvent("gets", "RANDOM_GETS", "healthz", at + i / 10, 0.001 * (i + 1 + index), True))
     for name, stats in summarize([load_report(REPORT)]).metrics().items():
-        recorder(MetricsRecord("llm", "LLM_LOAD", name, 101.0, stats, source="guidellm"))
-    recorder(ScenarioMark("llm", "LLM_LOAD", "finished", 102.0, status="passed"))
-    recorder(ScenarioMark("gets", "RANDOM_GETS", "finished", 102.0, status="passed"))
+        recorder(MetricsRecord("llm", "LLM_LOAD", name, at + 1, stats, source="guidellm"))
+    recorder(ScenarioMark("llm", "LLM_LOAD", "finished", at + 2, status="passed"))
+    recorder(ScenarioMark("gets", "RANDOM_GETS", "finished", at + 2, status="passed"))
     entries = [PlannedEntry(name="llm", mode="LLM_LOAD", start_offset_s=0, run_time_s=2),
                PlannedEntry(name="gets", mode="RANDOM_GETS", start_offset_s=0, run_time_s=2,
                             thresholds=["count(healthz) == 20", "p99(healthz) < 1s"])]
     entries = fields.pop("entries", entries)
+    fields.setdefault("llm_entries", {"llm": LLM_ENTRY})
     result = ShardResult(shard=ShardSpec(index=index, count=2, start_tolerance=tolerance), run_id="run",
                          shard_run_id=f"run-shard{index}",
-                         results_dir=str(folder), started=99.0, finished=103.0, start_lateness_s=late,
+                         results_dir=str(folder), started=at - 1, finished=at + 3, start_lateness_s=late,
                          entries=entries, ran=["llm", "gets"], snapshot=snapshot(recorder), **fields)
     write_shard_result(result, folder)
     return result
@@ -66,6 +76,36 @@ def test_merge_writes_one_judged_results_directory(tmp_path: Path) -> None:
         assert (tmp_path / "merged" / name).is_file(), name
     page = (tmp_path / "merged" / "report.html").read_text(encoding="utf-8")
     assert "<h3>Shards (2, merged above)</h3>" in page and "<td>1/2</td><td>gets</td><td>healthz</td>" in page
+
+
+def test_the_merged_llm_entry_gets_one_universal_report(tmp_path: Path) -> None:
+    single = summarize([load_report(REPORT)])
+    merge_results([_shard(tmp_path, 0), _shard(tmp_path, 1)], tmp_path / "merged")
+    folder = tmp_path / "merged" / "llm"
+    report = json.loads((folder / "benchmark_report.json").read_text(encoding="utf-8"))
+    assert (folder / "benchmark_report.yaml").is_file()
+    assert validate_universal_report(report) == []
+    assert report["run"]["eid"] == "run"
+    load = report["scenario"]["load"]["standardized"]
+    assert (load["rate_qps"], load["parallelism"]) == (4.0, 2)  # the whole entry's rate, one GuideLLM per shard
+    requests = report["results"]["request_performance"]["aggregate"]["requests"]
+    assert requests["total"] == 2 * single.total  # both shards' requests, merged per request
+    assert "observability" not in report["results"]  # no Prometheus here
+
+
+def test_the_merged_load_window_spans_every_shard_s_load(tmp_path: Path) -> None:
+    merge_results([_shard(tmp_path, 0, load=(100.5, 101.5)), _shard(tmp_path, 1, load=(100.7, 101.9))],
+                  tmp_path / "merged")
+    summary = json.loads((tmp_path / "merged" / "summary.json").read_text(encoding="utf-8"))
+    llm = next(p for p in summary["scenarios"] if p["name"] == "llm")
+    # earliest shard load start to latest shard load end, not the entry's window (100 .. 102)
+    assert llm["load_start"].startswith("1970-01-01T00:01:40.5") and llm["load_end"].startswith("1970-01-01T00:01:41.9")
+    assert llm["load_duration_s"] == pytest.approx(1.4)
+    assert llm["duration_s"] == pytest.approx(2.0)
+    assert llm["operations"]["request"]["count"] == 8
+    assert llm["operations"]["request"]["throughput"] == pytest.approx(8 / 1.4, rel=1e-3)  # per second of the load
+    gets = next(p for p in summary["scenarios"] if p["name"] == "gets")
+    assert gets.get("load_duration_s") is None  # an entry without a load window keeps its own
 
 
 def test_a_late_shard_fails_the_merged_verdict(tmp_path: Path) -> None:

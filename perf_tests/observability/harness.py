@@ -25,10 +25,10 @@ from pydantic import BaseModel, Field
 from perf_tests.scheduler.clock import SYSTEM_TIME, Clock
 
 if TYPE_CHECKING:
-    from perf_tests.recorder.recorder import Recorder
+    from perf_tests.recorder.recorder import Recorder, ScenarioRecord
 
-__all__ = ["CPU_SATURATED", "LATENESS_P99_BOUND_MS", "HarnessMonitor", "HarnessReport", "HarnessSample",
-           "LoopOwner", "merge_reports"]
+__all__ = ["CPU_SATURATED", "LATENESS_P99_BOUND_MS", "HarnessFinding", "HarnessMonitor", "HarnessReport",
+           "HarnessSample", "LoopOwner", "merge_reports"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,25 @@ class HarnessSample(BaseModel):
     loop_lag_ms: dict[str, float] = Field(default_factory=dict, description="runner name -> lag of its loop")
 
 
+class HarnessFinding(BaseModel):
+    """One reason the generator counts as saturated, and what it concerns: one entry's own figure (its loop's
+    lag, its send lateness), or the whole process over a time span (CPU), which concerns the entries that ran
+    then."""
+
+    reason: str
+    entry: str | None = Field(default=None, description="the entry whose own figure this is; None: the process's")
+    start: float | None = Field(default=None, description="epoch seconds: when the process's finding began")
+    end: float | None = Field(default=None, description="epoch seconds: when it ended")
+
+    def concerns(self, entry: str, start: float | None, end: float | None) -> bool:
+        """Whether it bears on ``entry``, which ran from ``start`` to ``end`` (epoch s; None: not known)."""
+        if self.entry is not None:
+            return self.entry == entry
+        if self.start is None or self.end is None or start is None or end is None:
+            return True  # a span not known: it may have been while the entry ran
+        return self.start <= end and start <= self.end
+
+
 class HarnessReport(BaseModel):
     """The generator's health over the run (``summary.json`` ``harness``)."""
 
@@ -78,11 +97,32 @@ class HarnessReport(BaseModel):
     lateness_p99_ms: dict[str, float] = Field(default_factory=dict)
     saturated: bool = False
     reasons: list[str] = Field(default_factory=list)
+    findings: list[HarnessFinding] = Field(default_factory=list,
+                                           description="the reasons, each with the entry or time span it concerns")
     shards: list[str] | None = Field(default=None, description="a merged run's: the shards it is the worst of")
 
     def without_samples(self) -> HarnessReport:
         """The aggregates only (a scaled-out run's per-shard part; each shard's own summary has the samples)."""
         return self.model_copy(update={"samples": []})
+
+    def add(self, finding: HarnessFinding) -> None:
+        """Note one reason it was saturated."""
+        self.findings.append(finding)
+        self.reasons.append(finding.reason)
+        self.saturated = True
+
+    def saturation(self, entry: str, record: ScenarioRecord | None) -> str:
+        """What the entry's notes and ``strictHarness`` check say: the reasons that bear on it (see
+        ``reasons_for``; its window from its record), joined; empty when none does."""
+        start, end = (record.started, record.finished) if record is not None else (None, None)
+        return "; ".join(self.reasons_for(entry, start, end)) if self.saturated else ""
+
+    def reasons_for(self, entry: str, start: float | None = None, end: float | None = None) -> list[str]:
+        """The reasons that bear on ``entry`` (which ran from ``start`` to ``end``, epoch s): its own figures and
+        the process's while it ran, not another entry's. A report read from before findings existed: all."""
+        if not self.findings:
+            return list(self.reasons)
+        return [finding.reason for finding in self.findings if finding.concerns(entry, start, end)]
 
 
 def _note_lag(box: list[float], sent: float) -> None:
@@ -175,9 +215,15 @@ class HarnessMonitor:
             report.rss_max_mb = max(s.rss_mb for s in samples)
             report.connections_max = max(s.connections for s in samples)
             windowed = [sum(cpus[i:i + _WINDOW]) / _WINDOW for i in range(max(1, len(cpus) - _WINDOW + 1))]
-            if max(windowed) > CPU_SATURATED:
-                report.reasons.append(f"CPU of the load generator reached {max(windowed) * 100:.0f}% of one core "
-                                      f"over {_WINDOW}s (above {CPU_SATURATED * 100:.0f}%)")
+            over = [i for i, share in enumerate(windowed) if share > CPU_SATURATED]
+            if over:
+                # Sample i covers the second before its time: the span runs from the first saturated window's
+                # first second to the last one's end.
+                first, last = over[0], min(over[-1] + _WINDOW, len(samples)) - 1
+                report.add(HarnessFinding(
+                    reason=f"CPU of the load generator reached {max(windowed) * 100:.0f}% of one core "
+                           f"over {_WINDOW}s (above {CPU_SATURATED * 100:.0f}%)",
+                    start=samples[first - 1].t if first else samples[first].t - 1.0, end=samples[last].t))
         lags: dict[str, list[float]] = {}
         for sample in samples:
             for name, lag in sample.loop_lag_ms.items():
@@ -186,7 +232,8 @@ class HarnessMonitor:
         bound = self.lateness_bound_ms
         for name, lag in report.loop_lag_p99_ms.items():
             if lag > bound:
-                report.reasons.append(f"{name}: event-loop lag p99 {lag:.0f}ms (above {bound:g}ms)")
+                report.add(HarnessFinding(reason=f"{name}: event-loop lag p99 {lag:.0f}ms (above {bound:g}ms)",
+                                          entry=name))
         if recorder is not None:
             for name, record in recorder.scenarios.items():
                 worst = max((stats.values["lateness"].get_value_at_percentile(99) / 1000.0
@@ -195,8 +242,8 @@ class HarnessMonitor:
                 if worst is not None:
                     report.lateness_p99_ms[name] = round(worst, 3)
                     if worst > bound:
-                        report.reasons.append(f"{name}: send lateness p99 {worst:.3g}ms (above {bound:g}ms)")
-        report.saturated = bool(report.reasons)
+                        report.add(HarnessFinding(reason=f"{name}: send lateness p99 {worst:.3g}ms "
+                                                  f"(above {bound:g}ms)", entry=name))
         if report.saturated:
             logger.warning("the load generator was saturated, so its numbers may measure the client, not the "
                            "target: %s", "; ".join(report.reasons))
@@ -222,6 +269,8 @@ def merge_reports(reports: dict[str, HarnessReport]) -> HarnessReport | None:
         connections_max=max((part.connections_max for part in parts if part.connections_max is not None),
                             default=None),
         reasons=[f"shard {label}: {reason}" for label, part in reports.items() for reason in part.reasons],
+        findings=[finding.model_copy(update={"reason": f"shard {label}: {finding.reason}"})
+                  for label, part in reports.items() for finding in part.findings],
         shards=list(reports),
     )
     for part in parts:

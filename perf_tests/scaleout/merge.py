@@ -36,7 +36,7 @@ from perf_tests.observability.collect import not_configured, observe_entries
 from perf_tests.observability.harness import merge_reports
 from perf_tests.observability.models import EntryObservation, Window
 from perf_tests.recorder.event_codec import EVENTS_FILE_NAME
-from perf_tests.recorder.recorder import Recorder
+from perf_tests.recorder.recorder import Recorder, ScenarioRecord
 from perf_tests.reports.rebuild import write_reports, write_run_file
 from perf_tests.reports.summary import (
     SUMMARY_FILE_NAME,
@@ -129,10 +129,12 @@ def _shard_part(result: ShardResult) -> ShardPart:
     )
 
 
-def _harness_check(name: str, results: Sequence[ShardResult]) -> Check | None:
-    """``strictHarness``: fails when a shard that ran the entry had a saturated load generator."""
-    saturated = [f"shard {result.shard.label}: {'; '.join(result.harness.reasons)}" for result in results
-                 if name in result.ran and result.harness is not None and result.harness.saturated]
+def _harness_check(name: str, results: Sequence[ShardResult], record: ScenarioRecord | None) -> Check | None:
+    """``strictHarness``: fails when a shard that ran the entry had a saturated load generator while it ran
+    (``record``: the merged entry's, for its window)."""
+    saturated = [f"shard {result.shard.label}: {reasons}" for result in results
+                 if name in result.ran and result.harness is not None
+                 and (reasons := result.harness.saturation(name, record))]
     if not saturated:
         return None
     return Check("harness", False, f"{name}: the load generator was saturated (strictHarness): "
@@ -227,12 +229,12 @@ def merge_results(
         if name in llm_notes:
             _attach_observation(name, observation, out_dir)
     harness = merge_reports({result.shard.label: result.harness for result in results if result.harness})
-    saturation = "; ".join(harness.reasons) if harness is not None and harness.saturated else ""
-    if saturation:
+    if harness is not None and harness.saturated:
         logger.warning("the load generator was saturated, so its numbers may measure the client, not the target: %s",
-                       saturation)
+                       "; ".join(harness.reasons))
     entries = []
     for entry in first.entries:
+        saturation = harness.saturation(entry.name, recorder.scenarios.get(entry.name)) if harness else ""
         note, llm_note = first.plan_notes.get(entry.name), llm_notes.get(entry.name)
         mode = entry.mode or ""
         entries.append(EntryInput(
@@ -245,7 +247,8 @@ def merge_results(
                                             if saturation else None) if text],
             prometheus=observations[entry.name].summary() if entry.name in observations else None,
             checks=[check for check in (_on_time_check(entry.name, results),
-                                        _harness_check(entry.name, results) if entry.strict_harness else None)
+                                        _harness_check(entry.name, results, recorder.scenarios.get(entry.name))
+                                        if entry.strict_harness else None)
                     if check is not None],
         ))
     scenario_file = Path(first.scenario_file) if first.scenario_file else None

@@ -407,11 +407,11 @@ class PerfSession:
         # Decided once: an interrupt that arrives while the results are written does not change them.
         interrupted = self.abort.is_set()
         by_name = {result.name: result for result in results}
-        saturation = "; ".join(self.harness.reasons) if self.harness is not None and self.harness.saturated else ""
         entries = []
         for entry in scenario.entries:
             result = by_name.get(entry.name)
             record = recorder.scenarios.get(entry.name)
+            saturation = self.harness.saturation(entry.name, record) if self.harness is not None else ""
             exit_status: EntryStatus | None = None
             if result is not None and result.hung:
                 exit_status = EntryStatus.HUNG

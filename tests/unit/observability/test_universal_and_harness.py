@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from perf_tests.observability.harness import HarnessMonitor, HarnessSample
+from perf_tests.observability.harness import HarnessFinding, HarnessMonitor, HarnessReport, HarnessSample, merge_reports
 from perf_tests.observability.models import EntryObservation, QueryResult, Series, Window, aggregate
 from perf_tests.observability.universal import observability_section
 from perf_tests.scheduler import Clock, FakeTime
@@ -66,6 +66,37 @@ def test_one_busy_second_or_a_quiet_run_is_not_saturated():
 def test_a_late_loop_is_saturated():
     report = _monitor([0.1] * 3, lags=[1, 250, 300]).report()
     assert report.saturated and "event-loop lag p99 300ms" in report.reasons[0]
+
+
+def test_a_busy_process_concerns_the_entries_that_ran_while_it_was_busy():
+    report = _monitor([0.2, 0.95, 0.97, 0.99, 0.3]).report()  # samples at t = 0..4, each the second before it
+    (finding,) = report.findings
+    assert (finding.entry, finding.start, finding.end) == (None, 0.0, 3.0)
+    assert report.reasons_for("during", 2.0, 5.0) == report.reasons
+    assert report.reasons_for("after", 3.5, 10.0) == []
+    assert report.reasons_for("unknown window") == report.reasons  # when it ran is not known: it may have
+
+
+def test_an_entry_s_own_lag_or_lateness_concerns_that_entry_only():
+    report = _monitor([0.1] * 3, lags=[1, 250, 300]).report()  # the runner named "r"
+    assert report.reasons_for("r", 0.0, 2.0) == report.reasons
+    assert report.reasons_for("other", 0.0, 2.0) == []
+    assert report.saturation("other", None) == ""
+    assert "event-loop lag p99 300ms" in report.saturation("r", None)
+
+
+def test_merged_findings_name_their_shard_and_keep_what_they_concern():
+    report = HarnessReport()
+    report.add(HarnessFinding(reason="gets: send lateness p99 250ms (above 100ms)", entry="gets"))
+    merged = merge_reports({"0/2": HarnessReport(), "1/2": report})
+    assert merged is not None and merged.saturated
+    assert merged.reasons_for("gets") == ["shard 1/2: gets: send lateness p99 250ms (above 100ms)"]
+    assert merged.reasons_for("runs") == []
+
+
+def test_a_report_written_before_findings_existed_gives_every_reason_to_every_entry():
+    old = HarnessReport(saturated=True, reasons=["CPU of the load generator reached 97% of one core"])
+    assert old.reasons_for("any", 0.0, 1.0) == old.reasons
 
 
 def test_the_monitor_samples_a_running_loop_on_the_run_clock_and_stops():

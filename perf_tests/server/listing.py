@@ -98,9 +98,13 @@ class ListPlan:
         )
 
 
+_TOKEN_JSON = json.JSONEncoder(separators=(",", ":"))
+"""One encoder for every token (``json.dumps`` with options builds a new one per call)."""
+
+
 def encode_page_token(payload: Mapping[str, Any]) -> str:
     """Encode a token payload the way the KFP server does (standard base64 of JSON)."""
-    return base64.b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+    return base64.b64encode(_TOKEN_JSON.encode(payload).encode()).decode()
 
 
 def _decode_page_token(token: str, listable: Listable) -> dict[str, Any]:

@@ -384,6 +384,9 @@ class Store:
         self._conn.executescript(_SCHEMA)
         self._specs: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._spec_bytes: dict[str, bytes] = {}
+        # Experiments' namespaces by id (a namespace never changes; a delete or reset drops it): listing
+        # runs of an experiment reads it on every page.
+        self._experiment_namespaces: dict[str, str] = {}
         self.answers = RunAnswers()
         """Finished runs' rendered answers; every write to a run below drops its entry."""
         self._generation: Counter[str] = Counter()
@@ -430,6 +433,7 @@ class Store:
                 self._conn.execute(f"DELETE FROM {table}")
         self._specs.clear()
         self._spec_bytes.clear()
+        self._experiment_namespaces.clear()
         self.answers.clear()
         self._count_cache.clear()
         for table in _TABLES:
@@ -541,10 +545,15 @@ class Store:
 
     def experiment_namespace(self, experiment_id: str) -> str | None:
         """An experiment's namespace, or None when it does not exist (cheaper than the whole row)."""
-        row = self._conn.execute(
-            "SELECT namespace FROM experiments WHERE experiment_id = ?", (experiment_id,)
-        ).fetchone()
-        return None if row is None else str(row[0])
+        namespace = self._experiment_namespaces.get(experiment_id)
+        if namespace is None:
+            row = self._conn.execute(
+                "SELECT namespace FROM experiments WHERE experiment_id = ?", (experiment_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            namespace = self._experiment_namespaces[experiment_id] = str(row[0])
+        return namespace
 
     def find_experiment(self, namespace: str, display_name: str) -> ExperimentRow | None:
         """An experiment by namespace and name."""
@@ -572,6 +581,7 @@ class Store:
     def delete_experiment(self, experiment_id: str) -> bool:
         """Delete an experiment (its runs stay, as in KFP); False if it did not exist."""
         deleted = self._conn.execute("DELETE FROM experiments WHERE experiment_id = ?", (experiment_id,)).rowcount
+        self._experiment_namespaces.pop(experiment_id, None)
         self._changed("experiments")
         return bool(deleted)
 

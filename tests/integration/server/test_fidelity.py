@@ -199,6 +199,18 @@ def test_listing_under_an_unknown_experiment_or_pipeline_is_not_found(client: kf
         assert api_error(caught)["code"] == 5
 
 
+def test_listing_under_a_deleted_experiment_is_not_found(client: kfp.Client) -> None:
+    """The experiment's namespace is read on every page (``BaseRunServer.listRuns``); once the experiment is
+    deleted the next page is NOT_FOUND, even right after a page under it succeeded."""
+    experiment = client.create_experiment(unique("deleted"))
+    assert client.list_runs(experiment_id=experiment.experiment_id).runs is None
+    client.delete_experiment(experiment.experiment_id)
+    with pytest.raises(kfp_server_api.ApiException) as caught:
+        client.list_runs(experiment_id=experiment.experiment_id)
+    assert caught.value.status == 404
+    assert api_error(caught)["code"] == 5
+
+
 def test_unknown_fields_in_a_body_are_rejected(server: EmbeddedKfpServer) -> None:
     """``common.CustomMarshaler``: protojson with ``DiscardUnknown: false`` → INVALID_ARGUMENT."""
     for path, body in (

@@ -165,7 +165,9 @@ def shard_job(name: str, run_id: str, count: int, start_at: float, config_map: s
                         "--results-dir", f"{RESULTS_MOUNT}/shard-$(JOB_COMPLETION_INDEX)",
                         "--print-result", *(["--shard-upload"] if upload else [])],
             "env": container_env,
-            **({"envFrom": [{"secretRef": {"name": env_secret}}]} if env_secret else {}),
+            # optional: without the Secret a pod runs as it would without env_secret (the driver only asks
+            # the pods to upload when its own environment, often the same Secret, names a bucket)
+            **({"envFrom": [{"secretRef": {"name": env_secret, "optional": True}}]} if env_secret else {}),
             "volumeMounts": [{"name": "scenario", "mountPath": SCENARIO_MOUNT, "readOnly": True},
                              {"name": "results", "mountPath": RESULTS_MOUNT}],
         }],

@@ -92,7 +92,7 @@ def test_indexed_job_runs_one_shard_per_completion_index() -> None:
     assert (parsed.scenario, parsed.run_id, parsed.shard_upload, parsed.start_tolerance) == (
         "/etc/perf-tests/nightly.json", "run-1", True, 12.0)
     # Credentials come from a Secret (envFrom), never as values in the Job.
-    assert uploading["envFrom"] == [{"secretRef": {"name": "s3-credentials"}}]
+    assert uploading["envFrom"] == [{"secretRef": {"name": "s3-credentials", "optional": True}}]
     assert {item["name"] for item in uploading["env"]} == {"JOB_COMPLETION_INDEX", "PERF_RESULTS_URL"}
 
 
@@ -143,6 +143,11 @@ def test_the_nightly_driver_runs_the_scenario_under_its_own_name() -> None:
     [driver] = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     args = _parser().parse_args(driver["command"][3:])
     assert (args.scenario, args.pods) == (f"/etc/perf-tests/{_scenario_file()}", 4)
+    # It uploads the merged run when the optional Secret sets PERF_RESULTS_URL, and hands the same Secret to
+    # the shard pods, which upload their folders for the merged events.
+    _uploads_with_secret_credentials(driver)
+    env = {item["name"]: item.get("value") for item in driver["env"]}
+    assert env["SCALE_OUT_ENV_SECRET"] == "perf-tests-results-upload"
 
 
 @pytest.mark.parametrize("path", KUSTOMIZATIONS, ids=lambda p: str(p.parent.relative_to(DEPLOY)))

@@ -7,6 +7,13 @@ ceiling; the ratio says how much of that ceiling the simulator reaches.
 
     .venv/bin/python bench/bench_server.py                   # 2,000 seeded runs, 5 s per endpoint
     .venv/bin/python bench/bench_server.py --runs 100000     # list/get with 100k runs in the table
+    .venv/bin/python bench/bench_server.py --against /tmp/base   # A/B against another checkout
+
+With ``--against TREE`` (a checkout of an older commit, e.g. ``git worktree add /tmp/base <commit>``)
+it starts that tree's simulator next to this one's, both on the server core, and measures each
+endpoint in short slices that alternate between the two (A B B A ...), so drift in the machine's speed
+falls on both alike; it prints each tree's median req/s and the median and range of the per-pair
+ratios. This is the measurement to use on a machine whose speed wanders between runs.
 
 The child modes (``--serve``, ``--serve-trivial``) are internal.
 """
@@ -18,6 +25,7 @@ import asyncio
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -181,9 +189,16 @@ async def measure(
     return done / elapsed, cpu_used / max(done, 1), bad
 
 
-def start_child(args: list[str]) -> tuple[subprocess.Popen[str], str, dict[str, Any]]:
+def start_child(args: list[str], root: Path = ROOT) -> tuple[subprocess.Popen[str], str, dict[str, Any]]:
+    """Start ``root``'s bench_server.py in a child mode; its URL and the ids it printed."""
+    env = {**os.environ, "PYTHONPATH": str(root)}
     process = subprocess.Popen(
-        [sys.executable, __file__, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+        [sys.executable, str(root / "bench" / "bench_server.py"), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=root,
+        env=env,
     )
     assert process.stdout is not None
     for line in process.stdout:
@@ -202,29 +217,18 @@ def stop_child(process: subprocess.Popen[str]) -> None:
         process.kill()
 
 
-def run_client(args: argparse.Namespace) -> int:
-    pinned = pin(CLIENT_CPU)
-    common = ["--cpu", str(SERVER_CPU), "--event-loop", args.event_loop]
-    trivial, trivial_url, _ = start_child(["--serve-trivial", *common])
-    try:
-        ceiling, ceiling_cpu, _ = asyncio.run(
-            measure(
-                trivial_url, lambda rng: ("GET", "/", None), args.seconds, args.concurrency, args.warmup, trivial.pid
-            )
-        )
-    finally:
-        stop_child(trivial)
+Scenario = tuple[str, Callable[[random.Random], Request]]
 
-    simulator, url, ids = start_child(
-        ["--serve", "--runs", str(args.runs), "--experiments", str(args.experiments), *common]
-    )
+
+def scenarios_for(ids: dict[str, Any]) -> list[Scenario]:
+    """The measured endpoints, with requests made from one seeded simulator's ids."""
     runs, experiments = ids["runs"], ids["experiments"]
     by_version, with_spec = experiments[0::2], experiments[1::2]
     create_body = json.dumps(
         {"display_name": "bench-create", "experiment_id": by_version[0], "pipeline_version_reference": ids["reference"]}
     ).encode()
     api = "/apis/v2beta1"
-    scenarios: list[tuple[str, Callable[[random.Random], Request]]] = [
+    return [
         ("healthz", lambda rng: ("GET", f"{api}/healthz", None)),
         ("get_run", lambda rng: ("GET", f"{api}/runs/{rng.choice(runs)}", None)),
         ("list_runs(page_size=20)", lambda rng: ("GET", f"{api}/runs?page_size=20&sort_by=created_at%20desc", None)),
@@ -239,9 +243,50 @@ def run_client(args: argparse.Namespace) -> int:
         ("get_experiment", lambda rng: ("GET", f"{api}/experiments/{rng.choice(experiments)}", None)),
         ("create_run (pipeline version)", lambda rng: ("POST", f"{api}/runs", create_body)),
     ]
+
+
+def describe_run(args: argparse.Namespace, pinned: bool, seed_seconds: float) -> None:
+    command = "python " + " ".join([os.path.relpath(__file__, ROOT), *sys.argv[1:]])
+    print(f"command: {command}")
+    print(f"cpus: server on {SERVER_CPU}, client on {CLIENT_CPU}" if pinned else "cpus: NOT pinned (fewer than 2 CPUs)")
+    print(
+        f"seeded {args.runs} runs (half from a pipeline version, half with an embedded spec) in "
+        f"{args.experiments} experiments in {seed_seconds:.1f} s; "
+        f"{args.concurrency} keep-alive connections; {args.seconds:g} s per endpoint; event loop {args.event_loop}"
+    )
+
+
+def simulator_args(args: argparse.Namespace) -> list[str]:
+    return [
+        "--serve",
+        "--runs",
+        str(args.runs),
+        "--experiments",
+        str(args.experiments),
+        "--cpu",
+        str(SERVER_CPU),
+        "--event-loop",
+        args.event_loop,
+    ]
+
+
+def run_client(args: argparse.Namespace) -> int:
+    pinned = pin(CLIENT_CPU)
+    trivial_args = ["--serve-trivial", "--cpu", str(SERVER_CPU), "--event-loop", args.event_loop]
+    trivial, trivial_url, _ = start_child(trivial_args)
+    try:
+        ceiling, ceiling_cpu, _ = asyncio.run(
+            measure(
+                trivial_url, lambda rng: ("GET", "/", None), args.seconds, args.concurrency, args.warmup, trivial.pid
+            )
+        )
+    finally:
+        stop_child(trivial)
+
+    simulator, url, ids = start_child(simulator_args(args))
     results = []
     try:
-        for name, make_request in scenarios:
+        for name, make_request in scenarios_for(ids):
             rate, cpu, bad = asyncio.run(
                 measure(url, make_request, args.seconds, args.concurrency, args.warmup, simulator.pid)
             )
@@ -249,14 +294,7 @@ def run_client(args: argparse.Namespace) -> int:
     finally:
         stop_child(simulator)
 
-    command = "python " + " ".join([os.path.relpath(__file__, ROOT), *sys.argv[1:]])
-    print(f"command: {command}")
-    print(f"cpus: server on {SERVER_CPU}, client on {CLIENT_CPU}" if pinned else "cpus: NOT pinned (fewer than 2 CPUs)")
-    print(
-        f"seeded {args.runs} runs (half from a pipeline version, half with an embedded spec) in "
-        f"{args.experiments} experiments in {ids['seed_seconds']:.1f} s; "
-        f"{args.concurrency} keep-alive connections; {args.seconds:g} s per endpoint; event loop {args.event_loop}"
-    )
+    describe_run(args, pinned, ids["seed_seconds"])
     header = (
         f"{'endpoint':54} {'req/s':>8} {'of ceiling':>10} {'server CPU/req':>14} {'CPU-bound req/s':>15} {'non-200':>7}"
     )
@@ -271,6 +309,54 @@ def run_client(args: argparse.Namespace) -> int:
     return 0 if all(bad == 0 for *_, bad in results) else 1
 
 
+def run_against(args: argparse.Namespace) -> int:
+    """Interleaved A/B: ``args.against``'s simulator (A) and this tree's (B), slice by slice."""
+    pinned = pin(CLIENT_CPU)
+    base_root = Path(args.against).resolve()
+    base, base_url, base_ids = start_child(simulator_args(args), root=base_root)
+    try:
+        this, this_url, this_ids = start_child(simulator_args(args))
+        try:
+            rows = []
+            bad_total = 0
+            for (name, base_request), (_, this_request) in zip(
+                scenarios_for(base_ids), scenarios_for(this_ids), strict=True
+            ):
+                if args.only and args.only not in name:
+                    continue
+                rates: tuple[list[float], list[float]] = ([], [])
+                cpus: tuple[list[float], list[float]] = ([], [])
+                sides = [(0, base_url, base_request, base), (1, this_url, this_request, this)]
+                for pair in range(args.pairs):
+                    for side, url, make_request, child in sides if pair % 2 == 0 else sides[::-1]:
+                        rate, cpu, bad = asyncio.run(
+                            measure(url, make_request, args.seconds, args.concurrency, args.warmup, child.pid)
+                        )
+                        rates[side].append(rate)
+                        cpus[side].append(cpu)
+                        bad_total += bad
+                rate_ratios = sorted(b / a for a, b in zip(*rates, strict=True))
+                cpu_ratios = sorted(b / a for a, b in zip(*cpus, strict=True))
+                rows.append((name, [statistics.median(r) for r in rates], rate_ratios, cpu_ratios))
+        finally:
+            stop_child(this)
+    finally:
+        stop_child(base)
+
+    describe_run(args, pinned, this_ids["seed_seconds"])
+    print(f"A: {base_root}; B: {ROOT}; {args.pairs} pairs of slices per endpoint, alternating A B / B A")
+    ratios = f"{'B/A req/s: median':>17} {'range':>10} {'B/A server CPU/req':>18}"
+    print(f"{'endpoint':54} {'A req/s':>8} {'B req/s':>8} {ratios}")
+    for name, (base_rate, this_rate), rate_ratios, cpu_ratios in rows:
+        spread = f"{rate_ratios[0]:.2f}-{rate_ratios[-1]:.2f}"
+        print(
+            f"{name:54} {base_rate:8.0f} {this_rate:8.0f} {statistics.median(rate_ratios):17.2f} {spread:>10} "
+            f"{statistics.median(cpu_ratios):18.2f}"
+        )
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} (other processes compete for the 2 cores)")
+    return 0 if bad_total == 0 else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=2000, help="runs to seed (default 2000)")
@@ -279,6 +365,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first (default 1)")
     parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections (default 16)")
     parser.add_argument("--event-loop", choices=("auto", "asyncio", "uvloop"), default="auto")
+    parser.add_argument("--against", metavar="TREE", help="A/B against the simulator of another checkout")
+    parser.add_argument("--pairs", type=int, default=6, help="with --against: slice pairs per endpoint (default 6)")
+    parser.add_argument("--only", metavar="TEXT", help="with --against: only the endpoints whose name contains TEXT")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-trivial", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--cpu", type=int, default=None, help=argparse.SUPPRESS)
@@ -291,7 +380,7 @@ def main() -> int:
     if args.serve_trivial:
         serve_trivial(args.event_loop)
         return 0
-    return run_client(args)
+    return run_against(args) if args.against else run_client(args)
 
 
 if __name__ == "__main__":

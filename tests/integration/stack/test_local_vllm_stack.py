@@ -18,16 +18,13 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+from tests.perf_cli import REPO, perf_env, perf_run, shell_script
 
 pytestmark = pytest.mark.llm
 
 
 def _server(tmp_path: Path, body: str) -> Path:
-    path = tmp_path / "vllm-python"
-    path.write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
-    path.chmod(0o755)
-    return path
+    return shell_script(tmp_path / "vllm-python", body)
 
 
 def _scenario(tmp_path: Path) -> Path:
@@ -51,7 +48,7 @@ def test_ctrl_c_while_the_server_starts_leaves_nothing_running(tmp_path: Path) -
     pids = tmp_path / "pids"
     python = _server(tmp_path, f'sleep 300 &\necho "$$ $!" > {pids}\necho "still importing"\nwait')
     results = tmp_path / "results"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "VLLM_PYTHON": str(python)}
+    env = perf_env({"VLLM_PYTHON": str(python)})
     run = subprocess.Popen([sys.executable, "-m", "perf_tests", "run", str(_scenario(tmp_path)), "--results-dir",
                             str(results)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -78,9 +75,7 @@ def test_ctrl_c_while_the_server_starts_leaves_nothing_running(tmp_path: Path) -
 def test_a_server_that_exits_fails_the_entry_with_its_last_log_lines(tmp_path: Path) -> None:
     python = _server(tmp_path, 'echo "ValueError: the model does not fit" >&2\nexit 3')
     results = tmp_path / "results"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "VLLM_PYTHON": str(python)}
-    run = subprocess.run([sys.executable, "-m", "perf_tests", "run", str(_scenario(tmp_path)), "--results-dir",
-                          str(results)], cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    run = perf_run(_scenario(tmp_path), results, {"VLLM_PYTHON": str(python)}, timeout=180)
     assert run.returncode == 1
     assert "exited with code 3" in run.stderr + run.stdout
     assert "ValueError: the model does not fit" in run.stderr + run.stdout
@@ -109,9 +104,7 @@ def test_rates_are_per_second_of_the_load_not_of_the_deployment(tmp_path: Path) 
         "thresholds": ["rate(llm_request) >= 2"],
     }]), encoding="utf-8")
     results = tmp_path / "results"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "VLLM_PYTHON": str(python)}
-    run = subprocess.run([sys.executable, "-m", "perf_tests", "run", str(scenario), "--results-dir", str(results)],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    run = perf_run(scenario, results, {"VLLM_PYTHON": str(python)}, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     [entry] = json.loads((results / "summary.json").read_text(encoding="utf-8"))["scenarios"]
     load = entry["load_duration_s"]
@@ -155,10 +148,9 @@ def test_a_server_we_did_not_start_on_the_port_is_never_loaded(tmp_path: Path) -
         "sleep 300",
     ]))
     results = tmp_path / "results"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "VLLM_PYTHON": str(python)}
+    env = {"VLLM_PYTHON": str(python)}
     try:
-        run = subprocess.run([sys.executable, "-m", "perf_tests", "run", str(_scenario(tmp_path)), "--results-dir",
-                              str(results)], cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+        run = perf_run(_scenario(tmp_path), results, env, timeout=240)
     finally:
         if foreign_pid.is_file():
             with contextlib.suppress(ProcessLookupError, ValueError):

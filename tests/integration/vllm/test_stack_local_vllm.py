@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +19,7 @@ import psutil
 import pytest
 
 from perf_tests.llm.results.universal_report import validate_universal_report
-from tests.integration.vllm.vllm_server import REPO
+from tests.perf_cli import perf_run
 
 pytestmark = [pytest.mark.vllm, pytest.mark.llm, pytest.mark.slow]
 
@@ -52,9 +49,7 @@ def test_a_matrix_over_a_server_flag_deploys_loads_records_and_tears_down_two_st
         "thresholds": ["success_rate(requests) >= 1"],
     }]), encoding="utf-8")
     results = tmp_path / "results"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "VLLM_PYTHON": str(vllm_python)}
-    run = subprocess.run([sys.executable, "-m", "perf_tests", "run", str(scenario), "--results-dir", str(results)],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
+    run = perf_run(scenario, results, {"VLLM_PYTHON": str(vllm_python)}, timeout=1200)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
     summary = json.loads((results / "summary.json").read_text(encoding="utf-8"))

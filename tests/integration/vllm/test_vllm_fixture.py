@@ -14,13 +14,11 @@ import pytest
 
 from perf_tests.errors import TargetError
 from tests.integration.vllm.vllm_server import VllmServer
+from tests.perf_cli import shell_script
 
 
 def _script(tmp_path: Path, body: str) -> Path:
-    path = tmp_path / "python"
-    path.write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
-    path.chmod(0o755)
-    return path
+    return shell_script(tmp_path / "python", body)
 
 
 def test_a_server_that_exits_is_a_clear_error_with_its_last_log_lines(tmp_path: Path) -> None:

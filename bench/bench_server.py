@@ -189,13 +189,17 @@ async def measure(
     return done / elapsed, cpu_used / max(done, 1), bad
 
 
-def start_child(args: list[str], root: Path = ROOT) -> tuple[subprocess.Popen[str], str, dict[str, Any]]:
-    """Start ``root``'s bench_server.py in a child mode; its URL and the ids it printed."""
+def start_child(
+    args: list[str], root: Path = ROOT, wrapper: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen[str], str, dict[str, Any]]:
+    """Start ``root``'s bench_server.py in a child mode (under ``wrapper``, e.g. valgrind, whose report
+    is then on the child's piped stderr); its URL and the ids it printed."""
     env = {**os.environ, "PYTHONPATH": str(root)}
     process = subprocess.Popen(
-        [sys.executable, str(root / "bench" / "bench_server.py"), *args],
+        [*wrapper, sys.executable, str(root / "bench" / "bench_server.py"), *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if wrapper else None,
         text=True,
         cwd=root,
         env=env,
@@ -205,7 +209,8 @@ def start_child(args: list[str], root: Path = ROOT) -> tuple[subprocess.Popen[st
         if line.startswith("READY"):
             _, url, payload = line.split(" ", 2)
             return process, url, json.loads(payload)
-    raise RuntimeError(f"the server child exited with {process.wait()}")
+    detail = process.stderr.read()[-2000:] if process.stderr is not None else ""
+    raise RuntimeError(f"the server child of {root} exited with {process.wait()} {detail}")
 
 
 def stop_child(process: subprocess.Popen[str]) -> None:

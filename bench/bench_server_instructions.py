@@ -19,17 +19,14 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import random
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-from bench_server import ROOT, scenarios_for  # type: ignore[import-not-found]  # bench/, beside this file
+from bench_server import ROOT, scenarios_for, start_child  # type: ignore[import-not-found]  # bench/, beside this file
 
 INSTRUCTIONS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
@@ -37,40 +34,11 @@ INSTRUCTIONS = re.compile(r"I\s+refs:\s+([\d,]+)")
 def count_instructions(root: Path, scenario: int, requests: int, runs: int, experiments: int) -> int:
     """Instructions the simulator child of ``root`` executes from start to exit, serving ``requests``
     requests of scenario number ``scenario`` after one read of every seeded run."""
-    command = [
-        "valgrind",
-        "--tool=cachegrind",
-        "--cache-sim=no",
-        "--cachegrind-out-file=/dev/null",
-        sys.executable,
-        str(root / "bench" / "bench_server.py"),
-        "--serve",
-        "--runs",
-        str(runs),
-        "--experiments",
-        str(experiments),
-    ]
-    child = subprocess.Popen(
-        command,
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root)},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert child.stdout is not None
+    valgrind = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
+    serve = ["--serve", "--runs", str(runs), "--experiments", str(experiments)]
+    child, url, ids = start_child(serve, root=root, wrapper=valgrind)
     assert child.stdin is not None
     assert child.stderr is not None
-    ids: dict[str, Any] | None = None
-    url = ""
-    for line in child.stdout:
-        if line.startswith("READY"):
-            _, url, payload = line.split(" ", 2)
-            ids = json.loads(payload)
-            break
-    if ids is None:
-        raise RuntimeError(f"the simulator child of {root} exited with {child.wait()}: {child.stderr.read()[-2000:]}")
     host, port = url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=600)
 

@@ -676,16 +676,25 @@ class Store:
 
     _RUN_INSERT = f"INSERT INTO runs ({_columns(RunRow)}) VALUES ({', '.join('?' * len(RunRow._fields))})"
     _RUN_SELECT = f"SELECT {_columns(RunRow)} FROM runs WHERE run_id = ?"
+    _LATEST_RUN_UPDATE = (
+        "UPDATE experiments SET last_run_created_at = ? WHERE experiment_id = ? AND last_run_created_at < ?"
+    )
 
-    def insert_run(self, row: RunRow) -> None:
-        """Insert a run and note it as its experiment's latest."""
+    def insert_run(self, row: RunRow, experiment_latest: float = float("-inf")) -> None:
+        """Insert a run and note it as its experiment's latest.
+
+        ``experiment_latest`` is the experiment's ``last_run_created_at`` as the caller read it (unknown by
+        default). That value only grows, so one read earlier is never above the stored one: a run no newer
+        than it leaves the experiment as it is, and the insert is one statement rather than a transaction
+        of two. With whole-second times that is every run of an experiment's second but the first.
+        """
         stored = row._replace(end_at=NEVER) if row.end_at is None else row
-        with self.transaction():
+        if row.created_at <= experiment_latest:
             self._conn.execute(self._RUN_INSERT, stored)
-            self._conn.execute(
-                "UPDATE experiments SET last_run_created_at = ? WHERE experiment_id = ? AND last_run_created_at < ?",
-                (row.created_at, row.experiment_id, row.created_at),
-            )
+        else:
+            with self.transaction():
+                self._conn.execute(self._RUN_INSERT, stored)
+                self._conn.execute(self._LATEST_RUN_UPDATE, (row.created_at, row.experiment_id, row.created_at))
         self._run_counts[("", "")] += 1
         self._run_counts[("experiment_id", row.experiment_id)] += 1
         self._run_counts[("namespace", row.namespace)] += 1

@@ -196,7 +196,7 @@ class RunsService(ExperimentsService, PipelinesService):
             canceled_at=None,
             history_json=None,
         )
-        self.store.insert_run(row)
+        self.store.insert_run(row, experiment.last_run_created_at)
         return row
 
     def _run(self, run_id: str) -> RunRow:

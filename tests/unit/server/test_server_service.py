@@ -66,6 +66,27 @@ def test_run_state_follows_the_clock() -> None:
     assert [t["state"] for t in done["run_details"]["task_details"]] == ["SUCCEEDED"] * 3
 
 
+@pytest.mark.parametrize("precision", ["seconds", "milliseconds"])
+def test_last_run_created_at_is_the_newest_run_whichever_second_it_falls_in(precision: str) -> None:
+    """``ExperimentStore.UpdateLastRun`` on every CreateRun; the store skips the write for a run no newer
+    than the experiment's latest as read in the same call, which must not lose a newer one."""
+    clock = Clock()
+    service = make_service(clock, timestamp_precision=precision)
+    experiment = json.loads(service.create_experiment(body(display_name="e")))["experiment_id"]
+    other = json.loads(service.create_experiment(body(display_name="other")))["experiment_id"]
+    shown = []
+    for step in (0.2, 0.3, 0.4, 0.2):  # T0+0.2 and T0+0.5 share a second, T0+0.9 too, T0+1.1 does not
+        clock.now += step
+        service.create_run(body(display_name="r", pipeline_spec=SPEC, experiment_id=experiment))
+        shown.append(json.loads(service.get_experiment(experiment))["last_run_created_at"])
+    service.create_run(body(display_name="r", pipeline_spec=SPEC, experiment_id=other))
+    whole = precision == "seconds"
+    expected = [T0 + 0.2, T0 + 0.5, T0 + 0.9, T0 + 1.1]
+    assert shown == [format_ts(float(int(t)) if whole else t) for t in expected]
+    assert json.loads(service.get_experiment(experiment))["last_run_created_at"] == shown[-1]
+    assert json.loads(service.get_experiment(other))["last_run_created_at"] == shown[-1]
+
+
 def test_default_experiment_exists_once_and_cannot_be_deleted() -> None:
     """``ResourceManager.DeleteExperiment`` refuses the default experiment with ``NewBadRequestError`` (ABORTED)."""
     clock = Clock()

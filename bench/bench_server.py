@@ -209,8 +209,8 @@ def start_child(
         if line.startswith("READY"):
             _, url, payload = line.split(" ", 2)
             return process, url, json.loads(payload)
-    detail = process.stderr.read()[-2000:] if process.stderr is not None else ""
-    raise RuntimeError(f"the server child of {root} exited with {process.wait()} {detail}")
+    detail = f": {process.stderr.read()[-2000:]}" if process.stderr is not None else ""
+    raise RuntimeError(f"the server child of {root} exited with {process.wait()}{detail}")
 
 
 def stop_child(process: subprocess.Popen[str]) -> None:
